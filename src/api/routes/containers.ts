@@ -1,0 +1,236 @@
+import type { Duplex } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import { invalid } from '../../common/errors';
+import type { ContainerCreateBody } from '../types';
+import type { Router } from '../router';
+import { checkFilterKeys, queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
+import { startRawStream } from '../server';
+import { frame } from '../stream';
+import type { ContainerManager, WaitCondition } from '../../container/manager';
+import type { ContainerRecord } from '../../container/model';
+import { containerInspect, containerSummary } from '../../container/present';
+import { readLogs } from '../../container/logs';
+import type { ImageStore } from '../../image/store';
+import type { Snapshotter } from '../../layer/snapshotter';
+
+export interface ContainerRouteDeps {
+  containers: ContainerManager;
+  images: ImageStore;
+  snapshotter: Snapshotter;
+}
+
+export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): void {
+  const m = d.containers;
+
+  router.add('POST', '/containers/create', async ({ req, res, query }) => {
+    const body = await readJSONBody<ContainerCreateBody>(req);
+    const name = query.get('name') ?? undefined;
+    sendJSON(res, 201, await m.create(body, name));
+  });
+
+  router.add('GET', '/containers/json', async ({ res, query }) => {
+    const all = queryBool(query, 'all');
+    const limit = queryInt(query, 'limit') ?? -1;
+    const withSize = queryBool(query, 'size');
+    const filters = queryFilters(query);
+    checkFilterKeys(filters, ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose']);
+    let list = m.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const implicitRunning = !all && limit <= 0 && !filters.has('status') && !filters.has('exited');
+    if (implicitRunning) list = list.filter((c) => c.State.Running);
+    list = applyFilters(list, filters, m, d.images);
+    if (limit > 0) list = list.slice(0, limit);
+    const out = [];
+    for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined));
+    sendJSON(res, 200, out);
+  });
+
+  router.add('GET', '/containers/:id/json', async ({ res, params, query }) => {
+    const rec = m.store.get(params.id);
+    const graph = await graphData(d.snapshotter, rec.ID);
+    sendJSON(res, 200, containerInspect(rec, { dir: m.store.dir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined));
+  });
+
+  router.add('POST', '/containers/:id/start', async ({ res, params }) => {
+    await m.start(params.id);
+    sendNoContent(res);
+  });
+
+  router.add('POST', '/containers/:id/stop', async ({ res, params, query }) => {
+    await m.stop(params.id, { timeout: queryInt(query, 't'), signal: query.get('signal') ?? undefined });
+    sendNoContent(res);
+  });
+
+  router.add('POST', '/containers/:id/restart', async ({ res, params, query }) => {
+    await m.restart(params.id, { timeout: queryInt(query, 't'), signal: query.get('signal') ?? undefined });
+    sendNoContent(res);
+  });
+
+  router.add('POST', '/containers/:id/kill', async ({ res, params, query }) => {
+    await m.kill(params.id, query.get('signal') || 'SIGKILL');
+    sendNoContent(res);
+  });
+
+  router.add('POST', '/containers/:id/wait', async ({ res, params, query }) => {
+    const condition = (query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: "${condition}"`);
+    const waiting = m.wait(params.id, condition);
+    // The docker CLI sends wait before start and blocks until the headers arrive.
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const result = await waiting;
+    res.end(JSON.stringify(result));
+  });
+
+  router.add('DELETE', '/containers/:id', async ({ res, params, query }) => {
+    await m.remove(params.id, { force: queryBool(query, 'force'), volumes: queryBool(query, 'v') });
+    sendNoContent(res);
+  });
+
+  router.add('GET', '/containers/:id/logs', async (ctx) => {
+    const { res, params, query } = ctx;
+    const rec = m.store.get(params.id);
+    const stdout = queryBool(query, 'stdout');
+    const stderr = queryBool(query, 'stderr');
+    if (!stdout && !stderr) throw invalid('You must choose at least one stream');
+    const tailRaw = query.get('tail');
+    const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
+    if (tail !== undefined && !Number.isFinite(tail)) throw invalid(`invalid value for tail: ${tailRaw}`);
+    const follow = queryBool(query, 'follow');
+    const timestamps = queryBool(query, 'timestamps');
+    const since = parseTime(query.get('since'));
+    const until = parseTime(query.get('until'));
+    const tty = rec.Config.Tty === true;
+    res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    res.flushHeaders();
+    const aborted = closed(res);
+    const stopped = rec.State.Running ? m.exitPromise(rec.ID).then(() => undefined) : Promise.resolve();
+    for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, tail, since: since || undefined, until: until || undefined, follow: follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
+      const payload = timestamps ? Buffer.concat([Buffer.from(`${r.time} `), r.data]) : r.data;
+      if (!res.write(tty ? payload : frame(r.stream === 'stdout' ? 1 : 2, payload))) await Promise.race([drained(res), aborted]);
+      if (res.destroyed) break;
+    }
+    res.end();
+  });
+
+  const attach = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
+    const { params, query } = ctx;
+    const rec = m.store.get(params.id);
+    const stdout = queryBool(query, 'stdout');
+    const stderr = queryBool(query, 'stderr');
+    const stream = queryBool(query, 'stream');
+    const logs = queryBool(query, 'logs');
+    const tty = rec.Config.Tty === true;
+    const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const aborted = closed(out);
+    // Input is accepted and dropped until the attach socket of conmon is wired (interactive containers).
+    if (ctx.upgradeSocket) ctx.upgradeSocket.on('data', () => undefined);
+    const write = (s: 'stdout' | 'stderr', data: Buffer) => out.write(tty ? data : frame(s === 'stdout' ? 1 : 2, data));
+    const logPath = m.logPath(rec.ID);
+    if (logs) {
+      for await (const r of readLogs(logPath, { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) write(r.stream, r.data);
+    }
+    if (stream && (stdout || stderr)) {
+      const startOffset = await fileSize(logPath);
+      const stopped = m.exitPromise(rec.ID).then(() => undefined);
+      for await (const r of readLogs(logPath, { stdout, stderr, follow: true, startOffset, isRunning: () => true, stopped, aborted })) {
+        write(r.stream, r.data);
+        if ((out as Duplex).destroyed) break;
+      }
+    } else if (stream) {
+      await Promise.race([m.exitPromise(rec.ID), aborted]);
+    }
+    out.end();
+  };
+  router.add('POST', '/containers/:id/attach', attach);
+}
+
+function parseTime(v: string | null): number {
+  if (!v) return 0;
+  const n = Number(v);
+  if (Number.isFinite(n)) return n;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalid(`invalid time value: ${v}`);
+  return t / 1000;
+}
+
+function closed(s: Duplex | ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = 'socket' in s && s.socket ? s.socket : (s as Duplex);
+    sock.once('close', () => resolve());
+  });
+}
+
+function drained(s: ServerResponse): Promise<void> {
+  return new Promise((resolve) => s.once('drain', () => resolve()));
+}
+
+async function fileSize(file: string): Promise<number> {
+  const { promises: fsp } = await import('node:fs');
+  return fsp.stat(file).then((s) => s.size, () => 0);
+}
+
+async function sizes(d: ContainerRouteDeps, c: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
+  const rw = await d.snapshotter.usage(c.ID).catch(() => 0);
+  const img = d.images.resolve(c.Image);
+  return { rw, rootFs: rw + (img?.size ?? 0) };
+}
+
+async function graphData(s: Snapshotter, id: string): Promise<Record<string, string>> {
+  const mounts = await s.mounts(id).catch(() => []);
+  const opts = Object.fromEntries((mounts[0]?.options ?? []).filter((o) => o.includes('=')).map((o) => o.split('=', 2) as [string, string]));
+  if (s.driver === 'overlay2') {
+    return { LowerDir: opts.lowerdir ?? '', UpperDir: opts.upperdir ?? '', WorkDir: opts.workdir ?? '', MergedDir: '' };
+  }
+  return { Dir: await s.changesDir(id).catch(() => '') };
+}
+
+function applyFilters(list: ContainerRecord[], f: Map<string, string[]>, m: ContainerManager, images: ImageStore): ContainerRecord[] {
+  let out = list;
+  const ids = f.get('id');
+  if (ids) out = out.filter((c) => ids.some((v) => c.ID.startsWith(v)));
+  const names = f.get('name');
+  if (names) out = out.filter((c) => names.some((v) => safeRegex(v).test(c.Name.slice(1)) || safeRegex(v).test(c.Name)));
+  const labels = f.get('label');
+  if (labels) {
+    out = out.filter((c) =>
+      labels.every((l) => {
+        const eq = l.indexOf('=');
+        const labelsOf = c.Config.Labels ?? {};
+        return eq < 0 ? l in labelsOf : labelsOf[l.slice(0, eq)] === l.slice(eq + 1);
+      }),
+    );
+  }
+  const status = f.get('status');
+  if (status) {
+    for (const s of status) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`invalid filter 'status=${s}'`);
+    out = out.filter((c) => status.includes(c.State.Status));
+  }
+  const exited = f.get('exited');
+  if (exited) out = out.filter((c) => c.State.Status === 'exited' && exited.includes(String(c.State.ExitCode)));
+  const ancestor = f.get('ancestor');
+  if (ancestor) {
+    const ancestorIds = new Set(ancestor.map((a) => images.resolve(a)?.id).filter(Boolean));
+    out = out.filter((c) => ancestorIds.has(c.Image) || ancestor.includes(c.Config.Image ?? ''));
+  }
+  const before = f.get('before');
+  if (before) {
+    const ref = m.store.get(before[0]);
+    out = out.filter((c) => Date.parse(c.Created) < Date.parse(ref.Created));
+  }
+  const since = f.get('since');
+  if (since) {
+    const ref = m.store.get(since[0]);
+    out = out.filter((c) => Date.parse(c.Created) > Date.parse(ref.Created));
+  }
+  const network = f.get('network');
+  if (network) out = out.filter((c) => network.includes(c.HostConfig.NetworkMode ?? 'bridge'));
+  return out;
+}
+
+function safeRegex(s: string): RegExp {
+  try {
+    return new RegExp(s);
+  } catch {
+    return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+}

@@ -1,0 +1,221 @@
+import { createGunzip } from 'node:zlib';
+import { PassThrough, type Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { invalid } from '../../common/errors';
+import type { Router } from '../router';
+import { checkFilterKeys, queryBool, queryFilters, readBody, sendJSON } from '../respond';
+import type { Image, ImageStore, ImageUsers } from '../../image/store';
+import { importImage } from '../../image/import';
+import { parseReference, familiarString, withDefaultTag, familiarName } from '../../image/reference';
+import { isBuiltinReference, ensureBuiltinBusybox } from '../../image/builtin';
+import type { EventBus } from '../../daemon/events';
+
+export interface ImageRouteDeps {
+  images: ImageStore;
+  users: ImageUsers;
+  events: EventBus;
+}
+
+export function imageSummary(img: Image, containers: number): Record<string, unknown> {
+  return {
+    Id: img.id,
+    ParentId: '',
+    RepoTags: img.repoTags,
+    RepoDigests: img.repoDigests,
+    Created: img.config.created ? Math.floor(Date.parse(img.config.created) / 1000) : 0,
+    Size: img.size,
+    SharedSize: -1,
+    VirtualSize: img.size,
+    Labels: img.config.config?.Labels ?? {},
+    Containers: containers,
+  };
+}
+
+export function imageInspect(img: Image, graph: Record<string, string>, driver: string): Record<string, unknown> {
+  const c = img.config;
+  return {
+    Id: img.id,
+    RepoTags: img.repoTags,
+    RepoDigests: img.repoDigests,
+    Parent: '',
+    Comment: c.comment ?? c.history?.[c.history.length - 1]?.comment ?? '',
+    Created: c.created ?? '',
+    DockerVersion: c.docker_version ?? '',
+    Author: c.author ?? '',
+    Config: c.config ?? {},
+    Architecture: c.architecture,
+    Variant: c.variant,
+    Os: c.os,
+    Size: img.size,
+    VirtualSize: img.size,
+    GraphDriver: { Name: driver, Data: graph },
+    RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
+    Metadata: { LastTagTime: img.lastTagTime ?? '0001-01-01T00:00:00Z' },
+  };
+}
+
+export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
+  const store = d.images;
+
+  router.add('GET', '/images/json', ({ res, query }) => {
+    const all = queryBool(query, 'all');
+    const filters = queryFilters(query);
+    checkFilterKeys(filters, ['dangling', 'label', 'before', 'since', 'reference', 'until']);
+    let list = store.list();
+    const dangling = filters.get('dangling');
+    if (dangling) {
+      const want = dangling[0] === 'true' || dangling[0] === '1';
+      list = list.filter((i) => (i.repoTags.length === 0) === want);
+    } else if (!all) {
+      // hidden intermediate images come with the builder; every stored image is shown for now
+    }
+    const refs = filters.get('reference');
+    if (refs) list = list.filter((i) => i.repoTags.some((t) => refs.some((r) => referenceMatches(r, t))));
+    const labels = filters.get('label');
+    if (labels) {
+      list = list.filter((i) => {
+        const l = i.config.config?.Labels ?? {};
+        return labels.every((x) => (x.includes('=') ? l[x.split('=')[0]] === x.slice(x.indexOf('=') + 1) : x in l));
+      });
+    }
+    const before = filters.get('before');
+    if (before) {
+      const t = created(store.get(before[0]));
+      list = list.filter((i) => created(i) < t);
+    }
+    const since = filters.get('since');
+    if (since) {
+      const t = created(store.get(since[0]));
+      list = list.filter((i) => created(i) > t);
+    }
+    list.sort((a, b) => created(b) - created(a));
+    sendJSON(res, 200, list.map((i) => imageSummary(i, d.users(i.id).length)));
+  });
+
+  router.add('POST', '/images/create', async ({ req, res, query }) => {
+    const fromSrc = query.get('fromSrc');
+    const fromImage = query.get('fromImage');
+    if (fromSrc !== null) {
+      if (fromSrc !== '-') throw invalid('importing from a URL is not supported: give the archive as the request body');
+      const repo = query.get('repo') ?? '';
+      const tag = query.get('tag') ?? '';
+      let target: string | undefined;
+      if (repo) {
+        const ref = parseReference(repo);
+        target = tag ? `${familiarName(ref)}:${tag}` : familiarString(withDefaultTag(ref));
+        parseReference(target);
+      }
+      const id = await importImage(store, decompress(req), {
+        changes: query.getAll('changes'),
+        message: query.get('message') ?? '',
+        tag: target,
+      });
+      d.events.publish('image', 'import', id, {});
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ status: id })}\r\n`);
+      return;
+    }
+    if (fromImage) {
+      const tag = query.get('tag');
+      const ref = withDefaultTag(parseReference(tag && !fromImage.includes('@') ? `${fromImage.replace(/:[^/]*$/, '')}:${tag}` : fromImage));
+      await readBody(req).catch(() => undefined);
+      if (!isBuiltinReference(ref)) {
+        throw invalid(`pull access denied for ${familiarName(ref)}: berth cannot pull from registries yet; import the image or use the built-in busybox`);
+      }
+      const id = await ensureBuiltinBusybox(store);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(`${JSON.stringify({ status: `Pulling from ${ref.path}`, id: ref.tag })}\r\n`);
+      res.write(`${JSON.stringify({ status: `Digest: ${id}` })}\r\n`);
+      res.end(`${JSON.stringify({ status: `Status: Image is up to date for ${familiarString(ref)}` })}\r\n`);
+      return;
+    }
+    throw invalid('either fromSrc or fromImage must be given');
+  });
+
+  router.add('GET', '/images/:name*/json', async ({ res, params }) => {
+    const img = store.get(params.name);
+    sendJSON(res, 200, imageInspect(img, await graphOf(store, img), store.snapshotter.driver));
+  });
+
+  router.add('GET', '/images/:name*/history', ({ res, params }) => {
+    const img = store.get(params.name);
+    const hist = img.config.history ?? [];
+    const out = hist
+      .map((h, i) => ({
+        Id: i === hist.length - 1 ? img.id : '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: i === hist.length - 1 ? img.repoTags : null,
+        Size: 0,
+        Comment: h.comment ?? '',
+      }))
+      .reverse();
+    sendJSON(res, 200, out);
+  });
+
+  router.add('POST', '/images/:name*/tag', async ({ res, params, query }) => {
+    const repo = query.get('repo');
+    if (!repo) throw invalid('repository name must have at least one component');
+    const tag = query.get('tag');
+    const target = tag ? `${repo}:${tag}` : repo;
+    await store.tag(params.name, target);
+    d.events.publish('image', 'tag', store.get(params.name).id, { name: target });
+    res.writeHead(201);
+    res.end();
+  });
+
+  router.add('DELETE', '/images/:name*', async ({ res, params, query }) => {
+    const out = await store.remove(params.name, { force: queryBool(query, 'force'), noPrune: queryBool(query, 'noprune'), users: d.users });
+    for (const item of out) {
+      if (item.Untagged) d.events.publish('image', 'untag', item.Untagged, {});
+      if (item.Deleted) d.events.publish('image', 'delete', item.Deleted, {});
+    }
+    sendJSON(res, 200, out);
+  });
+}
+
+function created(i: Image): number {
+  return i.config.created ? Date.parse(i.config.created) : 0;
+}
+
+/** `reference=busybox`, `reference=busy*:lat*` */
+function referenceMatches(pattern: string, tag: string): boolean {
+  const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  if (!pattern.includes(':')) return glob(pattern).test(tag.slice(0, tag.lastIndexOf(':')));
+  return glob(pattern).test(tag);
+}
+
+async function graphOf(store: ImageStore, img: Image): Promise<Record<string, string>> {
+  const top = store.topSnapshot(img);
+  if (!top) return {};
+  const dir = await store.snapshotter.changesDir(top).catch(() => '');
+  return store.snapshotter.driver === 'overlay2' ? { UpperDir: dir, MergedDir: '', WorkDir: '', LowerDir: '' } : { Dir: dir };
+}
+
+/** Docker accepts plain, gzip, bzip2 and xz tars for import; gzip is handled in-process. */
+function decompress(req: IncomingMessage): Readable {
+  const out = new PassThrough();
+  let first = true;
+  let gunzip: ReturnType<typeof createGunzip> | undefined;
+  req.on('data', (chunk: Buffer) => {
+    if (first) {
+      first = false;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        gunzip = createGunzip();
+        gunzip.on('error', (e) => out.destroy(invalid(`invalid gzip data: ${e.message}`)));
+        gunzip.pipe(out);
+      } else if (chunk.subarray(0, 3).toString() === 'BZh' || chunk.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+        out.destroy(invalid('bzip2 and xz archives are not supported: give a plain or gzip-compressed tar'));
+        return;
+      }
+    }
+    const target = gunzip ?? out;
+    if (!target.write(chunk)) {
+      req.pause();
+      target.once('drain', () => req.resume());
+    }
+  });
+  req.on('end', () => (gunzip ?? out).end());
+  req.on('error', (e) => out.destroy(e));
+  return out;
+}

@@ -1,0 +1,167 @@
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { BerthError, isErrno } from '../common/errors';
+import type { Router, RequestContext } from './router';
+
+export const API_VERSION = '1.50';
+export const MIN_API_VERSION = '1.24';
+
+const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
+
+export interface ApiServerOptions {
+  router: Router;
+  /** Listen addresses as dockerd's -H takes them: unix:///path, tcp://host:port, fd:// not supported. */
+  hosts: string[];
+  log: (msg: string) => void;
+}
+
+function compareVersions(a: string, b: string): number {
+  const [am, an] = a.split('.').map(Number);
+  const [bm, bn] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+/** Turns any thrown value into Docker's `{"message": ...}` answer. The one place errors are mapped. */
+export function writeError(res: http.ServerResponse | undefined, socket: Duplex | undefined, err: unknown, log: (m: string) => void): void {
+  const status = err instanceof BerthError ? err.status : 500;
+  const message = err instanceof Error ? err.message : String(err);
+  if (status >= 500) log(`error: ${err instanceof Error && err.stack ? err.stack : message}`);
+  const body = JSON.stringify({ message });
+  if (res && !res.headersSent) {
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  } else if (socket && !socket.destroyed) {
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  } else if (res && !res.writableEnded) {
+    res.destroy();
+  }
+}
+
+export class ApiServer {
+  private readonly servers: http.Server[] = [];
+  constructor(private readonly opts: ApiServerOptions) {}
+
+  async listen(): Promise<void> {
+    for (const host of this.opts.hosts) {
+      const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
+      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        const res = new http.ServerResponse(req);
+        // The upgrade socket is answered by hand; the ServerResponse is only a sink for errors before that.
+        res.assignSocket(socket as net.Socket);
+        void this.dispatch(req, res, socket, head);
+      });
+      // Clients hold attach and wait requests open for a long time.
+      server.requestTimeout = 0;
+      server.headersTimeout = 60_000;
+      await listenOn(server, host);
+      this.servers.push(server);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  }
+
+  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket?: Duplex, upgradeHead?: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://berth');
+    let pathname = url.pathname;
+    let apiVersion = API_VERSION;
+    const m = VERSION_PREFIX.exec(pathname);
+    if (m) {
+      apiVersion = m[1];
+      pathname = m[2];
+    }
+    try {
+      if (compareVersions(apiVersion, MIN_API_VERSION) < 0) {
+        throw new BerthError('INVALID_PARAMETER', `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      }
+      if (compareVersions(apiVersion, API_VERSION) > 0) {
+        throw new BerthError('INVALID_PARAMETER', `client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
+      }
+      const found = this.opts.router.match(req.method ?? 'GET', pathname);
+      if (found === undefined) throw new BerthError('NOT_FOUND', 'page not found');
+      if (found === 'method-not-allowed') throw new BerthError('NOT_FOUND', 'page not found');
+      res.setHeader('Api-Version', API_VERSION);
+      res.setHeader('Docker-Experimental', 'false');
+      res.setHeader('Ostype', 'linux');
+      res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
+      const ctx: RequestContext = { req, res, params: found.params, query: url.searchParams, apiVersion, upgradeSocket, upgradeHead };
+      await found.handler(ctx);
+    } catch (err) {
+      writeError(res, upgradeSocket, err, this.opts.log);
+    }
+  }
+}
+
+async function listenOn(server: http.Server, host: string): Promise<void> {
+  if (host.startsWith('unix://') || host.startsWith('/')) {
+    const sock = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
+    await fsp.mkdir(path.dirname(sock), { recursive: true });
+    await removeStaleSocket(sock);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sock, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await fsp.chmod(sock, 0o660);
+    return;
+  }
+  if (host.startsWith('tcp://')) {
+    const u = new URL(host.replace(/^tcp:/, 'http:'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(u.port || 2375), u.hostname.replace(/^\[|\]$/g, ''), () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return;
+  }
+  throw new BerthError('INVALID_PARAMETER', `invalid host address ${host}: use unix:///path or tcp://host:port`);
+}
+
+/** A socket file left by a daemon that died is removed; one that still answers belongs to a live daemon. */
+async function removeStaleSocket(sock: string): Promise<void> {
+  try {
+    await fsp.lstat(sock);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return;
+    throw e;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.connect(sock);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new BerthError('CONFLICT', `another daemon is listening on ${sock}`);
+  await fsp.unlink(sock);
+}
+
+/** Writes the 101 answer of a hijacked connection (or 200 for clients that did not ask to upgrade). */
+export function startRawStream(ctx: RequestContext, contentType: string): Duplex | http.ServerResponse {
+  if (ctx.upgradeSocket) {
+    ctx.upgradeSocket.write(
+      `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`,
+    );
+    return ctx.upgradeSocket;
+  }
+  ctx.res.writeHead(200, { 'Content-Type': contentType });
+  ctx.res.flushHeaders();
+  return ctx.res;
+}

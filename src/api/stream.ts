@@ -1,0 +1,14 @@
+/**
+ * Docker's multiplexed stream framing for attach, logs and exec without a TTY:
+ * an 8-byte header [stream, 0, 0, 0, size (uint32 big endian)] then the payload.
+ * Stream 0 is stdin, 1 stdout, 2 stderr, 3 the system error stream.
+ */
+export function frame(stream: 0 | 1 | 2 | 3, payload: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+export const STDOUT = 1 as const;
+export const STDERR = 2 as const;

@@ -1,0 +1,47 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { isErrno } from './errors';
+
+/**
+ * Writes a file so that a reader (or a daemon restarted after a crash) sees either
+ * the old content or the new one, never a half-written file.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fh = await fsp.open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+}
+
+export async function writeJSONAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value));
+}
+
+/** Reads JSON, or returns undefined when the file does not exist. */
+export async function readJSON<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
+}
+
+export async function mkdirp(p: string, mode = 0o755): Promise<void> {
+  await fsp.mkdir(p, { recursive: true, mode });
+}

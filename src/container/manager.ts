@@ -1,0 +1,500 @@
+import { promises as fsp, watch, type FSWatcher } from 'node:fs';
+import * as path from 'node:path';
+import { BerthError, conflict, invalid, isErrno, notFound, notModified } from '../common/errors';
+import { newId, shortId } from '../common/ids';
+import type { ContainerCreateBody, HostConfig } from '../api/types';
+import type { EventBus } from '../daemon/events';
+import type { ImageStore } from '../image/store';
+import type { Snapshotter } from '../layer/snapshotter';
+import { mountAll, unmount } from '../layer/mount';
+import { conmonCreate } from '../runtime/conmon';
+import { OciRuntime } from '../runtime/runc';
+import { mergeWithImage, validateHostConfig } from './config-merge';
+import { buildSpec, specToJSON } from './spec';
+import { resolveUser } from './user';
+import { detectCgroupVersion, readOomKilled } from './cgroups';
+import { writeEtcFiles } from './etc-files';
+import { initialState, type ContainerRecord } from './model';
+import { generateName } from './names';
+import { ContainerStore } from './store';
+import { signalNumber } from './signals';
+
+export interface ContainerManagerOptions {
+  dataRoot: string;
+  execRoot: string;
+  images: ImageStore;
+  snapshotter: Snapshotter;
+  events: EventBus;
+  /** runtime name → binary; "runc" is the default */
+  runtimes: Record<string, string>;
+  defaultRuntime: string;
+  /** cgroup parent under which every container's cgroup is made */
+  cgroupParent: string;
+  log: (msg: string) => void;
+}
+
+export interface WaitResult {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+/**
+ * The container lifecycle: create, start, stop, kill, wait, remove, and the daemon's
+ * restart. A running container is a conmon process watching the OCI runtime's container;
+ * berthd learns of an exit from the file conmon writes into the exit folder, so exits that
+ * happen while berthd is down are read back when it starts again.
+ */
+export class ContainerManager {
+  readonly store: ContainerStore;
+  private readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly cgroupVersion = detectCgroupVersion();
+  private exitWatcher?: FSWatcher;
+  /** callbacks waiting for a container's next exit, and for its removal */
+  private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
+  private readonly removeWaiters = new Map<string, (() => void)[]>();
+  /** containers whose exit is being handled, so a second notification does nothing */
+  private readonly handlingExit = new Set<string>();
+  /** serializes lifecycle operations per container */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    private readonly o: ContainerManagerOptions,
+    store: ContainerStore,
+  ) {
+    this.store = store;
+    this.exitDir = path.join(o.execRoot, 'exits');
+    this.socketDir = path.join(o.execRoot, 'sockets');
+  }
+
+  static async open(o: ContainerManagerOptions): Promise<ContainerManager> {
+    const { store, incomplete } = await ContainerStore.open(path.join(o.dataRoot, 'containers'));
+    const m = new ContainerManager(o, store);
+    for (const id of incomplete) await m.discardIncomplete(id);
+    for (const d of [m.exitDir, m.socketDir, m.runtimeRoot(), path.join(o.execRoot, 'bundles')]) await fsp.mkdir(d, { recursive: true });
+    m.exitWatcher = watch(m.exitDir, (_ev, file) => {
+      if (file && !file.startsWith('.')) void m.onExitFile(file.toString());
+    });
+    await m.restore();
+    return m;
+  }
+
+  close(): void {
+    this.exitWatcher?.close();
+  }
+
+  private runtimeRoot(): string {
+    return path.join(this.o.execRoot, 'runtime');
+  }
+
+  private runtimeFor(rec: ContainerRecord): OciRuntime {
+    const name = rec.HostConfig.Runtime || this.o.defaultRuntime;
+    const bin = this.o.runtimes[name];
+    if (!bin) throw invalid(`unknown or invalid runtime name: ${name}`);
+    return new OciRuntime(bin, this.runtimeRoot());
+  }
+
+  private bundleDir(id: string): string {
+    return path.join(this.o.execRoot, 'bundles', id);
+  }
+
+  logPath(id: string): string {
+    return path.join(this.store.dir(id), 'container.log');
+  }
+
+  private cgroupsPath(id: string): string {
+    return `${this.o.cgroupParent.replace(/\/$/, '')}/${id}`;
+  }
+
+  private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  // ---- create ----------------------------------------------------------------------
+
+  async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body.Image) throw invalid('config cannot be empty in order to create a container');
+    const image = this.o.images.resolve(body.Image);
+    if (!image) throw notFound(`No such image: ${body.Image}`);
+    const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(body.HostConfig ?? {}) };
+    if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
+    validateHostConfig(hostConfig);
+    if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
+    const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
+    const config = mergeWithImage(userConfig, image.config.config);
+    config.Image = body.Image;
+    const id = newId();
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
+    const fullName = this.store.reserveName(name || generateName((n) => this.store.hasName(n)), id);
+    const args = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+    const rec: ContainerRecord = {
+      ID: id,
+      Created: new Date().toISOString(),
+      Name: fullName,
+      Path: args[0],
+      Args: args.slice(1),
+      Config: config,
+      HostConfig: hostConfig,
+      Image: image.id,
+      State: initialState(),
+      RestartCount: 0,
+      Driver: this.o.snapshotter.driver,
+      Platform: 'linux',
+    };
+    try {
+      await this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image));
+      await this.store.save(rec);
+    } catch (e) {
+      this.store.releaseName(fullName, id);
+      await this.o.snapshotter.remove(id).catch(() => undefined);
+      await fsp.rm(this.store.dir(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.o.events.publish('container', 'create', id, { image: body.Image, name: fullName.slice(1) });
+    return { Id: id, Warnings: [] };
+  }
+
+  /** A folder left by a create that did not finish: its snapshot and files go. */
+  private async discardIncomplete(id: string): Promise<void> {
+    this.o.log(`removing incomplete container ${id}`);
+    await this.o.snapshotter.remove(id).catch(() => undefined);
+    await fsp.rm(this.store.dir(id), { recursive: true, force: true });
+  }
+
+  // ---- start -----------------------------------------------------------------------
+
+  start(idOrName: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, () => this.startLocked(rec));
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<void> {
+    if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
+    if (rec.State.Running) throw notModified('container already started');
+    if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+    const id = rec.ID;
+    const bundle = this.bundleDir(id);
+    const rootfs = path.join(bundle, 'rootfs');
+    const runtime = this.runtimeFor(rec);
+    await fsp.rm(bundle, { recursive: true, force: true });
+    await fsp.mkdir(rootfs, { recursive: true });
+    await fsp.rm(path.join(this.exitDir, id), { force: true });
+    let mounted = false;
+    try {
+      await mountAll(await this.o.snapshotter.mounts(id), rootfs);
+      mounted = true;
+      const hc = rec.HostConfig;
+      const netMode = hc.NetworkMode ?? 'bridge';
+      const files = await writeEtcFiles(this.store.dir(id), {
+        hostname: rec.Config.Hostname ?? id.slice(0, 12),
+        domainname: rec.Config.Domainname,
+        hostConfig: hc,
+        hostNetwork: netMode === 'host',
+      });
+      const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
+      const spec = buildSpec({
+        id,
+        config: rec.Config,
+        hostConfig: hc,
+        rootfs,
+        user,
+        etcFiles: { hosts: files.hostsPath, hostname: files.hostnamePath, resolvConf: files.resolvConfPath },
+        netns: netMode === 'host' ? 'host' : 'new',
+        cgroupsPath: this.cgroupsPath(id),
+        cgroupVersion: this.cgroupVersion,
+        terminal: rec.Config.Tty === true,
+      });
+      await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
+      const pid = await conmonCreate({
+        id,
+        name: rec.Name.slice(1),
+        bundle,
+        pidFile: path.join(bundle, 'pidfile'),
+        conmonPidFile: path.join(bundle, 'conmon.pid'),
+        logPath: this.logPath(id),
+        exitDir: this.exitDir,
+        socketDir: this.socketDir,
+        runtimePath: runtime.binary,
+        runtimeRoot: runtime.stateRoot,
+        terminal: rec.Config.Tty === true,
+        stdin: rec.Config.OpenStdin === true,
+        leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
+      });
+      const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
+      await runtime.start(id);
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+      };
+      rec.MonitorPid = monitorPid;
+      rec.ManuallyStopped = false;
+      await this.store.save(rec);
+      this.o.events.publish('container', 'start', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    } catch (e) {
+      await runtime.delete(id).catch(() => undefined);
+      if (mounted) await unmount(rootfs).catch(() => undefined);
+      const message = e instanceof Error ? e.message : String(e);
+      rec.State.Error = message;
+      rec.State.ExitCode = /executable file not found|no such file or directory/.test(message) ? 127 : /permission denied/.test(message) ? 126 : 128;
+      await this.store.save(rec).catch(() => undefined);
+      throw e instanceof BerthError ? e : new BerthError('SYSTEM', message, { cause: e });
+    }
+    // An exit that happened before the record said "running" was ignored; look again.
+    if (await this.exitFileExists(id)) void this.onExitFile(id);
+  }
+
+  private async exitFileExists(id: string): Promise<boolean> {
+    try {
+      await fsp.access(path.join(this.exitDir, id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- exit ------------------------------------------------------------------------
+
+  private async onExitFile(id: string): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec || !rec.State.Running || this.handlingExit.has(id)) return;
+    let raw: string;
+    try {
+      raw = await fsp.readFile(path.join(this.exitDir, id), 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return;
+      throw e;
+    }
+    if (raw.trim() === '') return; // conmon has created the file but not written it yet
+    this.handlingExit.add(id);
+    try {
+      await this.withLock(id, () => this.handleExit(rec, Number(raw.trim())));
+    } catch (e) {
+      this.o.log(`handling the exit of ${id}: ${(e as Error).message}`);
+    } finally {
+      this.handlingExit.delete(id);
+    }
+  }
+
+  private async handleExit(rec: ContainerRecord, exitCode: number): Promise<void> {
+    if (!rec.State.Running) return;
+    const id = rec.ID;
+    const oomKilled = await readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false);
+    await this.releaseRuntime(rec);
+    rec.State = {
+      ...rec.State,
+      Status: 'exited',
+      Running: false,
+      Paused: false,
+      Restarting: false,
+      Pid: 0,
+      ExitCode: Number.isFinite(exitCode) ? exitCode : 255,
+      OOMKilled: oomKilled,
+      FinishedAt: new Date().toISOString(),
+    };
+    rec.MonitorPid = undefined;
+    await this.store.save(rec);
+    await fsp.rm(path.join(this.exitDir, id), { force: true });
+    if (oomKilled) this.o.events.publish('container', 'oom', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.o.events.publish('container', 'die', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), exitCode: String(rec.State.ExitCode) });
+    const waiters = this.exitWaiters.get(id) ?? [];
+    this.exitWaiters.delete(id);
+    for (const w of waiters) w(rec.State.ExitCode);
+    if (rec.HostConfig.AutoRemove) {
+      await this.removeLocked(rec, { force: true, volumes: true }).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
+    }
+  }
+
+  /** Lets go of what a run holds: the runtime's container, the root filesystem mount, the bundle. */
+  private async releaseRuntime(rec: ContainerRecord): Promise<void> {
+    const bundle = this.bundleDir(rec.ID);
+    await this.runtimeFor(rec).delete(rec.ID);
+    await unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`));
+    await fsp.rm(path.join(this.socketDir, rec.ID), { force: true });
+    await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  // ---- stop, kill, wait ------------------------------------------------------------
+
+  private nextExit(id: string): Promise<number> {
+    return new Promise((resolve) => {
+      const list = this.exitWaiters.get(id) ?? [];
+      list.push(resolve);
+      this.exitWaiters.set(id, list);
+    });
+  }
+
+  /** Sends the stop signal, waits `timeout` seconds, then SIGKILL (Docker's `stop`). */
+  async stop(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Running) throw notModified('container already stopped');
+    rec.ManuallyStopped = true;
+    const exited = this.nextExit(rec.ID);
+    const signal = opts.signal || rec.Config.StopSignal || 'SIGTERM';
+    const timeout = opts.timeout ?? rec.Config.StopTimeout ?? 10;
+    if (rec.State.Paused) await this.runtimeFor(rec).resume(rec.ID).catch(() => undefined);
+    await this.signal(rec, signal).catch(() => undefined);
+    if (timeout < 0) {
+      await exited;
+      return;
+    }
+    const done = await Promise.race([exited.then(() => true), delay(timeout * 1000).then(() => false)]);
+    if (!done) {
+      await this.signal(rec, 'SIGKILL').catch(() => undefined);
+      await Promise.race([exited, delay(10_000)]);
+    }
+    this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+  }
+
+  async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${rec.ID} is not running`);
+    const num = signalNumber(signal);
+    if (num === 9 || num === 15) rec.ManuallyStopped = true;
+    await this.signal(rec, signal);
+    this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+  }
+
+  private async signal(rec: ContainerRecord, signal: string): Promise<void> {
+    const num = signalNumber(signal);
+    try {
+      process.kill(rec.State.Pid, num);
+    } catch (e) {
+      if (!isErrno(e, 'ESRCH')) throw e;
+    }
+  }
+
+  async restart(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (rec.State.Running) await this.stop(rec.ID, opts);
+    await this.start(rec.ID);
+    this.o.events.publish('container', 'restart', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+  }
+
+  /** Resolves as Docker's wait does, for the given condition. */
+  wait(idOrName: string, condition: WaitCondition = 'not-running'): Promise<WaitResult> {
+    const rec = this.store.get(idOrName);
+    const result = (code: number): WaitResult => ({ StatusCode: code, Error: null });
+    if (condition === 'removed') {
+      return new Promise((resolve) => {
+        const list = this.removeWaiters.get(rec.ID) ?? [];
+        list.push(() => resolve(result(rec.State.ExitCode)));
+        this.removeWaiters.set(rec.ID, list);
+      });
+    }
+    if (condition === 'not-running' && !rec.State.Running) return Promise.resolve(result(rec.State.ExitCode));
+    return this.nextExit(rec.ID).then(result);
+  }
+
+  /** A promise for the container's next exit (attach and logs --follow end with it). */
+  exitPromise(id: string): Promise<number> {
+    return this.nextExit(id);
+  }
+
+  // ---- remove ----------------------------------------------------------------------
+
+  remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, () => this.removeLocked(rec, opts));
+  }
+
+  private async removeLocked(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    if (!this.store.find(rec.ID)) return;
+    if (rec.State.Running) {
+      if (!opts.force) {
+        throw conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
+      }
+      const exited = this.nextExit(rec.ID);
+      rec.ManuallyStopped = true;
+      if (rec.State.Paused) await this.runtimeFor(rec).resume(rec.ID).catch(() => undefined);
+      await this.signal(rec, 'SIGKILL').catch(() => undefined);
+      // the exit handler needs this container's lock, which we hold: handle the exit here
+      const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
+      if (rec.State.Running) await this.handleExit(rec, code);
+    }
+    rec.State.Status = 'removing';
+    await this.releaseRuntime(rec).catch(() => undefined);
+    await this.o.snapshotter.remove(rec.ID).catch((e) => {
+      if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) throw e;
+    });
+    await this.store.delete(rec);
+    this.o.events.publish('container', 'destroy', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    const waiters = this.removeWaiters.get(rec.ID) ?? [];
+    this.removeWaiters.delete(rec.ID);
+    for (const w of waiters) w();
+  }
+
+  private async waitExitFile(id: string): Promise<number> {
+    for (let i = 0; i < 200; i++) {
+      const raw = await fsp.readFile(path.join(this.exitDir, id), 'utf8').catch(() => '');
+      if (raw.trim() !== '') return Number(raw.trim());
+      await delay(50);
+    }
+    return 137;
+  }
+
+  // ---- restart of the daemon ------------------------------------------------------
+
+  /**
+   * Reads back what happened while the daemon was down: a container whose conmon recorded
+   * an exit gets its exit code; one whose conmon is gone without a record is marked dead
+   * with exit code 255 (as Docker does for a container it lost); running ones stay managed.
+   */
+  private async restore(): Promise<void> {
+    for (const rec of this.store.all()) {
+      if (rec.State.Status === 'removing') {
+        await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
+        continue;
+      }
+      if (!rec.State.Running) continue;
+      if (await this.exitFileExists(rec.ID)) {
+        await this.onExitFile(rec.ID);
+        continue;
+      }
+      const alive = rec.MonitorPid ? processAlive(rec.MonitorPid) : false;
+      const state = await this.runtimeFor(rec).state(rec.ID);
+      if (!alive && (!state || state.status === 'stopped')) {
+        this.o.log(`container ${shortId(rec.ID)} lost its monitor while the daemon was down`);
+        await this.handleExit(rec, 255);
+      } else if (state?.status === 'paused') {
+        rec.State.Paused = true;
+        rec.State.Status = 'paused';
+      }
+    }
+  }
+
+  /** Docker's usage count for `rmi`: containers created from the image. */
+  imageUsers(imageId: string): { id: string; running: boolean }[] {
+    return this.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.ID, running: c.State.Running }));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isErrno(e, 'EPERM');
+  }
+}

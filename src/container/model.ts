@@ -1,0 +1,58 @@
+import type { ContainerConfig, HostConfig } from '../api/types';
+
+/** What Docker's `State` shows; kept in the container's record on disk. */
+export interface ContainerState {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** A container as stored in `<data-root>/containers/<id>/container.json`. */
+export interface ContainerRecord {
+  ID: string;
+  Created: string;
+  /** with the leading slash, as Docker keeps names */
+  Name: string;
+  Path: string;
+  Args: string[];
+  /** the merged configuration: the user's over the image's */
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  /** image ID, "sha256:..." */
+  Image: string;
+  State: ContainerState;
+  RestartCount: number;
+  Driver: string;
+  /** pid of the conmon watching the current run, so a restarted daemon can find it */
+  MonitorPid?: number;
+  /** set by an explicit stop or kill, so a restart policy does not bring the container back */
+  ManuallyStopped?: boolean;
+  /** the platform it was created for */
+  Platform: string;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerState {
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
+}

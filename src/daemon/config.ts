@@ -1,0 +1,164 @@
+import { promises as fsp } from 'node:fs';
+import { invalid } from '../common/errors';
+
+/** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
+export interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  debug: boolean;
+  storageDriver?: 'overlay2' | 'vfs';
+  defaultRuntime: string;
+  runtimes: Record<string, string>;
+  cgroupParent: string;
+}
+
+export const DEFAULTS: DaemonConfig = {
+  hosts: ['unix:///run/berth/berth.sock'],
+  dataRoot: '/var/lib/berth',
+  execRoot: '/run/berth',
+  pidfile: '/run/berth/berthd.pid',
+  debug: false,
+  defaultRuntime: 'runc',
+  runtimes: { runc: '/usr/sbin/runc' },
+  cgroupParent: '/berth',
+};
+
+const USAGE = `Usage:  berthd [OPTIONS]
+
+A container platform that speaks Docker's Engine API
+
+Options:
+      --config-file string     Daemon configuration file (default "/etc/berth/daemon.json")
+      --data-root string       Root directory of persistent state (default "/var/lib/berth")
+  -D, --debug                  Enable debug mode
+      --default-runtime string Default OCI runtime for containers (default "runc")
+      --exec-root string       Root directory for execution state files (default "/run/berth")
+      --cgroup-parent string   Parent cgroup for all containers (default "/berth")
+  -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+      --pidfile string         Path to use for daemon PID file (default "/run/berth/berthd.pid")
+  -s, --storage-driver string  Storage driver to use: overlay2 or vfs
+      --add-runtime name=path  Register an additional OCI runtime
+  -v, --version                Print version information and quit
+`;
+
+interface DaemonJson {
+  hosts?: string[];
+  'data-root'?: string;
+  'exec-root'?: string;
+  pidfile?: string;
+  debug?: boolean;
+  'storage-driver'?: string;
+  'default-runtime'?: string;
+  runtimes?: Record<string, { path: string }>;
+  'cgroup-parent'?: string;
+}
+
+export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
+  const flags: Partial<DaemonConfig> & { hosts?: string[]; runtimes?: Record<string, string> } = {};
+  let configFile = '/etc/berth/daemon.json';
+  let configFileGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const next = () => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined) throw invalid(`flag needs an argument: ${arg}`);
+      return v;
+    };
+    switch (arg) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '-v':
+      case '--version':
+        return 'version';
+      case '-H':
+      case '--host':
+        (flags.hosts ??= []).push(next());
+        break;
+      case '--data-root':
+      case '-g':
+      case '--graph':
+        flags.dataRoot = next();
+        break;
+      case '--exec-root':
+        flags.execRoot = next();
+        break;
+      case '-p':
+      case '--pidfile':
+        flags.pidfile = next();
+        break;
+      case '--config-file':
+        configFile = next();
+        configFileGiven = true;
+        break;
+      case '-D':
+      case '--debug':
+        flags.debug = value === undefined ? true : value !== 'false';
+        break;
+      case '-s':
+      case '--storage-driver': {
+        const d = next();
+        if (d !== 'overlay2' && d !== 'vfs' && d !== 'overlay') throw invalid(`unsupported storage driver: ${d} (overlay2 or vfs)`);
+        flags.storageDriver = d === 'overlay' ? 'overlay2' : d;
+        break;
+      }
+      case '--default-runtime':
+        flags.defaultRuntime = next();
+        break;
+      case '--add-runtime': {
+        const [name, p] = next().split('=');
+        if (!name || !p) throw invalid('--add-runtime takes name=path');
+        (flags.runtimes ??= {})[name] = p;
+        break;
+      }
+      case '--cgroup-parent':
+        flags.cgroupParent = next();
+        break;
+      case '-G':
+      case '--group':
+      case '--log-level':
+      case '-l':
+        next();
+        break;
+      default:
+        throw invalid(`unknown flag: ${arg}\n\n${USAGE}`);
+    }
+  }
+  let file: DaemonJson = {};
+  try {
+    file = JSON.parse(await fsp.readFile(configFile, 'utf8')) as DaemonJson;
+  } catch (e) {
+    if (configFileGiven || (e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw invalid(`unable to configure the daemon with file ${configFile}: ${(e as Error).message}`);
+    }
+  }
+  if (flags.hosts && file.hosts) {
+    throw invalid('the following directives are specified both as a flag and in the configuration file: hosts');
+  }
+  const fileRuntimes = Object.fromEntries(Object.entries(file.runtimes ?? {}).map(([k, v]) => [k, v.path]));
+  const dataRoot = flags.dataRoot ?? file['data-root'] ?? DEFAULTS.dataRoot;
+  const execRoot = flags.execRoot ?? file['exec-root'] ?? DEFAULTS.execRoot;
+  const sd = flags.storageDriver ?? file['storage-driver'];
+  return {
+    hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
+    dataRoot,
+    execRoot,
+    pidfile: flags.pidfile ?? file.pidfile ?? `${execRoot}/berthd.pid`,
+    debug: flags.debug ?? file.debug ?? false,
+    storageDriver: sd === 'overlay' ? 'overlay2' : (sd as DaemonConfig['storageDriver']),
+    defaultRuntime: flags.defaultRuntime ?? file['default-runtime'] ?? DEFAULTS.defaultRuntime,
+    runtimes: { ...DEFAULTS.runtimes, ...fileRuntimes, ...(flags.runtimes ?? {}) },
+    cgroupParent: flags.cgroupParent ?? file['cgroup-parent'] ?? DEFAULTS.cgroupParent,
+  };
+}
+
+export { USAGE };

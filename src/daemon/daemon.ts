@@ -1,0 +1,108 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { ApiServer } from '../api/server';
+import { Router } from '../api/router';
+import { registerContainerRoutes } from '../api/routes/containers';
+import { registerImageRoutes } from '../api/routes/images';
+import { registerSystemRoutes } from '../api/routes/system';
+import { conflict, isErrno } from '../common/errors';
+import { newId } from '../common/ids';
+import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
+import { ContainerManager } from '../container/manager';
+import { detectCgroupVersion } from '../container/cgroups';
+import { ContentStore } from '../image/content-store';
+import { ImageStore } from '../image/store';
+import { ensureBuiltinBusybox } from '../image/builtin';
+import { createSnapshotter } from '../layer';
+import type { DaemonConfig } from './config';
+import { EventBus } from './events';
+
+export const VERSION = '0.1.0';
+
+/** Wires the stores, the container manager and the API server together; owns start-up and shutdown. */
+export class Daemon {
+  private server?: ApiServer;
+  private containers?: ContainerManager;
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const c = this.config;
+    await fsp.mkdir(c.dataRoot, { recursive: true, mode: 0o710 });
+    await fsp.mkdir(c.execRoot, { recursive: true, mode: 0o700 });
+    await this.claimPidfile();
+
+    const snapshotter = await createSnapshotter(c.dataRoot, c.storageDriver);
+    const content = await ContentStore.open(path.join(c.dataRoot, 'content'));
+    const images = await ImageStore.open(path.join(c.dataRoot, 'image'), snapshotter, content);
+    const fresh = !(await readJSON(path.join(c.dataRoot, 'engine-id.json')));
+    if (fresh) await ensureBuiltinBusybox(images);
+    const engine = (await readJSON<{ id: string }>(path.join(c.dataRoot, 'engine-id.json'))) ?? { id: newId().slice(0, 36) };
+    if (fresh) await writeJSONAtomic(path.join(c.dataRoot, 'engine-id.json'), engine);
+
+    const events = new EventBus();
+    const containers = await ContainerManager.open({
+      dataRoot: c.dataRoot,
+      execRoot: c.execRoot,
+      images,
+      snapshotter,
+      events,
+      runtimes: c.runtimes,
+      defaultRuntime: c.defaultRuntime,
+      cgroupParent: c.cgroupParent,
+      log: this.log,
+    });
+    this.containers = containers;
+
+    const router = new Router();
+    registerSystemRoutes(router, {
+      containers,
+      images,
+      info: {
+        id: engine.id,
+        version: VERSION,
+        dataRoot: c.dataRoot,
+        driver: snapshotter.driver,
+        cgroupVersion: detectCgroupVersion(),
+        runtimes: c.runtimes,
+        defaultRuntime: c.defaultRuntime,
+        debug: c.debug,
+        startedAt: Date.now(),
+      },
+    });
+    registerContainerRoutes(router, { containers, images, snapshotter });
+    registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
+    await this.server.listen();
+    this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
+  }
+
+  /** Stops serving. Containers keep running: conmon holds them, and the next start picks them up. */
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.containers?.close();
+    await fsp.rm(this.config.pidfile, { force: true });
+  }
+
+  private async claimPidfile(): Promise<void> {
+    const file = this.config.pidfile;
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    try {
+      const pid = Number((await fsp.readFile(file, 'utf8')).trim());
+      if (pid && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+          throw conflict(`pid file found, ensure berthd is not running or delete ${file}`);
+        } catch (e) {
+          if (!isErrno(e, 'ESRCH')) throw e;
+        }
+      }
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+    await writeFileAtomic(file, `${process.pid}`, 0o644);
+  }
+}

@@ -1,0 +1,296 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { conflict, invalid, notFound } from '../common/errors';
+import { readJSON, writeJSONAtomic } from '../common/fsutil';
+import { digestOf, sha256Hex, shortId } from '../common/ids';
+import type { ImageConfigFile } from '../api/types';
+import type { Snapshotter } from '../layer/snapshotter';
+import type { ContentStore } from './content-store';
+import { familiarName, familiarString, parseReference, withDefaultTag } from './reference';
+
+/** One layer of the store, named by its chain ID, which is also its snapshot's name. */
+interface LayerRecord {
+  chainID: string;
+  diffID: string;
+  parent?: string;
+  /** bytes of the files the layer holds */
+  size: number;
+}
+
+interface ImageMeta {
+  lastTagTime?: string;
+}
+
+export interface Image {
+  /** "sha256:<hex>", the digest of the config blob */
+  id: string;
+  config: ImageConfigFile;
+  repoTags: string[];
+  repoDigests: string[];
+  size: number;
+  lastTagTime?: string;
+}
+
+export interface DeleteResponseItem {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+/** Who uses an image: the image store asks before deleting, the container store answers. */
+export type ImageUsers = (imageId: string) => { id: string; running: boolean }[];
+
+export function chainIDs(diffIDs: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIDs) out.push(out.length === 0 ? d : digestOf(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+const hex = (digest: string) => digest.replace(/^sha256:/, '');
+
+/**
+ * Images and their tags. An image is its config blob (its ID is the blob's digest); its
+ * layers are committed snapshots named by chain ID, shared by every image that has them.
+ */
+export class ImageStore {
+  private repositories = new Map<string, string>();
+  private readonly layers = new Map<string, LayerRecord>();
+  private readonly images = new Map<string, ImageConfigFile>();
+  private readonly meta = new Map<string, ImageMeta>();
+  private persistChain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly root: string,
+    readonly snapshotter: Snapshotter,
+    readonly content: ContentStore,
+  ) {}
+
+  static async open(root: string, snapshotter: Snapshotter, content: ContentStore): Promise<ImageStore> {
+    const s = new ImageStore(root, snapshotter, content);
+    await fsp.mkdir(path.join(root, 'layers'), { recursive: true });
+    await fsp.mkdir(path.join(root, 'images'), { recursive: true });
+    const repos = (await readJSON<Record<string, string>>(path.join(root, 'repositories.json'))) ?? {};
+    s.repositories = new Map(Object.entries(repos));
+    for (const f of await fsp.readdir(path.join(root, 'layers'))) {
+      if (!f.endsWith('.json')) continue;
+      const rec = await readJSON<LayerRecord>(path.join(root, 'layers', f));
+      if (rec) s.layers.set(rec.chainID, rec);
+    }
+    for (const f of await fsp.readdir(path.join(root, 'images'))) {
+      if (!f.endsWith('.json')) continue;
+      const id = `sha256:${f.slice(0, -'.json'.length)}`;
+      try {
+        const config = JSON.parse((await content.read(id)).toString('utf8')) as ImageConfigFile;
+        s.images.set(id, config);
+        s.meta.set(id, (await readJSON<ImageMeta>(path.join(root, 'images', f))) ?? {});
+      } catch {
+        // An image whose config blob is gone is not an image; its tags are dropped below.
+      }
+    }
+    for (const [tag, id] of s.repositories) if (!s.images.has(id)) s.repositories.delete(tag);
+    return s;
+  }
+
+  get isEmpty(): boolean {
+    return this.images.size === 0 && this.repositories.size === 0;
+  }
+
+  list(): Image[] {
+    return [...this.images.keys()].map((id) => this.describe(id));
+  }
+
+  private describe(id: string): Image {
+    const config = this.images.get(id)!;
+    const repoTags = [...this.repositories].filter(([, v]) => v === id).map(([k]) => k).sort();
+    const chain = chainIDs(config.rootfs.diff_ids);
+    const size = chain.reduce((n, c) => n + (this.layers.get(c)?.size ?? 0), 0);
+    return { id, config, repoTags, repoDigests: [], size, lastTagTime: this.meta.get(id)?.lastTagTime };
+  }
+
+  /** Finds an image by `name[:tag]`, full or `sha256:` ID, or a unique ID prefix. */
+  resolve(nameOrId: string): Image | undefined {
+    const id = this.resolveId(nameOrId);
+    return id ? this.describe(id) : undefined;
+  }
+
+  get(nameOrId: string): Image {
+    const img = this.resolve(nameOrId);
+    if (!img) throw notFound(`No such image: ${nameOrId}`);
+    return img;
+  }
+
+  private resolveId(nameOrId: string): string | undefined {
+    const idLike = /^(sha256:)?([a-f0-9]{1,64})$/.exec(nameOrId);
+    if (idLike && (idLike[1] || idLike[2].length === 64)) {
+      const full = `sha256:${idLike[2]}`;
+      if (this.images.has(full)) return full;
+    }
+    try {
+      const ref = withDefaultTag(parseReference(nameOrId));
+      const byTag = this.repositories.get(familiarString(ref));
+      if (byTag) return byTag;
+    } catch {
+      // not a reference: maybe an ID prefix
+    }
+    if (idLike) {
+      const matches = [...this.images.keys()].filter((id) => hex(id).startsWith(idLike[2]));
+      if (matches.length === 1) return matches[0];
+    }
+    return undefined;
+  }
+
+  async tag(nameOrId: string, target: string): Promise<void> {
+    const img = this.get(nameOrId);
+    const ref = parseReference(target);
+    if (ref.digest) throw invalid('refusing to create a tag with a digest reference');
+    const key = familiarString(withDefaultTag(ref));
+    this.repositories.set(key, img.id);
+    this.meta.set(img.id, { ...this.meta.get(img.id), lastTagTime: new Date().toISOString() });
+    await this.persist(img.id);
+  }
+
+  /** `docker rmi` semantics: untag by name, delete by ID, refuse what containers still use. */
+  async remove(nameOrId: string, opts: { force: boolean; noPrune: boolean; users: ImageUsers }): Promise<DeleteResponseItem[]> {
+    const id = this.resolveId(nameOrId);
+    if (!id) throw notFound(`No such image: ${nameOrId}`);
+    const img = this.describe(id);
+    const users = opts.users(id);
+    const out: DeleteResponseItem[] = [];
+    let byName: string | undefined;
+    try {
+      const ref = parseReference(nameOrId);
+      const key = familiarString(withDefaultTag(ref));
+      if (this.repositories.get(key) === id && !/^[a-f0-9]{64}$/.test(nameOrId)) byName = key;
+    } catch {
+      /* an ID */
+    }
+    const running = users.find((u) => u.running);
+    if (byName) {
+      if (img.repoTags.length > 1 || users.length === 0 || opts.force) {
+        if (img.repoTags.length === 1 && running && opts.force) {
+          throw conflict(`unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
+        }
+        this.repositories.delete(byName);
+        out.push({ Untagged: byName });
+        if (img.repoTags.length > 1 || users.length > 0) {
+          await this.persist(id);
+          return out;
+        }
+      } else {
+        throw conflict(`unable to remove repository reference "${nameOrId}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`);
+      }
+    } else {
+      if (running) throw conflict(`unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
+      if (users.length > 0 && !opts.force) throw conflict(`unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
+      if (img.repoTags.length > 1 && !opts.force) throw conflict(`unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
+      for (const t of img.repoTags) {
+        this.repositories.delete(t);
+        out.push({ Untagged: t });
+      }
+      if (users.length > 0) {
+        await this.persist(id);
+        return out;
+      }
+    }
+    this.images.delete(id);
+    this.meta.delete(id);
+    await this.persist(id);
+    out.push({ Deleted: id });
+    if (!opts.noPrune) for (const d of await this.releaseLayers(img.config.rootfs.diff_ids)) out.push({ Deleted: d });
+    await this.content.delete(id);
+    return out;
+  }
+
+  /** Deletes the layers of a removed image that no other image shares, top first. */
+  private async releaseLayers(diffIDs: string[]): Promise<string[]> {
+    const inUse = new Set<string>();
+    for (const cfg of this.images.values()) for (const c of chainIDs(cfg.rootfs.diff_ids)) inUse.add(c);
+    const deleted: string[] = [];
+    for (const chainID of chainIDs(diffIDs).reverse()) {
+      if (inUse.has(chainID)) break;
+      const rec = this.layers.get(chainID);
+      if (!rec) continue;
+      await this.snapshotter.remove(hex(chainID));
+      await fsp.rm(path.join(this.root, 'layers', `${hex(chainID)}.json`), { force: true });
+      this.layers.delete(chainID);
+      if (![...this.layers.values()].some((l) => l.diffID === rec.diffID)) await this.content.delete(rec.diffID);
+      deleted.push(chainID);
+    }
+    return deleted;
+  }
+
+  /** The committed snapshot a container of this image starts from (undefined for an image with no layers). */
+  topSnapshot(img: Image): string | undefined {
+    const chain = chainIDs(img.config.rootfs.diff_ids);
+    return chain.length ? hex(chain[chain.length - 1]) : undefined;
+  }
+
+  /**
+   * Unpacks one uncompressed layer tar on top of `parentChainID`, keeping the tar itself
+   * as a blob (so images can be saved and pushed byte for byte). Returns the layer's diff ID.
+   */
+  async addLayer(tar: Readable, parentChainID?: string): Promise<LayerRecord> {
+    const key = `ingest-${randomBytes(8).toString('hex')}`;
+    await this.snapshotter.prepare(key, parentChainID ? hex(parentChainID) : undefined);
+    const writer = this.content.writer();
+    const tee = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        writer.write(chunk).then(() => cb(null, chunk), cb);
+      },
+    });
+    try {
+      const [applied] = await Promise.all([this.snapshotter.apply(key, tee), pipeline(tar, tee).catch((e) => { tee.destroy(e); throw e; })]);
+      const chainID = parentChainID ? digestOf(`${parentChainID} ${applied.diffID}`) : applied.diffID;
+      await writer.commit(applied.diffID);
+      const existing = this.layers.get(chainID);
+      if (existing) {
+        await this.snapshotter.remove(key);
+        return existing;
+      }
+      await this.snapshotter.commit(hex(chainID), key);
+      const rec: LayerRecord = { chainID, diffID: applied.diffID, parent: parentChainID, size: applied.size };
+      await writeJSONAtomic(path.join(this.root, 'layers', `${hex(chainID)}.json`), rec);
+      this.layers.set(chainID, rec);
+      return rec;
+    } catch (e) {
+      await writer.abort();
+      await this.snapshotter.remove(key).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Stores an image config whose layers are all present; returns its ID. */
+  async addImage(config: ImageConfigFile, tag?: string): Promise<string> {
+    for (const c of chainIDs(config.rootfs.diff_ids)) if (!this.layers.has(c)) throw invalid(`layer ${c} is missing`);
+    const raw = Buffer.from(JSON.stringify(config));
+    const id = await this.content.put(raw);
+    this.images.set(id, config);
+    if (!this.meta.has(id)) this.meta.set(id, {});
+    if (tag) {
+      this.repositories.set(familiarString(withDefaultTag(parseReference(tag))), id);
+      this.meta.set(id, { lastTagTime: new Date().toISOString() });
+    }
+    await this.persist(id);
+    return id;
+  }
+
+  /** Raw config bytes, as hashed into the ID (for save/push). */
+  configBytes(id: string): Promise<Buffer> {
+    return this.content.read(id);
+  }
+
+  private persist(id: string): Promise<void> {
+    const run = async () => {
+      await writeJSONAtomic(path.join(this.root, 'repositories.json'), Object.fromEntries(this.repositories));
+      const file = path.join(this.root, 'images', `${hex(id)}.json`);
+      if (this.images.has(id)) await writeJSONAtomic(file, this.meta.get(id) ?? {});
+      else await fsp.rm(file, { force: true });
+    };
+    this.persistChain = this.persistChain.then(run, run);
+    return this.persistChain;
+  }
+}
+
+export { familiarName, sha256Hex };

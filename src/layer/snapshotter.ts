@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * A snapshotter keeps filesystem snapshots, in the model of containerd's:
+ *
+ * - `prepare(key, parent)` makes an *active* snapshot named `key` on top of the
+ *   *committed* snapshot `parent` (or on nothing). Active snapshots are writable.
+ * - A layer is unpacked with `apply(key, tar)`, or a container writes into the
+ *   active snapshot once it is mounted (`mounts(key)` says how).
+ * - `commit(name, key)` turns the active snapshot into the committed snapshot `name`,
+ *   which can be the parent of further snapshots. `key` is gone afterwards.
+ * - `remove(keyOrName)` deletes either kind; a committed snapshot that is still a
+ *   parent of another cannot be removed.
+ *
+ * Images name their committed snapshots by chain ID; containers name their active
+ * snapshot by container ID. The same few methods serve image unpacking, container
+ * root filesystems and (later) the builder.
+ */
+export interface Mount {
+  /** mount(8) type: "overlay" or "bind". */
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface ApplyResult {
+  /** sha256 digest of the uncompressed tar stream, "sha256:<hex>" (the layer's diff ID). */
+  diffID: string;
+  /** bytes the applied files take (sum of regular file sizes written). */
+  size: number;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  parent?: string;
+  kind: 'active' | 'committed';
+}
+
+export interface Snapshotter {
+  /** Docker's name for the storage driver, shown by `info`: "overlay2" or "vfs". */
+  readonly driver: 'overlay2' | 'vfs';
+  prepare(key: string, parent?: string): Promise<Mount[]>;
+  mounts(key: string): Promise<Mount[]>;
+  /** Applies an uncompressed layer tar (with .wh. whiteouts) to an active snapshot. */
+  apply(key: string, tar: Readable): Promise<ApplyResult>;
+  commit(name: string, key: string): Promise<void>;
+  remove(keyOrName: string): Promise<void>;
+  stat(keyOrName: string): Promise<SnapshotInfo | undefined>;
+  /** Bytes used by the snapshot's own layer (not its parents). */
+  usage(keyOrName: string): Promise<number>;
+  /** A directory holding the snapshot's own changes (overlay upper dir, or the vfs copy). */
+  changesDir(keyOrName: string): Promise<string>;
+}

@@ -1,0 +1,370 @@
+import { createHash } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { BerthError, invalid, isErrno, system } from '../common/errors';
+import type { ApplyResult } from './snapshotter';
+import { makeOverlayWhiteout, makeSpecialFile } from './special-files';
+import { cleanEntryPath, placeEntry, Placement, resolveDir, unsafe } from './tar-path';
+import { markOverlayOpaque, setXattr } from './xattr';
+
+/**
+ * Unpacks one layer tar (uncompressed) into a directory, as Docker's ApplyLayer.
+ *
+ * Whiteouts (the OCI / AUFS convention: `.wh.NAME` deletes NAME of lower layers,
+ * `.wh..wh..opq` hides everything lower layers have in that directory) become:
+ * - `overlay`: what overlayfs reads in an upper or lower dir: a 0/0 character device
+ *   named NAME, and the xattr trusted.overlay.opaque=y on the directory.
+ * - `plain`: the deletion itself, for a directory that is a full copy of the parent
+ *   (vfs). An opaque directory loses every entry this layer did not write.
+ *
+ * Paths are confined to the root as described in tar-path.ts. Metadata that later
+ * entries would disturb (directory mtimes, modes) or that chown would clear
+ * (security.capability) is applied at the end, after re-checking that the path still
+ * is what was recorded. On failure this rejects and the directory is left half-done:
+ * the caller discards it.
+ */
+export type WhiteoutMode = 'overlay' | 'plain';
+
+export interface ApplyOptions {
+  whiteouts: WhiteoutMode;
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const WHITEOUT_META_PREFIX = '.wh..wh.';
+const WHITEOUT_OPAQUE = '.wh..wh..opq';
+const XATTR_PAX_PREFIX = 'SCHILY.xattr.';
+
+/** One entry as tar-stream's extractor yields it: a header and a readable of its data. */
+type TarEntry = tar.Extract extends AsyncIterable<infer S> ? S : never;
+
+export async function applyTar(root: string, input: Readable, opts: ApplyOptions): Promise<ApplyResult> {
+  const hash = createHash('sha256');
+  // The diff ID covers every byte of the stream, including what follows the
+  // end-of-archive blocks: the hasher sits before the parser.
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const extract = tar.extract();
+  const piped = pipeline(input, hasher, extract);
+  piped.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
+  const unpacker = new LayerUnpacker(root, opts.whiteouts);
+  try {
+    for await (const entry of extract) {
+      await unpacker.entry(entry);
+    }
+    await piped;
+    await unpacker.finish();
+  } catch (e) {
+    input.destroy();
+    extract.destroy();
+    const streamError = await piped.then(() => undefined, (err: unknown) => err);
+    // An entry's data fails to arrive when the stream under it fails: the stream's
+    // own error (truncation, a reset connection) is the one worth reporting.
+    throw describe(e instanceof EntryDataFailure ? (streamError ?? e.cause) : e);
+  }
+  return { diffID: `sha256:${hash.digest('hex')}`, size: unpacker.size };
+}
+
+/** Turns tar-stream's and the file system's errors into ones that say what went wrong. */
+function describe(e: unknown): BerthError {
+  if (e instanceof BerthError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/Invalid tar header|Header exceeds max size|Invalid header/i.test(msg)) {
+    return invalid(`archive/tar: invalid tar header: the layer is not a tar archive, is corrupt, or is still compressed (${msg})`);
+  }
+  if (/Unexpected end of data/i.test(msg)) return invalid('unexpected EOF: the layer tar is truncated');
+  return system(`applying layer: ${msg}`, e);
+}
+
+/** Reading an entry's data failed: the cause lies in the tar stream, not the disk. */
+class EntryDataFailure extends Error {
+  constructor(cause: unknown) {
+    super('reading a tar entry failed', { cause });
+  }
+}
+
+interface DeferredDir {
+  components: string[];
+  hostPath: string;
+  header: tar.Header;
+}
+
+interface DeferredXattr {
+  components: string[];
+  hostPath: string;
+  name: string;
+  value: Buffer;
+}
+
+class LayerUnpacker {
+  size = 0;
+  private readonly dirs = new Map<string, DeferredDir>();
+  private readonly opaque = new Map<string, string[]>();
+  private readonly xattrs: DeferredXattr[] = [];
+  /** Host paths this layer wrote: an opaque dir in plain mode keeps only these. */
+  private readonly written = new Set<string>();
+
+  constructor(
+    private readonly root: string,
+    private readonly mode: WhiteoutMode,
+  ) {}
+
+  async entry(entry: TarEntry): Promise<void> {
+    const header = entry.header;
+    try {
+      await this.place(header, entry);
+    } finally {
+      // Whatever the entry's type, its data must be read for the parser to go on.
+      entry.resume();
+    }
+  }
+
+  private async place(header: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
+    const components = cleanEntryPath(header.name);
+    if (components.length === 0) {
+      // "./" or "/": the root's own metadata.
+      if (header.type !== 'directory') throw invalid(`invalid tar header: ${JSON.stringify(header.name)} names the layer root but is not a directory`);
+      this.dirs.set(this.root, { components, hostPath: this.root, header });
+      return;
+    }
+    // AUFS keeps its own bookkeeping (hardlink dirs .wh..wh.plnk ...) at the top: not content.
+    if (components[0].startsWith(WHITEOUT_META_PREFIX)) return;
+    const base = components[components.length - 1];
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(header, components.slice(0, -1), base);
+
+    const at = await placeEntry(this.root, components, header.name);
+    switch (header.type) {
+      case 'directory':
+        await this.directory(at, components, header);
+        break;
+      case 'file':
+      case 'contiguous-file':
+        await this.regularFile(at, header, data);
+        break;
+      case 'symlink':
+        await this.symlink(at, header);
+        break;
+      case 'link':
+        await this.hardlink(at, header);
+        break;
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        await this.special(at, header);
+        break;
+      default:
+        throw invalid(`invalid tar header: ${JSON.stringify(header.name)}: unsupported entry type ${String(header.type)}`);
+    }
+    this.written.add(at.hostPath);
+    this.recordXattrs(at, components, header);
+  }
+
+  private async directory(at: Placement, components: string[], header: tar.Header): Promise<void> {
+    if (!(await replaceExisting(at.hostPath, true))) await fsp.mkdir(at.hostPath, 0o755);
+    this.dirs.set(at.hostPath, { components, hostPath: at.hostPath, header });
+  }
+
+  private async regularFile(at: Placement, header: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
+    await replaceExisting(at.hostPath, false);
+    const fh = await fsp.open(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    try {
+      const chunks = data[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await chunks.next();
+        } catch (e) {
+          throw new EntryDataFailure(e);
+        }
+        if (next.done) break;
+        const buf = next.value as Buffer;
+        await fh.write(buf);
+        this.size += buf.length;
+      }
+      // chown before chmod: chown clears setuid/setgid bits.
+      await fh.chown(header.uid ?? 0, header.gid ?? 0);
+      await fh.chmod(modeOf(header));
+      const mtime = header.mtime ?? new Date(0);
+      await fh.utimes(mtime, mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async symlink(at: Placement, header: tar.Header): Promise<void> {
+    // The target is stored as given: it is only ever followed inside the root,
+    // by resolveDir here and by the container's own root later.
+    await replaceExisting(at.hostPath, false);
+    await fsp.symlink(header.linkname ?? '', at.hostPath);
+    await fsp.lchown(at.hostPath, header.uid ?? 0, header.gid ?? 0);
+    await lutimes(at.hostPath, header);
+  }
+
+  private async hardlink(at: Placement, header: tar.Header): Promise<void> {
+    const linkname = header.linkname ?? '';
+    let target: string[];
+    try {
+      target = cleanEntryPath(linkname);
+    } catch {
+      throw unsafe(header.name, `is a hardlink to ${JSON.stringify(linkname)}, which escapes the layer`);
+    }
+    if (target.length === 0) throw unsafe(header.name, 'is a hardlink to the layer root');
+    // The kernel resolves link(2)'s source on the host, so a symlink on the way that
+    // would leave the root is refused rather than reinterpreted.
+    const parent = await resolveDir(this.root, target.slice(0, -1), {
+      missing: 'fail',
+      refuseEscapingSymlinks: true,
+      entryName: header.name,
+    });
+    const source = path.join(parent, target[target.length - 1]);
+    let st;
+    try {
+      st = await fsp.lstat(source);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw invalid(`invalid tar header: hardlink ${JSON.stringify(header.name)} -> ${JSON.stringify(linkname)}: target not found in the layer`);
+      throw e;
+    }
+    if (st.isDirectory()) throw invalid(`invalid tar header: hardlink ${JSON.stringify(header.name)} -> ${JSON.stringify(linkname)}: target is a directory`);
+    if (source === at.hostPath) return;
+    await replaceExisting(at.hostPath, false);
+    await fsp.link(source, at.hostPath);
+  }
+
+  private async special(at: Placement, header: tar.Header): Promise<void> {
+    await replaceExisting(at.hostPath, false);
+    const kind = header.type === 'fifo' ? 'fifo' : header.type === 'block-device' ? 'block' : 'char';
+    await makeSpecialFile(at.hostPath, kind, modeOf(header), header.devmajor ?? 0, header.devminor ?? 0);
+    await fsp.lchown(at.hostPath, header.uid ?? 0, header.gid ?? 0);
+    await fsp.chmod(at.hostPath, modeOf(header)); // just made by us: not a symlink
+    await lutimes(at.hostPath, header);
+  }
+
+  private async whiteout(header: tar.Header, dir: string[], base: string): Promise<void> {
+    if (base === WHITEOUT_OPAQUE) return this.opaqueDir(header, dir);
+    if (base.startsWith(WHITEOUT_META_PREFIX)) return; // other AUFS markers: nothing to do
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === '' || name === '.' || name === '..') throw unsafe(header.name, 'is a whiteout of no valid name');
+    if (this.mode === 'overlay') {
+      const parent = await resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
+      const hostPath = path.join(parent, name);
+      await replaceExisting(hostPath, false);
+      await makeOverlayWhiteout(hostPath);
+      await fsp.lchown(hostPath, header.uid ?? 0, header.gid ?? 0);
+      this.written.add(hostPath);
+    } else {
+      const parent = await resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
+      if (parent !== undefined) await fsp.rm(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+
+  private async opaqueDir(header: tar.Header, dir: string[]): Promise<void> {
+    if (this.mode === 'overlay') {
+      const hostPath = await resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
+      this.opaque.set(hostPath, dir);
+      return;
+    }
+    const hostPath = await resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
+    if (hostPath !== undefined) await this.removeUnwritten(hostPath);
+  }
+
+  /** Empties a directory of what lower layers put there, keeping this layer's entries. */
+  private async removeUnwritten(dir: string): Promise<void> {
+    for (const child of await fsp.readdir(dir, { withFileTypes: true })) {
+      const childPath = path.join(dir, child.name);
+      if (!this.written.has(childPath)) {
+        await fsp.rm(childPath, { recursive: true, force: true });
+      } else if (child.isDirectory()) {
+        await this.removeUnwritten(childPath);
+      }
+    }
+  }
+
+  private recordXattrs(at: Placement, components: string[], header: tar.Header): void {
+    const pax = header.pax as Record<string, unknown> | null | undefined;
+    if (!pax) return;
+    for (const [key, value] of Object.entries(pax)) {
+      if (!key.startsWith(XATTR_PAX_PREFIX) || typeof value !== 'string') continue;
+      const name = key.slice(XATTR_PAX_PREFIX.length);
+      // overlayfs's own attributes would let a layer forge redirects or opacity.
+      if (name.startsWith('trusted.overlay.')) continue;
+      // tar-stream decodes PAX values as UTF-8; a binary value it could not decode
+      // (U+FFFD appears) cannot be restored faithfully, so it is left out.
+      if (value.includes('\uFFFD')) continue;
+      this.xattrs.push({ components, hostPath: at.hostPath, name, value: Buffer.from(value, 'utf8') });
+    }
+  }
+
+  /** Applies what had to wait for the whole tar: xattrs, opacity, directory metadata. */
+  async finish(): Promise<void> {
+    for (const x of this.xattrs) {
+      if (!(await this.stillThere(x.components, x.hostPath))) continue;
+      try {
+        await setXattr([x.hostPath], x.name, x.value);
+      } catch (e) {
+        // Docker, too, goes on when the file system does not take an attribute.
+        if (!/not supported/i.test(String(e))) throw e;
+      }
+    }
+    const opaque: string[] = [];
+    for (const [hostPath, components] of this.opaque) {
+      if (await this.stillThere(components, hostPath, true)) opaque.push(hostPath);
+    }
+    await markOverlayOpaque(opaque);
+    for (const d of this.dirs.values()) {
+      if (!(await this.stillThere(d.components, d.hostPath, true))) continue;
+      await fsp.lchown(d.hostPath, d.header.uid ?? 0, d.header.gid ?? 0);
+      await fsp.chmod(d.hostPath, modeOf(d.header)); // checked just above: a directory
+      await lutimes(d.hostPath, d.header);
+    }
+  }
+
+  /**
+   * True when the path recorded for an entry still resolves to the same place (a later
+   * entry may have replaced a parent by a symlink, or the entry by something else).
+   */
+  private async stillThere(components: string[], hostPath: string, mustBeDir = false): Promise<boolean> {
+    if (components.length === 0) return true;
+    const parent = await resolveDir(this.root, components.slice(0, -1), { missing: 'stop', entryName: components.join('/') });
+    if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return false;
+    try {
+      const st = await fsp.lstat(hostPath);
+      return !mustBeDir || st.isDirectory();
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return false;
+      throw e;
+    }
+  }
+}
+
+function modeOf(header: tar.Header): number {
+  return (header.mode ?? 0o644) & 0o7777;
+}
+
+function lutimes(p: string, header: tar.Header): Promise<void> {
+  const mtime = header.mtime ?? new Date(0);
+  return fsp.lutimes(p, mtime, mtime);
+}
+
+/**
+ * Clears the way for a new entry, as Docker does: anything already there goes,
+ * except a directory that a directory entry merges into. Never follows a symlink
+ * (rm removes the link itself). Returns true when an existing directory was kept.
+ */
+async function replaceExisting(hostPath: string, keepDirectory: boolean): Promise<boolean> {
+  let st;
+  try {
+    st = await fsp.lstat(hostPath);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
+  if (keepDirectory && st.isDirectory()) return true;
+  await fsp.rm(hostPath, { recursive: true, force: true });
+  return false;
+}

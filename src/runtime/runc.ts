@@ -1,0 +1,51 @@
+import { run } from '../common/exec';
+
+/**
+ * The OCI runtime's command line (runc, or crun selected per container). Every call names
+ * the state root so several daemons can run side by side.
+ */
+export class OciRuntime {
+  constructor(
+    readonly binary: string,
+    readonly stateRoot: string,
+  ) {}
+
+  private args(rest: string[]): string[] {
+    return ['--root', this.stateRoot, ...rest];
+  }
+
+  async start(id: string): Promise<void> {
+    await run(this.binary, this.args(['start', id]));
+  }
+
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    await run(this.binary, this.args(['kill', ...(all ? ['--all'] : []), id, signal]));
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      await run(this.binary, this.args(['delete', '--force', id]));
+    } catch (e) {
+      if (/does not exist|not found/i.test((e as Error).message)) return;
+      throw e;
+    }
+  }
+
+  /** The runtime's view of a container, or undefined when it does not know it. */
+  async state(id: string): Promise<{ status: string; pid: number } | undefined> {
+    try {
+      const { stdout } = await run(this.binary, this.args(['state', id]));
+      return JSON.parse(stdout) as { status: string; pid: number };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async pause(id: string): Promise<void> {
+    await run(this.binary, this.args(['pause', id]));
+  }
+
+  async resume(id: string): Promise<void> {
+    await run(this.binary, this.args(['resume', id]));
+  }
+}

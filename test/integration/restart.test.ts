@@ -1,0 +1,48 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { TestDaemon } from '../helpers/daemon';
+
+let d: TestDaemon;
+before(async () => {
+  d = await TestDaemon.start();
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+test('a running container survives a daemon crash and is still managed after', async () => {
+  const run = await d.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'echo before; sleep 2; echo during; sleep 300']);
+  assert.equal(run.code, 0, run.stderr);
+  const exited = await d.berth(['run', '-d', '--name', 'quick', 'busybox', 'sh', '-c', 'sleep 1; echo quick-out; exit 7']);
+  assert.equal(exited.code, 0, exited.stderr);
+  const pid = Number((await d.berth(['inspect', '-f', '{{.State.Pid}}', 'survivor'])).stdout.trim());
+  assert.ok(pid > 0);
+
+  await d.stopProcess('SIGKILL');
+  // while berthd is down the container keeps running and "quick" exits
+  process.kill(pid, 0);
+  await new Promise((r) => setTimeout(r, 3000));
+  process.kill(pid, 0);
+  await d.startProcess();
+
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', 'survivor'])).stdout.trim(), `running ${pid}`);
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'quick'])).stdout.trim(), 'exited 7');
+  assert.equal((await d.berth(['logs', 'quick'])).stdout, 'quick-out\n');
+  assert.equal((await d.berth(['logs', 'survivor'])).stdout, 'before\nduring\n');
+
+  const stop = await d.berth(['stop', '-t', '1', 'survivor']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}}', 'survivor'])).stdout.trim(), 'exited');
+  assert.throws(() => process.kill(pid, 0));
+});
+
+test('images and stopped containers survive a graceful restart', async () => {
+  await d.berth(['tag', 'busybox', 'kept:1']);
+  const c = await d.berth(['run', '--name', 'stopped-one', 'kept:1', 'echo', 'kept']);
+  assert.equal(c.code, 0, c.stderr);
+  await d.stopProcess('SIGTERM');
+  await d.startProcess();
+  assert.equal((await d.berth(['image', 'inspect', '-f', '{{.RepoTags}}', 'kept:1'])).code, 0);
+  assert.equal((await d.berth(['logs', 'stopped-one'])).stdout, 'kept\n');
+  assert.equal((await d.berth(['start', '-a', 'stopped-one'])).stdout, 'kept\n');
+});
