@@ -42,12 +42,16 @@ export function writeError(res: http.ServerResponse | undefined, socket: Duplex 
 
 export class ApiServer {
   private readonly servers: http.Server[] = [];
+  /** hijacked connections leave the http server's books; they are closed with it */
+  private readonly upgraded = new Set<Duplex>();
   constructor(private readonly opts: ApiServerOptions) {}
 
   async listen(): Promise<void> {
     for (const host of this.opts.hosts) {
       const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.upgraded.add(socket);
+        socket.once('close', () => this.upgraded.delete(socket));
         const res = new http.ServerResponse(req);
         // The upgrade socket is answered by hand; the ServerResponse is only a sink for errors before that.
         res.assignSocket(socket as net.Socket);
@@ -62,6 +66,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    for (const s of this.upgraded) s.destroy();
     await Promise.all(
       this.servers.map(
         (s) =>

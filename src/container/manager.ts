@@ -12,7 +12,7 @@ import { OciRuntime } from '../runtime/runc';
 import { mergeWithImage, validateHostConfig } from './config-merge';
 import { buildSpec, specToJSON } from './spec';
 import { resolveUser } from './user';
-import { detectCgroupVersion, readOomKilled } from './cgroups';
+import { detectCgroupVersion, readOomKilled, swapLimitSupported } from './cgroups';
 import { writeEtcFiles } from './etc-files';
 import { initialState, type ContainerRecord } from './model';
 import { generateName } from './names';
@@ -51,6 +51,7 @@ export class ContainerManager {
   private readonly exitDir: string;
   private readonly socketDir: string;
   private readonly cgroupVersion = detectCgroupVersion();
+  private readonly swapLimit = swapLimitSupported(this.cgroupVersion);
   private exitWatcher?: FSWatcher;
   /** callbacks waiting for a container's next exit, and for its removal */
   private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
@@ -212,6 +213,7 @@ export class ContainerManager {
         cgroupsPath: this.cgroupsPath(id),
         cgroupVersion: this.cgroupVersion,
         terminal: rec.Config.Tty === true,
+        swapLimitSupported: this.swapLimit,
       });
       await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
       const pid = await conmonCreate({
@@ -255,6 +257,8 @@ export class ContainerManager {
       rec.State.Error = message;
       rec.State.ExitCode = /executable file not found|no such file or directory/.test(message) ? 127 : /permission denied/.test(message) ? 126 : 128;
       await this.store.save(rec).catch(() => undefined);
+      // The docker CLI's `run --rm` waits for the removal after a failed start.
+      if (rec.HostConfig.AutoRemove) await this.removeLocked(rec, { force: true, volumes: true }).catch(() => undefined);
       throw e instanceof BerthError ? e : new BerthError('SYSTEM', message, { cause: e });
     }
     // An exit that happened before the record said "running" was ignored; look again.

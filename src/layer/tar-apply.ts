@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
+import { constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +26,11 @@ import { markOverlayOpaque, setXattr } from './xattr';
  * (security.capability) is applied at the end, after re-checking that the path still
  * is what was recorded. On failure this rejects and the directory is left half-done:
  * the caller discards it.
+ *
+ * File system calls are synchronous on purpose: against the page cache each takes
+ * microseconds, while a round trip through libuv's thread pool costs about a hundred
+ * on these machines, and a layer is tens of thousands of them (measured: 700 MB,
+ * 4400 files in 5.5 s asynchronous). The event loop still turns between input chunks.
  */
 export type WhiteoutMode = 'overlay' | 'plain';
 
@@ -138,20 +144,20 @@ class LayerUnpacker {
     const base = components[components.length - 1];
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(header, components.slice(0, -1), base);
 
-    const at = await placeEntry(this.root, components, header.name);
+    const at = placeEntry(this.root, components, header.name);
     switch (header.type) {
       case 'directory':
-        await this.directory(at, components, header);
+        this.directory(at, components, header);
         break;
       case 'file':
       case 'contiguous-file':
         await this.regularFile(at, header, data);
         break;
       case 'symlink':
-        await this.symlink(at, header);
+        this.symlink(at, header);
         break;
       case 'link':
-        await this.hardlink(at, header);
+        this.hardlink(at, header);
         break;
       case 'character-device':
       case 'block-device':
@@ -165,14 +171,14 @@ class LayerUnpacker {
     this.recordXattrs(at, components, header);
   }
 
-  private async directory(at: Placement, components: string[], header: tar.Header): Promise<void> {
-    if (!(await replaceExisting(at.hostPath, true))) await fsp.mkdir(at.hostPath, 0o755);
+  private directory(at: Placement, components: string[], header: tar.Header): void {
+    if (!replaceExisting(at.hostPath, true)) fs.mkdirSync(at.hostPath, 0o755);
     this.dirs.set(at.hostPath, { components, hostPath: at.hostPath, header });
   }
 
   private async regularFile(at: Placement, header: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
-    await replaceExisting(at.hostPath, false);
-    const fh = await fsp.open(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    replaceExisting(at.hostPath, false);
+    const fd = fs.openSync(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
       const chunks = data[Symbol.asyncIterator]();
       for (;;) {
@@ -184,29 +190,29 @@ class LayerUnpacker {
         }
         if (next.done) break;
         const buf = next.value as Buffer;
-        await fh.write(buf);
+        writeAll(fd, buf);
         this.size += buf.length;
       }
       // chown before chmod: chown clears setuid/setgid bits.
-      await fh.chown(header.uid ?? 0, header.gid ?? 0);
-      await fh.chmod(modeOf(header));
+      fs.fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
+      fs.fchmodSync(fd, modeOf(header));
       const mtime = header.mtime ?? new Date(0);
-      await fh.utimes(mtime, mtime);
+      fs.futimesSync(fd, mtime, mtime);
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   }
 
-  private async symlink(at: Placement, header: tar.Header): Promise<void> {
+  private symlink(at: Placement, header: tar.Header): void {
     // The target is stored as given: it is only ever followed inside the root,
     // by resolveDir here and by the container's own root later.
-    await replaceExisting(at.hostPath, false);
-    await fsp.symlink(header.linkname ?? '', at.hostPath);
-    await fsp.lchown(at.hostPath, header.uid ?? 0, header.gid ?? 0);
-    await lutimes(at.hostPath, header);
+    replaceExisting(at.hostPath, false);
+    fs.symlinkSync(header.linkname ?? '', at.hostPath);
+    fs.lchownSync(at.hostPath, header.uid ?? 0, header.gid ?? 0);
+    lutimes(at.hostPath, header);
   }
 
-  private async hardlink(at: Placement, header: tar.Header): Promise<void> {
+  private hardlink(at: Placement, header: tar.Header): void {
     const linkname = header.linkname ?? '';
     let target: string[];
     try {
@@ -217,7 +223,7 @@ class LayerUnpacker {
     if (target.length === 0) throw unsafe(header.name, 'is a hardlink to the layer root');
     // The kernel resolves link(2)'s source on the host, so a symlink on the way that
     // would leave the root is refused rather than reinterpreted.
-    const parent = await resolveDir(this.root, target.slice(0, -1), {
+    const parent = resolveDir(this.root, target.slice(0, -1), {
       missing: 'fail',
       refuseEscapingSymlinks: true,
       entryName: header.name,
@@ -225,24 +231,24 @@ class LayerUnpacker {
     const source = path.join(parent, target[target.length - 1]);
     let st;
     try {
-      st = await fsp.lstat(source);
+      st = fs.lstatSync(source);
     } catch (e) {
       if (isErrno(e, 'ENOENT')) throw invalid(`invalid tar header: hardlink ${JSON.stringify(header.name)} -> ${JSON.stringify(linkname)}: target not found in the layer`);
       throw e;
     }
     if (st.isDirectory()) throw invalid(`invalid tar header: hardlink ${JSON.stringify(header.name)} -> ${JSON.stringify(linkname)}: target is a directory`);
     if (source === at.hostPath) return;
-    await replaceExisting(at.hostPath, false);
-    await fsp.link(source, at.hostPath);
+    replaceExisting(at.hostPath, false);
+    fs.linkSync(source, at.hostPath);
   }
 
   private async special(at: Placement, header: tar.Header): Promise<void> {
-    await replaceExisting(at.hostPath, false);
+    replaceExisting(at.hostPath, false);
     const kind = header.type === 'fifo' ? 'fifo' : header.type === 'block-device' ? 'block' : 'char';
     await makeSpecialFile(at.hostPath, kind, modeOf(header), header.devmajor ?? 0, header.devminor ?? 0);
-    await fsp.lchown(at.hostPath, header.uid ?? 0, header.gid ?? 0);
-    await fsp.chmod(at.hostPath, modeOf(header)); // just made by us: not a symlink
-    await lutimes(at.hostPath, header);
+    fs.lchownSync(at.hostPath, header.uid ?? 0, header.gid ?? 0);
+    fs.chmodSync(at.hostPath, modeOf(header)); // just made by us: not a symlink
+    lutimes(at.hostPath, header);
   }
 
   private async whiteout(header: tar.Header, dir: string[], base: string): Promise<void> {
@@ -251,36 +257,36 @@ class LayerUnpacker {
     const name = base.slice(WHITEOUT_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw unsafe(header.name, 'is a whiteout of no valid name');
     if (this.mode === 'overlay') {
-      const parent = await resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
+      const parent = resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
       const hostPath = path.join(parent, name);
-      await replaceExisting(hostPath, false);
+      replaceExisting(hostPath, false);
       await makeOverlayWhiteout(hostPath);
-      await fsp.lchown(hostPath, header.uid ?? 0, header.gid ?? 0);
+      fs.lchownSync(hostPath, header.uid ?? 0, header.gid ?? 0);
       this.written.add(hostPath);
     } else {
-      const parent = await resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
-      if (parent !== undefined) await fsp.rm(path.join(parent, name), { recursive: true, force: true });
+      const parent = resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
+      if (parent !== undefined) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
     }
   }
 
-  private async opaqueDir(header: tar.Header, dir: string[]): Promise<void> {
+  private opaqueDir(header: tar.Header, dir: string[]): void {
     if (this.mode === 'overlay') {
-      const hostPath = await resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
+      const hostPath = resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
       this.opaque.set(hostPath, dir);
       return;
     }
-    const hostPath = await resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
-    if (hostPath !== undefined) await this.removeUnwritten(hostPath);
+    const hostPath = resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
+    if (hostPath !== undefined) this.removeUnwritten(hostPath);
   }
 
   /** Empties a directory of what lower layers put there, keeping this layer's entries. */
-  private async removeUnwritten(dir: string): Promise<void> {
-    for (const child of await fsp.readdir(dir, { withFileTypes: true })) {
+  private removeUnwritten(dir: string): void {
+    for (const child of fs.readdirSync(dir, { withFileTypes: true })) {
       const childPath = path.join(dir, child.name);
       if (!this.written.has(childPath)) {
-        await fsp.rm(childPath, { recursive: true, force: true });
+        fs.rmSync(childPath, { recursive: true, force: true });
       } else if (child.isDirectory()) {
-        await this.removeUnwritten(childPath);
+        this.removeUnwritten(childPath);
       }
     }
   }
@@ -303,7 +309,7 @@ class LayerUnpacker {
   /** Applies what had to wait for the whole tar: xattrs, opacity, directory metadata. */
   async finish(): Promise<void> {
     for (const x of this.xattrs) {
-      if (!(await this.stillThere(x.components, x.hostPath))) continue;
+      if (!(this.stillThere(x.components, x.hostPath))) continue;
       try {
         await setXattr([x.hostPath], x.name, x.value);
       } catch (e) {
@@ -313,14 +319,14 @@ class LayerUnpacker {
     }
     const opaque: string[] = [];
     for (const [hostPath, components] of this.opaque) {
-      if (await this.stillThere(components, hostPath, true)) opaque.push(hostPath);
+      if (this.stillThere(components, hostPath, true)) opaque.push(hostPath);
     }
     await markOverlayOpaque(opaque);
     for (const d of this.dirs.values()) {
-      if (!(await this.stillThere(d.components, d.hostPath, true))) continue;
-      await fsp.lchown(d.hostPath, d.header.uid ?? 0, d.header.gid ?? 0);
-      await fsp.chmod(d.hostPath, modeOf(d.header)); // checked just above: a directory
-      await lutimes(d.hostPath, d.header);
+      if (!(this.stillThere(d.components, d.hostPath, true))) continue;
+      fs.lchownSync(d.hostPath, d.header.uid ?? 0, d.header.gid ?? 0);
+      fs.chmodSync(d.hostPath, modeOf(d.header)); // checked just above: a directory
+      lutimes(d.hostPath, d.header);
     }
   }
 
@@ -328,12 +334,12 @@ class LayerUnpacker {
    * True when the path recorded for an entry still resolves to the same place (a later
    * entry may have replaced a parent by a symlink, or the entry by something else).
    */
-  private async stillThere(components: string[], hostPath: string, mustBeDir = false): Promise<boolean> {
+  private stillThere(components: string[], hostPath: string, mustBeDir = false): boolean {
     if (components.length === 0) return true;
-    const parent = await resolveDir(this.root, components.slice(0, -1), { missing: 'stop', entryName: components.join('/') });
+    const parent = resolveDir(this.root, components.slice(0, -1), { missing: 'stop', entryName: components.join('/') });
     if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return false;
     try {
-      const st = await fsp.lstat(hostPath);
+      const st = fs.lstatSync(hostPath);
       return !mustBeDir || st.isDirectory();
     } catch (e) {
       if (isErrno(e, 'ENOENT')) return false;
@@ -342,13 +348,18 @@ class LayerUnpacker {
   }
 }
 
+/** writeSync may write less than asked: loop until the chunk is on disk (in the page cache). */
+function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+}
+
 function modeOf(header: tar.Header): number {
   return (header.mode ?? 0o644) & 0o7777;
 }
 
-function lutimes(p: string, header: tar.Header): Promise<void> {
+function lutimes(p: string, header: tar.Header): void {
   const mtime = header.mtime ?? new Date(0);
-  return fsp.lutimes(p, mtime, mtime);
+  fs.lutimesSync(p, mtime, mtime);
 }
 
 /**
@@ -356,15 +367,15 @@ function lutimes(p: string, header: tar.Header): Promise<void> {
  * except a directory that a directory entry merges into. Never follows a symlink
  * (rm removes the link itself). Returns true when an existing directory was kept.
  */
-async function replaceExisting(hostPath: string, keepDirectory: boolean): Promise<boolean> {
+function replaceExisting(hostPath: string, keepDirectory: boolean): boolean {
   let st;
   try {
-    st = await fsp.lstat(hostPath);
+    st = fs.lstatSync(hostPath);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return false;
     throw e;
   }
   if (keepDirectory && st.isDirectory()) return true;
-  await fsp.rm(hostPath, { recursive: true, force: true });
+  fs.rmSync(hostPath, { recursive: true, force: true });
   return false;
 }

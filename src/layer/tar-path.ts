@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalid, isErrno } from '../common/errors';
 
@@ -63,9 +63,9 @@ export interface ResolveOptions {
  * Resolves directory components (relative to `root`) to a real directory inside
  * `root`, following symlinks only within it. Returns the host path of that directory.
  */
-export async function resolveDir(root: string, components: string[], opts: ResolveOptions & { missing: 'create' | 'fail' }): Promise<string>;
-export async function resolveDir(root: string, components: string[], opts: ResolveOptions): Promise<string | undefined>;
-export async function resolveDir(root: string, components: string[], opts: ResolveOptions): Promise<string | undefined> {
+export function resolveDir(root: string, components: string[], opts: ResolveOptions & { missing: 'create' | 'fail' }): string;
+export function resolveDir(root: string, components: string[], opts: ResolveOptions): string | undefined;
+export function resolveDir(root: string, components: string[], opts: ResolveOptions): string | undefined {
   const pending = [...components];
   const current: string[] = [];
   let hops = 0;
@@ -81,18 +81,18 @@ export async function resolveDir(root: string, components: string[], opts: Resol
     const hostPath = path.join(root, ...current, part);
     let st;
     try {
-      st = await fsp.lstat(hostPath);
+      st = fs.lstatSync(hostPath);
     } catch (e) {
       if (!isErrno(e, 'ENOENT')) throw e;
       if (opts.missing === 'stop') return undefined;
       if (opts.missing === 'fail') throw invalid(`invalid tar header: ${JSON.stringify(opts.entryName)}: ${path.join(...current, part)} does not exist in the layer`);
-      await fsp.mkdir(hostPath, 0o755);
+      fs.mkdirSync(hostPath, 0o755);
       current.push(part);
       continue;
     }
     if (st.isSymbolicLink()) {
       if (++hops > MAX_SYMLINK_HOPS) throw invalid(`invalid tar header: ${JSON.stringify(opts.entryName)}: too many levels of symbolic links`);
-      const target = await fsp.readlink(hostPath);
+      const target = fs.readlinkSync(hostPath);
       if (target.startsWith('/')) {
         if (opts.refuseEscapingSymlinks) throw unsafe(opts.entryName, 'goes through a symlink that leaves the layer');
         current.length = 0;
@@ -116,8 +116,8 @@ export interface Placement {
   hostPath: string;
 }
 
-export async function placeEntry(root: string, components: string[], entryName: string): Promise<Placement> {
+export function placeEntry(root: string, components: string[], entryName: string): Placement {
   const base = components[components.length - 1];
-  const parentDir = await resolveDir(root, components.slice(0, -1), { missing: 'create', entryName });
+  const parentDir = resolveDir(root, components.slice(0, -1), { missing: 'create', entryName });
   return { parentDir, base, hostPath: path.join(parentDir, base) };
 }

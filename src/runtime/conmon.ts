@@ -96,7 +96,8 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
  * and "no such file or directory" to exit code 127, "permission denied" to 126.
  */
 function runtimeError(raw: string): BerthError {
-  const msg = raw.trim().replace(/^.*?level=error msg="(.*)"$/s, '$1');
+  // runc logs in logfmt: level=error msg="runc create failed: ... exec: \"x\": ..."
+  const msg = raw.trim().replace(/^.*?level=error msg="(.*)"$/s, '$1').replace(/\\"/g, '"');
   const lines = msg.split('\n').map((l) => l.trim()).filter(Boolean);
   const text = lines.join(': ') || 'unknown error';
   return new BerthError('INVALID_PARAMETER', `failed to create task for container: OCI runtime create failed: ${text}: unknown`);

@@ -40,12 +40,18 @@ export class TestDaemon {
 
   static async start(extraArgs: string[] = []): Promise<TestDaemon> {
     const d = new TestDaemon(extraArgs);
-    await fsp.mkdir(d.base, { recursive: true });
-    execFileSync('ip', ['netns', 'add', d.netns]);
-    execFileSync('nsenter', [`--net=/run/netns/${d.netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-    // an interface only this namespace has, so tests can tell which namespace a container sees
-    execFileSync('nsenter', [`--net=/run/netns/${d.netns}`, 'ip', 'link', 'add', 'berthdummy0', 'type', 'dummy']);
-    await d.startProcess();
+    try {
+      await fsp.mkdir(d.base, { recursive: true });
+      execFileSync('ip', ['netns', 'add', d.netns]);
+      const inNs = (...args: string[]) => execFileSync('nsenter', [`--net=/run/netns/${d.netns}`, ...args]);
+      inNs('ip', 'link', 'set', 'lo', 'up');
+      // an interface only this namespace has, so tests can tell which namespace a container sees
+      inNs('ip', 'link', 'add', 'berthdummy0', 'type', 'veth', 'peer', 'name', 'berthdummy1');
+      await d.startProcess();
+    } catch (e) {
+      await d.cleanup();
+      throw e;
+    }
     return d;
   }
 

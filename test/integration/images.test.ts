@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
-import { makeTar } from '../helpers/tar';
+import { packTar } from '../../src/layer/tar-pack';
 
 let d: TestDaemon;
 let tmp: string;
@@ -47,9 +47,9 @@ test('tag, rmi, and image inspect', async () => {
 });
 
 test('import from a file and from stdin, with --change; rmi frees the image', async () => {
-  const tar = await makeTar([
+  const tar = await packTar([
     { name: 'bin/', type: 'directory' },
-    { name: 'hello.txt', content: 'hi from import\n' },
+    { name: 'hello.txt', data: 'hi from import\n' },
   ]);
   const file = path.join(tmp, 'rootfs.tar');
   await fsp.writeFile(file, tar);
@@ -91,8 +91,8 @@ test('bad imports are refused and nothing stored is damaged', async () => {
   assert.notEqual(corrupt.code, 0);
   assert.match(corrupt.stderr, /Error response from daemon: .*(tar|header|archive)/i);
 
-  for (const evil of [[{ name: '../escape.txt', content: 'x' }], [{ name: 'link', type: 'symlink' as const, linkname: '/' }, { name: 'link/tmp/escaped-by-berth', content: 'x' }]]) {
-    const tar = await makeTar(evil);
+  for (const evil of [[{ name: '../escape.txt', data: 'x' }], [{ name: 'link', type: 'symlink' as const, linkname: '/' }, { name: 'link/tmp/escaped-by-berth', data: 'x' }]]) {
+    const tar = await packTar(evil);
     const r = await d.berth(['import', '-', 'evil:1'], { input: tar });
     // a symlink to "/" must be resolved inside the layer, never on the host
     await assert.rejects(fsp.access('/tmp/escaped-by-berth'));

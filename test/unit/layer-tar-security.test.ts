@@ -179,3 +179,27 @@ test('a stream error reaches the caller', async (t) => {
   });
   await assert.rejects(applyTar(root, failing, { whiteouts: 'overlay' }), /connection reset/);
 });
+
+test('symlinks that stay inside the layer are followed, for entries and hardlink targets', async (t) => {
+  const { root } = await sandbox(t);
+  await applyEntries(root, [
+    { name: 'usr/lib/libx.so', data: 'lib' },
+    { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+    { name: 'lib/added', data: 'through the link' },
+    { name: 'hard', type: 'link', linkname: 'lib/libx.so' },
+  ]);
+  assert.equal(await fsp.readFile(path.join(root, 'usr/lib/added'), 'utf8'), 'through the link');
+  assert.equal((await fsp.stat(path.join(root, 'hard'))).ino, (await fsp.stat(path.join(root, 'usr/lib/libx.so'))).ino);
+});
+
+test('a symlink loop is rejected, not followed forever', async (t) => {
+  const { root } = await sandbox(t);
+  await assert.rejects(
+    applyEntries(root, [
+      { name: 'loop1', type: 'symlink', linkname: 'loop2' },
+      { name: 'loop2', type: 'symlink', linkname: 'loop1' },
+      { name: 'loop1/x', data: 'x' },
+    ]),
+    invalidWith(/too many levels of symbolic links/),
+  );
+});

@@ -1,0 +1,87 @@
+/** `berth logs`. */
+import type { CommandSpec } from '../command';
+import { FrameDemuxer } from '../../client/frames';
+import { parseGoDuration } from '../format/units';
+import { StatusError } from '../errors';
+
+/**
+ * --since/--until: a Go duration relative to now ("42m"), a Unix timestamp, or a
+ * date/time; sent to the API as seconds[.nanoseconds] (docker's GetTimestamp).
+ */
+export function apiTimestamp(value: string, nowMs = Date.now()): string {
+  if (value === '') return '';
+  try {
+    const ms = parseGoDuration(value);
+    const t = nowMs - ms;
+    const secs = Math.floor(t / 1000);
+    const nanos = Math.round((t - secs * 1000) * 1e6);
+    return `${secs}.${String(nanos).padStart(9, '0')}`;
+  } catch {
+    // not a duration
+  }
+  if (/^-?\d+(\.\d+)?$/.test(value)) return value;
+  // RFC 3339 and the shorter layouts docker accepts; no zone means local time.
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(value);
+  if (m) {
+    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
+    const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${zone ?? ''}`;
+    const ms = Date.parse(iso);
+    if (!Number.isNaN(ms)) {
+      const nanos = frac ? frac.slice(1).padEnd(9, '0').slice(0, 9) : '000000000';
+      return `${Math.floor(ms / 1000)}.${nanos}`;
+    }
+  }
+  throw new Error(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
+}
+
+export const logs: CommandSpec = {
+  usage: '[OPTIONS] CONTAINER',
+  summary: 'Fetch the logs of a container',
+  aliases: ['container logs', 'logs'],
+  args: { min: 1, max: 1 },
+  flags: [
+    { name: 'details', type: 'bool', help: 'Show extra details provided to logs' },
+    { name: 'follow', short: 'f', type: 'bool', help: 'Follow log output' },
+    { name: 'since', type: 'string', help: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)', default: '' },
+    { name: 'tail', short: 'n', type: 'string', help: 'Number of lines to show from the end of the logs', default: 'all' },
+    { name: 'timestamps', short: 't', type: 'bool', help: 'Show timestamps' },
+    { name: 'until', type: 'string', help: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)', default: '' },
+  ],
+  async run(ctx, p) {
+    const client = ctx.client();
+    let since: string, until: string;
+    try {
+      since = apiTimestamp(p.values.since as string);
+      until = apiTimestamp(p.values.until as string);
+    } catch (e) {
+      throw new StatusError((e as Error).message, 1);
+    }
+    // Whether the stream is multiplexed depends on the container's TTY, which only inspect tells.
+    const info = await client.call<{ Id: string; Config?: { Tty?: boolean } }>('GET', `/containers/${p.args[0]}/json`);
+    const stream = await client.stream('GET', `/containers/${info.Id}/logs`, {
+      query: {
+        stdout: true,
+        stderr: true,
+        since: since || undefined,
+        until: until || undefined,
+        timestamps: p.values.timestamps as boolean,
+        follow: p.values.follow as boolean,
+        tail: p.values.tail as string,
+        details: p.values.details as boolean,
+      },
+    });
+    const tty = !!info.Config?.Tty;
+    const demux = tty
+      ? undefined
+      : new FrameDemuxer((s, payload) => {
+          if (s === 2 || s === 3) ctx.stderr.write(payload);
+          else ctx.stdout.write(payload);
+        });
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (c: Buffer) => (demux ? demux.push(c) : ctx.stdout.write(c)));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,187 @@
+/**
+ * berth's entry point: global flags, command dispatch, and the one place where
+ * errors become docker's messages and exit statuses.
+ */
+import { parseFlags, FlagDef, ParsedFlags } from './flags';
+import { UsageError, StatusError, ExitError, errorMessage } from './errors';
+import { commonCommands, otherCommands, groups, loadSpec, mainHelp, groupHelp, CommandEntry } from './registry';
+import type { CommandContext, CommandSpec } from './command';
+import type { EngineClient } from '../client/engine';
+
+export const PROG = 'berth';
+export const CLI_VERSION = '0.1.0';
+
+const globalFlags: FlagDef[] = [
+  { name: 'config', type: 'string', help: 'Location of client config files' },
+  { name: 'context', short: 'c', type: 'string', help: 'Name of the context to use to connect to the daemon' },
+  { name: 'debug', short: 'D', type: 'bool', help: 'Enable debug mode' },
+  { name: 'host', short: 'H', type: 'list', help: 'Daemon socket to connect to' },
+  { name: 'log-level', short: 'l', type: 'string', help: 'Set the logging level', default: 'info' },
+  { name: 'tls', type: 'bool', help: 'Use TLS; implied by --tlsverify' },
+  { name: 'tlscacert', type: 'string', help: 'Trust certs signed only by this CA' },
+  { name: 'tlscert', type: 'string', help: 'Path to TLS certificate file' },
+  { name: 'tlskey', type: 'string', help: 'Path to TLS key file' },
+  { name: 'tlsverify', type: 'bool', help: 'Use TLS and verify the remote' },
+  { name: 'version', short: 'v', type: 'bool', help: 'Print version information and quit' },
+];
+
+/** Finds the command for argv (after global flags): [path words, entry, remaining args]. */
+function resolveCommand(args: string[]): { path: string; entry?: CommandEntry; rest: string[]; group?: string } {
+  const [first, ...rest] = args;
+  if (first in commonCommands) return { path: first, entry: commonCommands[first], rest };
+  if (first in otherCommands) return { path: first, entry: otherCommands[first], rest };
+  const g = groups[first];
+  if (g) {
+    const [sub, ...rest2] = rest;
+    if (sub === undefined || sub.startsWith('-')) return { path: first, rest, group: first };
+    const name = g.aliases[sub] ?? sub;
+    const entry = g.subcommands[name];
+    return { path: `${first} ${sub}`, entry, rest: rest2, group: first };
+  }
+  return { path: first, rest };
+}
+
+function argCountError(prog: string, path: string, spec: CommandSpec, n: number): UsageError | undefined {
+  const { min, max } = spec.args ?? {};
+  const plural = (k: number) => (k === 1 ? 'argument' : 'arguments');
+  const name = `'${prog} ${path}'`;
+  if (min !== undefined && max !== undefined && min === max && n !== min) return new UsageError(`${name} requires ${min} ${plural(min)}`, 'args');
+  if (max === 0 && n > 0) return new UsageError(`${name} accepts no arguments`, 'args');
+  if (min !== undefined && max !== undefined && min !== max && (n < min || n > max)) {
+    return new UsageError(`${name} requires at least ${min} and at most ${max} ${plural(max)}`, 'args');
+  }
+  if (min !== undefined && max === undefined && n < min) return new UsageError(`${name} requires at least ${min} ${plural(min)}`, 'args');
+  if (max !== undefined && min === undefined && n > max) return new UsageError(`${name} requires at most ${max} ${plural(max)}`, 'args');
+  return undefined;
+}
+
+export interface MainIO {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs the CLI on argv (without node and script); resolves with the exit status. */
+export async function main(argv: string[], io: MainIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const out = (s: string) => void io.stdout.write(s);
+  const err = (s: string) => void io.stderr.write(s);
+  let global: ParsedFlags;
+  try {
+    global = parseFlags(argv, globalFlags, { interspersed: false });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${e.message}\n\nUsage:  ${PROG} [OPTIONS] COMMAND\n\nRun '${PROG} --help' for more information\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+  if (global.values.version) {
+    out(`${PROG} version ${CLI_VERSION}, build node-${process.version}\n`);
+    return 0;
+  }
+  if (global.args.length === 0 || (global.help && global.args.length === 0)) {
+    out(mainHelp(PROG));
+    return 0;
+  }
+  if (global.args[0] === 'help') {
+    global.args.splice(0, 1);
+    global.args.push('--help');
+    if (global.args.length === 1) {
+      out(mainHelp(PROG));
+      return 0;
+    }
+  }
+  const debug = global.values.debug as boolean;
+  const hosts = global.values.host as string[];
+  const { resolveDaemonAddress } = require('../client/address') as typeof import('../client/address');
+  const address = resolveDaemonAddress(hosts.length ? hosts[hosts.length - 1] : undefined, io.env);
+
+  const { path, entry, rest, group } = resolveCommand(global.args);
+  if (!entry) {
+    if (group && path === group) {
+      out(groupHelp(PROG, group, groups[group]));
+      return 0;
+    }
+    const hint = group ? `Usage:  ${PROG} ${group}\n\nRun '${PROG} ${group} --help'` : `Run '${PROG} --help'`;
+    err(`${PROG}: unknown command: ${PROG} ${path}\n\n${hint} for more information\n`);
+    return 1;
+  }
+
+  const spec = loadSpec(entry);
+  const usageLine = `Usage:  ${PROG} ${path}${spec.usage ? ' ' + spec.usage : ''}`;
+  let client: EngineClient | undefined;
+  const ctx: CommandContext = {
+    prog: PROG,
+    path,
+    address,
+    client: () => {
+      if (!client) {
+        const { EngineClient: Client } = require('../client/engine') as typeof import('../client/engine');
+        client = new Client(address);
+      }
+      return client;
+    },
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    out,
+    err,
+  };
+
+  try {
+    const parsed = parseFlags(rest, spec.flags, { interspersed: spec.interspersed ?? true });
+    if (parsed.help) {
+      const { commandHelp } = require('./usage') as typeof import('./usage');
+      out(commandHelp(PROG, path, spec));
+      return 0;
+    }
+    const countErr = argCountError(PROG, path, spec, parsed.args.length);
+    if (countErr) throw countErr;
+    return await spec.run(ctx, parsed);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.kind === 'args') err(`${PROG}: ${e.message}\n\n${usageLine}\n\nSee '${PROG} ${path} --help' for more information\n`);
+      else err(`${e.message}\n\n${usageLine}\n\nRun '${PROG} ${path} --help' for more information\n`);
+      return e.exitCode;
+    }
+    if (e instanceof ExitError) return e.exitCode;
+    if (e instanceof StatusError) {
+      if (e.prefixed) err(`${PROG}: ${e.message}\n\nRun '${PROG} ${path} --help' for more information\n`);
+      else err(`${e.message}\n`);
+      return e.exitCode;
+    }
+    const { EngineError, DaemonUnreachableError } = require('../client/engine') as typeof import('../client/engine');
+    let message = errorMessage(e);
+    if (e instanceof EngineError) message = `Error response from daemon: ${e.message}`;
+    else if (!(e instanceof DaemonUnreachableError) && debug && e instanceof Error && e.stack) message = e.stack;
+    if (spec.errorStyle === 'run') {
+      err(`${PROG}: ${message}\n\nRun '${PROG} ${path} --help' for more information\n`);
+      return 125;
+    }
+    err(`${message}\n`);
+    return 1;
+  }
+}
+
+/** Exits once what was written to stdout and stderr has been handed to the OS. */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+if (require.main === module || (require.main && /bin[\\/]berth$/.test(require.main.filename))) {
+  // A reader that goes away (berth ps | head) is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  main(process.argv.slice(2)).then(exitAfterFlush, (e) => {
+    process.stderr.write(`${errorMessage(e)}\n`);
+    exitAfterFlush(1);
+  });
+}

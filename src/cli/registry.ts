@@ -1,0 +1,135 @@
+/**
+ * The command table: names, one-line summaries for the command list, and where
+ * each command's spec lives. Modules are required only when their command runs,
+ * which keeps `berth`'s start-up small.
+ */
+import type { CommandSpec } from './command';
+
+export interface CommandEntry {
+  /** Module under ./commands/ and the name of the exported CommandSpec. */
+  module: string;
+  spec: string;
+  summary: string;
+}
+
+const e = (module: string, spec: string, summary: string): CommandEntry => ({ module, spec, summary });
+
+/** Top-level commands, in the groups docker's help shows them. */
+export const commonCommands: Record<string, CommandEntry> = {
+  run: e('run', 'run', 'Create and run a new container from an image'),
+  ps: e('ps', 'ps', 'List containers'),
+  pull: e('pull', 'pull', 'Download an image from a registry'),
+  images: e('images', 'images', 'List images'),
+  version: e('system', 'version', 'Show the berth version information'),
+  info: e('system', 'info', 'Display system-wide information'),
+};
+
+export const otherCommands: Record<string, CommandEntry> = {
+  create: e('run', 'create', 'Create a new container'),
+  import: e('import', 'importImage', 'Import the contents from a tarball to create a filesystem image'),
+  inspect: e('inspect', 'inspect', 'Return low-level information on berth objects'),
+  kill: e('lifecycle', 'kill', 'Kill one or more running containers'),
+  logs: e('logs', 'logs', 'Fetch the logs of a container'),
+  restart: e('lifecycle', 'restart', 'Restart one or more containers'),
+  rm: e('lifecycle', 'rm', 'Remove one or more containers'),
+  rmi: e('images', 'rmi', 'Remove one or more images'),
+  start: e('lifecycle', 'start', 'Start one or more stopped containers'),
+  stop: e('lifecycle', 'stop', 'Stop one or more running containers'),
+  tag: e('images', 'tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'),
+  wait: e('lifecycle', 'wait', 'Block until one or more containers stop, then print their exit codes'),
+};
+
+export interface GroupEntry {
+  summary: string;
+  subcommands: Record<string, CommandEntry>;
+  /** Other names of a subcommand (not listed in help): ps → ls. */
+  aliases: Record<string, string>;
+}
+
+export const groups: Record<string, GroupEntry> = {
+  container: {
+    summary: 'Manage containers',
+    subcommands: {
+      create: otherCommands.create,
+      inspect: e('inspect', 'containerInspect', 'Display detailed information on one or more containers'),
+      kill: otherCommands.kill,
+      logs: otherCommands.logs,
+      ls: commonCommands.ps,
+      prune: e('lifecycle', 'containerPrune', 'Remove all stopped containers'),
+      restart: otherCommands.restart,
+      rm: otherCommands.rm,
+      run: commonCommands.run,
+      start: otherCommands.start,
+      stop: otherCommands.stop,
+      wait: otherCommands.wait,
+    },
+    aliases: { ps: 'ls', list: 'ls', remove: 'rm' },
+  },
+  image: {
+    summary: 'Manage images',
+    subcommands: {
+      import: otherCommands.import,
+      inspect: e('inspect', 'imageInspect', 'Display detailed information on one or more images'),
+      ls: commonCommands.images,
+      prune: e('images', 'imagePrune', 'Remove unused images'),
+      pull: commonCommands.pull,
+      rm: otherCommands.rmi,
+      tag: otherCommands.tag,
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  system: {
+    summary: 'Manage berth',
+    subcommands: {
+      info: commonCommands.info,
+    },
+    aliases: {},
+  },
+};
+
+export function loadSpec(entry: CommandEntry): CommandSpec {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(`./commands/${entry.module}`) as Record<string, CommandSpec>;
+  return mod[entry.spec];
+}
+
+function listing(entries: Record<string, { summary: string }>): string {
+  const names = Object.keys(entries);
+  const width = Math.max(...names.map((n) => n.length), 10);
+  return names.map((n) => `  ${n.padEnd(width)}  ${entries[n].summary}`).join('\n');
+}
+
+export function mainHelp(prog: string): string {
+  return `Usage:  ${prog} [OPTIONS] COMMAND
+
+A self-sufficient runtime for containers
+
+Common Commands:
+${listing(commonCommands)}
+
+Management Commands:
+${listing(groups)}
+
+Commands:
+${listing(otherCommands)}
+
+Global Options:
+      --config string      Location of client config files
+  -c, --context string     Name of the context to use to connect to the daemon
+  -D, --debug              Enable debug mode
+  -H, --host list          Daemon socket to connect to
+  -l, --log-level string   Set the logging level ("debug", "info", "warn", "error", "fatal") (default "info")
+      --tls                Use TLS; implied by --tlsverify
+      --tlscacert string   Trust certs signed only by this CA
+      --tlscert string     Path to TLS certificate file
+      --tlskey string      Path to TLS key file
+      --tlsverify          Use TLS and verify the remote
+  -v, --version            Print version information and quit
+
+Run '${prog} COMMAND --help' for more information on a command.
+`;
+}
+
+export function groupHelp(prog: string, name: string, g: GroupEntry): string {
+  return `Usage:  ${prog} ${name} COMMAND\n\n${g.summary}\n\nCommands:\n${listing(g.subcommands)}\n\nRun '${prog} ${name} COMMAND --help' for more information on a command.\n`;
+}

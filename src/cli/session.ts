@@ -1,0 +1,112 @@
+/**
+ * Runs an attached container session the way docker's `run` and `start -a` do:
+ * attach (hijacked connection) → wait (condition next-exit, or removed for
+ * --rm) → start → pump streams until the output ends → the exit status from the
+ * wait. Also: TTY raw mode and resizes, and forwarding of signals to the
+ * container when there is no TTY (--sig-proxy).
+ */
+import type { EngineClient, EngineResponse } from '../client/engine';
+import { EngineError, errorMessageFromBody } from '../client/engine';
+import { pumpStreams, Sink } from './attach';
+
+export interface SessionIO {
+  stdin: NodeJS.ReadStream;
+  stdout: Sink & { isTTY?: boolean; columns?: number; rows?: number; on?(ev: 'resize', fn: () => void): unknown; removeListener?(ev: 'resize', fn: () => void): unknown };
+  stderr: Sink;
+}
+
+export interface SessionOptions {
+  id: string;
+  tty: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  /** Wait for removal instead of exit (AutoRemove containers). */
+  autoRemove: boolean;
+  detachKeys?: string;
+  detachKeyBytes?: Buffer;
+  sigProxy: boolean;
+  /** Starts the container; a rejection aborts the session and is rethrown. */
+  start: () => Promise<void>;
+}
+
+export type SessionResult = { kind: 'exited'; status: number } | { kind: 'detached' } | { kind: 'wait-error'; message: string };
+
+/** The signals docker forwards (all but those that only concern the client itself). */
+const forwardedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ'];
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export async function runSession(client: EngineClient, io: SessionIO, o: SessionOptions): Promise<SessionResult> {
+  const conn = await client.hijack('POST', `/containers/${o.id}/attach`, {
+    query: { stream: true, stdin: o.attachStdin, stdout: o.attachStdout, stderr: o.attachStderr, detachKeys: o.detachKeys || undefined },
+  });
+
+  // The wait must be registered before the start, or a quick container could exit unseen.
+  // dockerd answers the wait's headers at once; don't hang on a daemon that delays them.
+  const waitRes: Promise<EngineResponse> = client.request('POST', `/containers/${o.id}/wait`, { query: { condition: o.autoRemove ? 'removed' : 'next-exit' } });
+  waitRes.catch(() => undefined);
+  await Promise.race([waitRes, delay(250)]);
+
+  const rawStdin = o.tty && o.attachStdin && io.stdin.isTTY;
+  const pump = pumpStreams(conn.socket, {
+    tty: o.tty,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    stdin: o.attachStdin ? io.stdin : undefined,
+    detachKeys: o.detachKeyBytes,
+  });
+  if (rawStdin) io.stdin.setRawMode(true);
+  const restore = () => {
+    if (rawStdin) io.stdin.setRawMode(false);
+  };
+
+  try {
+    await o.start();
+  } catch (e) {
+    pump.stop();
+    restore();
+    if (o.autoRemove) await waitRes.then((r) => r.buffer()).catch(() => undefined);
+    throw e;
+  }
+
+  const cleanups: (() => void)[] = [restore];
+  if (o.tty && io.stdout.isTTY) {
+    const resize = () => {
+      const { rows, columns } = io.stdout;
+      if (rows && columns) client.request('POST', `/containers/${o.id}/resize`, { query: { h: rows, w: columns } }).then((r) => r.buffer(), () => undefined);
+    };
+    resize();
+    io.stdout.on?.('resize', resize);
+    cleanups.push(() => io.stdout.removeListener?.('resize', resize));
+  }
+  if (!o.tty && o.sigProxy) {
+    for (const sig of forwardedSignals) {
+      const handler = () => {
+        client.request('POST', `/containers/${o.id}/kill`, { query: { signal: sig } }).then((r) => r.buffer(), () => undefined);
+      };
+      try {
+        process.on(sig, handler);
+        cleanups.push(() => process.removeListener(sig, handler));
+      } catch {
+        // a signal this platform does not have
+      }
+    }
+  }
+
+  try {
+    const { detached } = await pump.done;
+    if (detached) return { kind: 'detached' };
+    const res = await waitRes;
+    const text = await res.text();
+    if (res.status < 200 || res.status >= 300) return { kind: 'wait-error', message: errorMessageFromBody(res.status, text) };
+    const body = JSON.parse(text || '{}') as { StatusCode?: number; Error?: { Message?: string } | null };
+    if (body.Error?.Message) return { kind: 'wait-error', message: body.Error.Message };
+    return { kind: 'exited', status: body.StatusCode ?? 0 };
+  } catch (e) {
+    if (e instanceof EngineError) return { kind: 'wait-error', message: e.message };
+    throw e;
+  } finally {
+    for (const c of cleanups) c();
+  }
+}

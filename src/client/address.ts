@@ -1,0 +1,34 @@
+/**
+ * Where the daemon listens: `-H/--host`, else BERTH_HOST, else DOCKER_HOST, else
+ * the default socket. Accepted forms are docker's: unix:///path, tcp://host:port,
+ * http://host:port, and a bare absolute socket path.
+ */
+export const DEFAULT_DAEMON_ADDRESS = 'unix:///run/berth/berth.sock';
+
+export type DaemonEndpoint =
+  | { kind: 'unix'; socketPath: string; address: string }
+  | { kind: 'tcp'; host: string; port: number; address: string; tls: boolean };
+
+export function resolveDaemonAddress(flagHost?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flagHost || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_DAEMON_ADDRESS;
+}
+
+/** Parses a daemon address; throws with docker's wording when it is not one. */
+export function parseDaemonAddress(address: string): DaemonEndpoint {
+  if (address.startsWith('/')) return { kind: 'unix', socketPath: address, address: `unix://${address}` };
+  const m = /^([a-z]+):\/\/(.*)$/.exec(address);
+  if (!m) throw new Error(`unable to parse docker host \`${address}\``);
+  const [, proto, rest] = m;
+  if (proto === 'unix') {
+    if (!rest) throw new Error(`invalid bind address format: ${address}`);
+    return { kind: 'unix', socketPath: rest, address };
+  }
+  if (proto === 'tcp' || proto === 'http' || proto === 'https') {
+    const hp = /^(\[[^\]]+\]|[^:/]*)(?::(\d+))?\/?$/.exec(rest);
+    if (!hp) throw new Error(`invalid bind address format: ${address}`);
+    const host = (hp[1] || '127.0.0.1').replace(/^\[|\]$/g, '');
+    const port = hp[2] ? Number(hp[2]) : proto === 'https' ? 2376 : 2375;
+    return { kind: 'tcp', host, port, address, tls: proto === 'https' };
+  }
+  throw new Error(`invalid bind address format: ${address}`);
+}

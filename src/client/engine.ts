@@ -1,0 +1,382 @@
+/**
+ * A small typed client of the Docker Engine API, over a unix socket or TCP.
+ * The CLI uses it, and so do tests that talk to a daemon:
+ *
+ *   const c = new EngineClient('unix:///run/berth/berth.sock');
+ *   const list = await c.call<ContainerSummary[]>('GET', '/containers/json', { query: { all: true } });
+ *   const res = await c.request('POST', '/containers/create', { body: { Image: 'busybox' } }); // raw, any status
+ *   const logs = await c.stream('GET', `/containers/${id}/logs`, { query: { stdout: true } }); // a Readable
+ *   const conn = await c.hijack('POST', `/containers/${id}/attach`, { query: { stream: true, stdout: true } });
+ *
+ * Paths are given without the version prefix; `/v1.50` is added unless the client
+ * was made with `apiVersion: null`. `call` and `stream` throw EngineError for
+ * non-2xx answers (status + the daemon's `message`); every method throws
+ * DaemonUnreachableError when nothing answers at the address.
+ */
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import { DaemonEndpoint, parseDaemonAddress, resolveDaemonAddress } from './address';
+
+export const API_VERSION = '1.50';
+
+export type QueryValue = string | number | boolean | null | undefined | readonly string[];
+export type Query = Record<string, QueryValue>;
+
+export interface RequestOptions {
+  /** true → "1"; false, null and undefined are left out; arrays repeat the key. */
+  query?: Query;
+  /** Plain values are sent as JSON; Buffers and strings as they are; Readables are streamed. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface EngineResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** The unread body. Read it with one of the helpers below, or consume the stream. */
+  stream: http.IncomingMessage;
+  buffer(): Promise<Buffer>;
+  text(): Promise<string>;
+  /** Parsed JSON, or undefined for an empty body. */
+  json<T = unknown>(): Promise<T>;
+}
+
+/** A non-2xx answer from the daemon. `message` is the daemon's `{"message": ...}`. */
+export class EngineError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+    this.name = 'EngineError';
+  }
+}
+
+/** Nothing answered at the daemon address (no socket, refused, no permission). */
+export class DaemonUnreachableError extends Error {
+  readonly address: string;
+  readonly code: string | undefined;
+  constructor(address: string, cause: NodeJS.ErrnoException) {
+    super(
+      cause.code === 'EACCES'
+        ? `permission denied while trying to connect to the berth daemon socket at ${address}: ${cause.message}`
+        : `Cannot connect to the berth daemon at ${address}. Is berthd running?`,
+      { cause },
+    );
+    this.address = address;
+    this.code = cause.code;
+    this.name = 'DaemonUnreachableError';
+  }
+}
+
+/** An upgraded (hijacked) connection: after the HTTP answer, raw bytes both ways. */
+export interface HijackedConnection {
+  socket: net.Socket;
+  status: number;
+  headers: Record<string, string>;
+}
+
+const unreachableCodes = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'ENOTSOCK']);
+
+export interface EngineClientOptions {
+  /** API version for the path prefix; null sends unversioned paths. */
+  apiVersion?: string | null;
+}
+
+export function encodeQuery(query: Query | undefined): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || v === null || v === false) continue;
+    const vals = Array.isArray(v) ? v : [v === true ? '1' : String(v)];
+    for (const x of vals) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(x)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function isReadable(v: unknown): v is Readable {
+  return typeof v === 'object' && v !== null && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).on === 'function';
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+/** The daemon's error text: `{"message": ...}` when it is JSON, else the body itself. */
+export function errorMessageFromBody(status: number, body: string): string {
+  const trimmed = body.trim();
+  try {
+    const parsed = JSON.parse(trimmed) as { message?: unknown };
+    if (parsed && typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return trimmed || `${status} ${http.STATUS_CODES[status] ?? 'error'}`;
+}
+
+export class EngineClient {
+  readonly address: string;
+  readonly endpoint: DaemonEndpoint;
+  readonly apiVersion: string | null;
+
+  /** `address` defaults to -H's chain: BERTH_HOST, DOCKER_HOST, the default socket. */
+  constructor(address?: string, opts: EngineClientOptions = {}) {
+    this.address = address ?? resolveDaemonAddress();
+    this.endpoint = parseDaemonAddress(this.address);
+    this.apiVersion = opts.apiVersion === undefined ? API_VERSION : opts.apiVersion;
+  }
+
+  /** Adds the version prefix to an API path (not to /_ping, nor to paths that have one). */
+  pathFor(path: string, query?: Query): string {
+    const versioned = this.apiVersion && !/^\/v\d/.test(path) && !path.startsWith('/_ping') ? `/v${this.apiVersion}${path}` : path;
+    return versioned + encodeQuery(query);
+  }
+
+  private connectOptions(): http.RequestOptions {
+    return this.endpoint.kind === 'unix'
+      ? { socketPath: this.endpoint.socketPath }
+      : { host: this.endpoint.host, port: this.endpoint.port };
+  }
+
+  private unreachable(e: unknown): unknown {
+    const err = e as NodeJS.ErrnoException;
+    return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
+  }
+
+  /** Sends a request; resolves with the answer whatever its status. */
+  request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
+    const headers: Record<string, string> = { Host: 'berth', ...(opts.headers ?? {}) };
+    let payload: Buffer | string | Readable | undefined;
+    if (opts.body !== undefined) {
+      if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string' || isReadable(opts.body)) payload = opts.body as Buffer | string | Readable;
+      else {
+        payload = JSON.stringify(opts.body);
+        headers['Content-Type'] ??= 'application/json';
+      }
+      if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
+    } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
+
+    return new Promise((resolve, reject) => {
+      const req = http.request({ ...this.connectOptions(), method, path: this.pathFor(path, opts.query), headers, agent: false, signal: opts.signal }, (res) => {
+        let buffered: Promise<Buffer> | undefined;
+        const buffer = () => (buffered ??= readAll(res));
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          stream: res,
+          buffer,
+          text: async () => (await buffer()).toString('utf8'),
+          json: async <T>() => {
+            const text = (await buffer()).toString('utf8');
+            return (text.trim() ? JSON.parse(text) : undefined) as T;
+          },
+        });
+      });
+      req.on('error', (e) => reject(this.unreachable(e)));
+      if (isReadable(payload)) {
+        payload.on('error', (e) => req.destroy(e));
+        payload.pipe(req);
+      } else req.end(payload);
+    });
+  }
+
+  /** Sends a request and parses the JSON answer; non-2xx → EngineError. */
+  async call<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, opts);
+    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorMessageFromBody(res.status, await res.text()));
+    return res.json<T>();
+  }
+
+  /** Sends a request and hands back the body as a stream; non-2xx → EngineError. */
+  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const res = await this.request(method, path, opts);
+    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorMessageFromBody(res.status, await res.text()));
+    return res.stream;
+  }
+
+  /** GET /_ping: the daemon's API version and whether it answers. */
+  async ping(): Promise<{ apiVersion?: string; osType?: string }> {
+    const res = await this.request('GET', '/_ping');
+    await res.buffer();
+    if (res.status !== 200) throw new EngineError(res.status, `ping answered ${res.status}`);
+    return { apiVersion: res.headers['api-version'] as string | undefined, osType: res.headers['ostype'] as string | undefined };
+  }
+
+  /**
+   * Upgrades a request to a raw connection, as attach and exec start do: sends
+   * `Connection: Upgrade` / `Upgrade: tcp`, accepts 101 (or 200 from daemons that
+   * hijack without upgrading), and returns the socket positioned at the first byte
+   * of the stream. Ending the socket's write side (socket.end()) tells the daemon
+   * that stdin is finished. Non-2xx → EngineError.
+   */
+  hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
+    return new Promise((resolve, reject) => {
+      const socket =
+        this.endpoint.kind === 'unix'
+          ? net.connect({ path: this.endpoint.socketPath, allowHalfOpen: true })
+          : net.connect({ host: this.endpoint.host, port: this.endpoint.port, allowHalfOpen: true });
+      let head = Buffer.alloc(0);
+      let settled = false;
+      const fail = (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        reject(e);
+      };
+      const body = opts.body === undefined ? '' : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      const headers: Record<string, string> = {
+        Host: 'berth',
+        'Content-Type': opts.body === undefined ? 'text/plain' : 'application/json',
+        'Content-Length': String(Buffer.byteLength(body)),
+        Connection: 'Upgrade',
+        Upgrade: 'tcp',
+        ...(opts.headers ?? {}),
+      };
+      socket.once('connect', () => {
+        const lines = [`${method} ${this.pathFor(path, opts.query)} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+        socket.write(lines.join('\r\n') + '\r\n\r\n' + body);
+      });
+      socket.on('error', (e) => fail(this.unreachable(e)));
+      const onData = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.removeListener('data', onData);
+        socket.removeListener('end', onEarlyEnd);
+        socket.pause();
+        const [statusLine, ...headerLines] = head.subarray(0, end).toString('latin1').split('\r\n');
+        const status = Number(/^HTTP\/\d\.\d (\d{3})/.exec(statusLine)?.[1] ?? 0);
+        const hdrs: Record<string, string> = {};
+        for (const l of headerLines) {
+          const i = l.indexOf(':');
+          if (i > 0) hdrs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+        }
+        const rest = head.subarray(end + 4);
+        if (status === 101 || (status >= 200 && status < 300)) {
+          if (rest.length) socket.unshift(rest);
+          settled = true;
+          resolve({ socket, status, headers: hdrs });
+          return;
+        }
+        readErrorBody(socket, rest, hdrs).then(
+          (text) => fail(new EngineError(status, errorMessageFromBody(status, text))),
+          (e) => fail(e),
+        );
+      };
+      const onEarlyEnd = () => fail(new Error('the daemon closed the connection before answering'));
+      socket.on('data', onData);
+      socket.on('end', onEarlyEnd);
+    });
+  }
+}
+
+/** Reads an HTTP error body off a raw socket: Content-Length, chunked, or until close. */
+function readErrorBody(socket: net.Socket, first: Buffer, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = first;
+    const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
+    const chunked = /chunked/i.test(headers['transfer-encoding'] ?? '');
+    const done = () => {
+      socket.removeAllListeners('data');
+      resolve(chunked ? dechunk(buf) : buf.subarray(0, length ?? buf.length).toString('utf8'));
+    };
+    const complete = () => (length !== undefined && buf.length >= length) || (chunked && buf.includes('\r\n0\r\n'));
+    if (complete() || length === 0) return done();
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (complete()) done();
+    });
+    socket.on('end', done);
+    socket.on('close', done);
+    socket.resume();
+  });
+}
+
+function dechunk(buf: Buffer): string {
+  const out: Buffer[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const nl = buf.indexOf('\r\n', off);
+    if (nl < 0) break;
+    const size = parseInt(buf.subarray(off, nl).toString('latin1'), 16);
+    if (!size) break;
+    out.push(buf.subarray(nl + 2, nl + 2 + size));
+    off = nl + 2 + size + 2;
+  }
+  return Buffer.concat(out).toString('utf8');
+}
+
+/**
+ * Reads a stream of JSON objects (pull/push/import/build progress, events): one
+ * per line, or simply concatenated. Calls `onMessage` for each as it arrives.
+ */
+export function readJsonStream<T = Record<string, unknown>>(stream: NodeJS.ReadableStream, onMessage: (msg: T) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    const flush = (final: boolean) => {
+      for (;;) {
+        const trimmed = pending.replace(/^\s+/, '');
+        if (!trimmed) {
+          pending = '';
+          return;
+        }
+        const end = jsonValueEnd(trimmed);
+        if (end < 0) {
+          if (final) throw new Error(`invalid JSON in stream: ${trimmed.slice(0, 80)}`);
+          pending = trimmed;
+          return;
+        }
+        onMessage(JSON.parse(trimmed.slice(0, end)) as T);
+        pending = trimmed.slice(end);
+      }
+    };
+    stream.on('data', (c: Buffer | string) => {
+      pending += c.toString();
+      try {
+        flush(false);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    stream.on('end', () => {
+      try {
+        flush(true);
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    });
+    stream.on('error', reject);
+  });
+}
+
+/** Index just past the first complete JSON object/array in `s`, or -1 if it is incomplete. */
+function jsonValueEnd(s: string): number {
+  if (s[0] !== '{' && s[0] !== '[') {
+    const nl = s.indexOf('\n');
+    return nl < 0 ? -1 : nl;
+  }
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
