@@ -280,8 +280,11 @@ export class ContainerManager {
     const rec = this.store.find(id);
     if (!rec || !rec.State.Running || this.handlingExit.has(id)) return;
     let raw: string;
+    let finishedAt: Date;
     try {
       raw = await fsp.readFile(path.join(this.exitDir, id), 'utf8');
+      // conmon writes the file when the container ends, which may be long before berthd reads it
+      finishedAt = (await fsp.stat(path.join(this.exitDir, id))).mtime;
     } catch (e) {
       if (isErrno(e, 'ENOENT')) return;
       throw e;
@@ -289,7 +292,7 @@ export class ContainerManager {
     if (raw.trim() === '') return; // conmon has created the file but not written it yet
     this.handlingExit.add(id);
     try {
-      await this.withLock(id, () => this.handleExit(rec, Number(raw.trim())));
+      await this.withLock(id, () => this.handleExit(rec, Number(raw.trim()), finishedAt));
     } catch (e) {
       this.o.log(`handling the exit of ${id}: ${(e as Error).message}`);
     } finally {
@@ -297,7 +300,7 @@ export class ContainerManager {
     }
   }
 
-  private async handleExit(rec: ContainerRecord, exitCode: number): Promise<void> {
+  private async handleExit(rec: ContainerRecord, exitCode: number, finishedAt = new Date()): Promise<void> {
     if (!rec.State.Running) return;
     const id = rec.ID;
     const oomKilled = await readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false);
@@ -311,7 +314,7 @@ export class ContainerManager {
       Pid: 0,
       ExitCode: Number.isFinite(exitCode) ? exitCode : 255,
       OOMKilled: oomKilled,
-      FinishedAt: new Date().toISOString(),
+      FinishedAt: finishedAt.toISOString(),
     };
     rec.MonitorPid = undefined;
     await this.store.save(rec);

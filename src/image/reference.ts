@@ -54,6 +54,7 @@ export function parseReference(input: string): Reference {
   }
   if (domain === LEGACY_DOMAIN) domain = DEFAULT_DOMAIN;
   if (path.length === 0) throw invalid('invalid reference format');
+  if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
   for (const part of path.split('/')) {
     if (!PATH_COMPONENT.test(part)) {
       if (part.toLowerCase() !== part && PATH_COMPONENT.test(part.toLowerCase())) {
@@ -62,7 +63,6 @@ export function parseReference(input: string): Reference {
       throw invalid('invalid reference format');
     }
   }
-  if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
   return { domain, path, tag, digest };
 }
 
