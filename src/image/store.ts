@@ -170,7 +170,7 @@ export class ImageStore {
     if (byName) {
       if (img.repoTags.length > 1 || users.length === 0 || opts.force) {
         if (img.repoTags.length === 1 && running && opts.force) {
-          throw conflict(`unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
+          throw conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
         }
         this.repositories.delete(byName);
         out.push({ Untagged: byName });
@@ -179,12 +179,12 @@ export class ImageStore {
           return out;
         }
       } else {
-        throw conflict(`unable to remove repository reference "${nameOrId}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`);
+        throw conflict(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`);
       }
     } else {
-      if (running) throw conflict(`unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
-      if (users.length > 0 && !opts.force) throw conflict(`unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
-      if (img.repoTags.length > 1 && !opts.force) throw conflict(`unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
+      if (running) throw conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
+      if (users.length > 0 && !opts.force) throw conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
+      if (img.repoTags.length > 1 && !opts.force) throw conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
       for (const t of img.repoTags) {
         this.repositories.delete(t);
         out.push({ Untagged: t });
