@@ -44,7 +44,11 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
 
   // The wait must be registered before the start, or a quick container could exit unseen.
   // dockerd answers the wait's headers at once; don't hang on a daemon that delays them.
-  const waitRes: Promise<EngineResponse> = client.request('POST', `/containers/${o.id}/wait`, { query: { condition: o.autoRemove ? 'removed' : 'next-exit' } });
+  const waitAbort = new AbortController();
+  const waitRes: Promise<EngineResponse> = client.request('POST', `/containers/${o.id}/wait`, {
+    query: { condition: o.autoRemove ? 'removed' : 'next-exit' },
+    signal: waitAbort.signal,
+  });
   waitRes.catch(() => undefined);
   await Promise.race([waitRes, delay(250)]);
 
@@ -66,7 +70,9 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
   } catch (e) {
     pump.stop();
     restore();
+    // A container that never started is removed by the daemon (AutoRemove): let that finish first.
     if (o.autoRemove) await waitRes.then((r) => r.buffer()).catch(() => undefined);
+    waitAbort.abort();
     throw e;
   }
 
@@ -96,7 +102,10 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
 
   try {
     const { detached } = await pump.done;
-    if (detached) return { kind: 'detached' };
+    if (detached) {
+      waitAbort.abort();
+      return { kind: 'detached' };
+    }
     const res = await waitRes;
     const text = await res.text();
     if (res.status < 200 || res.status >= 300) return { kind: 'wait-error', message: errorMessageFromBody(res.status, text) };

@@ -5,6 +5,7 @@ import { newId, shortId } from '../common/ids';
 import type { ContainerCreateBody, HostConfig } from '../api/types';
 import type { EventBus } from '../daemon/events';
 import type { ImageStore } from '../image/store';
+import { parseReference } from '../image/reference';
 import type { Snapshotter } from '../layer/snapshotter';
 import { mountAll, unmount } from '../layer/mount';
 import { conmonCreate } from '../runtime/conmon';
@@ -125,7 +126,11 @@ export class ContainerManager {
   async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
     const image = this.o.images.resolve(body.Image);
-    if (!image) throw notFound(`No such image: ${body.Image}`);
+    if (!image) {
+      // a name that is not a reference is a bad request, not a missing image
+      if (!/^(sha256:)?[0-9a-f]{1,64}$/.test(body.Image)) parseReference(body.Image);
+      throw notFound(`No such image: ${body.Image}`);
+    }
     const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(body.HostConfig ?? {}) };
     if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
     validateHostConfig(hostConfig);

@@ -83,11 +83,22 @@ before(async () => {
         setImmediate(finishContainer);
         return;
       }
-      if (req.method === 'POST' && path === '/images/create') {
+      if (req.method === 'POST' && path === '/images/create' && url.searchParams.has('fromImage')) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.write(JSON.stringify({ status: 'Pulling from library/missing', id: 'latest' }) + '\r\n');
         res.end(JSON.stringify({ errorDetail: { message: 'pull access denied for missing' }, error: 'pull access denied for missing' }) + '\r\n');
         return;
+      }
+      if (req.method === 'GET' && path === '/containers/web/json') return json(200, { Id: ID, Name: '/web', Config: { Tty: false, Labels: { a: 'b' } }, State: { Status: 'running' } });
+      if (req.method === 'GET' && path === `/containers/${ID}/logs`) {
+        res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+        res.write(encodeFrame(1, 'line one\n').subarray(0, 5));
+        res.end(Buffer.concat([encodeFrame(1, 'line one\n').subarray(5), encodeFrame(2, 'err line\n')]));
+        return;
+      }
+      if (req.method === 'POST' && path === '/images/create' && url.searchParams.get('fromSrc') === '-') {
+        state.bodies.push({ tarBytes: body.length, contentType: req.headers['content-type'] });
+        return json(200, { status: 'sha256:' + 'a'.repeat(64) });
       }
       if (req.method === 'GET' && path === '/containers/json') {
         return json(200, [{ Id: ID, Names: ['/web'], Image: 'busybox', Command: 'sh', Created: Math.floor(Date.now() / 1000) - 5, State: 'running', Status: 'Up 5 seconds', Ports: [] }]);
@@ -100,10 +111,11 @@ before(async () => {
     state.log.push(`${req.method} ${url.pathname.replace(/^\/v[0-9.]+/, '')}${url.search} (upgrade)`);
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
     state.attach = socket;
+    const echo = state.echoStdin; // this connection's behaviour, whatever later tests set
     socket.on('data', (c: Buffer) => (state.stdinData += c.toString()));
     socket.on('end', () => {
       // The client closed its write side: stdin is over. Echo it back, then exit.
-      if (!state.echoStdin) return;
+      if (!echo) return;
       socket.write(encodeFrame(1, `got: ${state.stdinData}`));
       socket.end(() => state.wait?.end(JSON.stringify({ StatusCode: state.exitCode, Error: null })));
     });
@@ -112,6 +124,7 @@ before(async () => {
 });
 
 after(() => {
+  server.closeAllConnections();
   server.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -229,4 +242,41 @@ test('bad flag values exit 125 with the usage hint', async () => {
   const r = await berth(['run', '-m', 'lots', 'busybox']);
   assert.equal(r.code, 125);
   assert.equal(r.stderr, `invalid argument "lots" for "-m, --memory" flag: invalid size: 'lots'\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth run --help' for more information\n`);
+});
+
+test('logs: inspect for the TTY setting, then demultiplex the log stream', async () => {
+  reset();
+  const r = await berth(['logs', '--tail', '10', '-t', 'web']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, 'line one\n');
+  assert.equal(r.stderr, 'err line\n');
+  assert.deepEqual(state.log, ['GET /containers/web/json', `GET /containers/${ID}/logs?stdout=1&stderr=1&timestamps=1&tail=10`]);
+});
+
+test('inspect prints a 4-space indented array; -f applies a template', async () => {
+  reset();
+  let r = await berth(['inspect', 'web']);
+  assert.equal(r.code, 0);
+  assert.ok(r.stdout.startsWith('[\n    {\n        "Id": "ffff'), r.stdout);
+  r = await berth(['inspect', '-f', '{{.State.Status}} {{index .Config.Labels "a"}}', 'web']);
+  assert.equal(r.stdout, 'running b\n');
+  r = await berth(['container', 'inspect', 'nope']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '[]\n');
+});
+
+test('import streams the tar from stdin with repo, tag and changes in the query', async () => {
+  reset();
+  const stdin = new PassThrough();
+  stdin.end(Buffer.alloc(1024, 1));
+  const r = await berth(['import', '-c', 'CMD ["/bin/sh"]', '-m', 'hi', '-', 'myimg:v1'], { stdin });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `sha256:${'a'.repeat(64)}\n`);
+  const url = new URL(state.log[0].split(' ')[1], 'http://x');
+  assert.equal(url.searchParams.get('fromSrc'), '-');
+  assert.equal(url.searchParams.get('repo'), 'myimg');
+  assert.equal(url.searchParams.get('tag'), 'v1');
+  assert.equal(url.searchParams.get('message'), 'hi');
+  assert.deepEqual(url.searchParams.getAll('changes'), ['CMD ["/bin/sh"]']);
+  assert.deepEqual(state.bodies[0], { tarBytes: 1024, contentType: 'application/x-tar' });
 });

@@ -6,7 +6,7 @@ import { containerFlags, runOnlyFlags, buildContainerRequest, ContainerRequest }
 import { parseDetachKeys } from '../opts/values';
 import { StatusError } from '../errors';
 import { EngineError } from '../../client/engine';
-import { parseImageRef, familiarString, withDefaultTag } from '../reference';
+import { parseImageRef, familiarString, withDefaultTag, ReferenceError } from '../reference';
 import { StreamError } from '../format/progress';
 import { runSession } from '../session';
 
@@ -54,6 +54,15 @@ async function createContainer(ctx: CommandContext, req: ContainerRequest, pullE
       body: req.body,
     });
 
+  // docker's client checks the name before it asks the daemon for anything
+  if (!/^(sha256:)?[0-9a-f]{12,64}$/.test(req.image)) {
+    try {
+      parseImageRef(req.image);
+    } catch (e) {
+      if (e instanceof ReferenceError) throw new StatusError(e.message, pullErrorsAre === 'run' ? 125 : 1, pullErrorsAre === 'run');
+      throw e;
+    }
+  }
   if (req.cidfile) reserveCidFile(req.cidfile);
   try {
     if (req.pull === 'always') await pull();
