@@ -1,5 +1,5 @@
 import type { HostConfig } from '../api/types';
-import { humanDuration } from '../common/human';
+import { humanDuration } from '../common/units';
 import type { ContainerRecord } from './model';
 
 /**

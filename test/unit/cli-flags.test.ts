@@ -4,7 +4,7 @@ import { parseFlags, FlagDef } from '../../src/cli/flags';
 import { UsageError, StatusError } from '../../src/cli/errors';
 import { containerFlags, runOnlyFlags, buildContainerRequest } from '../../src/cli/opts/container';
 import { parsePortSpec, parseMount, parseUlimit, parseDetachKeys, parseRestartPolicy, readKeyValueFile } from '../../src/cli/opts/values';
-import { parseSize, parseNanoCpus, parseGoDuration } from '../../src/cli/format/units';
+import { parseSize, parseNanoCpus, parseGoDuration } from '../../src/common/units';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { alignColumns } from '../../src/cli/format/tabwriter';
-import { humanDuration, humanSize, formatG } from '../../src/cli/format/units';
+import { humanDuration, humanSize, formatG } from '../../src/common/units';
 import { ellipsis, goQuote } from '../../src/cli/format/strings';
 import { ContainerContext, containerListFormat, displayablePorts } from '../../src/cli/format/containers';
 import { imageRows, imageListFormat } from '../../src/cli/format/images';

@@ -6,7 +6,7 @@ import { ImageContext, ImageSummary, imageListFormat, imageRows } from '../forma
 import { parseImageRef, withDefaultTag, ReferenceError } from '../reference';
 import { StatusError } from '../errors';
 import { forEachName, confirm } from './shared';
-import { humanSize } from '../format/units';
+import { humanSize } from '../../common/units';
 
 export const images: CommandSpec = {
   usage: '[OPTIONS] [REPOSITORY[:TAG]]',

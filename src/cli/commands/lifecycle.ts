@@ -4,7 +4,7 @@ import { validateFilter, filtersJson } from '../command';
 import { parseInt64 } from '../flags';
 import { StatusError } from '../errors';
 import { forEachName, confirm } from './shared';
-import { humanSize } from '../format/units';
+import { humanSize } from '../../common/units';
 import { parseDetachKeys } from '../opts/values';
 import { runSession } from '../session';
 

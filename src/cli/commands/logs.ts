@@ -1,7 +1,7 @@
 /** `berth logs`. */
 import type { CommandSpec } from '../command';
 import { FrameDemuxer } from '../../client/frames';
-import { parseGoDuration } from '../format/units';
+import { parseGoDuration } from '../../common/units';
 import { StatusError } from '../errors';
 
 /**

@@ -3,7 +3,7 @@ import type { CommandContext, CommandSpec } from '../command';
 import { API_VERSION } from '../../client/engine';
 import { Template, TemplateError } from '../template';
 import { StatusError } from '../errors';
-import { bytesSize } from '../format/units';
+import { bytesSize } from '../../common/units';
 import { describeError } from './shared';
 
 const CLI_VERSION = '0.1.0';

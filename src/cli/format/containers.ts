@@ -3,7 +3,7 @@
  * them: each is a method of ContainerContext, so templates can call them
  * (`{{.Label "k"}}`) and the `table`/`json` formats find them by name.
  */
-import { humanDuration, humanSize } from './units';
+import { humanDuration, humanSize } from '../../common/units';
 import { ellipsis, goQuote, truncateId } from './strings';
 import { goTimeString } from './time';
 import { parseImageRef, familiarString, ReferenceError } from '../reference';

@@ -3,7 +3,7 @@
  * one row per repository:tag (and per digest with --digests), "<none>" where an
  * image has no name.
  */
-import { humanDuration, humanSize } from './units';
+import { humanDuration, humanSize } from '../../common/units';
 import { truncateId } from './strings';
 import { goTimeString } from './time';
 import { parseImageRef, ReferenceError } from '../reference';

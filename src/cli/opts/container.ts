@@ -5,7 +5,7 @@
 import type { ContainerCreateBody, HostConfig, MountSpec, Ulimit } from '../../api/types';
 import { FlagDef, ParsedFlags, parseInt64, parseUint } from '../flags';
 import { StatusError } from '../errors';
-import { parseGoDuration, parseNanoCpus, parseSize } from '../format/units';
+import { parseGoDuration, parseNanoCpus, parseSize } from '../../common/units';
 import {
   NetworkAttachment,
   keyValueMap,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { MountSpec, RestartPolicy, Ulimit } from '../../api/types';
-import { parseSize } from '../format/units';
+import { parseSize } from '../../common/units';
 import { parseInt64 } from '../flags';
 
 /** -e KEY=value, or -e KEY to copy KEY from the caller's environment. */
