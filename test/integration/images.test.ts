@@ -64,11 +64,16 @@ test('import from a file and from stdin, with --change; rmi frees the image', as
   assert.equal(fromStdin.code, 0, fromStdin.stderr);
   assert.equal((await d.berth(['images', '-q', 'x'])).stdout.trim().length, 12);
 
+  // both images hold the same layer: removing one deletes the image but keeps the shared layer
+  const layer = JSON.parse((await d.berth(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'x'])).stdout)[0];
   const rmi = await d.berth(['rmi', 'myimg:1']);
   assert.equal(rmi.code, 0, rmi.stderr);
   assert.match(rmi.stdout, /Untagged: myimg:1/);
-  assert.match(rmi.stdout, /Deleted: sha256:/);
+  assert.equal(rmi.stdout.match(/Deleted: sha256:/g)?.length, 1, rmi.stdout);
   assert.equal((await d.berth(['image', 'inspect', 'myimg:1'])).code, 1);
+  const rmiLast = await d.berth(['rmi', 'x']);
+  assert.equal(rmiLast.code, 0, rmiLast.stderr);
+  assert.ok(rmiLast.stdout.includes(`Deleted: ${layer}`), `the last user of layer ${layer} frees it:\n${rmiLast.stdout}`);
 });
 
 test('an image used by a container cannot be removed without -f', async () => {
