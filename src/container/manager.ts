@@ -9,6 +9,8 @@ import { parseReference } from '../image/reference';
 import type { Snapshotter } from '../layer/snapshotter';
 import { mountAll, unmount } from '../layer/mount';
 import { conmonCreate } from '../runtime/conmon';
+import { AttachSocket } from '../runtime/attach-socket';
+import { resizeConsole } from '../runtime/console';
 import { OciRuntime } from '../runtime/runc';
 import { mergeWithImage, validateHostConfig } from './config-merge';
 import { buildSpec, specToJSON } from './spec';
@@ -59,6 +61,8 @@ export class ContainerManager {
   private readonly removeWaiters = new Map<string, (() => void)[]>();
   /** containers whose exit is being handled, so a second notification does nothing */
   private readonly handlingExit = new Set<string>();
+  /** attach requests waiting for the container's next start (connected before `runc start`) */
+  private readonly pendingAttach = new Map<string, { resolve: (s: AttachSocket) => void; reject: (e: Error) => void }[]>();
   /** serializes lifecycle operations per container */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -85,6 +89,22 @@ export class ContainerManager {
 
   close(): void {
     this.exitWatcher?.close();
+  }
+
+  get socketDirectory(): string {
+    return this.socketDir;
+  }
+
+  get runtimeStateRoot(): string {
+    return this.runtimeRoot();
+  }
+
+  runtimeBinary(rec: ContainerRecord): string {
+    return this.runtimeFor(rec).binary;
+  }
+
+  bundlePath(id: string): string {
+    return this.bundleDir(id);
   }
 
   private runtimeRoot(): string {
@@ -237,6 +257,7 @@ export class ContainerManager {
         leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
       });
       const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
+      await this.connectPendingAttach(id);
       await runtime.start(id);
       rec.State = {
         ...rec.State,
@@ -268,6 +289,48 @@ export class ContainerManager {
     }
     // An exit that happened before the record said "running" was ignored; look again.
     if (await this.exitFileExists(id)) void this.onExitFile(id);
+  }
+
+  /**
+   * Connects to the container's stdio through conmon. A container that is not running yet
+   * is connected at its next start, before its process runs, so no output is missed.
+   */
+  attach(idOrName: string, aborted: Promise<void>): Promise<AttachSocket | undefined> {
+    const rec = this.store.get(idOrName);
+    if (rec.State.Running) return AttachSocket.connect(path.join(this.bundleDir(rec.ID), 'attach'));
+    return new Promise((resolve, reject) => {
+      const entry = { resolve, reject };
+      const list = this.pendingAttach.get(rec.ID) ?? [];
+      list.push(entry);
+      this.pendingAttach.set(rec.ID, list);
+      void aborted.then(() => {
+        const l = this.pendingAttach.get(rec.ID) ?? [];
+        const i = l.indexOf(entry);
+        if (i >= 0) {
+          l.splice(i, 1);
+          resolve(undefined);
+        }
+      });
+    });
+  }
+
+  private async connectPendingAttach(id: string): Promise<void> {
+    const waiting = this.pendingAttach.get(id) ?? [];
+    this.pendingAttach.delete(id);
+    for (const w of waiting) {
+      try {
+        w.resolve(await AttachSocket.connect(path.join(this.bundleDir(id), 'attach')));
+      } catch (e) {
+        w.reject(e as Error);
+      }
+    }
+  }
+
+  async resize(idOrName: string, height: number, width: number): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
+    if (!rec.Config.Tty) return;
+    await resizeConsole(this.bundleDir(rec.ID), height, width);
   }
 
   private async exitFileExists(id: string): Promise<boolean> {

@@ -5,6 +5,8 @@ import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerExecRoutes } from '../api/routes/exec';
+import { ExecManager } from '../container/exec';
 import { conflict, isErrno } from '../common/errors';
 import { newId } from '../common/ids';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
@@ -75,6 +77,7 @@ export class Daemon {
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
     registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
+    registerExecRoutes(router, new ExecManager(containers, c.execRoot));
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
     await this.server.listen();
     this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);

@@ -10,6 +10,7 @@ import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
 import { containerInspect, containerSummary } from '../../container/present';
 import { readLogs } from '../../container/logs';
+import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../../runtime/detach-keys';
 import type { ImageStore } from '../../image/store';
 import type { Snapshotter } from '../../layer/snapshotter';
 
@@ -81,6 +82,12 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.end(JSON.stringify(result));
   });
 
+  router.add('POST', '/containers/:id/resize', async ({ res, params, query }) => {
+    await m.resize(params.id, queryInt(query, 'h') ?? 0, queryInt(query, 'w') ?? 0);
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end();
+  });
+
   router.add('DELETE', '/containers/:id', async ({ res, params, query }) => {
     await m.remove(params.id, { force: queryBool(query, 'force'), volumes: queryBool(query, 'v') });
     sendNoContent(res);
@@ -112,36 +119,50 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.end();
   });
 
-  const attach = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
+  router.add('POST', '/containers/:id/attach', async (ctx) => {
     const { params, query } = ctx;
     const rec = m.store.get(params.id);
+    const stdin = queryBool(query, 'stdin');
     const stdout = queryBool(query, 'stdout');
     const stderr = queryBool(query, 'stderr');
     const stream = queryBool(query, 'stream');
     const logs = queryBool(query, 'logs');
+    const detachKeys = parseDetachKeys(query.get('detachKeys') || DEFAULT_DETACH_KEYS);
     const tty = rec.Config.Tty === true;
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const aborted = closed(out);
-    // Input is accepted and dropped until the attach socket of conmon is wired (interactive containers).
-    if (ctx.upgradeSocket) ctx.upgradeSocket.on('data', () => undefined);
-    const write = (s: 'stdout' | 'stderr', data: Buffer) => out.write(tty ? data : frame(s === 'stdout' ? 1 : 2, data));
-    const logPath = m.logPath(rec.ID);
+    const write = (s: 'stdout' | 'stderr', data: Buffer) => {
+      if (s === 'stdout' ? stdout : stderr) out.write(tty ? data : frame(s === 'stdout' ? 1 : 2, data));
+    };
     if (logs) {
-      for await (const r of readLogs(logPath, { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) write(r.stream, r.data);
+      for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) write(r.stream, r.data);
     }
-    if (stream && (stdout || stderr)) {
-      const startOffset = await fileSize(logPath);
-      const stopped = m.exitPromise(rec.ID).then(() => undefined);
-      for await (const r of readLogs(logPath, { stdout, stderr, follow: true, startOffset, isRunning: () => true, stopped, aborted })) {
-        write(r.stream, r.data);
-        if ((out as Duplex).destroyed) break;
-      }
-    } else if (stream) {
-      await Promise.race([m.exitPromise(rec.ID), aborted]);
+    if (!stream) {
+      out.end();
+      return;
     }
+    const conn = await m.attach(rec.ID, aborted);
+    if (!conn) return;
+    conn.on('stdout', (d: Buffer) => write('stdout', d));
+    conn.on('stderr', (d: Buffer) => write('stderr', d));
+    const input = ctx.upgradeSocket;
+    if (input && stdin && rec.Config.OpenStdin) {
+      const filter = new DetachKeyFilter(detachKeys);
+      input.on('data', (chunk: Buffer) => {
+        const { forward, detached } = filter.push(chunk);
+        conn.writeStdin(forward);
+        // detaching ends this client's stream; the container keeps running
+        if (detached) conn.close();
+      });
+      input.on('end', () => conn.closeStdin());
+    } else if (input) {
+      input.on('data', () => undefined);
+    }
+    await Promise.race([new Promise((resolve) => conn.once('close', resolve)), aborted]);
+    conn.close();
     out.end();
-  };
-  router.add('POST', '/containers/:id/attach', attach);
+  });
+
 }
 
 function parseTime(v: string | null): number {

@@ -1,0 +1,72 @@
+import type { Router } from '../router';
+import { readJSONBody, queryInt, sendJSON } from '../respond';
+import { startRawStream } from '../server';
+import { frame } from '../stream';
+import type { ExecCreateBody, ExecManager } from '../../container/exec';
+import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../../runtime/detach-keys';
+
+export function registerExecRoutes(router: Router, execs: ExecManager): void {
+  router.add('POST', '/containers/:id/exec', async ({ req, res, params }) => {
+    const body = await readJSONBody<ExecCreateBody>(req);
+    if (body.DetachKeys) parseDetachKeys(body.DetachKeys);
+    sendJSON(res, 201, { Id: execs.create(params.id, body) });
+  });
+
+  router.add('GET', '/exec/:id/json', ({ res, params }) => {
+    sendJSON(res, 200, execs.inspect(params.id));
+  });
+
+  router.add('POST', '/exec/:id/resize', async ({ res, params, query }) => {
+    await execs.resize(params.id, queryInt(query, 'h') ?? 0, queryInt(query, 'w') ?? 0);
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end();
+  });
+
+  router.add('POST', '/exec/:id/start', async (ctx) => {
+    const body = await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req);
+    const exec = execs.get(ctx.params.id);
+    const tty = body.Tty ?? exec.config.Tty === true;
+    const detachKeys = parseDetachKeys(exec.config.DetachKeys || DEFAULT_DETACH_KEYS);
+    if (body.Detach) {
+      await execs.start(ctx.params.id, { detach: true, tty, consoleSize: body.ConsoleSize });
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+      ctx.res.end();
+      return;
+    }
+    // As dockerd does: the connection is upgraded first, and a process that cannot be
+    // started is reported in the stream; its exit code (126, 127) is in the inspect.
+    const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    let started;
+    try {
+      started = await execs.start(ctx.params.id, { detach: false, tty, consoleSize: body.ConsoleSize });
+    } catch (e) {
+      const msg = Buffer.from(`${(e as Error).message}\r\n`);
+      out.end(tty ? msg : frame(1, msg));
+      return;
+    }
+    const { socket, exited } = started;
+    const write = (s: 1 | 2, data: Buffer) => {
+      if (s === 1 ? exec.config.AttachStdout !== false : exec.config.AttachStderr !== false) out.write(tty ? data : frame(s, data));
+    };
+    socket?.on('stdout', (d: Buffer) => write(1, d));
+    socket?.on('stderr', (d: Buffer) => write(2, d));
+    const input = ctx.upgradeSocket;
+    if (input && exec.config.AttachStdin) {
+      const filter = new DetachKeyFilter(detachKeys);
+      input.on('data', (chunk: Buffer) => {
+        const { forward, detached } = filter.push(chunk);
+        socket?.writeStdin(forward);
+        if (detached) socket?.close();
+      });
+      input.on('end', () => socket?.closeStdin());
+    } else if (input) {
+      input.on('data', () => undefined);
+    }
+    const clientGone = new Promise<void>((resolve) => (input ?? ctx.res.socket)?.once('close', () => resolve()));
+    const socketClosed = new Promise<void>((resolve) => socket?.once('close', () => resolve()));
+    // the output is complete once conmon closes the socket after the process ended
+    await Promise.race([Promise.all([exited, socketClosed]), clientGone]);
+    socket?.close();
+    out.end();
+  });
+}

@@ -1,0 +1,174 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { conflict, invalid, notFound } from '../common/errors';
+import { newId } from '../common/ids';
+import type { AttachSocket } from '../runtime/attach-socket';
+import { conmonExec } from '../runtime/conmon-exec';
+import { resizeConsole } from '../runtime/console';
+import type { ContainerManager } from './manager';
+import type { ContainerRecord } from './model';
+import { containerCapabilities } from './security-defaults';
+import { resolveUser } from './user';
+
+/** The body of POST /containers/{id}/exec. */
+export interface ExecCreateBody {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  DetachKeys?: string;
+  Tty?: boolean;
+  ConsoleSize?: [number, number] | null;
+  Env?: string[] | null;
+  Cmd?: string[];
+  Privileged?: boolean;
+  User?: string;
+  WorkingDir?: string;
+}
+
+interface ExecInstance {
+  id: string;
+  containerId: string;
+  config: ExecCreateBody;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+  bundle: string;
+}
+
+/**
+ * Exec instances: a process started inside a running container, with the API's
+ * lifecycle (create, start, inspect, resize). Each runs under a conmon of its own, which
+ * holds its terminal and reports its exit code.
+ */
+export class ExecManager {
+  private readonly execs = new Map<string, ExecInstance>();
+
+  constructor(
+    private readonly containers: ContainerManager,
+    private readonly execRoot: string,
+  ) {}
+
+  create(containerIdOrName: string, body: ExecCreateBody): string {
+    const rec = this.containers.store.get(containerIdOrName);
+    if (!body.Cmd || body.Cmd.length === 0) throw invalid('No exec command specified');
+    this.requireRunning(rec);
+    const id = newId();
+    this.execs.set(id, { id, containerId: rec.ID, config: body, running: false, started: false, exitCode: null, pid: 0, bundle: path.join(this.execRoot, 'exec', id) });
+    return id;
+  }
+
+  private requireRunning(rec: ContainerRecord): void {
+    if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (rec.State.Paused) throw conflict(`container ${rec.ID} is paused, unpause the container before exec`);
+  }
+
+  get(id: string): ExecInstance {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id);
+    const c = e.config;
+    return {
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { tty: c.Tty === true, entrypoint: c.Cmd?.[0] ?? '', arguments: c.Cmd?.slice(1) ?? [], privileged: c.Privileged === true, user: c.User ?? '' },
+      OpenStdin: c.AttachStdin === true,
+      OpenStderr: c.AttachStderr === true,
+      OpenStdout: c.AttachStdout === true,
+      CanRemove: false,
+      ContainerID: e.containerId,
+      DetachKeys: c.DetachKeys ?? '',
+      Pid: e.pid,
+    };
+  }
+
+  /** Starts the process; resolves once it runs, with its stdio unless detached. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: AttachSocket; exited: Promise<number> }> {
+    const e = this.get(id);
+    if (e.started) throw conflict(`Exec command ${id} has already run`);
+    const rec = this.containers.store.get(e.containerId);
+    this.requireRunning(rec);
+    e.started = true;
+    const tty = opts.tty ?? e.config.Tty === true;
+    await fsp.mkdir(path.join(e.bundle, 'exits'), { recursive: true });
+    const processPath = path.join(e.bundle, 'process.json');
+    try {
+      await fsp.writeFile(processPath, JSON.stringify(await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize)));
+      const handle = await conmonExec({
+        containerId: rec.ID,
+        execId: e.id,
+        name: rec.Name.slice(1),
+        bundle: e.bundle,
+        processSpecPath: processPath,
+        socketDir: this.containers.socketDirectory,
+        runtimePath: this.containers.runtimeBinary(rec),
+        runtimeRoot: this.containers.runtimeStateRoot,
+        terminal: tty,
+        stdin: e.config.AttachStdin === true && !opts.detach,
+        attach: !opts.detach,
+      });
+      e.running = true;
+      e.pid = handle.pid;
+      const exited = handle.exited.then(async (code) => {
+        e.running = false;
+        e.exitCode = code;
+        await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);
+        await fsp.rm(path.join(this.containers.socketDirectory, e.id), { force: true }).catch(() => undefined);
+        return code;
+      });
+      return { socket: handle.socket, exited };
+    } catch (err) {
+      e.running = false;
+      e.exitCode = /executable file not found|no such file or directory/.test((err as Error).message) ? 127 : 126;
+      await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const e = this.get(id);
+    if (!e.running) throw conflict(`exec ${id} is not running`);
+    if (e.config.Tty) await resizeConsole(e.bundle, height, width);
+  }
+
+  /** Forgets the instances of a removed container. */
+  forgetContainer(containerId: string): void {
+    for (const [id, e] of this.execs) if (e.containerId === containerId) this.execs.delete(id);
+  }
+
+  /** The container's process, changed as `docker exec` asks: command, env, user, dir, terminal. */
+  private async processSpec(rec: ContainerRecord, c: ExecCreateBody, tty: boolean, consoleSize: [number, number] | null | undefined): Promise<Record<string, unknown>> {
+    const spec = JSON.parse(await fsp.readFile(path.join(this.containers.bundlePath(rec.ID), 'config.json'), 'utf8')) as { process: Record<string, any> };
+    const proc = { ...spec.process };
+    proc.args = c.Cmd;
+    proc.terminal = tty;
+    if (tty && consoleSize) proc.consoleSize = { height: consoleSize[0], width: consoleSize[1] };
+    else delete proc.consoleSize;
+    const env: string[] = [...(proc.env as string[])];
+    const key = (s: string) => s.split('=')[0];
+    if (tty && !env.some((x) => key(x) === 'TERM')) env.push('TERM=xterm');
+    for (const entry of c.Env ?? []) {
+      const i = env.findIndex((x) => key(x) === key(entry));
+      if (i >= 0) env[i] = entry;
+      else env.push(entry);
+    }
+    proc.env = env;
+    if (c.WorkingDir) proc.cwd = c.WorkingDir;
+    if (c.User) {
+      const user = await resolveUser(path.join(this.containers.bundlePath(rec.ID), 'rootfs'), c.User, rec.HostConfig.GroupAdd);
+      proc.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+      const homeAt = env.findIndex((x) => key(x) === 'HOME');
+      if (homeAt >= 0 && !(c.Env ?? []).some((x) => key(x) === 'HOME')) env[homeAt] = `HOME=${user.home}`;
+    }
+    if (c.Privileged) {
+      const all = containerCapabilities(null, null, true);
+      proc.capabilities = { bounding: all, effective: all, permitted: all };
+    }
+    return proc;
+  }
+}

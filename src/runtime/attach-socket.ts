@@ -1,0 +1,62 @@
+import { EventEmitter } from 'node:events';
+import { SeqpacketSocket } from 'node-unix-socket';
+
+/**
+ * A connection to conmon's attach socket (SOCK_SEQPACKET, which Node's `net` lacks).
+ * Each packet conmon sends starts with a byte naming the stream (2 stdout, 3 stderr);
+ * bytes written to the socket go to the container's stdin; half-closing the socket
+ * closes the container's stdin when conmon was told to (stdin once).
+ *
+ * Events: 'stdout' (Buffer), 'stderr' (Buffer), 'close'.
+ */
+export class AttachSocket extends EventEmitter {
+  private closed = false;
+
+  private constructor(private readonly sock: SeqpacketSocket) {
+    super();
+    sock.on('data', (packet: Buffer) => {
+      if (packet.length < 1) return;
+      const stream = packet[0] === 3 ? 'stderr' : packet[0] === 2 ? 'stdout' : undefined;
+      if (stream) this.emit(stream, packet.subarray(1));
+    });
+    const done = () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.emit('close');
+    };
+    sock.on('end', done);
+    sock.on('close', done);
+    sock.on('error', done);
+  }
+
+  static connect(path: string): Promise<AttachSocket> {
+    return new Promise((resolve, reject) => {
+      const sock = new SeqpacketSocket();
+      sock.once('error', reject);
+      try {
+        sock.connect(path, () => {
+          sock.off('error', reject);
+          resolve(new AttachSocket(sock));
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  writeStdin(data: Buffer): void {
+    if (!this.closed && data.length) this.sock.write(data);
+  }
+
+  /** Sends EOF to the container's stdin, keeping the output coming. */
+  closeStdin(): void {
+    if (!this.closed) this.sock.end();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.destroy();
+    this.emit('close');
+  }
+}
