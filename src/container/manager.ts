@@ -21,6 +21,7 @@ import { initialState, type ContainerRecord } from './model';
 import { generateName } from './names';
 import { ContainerStore } from './store';
 import { signalNumber } from './signals';
+import { containerTop, type TopResult } from './top';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -240,6 +241,11 @@ export class ContainerManager {
         terminal: rec.Config.Tty === true,
         swapLimitSupported: this.swapLimit,
       });
+      if (hc.Init) {
+        // Docker's --init: a small init as pid 1 that forwards signals and reaps zombies
+        spec.process.args = [INIT_PATH_IN_CONTAINER, '--', ...spec.process.args];
+        spec.mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: await initBinary(), options: ['rbind', 'ro'] });
+      }
       await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
       const pid = await conmonCreate({
         id,
@@ -324,6 +330,12 @@ export class ContainerManager {
         w.reject(e as Error);
       }
     }
+  }
+
+  async top(idOrName: string, psArgs: string): Promise<TopResult> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
+    return containerTop(this.cgroupsPath(rec.ID), this.cgroupVersion, psArgs);
   }
 
   async resize(idOrName: string, height: number, width: number): Promise<void> {
@@ -559,6 +571,21 @@ export class ContainerManager {
   imageUsers(imageId: string): { id: string; running: boolean }[] {
     return this.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.ID, running: c.State.Running }));
   }
+}
+
+const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+const INIT_BINARIES = ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/libexec/docker/docker-init'];
+
+async function initBinary(): Promise<string> {
+  for (const p of INIT_BINARIES) {
+    try {
+      await fsp.access(p);
+      return p;
+    } catch {
+      /* try the next one */
+    }
+  }
+  throw invalid(`no init binary found: install tini (looked for ${INIT_BINARIES.join(', ')})`);
 }
 
 function delay(ms: number): Promise<void> {

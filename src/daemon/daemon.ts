@@ -17,7 +17,7 @@ import { ImageStore } from '../image/store';
 import { ensureBuiltinBusybox } from '../image/builtin';
 import { createSnapshotter } from '../layer';
 import type { DaemonConfig } from './config';
-import { EventBus } from './events';
+import { EventBus, type EngineEvent } from './events';
 
 export const VERSION = '0.1.0';
 
@@ -77,7 +77,11 @@ export class Daemon {
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
     registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
-    registerExecRoutes(router, new ExecManager(containers, c.execRoot));
+    const execs = new ExecManager(containers, c.execRoot);
+    events.on('event', (ev: EngineEvent) => {
+      if (ev.Type === 'container' && ev.Action === 'destroy') execs.forgetContainer(ev.Actor.ID);
+    });
+    registerExecRoutes(router, execs);
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
     await this.server.listen();
     this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);

@@ -82,6 +82,10 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.end(JSON.stringify(result));
   });
 
+  router.add('GET', '/containers/:id/top', async ({ res, params, query }) => {
+    sendJSON(res, 200, await m.top(params.id, query.get('ps_args') ?? '-ef'));
+  });
+
   router.add('POST', '/containers/:id/resize', async ({ res, params, query }) => {
     await m.resize(params.id, queryInt(query, 'h') ?? 0, queryInt(query, 'w') ?? 0);
     res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -183,11 +187,6 @@ function closed(s: Duplex | ServerResponse): Promise<void> {
 
 function drained(s: ServerResponse): Promise<void> {
   return new Promise((resolve) => s.once('drain', () => resolve()));
-}
-
-async function fileSize(file: string): Promise<number> {
-  const { promises: fsp } = await import('node:fs');
-  return fsp.stat(file).then((s) => s.size, () => 0);
 }
 
 async function sizes(d: ContainerRouteDeps, c: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
