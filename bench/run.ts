@@ -5,8 +5,10 @@
  *   node dist/bench/run.js --host unix:///run/berth/berth.sock --daemon-pid $(cat /run/berth/berthd.pid)
  *   node dist/bench/run.js --host unix:///run/anchor/docker.sock --daemon-pid $(pidof dockerd) --monitor containerd-shim
  *
- * Scenarios: `run --rm busybox true` latency (median of --runs), the daemon's idle RSS, and
- * the memory each running container adds outside itself (daemon growth plus its monitor
+ * Scenarios: `run --rm busybox true` latency (median of --runs), `exec true` latency in a
+ * running container, log throughput (a container writes --log-mb MB of lines; how fast it
+ * could write them, and how fast `logs` reads them back), the daemon's idle RSS, and the
+ * memory each running container adds outside itself (daemon growth plus its monitor
  * process: conmon for berth, containerd-shim for Docker).
  */
 import { spawn } from 'node:child_process';
@@ -21,6 +23,7 @@ interface Options {
   daemonPid?: number;
   monitor: string;
   image: string;
+  logMb: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -31,6 +34,7 @@ function parseArgs(argv: string[]): Options {
     containers: 10,
     monitor: 'conmon',
     image: 'busybox',
+    logMb: 50,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = () => argv[++i];
@@ -42,6 +46,7 @@ function parseArgs(argv: string[]): Options {
       case '--daemon-pid': o.daemonPid = Number(v()); break;
       case '--monitor': o.monitor = v(); break;
       case '--image': o.image = v(); break;
+      case '--log-mb': o.logMb = Number(v()); break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -98,6 +103,35 @@ async function main(): Promise<void> {
     times.push(r.ms);
   }
   rows.push([`run --rm ${o.image} true (median of ${o.runs})`, `${median(times).toFixed(0)} ms`]);
+
+  const box = await cli(o, ['run', '-d', o.image, 'sleep', '600']);
+  const boxId = box.stdout.trim();
+  try {
+    const execTimes: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      const r = await cli(o, ['exec', boxId, 'true']);
+      if (r.code !== 0) throw new Error(`exec failed with ${r.code}`);
+      execTimes.push(r.ms);
+    }
+    rows.push([`exec CONTAINER true (median of ${o.runs})`, `${median(execTimes).toFixed(0)} ms`]);
+  } finally {
+    await cli(o, ['rm', '-f', boxId]);
+  }
+
+  // 99 characters and a newline a line, --log-mb MB in all
+  const lines = Math.round((o.logMb * 1024 * 1024) / 100);
+  const writer = await cli(o, ['run', '-d', o.image, 'sh', '-c', `yes ${'a'.repeat(98)} | head -n ${lines}`]);
+  const writerId = writer.stdout.trim();
+  try {
+    await cli(o, ['wait', writerId]);
+    const times = JSON.parse((await cli(o, ['inspect', '-f', '{{json .State}}', writerId])).stdout) as { StartedAt: string; FinishedAt: string };
+    const writeSeconds = (Date.parse(times.FinishedAt) - Date.parse(times.StartedAt)) / 1000;
+    rows.push([`log write, ${o.logMb} MB of 100-byte lines`, `${(o.logMb / writeSeconds).toFixed(1)} MB/s`]);
+    const read = await cli(o, ['logs', writerId]);
+    rows.push([`logs read back, ${(read.stdout.length / 1024 / 1024).toFixed(0)} MB`, `${(read.stdout.length / 1024 / 1024 / (read.ms / 1000)).toFixed(1)} MB/s`]);
+  } finally {
+    await cli(o, ['rm', '-f', writerId]);
+  }
 
   if (o.daemonPid) {
     await new Promise((r) => setTimeout(r, 1000));

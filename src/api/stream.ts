@@ -12,3 +12,21 @@ export function frame(stream: 0 | 1 | 2 | 3, payload: Buffer): Buffer {
 
 export const STDOUT = 1 as const;
 export const STDERR = 2 as const;
+
+/** Frames many payloads into one buffer: one allocation for a whole batch of log records. */
+export function frameAll(items: { stream: 1 | 2; payload: Buffer }[]): Buffer {
+  let size = 0;
+  for (const it of items) size += 8 + it.payload.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const it of items) {
+    out[at] = it.stream;
+    out[at + 1] = 0;
+    out[at + 2] = 0;
+    out[at + 3] = 0;
+    out.writeUInt32BE(it.payload.length, at + 4);
+    it.payload.copy(out, at + 8);
+    at += 8 + it.payload.length;
+  }
+  return out;
+}

@@ -5,11 +5,11 @@ import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
 import { checkFilterKeys, queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
 import { startRawStream } from '../server';
-import { frame } from '../stream';
+import { frame, frameAll } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
 import { containerInspect, containerSummary } from '../../container/present';
-import { readLogs } from '../../container/logs';
+import { readLogBatches, readLogs } from '../../container/logs';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../../runtime/detach-keys';
 import type { ImageStore } from '../../image/store';
 import type { Snapshotter } from '../../layer/snapshotter';
@@ -115,9 +115,10 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.flushHeaders();
     const aborted = closed(res);
     const stopped = rec.State.Running ? m.exitPromise(rec.ID).then(() => undefined) : Promise.resolve();
-    for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, tail, since: since || undefined, until: until || undefined, follow: follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
-      const payload = timestamps ? Buffer.concat([Buffer.from(`${r.time} `), r.data]) : r.data;
-      if (!res.write(tty ? payload : frame(r.stream === 'stdout' ? 1 : 2, payload))) await Promise.race([drained(res), aborted]);
+    for await (const batch of readLogBatches(m.logPath(rec.ID), { stdout, stderr, tail, since: since || undefined, until: until || undefined, follow: follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
+      const items = batch.map((r) => ({ stream: r.stream === 'stdout' ? (1 as const) : (2 as const), payload: timestamps ? Buffer.concat([Buffer.from(`${r.time} `), r.data]) : r.data }));
+      const chunk = tty ? Buffer.concat(items.map((i) => i.payload)) : frameAll(items);
+      if (!res.write(chunk)) await Promise.race([drained(res), aborted]);
       if (res.destroyed) break;
     }
     res.end();
