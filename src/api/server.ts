@@ -52,6 +52,8 @@ export class ApiServer {
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         this.upgraded.add(socket);
         socket.once('close', () => this.upgraded.delete(socket));
+        // a client that goes away mid-stream (a detach, a killed CLI) is not the daemon's error
+        socket.on('error', () => socket.destroy());
         const res = new http.ServerResponse(req);
         // The upgrade socket is answered by hand; the ServerResponse is only a sink for errors before that.
         res.assignSocket(socket as net.Socket);

@@ -17,6 +17,7 @@ const e = (module: string, spec: string, summary: string): CommandEntry => ({ mo
 /** Top-level commands, in the groups docker's help shows them. */
 export const commonCommands: Record<string, CommandEntry> = {
   run: e('run', 'run', 'Create and run a new container from an image'),
+  exec: e('exec', 'exec', 'Execute a command in a running container'),
   ps: e('ps', 'ps', 'List containers'),
   pull: e('pull', 'pull', 'Download an image from a registry'),
   images: e('images', 'images', 'List images'),
@@ -25,17 +26,21 @@ export const commonCommands: Record<string, CommandEntry> = {
 };
 
 export const otherCommands: Record<string, CommandEntry> = {
+  attach: e('attach', 'attach', 'Attach local standard input, output, and error streams to a running container'),
   create: e('run', 'create', 'Create a new container'),
   import: e('import', 'importImage', 'Import the contents from a tarball to create a filesystem image'),
   inspect: e('inspect', 'inspect', 'Return low-level information on berth objects'),
   kill: e('lifecycle', 'kill', 'Kill one or more running containers'),
+  load: e('archive', 'load', 'Load an image from a tar archive or STDIN'),
   logs: e('logs', 'logs', 'Fetch the logs of a container'),
   restart: e('lifecycle', 'restart', 'Restart one or more containers'),
   rm: e('lifecycle', 'rm', 'Remove one or more containers'),
   rmi: e('images', 'rmi', 'Remove one or more images'),
+  save: e('archive', 'save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'),
   start: e('lifecycle', 'start', 'Start one or more stopped containers'),
   stop: e('lifecycle', 'stop', 'Stop one or more running containers'),
   tag: e('images', 'tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'),
+  top: e('top', 'top', 'Display the running processes of a container'),
   wait: e('lifecycle', 'wait', 'Block until one or more containers stop, then print their exit codes'),
 };
 
@@ -50,7 +55,9 @@ export const groups: Record<string, GroupEntry> = {
   container: {
     summary: 'Manage containers',
     subcommands: {
+      attach: otherCommands.attach,
       create: otherCommands.create,
+      exec: commonCommands.exec,
       inspect: e('inspect', 'containerInspect', 'Display detailed information on one or more containers'),
       kill: otherCommands.kill,
       logs: otherCommands.logs,
@@ -61,6 +68,7 @@ export const groups: Record<string, GroupEntry> = {
       run: commonCommands.run,
       start: otherCommands.start,
       stop: otherCommands.stop,
+      top: otherCommands.top,
       wait: otherCommands.wait,
     },
     aliases: { ps: 'ls', list: 'ls', remove: 'rm' },
@@ -70,10 +78,12 @@ export const groups: Record<string, GroupEntry> = {
     subcommands: {
       import: otherCommands.import,
       inspect: e('inspect', 'imageInspect', 'Display detailed information on one or more images'),
+      load: otherCommands.load,
       ls: commonCommands.images,
       prune: e('images', 'imagePrune', 'Remove unused images'),
       pull: commonCommands.pull,
       rm: otherCommands.rmi,
+      save: otherCommands.save,
       tag: otherCommands.tag,
     },
     aliases: { list: 'ls', remove: 'rm' },

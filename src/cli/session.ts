@@ -8,10 +8,12 @@
 import type { EngineClient, EngineResponse } from '../client/engine';
 import { EngineError, errorMessageFromBody } from '../client/engine';
 import { pumpStreams, Sink } from './attach';
+import { forwardSignals } from './signals';
+import { enterRawMode, watchTerminalSize, TerminalOutput } from './terminal';
 
 export interface SessionIO {
   stdin: NodeJS.ReadStream;
-  stdout: Sink & { isTTY?: boolean; columns?: number; rows?: number; on?(ev: 'resize', fn: () => void): unknown; removeListener?(ev: 'resize', fn: () => void): unknown };
+  stdout: Sink & TerminalOutput;
   stderr: Sink;
 }
 
@@ -32,9 +34,6 @@ export interface SessionOptions {
 
 export type SessionResult = { kind: 'exited'; status: number } | { kind: 'detached' } | { kind: 'wait-error'; message: string };
 
-/** The signals docker forwards (all but those that only concern the client itself). */
-const forwardedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ'];
-
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function runSession(client: EngineClient, io: SessionIO, o: SessionOptions): Promise<SessionResult> {
@@ -52,7 +51,6 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
   waitRes.catch(() => undefined);
   await Promise.race([waitRes, delay(250)]);
 
-  const rawStdin = o.tty && o.attachStdin && io.stdin.isTTY;
   const pump = pumpStreams(conn.socket, {
     tty: o.tty,
     stdout: io.stdout,
@@ -60,10 +58,7 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
     stdin: o.attachStdin ? io.stdin : undefined,
     detachKeys: o.detachKeyBytes,
   });
-  if (rawStdin) io.stdin.setRawMode(true);
-  const restore = () => {
-    if (rawStdin) io.stdin.setRawMode(false);
-  };
+  const restore = o.tty && o.attachStdin ? enterRawMode(io.stdin) : () => undefined;
 
   try {
     await o.start();
@@ -77,28 +72,15 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
   }
 
   const cleanups: (() => void)[] = [restore];
-  if (o.tty && io.stdout.isTTY) {
-    const resize = () => {
-      const { rows, columns } = io.stdout;
-      if (rows && columns) client.request('POST', `/containers/${o.id}/resize`, { query: { h: rows, w: columns } }).then((r) => r.buffer(), () => undefined);
-    };
-    resize();
-    io.stdout.on?.('resize', resize);
-    cleanups.push(() => io.stdout.removeListener?.('resize', resize));
+  if (o.tty) {
+    // docker sends ConsoleSize with the create, and this resize once the process runs
+    cleanups.push(
+      watchTerminalSize(io.stdout, (h, w) => {
+        client.request('POST', `/containers/${o.id}/resize`, { query: { h, w } }).then((r) => r.buffer(), () => undefined);
+      }),
+    );
   }
-  if (!o.tty && o.sigProxy) {
-    for (const sig of forwardedSignals) {
-      const handler = () => {
-        client.request('POST', `/containers/${o.id}/kill`, { query: { signal: sig } }).then((r) => r.buffer(), () => undefined);
-      };
-      try {
-        process.on(sig, handler);
-        cleanups.push(() => process.removeListener(sig, handler));
-      } catch {
-        // a signal this platform does not have
-      }
-    }
-  }
+  if (!o.tty && o.sigProxy) cleanups.push(forwardSignals(client, o.id));
 
   try {
     const { detached } = await pump.done;

@@ -12,7 +12,7 @@ import type { ContentStore } from './content-store';
 import { familiarName, familiarString, parseReference, withDefaultTag } from './reference';
 
 /** One layer of the store, named by its chain ID, which is also its snapshot's name. */
-interface LayerRecord {
+export interface LayerRecord {
   chainID: string;
   diffID: string;
   parent?: string;
@@ -259,6 +259,38 @@ export class ImageStore {
       await this.snapshotter.remove(key).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Turns an active snapshot (a build step's or a container's changes) into a layer: its
+   * diff tar is kept as the layer blob, and the snapshot itself is committed under the
+   * chain ID, so nothing is unpacked a second time.
+   */
+  async commitSnapshot(key: string, diffTar: Readable, parentChainID?: string): Promise<LayerRecord> {
+    const writer = this.content.writer();
+    let diffID: string;
+    try {
+      for await (const chunk of diffTar) await writer.write(chunk as Buffer);
+      diffID = await writer.commit();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    const chainID = parentChainID ? digestOf(`${parentChainID} ${diffID}`) : diffID;
+    const existing = this.layers.get(chainID);
+    if (existing) {
+      await this.snapshotter.remove(key);
+      return existing;
+    }
+    await this.snapshotter.commit(hex(chainID), key);
+    const rec: LayerRecord = { chainID, diffID, parent: parentChainID, size: await this.snapshotter.usage(hex(chainID)).catch(() => writer.size) };
+    await writeJSONAtomic(path.join(this.root, 'layers', `${hex(chainID)}.json`), rec);
+    this.layers.set(chainID, rec);
+    return rec;
+  }
+
+  hasLayer(chainID: string): boolean {
+    return this.layers.has(chainID);
   }
 
   /** Stores an image config whose layers are all present; returns its ID. */

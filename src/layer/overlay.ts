@@ -5,8 +5,10 @@ import { invalid } from '../common/errors';
 import { exists } from '../common/fsutil';
 import { diskUsage } from './disk-usage';
 import { SnapshotRecord, SnapshotStore } from './snapshot-store';
-import type { ApplyResult, Mount, SnapshotInfo, Snapshotter } from './snapshotter';
+import type { ApplyResult, Mount, PathChange, SnapshotInfo, Snapshotter } from './snapshotter';
 import { applyTar } from './tar-apply';
+import { overlayChanges, writeOverlayDiff } from './tar-diff';
+import { tarStream } from './tar-export';
 
 /**
  * Snapshots as overlayfs layers (Docker's "overlay2" driver):
@@ -87,6 +89,22 @@ export class OverlaySnapshotter implements Snapshotter {
 
   async changesDir(keyOrName: string): Promise<string> {
     return this.diffDir((await this.store.get(keyOrName)).id);
+  }
+
+  /** The upper dir is the change set: see tar-diff.ts. */
+  diff(keyOrName: string): Readable {
+    return tarStream(async (sink) => {
+      const chain = await this.store.chain(await this.store.get(keyOrName));
+      await writeOverlayDiff(sink, this.diffDir(chain[0].id), chain.length > 1 ? this.diffDir(chain[1].id) : undefined);
+    });
+  }
+
+  async changes(keyOrName: string): Promise<PathChange[]> {
+    const chain = await this.store.chain(await this.store.get(keyOrName));
+    return overlayChanges(
+      this.diffDir(chain[0].id),
+      chain.slice(1).map((r) => this.diffDir(r.id)),
+    );
   }
 
   private async mountsOf(rec: SnapshotRecord): Promise<Mount[]> {

@@ -12,6 +12,9 @@ import type { Readable } from 'node:stream';
  * - `remove(keyOrName)` deletes either kind; a committed snapshot that is still a
  *   parent of another cannot be removed.
  *
+ * The way back: `diff(key)` is the snapshot's own changes as a layer tar (for commit
+ * and build), `changes(key)` the changed paths (for `docker diff`).
+ *
  * Images name their committed snapshots by chain ID; containers name their active
  * snapshot by container ID. The same few methods serve image unpacking, container
  * root filesystems and (later) the builder.
@@ -28,6 +31,16 @@ export interface ApplyResult {
   diffID: string;
   /** bytes the applied files take (sum of regular file sizes written). */
   size: number;
+}
+
+/**
+ * One changed path of a snapshot relative to its parent. `path` is absolute inside the
+ * snapshot ("/etc/hostname"). Parents of changed paths are not listed unless they
+ * changed themselves: changes.ts completes the list as Docker shows it.
+ */
+export interface PathChange {
+  path: string;
+  kind: 'modified' | 'added' | 'deleted';
 }
 
 export interface SnapshotInfo {
@@ -50,4 +63,17 @@ export interface Snapshotter {
   usage(keyOrName: string): Promise<number>;
   /** A directory holding the snapshot's own changes (overlay upper dir, or the vfs copy). */
   changesDir(keyOrName: string): Promise<string>;
+  /**
+   * The snapshot's changes relative to its parent as an uncompressed layer tar (OCI /
+   * Docker form: `.wh.NAME` for deletions, `.wh..wh..opq` after a directory that
+   * replaced a lower one, hardlinks between paths of the layer, xattrs as PAX records).
+   * Sorted, and built from nothing but the file tree, so the same tree gives the same
+   * bytes and thus the same diff ID. `apply` of it on a fresh snapshot of the same parent
+   * gives the same tree, mtimes rounded down to whole seconds. Errors (an unknown key
+   * included) arrive as the stream's error. Mostly used on active snapshots; a
+   * committed one works too. The snapshot should not change while the tar is read.
+   */
+  diff(keyOrName: string): Readable;
+  /** The paths the snapshot changed relative to its parent, in no promised order. */
+  changes(keyOrName: string): Promise<PathChange[]>;
 }

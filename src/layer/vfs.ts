@@ -5,8 +5,10 @@ import { invalid, system } from '../common/errors';
 import { run } from '../common/exec';
 import { diskUsage } from './disk-usage';
 import { SnapshotRecord, SnapshotStore } from './snapshot-store';
-import type { ApplyResult, Mount, SnapshotInfo, Snapshotter } from './snapshotter';
+import type { ApplyResult, Mount, PathChange, SnapshotInfo, Snapshotter } from './snapshotter';
 import { applyTar } from './tar-apply';
+import { treeChanges, writeTreeDiff } from './tar-diff';
+import { tarStream } from './tar-export';
 
 /**
  * Snapshots as full copies (Docker's "vfs" driver), for when overlayfs is unusable
@@ -79,6 +81,19 @@ export class VfsSnapshotter implements Snapshotter {
 
   async changesDir(keyOrName: string): Promise<string> {
     return this.fsDir((await this.store.get(keyOrName)).id);
+  }
+
+  /** The copy compared with the parent's copy: see tar-diff.ts. */
+  diff(keyOrName: string): Readable {
+    return tarStream(async (sink) => {
+      const rec = await this.store.get(keyOrName);
+      await writeTreeDiff(sink, this.fsDir(rec.id), rec.parentId === undefined ? undefined : this.fsDir(rec.parentId));
+    });
+  }
+
+  async changes(keyOrName: string): Promise<PathChange[]> {
+    const rec = await this.store.get(keyOrName);
+    return treeChanges(this.fsDir(rec.id), rec.parentId === undefined ? undefined : this.fsDir(rec.parentId));
   }
 
   private mountsOf(rec: SnapshotRecord): Mount[] {

@@ -9,6 +9,8 @@ import { SeqpacketSocket } from 'node-unix-socket';
  *
  * Events: 'stdout' (Buffer), 'stderr' (Buffer), 'close'.
  */
+const STDIN_PACKET = 8192;
+
 export class AttachSocket extends EventEmitter {
   private closed = false;
 
@@ -44,8 +46,13 @@ export class AttachSocket extends EventEmitter {
     });
   }
 
+  /**
+   * conmon reads the attach socket in packets of at most 32 KiB and drops the rest of a
+   * longer one, so input is cut into packets it reads whole.
+   */
   writeStdin(data: Buffer): void {
-    if (!this.closed && data.length) this.sock.write(data);
+    if (this.closed) return;
+    for (let at = 0; at < data.length; at += STDIN_PACKET) this.sock.write(data.subarray(at, at + STDIN_PACKET));
   }
 
   /** Sends EOF to the container's stdin, keeping the output coming. */

@@ -10,11 +10,25 @@ export async function resizeConsole(bundleDir: string, height: number, width: nu
   if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0 || height > 65535 || width > 65535) {
     throw invalid(`invalid terminal size ${height}x${width}: height and width must be between 0 and 65535`);
   }
-  // O_NONBLOCK: conmon keeps the FIFO open for reading; if it is gone, fail instead of hanging.
-  const fh = await fsp.open(path.join(bundleDir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
-  try {
-    await fh.write(`1 ${height} ${width}\n`);
-  } finally {
-    await fh.close();
-  }
+  // conmon handles one message per read of the FIFO: two resizes written back to back (the
+  // docker CLI sends h+1,w+1 then h,w) could arrive in one read and lose the second.
+  const prev = queue.get(bundleDir) ?? Promise.resolve();
+  const next = prev.then(async () => {
+    // O_NONBLOCK: conmon keeps the FIFO open for reading; if it is gone, fail instead of hanging.
+    const fh = await fsp.open(path.join(bundleDir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      await fh.write(`1 ${height} ${width}\n`);
+    } finally {
+      await fh.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  });
+  const tail = next.catch(() => undefined);
+  queue.set(bundleDir, tail);
+  void tail.then(() => {
+    if (queue.get(bundleDir) === tail) queue.delete(bundleDir);
+  });
+  return next;
 }
+
+const queue = new Map<string, Promise<unknown>>();

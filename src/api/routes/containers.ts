@@ -137,6 +137,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const aborted = closed(out);
     const write = (s: 'stdout' | 'stderr', data: Buffer) => {
+      if (out.destroyed || out.writableEnded) return;
       if (s === 'stdout' ? stdout : stderr) out.write(tty ? data : frame(s === 'stdout' ? 1 : 2, data));
     };
     if (logs) {

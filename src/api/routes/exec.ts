@@ -46,6 +46,7 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     }
     const { socket, exited } = started;
     const write = (s: 1 | 2, data: Buffer) => {
+      if (out.destroyed || out.writableEnded) return;
       if (s === 1 ? exec.config.AttachStdout !== false : exec.config.AttachStderr !== false) out.write(tty ? data : frame(s, data));
     };
     socket?.on('stdout', (d: Buffer) => write(1, d));

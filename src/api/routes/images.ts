@@ -1,6 +1,4 @@
-import { createGunzip } from 'node:zlib';
-import { PassThrough, type Readable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import { decompressBody } from '../decompress';
 import { invalid } from '../../common/errors';
 import type { Router } from '../router';
 import { checkFilterKeys, queryBool, queryFilters, readBody, sendJSON } from '../respond';
@@ -105,7 +103,7 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
         target = tag ? `${familiarName(ref)}:${tag}` : familiarString(withDefaultTag(ref));
         parseReference(target);
       }
-      const id = await importImage(store, decompress(req), {
+      const id = await importImage(store, decompressBody(req), {
         changes: query.getAll('changes'),
         message: query.get('message') ?? '',
         tag: target,
@@ -190,32 +188,4 @@ async function graphOf(store: ImageStore, img: Image): Promise<Record<string, st
   if (!top) return {};
   const dir = await store.snapshotter.changesDir(top).catch(() => '');
   return store.snapshotter.driver === 'overlay2' ? { UpperDir: dir, MergedDir: '', WorkDir: '', LowerDir: '' } : { Dir: dir };
-}
-
-/** Docker accepts plain, gzip, bzip2 and xz tars for import; gzip is handled in-process. */
-function decompress(req: IncomingMessage): Readable {
-  const out = new PassThrough();
-  let first = true;
-  let gunzip: ReturnType<typeof createGunzip> | undefined;
-  req.on('data', (chunk: Buffer) => {
-    if (first) {
-      first = false;
-      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        gunzip = createGunzip();
-        gunzip.on('error', (e) => out.destroy(invalid(`invalid gzip data: ${e.message}`)));
-        gunzip.pipe(out);
-      } else if (chunk.subarray(0, 3).toString() === 'BZh' || chunk.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-        out.destroy(invalid('bzip2 and xz archives are not supported: give a plain or gzip-compressed tar'));
-        return;
-      }
-    }
-    const target = gunzip ?? out;
-    if (!target.write(chunk)) {
-      req.pause();
-      target.once('drain', () => req.resume());
-    }
-  });
-  req.on('end', () => (gunzip ?? out).end());
-  req.on('error', (e) => out.destroy(e));
-  return out;
 }

@@ -105,7 +105,7 @@ async function runContainer(ctx: CommandContext, p: ParsedFlags): Promise<number
     body.AttachStdout = false;
     body.AttachStderr = false;
     body.StdinOnce = false;
-  } else if (body.AttachStdin) body.StdinOnce = true;
+  }
   if (body.Tty && body.AttachStdin && !ctx.stdin.isTTY) throw new StatusError('the input device is not a TTY', 1);
   const detachKeys = p.values['detach-keys'] as string;
   let detachKeyBytes: Buffer | undefined;

@@ -399,7 +399,8 @@ export function buildContainerRequest(p: ParsedFlags, env: NodeJS.ProcessEnv, te
     ExposedPorts: Object.keys(exposed).length ? exposed : undefined,
     Tty: tty,
     OpenStdin: interactive,
-    StdinOnce: false,
+    // docker: with stdin open and attached, the client's EOF closes the container's stdin
+    StdinOnce: interactive && attachStdin,
     Env: envList.length ? envList : undefined,
     Cmd: cmd.length ? cmd : undefined,
     Healthcheck: healthcheck,

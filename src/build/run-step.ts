@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { ContainerConfig } from '../api/types';
+import { BerthError } from '../common/errors';
+import { detectCgroupVersion } from '../container/cgroups';
+import { writeEtcFiles } from '../container/etc-files';
+import { buildSpec, specToJSON } from '../container/spec';
+import { resolveUser } from '../container/user';
+import { mountAll, unmount } from '../layer/mount';
+import type { Snapshotter } from '../layer/snapshotter';
+
+/** A RUN whose command failed: the build stops with the command's exit code. */
+export class StepFailed extends BerthError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super('INVALID_PARAMETER', message);
+  }
+}
+
+export interface RunStepOptions {
+  snapshotter: Snapshotter;
+  /** the active snapshot the command writes into */
+  key: string;
+  /** a folder of the build's own for the bundle */
+  workDir: string;
+  runtimePath: string;
+  runtimeRoot: string;
+  cgroupParent: string;
+  config: ContainerConfig;
+  args: string[];
+  output: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+}
+
+/**
+ * Runs one RUN instruction: the step's snapshot mounted as the root of a short-lived OCI
+ * container, run with `runc run` and its output passed on as it comes. The container shares
+ * the daemon's network namespace, as builds have no network of their own yet.
+ */
+export async function runStep(o: RunStepOptions): Promise<void> {
+  const bundle = path.join(o.workDir, o.key);
+  const rootfs = path.join(bundle, 'rootfs');
+  await fsp.mkdir(rootfs, { recursive: true });
+  await mountAll(await o.snapshotter.mounts(o.key), rootfs);
+  try {
+    const etc = await writeEtcFiles(bundle, { hostname: o.key.slice(0, 12), hostConfig: {}, hostNetwork: true });
+    const user = await resolveUser(rootfs, o.config.User ?? '');
+    const config: ContainerConfig = { ...o.config, Entrypoint: null, Cmd: o.args };
+    const spec = buildSpec({
+      id: o.key,
+      config,
+      hostConfig: { NetworkMode: 'host' },
+      rootfs,
+      user,
+      etcFiles: { hosts: etc.hostsPath, hostname: etc.hostnamePath, resolvConf: etc.resolvConfPath },
+      netns: 'host',
+      cgroupsPath: `${o.cgroupParent}/${o.key}`,
+      cgroupVersion: detectCgroupVersion(),
+      terminal: false,
+    });
+    // the image's /etc files are what the step should see and keep, not the daemon's copies
+    spec.mounts = spec.mounts.filter((m) => !['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(m.destination));
+    await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(o.runtimePath, ['--root', o.runtimeRoot, 'run', '--bundle', bundle, o.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d: Buffer) => o.output('stdout', d));
+      child.stderr.on('data', (d: Buffer) => o.output('stderr', d));
+      child.on('error', reject);
+      child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    if (code !== 0) {
+      const shown = o.args.length === 3 && o.args[1] === '-c' ? `${o.args[0]} -c ${o.args[2]}` : JSON.stringify(o.args);
+      throw new StepFailed(`The command '${shown}' returned a non-zero code: ${code}`, code);
+    }
+  } finally {
+    await unmount(rootfs).catch(() => undefined);
+    await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
