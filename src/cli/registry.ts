@@ -27,12 +27,16 @@ export const commonCommands: Record<string, CommandEntry> = {
 
 export const otherCommands: Record<string, CommandEntry> = {
   attach: e('attach', 'attach', 'Attach local standard input, output, and error streams to a running container'),
+  commit: e('changes', 'commit', "Create a new image from a container's changes"),
   create: e('run', 'create', 'Create a new container'),
+  diff: e('changes', 'diff', "Inspect changes to files or directories on a container's filesystem"),
+  export: e('changes', 'exportContainer', "Export a container's filesystem as a tar archive"),
   import: e('import', 'importImage', 'Import the contents from a tarball to create a filesystem image'),
   inspect: e('inspect', 'inspect', 'Return low-level information on berth objects'),
   kill: e('lifecycle', 'kill', 'Kill one or more running containers'),
   load: e('archive', 'load', 'Load an image from a tar archive or STDIN'),
   logs: e('logs', 'logs', 'Fetch the logs of a container'),
+  pause: e('changes', 'pause', 'Pause all processes within one or more containers'),
   restart: e('lifecycle', 'restart', 'Restart one or more containers'),
   rm: e('lifecycle', 'rm', 'Remove one or more containers'),
   rmi: e('images', 'rmi', 'Remove one or more images'),
@@ -41,6 +45,7 @@ export const otherCommands: Record<string, CommandEntry> = {
   stop: e('lifecycle', 'stop', 'Stop one or more running containers'),
   tag: e('images', 'tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'),
   top: e('top', 'top', 'Display the running processes of a container'),
+  unpause: e('changes', 'unpause', 'Unpause all processes within one or more containers'),
   wait: e('lifecycle', 'wait', 'Block until one or more containers stop, then print their exit codes'),
 };
 
@@ -57,7 +62,12 @@ export const groups: Record<string, GroupEntry> = {
     subcommands: {
       attach: otherCommands.attach,
       create: otherCommands.create,
+      commit: otherCommands.commit,
+      diff: otherCommands.diff,
       exec: commonCommands.exec,
+      export: otherCommands.export,
+      pause: otherCommands.pause,
+      unpause: otherCommands.unpause,
       inspect: e('inspect', 'containerInspect', 'Display detailed information on one or more containers'),
       kill: otherCommands.kill,
       logs: otherCommands.logs,

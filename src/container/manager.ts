@@ -332,6 +332,26 @@ export class ContainerManager {
     }
   }
 
+  /** Freezes every process of the container (the cgroup freezer, through the runtime). */
+  async pause(idOrName: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.ID} is already paused`);
+    await this.runtimeFor(rec).pause(rec.ID);
+    rec.State = { ...rec.State, Paused: true, Status: 'paused' };
+    await this.store.save(rec);
+    this.o.events.publish('container', 'pause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    if (!rec.State.Paused) throw conflict(`Container ${rec.ID} is not paused`);
+    await this.runtimeFor(rec).resume(rec.ID);
+    rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    await this.store.save(rec);
+    this.o.events.publish('container', 'unpause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+  }
+
   async top(idOrName: string, psArgs: string): Promise<TopResult> {
     const rec = this.store.get(idOrName);
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);

@@ -5,6 +5,7 @@ import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
 import { registerImageArchiveRoutes } from '../api/routes/image-archive';
+import { registerCommitRoutes } from '../api/routes/commit';
 import { registerSystemRoutes } from '../api/routes/system';
 import { registerExecRoutes } from '../api/routes/exec';
 import { ExecManager } from '../container/exec';
@@ -79,6 +80,7 @@ export class Daemon {
     registerContainerRoutes(router, { containers, images, snapshotter });
     registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
+    registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const execs = new ExecManager(containers, c.execRoot);
     events.on('event', (ev: EngineEvent) => {
       if (ev.Type === 'container' && ev.Action === 'destroy') execs.forgetContainer(ev.Actor.ID);

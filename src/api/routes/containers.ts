@@ -82,6 +82,16 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.end(JSON.stringify(result));
   });
 
+  router.add('POST', '/containers/:id/pause', async ({ res, params }) => {
+    await m.pause(params.id);
+    sendNoContent(res);
+  });
+
+  router.add('POST', '/containers/:id/unpause', async ({ res, params }) => {
+    await m.unpause(params.id);
+    sendNoContent(res);
+  });
+
   router.add('GET', '/containers/:id/top', async ({ res, params, query }) => {
     sendJSON(res, 200, await m.top(params.id, query.get('ps_args') ?? '-ef'));
   });
