@@ -31,6 +31,7 @@ export const otherCommands: Record<string, CommandEntry> = {
   create: e('run', 'create', 'Create a new container'),
   diff: e('changes', 'diff', "Inspect changes to files or directories on a container's filesystem"),
   export: e('changes', 'exportContainer', "Export a container's filesystem as a tar archive"),
+  history: e('history', 'history', 'Show the history of an image'),
   import: e('import', 'importImage', 'Import the contents from a tarball to create a filesystem image'),
   inspect: e('inspect', 'inspect', 'Return low-level information on berth objects'),
   kill: e('lifecycle', 'kill', 'Kill one or more running containers'),
@@ -86,6 +87,7 @@ export const groups: Record<string, GroupEntry> = {
   image: {
     summary: 'Manage images',
     subcommands: {
+      history: otherCommands.history,
       import: otherCommands.import,
       inspect: e('inspect', 'imageInspect', 'Display detailed information on one or more images'),
       load: otherCommands.load,

@@ -289,6 +289,11 @@ export class ImageStore {
     return rec;
   }
 
+  /** Bytes of each layer of an image, in order (for `history`). */
+  layerSizes(img: Image): number[] {
+    return chainIDs(img.config.rootfs.diff_ids).map((c) => this.layers.get(c)?.size ?? 0);
+  }
+
   hasLayer(chainID: string): boolean {
     return this.layers.has(chainID);
   }

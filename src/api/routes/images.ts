@@ -138,13 +138,16 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
   router.add('GET', '/images/:name*/history', ({ res, params }) => {
     const img = store.get(params.name);
     const hist = img.config.history ?? [];
+    const sizes = store.layerSizes(img);
+    let layer = 0;
     const out = hist
       .map((h, i) => ({
         Id: i === hist.length - 1 ? img.id : '<missing>',
         Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
         CreatedBy: h.created_by ?? '',
         Tags: i === hist.length - 1 ? img.repoTags : null,
-        Size: 0,
+        // entries that made no layer take no room; the others take their layer's size, in order
+        Size: h.empty_layer ? 0 : sizes[layer++] ?? 0,
         Comment: h.comment ?? '',
       }))
       .reverse();
