@@ -26,6 +26,7 @@ export const commonCommands: Record<string, CommandEntry> = {
 };
 
 export const otherCommands: Record<string, CommandEntry> = {
+  build: e('build', 'build', 'Build an image from a Dockerfile'),
   attach: e('attach', 'attach', 'Attach local standard input, output, and error streams to a running container'),
   commit: e('changes', 'commit', "Create a new image from a container's changes"),
   create: e('run', 'create', 'Create a new container'),
@@ -87,6 +88,7 @@ export const groups: Record<string, GroupEntry> = {
   image: {
     summary: 'Manage images',
     subcommands: {
+      build: otherCommands.build,
       history: otherCommands.history,
       import: otherCommands.import,
       inspect: e('inspect', 'imageInspect', 'Display detailed information on one or more images'),

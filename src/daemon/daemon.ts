@@ -6,6 +6,8 @@ import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
 import { registerImageArchiveRoutes } from '../api/routes/image-archive';
 import { registerCommitRoutes } from '../api/routes/commit';
+import { registerBuildRoutes } from '../api/routes/build';
+import { Builder } from '../build/builder';
 import { registerSystemRoutes } from '../api/routes/system';
 import { registerExecRoutes } from '../api/routes/exec';
 import { ExecManager } from '../container/exec';
@@ -81,6 +83,16 @@ export class Daemon {
     registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    const builder = await Builder.open({
+      images,
+      snapshotter,
+      workRoot: path.join(c.dataRoot, 'build', 'work'),
+      cacheDir: path.join(c.dataRoot, 'build', 'cache'),
+      runtimePath: c.runtimes[c.defaultRuntime] ?? c.runtimes.runc,
+      runtimeRoot: path.join(c.execRoot, 'build-runtime'),
+      cgroupParent: c.cgroupParent,
+    });
+    registerBuildRoutes(router, builder);
     const execs = new ExecManager(containers, c.execRoot);
     events.on('event', (ev: EngineEvent) => {
       if (ev.Type === 'container' && ev.Action === 'destroy') execs.forgetContainer(ev.Actor.ID);

@@ -1,0 +1,58 @@
+import type { ServerResponse } from 'node:http';
+import { decompressBody } from '../decompress';
+import { invalid } from '../../common/errors';
+import type { Router } from '../router';
+import { queryBool } from '../respond';
+import type { Builder, BuildOptions } from '../../build/builder';
+import { StepFailed } from '../../build/run-step';
+
+/**
+ * POST /build (Docker's legacy builder protocol): the context arrives as a tar, progress
+ * leaves as a stream of JSON messages (`stream`, `aux` with the image ID, `errorDetail`),
+ * which the docker CLI and `berth build` print.
+ */
+export function registerBuildRoutes(router: Router, builder: Builder): void {
+  router.add('POST', '/build', async ({ req, res, query }) => {
+    const options: BuildOptions = {
+      dockerfile: query.get('dockerfile') || 'Dockerfile',
+      tags: query.getAll('t'),
+      buildArgs: jsonParam<Record<string, string | null>>(query.get('buildargs'), 'buildargs') ?? {},
+      labels: jsonParam<Record<string, string>>(query.get('labels'), 'labels') ?? {},
+      target: query.get('target') || undefined,
+      noCache: queryBool(query, 'nocache'),
+      quiet: queryBool(query, 'q'),
+    };
+    for (const t of options.tags) if (!t) throw invalid('invalid reference format');
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const send = (msg: Record<string, unknown>) => {
+      if (!res.destroyed) res.write(`${JSON.stringify(msg)}\r\n`);
+    };
+    try {
+      await builder.build(decompressBody(req), options, {
+        stream: (text) => send({ stream: text }),
+        aux: (id) => send({ aux: { ID: id } }),
+      });
+    } catch (e) {
+      const message = (e as Error).message;
+      const code = e instanceof StepFailed ? e.exitCode : 1;
+      send({ errorDetail: { code, message }, error: message });
+    }
+    res.end();
+  });
+
+  router.add('POST', '/build/prune', async ({ res }) => {
+    const n = await builder.prune();
+    const body = JSON.stringify({ CachesDeleted: null, SpaceReclaimed: 0, entries: n });
+    (res as ServerResponse).writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(body);
+  });
+}
+
+function jsonParam<T>(v: string | null, name: string): T | undefined {
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    throw invalid(`invalid ${name}: ${v}`);
+  }
+}

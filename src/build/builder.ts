@@ -1,0 +1,446 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ContainerConfig, ImageConfigFile } from '../api/types';
+import { invalid, notFound } from '../common/errors';
+import { digestOf, shortId } from '../common/ids';
+import { resolveInRoot, resolveUser } from '../container/user';
+import { applyTar } from '../layer/tar-apply';
+import { mountAll, unmount } from '../layer/mount';
+import type { Snapshotter } from '../layer/snapshotter';
+import { chainIDs, type ImageStore } from '../image/store';
+import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
+import { parseReference, withDefaultTag } from '../image/reference';
+import { BuildCache } from './cache';
+import { copyPath, digestSources, resolveSource, type Excluded } from './context';
+import { runStep } from './run-step';
+import { planBuild, toStep, type BuildPlan, type Step } from './plan';
+import { expandFrom, StageScope } from './dockerfile/args';
+import { findStage } from './dockerfile/stages';
+import { parseDockerfile } from './dockerfile/parse';
+import type { Instruction } from './dockerfile/types';
+
+export interface BuildOptions {
+  dockerfile: string;
+  tags: string[];
+  buildArgs: Record<string, string | null>;
+  labels: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  quiet: boolean;
+}
+
+export interface BuildProgress {
+  stream: (text: string) => void;
+  aux: (imageId: string) => void;
+}
+
+export interface BuilderDeps {
+  images: ImageStore;
+  snapshotter: Snapshotter;
+  /** a folder for contexts and step bundles, on the data root's filesystem */
+  workRoot: string;
+  cacheDir: string;
+  runtimePath: string;
+  runtimeRoot: string;
+  cgroupParent: string;
+}
+
+/** The state of a stage as it is built: an image config whose layers are in the store. */
+type State = ImageConfigFile;
+
+/**
+ * Docker's legacy builder, keyed by content: each instruction of the stages the target
+ * needs is applied to the state left by the one before; a step whose key (state, expanded
+ * instruction, copied content, used args) is in the cache is not run again.
+ */
+export class Builder {
+  private constructor(
+    private readonly d: BuilderDeps,
+    private readonly cache: BuildCache,
+  ) {}
+
+  static async open(d: BuilderDeps): Promise<Builder> {
+    await fsp.rm(d.workRoot, { recursive: true, force: true });
+    await fsp.mkdir(d.workRoot, { recursive: true });
+    return new Builder(d, await BuildCache.open(d.cacheDir));
+  }
+
+  prune(): Promise<number> {
+    return this.cache.clear();
+  }
+
+  async build(context: Readable, o: BuildOptions, progress: BuildProgress): Promise<string> {
+    for (const t of o.tags) parseReference(t);
+    const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
+    const contextDir = path.join(work, 'context');
+    await fsp.mkdir(contextDir, { recursive: true });
+    try {
+      try {
+        await applyTar(contextDir, context, { whiteouts: 'plain' });
+      } catch (e) {
+        throw invalid(`failed to read the build context: ${(e as Error).message}`);
+      }
+      const plan = await planBuild(contextDir, o);
+      const say = (text: string) => {
+        if (!o.quiet) progress.stream(text);
+      };
+      const results = new Map<number, State>();
+      const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
+      let stepNo = 0;
+      let final: State | undefined;
+      for (const stage of plan.order) {
+        stepNo++;
+        say(`Step ${stepNo}/${total} : ${stage.original}\n`);
+        const { baseName } = expandFrom(stage, plan.globals, plan.escape);
+        const fromStage = findStage(plan.df, baseName);
+        const base: Base = baseName.toLowerCase() === 'scratch' ? { kind: 'scratch' } : fromStage && fromStage.index < stage.index ? { kind: 'stage', index: fromStage.index } : { kind: 'image', name: baseName };
+        let state = await this.baseState(base, results);
+        say(` ---> ${shortId(await this.stateId(state))}\n`);
+        const scope = StageScope.create(plan.globals, o.buildArgs, state.config?.Env ?? [], plan.escape);
+        // the base image's ONBUILD triggers run first, and are not passed on
+        const triggers: Instruction[] = state.config?.OnBuild?.length ? parseDockerfile(`FROM scratch\n${state.config.OnBuild.join('\n')}\n`).stages[0].instructions : [];
+        if (state.config?.OnBuild?.length) state = { ...state, config: { ...state.config, OnBuild: null } };
+        for (const trigger of triggers) {
+          say(`# Executing ONBUILD trigger: ${trigger.original}\n`);
+          state = await this.runStepCached(state, toStep(trigger, scope, plan.escape, shellOf(state)), results, plan, contextDir, work, o, say);
+        }
+        for (const instr of stage.instructions) {
+          stepNo++;
+          say(`Step ${stepNo}/${total} : ${instr.original}\n`);
+          state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), results, plan, contextDir, work, o, say);
+          say(` ---> ${shortId(await this.stateId(state))}\n`);
+        }
+        results.set(stage.index, state);
+        final = state;
+      }
+      if (!final) throw invalid('no build stage in current context');
+      if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
+      const id = await this.d.images.addImage({ ...final, created: new Date().toISOString() });
+      for (const t of o.tags) await this.d.images.tag(id, t);
+      progress.aux(id);
+      if (o.quiet) progress.stream(`${id}\n`);
+      else {
+        say(`Successfully built ${shortId(id)}\n`);
+        for (const t of o.tags) say(`Successfully tagged ${formatTag(t)}\n`);
+      }
+      return id;
+    } finally {
+      await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private async stateId(state: State): Promise<string> {
+    return digestOf(JSON.stringify(state));
+  }
+
+  private async baseState(base: Base, results: Map<number, State>): Promise<State> {
+    if (base.kind === 'scratch') {
+      return { architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+    }
+    if (base.kind === 'stage') {
+      const s = results.get(base.index);
+      if (!s) throw invalid(`stage ${base.index} has not been built`);
+      return s;
+    }
+    let img = this.d.images.resolve(base.name);
+    if (!img) {
+      const ref = withDefaultTag(parseReference(base.name));
+      if (isBuiltinReference(ref)) img = this.d.images.resolve(await ensureBuiltinBusybox(this.d.images));
+    }
+    if (!img) throw notFound(`pull access denied for ${base.name}, repository does not exist or may require 'docker login': berth cannot pull from registries yet`);
+    const { created: _c, ...rest } = img.config;
+    return { ...rest, config: { ...(img.config.config ?? {}) }, history: [...(img.config.history ?? [])] };
+  }
+
+  private async runStepCached(
+    state: State,
+    step: Step,
+    results: Map<number, State>,
+    plan: BuildPlan,
+    contextDir: string,
+    work: string,
+    o: BuildOptions,
+    say: (t: string) => void,
+  ): Promise<State> {
+    // a metadata step is cached too, so the history times (and the keys after it) stay the same
+    const isMeta = !['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(step.kind);
+    const metaKey = isMeta ? BuildCache.key([await this.stateId(state), 'meta', { ...step, text: undefined }]) : '';
+    if (isMeta && !o.noCache) {
+      const hit = await this.cache.get(metaKey);
+      if (hit) {
+        say(' ---> Using cache\n');
+        return hit;
+      }
+    }
+    const result = await this.applyStep(state, step, results, plan, contextDir, work, o, say);
+    if (isMeta) await this.cache.put(metaKey, result);
+    return result;
+  }
+
+  private async applyStep(
+    state: State,
+    step: Step,
+    results: Map<number, State>,
+    plan: BuildPlan,
+    contextDir: string,
+    work: string,
+    o: BuildOptions,
+    say: (t: string) => void,
+  ): Promise<State> {
+    const config: ContainerConfig = { ...(state.config ?? {}) };
+    const history = [...(state.history ?? [])];
+    const meta = (createdBy: string, change: (c: ContainerConfig) => void): State => {
+      change(config);
+      return { ...state, config, history: [...history, { created: new Date().toISOString(), created_by: createdBy, empty_layer: true }] };
+    };
+    switch (step.kind) {
+      case 'ENV':
+        return meta(`/bin/sh -c #(nop) ENV ${step.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
+          const env = [...(c.Env ?? [])];
+          for (const [k, v] of step.pairs) {
+            const i = env.findIndex((e) => e.split('=')[0] === k);
+            if (i >= 0) env[i] = `${k}=${v}`;
+            else env.push(`${k}=${v}`);
+          }
+          c.Env = env;
+        });
+      case 'LABEL':
+        return meta(`/bin/sh -c #(nop) LABEL ${step.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
+          c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(step.pairs) };
+        });
+      case 'CMD':
+        return meta(`/bin/sh -c #(nop)  CMD ${JSON.stringify(step.args)}`, (c) => (c.Cmd = step.args));
+      case 'ENTRYPOINT':
+        return meta(`/bin/sh -c #(nop)  ENTRYPOINT ${JSON.stringify(step.args)}`, (c) => {
+          c.Entrypoint = step.args;
+          if (!step.keepCmd) c.Cmd = null;
+        });
+      case 'EXPOSE':
+        return meta(`/bin/sh -c #(nop)  EXPOSE ${step.ports.join(' ')}`, (c) => {
+          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(step.ports.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) };
+        });
+      case 'VOLUME':
+        return meta(`/bin/sh -c #(nop)  VOLUME ${JSON.stringify(step.paths)}`, (c) => {
+          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(step.paths.map((p) => [p, {}])) };
+        });
+      case 'USER':
+        return meta(`/bin/sh -c #(nop)  USER ${step.user}`, (c) => (c.User = step.user));
+      case 'STOPSIGNAL':
+        return meta(`/bin/sh -c #(nop)  STOPSIGNAL ${step.signal}`, (c) => (c.StopSignal = step.signal));
+      case 'SHELL':
+        return meta(`/bin/sh -c #(nop)  SHELL ${JSON.stringify(step.args)}`, (c) => (c.Shell = step.args));
+      case 'HEALTHCHECK':
+        return meta(`/bin/sh -c #(nop)  HEALTHCHECK ${step.text}`, (c) => (c.Healthcheck = step.health));
+      case 'ONBUILD':
+        return meta(`/bin/sh -c #(nop)  ONBUILD ${step.trigger}`, (c) => (c.OnBuild = [...(c.OnBuild ?? []), step.trigger]));
+      case 'MAINTAINER':
+        return { ...meta(`/bin/sh -c #(nop)  MAINTAINER ${step.name}`, () => undefined), author: step.name };
+      case 'ARG':
+        return meta(`/bin/sh -c #(nop) ARG ${step.text}`, () => undefined);
+      case 'WORKDIR': {
+        const dir = path.posix.resolve(config.WorkingDir || '/', step.path);
+        return this.layerStep(state, { ...config, WorkingDir: dir }, `/bin/sh -c #(nop) WORKDIR ${dir}`, ['WORKDIR', dir], o, say, work, async (root) => {
+          const target = await resolveInRoot(root, dir);
+          await fsp.mkdir(target, { recursive: true });
+        }, true);
+      }
+      case 'RUN': {
+        const shell = config.Shell?.length ? config.Shell : ['/bin/sh', '-c'];
+        const args = step.exec ? step.exec : [...shell, step.command!];
+        const env = step.env;
+        const argsPrefix = step.usedArgs.length ? `|${step.usedArgs.length} ${step.usedArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+        const createdBy = `${argsPrefix}${step.exec ? JSON.stringify(step.exec) : `${shell.join(' ')} ${step.command}`}`;
+        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], o, say, work, async (_root, key) => {
+          await runStep({
+            snapshotter: this.d.snapshotter,
+            key,
+            workDir: work,
+            runtimePath: this.d.runtimePath,
+            runtimeRoot: this.d.runtimeRoot,
+            cgroupParent: this.d.cgroupParent,
+            config: { ...config, Env: env },
+            args,
+            output: (_s, data) => say(data.toString()),
+          });
+        }, false, true);
+      }
+      case 'COPY':
+      case 'ADD': {
+        let srcRoot = contextDir;
+        let srcExcluded = plan.excluded;
+        let fromMount: { key: string; dir: string } | undefined;
+        let inlineDir: string | undefined;
+        if (step.from !== undefined) {
+          const fromStage = findStage(plan.df, step.from);
+          const fromState = fromStage ? results.get(fromStage.index) : await this.imageState(step.from);
+          if (!fromState) throw invalid(`invalid from flag value ${step.from}: no stage or image of that name`);
+          fromMount = await this.mountState(fromState, work);
+          srcRoot = fromMount.dir;
+          srcExcluded = () => false;
+        } else if (step.inline.length) {
+          // COPY <<EOF: each here-document is a file named after its delimiter
+          inlineDir = path.join(work, `inline-${randomBytes(6).toString('hex')}`);
+          await fsp.mkdir(inlineDir, { recursive: true });
+          for (const f of step.inline) await fsp.writeFile(path.join(inlineDir, f.name), f.content, { mode: 0o644 });
+          srcRoot = inlineDir;
+          srcExcluded = () => false;
+        }
+        try {
+          const sources: string[] = [];
+          for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...(await resolveSource(srcRoot, s, srcExcluded)));
+          const digest = await digestSources(srcRoot, sources, srcExcluded);
+          const workdir = config.WorkingDir || '/';
+          const destRaw = step.dest.startsWith('/') ? step.dest : path.posix.join(workdir, step.dest);
+          const destIsDir = step.dest.endsWith('/') || sources.length > 1;
+          const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
+          return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], o, say, work, async (root) => {
+            const owner = step.chown ? await resolveOwner(root, step.chown) : {};
+            const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
+            for (const rel of sources) {
+              const srcAbs = path.join(srcRoot, rel);
+              const st = await fsp.lstat(srcAbs);
+              let dest = await resolveInRoot(root, destRaw);
+              const destStat = await fsp.stat(dest).catch(() => undefined);
+              if (st.isDirectory()) {
+                await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
+                continue;
+              }
+              if (step.kind === 'ADD' && st.isFile() && (await isTar(srcAbs))) {
+                await fsp.mkdir(dest, { recursive: true });
+                const { createReadStream } = await import('node:fs');
+                const { createGunzip } = await import('node:zlib');
+                const raw = createReadStream(srcAbs);
+                const head = await readHead(srcAbs);
+                await applyTar(dest, head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
+                continue;
+              }
+              if (destIsDir || destStat?.isDirectory()) dest = path.join(dest, path.posix.basename(rel));
+              await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
+            }
+          });
+        } finally {
+          if (fromMount) await this.unmountState(fromMount);
+          if (inlineDir) await fsp.rm(inlineDir, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+
+  private async imageState(name: string): Promise<State | undefined> {
+    const img = this.d.images.resolve(name);
+    return img?.config;
+  }
+
+  /** Mounts a state's layers read-only-by-convention in a throwaway snapshot (for COPY --from). */
+  private async mountState(state: State, work: string): Promise<{ key: string; dir: string }> {
+    const chain = chainIDs(state.rootfs.diff_ids);
+    const key = `build-from-${randomBytes(6).toString('hex')}`;
+    await this.d.snapshotter.prepare(key, chain.length ? chain[chain.length - 1].replace(/^sha256:/, '') : undefined);
+    const dir = path.join(work, key);
+    await fsp.mkdir(dir, { recursive: true });
+    await mountAll(await this.d.snapshotter.mounts(key), dir);
+    return { key, dir };
+  }
+
+  private async unmountState(m: { key: string; dir: string }): Promise<void> {
+    await unmount(m.dir).catch(() => undefined);
+    await this.d.snapshotter.remove(m.key).catch(() => undefined);
+  }
+
+  /**
+   * A step that changes the filesystem: looked up in the cache by its key; otherwise the
+   * change is made in a fresh snapshot on the state's top layer and committed as a layer.
+   * `skipEmpty`: a step that changed nothing adds no layer (WORKDIR of an existing dir).
+   */
+  private async layerStep(
+    state: State,
+    config: ContainerConfig,
+    createdBy: string,
+    keyParts: unknown[],
+    o: BuildOptions,
+    say: (t: string) => void,
+    work: string,
+    change: (root: string, key: string) => Promise<void>,
+    skipEmpty = false,
+    mountedByStep = false,
+  ): Promise<State> {
+    const cacheKey = BuildCache.key([await this.stateId(state), config, keyParts]);
+    if (!o.noCache) {
+      const hit = await this.cache.get(cacheKey);
+      if (hit && chainIDs(hit.rootfs.diff_ids).every((c) => this.d.images.hasLayer(c))) {
+        say(' ---> Using cache\n');
+        return hit;
+      }
+    }
+    const chain = chainIDs(state.rootfs.diff_ids);
+    const parent = chain.length ? chain[chain.length - 1] : undefined;
+    const key = `build-${randomBytes(8).toString('hex')}`;
+    await this.d.snapshotter.prepare(key, parent?.replace(/^sha256:/, ''));
+    let committed = false;
+    try {
+      if (mountedByStep) {
+        say(` ---> Running in ${key.slice(6, 18)}\n`);
+        await change('', key);
+      } else {
+        const root = path.join(work, key);
+        await fsp.mkdir(root, { recursive: true });
+        await mountAll(await this.d.snapshotter.mounts(key), root);
+        try {
+          await change(root, key);
+        } finally {
+          await unmount(root).catch(() => undefined);
+        }
+      }
+      const changed = (await fsp.readdir(await this.d.snapshotter.changesDir(key))).length > 0 || this.d.snapshotter.driver === 'vfs';
+      const entry = { created: new Date().toISOString(), created_by: createdBy };
+      let next: State;
+      if (skipEmpty && !changed) {
+        next = { ...state, config, history: [...(state.history ?? []), { ...entry, empty_layer: true }] };
+      } else {
+        const layer = await this.d.images.commitSnapshot(key, this.d.snapshotter.diff(key), parent);
+        committed = true;
+        next = { ...state, config, rootfs: { type: 'layers', diff_ids: [...state.rootfs.diff_ids, layer.diffID] }, history: [...(state.history ?? []), entry] };
+      }
+      await this.cache.put(cacheKey, next);
+      return next;
+    } finally {
+      if (!committed) await this.d.snapshotter.remove(key).catch(() => undefined);
+    }
+  }
+}
+
+type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };
+
+function shellOf(state: State): string[] {
+  return state.config?.Shell?.length ? state.config.Shell : ['/bin/sh', '-c'];
+}
+
+function formatTag(t: string): string {
+  const ref = withDefaultTag(parseReference(t));
+  return `${t.includes(':') && !t.endsWith(':') ? t : `${t}:${ref.tag}`}`;
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
+async function isTar(file: string): Promise<boolean> {
+  const head = await readHead(file);
+  if (head[0] === 0x1f && head[1] === 0x8b) return true;
+  return head.length >= 262 && head.subarray(257, 262).toString() === 'ustar';
+}
+
+async function resolveOwner(root: string, chown: string): Promise<{ uid: number; gid: number }> {
+  const u = await resolveUser(root, chown);
+  return { uid: u.uid, gid: u.gid };
+}
