@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, createReadStream, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { invalid } from '../common/errors';
 
@@ -94,16 +94,19 @@ async function assertInside(contextDir: string, abs: string, shown: string): Pro
  */
 export async function digestSources(contextDir: string, sources: string[], excluded: Excluded): Promise<string> {
   const h = createHash('sha256');
+  // Synchronous calls: a context is thousands of small files, and one await per file costs
+  // more than the reads themselves. Large files are streamed.
   const visit = async (rel: string): Promise<void> => {
     const abs = path.join(contextDir, rel);
-    const st = await fsp.lstat(abs);
+    const st = lstatSync(abs);
     h.update(`${rel}\0${st.mode}\0`);
-    if (st.isSymbolicLink()) h.update(`link:${await fsp.readlink(abs)}\0`);
+    if (st.isSymbolicLink()) h.update(`link:${readlinkSync(abs)}\0`);
     else if (st.isFile()) {
       h.update(`size:${st.size}\0`);
-      for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
+      if (st.size < 1 << 20) h.update(readFileSync(abs));
+      else for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
     } else if (st.isDirectory()) {
-      for (const e of (await fsp.readdir(abs)).sort()) {
+      for (const e of readdirSync(abs).sort()) {
         const child = rel === '.' ? e : `${rel}/${e}`;
         if (!excluded(child)) await visit(child);
       }
@@ -125,37 +128,51 @@ export interface CopyOptions {
  * links, never followed. Owners are root unless --chown says otherwise, as Docker does.
  */
 export async function copyPath(contextDir: string, rel: string, dest: string, excluded: Excluded, o: CopyOptions): Promise<void> {
+  copyPathSync(contextDir, rel, dest, excluded, o);
+}
+
+// Synchronous for the same reason as digestSources: one await per small file is the cost.
+function copyPathSync(contextDir: string, rel: string, dest: string, excluded: Excluded, o: CopyOptions): void {
   const abs = path.join(contextDir, rel);
-  const st = await fsp.lstat(abs);
+  const st = lstatSync(abs);
   if (st.isDirectory()) {
-    await ensureDir(dest, st, o);
-    for (const e of (await fsp.readdir(abs)).sort()) {
+    ensureDir(dest, st, o);
+    for (const e of readdirSync(abs).sort()) {
       const child = rel === '.' ? e : `${rel}/${e}`;
       if (excluded(child)) continue;
-      await copyPath(contextDir, child, path.join(dest, e), excluded, o);
+      copyPathSync(contextDir, child, path.join(dest, e), excluded, o);
     }
     return;
   }
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
-  await fsp.rm(dest, { recursive: true, force: true });
+  mkdirSync(path.dirname(dest), { recursive: true });
+  const existing = lstatIfExists(dest);
+  if (existing) rmSync(dest, { recursive: true, force: true });
   if (st.isSymbolicLink()) {
-    await fsp.symlink(await fsp.readlink(abs), dest);
+    symlinkSync(readlinkSync(abs), dest);
   } else if (st.isFile()) {
-    await fsp.copyFile(abs, dest);
-    await fsp.chmod(dest, o.mode ?? st.mode & 0o7777);
+    copyFileSync(abs, dest);
+    chmodSync(dest, o.mode ?? st.mode & 0o7777);
   } else {
     return; // sockets, devices and fifos in a context are not copied
   }
-  await fsp.lchown(dest, o.uid ?? 0, o.gid ?? 0);
-  await fsp.lutimes(dest, st.atime, st.mtime);
+  lchownSync(dest, o.uid ?? 0, o.gid ?? 0);
+  lutimesSync(dest, st.atime, st.mtime);
 }
 
-async function ensureDir(dest: string, st: Stats, o: CopyOptions): Promise<void> {
-  const existing = await fsp.lstat(dest).catch(() => undefined);
-  if (existing && !existing.isDirectory()) await fsp.rm(dest, { force: true });
+function lstatIfExists(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function ensureDir(dest: string, st: Stats, o: CopyOptions): void {
+  const existing = lstatIfExists(dest);
+  if (existing && !existing.isDirectory()) rmSync(dest, { force: true });
   if (!existing || !existing.isDirectory()) {
-    await fsp.mkdir(dest, { recursive: true });
-    await fsp.chmod(dest, o.mode ?? st.mode & 0o7777);
-    await fsp.lchown(dest, o.uid ?? 0, o.gid ?? 0);
+    mkdirSync(dest, { recursive: true });
+    chmodSync(dest, o.mode ?? st.mode & 0o7777);
+    lchownSync(dest, o.uid ?? 0, o.gid ?? 0);
   }
 }
