@@ -2,7 +2,7 @@
  * `berth build`: the context folder (less what .dockerignore excludes) is sent as a tar to
  * POST /build, and the builder's progress messages are printed as they come.
  */
-import { createReadStream, promises as fsp, readFileSync, writeFileSync, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, promises as fsp, readdirSync, readFileSync, readlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { CommandSpec } from '../command';
@@ -53,18 +53,22 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
       } else if (body) pack.entry(header, body, (err) => (err ? reject(err) : resolve()));
       else pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
+  // Synchronous file calls and in-memory bodies for small files: a context is thousands of
+  // small files, and an await per file would cost more than reading them.
   const walk = async (rel: string): Promise<void> => {
     const abs = rel ? path.join(dir, rel) : dir;
-    for (const name of (await fsp.readdir(abs)).sort()) {
+    for (const name of readdirSync(abs).sort()) {
       const childRel = rel ? `${rel}/${name}` : name;
-      const st: Stats = await fsp.lstat(path.join(dir, childRel));
+      const childAbs = path.join(dir, childRel);
+      const st: Stats = lstatSync(childAbs);
       if (!keep(childRel) && !st.isDirectory()) continue;
       const common = { name: childRel, mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: st.mtime };
       if (st.isDirectory()) {
-        if (keep(childRel)) await add({ ...common, type: 'directory' });
+        if (keep(childRel)) pack.entry({ ...common, type: 'directory' });
         await walk(childRel);
-      } else if (st.isSymbolicLink()) await add({ ...common, type: 'symlink', linkname: await fsp.readlink(path.join(dir, childRel)) });
-      else if (st.isFile()) await add({ ...common, type: 'file', size: st.size }, createReadStream(path.join(dir, childRel)));
+      } else if (st.isSymbolicLink()) pack.entry({ ...common, type: 'symlink', linkname: readlinkSync(childAbs) });
+      else if (st.isFile() && st.size < 1 << 20) pack.entry({ ...common, type: 'file', size: st.size }, readFileSync(childAbs));
+      else if (st.isFile()) await add({ ...common, type: 'file', size: st.size }, createReadStream(childAbs));
     }
   };
   void (async () => {
