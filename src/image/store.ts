@@ -299,9 +299,10 @@ export class ImageStore {
   }
 
   /** Stores an image config whose layers are all present; returns its ID. */
-  async addImage(config: ImageConfigFile, tag?: string): Promise<string> {
+  async addImage(config: ImageConfigFile, tag?: string, rawBytes?: Buffer): Promise<string> {
     for (const c of chainIDs(config.rootfs.diff_ids)) if (!this.layers.has(c)) throw invalid(`layer ${c} is missing`);
-    const raw = Buffer.from(JSON.stringify(config));
+    // A loaded or pulled config keeps its bytes: the image ID is their digest.
+    const raw = rawBytes ?? Buffer.from(JSON.stringify(config));
     const id = await this.content.put(raw);
     this.images.set(id, config);
     if (!this.meta.has(id)) this.meta.set(id, {});

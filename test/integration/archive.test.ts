@@ -73,17 +73,18 @@ async function emptyDaemon(t: TestDaemon): Promise<void> {
 }
 
 /** A legacy (pre-25) `docker save` archive made by hand: `<id>/layer.tar` and `<id>.json`. */
-async function legacyArchive(layers: Buffer[], opts: { diffIDs?: string[]; tags?: string[] | null; /** gzip every second layer, as mixed archives exist */ gzipLayers?: boolean; extra?: PackEntry[] } = {}) {
+async function legacyArchive(layers: Buffer[], opts: { diffIDs?: string[]; tags?: string[] | null; /** gzip every second layer, as mixed archives exist */ gzipLayers?: boolean; extra?: PackEntry[]; /** rewrites the config JSON as another encoder would write it */ encode?: (json: string) => string; labels?: Record<string, string> } = {}) {
   const diffIDs = opts.diffIDs ?? layers.map(digest);
+  const encode = opts.encode ?? ((j: string) => j);
   const config = Buffer.from(
-    JSON.stringify({
+    encode(JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
       created: '2024-01-02T03:04:05Z',
-      config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+      config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Labels: opts.labels },
       rootfs: { type: 'layers', diff_ids: diffIDs },
       history: layers.map(() => ({ created: '2024-01-02T03:04:05Z', created_by: 'hand' })),
-    }),
+    })),
   );
   const configName = `${sha256(config)}.json`;
   const entries: PackEntry[] = [{ name: configName, data: config }];
@@ -296,4 +297,17 @@ test('corrupt, truncated, mismatched and escaping archives are refused and nothi
   await assert.rejects(fsp.access(path.join(path.dirname(d.dataRoot), 'evil-berth-archive')));
   assert.deepEqual(readdirSync(path.join(d.dataRoot, 'tmp')), [], 'spooled uploads are removed');
   assert.equal((await d.berth(['run', '--rm', 'busybox', 'true'])).code, 0);
+});
+
+test('a config written by another encoder keeps its bytes, so the image ID is the same as where it came from', async () => {
+  const layer = await packTar([{ name: 'go.txt', data: 'go\n' }]);
+  // Go's encoding/json writes <, > and & as \u003c, \u003e and \u0026
+  const goStyle = (j: string) => j.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+  const { archive, id } = await legacyArchive([layer], { tags: ['goenc:1'], labels: { html: '<b>&</b>' }, encode: goStyle });
+  assert.ok(archive.includes(Buffer.from('\\u003cb\\u003e')), 'the archive holds Go-escaped JSON');
+  const r = await d.berth(['load'], { input: archive });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await imageId(d, 'goenc:1'), id);
+  const label = (await d.berth(['image', 'inspect', '-f', '{{index .Config.Labels "html"}}', 'goenc:1'])).stdout.trim();
+  assert.equal(label, '<b>&</b>');
 });

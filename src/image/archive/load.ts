@@ -45,7 +45,7 @@ async function importOne(store: ImageStore, img: ImageToLoad, say: (line: string
     // Verified above; a mismatch here means the file changed under us.
     if (rec.chainID !== chain[i]) throw invalid(`layer ${layer.name} changed while loading`);
   }
-  const id = await store.addImage(img.config);
+  const id = await store.addImage(img.config, undefined, img.configRaw);
   const tags: string[] = [];
   for (const tag of img.repoTags) {
     const previous = store.resolve(tag);

@@ -11,6 +11,7 @@ export interface ImageToLoad {
   config: ImageConfigFile;
   /** the config's bytes as found in the archive; their digest is the image ID */
   configDigest: string;
+  configRaw: Buffer;
   layers: LayerToLoad[];
   repoTags: string[];
 }
@@ -48,7 +49,7 @@ async function legacyPlan(archive: SpooledArchive): Promise<ImageToLoad[]> {
     const config = parseConfig(raw, e.Config);
     if (config.rootfs.diff_ids.length !== e.Layers.length) throw invalid('invalid manifest, layers length mismatch');
     const layers = e.Layers.map((name) => ({ file: entryFile(archive, name), name, blobDigest: blobDigestOf(name) }));
-    out.push({ config, configDigest, layers, repoTags: (e.RepoTags ?? []).map(normalizeTag) });
+    out.push({ config, configDigest, configRaw: raw, layers, repoTags: (e.RepoTags ?? []).map(normalizeTag) });
   }
   return out;
 }
@@ -79,7 +80,7 @@ async function ociPlan(archive: SpooledArchive): Promise<ImageToLoad[]> {
         const name = blobPath(l.digest);
         return { file: entryFile(archive, name), name, blobDigest: l.digest };
       });
-      img = { config, configDigest: m.config.digest, layers, repoTags: [] };
+      img = { config, configDigest: m.config.digest, configRaw, layers, repoTags: [] };
       byDigest.set(desc.digest, img);
     }
     for (const n of names) if (!img.repoTags.includes(n)) img.repoTags.push(n);
