@@ -1,5 +1,27 @@
 import { EventEmitter } from 'node:events';
-import { SeqpacketSocket } from 'node-unix-socket';
+// node-unix-socket is installed by scripts/setup.sh rather than listed in package.json:
+// its optional per-platform packages include some that the registry does not have, which
+// leaves package-lock.json unable to satisfy `npm ci`. It is loaded when first needed.
+interface SeqpacketSocket extends EventEmitter {
+  connect(path: string, cb?: () => void): void;
+  write(buf: Buffer): void;
+  end(): void;
+  destroy(): void;
+}
+
+let seqpacketCtor: (new () => SeqpacketSocket) | undefined;
+
+function newSeqpacketSocket(): SeqpacketSocket {
+  if (!seqpacketCtor) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      seqpacketCtor = (require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocket }).SeqpacketSocket;
+    } catch {
+      throw new Error('attaching needs the npm package node-unix-socket: run scripts/setup.sh');
+    }
+  }
+  return new seqpacketCtor();
+}
 
 /**
  * A connection to conmon's attach socket (SOCK_SEQPACKET, which Node's `net` lacks).
@@ -33,7 +55,7 @@ export class AttachSocket extends EventEmitter {
 
   static connect(path: string): Promise<AttachSocket> {
     return new Promise((resolve, reject) => {
-      const sock = new SeqpacketSocket();
+      const sock = newSeqpacketSocket();
       sock.once('error', reject);
       try {
         sock.connect(path, () => {
