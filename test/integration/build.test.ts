@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TestDaemon, runCommand } from '../helpers/daemon';
+import { TestDaemon, runCommand, BERTH } from '../helpers/daemon';
 import { packTar } from '../../src/layer/tar-pack';
 
 let d: TestDaemon;
@@ -164,4 +164,39 @@ test('the real docker CLI builds through berthd with the legacy builder', async 
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /Successfully tagged viadocker:1/);
   assert.equal((await d.berth(['run', '--rm', 'viadocker:1'])).stdout, 'via-docker\n');
+});
+
+test('a file deleted in a step is a whiteout in that layer of the saved image', async () => {
+  const tarStream = await import('tar-stream');
+  const dir = await context('whiteout', { Dockerfile: 'FROM busybox\nRUN rm /bin/vi && mkdir /d && echo x > /d/f\nRUN rm -r /d\n' });
+  const b = await d.berth(['build', '-t', 'wh:1', dir]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const saved = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} save wh:1 > ${path.join(tmp, 'wh.tar')}`]);
+  assert.equal(saved.code, 0, saved.stderr);
+  const entries = async (buf: Buffer) => {
+    const names: { name: string; data: Buffer }[] = [];
+    const ex = tarStream.extract();
+    await new Promise<void>((resolve, reject) => {
+      ex.on('entry', (h, s, next) => {
+        const chunks: Buffer[] = [];
+        s.on('data', (c: unknown) => chunks.push(c as Buffer));
+        s.on('end', () => {
+          names.push({ name: h.name, data: Buffer.concat(chunks) });
+          next();
+        });
+      });
+      ex.on('finish', () => resolve());
+      ex.on('error', reject);
+      ex.end(buf);
+    });
+    return names;
+  };
+  const archive = await entries(await fsp.readFile(path.join(tmp, 'wh.tar')));
+  const manifest = JSON.parse(archive.find((e) => e.name === 'manifest.json')!.data.toString())[0] as { Layers: string[] };
+  assert.equal(manifest.Layers.length, 3);
+  const second = (await entries(archive.find((e) => e.name === manifest.Layers[1])!.data)).map((e) => e.name);
+  assert.ok(second.includes('bin/.wh.vi'), `the RUN that deleted /bin/vi carries its whiteout: ${second.join(' ')}`);
+  const third = (await entries(archive.find((e) => e.name === manifest.Layers[2])!.data)).map((e) => e.name);
+  assert.ok(third.includes('.wh.d'), `the removed directory is a whiteout in the last layer: ${third.join(' ')}`);
+  assert.notEqual((await d.berth(['run', '--rm', 'wh:1', 'ls', '/d'])).code, 0);
 });
