@@ -62,6 +62,10 @@ export class Builder {
   ) {}
 
   static async open(d: BuilderDeps): Promise<Builder> {
+    // a daemon that stopped in the middle of a build left its step snapshots behind
+    for (const s of await d.snapshotter.list()) {
+      if (s.kind === 'active' && /^build-/.test(s.name)) await d.snapshotter.remove(s.name).catch(() => undefined);
+    }
     await fsp.rm(d.workRoot, { recursive: true, force: true });
     await fsp.mkdir(d.workRoot, { recursive: true });
     return new Builder(d, await BuildCache.open(d.cacheDir));

@@ -90,6 +90,10 @@ export class ImageStore {
       }
     }
     for (const [tag, id] of s.repositories) if (!s.images.has(id)) s.repositories.delete(tag);
+    // layers being unpacked when the daemon stopped are not layers
+    for (const snap of await snapshotter.list()) {
+      if (snap.kind === 'active' && /^ingest-/.test(snap.name)) await snapshotter.remove(snap.name).catch(() => undefined);
+    }
     return s;
   }
 

@@ -78,6 +78,10 @@ export class OverlaySnapshotter implements Snapshotter {
     return this.store.remove(keyOrName, (rec) => this.removeLink(rec.id));
   }
 
+  async list(): Promise<SnapshotInfo[]> {
+    return (await this.store.list()).map((rec) => ({ name: rec.name, parent: rec.parent, kind: rec.kind }));
+  }
+
   async stat(keyOrName: string): Promise<SnapshotInfo | undefined> {
     const rec = await this.store.lookup(keyOrName);
     return rec && { name: rec.name, parent: rec.parent, kind: rec.kind };

@@ -59,6 +59,8 @@ export interface Snapshotter {
   commit(name: string, key: string): Promise<void>;
   remove(keyOrName: string): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo | undefined>;
+  /** Every snapshot, active and committed (start-up clean-up of unfinished work). */
+  list(): Promise<SnapshotInfo[]>;
   /** Bytes used by the snapshot's own layer (not its parents). */
   usage(keyOrName: string): Promise<number>;
   /** A directory holding the snapshot's own changes (overlay upper dir, or the vfs copy). */

@@ -69,6 +69,10 @@ export class VfsSnapshotter implements Snapshotter {
     return this.store.remove(keyOrName, async () => undefined);
   }
 
+  async list(): Promise<SnapshotInfo[]> {
+    return (await this.store.list()).map((rec) => ({ name: rec.name, parent: rec.parent, kind: rec.kind }));
+  }
+
   async stat(keyOrName: string): Promise<SnapshotInfo | undefined> {
     const rec = await this.store.lookup(keyOrName);
     return rec && { name: rec.name, parent: rec.parent, kind: rec.kind };
