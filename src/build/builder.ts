@@ -121,7 +121,8 @@ export class Builder {
       }
       if (!final) throw invalid('no build stage in current context');
       if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
-      const id = await this.d.images.addImage({ ...final, created: new Date().toISOString() });
+      // the last step's time: a build that changed nothing gives the same image ID again
+      const id = await this.d.images.addImage({ ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() });
       for (const t of o.tags) await this.d.images.tag(id, t);
       progress.aux(id);
       if (o.quiet) progress.stream(`${id}\n`);

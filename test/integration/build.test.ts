@@ -70,8 +70,10 @@ test('a Dockerfile builds into an image with its config, layers and history', as
 
 test('the cache: everything reused when nothing changed; a changed file rebuilds from its COPY on', async () => {
   const dir = path.join(tmp, 'app');
+  const firstId = (await d.berth(['image', 'inspect', '-f', '{{.Id}}', 'app:1'])).stdout.trim();
   const again = await d.berth(['build', '-t', 'app:1', '--target', 'base', '--label', 'built=yes', dir]);
   assert.equal(again.code, 0, again.stderr);
+  assert.equal((await d.berth(['image', 'inspect', '-f', '{{.Id}}', 'app:1'])).stdout.trim(), firstId, 'a build that changed nothing gives the same image');
   assert.doesNotMatch(again.stdout, /Running in/);
   assert.equal(again.stdout.match(/Using cache/g)?.length, 9);
   await fsp.writeFile(path.join(dir, 'a.txt'), 'changed\n');
