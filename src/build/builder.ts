@@ -13,7 +13,7 @@ import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag } from '../image/reference';
 import { BuildCache } from './cache';
-import { copyPath, digestSources, resolveSource, type Excluded } from './context';
+import { copyPath, digestSources, resolveSource } from './context';
 import { runStep } from './run-step';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
 import { expandFrom, StageScope } from './dockerfile/args';
@@ -91,6 +91,7 @@ export class Builder {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
+      const run: BuildRun = { results, plan, contextDir, work, o, say };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
@@ -108,12 +109,12 @@ export class Builder {
         if (state.config?.OnBuild?.length) state = { ...state, config: { ...state.config, OnBuild: null } };
         for (const trigger of triggers) {
           say(`# Executing ONBUILD trigger: ${trigger.original}\n`);
-          state = await this.runStepCached(state, toStep(trigger, scope, plan.escape, shellOf(state)), results, plan, contextDir, work, o, say);
+          state = await this.runStepCached(state, toStep(trigger, scope, plan.escape, shellOf(state)), run);
         }
         for (const instr of stage.instructions) {
           stepNo++;
           say(`Step ${stepNo}/${total} : ${instr.original}\n`);
-          state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), results, plan, contextDir, work, o, say);
+          state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), run);
           say(` ---> ${shortId(await this.stateId(state))}\n`);
         }
         results.set(stage.index, state);
@@ -159,16 +160,8 @@ export class Builder {
     return { ...rest, config: { ...(img.config.config ?? {}) }, history: [...(img.config.history ?? [])] };
   }
 
-  private async runStepCached(
-    state: State,
-    step: Step,
-    results: Map<number, State>,
-    plan: BuildPlan,
-    contextDir: string,
-    work: string,
-    o: BuildOptions,
-    say: (t: string) => void,
-  ): Promise<State> {
+  private async runStepCached(state: State, step: Step, run: BuildRun): Promise<State> {
+    const { o, say } = run;
     // a metadata step is cached too, so the history times (and the keys after it) stay the same
     const isMeta = !['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(step.kind);
     const metaKey = isMeta ? BuildCache.key([await this.stateId(state), 'meta', { ...step, text: undefined }]) : '';
@@ -179,21 +172,13 @@ export class Builder {
         return hit;
       }
     }
-    const result = await this.applyStep(state, step, results, plan, contextDir, work, o, say);
+    const result = await this.applyStep(state, step, run);
     if (isMeta) await this.cache.put(metaKey, result);
     return result;
   }
 
-  private async applyStep(
-    state: State,
-    step: Step,
-    results: Map<number, State>,
-    plan: BuildPlan,
-    contextDir: string,
-    work: string,
-    o: BuildOptions,
-    say: (t: string) => void,
-  ): Promise<State> {
+  private async applyStep(state: State, step: Step, run: BuildRun): Promise<State> {
+    const { results, plan, contextDir, work, o, say } = run;
     const config: ContainerConfig = { ...(state.config ?? {}) };
     const history = [...(state.history ?? [])];
     const meta = (createdBy: string, change: (c: ContainerConfig) => void): State => {
@@ -414,6 +399,17 @@ export class Builder {
       if (!committed) await this.d.snapshotter.remove(key).catch(() => undefined);
     }
   }
+}
+
+/** What every step of one build shares. */
+interface BuildRun {
+  /** finished stages by index, for FROM <stage> and COPY --from */
+  results: Map<number, State>;
+  plan: BuildPlan;
+  contextDir: string;
+  work: string;
+  o: BuildOptions;
+  say: (text: string) => void;
 }
 
 type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };
