@@ -1,0 +1,75 @@
+import * as http from 'node:http';
+import { regErr } from './errors';
+import { checkName } from './reference';
+import { BlobStore } from './store/blobs';
+import { UploadStore } from './store/uploads';
+import { StorageDriver } from './storage/driver';
+import { base, Ctx, Registry, sendError } from './handlers/base';
+import { deleteBlob, getBlob } from './handlers/blobs';
+import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from './handlers/uploads';
+import { deleteManifest, getManifest, putManifest } from './handlers/manifests';
+import { listTags } from './handlers/tags';
+import { catalog } from './handlers/catalog';
+import { listReferrers } from './handlers/referrers';
+
+type Handler = (c: Ctx) => Promise<void>;
+type Resource = 'base' | 'catalog' | 'upload' | 'uploads' | 'blob' | 'manifest' | 'tags' | 'referrers';
+
+const routes: Record<Resource, Partial<Record<string, Handler>>> = {
+  base: { GET: base, HEAD: base },
+  catalog: { GET: catalog },
+  uploads: { POST: startUpload },
+  upload: { PATCH: patchUpload, PUT: putUpload, GET: uploadStatus, DELETE: cancelUpload },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  tags: { GET: listTags },
+  referrers: { GET: listReferrers },
+};
+
+// <name> may hold slashes: the shortest name after which the rest is a whole resource path
+// wins, so a repository named "team/blobs" still routes.
+const ROUTE = /^\/v2\/(.+?)\/(?:(blobs\/uploads)\/?([^/]*)|blobs\/([^/]+)|manifests\/([^/]+)|(tags)\/list|referrers\/([^/]+))$/;
+
+export function route(pathname: string): { resource: Resource; name: string; ref: string } | undefined {
+  if (pathname === '/v2/' || pathname === '/v2') return { resource: 'base', name: '', ref: '' };
+  if (pathname === '/v2/_catalog') return { resource: 'catalog', name: '', ref: '' };
+  const m = ROUTE.exec(pathname);
+  if (!m) return undefined;
+  const name = m[1];
+  if (m[2]) return { resource: m[3] ? 'upload' : 'uploads', name, ref: m[3] };
+  if (m[4] !== undefined) return { resource: 'blob', name, ref: m[4] };
+  if (m[5] !== undefined) return { resource: 'manifest', name, ref: m[5] };
+  if (m[6]) return { resource: 'tags', name, ref: '' };
+  return { resource: 'referrers', name, ref: m[7] };
+}
+
+export function createRegistry(driver: StorageDriver, readOnly: boolean): Registry {
+  const blobs = new BlobStore(driver);
+  return { driver, blobs, uploads: new UploadStore(driver, blobs), readOnly };
+}
+
+export function createServer(app: Registry): http.Server {
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://registry');
+    const c: Ctx = { req, res, url, app, name: '', ref: '' };
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    void (async () => {
+      let pathname: string;
+      try {
+        pathname = decodeURIComponent(url.pathname);
+      } catch {
+        throw regErr('NAME_INVALID', `malformed path: ${url.pathname}`);
+      }
+      const r = route(pathname);
+      if (!r) throw regErr('NAME_UNKNOWN', `no route for ${url.pathname}`);
+      const h = routes[r.resource][req.method ?? ''];
+      if (!h) throw regErr('UNSUPPORTED', `${req.method} not allowed on ${url.pathname}`);
+      if (app.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+        throw regErr('UNSUPPORTED', 'registry is in read-only mode');
+      }
+      c.name = r.resource === 'base' || r.resource === 'catalog' ? '' : checkName(r.name);
+      c.ref = r.ref;
+      await h(c);
+    })().catch((e) => sendError(c, e));
+  });
+}

@@ -1,0 +1,114 @@
+import { regErr } from '../errors';
+import { manifestRefs, parseManifest } from '../manifest';
+import { checkDigest, digestBytes, isValidDigest, isValidTag } from '../reference';
+import { Ctx, readBody, repo, send } from './base';
+
+/**
+ * /v2/<name>/manifests/<tag-or-digest>: manifests are kept byte for byte as blobs, with the
+ * Content-Type they were pushed with; the repository holds a revision link per digest and a
+ * link per tag.
+ */
+const MAX_MANIFEST = 4 * 1024 * 1024;
+const DEFAULT_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+
+function checkRef(ref: string): 'digest' | 'tag' {
+  if (isValidDigest(ref)) return 'digest';
+  if (isValidTag(ref)) return 'tag';
+  if (ref.includes(':')) throw regErr('DIGEST_INVALID', `invalid digest: ${ref}`);
+  throw regErr('MANIFEST_INVALID', `invalid tag: ${ref}`, { tag: ref });
+}
+
+async function resolve(c: Ctx): Promise<string> {
+  const r = repo(c);
+  if (!(await r.exists())) throw regErr('NAME_UNKNOWN', undefined, { name: c.name });
+  const digest = checkRef(c.ref) === 'digest' ? c.ref : await r.resolveTag(c.ref);
+  if (!digest || !(await r.hasRevision(digest))) throw regErr('MANIFEST_UNKNOWN', undefined, { reference: c.ref });
+  return digest;
+}
+
+export async function getManifest(c: Ctx): Promise<void> {
+  const digest = await resolve(c);
+  const bytes = await c.app.blobs.get(digest);
+  send(
+    c,
+    200,
+    {
+      'Content-Type': await repo(c).revisionType(digest),
+      'Content-Length': bytes.length,
+      'Docker-Content-Digest': digest,
+      ETag: `"${digest}"`,
+    },
+    bytes,
+  );
+}
+
+export async function putManifest(c: Ctx): Promise<void> {
+  const kind = checkRef(c.ref);
+  const bytes = await readBody(c, MAX_MANIFEST);
+  const digest = digestBytes(bytes, kind === 'digest' ? c.ref.split(':')[0] : 'sha256');
+  if (kind === 'digest' && digest !== c.ref) throw regErr('DIGEST_INVALID', 'manifest does not match the digest it was pushed by', { expected: c.ref, actual: digest });
+  let doc;
+  try {
+    doc = parseManifest(bytes);
+  } catch (e) {
+    throw regErr('MANIFEST_INVALID', (e as Error).message);
+  }
+  const header = (c.req.headers['content-type'] ?? '').split(';')[0].trim();
+  if (header && doc.mediaType && header !== doc.mediaType) {
+    throw regErr('MANIFEST_INVALID', `Content-Type ${header} does not match mediaType ${doc.mediaType}`);
+  }
+  const mediaType = header || doc.mediaType || DEFAULT_TYPE;
+
+  // Everything referenced must already be here, except the subject (pushable in either order).
+  const r = repo(c);
+  const refs = manifestRefs(doc);
+  const missing: string[] = [];
+  for (const b of refs.blobs) {
+    if (b.urls?.length) continue; // foreign layers live elsewhere by design
+    if (!(await r.hasLayer(b.digest)) || (await c.app.blobs.size(b.digest)) === undefined) missing.push(b.digest);
+  }
+  for (const m of refs.manifests) if (!(await r.hasRevision(m.digest))) missing.push(m.digest);
+  if (missing.length) {
+    throw regErr('MANIFEST_BLOB_UNKNOWN', `manifest references unknown content: ${missing.join(', ')}`, { digests: missing });
+  }
+
+  const extraTags = kind === 'digest' ? c.url.searchParams.getAll('tag') : [];
+  for (const t of extraTags) if (!isValidTag(t)) throw regErr('MANIFEST_INVALID', `invalid tag: ${t}`);
+
+  await c.app.blobs.putBytes(bytes, digest.split(':')[0]);
+  await r.linkRevision(digest, mediaType);
+  if (refs.subject) await r.linkReferrer(refs.subject.digest, digest);
+  const tags = kind === 'tag' ? [c.ref] : extraTags;
+  for (const t of tags) await r.tag(t, digest);
+
+  const headers: Record<string, string | number> = {
+    Location: `/v2/${c.name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest,
+    'Content-Length': 0,
+  };
+  if (refs.subject) headers['OCI-Subject'] = refs.subject.digest;
+  if (extraTags.length) headers['OCI-Tag'] = extraTags.join(', ');
+  send(c, 201, headers);
+}
+
+export async function deleteManifest(c: Ctx): Promise<void> {
+  const r = repo(c);
+  if (!(await r.exists())) throw regErr('NAME_UNKNOWN', undefined, { name: c.name });
+  if (checkRef(c.ref) === 'tag') {
+    if (!(await r.resolveTag(c.ref))) throw regErr('MANIFEST_UNKNOWN', undefined, { tag: c.ref });
+    await r.untag(c.ref);
+    return send(c, 202, { 'Content-Length': 0 });
+  }
+  const digest = checkDigest(c.ref);
+  if (!(await r.hasRevision(digest))) throw regErr('MANIFEST_UNKNOWN', undefined, { digest });
+  // Drop the referrers entry first, while the manifest can still be read to find its subject.
+  try {
+    const subject = manifestRefs(parseManifest(await c.app.blobs.get(digest))).subject;
+    if (subject) await r.unlinkReferrer(subject.digest, digest);
+  } catch {
+    // A manifest that cannot be read has no referrers entry worth keeping.
+  }
+  for (const t of await r.tags()) if ((await r.resolveTag(t)) === digest) await r.untag(t);
+  await r.unlinkRevision(digest);
+  send(c, 202, { 'Content-Length': 0 });
+}
