@@ -64,7 +64,11 @@ test('a client that disconnects mid-stream does not stop the container', async (
   assert.equal(run.code, 0, run.stderr);
   const follow = d.berth(['logs', '-f', 'talker'], { timeoutMs: 1500 });
   const attach = d.berth(['attach', 'talker'], { timeoutMs: 1500 });
-  await Promise.all([follow, attach]);
+  const second = d.berth(['attach', 'talker'], { timeoutMs: 1500 });
+  const [, a1, a2] = await Promise.all([follow, attach, second]);
+  // several clients may attach at once, each gets the output
+  assert.match(a1.stdout, /tick/);
+  assert.match(a2.stdout, /tick/);
   assert.equal((await d.berth(['inspect', '-f', '{{.State.Running}}', 'talker'])).stdout.trim(), 'true');
   assert.equal((await d.api('GET', '/_ping')).status, 200);
   await d.berth(['rm', '-f', 'talker']);
