@@ -15,6 +15,7 @@ import { parseReference, withDefaultTag } from '../image/reference';
 import { BuildCache } from './cache';
 import { copyPath, digestSources, resolveSource } from './context';
 import { runStep } from './run-step';
+import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
 import { expandFrom, StageScope } from './dockerfile/args';
 import { findStage } from './dockerfile/stages';
@@ -78,20 +79,15 @@ export class Builder {
   async build(context: Readable, o: BuildOptions, progress: BuildProgress): Promise<string> {
     for (const t of o.tags) parseReference(t);
     const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
-    const contextDir = path.join(work, 'context');
-    await fsp.mkdir(contextDir, { recursive: true });
+    await fsp.mkdir(work, { recursive: true });
     try {
-      try {
-        await applyTar(contextDir, context, { whiteouts: 'plain' });
-      } catch (e) {
-        throw invalid(`failed to read the build context: ${(e as Error).message}`);
-      }
-      const plan = await planBuild(contextDir, o);
+      const ctx = await ContextArchive.receive(context, work);
+      const plan = await planBuild((rel) => ctx.read(rel), o);
       const say = (text: string) => {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
-      const run: BuildRun = { results, plan, contextDir, work, o, say };
+      const run: BuildRun = { results, plan, ctx, work, o, say };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
@@ -178,7 +174,7 @@ export class Builder {
   }
 
   private async applyStep(state: State, step: Step, run: BuildRun): Promise<State> {
-    const { results, plan, contextDir, work, o, say } = run;
+    const { results, plan, ctx, work, o, say } = run;
     const config: ContainerConfig = { ...(state.config ?? {}) };
     const history = [...(state.history ?? [])];
     const meta = (createdBy: string, change: (c: ContainerConfig) => void): State => {
@@ -258,7 +254,8 @@ export class Builder {
       }
       case 'COPY':
       case 'ADD': {
-        let srcRoot = contextDir;
+        // '' until known: the context is unpacked only if this step misses the cache
+        let srcRoot = '';
         let srcExcluded = plan.excluded;
         let fromMount: { key: string; dir: string } | undefined;
         let inlineDir: string | undefined;
@@ -279,13 +276,20 @@ export class Builder {
         }
         try {
           const sources: string[] = [];
-          for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...(await resolveSource(srcRoot, s, srcExcluded)));
-          const digest = await digestSources(srcRoot, sources, srcExcluded);
+          let digest: string;
+          if (srcRoot) {
+            for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...(await resolveSource(srcRoot, s, srcExcluded)));
+            digest = await digestSources(srcRoot, sources, srcExcluded);
+          } else {
+            for (const s of step.sources) sources.push(...ctx.resolve(s, srcExcluded));
+            digest = ctx.digest(sources, srcExcluded);
+          }
           const workdir = config.WorkingDir || '/';
           const destRaw = step.dest.startsWith('/') ? step.dest : path.posix.join(workdir, step.dest);
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
           return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], o, say, work, async (root) => {
+            if (!srcRoot) srcRoot = await ctx.materialize();
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
             for (const rel of sources) {
@@ -406,7 +410,8 @@ interface BuildRun {
   /** finished stages by index, for FROM <stage> and COPY --from */
   results: Map<number, State>;
   plan: BuildPlan;
-  contextDir: string;
+  /** the context as received; unpacked only when a step copies from it */
+  ctx: ContextArchive;
   work: string;
   o: BuildOptions;
   say: (text: string) => void;

@@ -12,7 +12,7 @@ export type Excluded = (relPath: string) => boolean;
 
 const GLOB = /[*?[\\]/;
 
-function globToRegex(pattern: string): RegExp {
+export function globToRegex(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];

@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { HealthConfig } from '../api/types';
 import { invalid } from '../common/errors';
@@ -40,16 +39,12 @@ export interface BuildPlan {
   escape: string;
 }
 
-export async function planBuild(contextDir: string, o: { dockerfile: string; target?: string; buildArgs: BuildArgs }): Promise<BuildPlan> {
+export async function planBuild(read: (rel: string) => string | undefined, o: { dockerfile: string; target?: string; buildArgs: BuildArgs }): Promise<BuildPlan> {
   const rel = path.posix.normalize(o.dockerfile);
   if (rel.startsWith('../') || path.isAbsolute(rel)) throw invalid(`the Dockerfile (${o.dockerfile}) must be within the build context`);
-  let text: string;
-  try {
-    text = await fsp.readFile(path.join(contextDir, rel), 'utf8');
-  } catch {
-    throw invalid(`Cannot locate specified Dockerfile: ${o.dockerfile}`);
-  }
-  const ignoreText = await fsp.readFile(path.join(contextDir, '.dockerignore'), 'utf8').catch(() => '');
+  const text = read(rel);
+  if (text === undefined) throw invalid(`Cannot locate specified Dockerfile: ${o.dockerfile}`);
+  const ignoreText = read('.dockerignore') ?? '';
   const patterns = parseDockerignore(ignoreText);
   if (isExcluded(rel, patterns)) {
     // the docker CLI sends the Dockerfile regardless; it is still not copied by COPY .

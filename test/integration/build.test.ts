@@ -30,7 +30,7 @@ const APP = `FROM busybox AS base
 ARG V=1
 ENV APP=/app GREETING="hi there"
 WORKDIR $APP
-COPY a.txt sub ./
+COPY a.txt sub/ ./
 RUN echo "v=$V $GREETING" > built.txt && rm /bin/vi
 LABEL team=x
 EXPOSE 8080

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { invalid } from '../common/errors';
+import { applyTar } from '../layer/tar-apply';
+import { globToRegex, type Excluded } from './context';
+
+interface Entry {
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  mode: number;
+  size: number;
+  linkname?: string;
+  /** sha256 of a file's content */
+  digest?: string;
+  /** the content of small files, for the Dockerfile and .dockerignore */
+  content?: Buffer;
+}
+
+const KEEP_CONTENT = 256 * 1024;
+
+/**
+ * The build context as received: the tar kept in one file, and an index of what it holds
+ * (types, modes, link targets, content digests). Cache keys of COPY and ADD are computed from
+ * the index, so a build whose steps all hit the cache never unpacks the context; the first
+ * step that really copies unpacks it, once.
+ */
+export class ContextArchive {
+  private unpacked?: Promise<string>;
+
+  private constructor(
+    private readonly tarPath: string,
+    private readonly dir: string,
+    private readonly entries: Map<string, Entry>,
+    private readonly dirs: Set<string>,
+  ) {}
+
+  static async receive(input: Readable, workDir: string): Promise<ContextArchive> {
+    const tarPath = path.join(workDir, 'context.tar');
+    const entries = new Map<string, Entry>();
+    const dirs = new Set<string>(['.']);
+    const extract = tar.extract();
+    const file = createWriteStream(tarPath);
+    const tee = new PassThrough();
+    const parsed = new Promise<void>((resolve, reject) => {
+      extract.on('entry', (header, stream, next) => {
+        const rel = cleanName(header.name);
+        const h = createHash('sha256');
+        const chunks: Buffer[] = [];
+        let size = 0;
+        stream.on('data', (chunk: unknown) => {
+          const c = chunk as Buffer;
+          h.update(c);
+          size += c.length;
+          if (size <= KEEP_CONTENT) chunks.push(c);
+        });
+        stream.on('end', () => {
+          if (rel) {
+            const type = header.type === 'file' || header.type === 'contiguous-file' ? 'file' : header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : 'other';
+            entries.set(rel, { type, mode: header.mode ?? 0o644, size, linkname: header.linkname ?? undefined, digest: type === 'file' ? h.digest('hex') : undefined, content: type === 'file' && size <= KEEP_CONTENT ? Buffer.concat(chunks) : undefined });
+            for (let p = path.posix.dirname(rel); p !== '.' && !dirs.has(p); p = path.posix.dirname(p)) dirs.add(p);
+            if (type === 'directory') dirs.add(rel);
+          }
+          next();
+        });
+        stream.on('error', reject);
+      });
+      extract.on('finish', () => resolve());
+      extract.on('error', (e) => reject(invalid(`failed to read the build context: ${e.message}`)));
+    });
+    const written = new Promise<void>((resolve, reject) => {
+      file.on('finish', () => resolve());
+      file.on('error', reject);
+    });
+    input.on('error', (e) => tee.destroy(e));
+    tee.on('error', (e) => extract.destroy(e));
+    input.pipe(tee);
+    tee.pipe(file);
+    tee.pipe(extract);
+    await Promise.all([parsed, written]);
+    return new ContextArchive(tarPath, path.join(workDir, 'context'), entries, dirs);
+  }
+
+  /** A small file's content (the Dockerfile, .dockerignore), or undefined. */
+  read(rel: string): string | undefined {
+    return this.entries.get(cleanName(rel))?.content?.toString('utf8');
+  }
+
+  /** The context unpacked on disk, made on first use. */
+  materialize(): Promise<string> {
+    this.unpacked ??= (async () => {
+      await fsp.mkdir(this.dir, { recursive: true });
+      await applyTar(this.dir, createReadStream(this.tarPath), { whiteouts: 'plain' });
+      return this.dir;
+    })();
+    return this.unpacked;
+  }
+
+  private exists(rel: string): boolean {
+    return rel === '.' || this.entries.has(rel) || this.dirs.has(rel);
+  }
+
+  private isDir(rel: string): boolean {
+    return this.dirs.has(rel) || this.entries.get(rel)?.type === 'directory';
+  }
+
+  private children(rel: string): string[] {
+    const prefix = rel === '.' ? '' : `${rel}/`;
+    const names = new Set<string>();
+    for (const key of [...this.entries.keys(), ...this.dirs]) {
+      if (key === '.' || !key.startsWith(prefix) || key === rel) continue;
+      names.add(key.slice(prefix.length).split('/')[0]);
+    }
+    return [...names].sort();
+  }
+
+  /** Expands a COPY/ADD source to the context paths it names, as context.ts resolveSource does on disk. */
+  resolve(src: string, excluded: Excluded): string[] {
+    const normalized = path.posix.normalize(src);
+    if (normalized === '..' || normalized.startsWith('../')) throw invalid(`forbidden path outside the build context: ${src} ()`);
+    const clean = path.posix.normalize(`/${src}`).slice(1).replace(/\/$/, '') || '.';
+    const notFound = () => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
+    if (!/[*?[\\]/.test(clean)) {
+      if (!this.exists(clean) || (clean !== '.' && excluded(clean))) throw notFound();
+      return [clean];
+    }
+    let current = ['.'];
+    for (const part of clean.split('/')) {
+      const re = globToRegex(part);
+      const next: string[] = [];
+      for (const base of current) for (const name of this.children(base)) if (re.test(name)) next.push(base === '.' ? name : `${base}/${name}`);
+      current = next;
+    }
+    const found = current.filter((rel) => !excluded(rel));
+    if (found.length === 0) throw invalid('COPY failed: no source files were specified');
+    return found;
+  }
+
+  /** A digest of what the sources name: paths, types, modes, link targets and contents, never times. */
+  digest(sources: string[], excluded: Excluded): string {
+    const h = createHash('sha256');
+    const visit = (rel: string): void => {
+      const e = this.entries.get(rel);
+      if (this.isDir(rel)) {
+        h.update(`${rel}\0dir:${e?.mode ?? 0o755}\0`);
+        for (const name of this.children(rel)) {
+          const child = rel === '.' ? name : `${rel}/${name}`;
+          if (!excluded(child)) visit(child);
+        }
+      } else if (e) {
+        h.update(`${rel}\0${e.type}:${e.mode}\0${e.linkname ?? ''}\0${e.size}\0${e.digest ?? ''}\0`);
+      }
+    };
+    for (const s of sources) visit(s);
+    return h.digest('hex');
+  }
+}
+
+function cleanName(name: string): string {
+  const n = path.posix.normalize(`/${name}`).slice(1).replace(/\/$/, '');
+  return n;
+}
