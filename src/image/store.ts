@@ -245,7 +245,23 @@ export class ImageStore {
       },
     });
     try {
-      const [applied] = await Promise.all([this.snapshotter.apply(key, tee), pipeline(tar, tee).catch((e) => { tee.destroy(e); throw e; })]);
+      // Both sides are waited for, and the unpacker's error wins: it names the bad entry,
+      // while the copying side can only say that its reader went away.
+      const applying = this.snapshotter.apply(key, tee).catch((e: unknown) => {
+        tee.destroy();
+        throw e;
+      });
+      const copying = pipeline(tar, tee).catch((e: unknown) => {
+        tee.destroy(e as Error);
+        throw e;
+      });
+      const [a, c] = await Promise.allSettled([applying, copying]);
+      if (a.status === 'rejected') {
+        const premature = /premature close/i.test((a.reason as Error)?.message ?? '');
+        throw premature && c.status === 'rejected' ? c.reason : a.reason;
+      }
+      if (c.status === 'rejected') throw c.reason;
+      const applied = a.value;
       const chainID = parentChainID ? digestOf(`${parentChainID} ${applied.diffID}`) : applied.diffID;
       await writer.commit(applied.diffID);
       const existing = this.layers.get(chainID);
