@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { FrameDemuxer } from '../client/frames';
+import { KeySequenceDetector } from '../common/detach-keys';
 
 export interface Sink {
   write(chunk: Buffer | string): unknown;
@@ -31,33 +32,8 @@ export interface PumpResult {
  * Watches a byte stream for a key sequence, across chunk boundaries. Bytes that
  * could begin the sequence are held back until it is clear they do not.
  */
-export class EscapeDetector {
-  private held: number[] = [];
-  constructor(private readonly keys: Buffer) {}
-
-  /** Returns the bytes to pass on, and whether the sequence was completed. */
-  feed(chunk: Buffer): { pass: Buffer; escaped: boolean } {
-    const pass: number[] = [];
-    for (const byte of chunk) {
-      if (byte === this.keys[this.held.length]) {
-        this.held.push(byte);
-        if (this.held.length === this.keys.length) {
-          this.held = [];
-          return { pass: Buffer.from(pass), escaped: true };
-        }
-        continue;
-      }
-      // Not the sequence after all: release what was held, then look at this byte afresh.
-      pass.push(...this.held);
-      this.held = [];
-      if (byte === this.keys[0]) {
-        this.held.push(byte);
-        if (this.keys.length === 1) return { pass: Buffer.from(pass), escaped: true };
-      } else pass.push(byte);
-    }
-    return { pass: Buffer.from(pass), escaped: false };
-  }
-}
+/** The terminal's detach keys are watched with the daemon's detector. */
+export { KeySequenceDetector as EscapeDetector } from '../common/detach-keys';
 
 export const DEFAULT_DETACH_KEYS = Buffer.from([16, 17]); // ctrl-p, ctrl-q
 
@@ -83,7 +59,7 @@ export function pumpStreams(socket: Socket, opts: PumpOptions): { done: Promise<
   const onStdinEnd = () => {
     if (socket.writable) socket.end();
   };
-  const detector = opts.tty && stdin ? new EscapeDetector(opts.detachKeys ?? DEFAULT_DETACH_KEYS) : undefined;
+  const detector = opts.tty && stdin ? new KeySequenceDetector(opts.detachKeys ?? DEFAULT_DETACH_KEYS) : undefined;
 
   const end = (detached: boolean) => {
     if (finished) return;

@@ -10,7 +10,7 @@ import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
 import { containerInspect, containerSummary } from '../../container/present';
 import { readLogBatches, readLogs } from '../../container/logs';
-import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../../runtime/detach-keys';
+import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
 import type { ImageStore } from '../../image/store';
 import type { Snapshotter } from '../../layer/snapshotter';
 
@@ -163,9 +163,9 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     conn.on('stderr', (d: Buffer) => write('stderr', d));
     const input = ctx.upgradeSocket;
     if (input && stdin && rec.Config.OpenStdin) {
-      const filter = new DetachKeyFilter(detachKeys);
+      const filter = new KeySequenceDetector(detachKeys);
       input.on('data', (chunk: Buffer) => {
-        const { forward, detached } = filter.push(chunk);
+        const { pass: forward, escaped: detached } = filter.feed(chunk);
         conn.writeStdin(forward);
         // detaching ends this client's stream; the container keeps running
         if (detached) conn.close();

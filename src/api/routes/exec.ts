@@ -3,7 +3,7 @@ import { readJSONBody, queryInt, sendJSON } from '../respond';
 import { startRawStream } from '../server';
 import { frame } from '../stream';
 import type { ExecCreateBody, ExecManager } from '../../container/exec';
-import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../../runtime/detach-keys';
+import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
 
 export function registerExecRoutes(router: Router, execs: ExecManager): void {
   router.add('POST', '/containers/:id/exec', async ({ req, res, params }) => {
@@ -53,9 +53,9 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     socket?.on('stderr', (d: Buffer) => write(2, d));
     const input = ctx.upgradeSocket;
     if (input && exec.config.AttachStdin) {
-      const filter = new DetachKeyFilter(detachKeys);
+      const filter = new KeySequenceDetector(detachKeys);
       input.on('data', (chunk: Buffer) => {
-        const { forward, detached } = filter.push(chunk);
+        const { pass: forward, escaped: detached } = filter.feed(chunk);
         socket?.writeStdin(forward);
         if (detached) socket?.close();
       });

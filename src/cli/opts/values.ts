@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { MountSpec, RestartPolicy, Ulimit } from '../../api/types';
 import { parseSize } from '../../common/units';
 import { parseInt64 } from '../flags';
+import { parseKeySequence } from '../../common/detach-keys';
 
 /** -e KEY=value, or -e KEY to copy KEY from the caller's environment. */
 export function validateEnv(val: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -331,20 +332,11 @@ export function parseExpose(spec: string): string[] {
   return out;
 }
 
-/** --detach-keys "ctrl-p,ctrl-q" → the bytes that detach. */
+/** --detach-keys "ctrl-p,ctrl-q" → the bytes that detach, in the docker CLI's words when bad. */
 export function parseDetachKeys(keys: string): Buffer {
-  const out: number[] = [];
-  for (const k of keys.split(',')) {
-    if (k.length === 1) {
-      out.push(k.charCodeAt(0));
-      continue;
-    }
-    const m = /^ctrl-([a-z@\[\\\]^_])$/.exec(k);
-    if (!m) throw new Error(`Invalid escape keys (${keys}) provided`);
-    const c = m[1];
-    out.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 }[c]!);
-  }
-  return Buffer.from(out);
+  const bytes = parseKeySequence(keys);
+  if (!bytes) throw new Error(`Invalid escape keys (${keys}) provided`);
+  return bytes;
 }
 
 /** --attach STDIN|STDOUT|STDERR */
