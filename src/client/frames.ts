@@ -4,6 +4,8 @@
  * Stream 0 is stdin, 1 stdout, 2 stderr, 3 an error from the daemon (systemerr).
  * Used on attach, logs and exec output when the container has no TTY.
  */
+import { frame } from '../api/stream';
+
 export type FrameHandler = (stream: number, payload: Buffer) => void;
 
 /**
@@ -46,13 +48,9 @@ export class FrameDemuxer {
   }
 }
 
-/** Builds one frame: what a daemon (or a fake one in tests) writes. */
+/** Builds one frame: what a daemon (or a fake one in tests) writes; the daemon's own framing. */
 export function encodeFrame(stream: number, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(body.length, 4);
-  return Buffer.concat([header, body]);
+  return frame(stream as 0 | 1 | 2 | 3, typeof payload === 'string' ? Buffer.from(payload) : payload);
 }
 
 /** Collects a whole multiplexed buffer into stdout and stderr (for tests and small outputs). */
