@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc conmon busybox-static iproute2 util-linux attr tini procps tmux)
+DEBIAN_PACKAGES=(runc conmon busybox-static iproute2 util-linux mount attr tini procps tmux)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
