@@ -15,6 +15,8 @@ export interface CommandContext {
   client(): EngineClient;
   /** The daemon address in use. */
   address: string;
+  /** The client config directory given with --config (credentials live there); unset: BERTH_CONFIG or ~/.berth. */
+  configDir?: string;
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;

@@ -115,6 +115,7 @@ export async function main(argv: string[], io: MainIO = { stdin: process.stdin, 
     prog: PROG,
     path,
     address,
+    configDir: (global.values.config as string | undefined) || undefined,
     client: () => {
       if (!client) {
         const { EngineClient: Client } = require('../client/engine') as typeof import('../client/engine');

@@ -26,6 +26,11 @@ export function parseImageRef(s: string): ImageRef {
   return { name: `${ref.domain}/${ref.path}`, familiarName: familiarOf(ref), tag: ref.tag, digest: ref.digest };
 }
 
+/** The registry host of a parsed reference: "docker.io" for Docker Hub names, else "host[:port]". */
+export function registryDomain(ref: ImageRef): string {
+  return ref.name.slice(0, ref.name.indexOf('/'));
+}
+
 /** docker.io/library/busybox → busybox; docker.io/me/app → me/app; others unchanged. */
 export function familiarName(name: string): string {
   return parseImageRef(name).familiarName;

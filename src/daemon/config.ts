@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { invalid } from '../common/errors';
+import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
 
 /** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
 export interface DaemonConfig {
@@ -12,6 +13,7 @@ export interface DaemonConfig {
   defaultRuntime: string;
   runtimes: Record<string, string>;
   cgroupParent: string;
+  registries: RegistrySettings;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -23,6 +25,7 @@ export const DEFAULTS: DaemonConfig = {
   defaultRuntime: 'runc',
   runtimes: { runc: '/usr/sbin/runc' },
   cgroupParent: '/berth',
+  registries: DEFAULT_REGISTRY_SETTINGS,
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -40,6 +43,9 @@ Options:
       --pidfile string         Path to use for daemon PID file (default "/run/berth/berthd.pid")
   -s, --storage-driver string  Storage driver to use: overlay2 or vfs
       --add-runtime name=path  Register an additional OCI runtime
+      --insecure-registry list Enable insecure registry communication
+      --registry-mirror list   Preferred registry mirror
+      --default-registry string Registry for short names like "alpine" (default "registry-1.docker.io")
   -v, --version                Print version information and quit
 `;
 
@@ -53,10 +59,16 @@ interface DaemonJson {
   'default-runtime'?: string;
   runtimes?: Record<string, { path: string }>;
   'cgroup-parent'?: string;
+  'insecure-registries'?: string[];
+  'registry-mirrors'?: string[];
+  'default-registry'?: string;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
   const flags: Partial<DaemonConfig> & { hosts?: string[]; runtimes?: Record<string, string> } = {};
+  const insecure: string[] = [];
+  const mirrors: string[] = [];
+  let defaultRegistry: string | undefined;
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -123,6 +135,15 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--cgroup-parent':
         flags.cgroupParent = next();
         break;
+      case '--insecure-registry':
+        insecure.push(next());
+        break;
+      case '--registry-mirror':
+        mirrors.push(next());
+        break;
+      case '--default-registry':
+        defaultRegistry = next();
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -148,6 +169,17 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const dataRoot = flags.dataRoot ?? file['data-root'] ?? DEFAULTS.dataRoot;
   const execRoot = flags.execRoot ?? file['exec-root'] ?? DEFAULTS.execRoot;
   const sd = flags.storageDriver ?? file['storage-driver'];
+  for (const key of ['insecure-registries', 'registry-mirrors'] as const) {
+    if (file[key] !== undefined && (!Array.isArray(file[key]) || !file[key]!.every((v) => typeof v === 'string'))) {
+      throw invalid(`unable to configure the daemon with file ${configFile}: ${key} must be a list of strings`);
+    }
+  }
+  const registries: RegistrySettings = {
+    insecureRegistries: [...(file['insecure-registries'] ?? []), ...insecure],
+    registryMirrors: [...(file['registry-mirrors'] ?? []), ...mirrors],
+    defaultRegistry: defaultRegistry ?? file['default-registry'] ?? DEFAULT_REGISTRY_SETTINGS.defaultRegistry,
+  };
+  validateRegistrySettings(registries);
   return {
     hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
     dataRoot,
@@ -158,6 +190,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     defaultRuntime: flags.defaultRuntime ?? file['default-runtime'] ?? DEFAULTS.defaultRuntime,
     runtimes: { ...DEFAULTS.runtimes, ...fileRuntimes, ...(flags.runtimes ?? {}) },
     cgroupParent: flags.cgroupParent ?? file['cgroup-parent'] ?? DEFAULTS.cgroupParent,
+    registries,
   };
 }
 

@@ -5,6 +5,8 @@ import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
 import { registerImageArchiveRoutes } from '../api/routes/image-archive';
+import { registerDistributionRoutes } from '../api/routes/distribution';
+import { Distribution } from '../distribution/service';
 import { registerCommitRoutes } from '../api/routes/commit';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
@@ -80,7 +82,9 @@ export class Daemon {
       },
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
-    registerImageRoutes(router, { images, users: (id) => containers.imageUsers(id), events });
+    const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
+    registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
+    registerDistributionRoutes(router, { distribution, events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({

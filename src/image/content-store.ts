@@ -68,8 +68,12 @@ export class ContentStore {
     await fsp.rm(this.blobPath(digest), { force: true });
   }
 
-  writer(): ContentWriter {
-    return new ContentWriter(path.join(this.root, 'ingest', randomBytes(8).toString('hex')), (d) => this.blobPath(d));
+  /**
+   * `digestKnown`: the caller hashes the same bytes itself (a layer's unpacker computes its
+   * diff ID as it goes) and names the digest at commit; hashing them twice is waste.
+   */
+  writer(opts: { digestKnown?: boolean } = {}): ContentWriter {
+    return new ContentWriter(path.join(this.root, 'ingest', randomBytes(8).toString('hex')), (d) => this.blobPath(d), !opts.digestKnown);
   }
 }
 
@@ -82,6 +86,7 @@ export class ContentWriter {
   constructor(
     private readonly tmpPath: string,
     private readonly finalPath: (digest: string) => string,
+    private readonly hashing = true,
   ) {
     this.out = createWriteStream(tmpPath, { mode: 0o644 });
   }
@@ -91,7 +96,7 @@ export class ContentWriter {
   }
 
   write(chunk: Buffer): Promise<void> {
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.written += chunk.length;
     return new Promise((resolve, reject) => {
       this.out.write(chunk, (err) => (err ? reject(err) : resolve()));
@@ -103,7 +108,8 @@ export class ContentWriter {
     if (this.done) throw new Error('content writer already finished');
     this.done = true;
     await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    const digest = `sha256:${this.hash.digest('hex')}`;
+    if (!this.hashing && !expected) throw new Error('content writer without hashing needs the digest at commit');
+    const digest = this.hashing ? `sha256:${this.hash.digest('hex')}` : expected!;
     if (expected && expected !== digest) {
       await fsp.rm(this.tmpPath, { force: true });
       throw invalid(`digest mismatch: expected ${expected}, got ${digest}`);

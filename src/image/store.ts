@@ -107,10 +107,13 @@ export class ImageStore {
 
   private describe(id: string): Image {
     const config = this.images.get(id)!;
-    const repoTags = [...this.repositories].filter(([, v]) => v === id).map(([k]) => k).sort();
+    const refs = [...this.repositories].filter(([, v]) => v === id).map(([k]) => k).sort();
+    // Tags and digest references share one map, as in Docker's reference store.
+    const repoTags = refs.filter((r) => !r.includes('@'));
+    const repoDigests = refs.filter((r) => r.includes('@'));
     const chain = chainIDs(config.rootfs.diff_ids);
     const size = chain.reduce((n, c) => n + (this.layers.get(c)?.size ?? 0), 0);
-    return { id, config, repoTags, repoDigests: [], size, lastTagTime: this.meta.get(id)?.lastTagTime };
+    return { id, config, repoTags, repoDigests, size, lastTagTime: this.meta.get(id)?.lastTagTime };
   }
 
   /** Finds an image by `name[:tag]`, full or `sha256:` ID, or a unique ID prefix. */
@@ -155,6 +158,17 @@ export class ImageStore {
     await this.persist(img.id);
   }
 
+  /** Records `name@sha256:...` (the manifest digest a pull or push saw) as a reference to the image. */
+  async addDigestReference(id: string, name: string, digest: string): Promise<void> {
+    const ref = parseReference(`${name}@${digest}`);
+    const key = familiarString(ref);
+    // one digest reference per repository, as Docker keeps it
+    const repo = familiarName(ref);
+    for (const [k, v] of this.repositories) if (v === id && k.startsWith(`${repo}@`) && k !== key) this.repositories.delete(k);
+    this.repositories.set(key, id);
+    await this.persist(id);
+  }
+
   /** `docker rmi` semantics: untag by name, delete by ID, refuse what containers still use. */
   async remove(nameOrId: string, opts: { force: boolean; noPrune: boolean; users: ImageUsers }): Promise<DeleteResponseItem[]> {
     const id = this.resolveId(nameOrId);
@@ -172,13 +186,22 @@ export class ImageStore {
     }
     const running = users.find((u) => u.running);
     if (byName) {
-      if (img.repoTags.length > 1 || users.length === 0 || opts.force) {
-        if (img.repoTags.length === 1 && running && opts.force) {
+      // Removing a repository's last tag also drops that repository's digest references.
+      const repoOf = (r: string) => familiarName(parseReference(r));
+      const removing = [byName];
+      if (!byName.includes('@') && !img.repoTags.some((t) => t !== byName && repoOf(t) === repoOf(byName))) {
+        removing.push(...img.repoDigests.filter((d) => repoOf(d) === repoOf(byName)));
+      }
+      const remaining = [...img.repoTags, ...img.repoDigests].filter((r) => !removing.includes(r));
+      if (remaining.length > 0 || users.length === 0 || opts.force) {
+        if (remaining.length === 0 && running && opts.force) {
           throw conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
         }
-        this.repositories.delete(byName);
-        out.push({ Untagged: byName });
-        if (img.repoTags.length > 1 || users.length > 0) {
+        for (const r of removing) {
+          this.repositories.delete(r);
+          out.push({ Untagged: r });
+        }
+        if (remaining.length > 0 || users.length > 0) {
           await this.persist(id);
           return out;
         }
@@ -197,6 +220,10 @@ export class ImageStore {
         await this.persist(id);
         return out;
       }
+    }
+    for (const r of img.repoDigests) {
+      this.repositories.delete(r);
+      out.push({ Untagged: r });
     }
     this.images.delete(id);
     this.meta.delete(id);
@@ -238,7 +265,7 @@ export class ImageStore {
   async addLayer(tar: Readable, parentChainID?: string): Promise<LayerRecord> {
     const key = `ingest-${randomBytes(8).toString('hex')}`;
     await this.snapshotter.prepare(key, parentChainID ? hex(parentChainID) : undefined);
-    const writer = this.content.writer();
+    const writer = this.content.writer({ digestKnown: true });
     const tee = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         writer.write(chunk).then(() => cb(null, chunk), cb);

@@ -7,9 +7,14 @@ import { importImage } from '../../image/import';
 import { parseReference, familiarString, withDefaultTag, familiarName } from '../../image/reference';
 import { isBuiltinReference, ensureBuiltinBusybox } from '../../image/builtin';
 import type { EventBus } from '../../daemon/events';
+import type { Distribution } from '../../distribution/service';
+import { decodeRegistryAuth } from '../../distribution/auth';
+import { ProgressReporter } from '../../distribution/progress';
+import { JsonMessageStream } from './distribution';
 
 export interface ImageRouteDeps {
   images: ImageStore;
+  distribution: Distribution;
   users: ImageUsers;
   events: EventBus;
 }
@@ -115,16 +120,28 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
     }
     if (fromImage) {
       const tag = query.get('tag');
-      const ref = withDefaultTag(parseReference(tag && !fromImage.includes('@') ? `${fromImage.replace(/:[^/]*$/, '')}:${tag}` : fromImage));
+      const ref = withDefaultTag(parseReference(tag && !fromImage.includes('@') ? `${fromImage.replace(/:[^/]*$/, '')}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : fromImage));
       await readBody(req).catch(() => undefined);
-      if (!isBuiltinReference(ref)) {
-        throw invalid(`pull access denied for ${familiarName(ref)}: berth cannot pull from registries yet; import the image or use the built-in busybox`);
+      const stream = new JsonMessageStream(res);
+      if (isBuiltinReference(ref)) {
+        const id = await ensureBuiltinBusybox(store);
+        stream.send({ status: `Pulling from ${ref.path}`, id: ref.tag });
+        stream.send({ status: `Digest: ${id}` });
+        stream.send({ status: `Status: Image is up to date for ${familiarString(ref)}` });
+        stream.finish();
+        return;
       }
-      const id = await ensureBuiltinBusybox(store);
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write(`${JSON.stringify({ status: `Pulling from ${ref.path}`, id: ref.tag })}\r\n`);
-      res.write(`${JSON.stringify({ status: `Digest: ${id}` })}\r\n`);
-      res.end(`${JSON.stringify({ status: `Status: Image is up to date for ${familiarString(ref)}` })}\r\n`);
+      const progress = new ProgressReporter(stream.send);
+      try {
+        const r = await d.distribution.pull(ref, decodeRegistryAuth(req.headers['x-registry-auth']), query.get('platform') || undefined, progress);
+        progress.message(`Digest: ${r.digest}`);
+        const shown = ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref);
+        progress.message(`Status: ${r.updated ? 'Downloaded newer image' : 'Image is up to date'} for ${shown}`);
+        d.events.publish('image', 'pull', shown, {});
+        stream.finish();
+      } catch (e) {
+        stream.finish(e);
+      }
       return;
     }
     throw invalid('either fromSrc or fromImage must be given');

@@ -3,8 +3,9 @@ import type { CommandContext, CommandSpec } from '../command';
 import type { Sink } from '../attach';
 import { readJsonStream } from '../../client/engine';
 import { ProgressDisplay, JsonMessage, StreamError } from '../format/progress';
-import { parseImageRef, withDefaultTag, ReferenceError } from '../reference';
+import { parseImageRef, registryDomain, withDefaultTag, ReferenceError } from '../reference';
 import { StatusError } from '../errors';
+import { authHeaderFor } from '../credentials';
 
 export interface PullOptions {
   platform?: string;
@@ -16,8 +17,9 @@ export interface PullOptions {
 }
 
 /**
- * POST /images/create?fromImage=NAME&tag=TAG and shows the progress stream.
- * Throws StreamError when the stream reports an error, EngineError when the
+ * POST /images/create?fromImage=NAME&tag=TAG and shows the progress stream. The
+ * credentials stored for the image's registry go in X-Registry-Auth ("{}" when
+ * there are none). Throws StreamError when the stream reports an error, EngineError when the
  * daemon refuses the request.
  */
 export async function pullImage(ctx: CommandContext, image: string, o: PullOptions): Promise<void> {
@@ -31,6 +33,7 @@ export async function pullImage(ctx: CommandContext, image: string, o: PullOptio
   const tagged = o.all ? ref : withDefaultTag(ref);
   const stream = await ctx.client().stream('POST', '/images/create', {
     query: { fromImage: ref.name, tag: tagged.digest ?? tagged.tag, platform: o.platform ? o.platform.toLowerCase() : undefined },
+    headers: { 'X-Registry-Auth': authHeaderFor(ctx, registryDomain(ref)) },
   });
   const display = new ProgressDisplay(o.quiet ? { write: () => undefined } : o.out, o.terminal);
   try {
