@@ -199,7 +199,8 @@ function created(i: Image): number {
 /** `reference=busybox`, `reference=busy*:lat*` */
 function referenceMatches(pattern: string, tag: string): boolean {
   const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
-  if (!pattern.includes(':')) return glob(pattern).test(tag.slice(0, tag.lastIndexOf(':')));
+  // a colon before the last slash is a registry's port, not a tag
+  if (pattern.lastIndexOf(':') < pattern.lastIndexOf('/') || !pattern.includes(':')) return glob(pattern).test(tag.slice(0, tag.lastIndexOf(':')));
   return glob(pattern).test(tag);
 }
 
