@@ -79,6 +79,7 @@ export class Daemon {
         defaultRuntime: c.defaultRuntime,
         debug: c.debug,
         startedAt: Date.now(),
+        registries: c.registries,
       },
     });
     registerContainerRoutes(router, { containers, images, snapshotter });

@@ -23,9 +23,9 @@ export class NetnsRegistry {
     return this.logs.text;
   }
 
-  static async berth(netns: string, port: number, extraArgs: string[] = []): Promise<NetnsRegistry> {
+  static async berth(netns: string, port: number, extraArgs: string[] = [], host = '127.0.0.1'): Promise<NetnsRegistry> {
     const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-reg-'));
-    const addr = `127.0.0.1:${port}`;
+    const addr = `${host}:${port}`;
     const args = [`--net=/run/netns/${netns}`, process.execPath, path.join(REPO, 'bin', 'berth-registry'), 'serve', '--addr', addr, '--root', path.join(root, 'data'), ...extraArgs];
     return NetnsRegistry.launch(netns, addr, root, args, extraArgs.includes('--tls-cert') ? 'https' : 'http');
   }
@@ -56,6 +56,13 @@ export class NetnsRegistry {
     }
     await reg.stop();
     throw new Error(`registry at ${addr} did not start:\n${logs.text}`);
+  }
+
+  /** The misbehaving proxy of flaky-registry.ts in front of `upstream`. */
+  static async flaky(netns: string, port: number, upstream: string, cutDigest: string): Promise<NetnsRegistry> {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-flaky-'));
+    const args = [`--net=/run/netns/${netns}`, process.execPath, path.join(__dirname, 'flaky-registry.js'), String(port), upstream, cutDigest];
+    return NetnsRegistry.launch(netns, `127.0.0.1:${port}`, root, args, 'http');
   }
 
   /** curl inside the namespace. */

@@ -1,3 +1,4 @@
+import type { RegistrySettings } from '../../distribution/endpoint';
 import * as os from 'node:os';
 import type { Router } from '../router';
 import { sendJSON } from '../respond';
@@ -15,12 +16,23 @@ export interface SystemInfo {
   defaultRuntime: string;
   debug: boolean;
   startedAt: number;
+  registries: RegistrySettings;
 }
 
 export interface SystemRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   info: SystemInfo;
+}
+
+/** The API's RegistryConfig: CIDRs and named registries that may skip TLS, and the mirrors. */
+function registryConfig(r: RegistrySettings): Record<string, unknown> {
+  const cidrs = ['127.0.0.0/8', ...r.insecureRegistries.filter((e) => e.includes('/'))];
+  const indexConfigs: Record<string, unknown> = {
+    'docker.io': { Name: 'docker.io', Mirrors: r.registryMirrors, Secure: true, Official: true },
+  };
+  for (const e of r.insecureRegistries.filter((x) => !x.includes('/'))) indexConfigs[e] = { Name: e, Mirrors: [], Secure: false, Official: false };
+  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: cidrs, IndexConfigs: indexConfigs, Mirrors: r.registryMirrors };
 }
 
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
@@ -101,7 +113,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: null },
+      RegistryConfig: registryConfig(d.info.registries),
       NCPU: os.cpus().length,
       MemTotal: os.totalmem(),
       GenericResources: null,
