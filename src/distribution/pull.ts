@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -273,7 +273,8 @@ async function download(d: PullDeps, client: RegistryClient, ref: Reference, des
   } catch {
     // not downloaded yet
   }
-  const partial = `${final}.partial`;
+  // unique, so two pulls sharing a layer never write one file; the rename is atomic either way
+  const partial = `${final}.${randomBytes(4).toString('hex')}.partial`;
   try {
     await pipeline(await openVerifiedBlob(client, ref, desc, progress, signal), createWriteStream(partial));
   } catch (e) {

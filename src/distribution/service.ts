@@ -14,6 +14,8 @@ import { searchRegistry, type SearchResult } from './search';
 
 /** The engine's side of registries: pull, push, login and search, with the daemon's settings. */
 export class Distribution {
+  private readonly inflight = new Map<string, Promise<PullResult>>();
+
   private constructor(
     private readonly images: ImageStore,
     private readonly metadata: DistributionMetadata,
@@ -30,8 +32,25 @@ export class Distribution {
     return new Distribution(images, metadata, settings, downloadDir);
   }
 
-  pull(ref: Reference, auth: AuthConfig, platform: string | undefined, progress: ProgressReporter): Promise<PullResult> {
-    return pullImage({ images: this.images, metadata: this.metadata, settings: this.settings, downloadDir: this.downloadDir }, ref, { auth, platform, progress });
+  /**
+   * Pulls of the same reference at the same time are one pull: the others wait for it and
+   * share its result (after it, each may still differ in credentials, so a failure is not
+   * shared: it is retried by the next caller).
+   */
+  async pull(ref: Reference, auth: AuthConfig, platform: string | undefined, progress: ProgressReporter): Promise<PullResult> {
+    const key = JSON.stringify([ref, platform ?? '', auth.username ?? '', auth.password ?? '', auth.identitytoken ?? '', auth.registrytoken ?? '']);
+    const running = this.inflight.get(key);
+    if (running) {
+      const r = await running.catch(() => undefined);
+      if (r) return r;
+    }
+    const p = pullImage({ images: this.images, metadata: this.metadata, settings: this.settings, downloadDir: this.downloadDir }, ref, { auth, platform, progress });
+    this.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    }
   }
 
   push(name: string, tag: string, auth: AuthConfig, progress: ProgressReporter): Promise<void> {

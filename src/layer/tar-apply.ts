@@ -190,7 +190,10 @@ class LayerUnpacker {
         }
         if (next.done) break;
         const buf = next.value as Buffer;
-        writeAll(fd, buf);
+        // Small files are written synchronously (cheaper than a thread-pool round trip per
+        // file); big ones asynchronously, so that hashing and the network go on meanwhile.
+        if ((header.size ?? 0) >= ASYNC_WRITE_FILE_SIZE) await writeAllAsync(fd, buf);
+        else writeAll(fd, buf);
         this.size += buf.length;
       }
       // chown before chmod: chown clears setuid/setgid bits.
@@ -345,6 +348,15 @@ class LayerUnpacker {
       if (isErrno(e, 'ENOENT')) return false;
       throw e;
     }
+  }
+}
+
+const ASYNC_WRITE_FILE_SIZE = 4 * 1024 * 1024;
+
+async function writeAllAsync(fd: number, buf: Buffer): Promise<void> {
+  for (let off = 0; off < buf.length; ) {
+    const at = off;
+    off += await new Promise<number>((resolve, reject) => fs.write(fd, buf, at, buf.length - at, null, (err, n) => (err ? reject(err) : resolve(n))));
   }
 }
 
