@@ -1,3 +1,4 @@
+import type { AuthConfig } from '../distribution/auth';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +12,7 @@ import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
-import { parseReference, withDefaultTag } from '../image/reference';
+import { parseReference, withDefaultTag, type Reference } from '../image/reference';
 import { BuildCache } from './cache';
 import { copyPath, digestSources, resolveSource } from './context';
 import { runStep } from './run-step';
@@ -30,6 +31,8 @@ export interface BuildOptions {
   target?: string;
   noCache: boolean;
   quiet: boolean;
+  /** credentials for base image pulls, by registry host (the X-Registry-Config header) */
+  registryAuth?: Record<string, AuthConfig>;
 }
 
 export interface BuildProgress {
@@ -46,6 +49,8 @@ export interface BuilderDeps {
   runtimePath: string;
   runtimeRoot: string;
   cgroupParent: string;
+  /** pulls a base image the store lacks; returns its ID */
+  pull?: (ref: Reference, auth: AuthConfig, say: (text: string) => void) => Promise<string>;
 }
 
 /** The state of a stage as it is built: an image config whose layers are in the store. */
@@ -97,7 +102,7 @@ export class Builder {
         const { baseName } = expandFrom(stage, plan.globals, plan.escape);
         const fromStage = findStage(plan.df, baseName);
         const base: Base = baseName.toLowerCase() === 'scratch' ? { kind: 'scratch' } : fromStage && fromStage.index < stage.index ? { kind: 'stage', index: fromStage.index } : { kind: 'image', name: baseName };
-        let state = await this.baseState(base, results);
+        let state = await this.baseState(base, results, run);
         say(` ---> ${shortId(await this.stateId(state))}\n`);
         const scope = StageScope.create(plan.globals, o.buildArgs, state.config?.Env ?? [], plan.escape);
         // the base image's ONBUILD triggers run first, and are not passed on
@@ -137,7 +142,7 @@ export class Builder {
     return digestOf(JSON.stringify(state));
   }
 
-  private async baseState(base: Base, results: Map<number, State>): Promise<State> {
+  private async baseState(base: Base, results: Map<number, State>, run: BuildRun): Promise<State> {
     if (base.kind === 'scratch') {
       return { architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
     }
@@ -151,7 +156,12 @@ export class Builder {
       const ref = withDefaultTag(parseReference(base.name));
       if (isBuiltinReference(ref)) img = this.d.images.resolve(await ensureBuiltinBusybox(this.d.images));
     }
-    if (!img) throw notFound(`pull access denied for ${base.name}, repository does not exist or may require 'docker login': berth cannot pull from registries yet`);
+    if (!img && this.d.pull) {
+      const ref = withDefaultTag(parseReference(base.name));
+      const id = await this.d.pull(ref, run.o.registryAuth?.[ref.domain] ?? {}, run.say);
+      img = this.d.images.resolve(id);
+    }
+    if (!img) throw notFound(`pull access denied for ${base.name}, repository does not exist or may require 'docker login'`);
     const { created: _c, ...rest } = img.config;
     return { ...rest, config: { ...(img.config.config ?? {}) }, history: [...(img.config.history ?? [])] };
   }

@@ -188,6 +188,16 @@ export class CredentialStore {
     this.save(doc);
   }
 
+  /** Every stored login, by normalized server key (for build's X-Registry-Config). */
+  all(): Record<string, StoredCredentials> {
+    const out: Record<string, StoredCredentials> = {};
+    for (const key of Object.keys(this.auths(this.load()))) {
+      const c = this.get(key);
+      if (c) out[normalizeServer(key)] = c;
+    }
+    return out;
+  }
+
   /** Removes a registry's credentials (every spelling of its address); false when there were none. */
   erase(server: string): boolean {
     const doc = this.load();
@@ -254,6 +264,17 @@ export class CredentialStore {
 /** The store of the config directory a command runs with. */
 export function credentialStore(ctx: { env: NodeJS.ProcessEnv; configDir?: string }): CredentialStore {
   return new CredentialStore(configDir(ctx.env, ctx.configDir));
+}
+
+/** X-Registry-Config for build: every stored login, base64url JSON keyed by server. */
+export function registryConfigHeader(ctx: { env: NodeJS.ProcessEnv; configDir?: string; err(s: string): void }): string {
+  try {
+    return Buffer.from(JSON.stringify(credentialStore(ctx).all())).toString('base64url');
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e;
+    ctx.err(`WARNING: Error ${e.message}\n`);
+    return Buffer.from('{}').toString('base64url');
+  }
 }
 
 /**

@@ -7,6 +7,8 @@ import { registerImageRoutes } from '../api/routes/images';
 import { registerImageArchiveRoutes } from '../api/routes/image-archive';
 import { registerDistributionRoutes } from '../api/routes/distribution';
 import { Distribution } from '../distribution/service';
+import { ProgressReporter } from '../distribution/progress';
+import { familiarString } from '../image/reference';
 import { registerCommitRoutes } from '../api/routes/commit';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
@@ -96,6 +98,15 @@ export class Daemon {
       runtimePath: c.runtimes[c.defaultRuntime] ?? c.runtimes.runc,
       runtimeRoot: path.join(c.execRoot, 'build-runtime'),
       cgroupParent: c.cgroupParent,
+      // the legacy builder pulls a missing base image, and shows the pull's steps in its output
+      pull: async (ref, auth, say) => {
+        const progress = new ProgressReporter((m) => {
+          if (typeof m.status === 'string' && !m.progressDetail) say(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
+        });
+        const r = await distribution.pull(ref, auth, undefined, progress);
+        say(`Digest: ${r.digest}\nStatus: Downloaded newer image for ${familiarString(ref)}\n`);
+        return r.id;
+      },
     });
     registerBuildRoutes(router, builder);
     const execs = new ExecManager(containers, c.execRoot);

@@ -105,6 +105,20 @@ test('run pulls an image it does not have', async () => {
   assert.equal(run.stdout.split('\n').filter((l) => l === 'one').length, 1);
 });
 
+test('build pulls a base image it does not have', async () => {
+  await d.berth(['rmi', APP]);
+  const ctx = path.join(work, 'from-registry');
+  await fsp.mkdir(ctx, { recursive: true });
+  await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${APP}\nRUN cat /one /two > /three\n`);
+  const b = await d.berth(['build', '-t', 'derived:1', ctx]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /Pulling from team\/app/);
+  const run = await d.berth(['run', '--rm', 'derived:1', 'cat', '/three']);
+  assert.equal(run.stdout, 'one\ntwo\n', run.stderr);
+  assert.equal((await d.berth(['image', 'inspect', APP])).code, 0, 'the base image is kept, as docker build keeps it');
+  assert.equal((await d.berth(['rmi', 'derived:1'])).code, 0);
+});
+
 test('a layer whose content does not match its digest is refused, and a retry resumes', async () => {
   const pushed = await d.berth(['push', APP]);
   assert.equal(pushed.code, 0, pushed.stderr);

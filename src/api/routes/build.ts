@@ -1,3 +1,4 @@
+import type { AuthConfig } from '../../distribution/auth';
 import type { ServerResponse } from 'node:http';
 import { decompressBody } from '../decompress';
 import { invalid } from '../../common/errors';
@@ -21,6 +22,7 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
       target: query.get('target') || undefined,
       noCache: queryBool(query, 'nocache'),
       quiet: queryBool(query, 'q'),
+      registryAuth: decodeRegistryConfig(req.headers['x-registry-config']),
     };
     for (const t of options.tags) if (!t) throw invalid('invalid reference format');
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -46,6 +48,25 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
     (res as ServerResponse).writeHead(200, { 'Content-Type': 'application/json' });
     res.end(body);
   });
+}
+
+/** X-Registry-Config: base64 JSON of AuthConfigs by registry, as `docker build` sends them. */
+function decodeRegistryConfig(header: string | string[] | undefined): Record<string, AuthConfig> {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+  } catch {
+    throw invalid('invalid X-Registry-Config header: not base64-encoded JSON');
+  }
+  const out: Record<string, AuthConfig> = {};
+  if (!parsed || typeof parsed !== 'object') return out;
+  for (const [server, auth] of Object.entries(parsed as Record<string, AuthConfig>)) {
+    const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    out[/(^|\.)docker\.io$/.test(host) ? 'docker.io' : host] = auth;
+  }
+  return out;
 }
 
 function jsonParam<T>(v: string | null, name: string): T | undefined {

@@ -2,6 +2,7 @@
  * `berth build`: the context folder (less what .dockerignore excludes) is sent as a tar to
  * POST /build, and the builder's progress messages are printed as they come.
  */
+import { registryConfigHeader } from '../credentials';
 import { createReadStream, lstatSync, promises as fsp, readdirSync, readFileSync, readlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -162,7 +163,7 @@ export const build: CommandSpec = {
         q: p.values.quiet as boolean,
       },
       body: context,
-      headers: { 'Content-Type': 'application/x-tar' },
+      headers: { 'Content-Type': 'application/x-tar', 'X-Registry-Config': registryConfigHeader(ctx) },
     });
     let imageId = '';
     let failure: BuildMessage['errorDetail'] | undefined;
