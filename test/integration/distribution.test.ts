@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,6 +148,35 @@ test('a layer whose content does not match its digest is refused, and a retry re
   assert.equal(count(retry.stdout, 'Pull complete'), 1, retry.stdout);
 });
 
+test('an image index: the platform of the daemon is picked, others are refused, the index digest is recorded', async () => {
+  const pushed = await d.berth(['push', APP]);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const accept = ['-H', 'Accept: application/vnd.docker.distribution.manifest.v2+json'];
+  const head = await reg.curl(['-I', ...accept, `http://${reg.addr}/v2/team/app/manifests/1`]);
+  const child = /docker-content-digest: (sha256:[a-f0-9]{64})/i.exec(head.stdout)![1];
+  const size = Number(/content-length: (\d+)/i.exec(head.stdout)![1]);
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    manifests: [
+      { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: child, size, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: child, size, platform: { os: 'linux', architecture: 'amd64' } },
+    ],
+  });
+  const put = await reg.curl(['-X', 'PUT', '-H', 'Content-Type: application/vnd.docker.distribution.manifest.list.v2+json', '--data-binary', index, '-o', '/dev/null', '-w', '%{http_code}', `http://${reg.addr}/v2/team/app/manifests/multi`]);
+  assert.equal(put.stdout, '201');
+  const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+
+  const none = await d.berth(['pull', '--platform', 'linux/s390x', '127.0.0.1:5000/team/app:multi']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/);
+  const pull = await d.berth(['pull', '127.0.0.1:5000/team/app:multi']);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, new RegExp(`Digest: ${indexDigest}`));
+  assert.deepEqual((await inspectJson('127.0.0.1:5000/team/app:multi')).RepoDigests, [`127.0.0.1:5000/team/app@${indexDigest}`]);
+  await d.berth(['rmi', '127.0.0.1:5000/team/app:multi']);
+});
+
 test('the docker CLI pushes to and pulls from the Distribution registry through berthd', async () => {
   const ref = '127.0.0.1:5001/docker/app:2';
   assert.equal((await d.docker(['tag', APP, ref])).code, 0);
@@ -176,6 +206,16 @@ test('skopeo copies what berthd pushed from berth-registry to the Distribution r
   assert.equal(pull.code, 0, pull.stderr);
   const run = await d.berth(['run', '--rm', '127.0.0.1:5001/copied/app:3', 'cat', '/one']);
   assert.equal(run.stdout, 'one\n', run.stderr);
+});
+
+test('search lists the repositories of a registry whose name holds the term', async () => {
+  const r = await d.berth(['search', '--format', '{{.Name}}', '127.0.0.1:5000/app']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').sort(), ['127.0.0.1:5000/other/app', '127.0.0.1:5000/team/app']);
+  const table = await d.docker(['search', '127.0.0.1:5000/other']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL/);
+  assert.match(table.stdout, /127\.0\.0\.1:5000\/other\/app\s+0/);
 });
 
 test('bad references and missing things get Docker\'s errors', async () => {
