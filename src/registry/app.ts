@@ -1,4 +1,6 @@
 import * as http from 'node:http';
+import { allowAll, requiredAccess, wantedAccess } from './auth/access';
+import { Authorizer } from './auth/authorizer';
 import { regErr } from './errors';
 import { checkName } from './reference';
 import { BlobStore } from './store/blobs';
@@ -13,7 +15,7 @@ import { catalog } from './handlers/catalog';
 import { listReferrers } from './handlers/referrers';
 
 type Handler = (c: Ctx) => Promise<void>;
-type Resource = 'base' | 'catalog' | 'upload' | 'uploads' | 'blob' | 'manifest' | 'tags' | 'referrers';
+export type Resource = 'base' | 'catalog' | 'upload' | 'uploads' | 'blob' | 'manifest' | 'tags' | 'referrers';
 
 const routes: Record<Resource, Partial<Record<string, Handler>>> = {
   base: { GET: base, HEAD: base },
@@ -48,10 +50,15 @@ export function createRegistry(driver: StorageDriver, readOnly: boolean): Regist
   return { driver, blobs, uploads: new UploadStore(driver, blobs), readOnly };
 }
 
-export function createServer(app: Registry): http.Server {
-  return http.createServer((req, res) => {
+/**
+ * The registry's request handler. With an authorizer, every routed request is authorized for
+ * what its route needs before anything else happens (the read-only check included, so
+ * anonymous clients learn they must log in before they learn the registry is read-only).
+ */
+export function createHandler(app: Registry, authorizer?: Authorizer): http.RequestListener {
+  return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://registry');
-    const c: Ctx = { req, res, url, app, name: '', ref: '' };
+    const c: Ctx = { req, res, url, app, name: '', ref: '', grant: allowAll() };
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     void (async () => {
       let pathname: string;
@@ -62,14 +69,19 @@ export function createServer(app: Registry): http.Server {
       }
       const r = route(pathname);
       if (!r) throw regErr('NAME_UNKNOWN', `no route for ${url.pathname}`);
-      const h = routes[r.resource][req.method ?? ''];
+      const method = req.method ?? '';
+      const h = routes[r.resource][method];
       if (!h) throw regErr('UNSUPPORTED', `${req.method} not allowed on ${url.pathname}`);
-      if (app.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
-        throw regErr('UNSUPPORTED', 'registry is in read-only mode');
-      }
       c.name = r.resource === 'base' || r.resource === 'catalog' ? '' : checkName(r.name);
       c.ref = r.ref;
+      if (authorizer) {
+        const needed = requiredAccess(r.resource, method, c.name);
+        c.grant = await authorizer.authorize(req, needed, wantedAccess(r.resource, method, url.searchParams));
+      }
+      if (app.readOnly && method !== 'GET' && method !== 'HEAD') {
+        throw regErr('UNSUPPORTED', 'registry is in read-only mode');
+      }
       await h(c);
     })().catch((e) => sendError(c, e));
-  });
+  };
 }

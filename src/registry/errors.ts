@@ -17,7 +17,8 @@ export type RegistryErrorCode =
   | 'UNSUPPORTED'
   | 'RANGE_INVALID'
   | 'TOO_LARGE'
-  | 'PAGINATION_NUMBER_INVALID';
+  | 'PAGINATION_NUMBER_INVALID'
+  | 'UNAUTHORIZED';
 
 const defaults: Record<RegistryErrorCode, [number, string]> = {
   BLOB_UNKNOWN: [404, 'blob unknown to registry'],
@@ -35,10 +36,13 @@ const defaults: Record<RegistryErrorCode, [number, string]> = {
   RANGE_INVALID: [416, 'requested range not satisfiable'],
   TOO_LARGE: [413, 'payload too large'],
   PAGINATION_NUMBER_INVALID: [400, 'invalid number of results requested'],
+  UNAUTHORIZED: [401, 'authentication required'],
 };
 
 export class RegistryError extends Error {
   readonly status: number;
+  /** Headers the error response must carry, e.g. the WWW-Authenticate challenge of a 401. */
+  headers: Record<string, string> = {};
   constructor(readonly code: RegistryErrorCode, message?: string, readonly detail?: unknown) {
     super(message ?? defaults[code][1]);
     this.status = defaults[code][0];
@@ -48,3 +52,10 @@ export class RegistryError extends Error {
 
 export const regErr = (code: RegistryErrorCode, message?: string, detail?: unknown) =>
   new RegistryError(code, message, detail);
+
+/** A 401 that tells the client how to authenticate: `challenge` is the WWW-Authenticate value. */
+export function authErr(challenge: string, message?: string, detail?: unknown): RegistryError {
+  const e = new RegistryError('UNAUTHORIZED', message, detail);
+  e.headers['WWW-Authenticate'] = challenge;
+  return e;
+}

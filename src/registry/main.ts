@@ -1,26 +1,82 @@
-import { mkdirSync } from 'node:fs';
-import { createRegistry, createServer } from './app';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createHandler, createRegistry } from './app';
+import { parseAcl } from './auth/acl';
+import { Authorizer } from './auth/authorizer';
+import { HtpasswdAuthorizer } from './auth/basic';
+import { HtpasswdFile } from './auth/htpasswd';
+import { loadPrivateKey, loadPublicKeys } from './auth/keys';
+import { algorithmFor } from './auth/jwt';
+import { TokenAuthorizer } from './auth/token-verifier';
 import { collectGarbage } from './gc';
+import { listen, TlsFiles } from './listen';
 import { FilesystemDriver } from './storage/filesystem';
+import { createTokenHandler } from './token-server';
 
-/**
- * berth-registry serve --addr HOST:PORT --root DIR [--read-only]
- * berth-registry gc --root DIR [--dry-run]
- */
-const USAGE = 'usage: berth-registry serve [--addr 127.0.0.1:5000] [--root DIR] [--read-only]\n       berth-registry gc [--root DIR] [--dry-run]';
+const USAGE = `usage:
+  berth-registry serve [--addr 127.0.0.1:5000] [--root DIR] [--read-only]
+                       [--htpasswd FILE]
+                       [--token-realm URL --token-service NAME --token-issuer ISS --token-cert PEM]
+                       [--tls-cert PEM --tls-key PEM]
+  berth-registry token [--addr 127.0.0.1:5001] --htpasswd FILE --acl ACL.json --key PEM --issuer ISS
+                       [--service NAME] [--tls-cert PEM --tls-key PEM]
+  berth-registry gc [--root DIR] [--dry-run]
+See docs/registry.md.`;
 
-function parseArgs(argv: string[]): { cmd: string; addr: string; root: string; readOnly: boolean; dryRun: boolean } {
-  const o = { cmd: argv[0] ?? '', addr: '127.0.0.1:5000', root: '/var/lib/berth-registry', readOnly: false, dryRun: false };
+interface Options {
+  cmd: string;
+  addr?: string;
+  root: string;
+  readOnly: boolean;
+  dryRun: boolean;
+  htpasswd?: string;
+  tokenRealm?: string;
+  tokenService?: string;
+  tokenIssuer?: string;
+  tokenCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  acl?: string;
+  key?: string;
+  issuer?: string;
+  service?: string;
+}
+
+type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun'>;
+
+const VALUE_FLAGS: Record<string, ValueOption> = {
+  '--addr': 'addr',
+  '--root': 'root',
+  '--htpasswd': 'htpasswd',
+  '--token-realm': 'tokenRealm',
+  '--token-service': 'tokenService',
+  '--token-issuer': 'tokenIssuer',
+  '--token-cert': 'tokenCert',
+  '--tls-cert': 'tlsCert',
+  '--tls-key': 'tlsKey',
+  '--acl': 'acl',
+  '--key': 'key',
+  '--issuer': 'issuer',
+  '--service': 'service',
+};
+
+// Which flags each command takes, so that a flag given to the wrong command is an error
+// rather than silently ignored (a --token-cert meant for serve must not vanish).
+const COMMAND_FLAGS: Record<string, string[]> = {
+  serve: ['--addr', '--root', '--read-only', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key'],
+  token: ['--addr', '--htpasswd', '--acl', '--key', '--issuer', '--service', '--tls-cert', '--tls-key'],
+  gc: ['--root', '--dry-run'],
+};
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { cmd: argv[0] ?? '', root: '/var/lib/berth-registry', readOnly: false, dryRun: false };
   for (let i = 1; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
-    switch (flag) {
-      case '--addr': o.addr = value(); break;
-      case '--root': o.root = value(); break;
-      case '--read-only': o.readOnly = true; break;
-      case '--dry-run': o.dryRun = true; break;
-      default: fail(`unknown flag ${argv[i]}`);
-    }
+    const known = COMMAND_FLAGS[o.cmd];
+    if (known && !known.includes(flag)) fail(`${o.cmd} does not take ${flag}`);
+    if (flag === '--read-only') o.readOnly = true;
+    else if (flag === '--dry-run') o.dryRun = true;
+    else if (Object.hasOwn(VALUE_FLAGS, flag)) o[VALUE_FLAGS[flag]] = inline ?? argv[++i] ?? fail(`${flag} needs a value`);
+    else fail(`unknown flag ${argv[i]}`);
   }
   return o;
 }
@@ -30,29 +86,75 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
+const log = (line: string) => console.error(`berth-registry: ${line}`);
+
+function tlsOf(o: Options): TlsFiles | undefined {
+  if (!o.tlsCert !== !o.tlsKey) fail('--tls-cert and --tls-key go together');
+  return o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined;
+}
+
+/** The auth scheme `serve` was asked for: none, htpasswd, or tokens; never both. */
+function authorizerOf(o: Options): Authorizer | undefined {
+  const token = [o.tokenRealm, o.tokenService, o.tokenIssuer, o.tokenCert];
+  if (o.htpasswd && token.some(Boolean)) fail('--htpasswd and --token-* are alternatives: use one');
+  if (o.htpasswd) return new HtpasswdAuthorizer(new HtpasswdFile(o.htpasswd, log));
+  if (!token.some(Boolean)) return undefined;
+  if (!token.every(Boolean)) fail('token auth needs all of --token-realm, --token-service, --token-issuer and --token-cert');
+  return new TokenAuthorizer({
+    realm: o.tokenRealm!,
+    service: o.tokenService!,
+    issuer: o.tokenIssuer!,
+    keys: loadPublicKeys(readFileSync(o.tokenCert!, 'utf8')),
+  });
+}
+
+function serve(o: Options): void {
+  mkdirSync(o.root, { recursive: true });
+  const auth = authorizerOf(o);
+  const tls = tlsOf(o);
+  const handler = createHandler(createRegistry(new FilesystemDriver(o.root), o.readOnly), auth);
+  listen(handler, o.addr ?? '127.0.0.1:5000', tls, (where) => {
+    const notes = [tls ? 'https' : 'http', o.htpasswd ? 'htpasswd' : o.tokenRealm ? 'token auth' : 'anonymous', ...(o.readOnly ? ['read-only'] : [])];
+    // Tests read this line to learn the port when they asked for port 0.
+    console.log(`berth-registry listening on ${where} (${notes.join(', ')})`);
+  });
+}
+
+function token(o: Options): void {
+  for (const [flag, v] of [['--htpasswd', o.htpasswd], ['--acl', o.acl], ['--key', o.key], ['--issuer', o.issuer]] as const) {
+    if (!v) fail(`token needs ${flag}`);
+  }
+  const key = loadPrivateKey(readFileSync(o.key!, 'utf8'));
+  algorithmFor(key); // refuse keys we cannot sign with now, not at the first request
+  const tls = tlsOf(o);
+  const handler = createTokenHandler({
+    users: new HtpasswdFile(o.htpasswd!, log),
+    acl: parseAcl(readFileSync(o.acl!, 'utf8')),
+    key,
+    issuer: o.issuer!,
+    service: o.service,
+  });
+  listen(handler, o.addr ?? '127.0.0.1:5001', tls, (where) => {
+    console.log(`berth-registry token server listening on ${where} (${tls ? 'https' : 'http'}, issuer ${o.issuer})`);
+  });
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  mkdirSync(o.root, { recursive: true });
-  const driver = new FilesystemDriver(o.root);
-  if (o.cmd === 'gc') {
-    const r = await collectGarbage(driver, { dryRun: o.dryRun, log: (l) => console.log(l) });
-    console.log(`${r.marked.length} blobs marked, ${r.swept.length} ${o.dryRun ? 'would be ' : ''}deleted`);
-    return;
+  switch (o.cmd) {
+    case 'serve':
+      return serve(o);
+    case 'token':
+      return token(o);
+    case 'gc': {
+      mkdirSync(o.root, { recursive: true });
+      const r = await collectGarbage(new FilesystemDriver(o.root), { dryRun: o.dryRun, log: (l) => console.log(l) });
+      console.log(`${r.marked.length} blobs marked, ${r.swept.length} ${o.dryRun ? 'would be ' : ''}deleted`);
+      return;
+    }
+    default:
+      fail(o.cmd ? `unknown command ${o.cmd}` : 'missing command');
   }
-  if (o.cmd !== 'serve') fail(o.cmd ? `unknown command ${o.cmd}` : 'missing command');
-  const m = /^(.*):(\d+)$/.exec(o.addr) ?? fail(`--addr must be HOST:PORT, got ${o.addr}`);
-  const server = createServer(createRegistry(driver, o.readOnly));
-  server.listen(Number(m[2]), m[1].replace(/^\[(.*)\]$/, '$1'), () => {
-    const a = server.address();
-    // Tests read this line to learn the port when they asked for port 0.
-    if (a && typeof a === 'object') console.log(`berth-registry listening on ${a.address}:${a.port}${o.readOnly ? ' (read-only)' : ''}`);
-  });
-  const stop = () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections(); // idle keep-alive sockets would hold close() open
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 // Loaded only as the program (bin/berth-registry requires this file), so start at once.

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Grant } from '../auth/access';
 import { RegistryError, regErr } from '../errors';
 import { BlobStore } from '../store/blobs';
 import { Repository } from '../store/repository';
@@ -15,6 +16,9 @@ export interface Ctx {
   name: string;
   /** The path segment after the resource (digest, tag, upload uuid), if any. */
   ref: string;
+  /** What the client may do. The route's own needs are checked before handlers run; they ask
+   *  about anything further (pulling a mount's source). */
+  grant: Grant;
 }
 
 export interface Registry {
@@ -47,7 +51,7 @@ export function sendError(c: Ctx, e: unknown): void {
   }
   // The body of an unread request would otherwise stall keep-alive connections.
   c.req.resume();
-  sendJSON(c, status, body);
+  sendJSON(c, status, body, err?.headers);
 }
 
 /** Reads a small body (manifests) whole, refusing anything over `limit` with 413. */

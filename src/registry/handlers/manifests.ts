@@ -26,14 +26,40 @@ async function resolve(c: Ctx): Promise<string> {
   return digest;
 }
 
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+
+/**
+ * Whether an Accept header admits a media type: no header, an empty one, a full wildcard or
+ * a matching `type/*` admit everything. Parameters (q=...) are ignored: we have one
+ * representation to offer, so preference order does not matter, only acceptability.
+ */
+export function accepts(accept: string | string[] | undefined, mediaType: string): boolean {
+  const ranges = [accept ?? []].flat().flatMap((h) => h.split(',')).map((r) => r.split(';')[0].trim().toLowerCase()).filter((r) => r !== '');
+  if (ranges.length === 0) return true;
+  const type = mediaType.toLowerCase();
+  return ranges.some((r) => r === '*/*' || r === type || (r.endsWith('/*') && type.startsWith(r.slice(0, -1))));
+}
+
 export async function getManifest(c: Ctx): Promise<void> {
   const digest = await resolve(c);
+  const mediaType = await repo(c).revisionType(digest);
+  // Manifests are served as pushed, never converted. A client that lists what it takes and
+  // leaves out index types cannot use an index (it would look for layers that are not there),
+  // so it is told no acceptable manifest exists. A single manifest is served whatever the
+  // header says: there is nothing better to offer, and the client can still judge it by its
+  // Content-Type.
+  if (INDEX_TYPES.has(mediaType) && !accepts(c.req.headers.accept, mediaType)) {
+    throw regErr('MANIFEST_UNKNOWN', `no manifest of an acceptable media type: ${c.ref} is a ${mediaType}, which the Accept header does not list`, {
+      reference: c.ref,
+      mediaType,
+    });
+  }
   const bytes = await c.app.blobs.get(digest);
   send(
     c,
     200,
     {
-      'Content-Type': await repo(c).revisionType(digest),
+      'Content-Type': mediaType,
       'Content-Length': bytes.length,
       'Docker-Content-Digest': digest,
       ETag: `"${digest}"`,

@@ -44,7 +44,10 @@ async function checkContentRange(c: Ctx, uuid: string): Promise<void> {
 export async function startUpload(c: Ctx): Promise<void> {
   const mount = c.url.searchParams.get('mount');
   const from = c.url.searchParams.get('from');
-  if (mount && from && isValidName(from)) {
+  // Mounting reads the source repository, so it needs pull there too (see wantedAccess).
+  // Without it the client gets an ordinary upload session, and learns nothing about the source.
+  const mayReadSource = from !== null && isValidName(from) && c.grant.allows({ type: 'repository', name: from, action: 'pull' });
+  if (mount && from && mayReadSource) {
     const digest = checkDigest(mount);
     const source = new Repository(c.app.driver, from);
     if ((await source.hasLayer(digest)) && (await c.app.blobs.size(digest)) !== undefined) {
