@@ -40,7 +40,7 @@ export class NetnsRegistry {
     return NetnsRegistry.launch(netns, addr, root, [`--net=/run/netns/${netns}`, '/usr/bin/docker-registry', 'serve', path.join(root, 'config.yml')], 'http');
   }
 
-  private static async launch(netns: string, addr: string, root: string, args: string[], scheme: string): Promise<NetnsRegistry> {
+  private static async launch(netns: string, addr: string, root: string, args: string[], scheme: string, probe = '/v2/'): Promise<NetnsRegistry> {
     // nsenter without --fork execs the server in place, so this pid is the server's own.
     const proc = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const logs = { text: '' };
@@ -50,12 +50,20 @@ export class NetnsRegistry {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) break;
-      const r = await reg.curl(['-k', '-o', '/dev/null', '-w', '%{http_code}', `${scheme}://${addr}/v2/`]);
-      if (r.stdout === '200' || r.stdout === '401') return reg;
+      const r = await reg.curl(['-k', '-o', '/dev/null', '-w', '%{http_code}', `${scheme}://${addr}${probe}`]);
+      if (/^[2-4]\d\d$/.test(r.stdout)) return reg;
       await new Promise((res) => setTimeout(res, 100));
     }
     await reg.stop();
     throw new Error(`registry at ${addr} did not start:\n${logs.text}`);
+  }
+
+  /** berth-registry's token server (`berth-registry token`), plain HTTP. */
+  static async tokenServer(netns: string, port: number, args: string[]): Promise<NetnsRegistry> {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-token-'));
+    const addr = `127.0.0.1:${port}`;
+    const argv = [`--net=/run/netns/${netns}`, process.execPath, path.join(REPO, 'bin', 'berth-registry'), 'token', '--addr', addr, ...args];
+    return NetnsRegistry.launch(netns, addr, root, argv, 'http', '/token');
   }
 
   /** The misbehaving proxy of flaky-registry.ts in front of `upstream`. */

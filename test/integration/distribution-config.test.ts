@@ -151,3 +151,60 @@ test('a registry that dies mid-pull fails the pull cleanly; the retry resumes; h
     await flaky.stop();
   }
 });
+
+test('the bearer-token flow: berthd logs in, pushes and pulls over TLS within what the ACL grants', async () => {
+  const dir = path.join(work, 'token');
+  await fsp.mkdir(dir);
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'token.key');
+  ossl('req', '-x509', '-key', 'token.key', '-days', '2', '-subj', '/CN=berth-token', '-out', 'token.crt');
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'tls.key', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-out', 'tls.crt');
+  await fsp.writeFile(path.join(dir, 'htpasswd'), `alice:${bcrypt.hashSync('s3cret', 5)}\nbob:${bcrypt.hashSync('b0b', 5)}\n`);
+  await fsp.writeFile(
+    path.join(dir, 'acl.json'),
+    JSON.stringify([
+      { account: 'alice', name: '*', actions: ['pull', 'push'] },
+      { account: 'bob', name: 'team/app', actions: ['pull'] },
+      { account: '*', name: 'public/*', actions: ['pull'] },
+    ]),
+  );
+  const f = (n: string) => path.join(dir, n);
+  const tokens = await NetnsRegistry.tokenServer(d.netns, 5011, ['--htpasswd', f('htpasswd'), '--acl', f('acl.json'), '--key', f('token.key'), '--issuer', 'berth-test', '--service', 'berth-reg']);
+  const secure = await NetnsRegistry.berth(d.netns, 5010, [
+    '--token-realm', 'http://127.0.0.1:5011/token', '--token-service', 'berth-reg', '--token-issuer', 'berth-test', '--token-cert', f('token.crt'),
+    '--tls-cert', f('tls.crt'), '--tls-key', f('tls.key'),
+  ]);
+  const login = (user: string, pass: string) => d.berth(['login', '-u', user, '--password-stdin', '127.0.0.1:5010'], { ...cli(), input: `${pass}\n` });
+  try {
+    assert.equal((await login('alice', 'wrong')).code, 1);
+    const ok = await login('alice', 's3cret');
+    assert.equal(ok.code, 0, ok.stderr);
+    for (const ref of ['127.0.0.1:5010/team/app:1', '127.0.0.1:5010/public/tool:1']) {
+      await d.berth(['tag', 'busybox', ref]);
+      const push = await d.berth(['push', ref], cli());
+      assert.equal(push.code, 0, `${ref}: ${push.stderr}`);
+    }
+    // the registry speaks only TLS: a plain HTTP request gets no registry answer
+    assert.notEqual((await secure.curl(['-o', '/dev/null', '-w', '%{http_code}', `http://${secure.addr}/v2/`])).stdout, '401');
+
+    assert.equal((await login('bob', 'b0b')).code, 0);
+    await d.berth(['tag', 'busybox', '127.0.0.1:5010/team/app:2']);
+    const bobPush = await d.berth(['push', '127.0.0.1:5010/team/app:2'], cli());
+    assert.equal(bobPush.code, 1, bobPush.stdout);
+    assert.match(bobPush.stderr, /denied|unauthorized|insufficient_scope/i);
+    await d.berth(['rmi', '127.0.0.1:5010/team/app:1']);
+    const bobPull = await d.berth(['pull', '127.0.0.1:5010/team/app:1'], cli());
+    assert.equal(bobPull.code, 0, bobPull.stderr);
+
+    assert.equal((await d.berth(['logout', '127.0.0.1:5010'], cli())).code, 0);
+    await d.berth(['rmi', '127.0.0.1:5010/public/tool:1']);
+    const anonPublic = await d.berth(['pull', '127.0.0.1:5010/public/tool:1'], cli());
+    assert.equal(anonPublic.code, 0, anonPublic.stderr);
+    await d.berth(['rmi', '127.0.0.1:5010/team/app:1']);
+    const anonPrivate = await d.berth(['pull', '127.0.0.1:5010/team/app:1'], cli());
+    assert.equal(anonPrivate.code, 1);
+    assert.match(anonPrivate.stderr, /pull access denied for 127\.0\.0\.1:5010\/team\/app/);
+  } finally {
+    await Promise.all([tokens.stop(), secure.stop()]);
+  }
+});
