@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerConfig, ImageConfigFile } from '../api/types';
-import { invalid, notFound } from '../common/errors';
+import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
 import { resolveInRoot, resolveUser } from '../container/user';
 import { applyTar } from '../layer/tar-apply';
@@ -158,7 +158,10 @@ export class Builder {
     }
     if (!img && this.d.pull) {
       const ref = withDefaultTag(parseReference(base.name));
-      const id = await this.d.pull(ref, run.o.registryAuth?.[ref.domain] ?? {}, run.say);
+      const id = await this.d.pull(ref, run.o.registryAuth?.[ref.domain] ?? {}, run.say).catch((e: unknown) => {
+        const message = `failed to pull base image ${base.name}: ${(e as Error).message}`;
+        throw e instanceof BerthError ? new BerthError(e.code, message) : system(message, e);
+      });
       img = this.d.images.resolve(id);
     }
     if (!img) throw notFound(`pull access denied for ${base.name}, repository does not exist or may require 'docker login'`);

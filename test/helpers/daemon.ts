@@ -75,6 +75,9 @@ export class TestDaemon {
       '--cgroup-parent', this.cgroupParent,
       '--config-file', path.join(this.base, 'daemon.json'),
       '--debug',
+      // short names must never be looked up on Docker Hub (no DNS, no outside traffic):
+      // they go to a loopback port where nothing listens, unless a test names a registry
+      ...(this.extraArgs.includes('--default-registry') ? [] : ['--default-registry', '127.0.0.1:1']),
       ...this.extraArgs,
     ];
     await fsp.writeFile(path.join(this.base, 'daemon.json'), '{}');
