@@ -2,6 +2,7 @@ import { manifestRefs, parseManifest } from './manifest';
 import { BlobStore } from './store/blobs';
 import { listRepositories, Repository } from './store/repository';
 import { UploadStore } from './store/uploads';
+import { layerLink } from './store/paths';
 import { orUndefined, StorageDriver } from './storage/driver';
 
 /**
@@ -13,8 +14,9 @@ import { orUndefined, StorageDriver } from './storage/driver';
  * Sweep: every other blob goes, with the repository links that point at it; upload sessions
  * idle for longer than the grace period go too.
  *
- * Run it while the server is stopped or --read-only: a layer pushed but not yet referenced by
- * a manifest counts as garbage (as in Docker's registry).
+ * Layers linked into a repository within the grace period are marked as well: they may belong
+ * to a push whose manifest has not arrived yet. So gc may run while the registry serves pushes
+ * (Docker's registry asks for read-only mode instead).
  */
 export interface GcResult {
   marked: string[];
@@ -49,6 +51,17 @@ export async function collectGarbage(
       for (const b of refs.blobs) marked.add(b.digest);
       for (const m of refs.manifests) marked.add(m.digest);
       if (refs.subject) marked.add(refs.subject.digest);
+    }
+  }
+
+  // A push uploads its layers before its manifest: a layer linked within the grace period
+  // may be waiting for a manifest still to come, so it is kept.
+  for (const name of repos) {
+    const r = new Repository(d, name);
+    for (const digest of await r.layers()) {
+      if (marked.has(digest)) continue;
+      const info = await orUndefined(d.stat(layerLink(name, digest)));
+      if (info && now - info.modTime.getTime() < grace) marked.add(digest);
     }
   }
 

@@ -19,7 +19,7 @@ const USAGE = `usage:
                        [--tls-cert PEM --tls-key PEM]
   berth-registry token [--addr 127.0.0.1:5001] --htpasswd FILE --acl ACL.json --key PEM --issuer ISS
                        [--service NAME] [--tls-cert PEM --tls-key PEM]
-  berth-registry gc [--root DIR] [--dry-run]
+  berth-registry gc [--root DIR] [--dry-run] [--grace DURATION]
 See docs/registry.md.`;
 
 interface Options {
@@ -39,6 +39,7 @@ interface Options {
   key?: string;
   issuer?: string;
   service?: string;
+  grace?: string;
 }
 
 type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun'>;
@@ -57,6 +58,7 @@ const VALUE_FLAGS: Record<string, ValueOption> = {
   '--key': 'key',
   '--issuer': 'issuer',
   '--service': 'service',
+  '--grace': 'grace',
 };
 
 // Which flags each command takes, so that a flag given to the wrong command is an error
@@ -64,7 +66,7 @@ const VALUE_FLAGS: Record<string, ValueOption> = {
 const COMMAND_FLAGS: Record<string, string[]> = {
   serve: ['--addr', '--root', '--read-only', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key'],
   token: ['--addr', '--htpasswd', '--acl', '--key', '--issuer', '--service', '--tls-cert', '--tls-key'],
-  gc: ['--root', '--dry-run'],
+  gc: ['--root', '--dry-run', '--grace'],
 };
 
 function parseArgs(argv: string[]): Options {
@@ -79,6 +81,14 @@ function parseArgs(argv: string[]): Options {
     else fail(`unknown flag ${argv[i]}`);
   }
   return o;
+}
+
+/** `--grace 90s|30m|2h|0`: how young a blob or upload may be and still be in use by a push. */
+function graceOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(v);
+  if (!m) fail(`--grace takes a duration such as 30m or 2h, not ${v}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 
 function fail(msg: string): never {
@@ -148,7 +158,7 @@ async function main(): Promise<void> {
       return token(o);
     case 'gc': {
       mkdirSync(o.root, { recursive: true });
-      const r = await collectGarbage(new FilesystemDriver(o.root), { dryRun: o.dryRun, log: (l) => console.log(l) });
+      const r = await collectGarbage(new FilesystemDriver(o.root), { dryRun: o.dryRun, uploadGraceMs: graceOf(o.grace), log: (l) => console.log(l) });
       console.log(`${r.marked.length} blobs marked, ${r.swept.length} ${o.dryRun ? 'would be ' : ''}deleted`);
       return;
     }
