@@ -107,9 +107,8 @@ async function pullFrom(d: PullDeps, ep: Endpoint, ref: Reference, o: PullOption
   try {
     top = await fetchManifest(client, ref, reference);
   } catch (e) {
-    if (e instanceof RegistryUnauthorized) {
-      throw new RegistryUnauthorized(`pull access denied for ${name}, repository does not exist or may require 'berth login': ${e.message}`);
-    }
+    // Not found, as dockerd answers it: a 401 would make the docker CLI prompt for a login.
+    if (e instanceof RegistryUnauthorized) throw notFound(`pull access denied for ${name}, repository does not exist or may require 'docker login': ${e.message}`);
     throw e;
   }
   // Sent only once the manifest is there: an unknown image is an HTTP error, not a stream.

@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
-import { TestDaemon } from '../helpers/daemon';
+import { TestDaemon, runCommand } from '../helpers/daemon';
 import { NetnsRegistry } from '../helpers/registry';
 
 // The daemon's registry settings (default registry, mirrors, insecure registries), logins
@@ -117,6 +117,25 @@ test('login checks credentials with the registry and stores them 0600; push and 
   const denied = await d.berth(['pull', ref], cli());
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /pull access denied|unauthorized/i);
+});
+
+test('the docker CLI logs in through berthd and pushes with the credentials it stored', async () => {
+  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: path.join(work, 'docker-cfg') };
+  const docker = (args: string[], input?: string) => runCommand('docker', args, { env, input, timeoutMs: 8000 });
+  const bad = await docker(['login', '-u', 'alice', '--password-stdin', '127.0.0.1:5001'], 'wrong\n');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /Error response from daemon/);
+  const login = await docker(['login', '-u', 'alice', '--password-stdin', '127.0.0.1:5001'], 's3cret\n');
+  assert.equal(login.code, 0, login.stderr);
+  assert.match(login.stdout, /Login Succeeded/);
+  assert.equal((await docker(['tag', 'busybox', '127.0.0.1:5001/docker/login:1'])).code, 0);
+  const push = await docker(['push', '127.0.0.1:5001/docker/login:1']);
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal((await docker(['logout', '127.0.0.1:5001'])).code, 0);
+  await docker(['rmi', '127.0.0.1:5001/docker/login:1']);
+  const denied = await docker(['pull', '127.0.0.1:5001/docker/login:1']);
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /pull access denied for 127\.0\.0\.1:5001\/docker\/login/);
 });
 
 test('a registry that dies mid-pull fails the pull cleanly; the retry resumes; huge manifests are refused', async () => {
