@@ -178,6 +178,7 @@ async function fetchLayers(
     if (layerCompression(l.mediaType) === 'zstd') throw invalid(`layer ${l.digest} is zstd-compressed, which berth cannot unpack yet`);
     progress.layer(shortDigest(l.digest), 'Pulling fs layer');
   }
+  if (d.images.unpacksLayersApart) return fetchLayersApart(d, client, ref, layers, diffIDs, chain, missing, progress);
   // The unpacker streams the layer it needs next straight from the registry; background
   // downloads fetch the layers after it into verified files, to be unpacked in their turn.
   const abort = new AbortController();
@@ -222,6 +223,92 @@ async function fetchLayers(
     throw e;
   }
   await Promise.all(workers);
+}
+
+/**
+ * Where upper dirs do not depend on the layers below (overlay), every missing layer streams
+ * from the registry straight into a snapshot of its own, three at a time, and the layers are
+ * then given their parents in order. A layer whose download failed ends the chain there;
+ * the complete ones below it are kept, so a retry continues from them.
+ */
+async function fetchLayersApart(
+  d: PullDeps,
+  client: RegistryClient,
+  ref: Reference,
+  layers: Descriptor[],
+  diffIDs: string[],
+  chain: string[],
+  missing: boolean[],
+  progress: ProgressReporter,
+): Promise<void> {
+  // A failure stops the layers above it (no use to them now), not those below (a retry keeps them).
+  const aborts = layers.map(() => new AbortController());
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const unpacked = layers.map(async (l, i) => {
+    const signal = aborts[i].signal;
+    if (!missing[i]) return undefined;
+    if (active >= MAX_CONCURRENT_DOWNLOADS) {
+      progress.layer(shortDigest(l.digest), 'Waiting');
+      await new Promise<void>((r) => queue.push(r));
+    }
+    active++;
+    try {
+      if (signal.aborted) throw new Error('pull aborted');
+      const tar = decompressor(l);
+      const blob = await openVerifiedBlob(client, ref, l, progress, signal);
+      blob.on('error', (e) => tar.destroy(e));
+      blob.pipe(tar);
+      const layer = await d.images.unpackDetached(tar);
+      if (layer.diffID !== diffIDs[i]) {
+        await d.images.discardDetached(layer);
+        throw invalid(`layer ${l.digest} unpacks to ${layer.diffID}, but the image config says ${diffIDs[i]}`);
+      }
+      return layer;
+    } catch (e) {
+      for (let j = i + 1; j < layers.length; j++) aborts[j].abort();
+      throw e;
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  });
+  const results = await Promise.allSettled(unpacked);
+  let failure: unknown;
+  for (let i = 0; i < layers.length; i++) {
+    const r = results[i];
+    if (r.status === 'rejected') {
+      failure ??= r.reason;
+      continue;
+    }
+    if (!r.value) continue;
+    if (failure !== undefined) {
+      await d.images.discardDetached(r.value);
+      continue;
+    }
+    try {
+      await d.images.attachLayer(r.value, i === 0 ? undefined : chain[i - 1]);
+      progress.layer(shortDigest(layers[i].digest), 'Pull complete');
+    } catch (e) {
+      failure = e;
+    }
+  }
+  if (failure !== undefined) {
+    // the first error is the cause; the others are mostly "aborted"
+    const cause = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !/pull aborted/.test(String((r.reason as Error)?.message)));
+    throw cause?.reason ?? failure;
+  }
+}
+
+/**
+ * The layer's tar from its blob. It may fail before the unpacker has attached to it (a small
+ * blob fails verification at once): the failure stays on the stream, where the unpacker's
+ * pipeline finds it, instead of becoming an unhandled 'error'.
+ */
+function decompressor(desc: Descriptor): Transform {
+  const t = layerCompression(desc.mediaType) === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : new PassThrough();
+  t.on('error', () => undefined);
+  return t;
 }
 
 const downloadPath = (d: PullDeps, desc: Descriptor) => path.join(d.downloadDir, desc.digest.replace(/^sha256:/, ''));
@@ -291,7 +378,7 @@ async function unpack(d: PullDeps, source: Readable, desc: Descriptor, parent: s
     onBytes(read);
   });
   // The source flows from here on, so it is piped at once; the unpacker reads it later.
-  const tar = layerCompression(desc.mediaType) === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : new PassThrough();
+  const tar = decompressor(desc);
   source.on('error', (e) => tar.destroy(e));
   source.pipe(tar);
   const rec = await d.images.addLayer(tar, parent);

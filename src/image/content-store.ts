@@ -89,7 +89,14 @@ export class ContentWriter {
     private readonly hashing = true,
   ) {
     this.out = createWriteStream(tmpPath, { mode: 0o644 });
+    // Failures reach the caller through write() and commit(); an abort destroys the stream
+    // with writes pending, whose 'error' must not become an unhandled one.
+    this.out.on('error', (e) => {
+      this.failure ??= e;
+    });
   }
+
+  private failure?: Error;
 
   get size(): number {
     return this.written;
@@ -108,6 +115,7 @@ export class ContentWriter {
     if (this.done) throw new Error('content writer already finished');
     this.done = true;
     await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.failure) throw this.failure;
     if (!this.hashing && !expected) throw new Error('content writer without hashing needs the digest at commit');
     const digest = this.hashing ? `sha256:${this.hash.digest('hex')}` : expected!;
     if (expected && expected !== digest) {

@@ -39,6 +39,13 @@ export interface DeleteResponseItem {
   Deleted?: string;
 }
 
+/** A layer unpacked into a snapshot that has no parent yet. */
+export interface DetachedLayer {
+  key: string;
+  diffID: string;
+  size: number;
+}
+
 /** Who uses an image: the image store asks before deleting, the container store answers. */
 export type ImageUsers = (imageId: string) => { id: string; running: boolean }[];
 
@@ -222,6 +229,7 @@ export class ImageStore {
       }
     }
     for (const r of img.repoDigests) {
+      if (this.repositories.get(r) !== id) continue; // untagged above
       this.repositories.delete(r);
       out.push({ Untagged: r });
     }
@@ -265,6 +273,37 @@ export class ImageStore {
   async addLayer(tar: Readable, parentChainID?: string): Promise<LayerRecord> {
     const key = `ingest-${randomBytes(8).toString('hex')}`;
     await this.snapshotter.prepare(key, parentChainID ? hex(parentChainID) : undefined);
+    const applied = await this.applyInto(key, tar);
+    return this.commitLayer(key, applied, parentChainID, false);
+  }
+
+  /** Whether layers of one image can be unpacked at the same time (see unpackDetached). */
+  get unpacksLayersApart(): boolean {
+    return this.snapshotter.appliesLayersApart;
+  }
+
+  /**
+   * Unpacks a layer into a snapshot of its own, before its parent exists (pulls unpack all
+   * their layers at once this way); `attachLayer` then gives it its parent, in order.
+   */
+  async unpackDetached(tar: Readable): Promise<DetachedLayer> {
+    if (!this.unpacksLayersApart) throw new Error(`the ${this.snapshotter.driver} driver cannot unpack layers apart`);
+    const key = `ingest-${randomBytes(8).toString('hex')}`;
+    await this.snapshotter.prepare(key);
+    const applied = await this.applyInto(key, tar);
+    return { key, diffID: applied.diffID, size: applied.size };
+  }
+
+  attachLayer(layer: DetachedLayer, parentChainID?: string): Promise<LayerRecord> {
+    return this.commitLayer(layer.key, layer, parentChainID, true);
+  }
+
+  async discardDetached(layer: DetachedLayer): Promise<void> {
+    await this.snapshotter.remove(layer.key).catch(() => undefined);
+  }
+
+  /** Applies the tar to an active snapshot and stores the tar as the diff ID's blob. */
+  private async applyInto(key: string, tar: Readable): Promise<{ diffID: string; size: number }> {
     const writer = this.content.writer({ digestKnown: true });
     const tee = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -288,21 +327,30 @@ export class ImageStore {
         throw premature && c.status === 'rejected' ? c.reason : a.reason;
       }
       if (c.status === 'rejected') throw c.reason;
-      const applied = a.value;
+      await writer.commit(a.value.diffID);
+      return a.value;
+    } catch (e) {
+      await writer.abort();
+      await this.snapshotter.remove(key).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async commitLayer(key: string, applied: { diffID: string; size: number }, parentChainID: string | undefined, onto: boolean): Promise<LayerRecord> {
+    try {
       const chainID = parentChainID ? digestOf(`${parentChainID} ${applied.diffID}`) : applied.diffID;
-      await writer.commit(applied.diffID);
       const existing = this.layers.get(chainID);
       if (existing) {
         await this.snapshotter.remove(key);
         return existing;
       }
-      await this.snapshotter.commit(hex(chainID), key);
+      if (onto) await this.snapshotter.commitOnto(hex(chainID), key, parentChainID ? hex(parentChainID) : undefined);
+      else await this.snapshotter.commit(hex(chainID), key);
       const rec: LayerRecord = { chainID, diffID: applied.diffID, parent: parentChainID, size: applied.size };
       await writeJSONAtomic(path.join(this.root, 'layers', `${hex(chainID)}.json`), rec);
       this.layers.set(chainID, rec);
       return rec;
     } catch (e) {
-      await writer.abort();
       await this.snapshotter.remove(key).catch(() => undefined);
       throw e;
     }

@@ -68,8 +68,15 @@ export class OverlaySnapshotter implements Snapshotter {
     return applyTar(this.diffDir(rec.id), tar, { whiteouts: 'overlay' });
   }
 
-  async commit(name: string, key: string): Promise<void> {
-    const rec = await this.store.commit(name, key);
+  readonly appliesLayersApart = true;
+
+  commit(name: string, key: string): Promise<void> {
+    return this.commitOnto(name, key, undefined);
+  }
+
+  /** An upper dir does not depend on what is below it: only the record learns its parent. */
+  async commitOnto(name: string, key: string, parent: string | undefined): Promise<void> {
+    const rec = await this.store.commit(name, key, parent);
     // A committed snapshot is only ever a lower dir: its work dir has no further use.
     await fsp.rm(path.join(this.store.dirOf(rec.id), 'work'), { recursive: true, force: true });
   }

@@ -113,13 +113,20 @@ export class SnapshotStore {
     });
   }
 
-  commit(name: string, key: string): Promise<SnapshotRecord> {
+  /** `parentName`: given, the snapshot (which must have none) is committed under that parent. */
+  commit(name: string, key: string, parentName?: string): Promise<SnapshotRecord> {
     return this.locked(async () => {
       const rec = await this.get(key);
       if (rec.kind !== 'active') throw invalid(`snapshot ${key} is not active: it is committed already`);
       if (await this.lookup(name)) throw conflict(`snapshot ${name} already exists`);
+      let parent: SnapshotRecord | undefined;
+      if (parentName !== undefined) {
+        if (rec.parentId !== undefined) throw invalid(`snapshot ${key} has a parent already`);
+        parent = await this.get(parentName);
+        if (parent.kind !== 'committed') throw invalid(`snapshot ${parentName} is not committed and cannot be a parent`);
+      }
       await this.link(name, rec.id);
-      const committed: SnapshotRecord = { ...rec, name, kind: 'committed' };
+      const committed: SnapshotRecord = parent ? { ...rec, name, kind: 'committed', parent: parent.name, parentId: parent.id } : { ...rec, name, kind: 'committed' };
       await writeJSONAtomic(path.join(this.dirOf(rec.id), 'meta.json'), committed);
       await this.unlink(key);
       return committed;

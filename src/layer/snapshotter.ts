@@ -57,6 +57,14 @@ export interface Snapshotter {
   /** Applies an uncompressed layer tar (with .wh. whiteouts) to an active snapshot. */
   apply(key: string, tar: Readable): Promise<ApplyResult>;
   commit(name: string, key: string): Promise<void>;
+  /**
+   * True when a layer applied to a snapshot without a parent holds the same files as one
+   * applied on top of its parent (overlay's upper dirs do; vfs copies the parent's tree in),
+   * so layers can be unpacked side by side and given their parents when committed.
+   */
+  readonly appliesLayersApart: boolean;
+  /** Commits a parentless active snapshot under `parent` (only when appliesLayersApart). */
+  commitOnto(name: string, key: string, parent: string | undefined): Promise<void>;
   remove(keyOrName: string): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo | undefined>;
   /** Every snapshot, active and committed (start-up clean-up of unfinished work). */

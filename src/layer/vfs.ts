@@ -61,6 +61,13 @@ export class VfsSnapshotter implements Snapshotter {
     return applyTar(this.fsDir(rec.id), tar, { whiteouts: 'plain' });
   }
 
+  readonly appliesLayersApart = false;
+
+  async commitOnto(name: string, key: string, parent: string | undefined): Promise<void> {
+    if (parent !== undefined) throw invalid('vfs snapshots copy their parent in at prepare: a parent cannot be given at commit');
+    return this.commit(name, key);
+  }
+
   async commit(name: string, key: string): Promise<void> {
     await this.store.commit(name, key);
   }
