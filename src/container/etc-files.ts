@@ -26,7 +26,20 @@ const LOCALHOST_HOSTS = [
 // Docker's fallback when the host's resolv.conf has only local resolvers a container cannot reach.
 const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
 
-export async function writeEtcFiles(dir: string, opts: { hostname: string; domainname?: string; hostConfig: HostConfig; hostNetwork: boolean; addresses?: string[] }): Promise<EtcFiles> {
+export async function writeEtcFiles(
+  dir: string,
+  opts: {
+    hostname: string;
+    domainname?: string;
+    hostConfig: HostConfig;
+    hostNetwork: boolean;
+    addresses?: string[];
+    /** a user-defined network's DNS server: the container's only nameserver */
+    embeddedDns?: string;
+    /** what `--add-host name:host-gateway` resolves to */
+    gateway?: string;
+  },
+): Promise<EtcFiles> {
   const files: EtcFiles = {
     hostnamePath: path.join(dir, 'hostname'),
     hostsPath: path.join(dir, 'hosts'),
@@ -45,12 +58,15 @@ export async function writeEtcFiles(dir: string, opts: { hostname: string; domai
   }
   for (const extra of hc.ExtraHosts ?? []) {
     const i = extra.indexOf(':');
-    if (i > 0) hosts.push(`${extra.slice(i + 1)}\t${extra.slice(0, i)}`);
+    if (i <= 0) continue;
+    const target = extra.slice(i + 1);
+    hosts.push(`${target === 'host-gateway' ? (opts.gateway ?? '') : target}\t${extra.slice(0, i)}`);
   }
   await writeFileAtomic(files.hostsPath, `${hosts.join('\n')}\n`, 0o644);
 
   const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  await writeFileAtomic(files.resolvConfPath, resolvConf(hostResolv, hc, opts.hostNetwork), 0o644);
+  const resolv = opts.embeddedDns && !hc.Dns?.length ? embeddedResolvConf(hostResolv, hc, opts.embeddedDns) : resolvConf(hostResolv, hc, opts.hostNetwork);
+  await writeFileAtomic(files.resolvConfPath, resolv, 0o644);
   return files;
 }
 
@@ -71,5 +87,18 @@ export function resolvConf(hostResolv: string, hc: HostConfig, hostNetwork: bool
   if (search.length) out.push(`search ${search.join(' ')}`);
   for (const ns of nameservers) out.push(`nameserver ${ns}`);
   if (options.length) out.push(`options ${options.join(' ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** On user-defined networks the network's DNS server is the one resolver (Docker's 127.0.0.11). */
+export function embeddedResolvConf(hostResolv: string, hc: HostConfig, server: string): string {
+  const lines = hostResolv.split('\n').map((l) => l.trim());
+  let search = lines.filter((l) => /^(search|domain)\s/.test(l)).flatMap((l) => l.split(/\s+/).slice(1));
+  if (hc.DnsSearch?.length) search = hc.DnsSearch.filter((s) => s !== '.');
+  const options = hc.DnsOptions?.length ? hc.DnsOptions : ['ndots:0'];
+  const out: string[] = [];
+  if (search.length) out.push(`search ${search.join(' ')}`);
+  out.push(`nameserver ${server}`);
+  out.push(`options ${options.join(' ')}`);
   return `${out.join('\n')}\n`;
 }

@@ -22,6 +22,9 @@ import { generateName } from './names';
 import { ContainerStore } from './store';
 import { signalNumber } from './signals';
 import { containerTop, type TopResult } from './top';
+import type { NetworkManager } from '../network/manager';
+import type { EndpointRequest, SandboxState } from '../network/model';
+import { portRequests } from '../network/ports';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -34,6 +37,7 @@ export interface ContainerManagerOptions {
   defaultRuntime: string;
   /** cgroup parent under which every container's cgroup is made */
   cgroupParent: string;
+  network: NetworkManager;
   log: (msg: string) => void;
 }
 
@@ -90,6 +94,11 @@ export class ContainerManager {
 
   close(): void {
     this.exitWatcher?.close();
+  }
+
+  /** Network names and IDs, for presenting containers. */
+  get networkView(): NetworkManager {
+    return this.o.network;
   }
 
   get socketDirectory(): string {
@@ -155,6 +164,8 @@ export class ContainerManager {
     const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(body.HostConfig ?? {}) };
     if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
     validateHostConfig(hostConfig);
+    const endpoints = this.validateNetworking(hostConfig, body);
+    portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
@@ -176,6 +187,7 @@ export class ContainerManager {
       RestartCount: 0,
       Driver: this.o.snapshotter.driver,
       Platform: 'linux',
+      EndpointsConfig: endpoints,
     };
     try {
       await this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image));
@@ -188,6 +200,111 @@ export class ContainerManager {
     }
     this.o.events.publish('container', 'create', id, { image: body.Image, name: fullName.slice(1) });
     return { Id: id, Warnings: [] };
+  }
+
+  /**
+   * The network mode must name something that exists (a network, or a container to share
+   * with); the endpoint settings are kept by the network name the user gave.
+   */
+  private validateNetworking(hc: HostConfig, body: ContainerCreateBody): Record<string, EndpointRequest> {
+    const mode = hc.NetworkMode ?? 'bridge';
+    const requested = (body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, EndpointRequest | null>;
+    const out: Record<string, EndpointRequest> = {};
+    if (mode.startsWith('container:')) {
+      this.store.get(mode.slice('container:'.length));
+      if ((hc.PortBindings && Object.keys(hc.PortBindings).length) || hc.PublishAllPorts) throw conflict('conflicting options: port publishing and the container type network mode');
+      return out;
+    }
+    if (mode === 'host' || mode === 'none') return out;
+    const primary = this.o.network.get(mode);
+    if (primary.Driver !== 'bridge') throw invalid(`network ${mode} cannot be used as a network mode here`);
+    for (const [name, cfg] of Object.entries(requested)) {
+      if (name === 'default' && mode === 'bridge') {
+        out.bridge = { ...(cfg ?? {}) };
+        continue;
+      }
+      const n = this.o.network.get(name);
+      if (n.Driver !== 'bridge') throw invalid(`container cannot be connected to network ${name} and to ${mode}`);
+      out[name] = { Aliases: cfg?.Aliases ?? undefined, IPAMConfig: cfg?.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : undefined };
+    }
+    const ip = Object.values(out).find((e) => e.IPAMConfig?.IPv4Address);
+    if (ip && primary.builtin && out[mode] === ip) throw invalid('user specified IP address is supported on user defined networks only');
+    if (!Object.keys(out).some((k) => this.o.network.find(k)?.Id === primary.Id)) out[mode] = {};
+    return out;
+  }
+
+  /** The networks a container joins, its primary (NetworkMode) first. */
+  private networkPlan(rec: ContainerRecord): [string, EndpointRequest][] {
+    const mode = rec.HostConfig.NetworkMode ?? 'bridge';
+    const eps = rec.EndpointsConfig ?? { [mode]: {} };
+    const primaryId = this.o.network.get(mode).Id;
+    const entries = Object.entries(eps).filter(([k]) => this.o.network.find(k));
+    entries.sort(([a], [b]) => Number(this.o.network.find(b)!.Id === primaryId) - Number(this.o.network.find(a)!.Id === primaryId));
+    return entries;
+  }
+
+  /** Endpoints, ports and the namespace of a run; failures leave nothing behind. */
+  private async setupNetwork(rec: ContainerRecord): Promise<{ netns: 'new' | 'host' | { path: string }; sandbox?: SandboxState }> {
+    const mode = rec.HostConfig.NetworkMode ?? 'bridge';
+    if (mode === 'host') return { netns: 'host' };
+    if (mode === 'none') return { netns: 'new' };
+    if (mode.startsWith('container:')) {
+      const other = this.store.get(mode.slice('container:'.length));
+      if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.ID}`);
+      return { netns: { path: other.Sandbox?.netns ?? `/proc/${other.State.Pid}/ns/net` } };
+    }
+    const sandbox = await this.o.network.setupSandbox({
+      containerId: rec.ID,
+      name: rec.Name.slice(1),
+      networks: this.networkPlan(rec),
+      ports: portRequests(rec.HostConfig, rec.Config),
+    });
+    return { netns: { path: sandbox.netns }, sandbox };
+  }
+
+  /** Joins a network: at once when running, at the next start otherwise. */
+  connectNetwork(idOrName: string, network: string, req: EndpointRequest): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      const n = this.o.network.get(network);
+      const mode = rec.HostConfig.NetworkMode ?? 'bridge';
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+        throw new BerthError('FORBIDDEN', 'container sharing network namespace with another container or host cannot be connected to any other network');
+      }
+      if (n.Driver !== 'bridge') throw new BerthError('FORBIDDEN', `container cannot be disconnected from host network or connected to host network`);
+      const eps = rec.EndpointsConfig ?? { [mode]: {} };
+      if (Object.keys(eps).some((k) => this.o.network.find(k)?.Id === n.Id)) throw new BerthError('FORBIDDEN', `endpoint with name ${rec.Name.slice(1)} already exists in network ${n.Name}`);
+      if (rec.State.Running && rec.Sandbox) {
+        const ep = await this.o.network.connectRunning(rec.ID, n, req);
+        rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
+        void ep;
+      }
+      rec.EndpointsConfig = { ...eps, [network]: req };
+      await this.store.save(rec);
+    });
+  }
+
+  disconnectNetwork(idOrName: string, network: string, force: boolean): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      const n = this.o.network.get(network);
+      const mode = rec.HostConfig.NetworkMode ?? 'bridge';
+      const eps = rec.EndpointsConfig ?? (mode === 'host' || mode === 'none' || mode.startsWith('container:') ? {} : { [mode]: {} });
+      const key = Object.keys(eps).find((k) => this.o.network.find(k)?.Id === n.Id);
+      if (!key) {
+        if (force) return;
+        throw new BerthError('FORBIDDEN', `container ${rec.ID} is not connected to network ${n.Name}`);
+      }
+      if (rec.State.Running) {
+        await this.o.network.disconnectRunning(rec.ID, n);
+        rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
+      }
+      const { [key]: _gone, ...rest } = eps;
+      rec.EndpointsConfig = rest;
+      // a container left on no network has nothing left of its mode: it is `none` from now on
+      if (this.o.network.find(mode)?.Id === n.Id) rec.HostConfig.NetworkMode = Object.keys(rest)[0] ?? 'none';
+      await this.store.save(rec);
+    });
   }
 
   /** A folder left by a create that did not finish: its snapshot and files go. */
@@ -221,11 +338,18 @@ export class ContainerManager {
       mounted = true;
       const hc = rec.HostConfig;
       const netMode = hc.NetworkMode ?? 'bridge';
+      const net = await this.setupNetwork(rec);
+      rec.Sandbox = net.sandbox;
+      const primary = net.sandbox?.endpoints[0];
+      const primaryNetwork = primary ? this.o.network.find(primary.networkId) : undefined;
       const files = await writeEtcFiles(this.store.dir(id), {
         hostname: rec.Config.Hostname ?? id.slice(0, 12),
         domainname: rec.Config.Domainname,
         hostConfig: hc,
         hostNetwork: netMode === 'host',
+        addresses: net.sandbox?.endpoints.map((e) => e.ipAddress).slice(0, 1),
+        embeddedDns: primaryNetwork ? this.o.network.dnsServerFor(primaryNetwork) : undefined,
+        gateway: primary?.gateway,
       });
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
@@ -235,7 +359,7 @@ export class ContainerManager {
         rootfs,
         user,
         etcFiles: { hosts: files.hostsPath, hostname: files.hostnamePath, resolvConf: files.resolvConfPath },
-        netns: netMode === 'host' ? 'host' : 'new',
+        netns: net.netns,
         cgroupsPath: this.cgroupsPath(id),
         cgroupVersion: this.cgroupVersion,
         terminal: rec.Config.Tty === true,
@@ -285,6 +409,8 @@ export class ContainerManager {
     } catch (e) {
       await runtime.delete(id).catch(() => undefined);
       if (mounted) await unmount(rootfs).catch(() => undefined);
+      await this.o.network.teardownSandbox(id, rec.Sandbox).catch(() => undefined);
+      rec.Sandbox = undefined;
       const message = e instanceof Error ? e.message : String(e);
       rec.State.Error = message;
       rec.State.ExitCode = /executable file not found|no such file or directory/.test(message) ? 127 : /permission denied/.test(message) ? 126 : 128;
@@ -433,6 +559,9 @@ export class ContainerManager {
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
     const bundle = this.bundleDir(rec.ID);
     await this.runtimeFor(rec).delete(rec.ID);
+    // the network goes with the run: address, ports and namespace are free for others
+    await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`));
+    rec.Sandbox = undefined;
     await unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`));
     await fsp.rm(path.join(this.socketDir, rec.ID), { force: true });
     await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
@@ -570,7 +699,16 @@ export class ContainerManager {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
         continue;
       }
-      if (!rec.State.Running) continue;
+      if (!rec.State.Running) {
+        // stopped while berthd was in the middle of it: what the run held on the network goes
+        if (rec.Sandbox) {
+          await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch(() => undefined);
+          rec.Sandbox = undefined;
+          await this.store.save(rec);
+        }
+        continue;
+      }
+      if (rec.Sandbox) await this.o.network.restoreSandbox(rec.ID, rec.Name.slice(1), rec.Sandbox);
       if (await this.exitFileExists(rec.ID)) {
         await this.onExitFile(rec.ID);
         continue;

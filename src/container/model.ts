@@ -1,3 +1,4 @@
+import type { EndpointRequest, SandboxState } from '../network/model';
 import type { ContainerConfig, HostConfig } from '../api/types';
 
 /** What Docker's `State` shows; kept in the container's record on disk. */
@@ -37,6 +38,10 @@ export interface ContainerRecord {
   ManuallyStopped?: boolean;
   /** the platform it was created for */
   Platform: string;
+  /** what the container asked for on each network it joins (by the name it used) */
+  EndpointsConfig?: Record<string, EndpointRequest>;
+  /** its network namespace and endpoints while it runs (kept to release them after a crash) */
+  Sandbox?: SandboxState;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

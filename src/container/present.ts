@@ -1,6 +1,7 @@
 import type { HostConfig } from '../api/types';
 import { humanDuration } from '../common/units';
 import type { ContainerRecord } from './model';
+import type { Endpoint, EndpointRequest } from '../network/model';
 
 /**
  * The container as the Engine API shows it: the summary of GET /containers/json and the
@@ -21,32 +22,81 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
 }
 
-function networkNames(rec: ContainerRecord): string[] {
-  const mode = rec.HostConfig.NetworkMode ?? 'bridge';
-  return [mode === 'default' ? 'bridge' : mode];
+/** How present.ts learns network names from IDs (the network manager answers). */
+export interface NetworkView {
+  find(idOrName: string): { Id: string; Name: string } | undefined;
 }
 
-function networkEntry(): Record<string, unknown> {
+interface NetworkEntryData {
+  name: string;
+  networkId: string;
+  ep?: Endpoint;
+  req?: EndpointRequest;
+}
+
+/** The networks a container is on: its endpoints while it runs, else what it asked for. */
+function networksOf(rec: ContainerRecord, nets?: NetworkView): NetworkEntryData[] {
+  const mode = rec.HostConfig.NetworkMode ?? 'bridge';
+  if (mode.startsWith('container:')) return [];
+  const requested = rec.EndpointsConfig ?? { [mode === 'default' ? 'bridge' : mode]: {} };
+  const out: NetworkEntryData[] = [];
+  for (const [key, req] of Object.entries(requested)) {
+    const n = nets?.find(key);
+    const ep = n ? rec.Sandbox?.endpoints.find((e) => e.networkId === n.Id) : undefined;
+    out.push({ name: n?.Name ?? key, networkId: n?.Id ?? '', ep, req });
+  }
+  if (mode === 'host' || mode === 'none') return [{ name: mode, networkId: nets?.find(mode)?.Id ?? '' }];
+  return out;
+}
+
+function networkEntry(d: NetworkEntryData, containerId: string, hostname?: string): Record<string, unknown> {
+  const ep = d.ep;
+  const aliases = d.req?.Aliases?.length ? d.req.Aliases : null;
   return {
-    IPAMConfig: null,
+    IPAMConfig: d.req?.IPAMConfig?.IPv4Address ? { IPv4Address: d.req.IPAMConfig.IPv4Address } : null,
     Links: null,
-    Aliases: null,
-    MacAddress: '',
+    Aliases: aliases,
+    MacAddress: ep?.mac ?? '',
     DriverOpts: null,
     GwPriority: 0,
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
+    NetworkID: d.networkId,
+    EndpointID: ep?.endpointId ?? '',
+    Gateway: ep?.gateway ?? '',
+    IPAddress: ep?.ipAddress ?? '',
+    IPPrefixLen: ep?.prefixLen ?? 0,
     IPv6Gateway: '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    DNSNames: null,
+    // Docker lists the names the network's DNS answers for this container
+    DNSNames: ep && d.name !== 'bridge' ? [hostname ?? '', containerId.slice(0, 12), ...(ep.aliases ?? [])].filter(Boolean) : null,
   };
 }
 
-export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
+/** NetworkSettings.Ports: every port the container exposes or publishes, with its bindings. */
+function portsView(rec: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  if (!rec.State.Running) return out;
+  for (const key of Object.keys((rec.Config.ExposedPorts ?? {}) as Record<string, unknown>)) out[key.includes('/') ? key : `${key}/tcp`] = null;
+  for (const key of Object.keys(rec.HostConfig.PortBindings ?? {})) out[key.includes('/') ? key : `${key}/tcp`] ??= null;
+  for (const p of rec.Sandbox?.ports ?? []) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (out[key] ??= []).push({ HostIp: p.hostIP, HostPort: String(p.hostPort) });
+  }
+  return out;
+}
+
+/** The `Ports` of the container list: one entry per binding, and exposed ports unbound. */
+function portList(rec: ContainerRecord): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [key, bindings] of Object.entries(portsView(rec))) {
+    const [port, type] = key.split('/');
+    if (!bindings) out.push({ PrivatePort: Number(port), Type: type });
+    else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
+}
+
+export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; rootFs: number }, nets?: NetworkView): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: rec.ID,
     Names: [rec.Name],
@@ -54,12 +104,12 @@ export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; roo
     ImageID: rec.Image,
     Command: [rec.Path, ...rec.Args].join(' '),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
-    Ports: [],
+    Ports: portList(rec),
     Labels: rec.Config.Labels ?? {},
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode ?? 'bridge' },
-    NetworkSettings: { Networks: Object.fromEntries(networkNames(rec).map((n) => [n, networkEntry()])) },
+    NetworkSettings: { Networks: Object.fromEntries(networksOf(rec, nets).map((n) => [n.name, networkEntry(n, rec.ID, rec.Config.Hostname)])) },
     Mounts: [],
   };
   if (sizes) {
@@ -129,7 +179,7 @@ function hostConfigView(hc: HostConfig): HostConfig {
   };
 }
 
-export function containerInspect(rec: ContainerRecord, paths: { dir: string; logPath: string; graph: Record<string, string> }, sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
+export function containerInspect(rec: ContainerRecord, paths: { dir: string; logPath: string; graph: Record<string, string> }, sizes?: { rw: number; rootFs: number }, nets?: NetworkView): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: rec.ID,
     Created: rec.Created,
@@ -172,26 +222,31 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
       Labels: {},
       ...rec.Config,
     },
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      SandboxKey: '',
-      Ports: {},
-      HairpinMode: false,
-      LinkLocalIPv6Address: '',
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: '',
-      Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      MacAddress: '',
-      Networks: Object.fromEntries(networkNames(rec).map((n) => [n, networkEntry()])),
-    },
+    NetworkSettings: (() => {
+      const networks = networksOf(rec, nets);
+      // the top-level fields describe the default bridge endpoint, as in Docker
+      const bridge = networks.find((n) => n.name === 'bridge')?.ep;
+      return {
+        Bridge: '',
+        SandboxID: rec.Sandbox ? rec.ID : '',
+        SandboxKey: rec.Sandbox?.netns ?? '',
+        Ports: portsView(rec),
+        HairpinMode: false,
+        LinkLocalIPv6Address: '',
+        LinkLocalIPv6PrefixLen: 0,
+        SecondaryIPAddresses: null,
+        SecondaryIPv6Addresses: null,
+        EndpointID: bridge?.endpointId ?? '',
+        Gateway: bridge?.gateway ?? '',
+        GlobalIPv6Address: '',
+        GlobalIPv6PrefixLen: 0,
+        IPAddress: bridge?.ipAddress ?? '',
+        IPPrefixLen: bridge?.prefixLen ?? 0,
+        IPv6Gateway: '',
+        MacAddress: bridge?.mac ?? '',
+        Networks: Object.fromEntries(networks.map((n) => [n.name, networkEntry(n, rec.ID, rec.Config.Hostname)])),
+      };
+    })(),
   };
   if (sizes) {
     out.SizeRw = sizes.rw;

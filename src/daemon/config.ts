@@ -14,6 +14,12 @@ export interface DaemonConfig {
   runtimes: Record<string, string>;
   cgroupParent: string;
   registries: RegistrySettings;
+  /** the default bridge's gateway with prefix (dockerd --bip) */
+  bip?: string;
+  /** where the default bridge hands out addresses (dockerd --fixed-cidr) */
+  fixedCidr?: string;
+  /** resolvers for containers and for the embedded DNS servers' forwarding (dockerd --dns) */
+  dns: string[];
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -26,6 +32,7 @@ export const DEFAULTS: DaemonConfig = {
   runtimes: { runc: '/usr/sbin/runc' },
   cgroupParent: '/berth',
   registries: DEFAULT_REGISTRY_SETTINGS,
+  dns: [],
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -46,6 +53,9 @@ Options:
       --insecure-registry list Enable insecure registry communication
       --registry-mirror list   Preferred registry mirror
       --default-registry string Registry for short names like "alpine" (default "registry-1.docker.io")
+      --bip string             Specify default-bridge IPv4 network (default "172.17.0.1/16")
+      --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
+      --dns list               DNS server to use
   -v, --version                Print version information and quit
 `;
 
@@ -62,6 +72,9 @@ interface DaemonJson {
   'insecure-registries'?: string[];
   'registry-mirrors'?: string[];
   'default-registry'?: string;
+  bip?: string;
+  'fixed-cidr'?: string;
+  dns?: string[];
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -69,6 +82,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const insecure: string[] = [];
   const mirrors: string[] = [];
   let defaultRegistry: string | undefined;
+  let bip: string | undefined;
+  let fixedCidr: string | undefined;
+  const dns: string[] = [];
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -144,6 +160,15 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--default-registry':
         defaultRegistry = next();
         break;
+      case '--bip':
+        bip = next();
+        break;
+      case '--fixed-cidr':
+        fixedCidr = next();
+        break;
+      case '--dns':
+        dns.push(next());
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -191,6 +216,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     runtimes: { ...DEFAULTS.runtimes, ...fileRuntimes, ...(flags.runtimes ?? {}) },
     cgroupParent: flags.cgroupParent ?? file['cgroup-parent'] ?? DEFAULTS.cgroupParent,
     registries,
+    bip: bip ?? file.bip,
+    fixedCidr: fixedCidr ?? file['fixed-cidr'],
+    dns: dns.length ? dns : (file.dns ?? []),
   };
 }
 

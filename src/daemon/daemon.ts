@@ -7,6 +7,8 @@ import { registerImageRoutes } from '../api/routes/images';
 import { registerImageArchiveRoutes } from '../api/routes/image-archive';
 import { registerDistributionRoutes } from '../api/routes/distribution';
 import { Distribution } from '../distribution/service';
+import { NetworkManager } from '../network/manager';
+import { registerNetworkRoutes } from '../api/routes/networks';
 import { ProgressReporter } from '../distribution/progress';
 import { familiarString } from '../image/reference';
 import { registerCommitRoutes } from '../api/routes/commit';
@@ -33,6 +35,7 @@ export const VERSION = '0.1.0';
 export class Daemon {
   private server?: ApiServer;
   private containers?: ContainerManager;
+  private network?: NetworkManager;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -54,7 +57,19 @@ export class Daemon {
     if (fresh) await writeJSONAtomic(path.join(c.dataRoot, 'engine-id.json'), engine);
 
     const events = new EventBus();
+    const network = await NetworkManager.open({
+      dataRoot: c.dataRoot,
+      execRoot: c.execRoot,
+      bip: c.bip,
+      fixedCidr: c.fixedCidr,
+      dns: c.dns,
+      events,
+      log: this.log,
+    });
+    await network.loadHostResolvers();
+    this.network = network;
     const containers = await ContainerManager.open({
+      network,
       dataRoot: c.dataRoot,
       execRoot: c.execRoot,
       images,
@@ -88,6 +103,7 @@ export class Daemon {
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
     registerDistributionRoutes(router, { distribution, events });
+    registerNetworkRoutes(router, { network, containers });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
@@ -123,6 +139,7 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.server?.close();
     this.containers?.close();
+    await this.network?.close();
     await fsp.rm(this.config.pidfile, { force: true });
   }
 

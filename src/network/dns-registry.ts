@@ -1,0 +1,58 @@
+import { DnsServer } from './dns/server';
+
+/**
+ * One embedded DNS server per user-defined network, on its gateway address: it answers the
+ * names of the containers on that network (container names, network aliases, short IDs)
+ * and forwards other names to the daemon's resolvers (not for internal networks).
+ */
+export interface Member {
+  id: string;
+  name: string;
+  aliases: string[];
+  ip: string;
+}
+
+export interface NetworkDnsOptions {
+  upstreams: () => string[];
+  members: (networkId: string) => Member[];
+  log: (msg: string) => void;
+}
+
+export class NetworkDns {
+  private readonly servers = new Map<string, DnsServer>();
+
+  constructor(private readonly o: NetworkDnsOptions) {}
+
+  async start(networkId: string, address: string, forward: boolean): Promise<void> {
+    if (this.servers.has(networkId)) return;
+    const members = () => this.o.members(networkId);
+    const server = await DnsServer.start({
+      address,
+      lookup: {
+        resolve: (name) => {
+          const out: string[] = [];
+          for (const m of members()) {
+            const names = [m.name, m.id.slice(0, 12), ...m.aliases].map((x) => x.toLowerCase());
+            if (names.includes(name)) out.push(m.ip);
+          }
+          return out;
+        },
+        reverse: (ip) => members().find((m) => m.ip === ip)?.name,
+      },
+      upstreams: this.o.upstreams,
+      forward,
+      log: this.o.log,
+    });
+    this.servers.set(networkId, server);
+  }
+
+  async stop(networkId: string): Promise<void> {
+    const s = this.servers.get(networkId);
+    this.servers.delete(networkId);
+    await s?.close();
+  }
+
+  async stopAll(): Promise<void> {
+    for (const id of [...this.servers.keys()]) await this.stop(id);
+  }
+}

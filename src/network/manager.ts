@@ -1,0 +1,525 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BerthError, conflict, invalid, notFound } from '../common/errors';
+import { readJSON, writeJSONAtomic } from '../common/fsutil';
+import { run } from '../common/exec';
+import type { EventBus } from '../daemon/events';
+import { cniAdd, cniDel, CNI_VERSION, DEFAULT_CNI_PATH, type CniConfList, type CniResult } from './cni';
+import { applyFirewall } from './firewall';
+import type { Endpoint, EndpointRequest, NetworkRecord, PortMapping, SandboxState } from './model';
+import { createNetns, removeNetns } from './netns';
+import { PortAllocator, type PortRequest } from './ports';
+import { allocateSubnet, cidrString, contains, firstHost, overlaps, parseCidr, parseIPv4, type Cidr } from './subnets';
+import { NetworkDns } from './dns-registry';
+
+/**
+ * Networks and the containers' places on them. Bridge networks are CNI `bridge` + `host-local`
+ * (+ `portmap` for published ports) on a Linux bridge per network; outbound NAT and the
+ * separation of networks are iptables rules of berth's own (firewall.ts); user-defined
+ * networks get a DNS server on their gateway address that knows the containers on them.
+ */
+export interface NetworkManagerOptions {
+  dataRoot: string;
+  execRoot: string;
+  /** dockerd's --bip: the default bridge's gateway address with its prefix, "172.17.0.1/16" */
+  bip?: string;
+  /** dockerd's --fixed-cidr: the part of the default bridge's subnet containers get addresses from */
+  fixedCidr?: string;
+  /** daemon-wide --dns: the resolvers names are forwarded to, else the host's */
+  dns: string[];
+  events: EventBus;
+  log: (msg: string) => void;
+  cniPath?: string;
+}
+
+/** What the network side needs to know of a container. */
+export interface SandboxRequest {
+  containerId: string;
+  /** without the leading slash */
+  name: string;
+  /** network (name or ID) → what the container asked for on it, in attach order */
+  networks: [string, EndpointRequest][];
+  ports: PortRequest[];
+}
+
+interface Attachment {
+  name: string;
+  state: SandboxState;
+}
+
+export const DEFAULT_BRIDGE = 'berth0';
+const BUILTIN = ['bridge', 'host', 'none'];
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export class NetworkManager {
+  private readonly networks = new Map<string, NetworkRecord>();
+  private readonly attachments = new Map<string, Attachment>();
+  private readonly ports = new PortAllocator();
+  private readonly dns: NetworkDns;
+  private readonly up = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly o: NetworkManagerOptions) {
+    this.dns = new NetworkDns({
+      upstreams: () => this.upstreams(),
+      log: o.log,
+      members: (networkId) => this.members(networkId),
+    });
+  }
+
+  private get dir(): string {
+    return path.join(this.o.dataRoot, 'network');
+  }
+
+  private get cniPath(): string {
+    return this.o.cniPath ?? DEFAULT_CNI_PATH;
+  }
+
+  static async open(o: NetworkManagerOptions): Promise<NetworkManager> {
+    const m = new NetworkManager(o);
+    await fsp.mkdir(path.join(m.dir, 'networks'), { recursive: true });
+    for (const f of await fsp.readdir(path.join(m.dir, 'networks'))) {
+      if (!f.endsWith('.json')) continue;
+      const rec = await readJSON<NetworkRecord>(path.join(m.dir, 'networks', f)).catch(() => undefined);
+      if (rec?.Id) m.networks.set(rec.Id, rec);
+    }
+    await m.ensureBuiltins();
+    return m;
+  }
+
+  /** Serializes changes to the set of networks and to the firewall. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async ensureBuiltins(): Promise<void> {
+    const defaultConfig = this.defaultBridgeConfig();
+    for (const name of BUILTIN) {
+      const existing = [...this.networks.values()].find((n) => n.builtin && n.Name === name);
+      if (existing) {
+        if (name === 'bridge' && JSON.stringify(existing.IPAM.Config) !== JSON.stringify(defaultConfig)) {
+          // --bip or --fixed-cidr changed since the last start
+          existing.IPAM.Config = defaultConfig;
+          await this.persist(existing);
+        }
+        continue;
+      }
+      const rec: NetworkRecord = {
+        Id: randomBytes(32).toString('hex'),
+        Name: name,
+        Created: new Date().toISOString(),
+        Driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null',
+        Scope: 'local',
+        Internal: false,
+        Attachable: false,
+        EnableIPv6: false,
+        Labels: {},
+        Options:
+          name === 'bridge'
+            ? {
+                'com.docker.network.bridge.default_bridge': 'true',
+                'com.docker.network.bridge.enable_icc': 'true',
+                'com.docker.network.bridge.enable_ip_masquerade': 'true',
+                'com.docker.network.bridge.name': DEFAULT_BRIDGE,
+                'com.docker.network.driver.mtu': '1500',
+              }
+            : {},
+        IPAM: { Driver: 'default', Options: null, Config: name === 'bridge' ? defaultConfig : [] },
+        bridge: name === 'bridge' ? DEFAULT_BRIDGE : undefined,
+        builtin: true,
+      };
+      await this.persist(rec);
+      this.networks.set(rec.Id, rec);
+    }
+  }
+
+  private defaultBridgeConfig(): NetworkRecord['IPAM']['Config'] {
+    let subnet = '172.17.0.0/16';
+    let gateway = '172.17.0.1';
+    if (this.o.bip) {
+      const [ip, bits] = this.o.bip.split('/');
+      if (parseIPv4(ip) === undefined || !bits) throw invalid(`invalid --bip: ${this.o.bip} (want an address with its prefix, like 172.17.0.1/16)`);
+      subnet = cidrString(parseCidr(this.o.bip));
+      gateway = ip;
+    }
+    const config: NetworkRecord['IPAM']['Config'][number] = { Subnet: subnet, Gateway: gateway };
+    if (this.o.fixedCidr) {
+      const fixed = parseCidr(this.o.fixedCidr);
+      if (!overlaps(fixed, parseCidr(subnet)) || fixed.bits < parseCidr(subnet).bits) throw invalid(`--fixed-cidr ${this.o.fixedCidr} is not inside the bridge subnet ${subnet}`);
+      config.IPRange = cidrString(fixed);
+    }
+    return [config];
+  }
+
+  private persist(rec: NetworkRecord): Promise<void> {
+    return writeJSONAtomic(path.join(this.dir, 'networks', `${rec.Id}.json`), rec);
+  }
+
+  // ---- networks --------------------------------------------------------------------
+
+  list(): NetworkRecord[] {
+    return [...this.networks.values()];
+  }
+
+  find(idOrName: string): NetworkRecord | undefined {
+    const all = this.list();
+    return (
+      all.find((n) => n.Id === idOrName) ??
+      all.find((n) => n.Name === idOrName) ??
+      (() => {
+        const byPrefix = /^[0-9a-f]+$/.test(idOrName) ? all.filter((n) => n.Id.startsWith(idOrName)) : [];
+        return byPrefix.length === 1 ? byPrefix[0] : undefined;
+      })()
+    );
+  }
+
+  get(idOrName: string): NetworkRecord {
+    const n = this.find(idOrName);
+    if (!n) throw notFound(`network ${idOrName} not found`);
+    return n;
+  }
+
+  create(body: NetworkCreateBody): Promise<{ Id: string; Warning: string }> {
+    return this.locked(async () => {
+      const name = body.Name ?? '';
+      if (!name) throw invalid('network name is required');
+      if (!NAME.test(name)) throw invalid(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if (this.list().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
+      const driver = body.Driver || 'bridge';
+      if (driver !== 'bridge') {
+        if (driver === 'host' || driver === 'null') throw new BerthError('FORBIDDEN', `only one instance of "${driver}" network is allowed`);
+        throw notFound(`plugin "${driver}" not found`);
+      }
+      if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
+      const inUse = this.list().flatMap((n) => n.IPAM.Config.map((c) => parseCidr(c.Subnet)));
+      const requested = body.IPAM?.Config ?? [];
+      const ipv4 = requested.filter((c) => !c.Subnet || !c.Subnet.includes(':'));
+      const config: NetworkRecord['IPAM']['Config'] = [];
+      if (ipv4.length > 1) throw invalid('berth supports one IPv4 subnet per network');
+      for (const c of ipv4.length ? ipv4 : [{}]) {
+        let subnet: Cidr;
+        if (c.Subnet) {
+          subnet = parseCidr(c.Subnet);
+          if (subnet.bits > 30) throw invalid(`invalid subnet ${c.Subnet}: too small for containers`);
+          if (inUse.some((u) => overlaps(u, subnet))) throw new BerthError('FORBIDDEN', 'invalid pool request: Pool overlaps with other one on this address space');
+        } else {
+          if (c.Gateway || c.IPRange) throw invalid('every ip-range or gateway must have a corresponding subnet');
+          subnet = allocateSubnet(inUse);
+        }
+        const gateway = c.Gateway || firstHost(subnet);
+        const gw = parseIPv4(gateway);
+        if (gw === undefined) throw invalid(`invalid gateway address ${gateway}`);
+        if (!contains(subnet, gw)) throw invalid(`no matching subnet for gateway ${gateway}`);
+        const entry: NetworkRecord['IPAM']['Config'][number] = { Subnet: cidrString(subnet), Gateway: gateway };
+        if (c.IPRange) {
+          const r = parseCidr(c.IPRange);
+          if (!overlaps(r, subnet) || r.bits < subnet.bits) throw invalid(`no matching subnet for range ${c.IPRange}`);
+          entry.IPRange = cidrString(r);
+        }
+        if (c.AuxiliaryAddresses) entry.AuxiliaryAddresses = c.AuxiliaryAddresses;
+        config.push(entry);
+      }
+      const id = randomBytes(32).toString('hex');
+      const options = body.Options ?? {};
+      const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
+      if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw invalid(`invalid bridge name ${bridge}`);
+      if (this.list().some((n) => n.bridge === bridge)) throw conflict(`bridge ${bridge} is used by another network`);
+      const rec: NetworkRecord = {
+        Id: id,
+        Name: name,
+        Created: new Date().toISOString(),
+        Driver: 'bridge',
+        Scope: 'local',
+        Internal: body.Internal === true,
+        Attachable: body.Attachable === true,
+        EnableIPv6: false,
+        Labels: body.Labels ?? {},
+        Options: options,
+        IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: config },
+        bridge,
+      };
+      await this.persist(rec);
+      this.networks.set(id, rec);
+      this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
+      return { Id: id, Warning: body.EnableIPv6 ? 'IPv6 is not supported by berth yet: the network has IPv4 only' : '' };
+    });
+  }
+
+  /** Containers with an endpoint on the network (running ones: endpoints exist while they run). */
+  endpointsOn(networkId: string): { containerId: string; name: string; endpoint: Endpoint }[] {
+    const out: { containerId: string; name: string; endpoint: Endpoint }[] = [];
+    for (const [cid, a] of this.attachments) for (const ep of a.state.endpoints) if (ep.networkId === networkId) out.push({ containerId: cid, name: a.name, endpoint: ep });
+    return out;
+  }
+
+  remove(idOrName: string, usedBy: (networkId: string) => string[]): Promise<void> {
+    return this.locked(async () => {
+      const n = this.get(idOrName);
+      if (n.builtin) throw new BerthError('FORBIDDEN', `${n.Name} is a pre-defined network and cannot be removed`);
+      const users = [...new Set([...this.endpointsOn(n.Id).map((e) => e.containerId), ...usedBy(n.Id)])];
+      if (users.length) throw new BerthError('FORBIDDEN', `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+      await this.teardownNetwork(n);
+      this.networks.delete(n.Id);
+      await fsp.rm(path.join(this.dir, 'networks', `${n.Id}.json`), { force: true });
+      await applyFirewall(this.activeNetworks()).catch((e: unknown) => this.o.log(`firewall: ${(e as Error).message}`));
+      this.o.events.publish('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+    });
+  }
+
+  private async teardownNetwork(n: NetworkRecord): Promise<void> {
+    await this.dns.stop(n.Id);
+    if (n.bridge) await run('ip', ['link', 'del', n.bridge]).catch(() => undefined);
+    await fsp.rm(path.join(this.dir, 'ipam', n.Id), { recursive: true, force: true });
+    this.up.delete(n.Id);
+  }
+
+  private activeNetworks(): NetworkRecord[] {
+    return this.list().filter((n) => this.up.has(n.Id));
+  }
+
+  /**
+   * Brings a bridge network's infrastructure up: the bridge with its gateway address (made
+   * here, before any container, so the DNS server can listen on it), the firewall rules,
+   * and for user-defined networks the DNS server.
+   */
+  private ensureUp(n: NetworkRecord): Promise<void> {
+    if (this.up.has(n.Id)) return Promise.resolve();
+    return this.locked(async () => {
+      if (this.up.has(n.Id)) return;
+      const c = n.IPAM.Config[0];
+      const prefix = c.Subnet.split('/')[1];
+      const exists = await run('ip', ['link', 'show', n.bridge!]).then(() => true, () => false);
+      if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, 'type', 'bridge']);
+      await run('ip', ['addr', 'replace', `${c.Gateway}/${prefix}`, 'dev', n.bridge!]);
+      await run('ip', ['link', 'set', n.bridge!, 'up']);
+      await fsp.writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch(() => undefined);
+      this.up.add(n.Id);
+      await applyFirewall(this.activeNetworks());
+      if (!n.builtin) await this.dns.start(n.Id, c.Gateway, !n.Internal);
+    });
+  }
+
+  private confList(n: NetworkRecord, withPorts: boolean): CniConfList {
+    const c = n.IPAM.Config[0];
+    const range: Record<string, string> = { subnet: c.Subnet, gateway: c.Gateway };
+    if (c.IPRange) {
+      const r = parseCidr(c.IPRange);
+      range.rangeStart = firstHost(r);
+      range.rangeEnd = formatLast(r);
+    }
+    const plugins: CniConfList['plugins'] = [
+      {
+        type: 'bridge',
+        bridge: n.bridge,
+        isGateway: true,
+        ipMasq: false, // one rule per network instead, in firewall.ts
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          dataDir: path.join(this.dir, 'ipam'),
+          ranges: [[range]],
+          routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }],
+        },
+        capabilities: { ips: true },
+      },
+    ];
+    if (withPorts) plugins.push({ type: 'portmap', snat: true, capabilities: { portMappings: true } });
+    // host-local keeps its leases per network name: the ID keeps two generations of one name apart
+    return { cniVersion: CNI_VERSION, name: n.Id, plugins };
+  }
+
+  // ---- containers ------------------------------------------------------------------
+
+  netnsPath(containerId: string): string {
+    return path.join(this.o.execRoot, 'netns', containerId);
+  }
+
+  /**
+   * Makes the container's network namespace and its endpoints, and publishes its ports (on
+   * its first network). On failure everything made so far is undone.
+   */
+  async setupSandbox(req: SandboxRequest): Promise<SandboxState> {
+    const netns = this.netnsPath(req.containerId);
+    const state: SandboxState = { netns, endpoints: [], ports: [] };
+    await createNetns(netns);
+    this.attachments.set(req.containerId, { name: req.name, state });
+    try {
+      await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
+      for (let i = 0; i < req.networks.length; i++) {
+        const [net, epReq] = req.networks[i];
+        const withPorts = i === 0 && req.ports.length > 0;
+        if (withPorts) {
+          state.ports = await this.ports.allocate(req.containerId, req.ports, () => state.endpoints[0]?.ipAddress);
+        }
+        state.endpoints.push(await this.attach(req.containerId, req.name, netns, this.get(net), epReq, `eth${i}`, withPorts ? state.ports : []));
+      }
+      return state;
+    } catch (e) {
+      await this.teardownSandbox(req.containerId, state);
+      throw e;
+    }
+  }
+
+  private async attach(containerId: string, name: string, netns: string, n: NetworkRecord, epReq: EndpointRequest, ifName: string, ports: PortMapping[]): Promise<Endpoint> {
+    if (n.Driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.Name}: ${n.Driver} networks take no endpoints`);
+    await this.ensureUp(n);
+    const capabilityArgs: Record<string, unknown> = {};
+    const ip = epReq.IPAMConfig?.IPv4Address;
+    if (ip) {
+      const addr = parseIPv4(ip);
+      const subnet = parseCidr(n.IPAM.Config[0].Subnet);
+      if (addr === undefined) throw invalid(`invalid IPv4 address: ${ip}`);
+      if (n.builtin) throw invalid('user specified IP address is supported on user defined networks only');
+      if (!contains(subnet, addr)) throw invalid(`no configured subnet or ip-range contain the IP address ${ip}`);
+      if (this.list().length && this.endpointsOn(n.Id).some((e) => e.endpoint.ipAddress === ip)) throw new BerthError('FORBIDDEN', `Address already in use`);
+      capabilityArgs.ips = [`${ip}/${subnet.bits}`];
+    }
+    if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
+    let result: CniResult;
+    try {
+      result = await cniAdd(this.confList(n, ports.length > 0), { containerId, netns, ifName, capabilityArgs }, this.cniPath);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/requested IP address .* is not available|already reserved|already allocated/i.test(msg)) throw new BerthError('FORBIDDEN', 'Address already in use');
+      if (/no IP addresses available/i.test(msg)) throw new BerthError('FORBIDDEN', `no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+      throw e;
+    }
+    const addr = result.ips?.[0];
+    if (!addr) throw new BerthError('SYSTEM', `network ${n.Name}: the CNI plugins gave no address`);
+    const [ipAddress, prefix] = addr.address.split('/');
+    const iface = result.interfaces?.find((i) => i.name === ifName && i.sandbox);
+    const endpoint: Endpoint = {
+      networkId: n.Id,
+      endpointId: randomBytes(32).toString('hex'),
+      ifName,
+      ipAddress,
+      prefixLen: Number(prefix),
+      gateway: addr.gateway ?? n.IPAM.Config[0].Gateway,
+      mac: iface?.mac ?? '',
+      aliases: n.builtin ? [] : [...(epReq.Aliases ?? [])],
+      result,
+    };
+    this.o.events.publish('network', 'connect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
+    void name;
+    return endpoint;
+  }
+
+  private async detach(containerId: string, netns: string, ep: Endpoint, ports: PortMapping[]): Promise<void> {
+    const n = this.networks.get(ep.networkId);
+    if (n) {
+      const capabilityArgs: Record<string, unknown> = {};
+      if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
+      await cniDel(this.confList(n, ports.length > 0), { containerId, netns, ifName: ep.ifName, capabilityArgs }, ep.result, this.cniPath).catch((e: unknown) =>
+        this.o.log(`network ${n.Name}: releasing ${containerId.slice(0, 12)}: ${(e as Error).message}`),
+      );
+      this.o.events.publish('network', 'disconnect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
+    }
+  }
+
+  /** Undoes setupSandbox: endpoints, ports, the namespace. Safe to call twice. */
+  async teardownSandbox(containerId: string, state: SandboxState | undefined): Promise<void> {
+    const s = state ?? this.attachments.get(containerId)?.state;
+    this.attachments.delete(containerId);
+    this.ports.release(containerId);
+    if (!s) return;
+    for (const ep of [...s.endpoints].reverse()) await this.detach(containerId, s.netns, ep, ep === s.endpoints[0] ? s.ports : []);
+    await removeNetns(s.netns);
+  }
+
+  /** A running container found at start-up: its endpoints are known again (DNS, inspect). */
+  async restoreSandbox(containerId: string, name: string, state: SandboxState): Promise<void> {
+    this.attachments.set(containerId, { name, state });
+    for (const ep of state.endpoints) {
+      const n = this.networks.get(ep.networkId);
+      if (n) await this.ensureUp(n).catch((e: unknown) => this.o.log(`network ${n.Name}: ${(e as Error).message}`));
+    }
+    if (state.ports.length) {
+      const reqs = state.ports.map((p) => ({ hostIP: p.hostIP, hostPortFrom: p.hostPort, hostPortTo: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }));
+      await this.ports.allocate(containerId, reqs, () => state.endpoints[0]?.ipAddress).catch((e: unknown) => this.o.log(`ports of ${containerId.slice(0, 12)}: ${(e as Error).message}`));
+    }
+  }
+
+  /** Connects a running container's sandbox to one more network. */
+  async connectRunning(containerId: string, n: NetworkRecord, req: EndpointRequest): Promise<Endpoint> {
+    const a = this.attachments.get(containerId);
+    if (!a) throw conflict('container is not running');
+    if (a.state.endpoints.some((e) => e.networkId === n.Id)) throw new BerthError('FORBIDDEN', `endpoint with name ${a.name} already exists in network ${n.Name}`);
+    const used = new Set(a.state.endpoints.map((e) => e.ifName));
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
+    const ep = await this.attach(containerId, a.name, a.state.netns, n, req, `eth${i}`, []);
+    a.state.endpoints.push(ep);
+    return ep;
+  }
+
+  async disconnectRunning(containerId: string, n: NetworkRecord): Promise<void> {
+    const a = this.attachments.get(containerId);
+    if (!a) return;
+    const ep = a.state.endpoints.find((e) => e.networkId === n.Id);
+    if (!ep) return;
+    const isFirst = ep === a.state.endpoints[0];
+    await this.detach(containerId, a.state.netns, ep, isFirst ? a.state.ports : []);
+    a.state.endpoints = a.state.endpoints.filter((e) => e !== ep);
+    if (isFirst) {
+      this.ports.release(containerId);
+      a.state.ports = [];
+    }
+  }
+
+  sandboxOf(containerId: string): SandboxState | undefined {
+    return this.attachments.get(containerId)?.state;
+  }
+
+  // ---- DNS -------------------------------------------------------------------------
+
+  private members(networkId: string): { id: string; name: string; aliases: string[]; ip: string }[] {
+    return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress }));
+  }
+
+  private upstreams(): string[] {
+    if (this.o.dns.length) return this.o.dns;
+    return this.hostResolvers;
+  }
+
+  private hostResolvers: string[] = [];
+
+  /** The host's resolvers, re-read at start-up; the DNS servers forward to them. */
+  async loadHostResolvers(): Promise<void> {
+    const text = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    this.hostResolvers = text
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((x): x is string => !!x);
+  }
+
+  /** The embedded DNS server address a container on this network uses, if it has one. */
+  dnsServerFor(n: NetworkRecord): string | undefined {
+    return n.builtin || n.Driver !== 'bridge' ? undefined : n.IPAM.Config[0]?.Gateway;
+  }
+
+  async close(): Promise<void> {
+    await this.dns.stopAll();
+    for (const a of this.attachments.keys()) this.ports.release(a);
+  }
+}
+
+function formatLast(c: Cidr): string {
+  const last = c.base + 2 ** (32 - c.bits) - 2;
+  return [last >>> 24, (last >>> 16) & 255, (last >>> 8) & 255, last & 255].join('.');
+}
+
+/** POST /networks/create, as the API takes it. */
+export interface NetworkCreateBody {
+  Name?: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  Labels?: Record<string, string>;
+  Options?: Record<string, string>;
+  IPAM?: { Driver?: string; Options?: Record<string, string>; Config?: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }[] };
+  CheckDuplicate?: boolean;
+}

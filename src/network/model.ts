@@ -1,0 +1,59 @@
+import type { CniResult } from './cni';
+
+/** A network as berthd keeps it; its JSON is close to the API's, which present.ts completes. */
+export interface NetworkRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Driver: 'bridge' | 'host' | 'null';
+  Scope: 'local';
+  Internal: boolean;
+  Attachable: boolean;
+  EnableIPv6: boolean;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  IPAM: {
+    Driver: string;
+    Options: Record<string, string> | null;
+    Config: { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }[];
+  };
+  /** the Linux bridge of a bridge network: berth0 for the default one, br-<id12> for others */
+  bridge?: string;
+  /** bridge, host and none: made by the daemon, never removed */
+  builtin?: boolean;
+}
+
+/** What a container asked for on one network (NetworkingConfig.EndpointsConfig, network connect). */
+export interface EndpointRequest {
+  Aliases?: string[];
+  IPAMConfig?: { IPv4Address?: string };
+}
+
+/** A container's interface on one network while its sandbox exists. */
+export interface Endpoint {
+  networkId: string;
+  endpointId: string;
+  ifName: string;
+  ipAddress: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  aliases: string[];
+  /** the CNI result of ADD, handed back to DEL */
+  result: CniResult;
+}
+
+/** A published port as it was allocated. */
+export interface PortMapping {
+  hostIP: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+/** The network state of a container: its namespace, endpoints and ports, while it runs. */
+export interface SandboxState {
+  netns: string;
+  endpoints: Endpoint[];
+  ports: PortMapping[];
+}

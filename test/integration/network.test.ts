@@ -1,0 +1,245 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO, TestDaemon, runCommand } from '../helpers/daemon';
+
+// Container networking for real, with berthd in a namespace of the test's own. An "outside"
+// namespace (10.200.0.2, reached over a veth from the daemon's 10.200.0.1) plays the world:
+// an HTTP server that tells who called (to see NAT) and the upstream DNS resolver.
+let d: TestDaemon;
+let work: string;
+let outside: ChildProcess | undefined;
+const OUTSIDE_NS = () => `${d.netns}-out`;
+
+const inDaemonNs = (...args: string[]) => runCommand('nsenter', [`--net=/run/netns/${d.netns}`, ...args], { timeoutMs: 20_000 });
+const inOutsideNs = (...args: string[]) => runCommand('nsenter', [`--net=/run/netns/${OUTSIDE_NS()}`, ...args], { timeoutMs: 20_000 });
+
+before(async () => {
+  d = await TestDaemon.start(['--dns', '10.200.0.2']);
+  const out = OUTSIDE_NS();
+  const sh = (...a: string[]) => execFileSync(a[0], a.slice(1), { stdio: 'pipe' });
+  sh('ip', 'netns', 'add', out);
+  sh('ip', 'link', 'add', `vo-${d.tag}`.slice(0, 15), 'type', 'veth', 'peer', 'name', `vp-${d.tag}`.slice(0, 15));
+  sh('ip', 'link', 'set', `vo-${d.tag}`.slice(0, 15), 'netns', d.netns);
+  sh('ip', 'link', 'set', `vp-${d.tag}`.slice(0, 15), 'netns', out);
+  const dn = (...a: string[]) => sh('nsenter', `--net=/run/netns/${d.netns}`, ...a);
+  const on = (...a: string[]) => sh('nsenter', `--net=/run/netns/${out}`, ...a);
+  dn('ip', 'addr', 'add', '10.200.0.1/24', 'dev', `vo-${d.tag}`.slice(0, 15));
+  dn('ip', 'link', 'set', `vo-${d.tag}`.slice(0, 15), 'up');
+  on('ip', 'link', 'set', 'lo', 'up');
+  on('ip', 'addr', 'add', '10.200.0.2/24', 'dev', `vp-${d.tag}`.slice(0, 15));
+  on('ip', 'link', 'set', `vp-${d.tag}`.slice(0, 15), 'up');
+  outside = spawn('nsenter', [`--net=/run/netns/${out}`, process.execPath, path.join(__dirname, '..', 'helpers', 'outside-services.js'), '10.200.0.2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    outside!.stdout!.once('data', () => resolve());
+    outside!.once('exit', (c) => reject(new Error(`outside services exited ${c}`)));
+  });
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-net-'));
+  // busybox has no UDP server: a static one of our own, built into a small image
+  execFileSync('gcc', ['-static', '-O2', '-o', path.join(work, 'udp-echo'), path.join(REPO, 'test', 'helpers', 'udp-echo.c')]);
+  await fsp.writeFile(path.join(work, 'Dockerfile'), 'FROM busybox\nCOPY udp-echo /udp-echo\nEXPOSE 7/udp 80\n');
+  const b = await d.berth(['build', '-q', '-t', 'nettools', work]);
+  assert.equal(b.code, 0, b.stderr);
+});
+
+after(async () => {
+  if (outside?.pid && outside.exitCode === null) process.kill(outside.pid, 'SIGKILL');
+  await d?.cleanup();
+  try {
+    execFileSync('ip', ['netns', 'del', OUTSIDE_NS()], { stdio: 'ignore' });
+  } catch {
+    /* not made */
+  }
+  if (work) await fsp.rm(work, { recursive: true, force: true });
+});
+
+const inspect = async (name: string, format: string) => (await d.berth(['inspect', '-f', format, name])).stdout.trim();
+
+test('containers on the default bridge get their own address, a default route and outbound NAT', async () => {
+  const r = await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'ip -4 addr show eth0; ip route; cat /etc/hosts']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /inet 172\.17\.\d+\.\d+\/16/);
+  assert.match(r.stdout, /default via 172\.17\.0\.1 dev eth0/);
+  const ip = /inet (172\.17\.\d+\.\d+)\//.exec(r.stdout)![1];
+  assert.match(r.stdout, new RegExp(`${ip.replace(/\./g, '\\.')}\\t[0-9a-f]{12}`), 'the container address is in /etc/hosts');
+  const nat = await d.berth(['run', '--rm', 'busybox', 'wget', '-qO-', 'http://10.200.0.2:8000/']);
+  assert.equal(nat.stdout.trim(), '10.200.0.1', `the outside sees the daemon's address: ${nat.stderr}`);
+
+  const a = await d.berth(['run', '-d', '--name', 'a1', 'busybox', 'sleep', '300']);
+  const b = await d.berth(['run', '-d', '--name', 'a2', 'busybox', 'sleep', '300']);
+  assert.equal(a.code + b.code, 0);
+  const ipA = await inspect('a1', '{{.NetworkSettings.IPAddress}}');
+  const ipB = await inspect('a2', '{{.NetworkSettings.Networks.bridge.IPAddress}}');
+  assert.match(ipA, /^172\.17\./);
+  assert.notEqual(ipA, ipB);
+  const ping = await d.berth(['exec', 'a1', 'ping', '-c1', '-W2', ipB]);
+  assert.equal(ping.code, 0, 'containers on one bridge reach each other');
+  assert.equal((await d.berth(['rm', '-f', 'a1', 'a2'])).code, 0);
+});
+
+test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from outside; conflicts refused', async () => {
+  const web = await d.berth(['run', '-d', '--name', 'web', '-p', '8080:80', '-p', '127.0.0.1:5353:7/udp', 'nettools', 'sh', '-c', '/udp-echo 7 & httpd -f -p 80 -h /etc']);
+  assert.equal(web.code, 0, web.stderr);
+  const hostname = (await inspect('web', '{{.Config.Hostname}}'));
+  const local = await inDaemonNs('curl', '-s', '--max-time', '5', 'http://127.0.0.1:8080/hostname');
+  assert.equal(local.stdout.trim(), hostname, 'through 127.0.0.1 of the daemon namespace');
+  const remote = await inOutsideNs('curl', '-s', '--max-time', '5', 'http://10.200.0.1:8080/hostname');
+  assert.equal(remote.stdout.trim(), hostname, "through the daemon's address, from outside");
+  const udp = await inDaemonNs(process.execPath, '-e', `
+    const s = require('dgram').createSocket('udp4');
+    s.on('message', (m) => { console.log(m.toString()); process.exit(0); });
+    s.send('ping-udp', 5353, '127.0.0.1'); setTimeout(() => process.exit(1), 4000);`);
+  assert.equal(udp.stdout.trim(), 'ping-udp', 'UDP published on 127.0.0.1');
+
+  const ports = JSON.parse(await inspect('web', '{{json .NetworkSettings.Ports}}'));
+  assert.deepEqual(ports['80/tcp'][0], { HostIp: '0.0.0.0', HostPort: '8080' });
+  assert.deepEqual(ports['7/udp'][0], { HostIp: '127.0.0.1', HostPort: '5353' });
+
+  const clash = await d.berth(['run', '-d', '--name', 'web2', '-p', '8080:80', 'busybox', 'sleep', '300']);
+  assert.notEqual(clash.code, 0);
+  assert.match(clash.stderr, /Bind for 0\.0\.0\.0:8080 failed: port is already allocated/);
+  await d.berth(['rm', '-f', 'web2']);
+
+  const all = await d.berth(['run', '-d', '--name', 'webp', '-P', 'nettools', 'httpd', '-f', '-p', '80', '-h', '/etc']);
+  assert.equal(all.code, 0, all.stderr);
+  const random = JSON.parse(await inspect('webp', '{{json .NetworkSettings.Ports}}'));
+  const hostPort = Number(random['80/tcp'][0].HostPort);
+  assert.ok(hostPort >= 49153 && hostPort <= 60999, `random port ${hostPort}`);
+  assert.ok(random['7/udp'][0].HostPort);
+  const viaRandom = await inDaemonNs('curl', '-s', '--max-time', '5', `http://127.0.0.1:${hostPort}/hostname`);
+  assert.equal(viaRandom.stdout.trim(), await inspect('webp', '{{.Config.Hostname}}'));
+
+  // the docker CLI shows them too
+  const dockerPort = await d.docker(['port', 'web', '80']);
+  assert.equal(dockerPort.code, 0, dockerPort.stderr);
+  assert.match(dockerPort.stdout, /0\.0\.0\.0:8080/);
+  const ps = await d.docker(['ps', '--format', '{{.Names}} {{.Ports}}', '--filter', 'name=web']);
+  assert.match(ps.stdout, /^web .*0\.0\.0\.0:8080->80\/tcp/m);
+
+  assert.equal((await d.berth(['rm', '-f', 'web', 'webp'])).code, 0);
+  const gone = await inDaemonNs('curl', '-s', '--max-time', '2', 'http://127.0.0.1:8080/hostname');
+  assert.notEqual(gone.code, 0, 'the port is closed after rm');
+  const again = await d.berth(['run', '-d', '--name', 'web3', '-p', '8080:80', 'busybox', 'sleep', '300']);
+  assert.equal(again.code, 0, `the port is free again: ${again.stderr}`);
+  await d.berth(['rm', '-f', 'web3']);
+});
+
+test('user-defined networks: names, aliases and short IDs resolve; other names are forwarded; networks are apart', async () => {
+  const create = await d.berth(['network', 'create', '--subnet', '10.89.0.0/24', '--gateway', '10.89.0.1', '--label', 'team=a', 'appnet']);
+  assert.equal(create.code, 0, create.stderr);
+  const db = await d.berth(['run', '-d', '--network', 'appnet', '--name', 'db', '--network-alias', 'database', 'busybox', 'sleep', '300']);
+  assert.equal(db.code, 0, db.stderr);
+  const dbIp = await inspect('db', '{{.NetworkSettings.Networks.appnet.IPAddress}}');
+  assert.match(dbIp, /^10\.89\.0\.\d+$/);
+
+  const byName = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'ping', '-c1', '-W2', 'db']);
+  assert.equal(byName.code, 0, `ping db: ${byName.stdout}${byName.stderr}`);
+  const alias = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'nslookup', 'database']);
+  assert.match(alias.stdout, new RegExp(dbIp.replace(/\./g, '\\.')));
+  const short = (await d.berth(['inspect', '-f', '{{.Id}}', 'db'])).stdout.trim().slice(0, 12);
+  const byId = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'nslookup', short]);
+  assert.match(byId.stdout, new RegExp(dbIp.replace(/\./g, '\\.')));
+  const forwarded = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'nslookup', 'example.test']);
+  assert.match(forwarded.stdout, /192\.0\.2\.7/, `forwarded to the upstream: ${forwarded.stdout}${forwarded.stderr}`);
+  const resolv = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'cat', '/etc/resolv.conf']);
+  assert.match(resolv.stdout, /nameserver 10\.89\.0\.1/);
+
+  // the default bridge and appnet cannot reach each other
+  const other = await d.berth(['run', '--rm', 'busybox', 'ping', '-c1', '-W1', dbIp]);
+  assert.notEqual(other.code, 0, 'isolated from the default bridge');
+  // the default bridge has no names
+  const noDns = await d.berth(['run', '--rm', 'busybox', 'ping', '-c1', '-W1', 'db']);
+  assert.notEqual(noDns.code, 0);
+
+  const inspectNet = JSON.parse((await d.berth(['network', 'inspect', 'appnet'])).stdout)[0];
+  assert.equal(inspectNet.IPAM.Config[0].Subnet, '10.89.0.0/24');
+  assert.deepEqual(inspectNet.Labels, { team: 'a' });
+  const dbId = (await d.berth(['inspect', '-f', '{{.Id}}', 'db'])).stdout.trim();
+  assert.equal(inspectNet.Containers[dbId].IPv4Address, `${dbIp}/24`);
+});
+
+test('static addresses, connect and disconnect on a running container, container: mode', async () => {
+  const fixed = await d.berth(['run', '-d', '--network', 'appnet', '--ip', '10.89.0.50', '--name', 'fixed', 'busybox', 'sleep', '300']);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.equal(await inspect('fixed', '{{.NetworkSettings.Networks.appnet.IPAddress}}'), '10.89.0.50');
+  const taken = await d.berth(['run', '-d', '--network', 'appnet', '--ip', '10.89.0.50', '--name', 'fixed2', 'busybox', 'sleep', '300']);
+  assert.notEqual(taken.code, 0);
+  assert.match(taken.stderr, /Address already in use/);
+  await d.berth(['rm', '-f', 'fixed2']);
+  const outsideSubnet = await d.berth(['run', '--rm', '--network', 'appnet', '--ip', '10.90.0.5', 'busybox', 'true']);
+  assert.notEqual(outsideSubnet.code, 0);
+  assert.match(outsideSubnet.stderr, /no configured subnet or ip-range contain the IP address 10\.90\.0\.5/);
+
+  assert.equal((await d.berth(['run', '-d', '--name', 'roamer', 'busybox', 'sleep', '300'])).code, 0);
+  const connect = await d.berth(['network', 'connect', '--alias', 'wanderer', 'appnet', 'roamer']);
+  assert.equal(connect.code, 0, connect.stderr);
+  const two = await d.berth(['exec', 'roamer', 'ip', '-4', '-o', 'addr']);
+  assert.match(two.stdout, /eth1\s+inet 10\.89\.0\.\d+/);
+  const found = await d.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'nslookup', 'wanderer']);
+  assert.match(found.stdout, /10\.89\.0\./);
+  const twice = await d.berth(['network', 'connect', 'appnet', 'roamer']);
+  assert.notEqual(twice.code, 0);
+  assert.match(twice.stderr, /already exists in network appnet/);
+  assert.equal((await d.berth(['network', 'disconnect', 'appnet', 'roamer'])).code, 0);
+  const one = await d.berth(['exec', 'roamer', 'ip', '-4', '-o', 'addr']);
+  assert.doesNotMatch(one.stdout, /eth1/);
+
+  const shared = await d.berth(['run', '--rm', '--network', 'container:fixed', 'busybox', 'ip', '-4', '-o', 'addr']);
+  assert.match(shared.stdout, /10\.89\.0\.50/);
+  assert.equal((await d.berth(['rm', '-f', 'fixed', 'roamer'])).code, 0);
+});
+
+test('internal networks have no way out; bad input is refused in Docker\'s words', async () => {
+  assert.equal((await d.berth(['network', 'create', '--internal', 'inet'])).code, 0);
+  const out = await d.berth(['run', '--rm', '--network', 'inet', 'busybox', 'wget', '-qO-', '-T', '2', 'http://10.200.0.2:8000/']);
+  assert.notEqual(out.code, 0, 'no route out of an internal network');
+
+  const overlap = await d.berth(['network', 'create', '--subnet', '10.89.0.0/16', 'overlapping']);
+  assert.notEqual(overlap.code, 0);
+  assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
+  const badCidr = await d.berth(['network', 'create', '--subnet', '10.300.0.0/24', 'badcidr']);
+  assert.notEqual(badCidr.code, 0);
+  assert.match(badCidr.stderr, /invalid CIDR address: 10\.300\.0\.0\/24/);
+  const dup = await d.berth(['network', 'create', 'appnet']);
+  assert.notEqual(dup.code, 0);
+  assert.match(dup.stderr, /network with name appnet already exists/);
+  const unknown = await d.berth(['run', '--rm', '--network', 'nonet', 'busybox', 'true']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /network nonet not found/);
+  const inUse = await d.berth(['network', 'rm', 'appnet']);
+  assert.notEqual(inUse.code, 0);
+  assert.match(inUse.stderr, /has active endpoints/);
+  const builtin = await d.berth(['network', 'rm', 'bridge']);
+  assert.match(builtin.stderr, /bridge is a pre-defined network and cannot be removed/);
+  const badPort = await d.berth(['run', '--rm', '-p', '80000:80', 'busybox', 'true']);
+  assert.notEqual(badPort.code, 0);
+});
+
+test('removing containers and networks leaves nothing behind, also across a daemon crash', async () => {
+  const bridgeOf = (await d.berth(['network', 'inspect', '-f', '{{.Id}}', 'appnet'])).stdout.trim().slice(0, 12);
+  assert.equal((await d.berth(['run', '-d', '--name', 'survivor', '-p', '8090:80', 'nettools', 'httpd', '-f', '-p', '80', '-h', '/etc'])).code, 0);
+  assert.equal((await d.berth(['run', '-d', '--name', 'leaver', '--network', 'appnet', 'busybox', 'sh', '-c', 'sleep 2'])).code, 0);
+  await d.stopProcess('SIGKILL');
+  await new Promise((r) => setTimeout(r, 2500)); // leaver exits while berthd is down
+  await d.startProcess();
+  const still = await inDaemonNs('curl', '-s', '--max-time', '5', 'http://127.0.0.1:8090/hostname');
+  assert.equal(still.stdout.trim(), await inspect('survivor', '{{.Config.Hostname}}'), 'published port works after the crash');
+  assert.equal(await inspect('leaver', '{{.State.Status}}'), 'exited');
+  assert.equal(await inspect('leaver', '{{.NetworkSettings.SandboxKey}}'), '', 'its sandbox was released at start-up');
+
+  assert.equal((await d.berth(['rm', '-f', 'survivor', 'leaver', 'db'])).code, 0);
+  const links = await inDaemonNs('ip', '-o', 'link', 'show', 'type', 'veth');
+  assert.doesNotMatch(links.stdout, /master (berth0|br-)/, `no veth left on a bridge:\n${links.stdout}`);
+  const netnsDir = await fsp.readdir(path.join(d.execRoot, 'netns')).catch(() => []);
+  assert.deepEqual(netnsDir, [], 'no network namespace left');
+  assert.equal((await d.berth(['network', 'rm', 'appnet', 'inet'])).code, 0);
+  const bridge = await inDaemonNs('ip', 'link', 'show', `br-${bridgeOf}`);
+  assert.notEqual(bridge.code, 0, 'the bridge of a removed network is gone');
+  const leases = await fsp.readdir(path.join(d.dataRoot, 'network', 'ipam')).catch(() => []);
+  assert.ok(leases.every((n) => n.length === 64), `only leases of existing networks: ${leases}`);
+  const nat = await inDaemonNs('iptables', '-t', 'nat', '-S', 'BERTH-POSTROUTING');
+  assert.doesNotMatch(nat.stdout, /10\.89\.0\.0/, 'no NAT rule of a removed network');
+});
