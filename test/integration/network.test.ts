@@ -202,7 +202,10 @@ test('internal networks have no way out; bad input is refused in Docker\'s words
   assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
   const badCidr = await d.berth(['network', 'create', '--subnet', '10.300.0.0/24', 'badcidr']);
   assert.notEqual(badCidr.code, 0);
-  assert.match(badCidr.stderr, /invalid CIDR address: 10\.300\.0\.0\/24/);
+  assert.match(badCidr.stderr, /unable to parse IP/); // the CLI checks it first, as docker's does
+  const apiCidr = await d.api('POST', '/networks/create', { Name: 'badcidr', IPAM: { Config: [{ Subnet: '10.300.0.0/24' }] } });
+  assert.equal(apiCidr.status, 400);
+  assert.match(apiCidr.json().message, /invalid CIDR address: 10\.300\.0\.0\/24/);
   const dup = await d.berth(['network', 'create', 'appnet']);
   assert.notEqual(dup.code, 0);
   assert.match(dup.stderr, /network with name appnet already exists/);

@@ -2,6 +2,7 @@
 import type { CommandContext, CommandSpec } from '../command';
 import type { ParsedFlags } from '../flags';
 import { EngineError } from '../../client/engine';
+import type { Query } from '../../client/engine';
 import { Template, TemplateError } from '../template';
 import { indentJson } from '../format/json-indent';
 import { StatusError } from '../errors';
@@ -30,9 +31,9 @@ function pathFor(type: ObjectType, name: string): string {
  * Fetches one object's raw JSON, trying each type in turn; undefined when none
  * has it. With a single type, the daemon's "no such ..." answer is the error.
  */
-async function fetchRaw(ctx: CommandContext, name: string, types: ObjectType[], size: boolean): Promise<string | undefined> {
+async function fetchRaw(ctx: CommandContext, name: string, types: ObjectType[], size: boolean, extraQuery?: Query): Promise<string | undefined> {
   for (const t of types) {
-    const res = await ctx.client().request('GET', pathFor(t, name), { query: t === 'container' ? { size } : undefined });
+    const res = await ctx.client().request('GET', pathFor(t, name), { query: t === 'container' ? { size, ...extraQuery } : extraQuery });
     const text = await res.text();
     if (res.status === 404 && types.length > 1) continue;
     if (res.status < 200 || res.status >= 300) {
@@ -44,7 +45,7 @@ async function fetchRaw(ctx: CommandContext, name: string, types: ObjectType[], 
   return undefined;
 }
 
-async function inspectObjects(ctx: CommandContext, p: ParsedFlags, types: ObjectType[], missingWord: string): Promise<number> {
+async function inspectObjects(ctx: CommandContext, p: ParsedFlags, types: ObjectType[], missingWord: string, extraQuery?: Query): Promise<number> {
   const format = p.values.format as string;
   let template: Template | undefined;
   if (format && format !== 'json') {
@@ -61,7 +62,7 @@ async function inspectObjects(ctx: CommandContext, p: ParsedFlags, types: Object
   for (const name of p.args) {
     let raw: string | undefined;
     try {
-      raw = await fetchRaw(ctx, name, types, p.values.size as boolean);
+      raw = await fetchRaw(ctx, name, types, p.values.size as boolean, extraQuery);
     } catch (e) {
       errors.push(describeError(e));
       continue;
@@ -135,4 +136,12 @@ export const imageInspect: CommandSpec = {
   args: { min: 1 },
   flags: [formatFlag, { name: 'platform', type: 'string', help: 'Inspect a specific platform of the multi-platform image.', default: '' }],
   run: (ctx, p) => inspectObjects(ctx, { ...p, values: { ...p.values, size: false } }, ['image'], 'image'),
+};
+
+export const networkInspect: CommandSpec = {
+  usage: '[OPTIONS] NETWORK [NETWORK...]',
+  summary: 'Display detailed information on one or more networks',
+  args: { min: 1 },
+  flags: [formatFlag, { name: 'verbose', short: 'v', type: 'bool', help: 'Verbose output for diagnostics' }],
+  run: (ctx, p) => inspectObjects(ctx, { ...p, values: { ...p.values, size: false } }, ['network'], 'network', { verbose: p.values.verbose as boolean }),
 };

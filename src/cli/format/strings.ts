@@ -37,3 +37,46 @@ export function truncateId(id: string): string {
   const bare = i >= 0 ? id.slice(i + 1) : id;
   return bare.slice(0, 12);
 }
+
+/**
+ * The "natural" order docker sorts names and port lines in: runs of digits
+ * compare as numbers (shorter number first once leading zeros are dropped,
+ * then fewer leading zeros first), digits sort before other characters, and
+ * everything else compares byte by byte.
+ */
+export function naturalLess(a: string, b: string): boolean {
+  const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    const dx = isDigit(x[i]);
+    const dy = isDigit(y[j]);
+    if (dx !== dy) return dx;
+    if (!dx) {
+      if (x[i] !== y[j]) return x[i] < y[j];
+      i++;
+      j++;
+      continue;
+    }
+    while (i < x.length && x[i] === 0x30) i++;
+    while (j < y.length && y[j] === 0x30) j++;
+    const si = i;
+    const sj = j;
+    while (i < x.length && isDigit(x[i])) i++;
+    while (j < y.length && isDigit(y[j])) j++;
+    if (i - si !== j - sj) return i - si < j - sj;
+    const nx = x.toString('latin1', si, i);
+    const ny = y.toString('latin1', sj, j);
+    if (nx !== ny) return nx < ny;
+    if (si !== sj) return si < sj;
+  }
+  // Equal so far (both indexes moved alike): the shorter string sorts first.
+  return x.length < y.length;
+}
+
+/** A comparator for Array.prototype.sort from naturalLess. */
+export function naturalCompare(a: string, b: string): number {
+  return naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0;
+}
