@@ -81,6 +81,7 @@ export class Daemon {
       log: this.log,
     });
     this.containers = containers;
+    await network.reconcile();
 
     const router = new Router();
     registerSystemRoutes(router, {

@@ -442,6 +442,35 @@ export class NetworkManager {
     }
   }
 
+  /**
+   * After the containers are restored: what a crash left half made goes (namespaces and
+   * address leases that no running container holds), and the firewall is rebuilt for the
+   * networks in use, dropping rules of networks removed meanwhile.
+   */
+  async reconcile(): Promise<void> {
+    const live = new Set(this.attachments.keys());
+    const netnsDir = path.join(this.o.execRoot, 'netns');
+    for (const f of await fsp.readdir(netnsDir).catch(() => [] as string[])) {
+      if (live.has(f)) continue;
+      this.o.log(`removing the network namespace of ${f.slice(0, 12)}, which no running container holds`);
+      await removeNetns(path.join(netnsDir, f));
+    }
+    const ipamDir = path.join(this.dir, 'ipam');
+    for (const net of await fsp.readdir(ipamDir).catch(() => [] as string[])) {
+      const dir = path.join(ipamDir, net);
+      if (!this.networks.has(net)) {
+        await fsp.rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        const owner = (await fsp.readFile(path.join(dir, f), 'utf8').catch(() => '')).split(/\s/)[0];
+        if (owner && !live.has(owner)) await fsp.rm(path.join(dir, f), { force: true });
+      }
+    }
+    await applyFirewall(this.activeNetworks()).catch((e: unknown) => this.o.log(`firewall: ${(e as Error).message}`));
+  }
+
   /** Connects a running container's sandbox to one more network. */
   async connectRunning(containerId: string, n: NetworkRecord, req: EndpointRequest): Promise<Endpoint> {
     const a = this.attachments.get(containerId);

@@ -225,9 +225,20 @@ test('removing containers and networks leaves nothing behind, also across a daem
   const bridgeOf = (await d.berth(['network', 'inspect', '-f', '{{.Id}}', 'appnet'])).stdout.trim().slice(0, 12);
   assert.equal((await d.berth(['run', '-d', '--name', 'survivor', '-p', '8090:80', 'nettools', 'httpd', '-f', '-p', '80', '-h', '/etc'])).code, 0);
   assert.equal((await d.berth(['run', '-d', '--name', 'leaver', '--network', 'appnet', 'busybox', 'sh', '-c', 'sleep 2'])).code, 0);
+  const bridgeId = (await d.berth(['network', 'inspect', '-f', '{{.Id}}', 'bridge'])).stdout.trim();
+  assert.match(bridgeId, /^[0-9a-f]{64}$/);
   await d.stopProcess('SIGKILL');
+  // what a crash in the middle of a start leaves: a namespace and an address lease nobody holds
+  const orphanNs = path.join(d.execRoot, 'netns', 'f'.repeat(64));
+  await fsp.writeFile(orphanNs, '');
+  execFileSync('unshare', [`--net=${orphanNs}`, 'true']);
+  const orphanLease = path.join(d.dataRoot, 'network', 'ipam', bridgeId, '172.17.0.250');
+  await fsp.mkdir(path.dirname(orphanLease), { recursive: true });
+  await fsp.writeFile(orphanLease, `${'e'.repeat(64)}\r\neth0`);
   await new Promise((r) => setTimeout(r, 2500)); // leaver exits while berthd is down
   await d.startProcess();
+  assert.equal(await fsp.access(orphanNs).then(() => true, () => false), false, 'orphan namespace removed at start-up');
+  assert.equal(await fsp.access(orphanLease).then(() => true, () => false), false, 'orphan lease released at start-up');
   const still = await inDaemonNs('curl', '-s', '--max-time', '5', 'http://127.0.0.1:8090/hostname');
   assert.equal(still.stdout.trim(), await inspect('survivor', '{{.Config.Hostname}}'), 'published port works after the crash');
   assert.equal(await inspect('leaver', '{{.State.Status}}'), 'exited');
