@@ -259,6 +259,7 @@ export class NetworkManager {
     return this.locked(async () => {
       const n = this.get(idOrName);
       if (n.builtin) throw new BerthError('FORBIDDEN', `${n.Name} is a pre-defined network and cannot be removed`);
+      await this.settle();
       const users = [...new Set([...this.endpointsOn(n.Id).map((e) => e.containerId), ...usedBy(n.Id)])];
       if (users.length) throw new BerthError('FORBIDDEN', `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
       await this.teardownNetwork(n);
@@ -333,8 +334,14 @@ export class NetworkManager {
 
   // ---- containers ------------------------------------------------------------------
 
-  netnsPath(containerId: string): string {
-    return path.join(this.o.execRoot, 'netns', containerId);
+  /**
+   * Each run of a container has a sandbox of its own name (container ID and a nonce): the
+   * teardown of the last run may still be going on in the background when the next starts,
+   * and must not touch the new namespace or address lease. The name is also the CNI
+   * container ID, which host-local writes into the lease.
+   */
+  private newSandboxName(containerId: string): string {
+    return `${containerId}-${randomBytes(4).toString('hex')}`;
   }
 
   /**
@@ -342,12 +349,12 @@ export class NetworkManager {
    * its first network). On failure everything made so far is undone.
    */
   async setupSandbox(req: SandboxRequest): Promise<SandboxState> {
-    const netns = this.netnsPath(req.containerId);
+    const sandboxName = this.newSandboxName(req.containerId);
+    const netns = path.join(this.o.execRoot, 'netns', sandboxName);
     const state: SandboxState = { netns, endpoints: [], ports: [] };
     await createNetns(netns);
     this.attachments.set(req.containerId, { name: req.name, state });
     try {
-      await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
       for (let i = 0; i < req.networks.length; i++) {
         const [net, epReq] = req.networks[i];
         const withPorts = i === 0 && req.ports.length > 0;
@@ -380,7 +387,7 @@ export class NetworkManager {
     if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
     let result: CniResult;
     try {
-      result = await cniAdd(this.confList(n, ports.length > 0), { containerId, netns, ifName, capabilityArgs }, this.cniPath);
+      result = await cniAdd(this.confList(n, ports.length > 0), { containerId: path.basename(netns), netns, ifName, capabilityArgs }, this.cniPath);
     } catch (e) {
       const msg = (e as Error).message;
       if (/requested IP address .* is not available|already reserved|already allocated/i.test(msg)) throw new BerthError('FORBIDDEN', 'Address already in use');
@@ -412,21 +419,39 @@ export class NetworkManager {
     if (n) {
       const capabilityArgs: Record<string, unknown> = {};
       if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
-      await cniDel(this.confList(n, ports.length > 0), { containerId, netns, ifName: ep.ifName, capabilityArgs }, ep.result, this.cniPath).catch((e: unknown) =>
+      await cniDel(this.confList(n, ports.length > 0), { containerId: path.basename(netns), netns, ifName: ep.ifName, capabilityArgs }, ep.result, this.cniPath).catch((e: unknown) =>
         this.o.log(`network ${n.Name}: releasing ${containerId.slice(0, 12)}: ${(e as Error).message}`),
       );
       this.o.events.publish('network', 'disconnect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
     }
   }
 
-  /** Undoes setupSandbox: endpoints, ports, the namespace. Safe to call twice. */
+  /**
+   * Undoes setupSandbox: endpoints, ports, the namespace. Safe to call twice. Without
+   * published ports the CNI teardown need not hold up the caller (an exit, a `run --rm`): the
+   * container is off the network's books at once, its address lease goes a moment later, and
+   * a crash meanwhile is mended by reconcile(). With ports it is waited for, so that a new
+   * container taking the same host port never meets the old one's forwarding rules.
+   */
   async teardownSandbox(containerId: string, state: SandboxState | undefined): Promise<void> {
     const s = state ?? this.attachments.get(containerId)?.state;
     this.attachments.delete(containerId);
     this.ports.release(containerId);
     if (!s) return;
-    for (const ep of [...s.endpoints].reverse()) await this.detach(containerId, s.netns, ep, ep === s.endpoints[0] ? s.ports : []);
-    await removeNetns(s.netns);
+    const work = (async () => {
+      for (const ep of [...s.endpoints].reverse()) await this.detach(containerId, s.netns, ep, ep === s.endpoints[0] ? s.ports : []);
+      await removeNetns(s.netns);
+    })();
+    this.pendingTeardowns.add(work);
+    void work.finally(() => this.pendingTeardowns.delete(work));
+    if (s.ports.length) await work;
+  }
+
+  private readonly pendingTeardowns = new Set<Promise<void>>();
+
+  /** Waits for teardowns still running in the background (before removing a network). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.pendingTeardowns]);
   }
 
   /** A running container found at start-up: its endpoints are known again (DNS, inspect). */
@@ -448,7 +473,8 @@ export class NetworkManager {
    * networks in use, dropping rules of networks removed meanwhile.
    */
   async reconcile(): Promise<void> {
-    const live = new Set(this.attachments.keys());
+    // sandboxes by name (container ID + nonce), which is also the owner host-local records
+    const live = new Set([...this.attachments.values()].map((a) => path.basename(a.state.netns)));
     const netnsDir = path.join(this.o.execRoot, 'netns');
     for (const f of await fsp.readdir(netnsDir).catch(() => [] as string[])) {
       if (live.has(f)) continue;
@@ -530,6 +556,7 @@ export class NetworkManager {
   }
 
   async close(): Promise<void> {
+    await this.settle();
     await this.dns.stopAll();
     for (const a of this.attachments.keys()) this.ports.release(a);
   }

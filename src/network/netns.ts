@@ -11,7 +11,8 @@ export async function createNetns(file: string): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, '');
   try {
-    await run('unshare', [`--net=${file}`, 'true']);
+    // one program does both: makes the namespace and brings its loopback up inside it
+    await run('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
   } catch (e) {
     await fsp.rm(file, { force: true });
     throw e;
