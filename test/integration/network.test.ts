@@ -80,6 +80,17 @@ test('containers on the default bridge get their own address, a default route an
   assert.equal((await d.berth(['rm', '-f', 'a1', 'a2'])).code, 0);
 });
 
+test('host, none, --dns and --add-host', async () => {
+  const none = await d.berth(['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link']);
+  assert.deepEqual(none.stdout.trim().split('\n').map((l) => l.split(':')[1].trim()), ['lo']);
+  const host = await d.berth(['run', '--rm', '--network', 'host', 'busybox', 'ip', '-o', 'link']);
+  assert.match(host.stdout, /berthdummy0/, 'the host network is the daemon\'s namespace');
+  const files = await d.berth(['run', '--rm', '--dns', '10.0.0.2', '--add-host', 'h:1.2.3.4', '--add-host', 'gw:host-gateway', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf /etc/hosts']);
+  assert.match(files.stdout, /^nameserver 10\.0\.0\.2$/m);
+  assert.match(files.stdout, /^1\.2\.3\.4\th$/m);
+  assert.match(files.stdout, /^172\.17\.0\.1\tgw$/m);
+});
+
 test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from outside; conflicts refused', async () => {
   const web = await d.berth(['run', '-d', '--name', 'web', '-p', '8080:80', '-p', '127.0.0.1:5353:7/udp', 'nettools', 'sh', '-c', '/udp-echo 7 & httpd -f -p 80 -h /etc']);
   assert.equal(web.code, 0, web.stderr);
@@ -119,7 +130,13 @@ test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from ou
   const ps = await d.docker(['ps', '--format', '{{.Names}} {{.Ports}}', '--filter', 'name=web']);
   assert.match(ps.stdout, /^web .*0\.0\.0\.0:8080->80\/tcp/m);
 
-  assert.equal((await d.berth(['rm', '-f', 'web', 'webp'])).code, 0);
+  const ranged = await d.berth(['run', '-d', '--name', 'webr', '-p', '9000-9001:80-81', 'busybox', 'sleep', '300']);
+  assert.equal(ranged.code, 0, ranged.stderr);
+  const rp = JSON.parse(await inspect('webr', '{{json .NetworkSettings.Ports}}'));
+  assert.equal(rp['80/tcp'][0].HostPort, '9000');
+  assert.equal(rp['81/tcp'][0].HostPort, '9001');
+
+  assert.equal((await d.berth(['rm', '-f', 'web', 'webp', 'webr'])).code, 0);
   const gone = await inDaemonNs('curl', '-s', '--max-time', '2', 'http://127.0.0.1:8080/hostname');
   assert.notEqual(gone.code, 0, 'the port is closed after rm');
   const again = await d.berth(['run', '-d', '--name', 'web3', '-p', '8080:80', 'busybox', 'sleep', '300']);
