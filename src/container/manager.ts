@@ -275,9 +275,8 @@ export class ContainerManager {
       const eps = rec.EndpointsConfig ?? { [mode]: {} };
       if (Object.keys(eps).some((k) => this.o.network.find(k)?.Id === n.Id)) throw new BerthError('FORBIDDEN', `endpoint with name ${rec.Name.slice(1)} already exists in network ${n.Name}`);
       if (rec.State.Running && rec.Sandbox) {
-        const ep = await this.o.network.connectRunning(rec.ID, n, req);
+        await this.o.network.connectRunning(rec.ID, n, req);
         rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
-        void ep;
       }
       rec.EndpointsConfig = { ...eps, [network]: req };
       await this.store.save(rec);

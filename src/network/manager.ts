@@ -361,7 +361,7 @@ export class NetworkManager {
         if (withPorts) {
           state.ports = await this.ports.allocate(req.containerId, req.ports, () => state.endpoints[0]?.ipAddress);
         }
-        state.endpoints.push(await this.attach(req.containerId, req.name, netns, this.get(net), epReq, `eth${i}`, withPorts ? state.ports : []));
+        state.endpoints.push(await this.attach(req.containerId, netns, this.get(net), epReq, `eth${i}`, withPorts ? state.ports : []));
       }
       return state;
     } catch (e) {
@@ -370,7 +370,7 @@ export class NetworkManager {
     }
   }
 
-  private async attach(containerId: string, name: string, netns: string, n: NetworkRecord, epReq: EndpointRequest, ifName: string, ports: PortMapping[]): Promise<Endpoint> {
+  private async attach(containerId: string, netns: string, n: NetworkRecord, epReq: EndpointRequest, ifName: string, ports: PortMapping[]): Promise<Endpoint> {
     if (n.Driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.Name}: ${n.Driver} networks take no endpoints`);
     await this.ensureUp(n);
     const capabilityArgs: Record<string, unknown> = {};
@@ -381,7 +381,7 @@ export class NetworkManager {
       if (addr === undefined) throw invalid(`invalid IPv4 address: ${ip}`);
       if (n.builtin) throw invalid('user specified IP address is supported on user defined networks only');
       if (!contains(subnet, addr)) throw invalid(`no configured subnet or ip-range contain the IP address ${ip}`);
-      if (this.list().length && this.endpointsOn(n.Id).some((e) => e.endpoint.ipAddress === ip)) throw new BerthError('FORBIDDEN', `Address already in use`);
+      if (this.endpointsOn(n.Id).some((e) => e.endpoint.ipAddress === ip)) throw new BerthError('FORBIDDEN', 'Address already in use');
       capabilityArgs.ips = [`${ip}/${subnet.bits}`];
     }
     if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
@@ -410,7 +410,6 @@ export class NetworkManager {
       result,
     };
     this.o.events.publish('network', 'connect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
-    void name;
     return endpoint;
   }
 
@@ -505,7 +504,7 @@ export class NetworkManager {
     const used = new Set(a.state.endpoints.map((e) => e.ifName));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
-    const ep = await this.attach(containerId, a.name, a.state.netns, n, req, `eth${i}`, []);
+    const ep = await this.attach(containerId, a.state.netns, n, req, `eth${i}`, []);
     a.state.endpoints.push(ep);
     return ep;
   }
