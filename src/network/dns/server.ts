@@ -1,5 +1,6 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { setMaxListeners } from 'node:events';
 import * as dnsPacket from 'dns-packet';
 import { invalid } from '../../common/errors';
 import { type NameLookup, localAnswer, normalizeName } from './answer';
@@ -69,6 +70,8 @@ export class DnsServer {
     this.port = port;
     this.forwarding = o.forward ?? true;
     this.timeoutMs = o.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
+    // Every forward in flight listens for close(); that many listeners is expected.
+    setMaxListeners(MAX_FORWARDS + 16, this.closing.signal);
     udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     udp.on('error', (err) => this.log(`udp: ${err.message}`));
     tcp.maxConnections = MAX_TCP_CONNECTIONS;
