@@ -5,10 +5,10 @@
  *
  *   node dist/bench/build.js --host unix:///run/berth/berth.sock [--cli berth] [--runs 3]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { arg, cliPath, median, succeeded, timeCli } from './lib';
 
 const DOCKERFILE = `FROM busybox
 ENV APP=/app
@@ -22,32 +22,18 @@ USER nobody
 CMD ["cat", "/app/count.txt"]
 `;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
-
 const host = arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock');
 const cliName = arg('--cli', 'docker');
-const cli = cliName === 'berth' ? path.join(__dirname, '..', '..', 'bin', 'berth') : cliName;
+const cli = cliPath(cliName);
 const runs = Number(arg('--runs', '3'));
 
-function build(dir: string, extra: string[]): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cli, ['build', '-q', '-t', 'berth-bench-build:latest', ...extra, dir], {
-      env: { ...process.env, DOCKER_HOST: host, BERTH_HOST: host, DOCKER_BUILDKIT: process.env.DOCKER_BUILDKIT ?? '0' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`build exited with ${code}`))));
+async function build(dir: string, extra: string[]): Promise<number> {
+  const r = await timeCli(cli, ['build', '-q', '-t', 'berth-bench-build:latest', ...extra, dir], {
+    host,
+    env: { DOCKER_BUILDKIT: process.env.DOCKER_BUILDKIT ?? '0' },
+    stdout: 'ignore',
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return succeeded(r, 'build').ms;
 }
 
 async function main(): Promise<void> {

@@ -10,39 +10,19 @@
  *
  * Run it in the daemon's network namespace (127.0.0.1 must be the daemon's loopback).
  */
-import { spawn } from 'node:child_process';
 import * as http from 'node:http';
-import * as path from 'node:path';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
+import { arg, cliPath, median, succeeded, timeCli } from './lib';
 
 const host = arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock');
 const cliName = arg('--cli', 'docker');
-const cli = cliName === 'berth' ? path.join(__dirname, '..', '..', 'bin', 'berth') : cliName;
+const cli = cliPath(cliName);
 const runs = Number(arg('--runs', '20'));
 const seconds = Number(arg('--seconds', '5'));
 const concurrency = Number(arg('--concurrency', '16'));
 
-function sh(args: string[]): Promise<{ ms: number; out: string }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cli, args, { env: { ...process.env, DOCKER_HOST: host, BERTH_HOST: host }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, out }) : reject(new Error(`${cliName} ${args.join(' ')} exited with ${code}`)),
-    );
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+async function sh(args: string[]): Promise<{ ms: number; out: string }> {
+  const r = succeeded(await timeCli(cli, args, { host, stdout: 'pipe' }), `${cliName} ${args.join(' ')}`);
+  return { ms: r.ms, out: r.stdout };
 }
 
 async function requestsPerSecond(port: number): Promise<number> {

@@ -17,37 +17,20 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
+import { arg, cliPath, median, succeeded, timeCli } from './lib';
 
 const host = arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock');
 const cliName = arg('--cli', 'docker');
-const cli = cliName === 'berth' ? path.join(__dirname, '..', '..', 'bin', 'berth') : cliName;
+const cli = cliPath(cliName);
 const runs = Number(arg('--runs', '3'));
 const concurrent = Number(arg('--concurrent', '4'));
 const serve = arg('--serve', '');
 let registry = arg('--registry', '');
 const LAYER_BYTES = 100 * 1000 * 1000;
 
-function sh(args: string[], quiet = true): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cli, args, {
-      env: { ...process.env, DOCKER_HOST: host, BERTH_HOST: host, DOCKER_BUILDKIT: '0' },
-      stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${cliName} ${args.join(' ')} exited with ${code}`))));
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+async function sh(args: string[], quiet = true): Promise<number> {
+  const r = await timeCli(cli, args, { host, env: { DOCKER_BUILDKIT: '0' }, stdout: quiet ? 'ignore' : 'inherit' });
+  return succeeded(r, `${cliName} ${args.join(' ')}`).ms;
 }
 
 function freePort(): Promise<number> {

@@ -11,9 +11,8 @@
  * memory each running container adds outside itself (daemon growth plus its monitor
  * process: conmon for berth, containerd-shim for Docker).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import * as path from 'node:path';
+import { cliPath, median, timeCli } from './lib';
 
 interface Options {
   host: string;
@@ -40,7 +39,7 @@ function parseArgs(argv: string[]): Options {
     const v = () => argv[++i];
     switch (argv[i]) {
       case '--host': o.host = v(); break;
-      case '--cli': { const c = v(); o.cli = c === 'berth' ? path.join(__dirname, '..', '..', 'bin', 'berth') : c; break; }
+      case '--cli': o.cli = cliPath(v()); break;
       case '--runs': o.runs = Number(v()); break;
       case '--containers': o.containers = Number(v()); break;
       case '--daemon-pid': o.daemonPid = Number(v()); break;
@@ -53,21 +52,9 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function cli(o: Options, args: string[]): Promise<{ code: number; ms: number; stdout: string }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(o.cli, args, { env: { ...process.env, DOCKER_HOST: o.host, BERTH_HOST: o.host }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout }));
-  });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+async function cli(o: Options, args: string[]): Promise<{ code: number; ms: number; stdout: string }> {
+  const r = await timeCli(o.cli, args, { host: o.host, stdout: 'pipe' });
+  return { code: r.code ?? 1, ms: r.ms, stdout: r.stdout };
 }
 
 function rssKiB(pid: number): number {

@@ -5,7 +5,7 @@ import { UsageError, StatusError } from '../../src/cli/errors';
 import { containerFlags, runOnlyFlags, buildContainerRequest } from '../../src/cli/opts/container';
 import { parsePortSpec, parseMount, parseUlimit, parseDetachKeys, parseRestartPolicy, readKeyValueFile } from '../../src/cli/opts/values';
 import { parseSize, parseNanoCpus, parseGoDuration } from '../../src/common/units';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -97,6 +97,7 @@ test('env: KEY=value, KEY from the environment, env files first', () => {
   const body = build(['--env-file', file, '-e', 'X=1', '-e', 'HOME_DIR', 'img'], { HOME_DIR: '/root', PASS: 'p' }).body;
   assert.deepEqual(body.Env, ['FROM_FILE=1', 'PASS=p', 'X=1', 'HOME_DIR=/root']);
   assert.deepEqual(readKeyValueFile(file, false), ['FROM_FILE=1', 'PASS', 'UNSET_ONE']);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('labels, resources and host options reach the create body', () => {

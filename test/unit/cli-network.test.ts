@@ -6,92 +6,20 @@
 import { test, before, after, beforeEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { PassThrough } from 'node:stream';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { main } from '../../src/cli/main';
+import { FakeEngine, json, noContent, runCli } from '../helpers/fake-engine';
 import { naturalCompare } from '../../src/cli/format/strings';
 import { goTimeStringFromRfc3339 } from '../../src/cli/format/time';
 import { ipNetContains, ipNetString, ipString, parseCidr, parseIp } from '../../src/cli/opts/ip';
 
-interface Seen {
-  method: string;
-  /** Path without the version prefix, with the query. */
-  url: string;
-  query: URLSearchParams;
-  body: string;
-}
+const engine = new FakeEngine('berth-cli-network-');
+const { seen, answers } = engine;
 
-let seen: Seen[] = [];
-/** What the fake daemon answers, by "METHOD /path" (without the version prefix and query). */
-let answers: Record<string, (req: Seen, res: http.ServerResponse) => void> = {};
-let dir: string;
-let socketPath: string;
-let server: http.Server;
+before(() => engine.listen());
+after(() => engine.stop());
+beforeEach(() => engine.reset());
 
-const json = (res: http.ServerResponse, status: number, o: unknown) => {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(o));
-};
-const noContent = (res: http.ServerResponse, status = 204) => {
-  res.writeHead(status);
-  res.end();
-};
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-cli-network-'));
-  socketPath = join(dir, 'engine.sock');
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const path = url.pathname.replace(/^\/v[0-9.]+/, '');
-      const s: Seen = { method: req.method ?? '', url: path + url.search, query: url.searchParams, body };
-      seen.push(s);
-      const answer = answers[`${req.method} ${path}`];
-      if (answer) answer(s, res);
-      else json(res, 404, { message: 'page not found' });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-});
-
-after(() => {
-  server.closeAllConnections();
-  server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  seen = [];
-  answers = {};
-});
-
-class Capture extends PassThrough {
-  text = '';
-  isTTY = false;
-  override write(chunk: unknown, ...rest: unknown[]): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
-    return true;
-  }
-}
-
-async function berth(args: string[], opts: { stdin?: string } = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const stdin = new PassThrough();
-  if (opts.stdin !== undefined) stdin.end(opts.stdin);
-  const code = await main(['-H', `unix://${socketPath}`, ...args], {
-    stdin: stdin as unknown as NodeJS.ReadStream,
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stderr: stderr as unknown as NodeJS.WriteStream,
-    env: {},
-  });
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function berth(args: string[], opts: { stdin?: string } = {}) {
+  return runCli(['-H', engine.host, ...args], { stdin: opts.stdin });
 }
 
 const calls = () => seen.map((s) => `${s.method} ${s.url}`);
@@ -189,10 +117,10 @@ test('network create with two subnets: gateways and aux addresses go to the subn
   ]);
 
   // A lone subnet may be a bare address (a /32), and keeps its host bits as written.
-  seen = [];
+  seen.length = 0;
   assert.equal((await berth(['network', 'create', '--subnet', '10.9.0.1', 'one'])).code, 0);
   assert.deepEqual((bodyOf().IPAM as { Config: unknown[] }).Config, [{ Subnet: '10.9.0.1/32' }]);
-  seen = [];
+  seen.length = 0;
   assert.equal((await berth(['network', 'create', '--subnet', '10.9.3.1/16', 'one'])).code, 0);
   assert.deepEqual((bodyOf().IPAM as { Config: unknown[] }).Config, [{ Subnet: '10.9.3.1/16' }]);
 });
@@ -212,7 +140,7 @@ test('network create: docker client-side IPAM checks fail with status 1 before a
     [['--subnet', '10.0.0.1', '--gateway', '10.0.0.1'], 'invalid subnet: invalid CIDR address: 10.0.0.1'],
   ];
   for (const [flags, message] of cases) {
-    seen = [];
+    seen.length = 0;
     const r = await berth(['network', 'create', ...flags, 'n']);
     assert.equal(r.code, 1, flags.join(' '));
     assert.equal(r.stderr, `${message}\n`, flags.join(' '));
@@ -341,7 +269,7 @@ test('network inspect: a JSON array indented like docker; -v asks for verbose', 
   assert.equal(r.stdout, JSON.stringify([inspected], null, 4) + '\n');
   assert.deepEqual(calls(), ['GET /networks/mynet']);
 
-  seen = [];
+  seen.length = 0;
   const v = await berth(['network', 'inspect', '-v', 'mynet']);
   assert.equal(v.code, 0);
   assert.equal(seen[0].query.get('verbose'), '1');
@@ -454,7 +382,7 @@ test('network connect: the endpoint config (aliases, IPs, links, driver options)
     },
   });
 
-  seen = [];
+  seen.length = 0;
   const plain = await berth(['network', 'connect', 'mynet', 'web']);
   assert.equal(plain.code, 0);
   assert.deepEqual(bodyOf(), { Container: 'web', EndpointConfig: { IPAMConfig: {}, Links: null, Aliases: [], DriverOpts: {} } });
@@ -490,7 +418,7 @@ test('network disconnect [-f]: POSTs {Container, Force}', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '');
   assert.deepEqual(bodyOf(), { Container: 'web', Force: false });
-  seen = [];
+  seen.length = 0;
   const f = await berth(['network', 'disconnect', '-f', 'mynet', 'web']);
   assert.equal(f.code, 0);
   assert.deepEqual(bodyOf(), { Container: 'web', Force: true });

@@ -7,77 +7,32 @@ import { test, before, after, beforeEach } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { PassThrough } from 'node:stream';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
+import { Capture, FakeEngine, json, runCli } from '../helpers/fake-engine';
 import { decodeAuthConfig } from '../../src/cli/credentials';
 import { SearchContext, searchListFormat, searchRows } from '../../src/cli/format/search';
 import { prepareFormat, renderList } from '../../src/cli/format/render';
 import { searchRegistry } from '../../src/cli/commands/search';
 import { parsePlatform } from '../../src/cli/platform';
 
-interface Seen {
-  method: string;
-  url: string;
-  auth?: string;
-  body: string;
-}
-
-let seen: Seen[] = [];
-/** What the fake daemon answers, by "METHOD /path" (without the version prefix and query). */
-let answers: Record<string, (req: Seen, res: http.ServerResponse) => void> = {};
+const engine = new FakeEngine('berth-cli-registry-');
+const { seen, answers } = engine;
 let dir: string;
 let socketPath: string;
 let configDir: string;
-let server: http.Server;
-
-const json = (res: http.ServerResponse, status: number, o: unknown) => {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(o));
-};
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-cli-registry-'));
-  socketPath = join(dir, 'engine.sock');
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const path = url.pathname.replace(/^\/v[0-9.]+/, '');
-      const s: Seen = { method: req.method ?? '', url: path + url.search, auth: req.headers['x-registry-auth'] as string | undefined, body };
-      seen.push(s);
-      const answer = answers[`${req.method} ${path}`];
-      if (answer) answer(s, res);
-      else json(res, 404, { message: 'page not found' });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  ({ dir, socketPath } = await engine.listen());
 });
 
-after(() => {
-  server.closeAllConnections();
-  server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => engine.stop());
 
 beforeEach(() => {
-  seen = [];
-  answers = {};
+  engine.reset();
   configDir = mkdtempSync(join(dir, 'cfg-'));
 });
-
-class Capture extends PassThrough {
-  text = '';
-  isTTY = false;
-  override write(chunk: unknown, ...rest: unknown[]): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
-    return true;
-  }
-}
 
 /** A fake terminal input: records raw mode switches. */
 class FakeTty extends PassThrough {
@@ -89,17 +44,8 @@ class FakeTty extends PassThrough {
   }
 }
 
-async function berth(args: string[], opts: { stdin?: PassThrough; env?: Record<string, string> } = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const stdin = opts.stdin ?? new PassThrough();
-  const code = await main(args, {
-    stdin: stdin as unknown as NodeJS.ReadStream,
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stderr: stderr as unknown as NodeJS.WriteStream,
-    env: { BERTH_HOST: `unix://${socketPath}`, BERTH_CONFIG: configDir, ...(opts.env ?? {}) },
-  });
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function berth(args: string[], opts: { stdin?: PassThrough; env?: Record<string, string> } = {}) {
+  return runCli(args, { stdin: opts.stdin, host: engine.host, env: { BERTH_CONFIG: configDir, ...(opts.env ?? {}) } });
 }
 
 const configFile = () => join(configDir, 'config.json');

@@ -8,11 +8,9 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
 import { encodeFrame } from '../../src/client/frames';
+import { FakeEngine, json as sendJson, runCli } from '../helpers/fake-engine';
 
 const ID = 'f'.repeat(64);
 
@@ -29,8 +27,6 @@ interface FakeState {
 
 const state: FakeState = { log: [], bodies: [], stdinData: '', exitCode: 0, echoStdin: false };
 let dir: string;
-let socketPath: string;
-let server: http.Server;
 
 function reset(partial: Partial<FakeState> = {}) {
   Object.assign(state, { log: [], bodies: [], attach: undefined, stdinData: '', wait: undefined, exitCode: 0, startError: undefined, echoStdin: false }, partial);
@@ -49,107 +45,80 @@ function finishContainer() {
   sock.end(done);
 }
 
+const engine = new FakeEngine('berth-cli-run-', (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const path = url.pathname.replace(/^\/v[0-9.]+/, '');
+  state.log.push(`${req.method} ${path}${url.search}`);
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const json = (status: number, o: unknown) => sendJson(res, status, o);
+    if (req.method === 'POST' && path === '/containers/create') {
+      const parsed = JSON.parse(body) as { Image: string };
+      state.bodies.push(parsed);
+      if (parsed.Image === 'missing') return json(404, { message: 'No such image: missing:latest' });
+      return json(201, { Id: ID, Warnings: [] });
+    }
+    if (req.method === 'POST' && path === `/containers/${ID}/wait`) {
+      // Like dockerd: headers at once, the body when the container exits.
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      state.wait = res;
+      return;
+    }
+    if (req.method === 'POST' && path === `/containers/${ID}/start`) {
+      if (state.startError) return json(400, { message: state.startError });
+      res.writeHead(204);
+      res.end();
+      setImmediate(finishContainer);
+      return;
+    }
+    if (req.method === 'POST' && path === '/images/create' && url.searchParams.has('fromImage')) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(JSON.stringify({ status: 'Pulling from library/missing', id: 'latest' }) + '\r\n');
+      res.end(JSON.stringify({ errorDetail: { message: 'pull access denied for missing' }, error: 'pull access denied for missing' }) + '\r\n');
+      return;
+    }
+    if (req.method === 'GET' && path === '/containers/web/json') return json(200, { Id: ID, Name: '/web', Config: { Tty: false, Labels: { a: 'b' } }, State: { Status: 'running' } });
+    if (req.method === 'GET' && path === `/containers/${ID}/logs`) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+      res.write(encodeFrame(1, 'line one\n').subarray(0, 5));
+      res.end(Buffer.concat([encodeFrame(1, 'line one\n').subarray(5), encodeFrame(2, 'err line\n')]));
+      return;
+    }
+    if (req.method === 'POST' && path === '/images/create' && url.searchParams.get('fromSrc') === '-') {
+      state.bodies.push({ tarBytes: body.length, contentType: req.headers['content-type'] });
+      return json(200, { status: 'sha256:' + 'a'.repeat(64) });
+    }
+    if (req.method === 'GET' && path === '/containers/json') {
+      return json(200, [{ Id: ID, Names: ['/web'], Image: 'busybox', Command: 'sh', Created: Math.floor(Date.now() / 1000) - 5, State: 'running', Status: 'Up 5 seconds', Ports: [] }]);
+    }
+    json(404, { message: 'page not found' });
+  });
+});
+engine.server.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  state.log.push(`${req.method} ${url.pathname.replace(/^\/v[0-9.]+/, '')}${url.search} (upgrade)`);
+  socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+  state.attach = socket;
+  const echo = state.echoStdin; // this connection's behaviour, whatever later tests set
+  socket.on('data', (c: Buffer) => (state.stdinData += c.toString()));
+  socket.on('end', () => {
+    // The client closed its write side: stdin is over. Echo it back, then exit.
+    if (!echo) return;
+    socket.write(encodeFrame(1, `got: ${state.stdinData}`));
+    socket.end(() => state.wait?.end(JSON.stringify({ StatusCode: state.exitCode, Error: null })));
+  });
+});
+
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-cli-run-'));
-  socketPath = join(dir, 'engine.sock');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const path = url.pathname.replace(/^\/v[0-9.]+/, '');
-    state.log.push(`${req.method} ${path}${url.search}`);
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const json = (status: number, o: unknown) => {
-        res.writeHead(status, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify(o));
-      };
-      if (req.method === 'POST' && path === '/containers/create') {
-        const parsed = JSON.parse(body) as { Image: string };
-        state.bodies.push(parsed);
-        if (parsed.Image === 'missing') return json(404, { message: 'No such image: missing:latest' });
-        return json(201, { Id: ID, Warnings: [] });
-      }
-      if (req.method === 'POST' && path === `/containers/${ID}/wait`) {
-        // Like dockerd: headers at once, the body when the container exits.
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.flushHeaders();
-        state.wait = res;
-        return;
-      }
-      if (req.method === 'POST' && path === `/containers/${ID}/start`) {
-        if (state.startError) return json(400, { message: state.startError });
-        res.writeHead(204);
-        res.end();
-        setImmediate(finishContainer);
-        return;
-      }
-      if (req.method === 'POST' && path === '/images/create' && url.searchParams.has('fromImage')) {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.write(JSON.stringify({ status: 'Pulling from library/missing', id: 'latest' }) + '\r\n');
-        res.end(JSON.stringify({ errorDetail: { message: 'pull access denied for missing' }, error: 'pull access denied for missing' }) + '\r\n');
-        return;
-      }
-      if (req.method === 'GET' && path === '/containers/web/json') return json(200, { Id: ID, Name: '/web', Config: { Tty: false, Labels: { a: 'b' } }, State: { Status: 'running' } });
-      if (req.method === 'GET' && path === `/containers/${ID}/logs`) {
-        res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
-        res.write(encodeFrame(1, 'line one\n').subarray(0, 5));
-        res.end(Buffer.concat([encodeFrame(1, 'line one\n').subarray(5), encodeFrame(2, 'err line\n')]));
-        return;
-      }
-      if (req.method === 'POST' && path === '/images/create' && url.searchParams.get('fromSrc') === '-') {
-        state.bodies.push({ tarBytes: body.length, contentType: req.headers['content-type'] });
-        return json(200, { status: 'sha256:' + 'a'.repeat(64) });
-      }
-      if (req.method === 'GET' && path === '/containers/json') {
-        return json(200, [{ Id: ID, Names: ['/web'], Image: 'busybox', Command: 'sh', Created: Math.floor(Date.now() / 1000) - 5, State: 'running', Status: 'Up 5 seconds', Ports: [] }]);
-      }
-      json(404, { message: 'page not found' });
-    });
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    state.log.push(`${req.method} ${url.pathname.replace(/^\/v[0-9.]+/, '')}${url.search} (upgrade)`);
-    socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-    state.attach = socket;
-    const echo = state.echoStdin; // this connection's behaviour, whatever later tests set
-    socket.on('data', (c: Buffer) => (state.stdinData += c.toString()));
-    socket.on('end', () => {
-      // The client closed its write side: stdin is over. Echo it back, then exit.
-      if (!echo) return;
-      socket.write(encodeFrame(1, `got: ${state.stdinData}`));
-      socket.end(() => state.wait?.end(JSON.stringify({ StatusCode: state.exitCode, Error: null })));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  ({ dir } = await engine.listen());
 });
 
-after(() => {
-  server.closeAllConnections();
-  server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => engine.stop());
 
-class Capture extends PassThrough {
-  text = '';
-  override write(chunk: unknown, ...rest: unknown[]): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
-    return true;
-  }
-}
-
-async function berth(args: string[], opts: { host?: string; stdin?: PassThrough } = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const stdin = opts.stdin ?? new PassThrough();
-  const code = await main(args, {
-    stdin: stdin as unknown as NodeJS.ReadStream,
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stderr: stderr as unknown as NodeJS.WriteStream,
-    env: { BERTH_HOST: opts.host ?? `unix://${socketPath}` },
-  });
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function berth(args: string[], opts: { host?: string; stdin?: PassThrough } = {}) {
+  return runCli(args, { stdin: opts.stdin, host: opts.host ?? engine.host });
 }
 
 test('run: create → attach → wait → start, output demultiplexed, exits with the status code', async () => {
