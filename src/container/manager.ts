@@ -25,6 +25,8 @@ import { containerTop, type TopResult } from './top';
 import type { NetworkManager } from '../network/manager';
 import type { EndpointRequest, SandboxState } from '../network/model';
 import { portRequests } from '../network/ports';
+import type { VolumeStore } from '../volume/store';
+import { planMounts, startMounts } from './mounts';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -38,6 +40,7 @@ export interface ContainerManagerOptions {
   /** cgroup parent under which every container's cgroup is made */
   cgroupParent: string;
   network: NetworkManager;
+  volumes: VolumeStore;
   log: (msg: string) => void;
 }
 
@@ -68,6 +71,8 @@ export class ContainerManager {
   private readonly handlingExit = new Set<string>();
   /** attach requests waiting for the container's next start (connected before `runc start`) */
   private readonly pendingAttach = new Map<string, { resolve: (s: AttachSocket) => void; reject: (e: Error) => void }[]>();
+  /** volumes with driver options a running container holds mounted */
+  private readonly volumesInUse = new Map<string, string[]>();
   /** serializes lifecycle operations per container */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -94,6 +99,10 @@ export class ContainerManager {
 
   close(): void {
     this.exitWatcher?.close();
+  }
+
+  volumeDir(name: string): string {
+    return this.o.volumes.dataDir(name);
   }
 
   /** Network names and IDs, for presenting containers. */
@@ -172,6 +181,7 @@ export class ContainerManager {
     config.Image = body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
+    const mountPoints = await planMounts(hostConfig, config, this.o.volumes);
     const fullName = this.store.reserveName(name || generateName((n) => this.store.hasName(n)), id);
     const args = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
     const rec: ContainerRecord = {
@@ -188,6 +198,7 @@ export class ContainerManager {
       Driver: this.o.snapshotter.driver,
       Platform: 'linux',
       EndpointsConfig: endpoints,
+      MountPoints: mountPoints,
     };
     try {
       await this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image));
@@ -350,6 +361,8 @@ export class ContainerManager {
         embeddedDns: primaryNetwork ? this.o.network.dnsServerFor(primaryNetwork) : undefined,
         gateway: primary?.gateway,
       });
+      const own = await startMounts(rec.MountPoints ?? [], this.o.volumes, rootfs);
+      this.volumesInUse.set(id, own.acquired);
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
         id,
@@ -359,6 +372,7 @@ export class ContainerManager {
         user,
         etcFiles: { hosts: files.hostsPath, hostname: files.hostnamePath, resolvConf: files.resolvConfPath },
         netns: net.netns,
+        extraMounts: own.mounts,
         cgroupsPath: this.cgroupsPath(id),
         cgroupVersion: this.cgroupVersion,
         terminal: rec.Config.Tty === true,
@@ -558,6 +572,8 @@ export class ContainerManager {
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
     const bundle = this.bundleDir(rec.ID);
     await this.runtimeFor(rec).delete(rec.ID);
+    for (const name of this.volumesInUse.get(rec.ID) ?? []) await this.o.volumes.releaseMount(name);
+    this.volumesInUse.delete(rec.ID);
     // the network goes with the run: address, ports and namespace are free for others
     await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`));
     rec.Sandbox = undefined;
@@ -670,6 +686,12 @@ export class ContainerManager {
       if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) throw e;
     });
     await this.store.delete(rec);
+    if (opts.volumes) {
+      for (const p of rec.MountPoints ?? []) {
+        if (p.Type !== 'volume' || !p.Anonymous || !p.Name) continue;
+        await this.o.volumes.remove(p.Name, { force: true, users: this.volumeUsers(p.Name) }).catch((e) => this.o.log(`volume ${p.Name}: ${(e as Error).message}`));
+      }
+    }
     this.o.events.publish('container', 'destroy', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     const waiters = this.removeWaiters.get(rec.ID) ?? [];
     this.removeWaiters.delete(rec.ID);
@@ -708,6 +730,9 @@ export class ContainerManager {
         continue;
       }
       if (rec.Sandbox) await this.o.network.restoreSandbox(rec.ID, rec.Name.slice(1), rec.Sandbox);
+      const held = (rec.MountPoints ?? []).filter((p) => p.Type === 'volume' && p.Name).map((p) => p.Name!);
+      for (const name of held) this.o.volumes.adopt(name);
+      this.volumesInUse.set(rec.ID, held);
       if (await this.exitFileExists(rec.ID)) {
         await this.onExitFile(rec.ID);
         continue;
@@ -722,6 +747,14 @@ export class ContainerManager {
         rec.State.Status = 'paused';
       }
     }
+  }
+
+  /** Containers that mount a volume, running or not: it cannot be removed while they exist. */
+  volumeUsers(name: string): string[] {
+    return this.store
+      .all()
+      .filter((c) => (c.MountPoints ?? []).some((p) => p.Type === 'volume' && p.Name === name))
+      .map((c) => c.ID);
   }
 
   /** Docker's usage count for `rmi`: containers created from the image. */

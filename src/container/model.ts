@@ -1,3 +1,4 @@
+import type { MountPoint } from './mounts';
 import type { EndpointRequest, SandboxState } from '../network/model';
 import type { ContainerConfig, HostConfig } from '../api/types';
 
@@ -42,6 +43,8 @@ export interface ContainerRecord {
   EndpointsConfig?: Record<string, EndpointRequest>;
   /** its network namespace and endpoints while it runs (kept to release them after a crash) */
   Sandbox?: SandboxState;
+  /** binds, volumes and tmpfs mounts, decided at create */
+  MountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -22,6 +22,15 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
 }
 
+/** Mounts as inspect shows them; a volume's Source is its folder on the host. */
+export function mountsView(rec: ContainerRecord, volumeDir?: (name: string) => string): Record<string, unknown>[] {
+  return (rec.MountPoints ?? []).map((p) =>
+    p.Type === 'volume'
+      ? { Type: 'volume', Name: p.Name, Source: volumeDir?.(p.Name!) ?? '', Destination: p.Destination, Driver: 'local', Mode: p.Mode, RW: p.RW, Propagation: '' }
+      : { Type: p.Type, Source: p.Source, Destination: p.Destination, Mode: p.Mode, RW: p.RW, Propagation: p.Propagation },
+  );
+}
+
 /** How present.ts learns network names from IDs (the network manager answers). */
 export interface NetworkView {
   find(idOrName: string): { Id: string; Name: string } | undefined;
@@ -96,7 +105,7 @@ function portList(rec: ContainerRecord): Record<string, unknown>[] {
   return out;
 }
 
-export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; rootFs: number }, nets?: NetworkView): Record<string, unknown> {
+export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; rootFs: number }, nets?: NetworkView, volumeDir?: (name: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: rec.ID,
     Names: [rec.Name],
@@ -110,7 +119,7 @@ export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; roo
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode ?? 'bridge' },
     NetworkSettings: { Networks: Object.fromEntries(networksOf(rec, nets).map((n) => [n.name, networkEntry(n, rec.ID, rec.Config.Hostname)])) },
-    Mounts: [],
+    Mounts: mountsView(rec, volumeDir),
   };
   if (sizes) {
     out.SizeRw = sizes.rw;
@@ -179,7 +188,7 @@ function hostConfigView(hc: HostConfig): HostConfig {
   };
 }
 
-export function containerInspect(rec: ContainerRecord, paths: { dir: string; logPath: string; graph: Record<string, string> }, sizes?: { rw: number; rootFs: number }, nets?: NetworkView): Record<string, unknown> {
+export function containerInspect(rec: ContainerRecord, paths: { dir: string; logPath: string; graph: Record<string, string> }, sizes?: { rw: number; rootFs: number }, nets?: NetworkView, volumeDir?: (name: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: rec.ID,
     Created: rec.Created,
@@ -201,7 +210,7 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
     ExecIDs: null,
     HostConfig: hostConfigView(rec.HostConfig),
     GraphDriver: { Name: rec.Driver, Data: paths.graph },
-    Mounts: [],
+    Mounts: mountsView(rec, volumeDir),
     Config: {
       Hostname: '',
       Domainname: '',

@@ -9,6 +9,8 @@ import { registerDistributionRoutes } from '../api/routes/distribution';
 import { Distribution } from '../distribution/service';
 import { NetworkManager } from '../network/manager';
 import { registerNetworkRoutes } from '../api/routes/networks';
+import { registerVolumeRoutes } from '../api/routes/volumes';
+import { VolumeStore } from '../volume/store';
 import { ProgressReporter } from '../distribution/progress';
 import { familiarString } from '../image/reference';
 import { registerCommitRoutes } from '../api/routes/commit';
@@ -68,8 +70,10 @@ export class Daemon {
     });
     await network.loadHostResolvers();
     this.network = network;
+    const volumes = await VolumeStore.open(path.join(c.dataRoot, 'volumes'));
     const containers = await ContainerManager.open({
       network,
+      volumes,
       dataRoot: c.dataRoot,
       execRoot: c.execRoot,
       images,
@@ -105,6 +109,7 @@ export class Daemon {
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
     registerDistributionRoutes(router, { distribution, events });
     registerNetworkRoutes(router, { network, containers });
+    registerVolumeRoutes(router, { volumes, containers, events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({

@@ -41,14 +41,14 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     list = applyFilters(list, filters, m, d.images);
     if (limit > 0) list = list.slice(0, limit);
     const out = [];
-    for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView));
+    for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n)));
     sendJSON(res, 200, out);
   });
 
   router.add('GET', '/containers/:id/json', async ({ res, params, query }) => {
     const rec = m.store.get(params.id);
     const graph = await graphData(d.snapshotter, rec.ID);
-    sendJSON(res, 200, containerInspect(rec, { dir: m.store.dir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined, m.networkView));
+    sendJSON(res, 200, containerInspect(rec, { dir: m.store.dir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined, m.networkView, (n) => m.volumeDir(n)));
   });
 
   router.add('POST', '/containers/:id/start', async ({ res, params }) => {
