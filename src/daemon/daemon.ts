@@ -10,6 +10,7 @@ import { Distribution } from '../distribution/service';
 import { NetworkManager } from '../network/manager';
 import { registerNetworkRoutes } from '../api/routes/networks';
 import { registerVolumeRoutes } from '../api/routes/volumes';
+import { registerHousekeepingRoutes } from '../api/routes/housekeeping';
 import { VolumeStore } from '../volume/store';
 import { ProgressReporter } from '../distribution/progress';
 import { familiarString } from '../image/reference';
@@ -110,6 +111,7 @@ export class Daemon {
     registerDistributionRoutes(router, { distribution, events });
     registerNetworkRoutes(router, { network, containers });
     registerVolumeRoutes(router, { volumes, containers, events });
+    registerHousekeepingRoutes(router, { containers, images, volumes, snapshotter, events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({

@@ -132,3 +132,31 @@ test('the docker CLI: volume create/ls/inspect/rm and run -v', async () => {
   assert.equal(insp.Name, 'dvol');
   assert.equal((await d.docker(['volume', 'rm', 'dvol'])).stdout.trim(), 'dvol');
 });
+
+test('system df counts images, containers and volumes; container and image prune remove exactly the unused', async () => {
+  assert.equal((await d.berth(['run', '--name', 'stopped', '-v', 'dfvol:/d', 'busybox', 'sh', '-c', 'head -c 200000 /dev/zero > /d/z; head -c 100000 /dev/zero > /rw'])).code, 0);
+  assert.equal((await d.berth(['run', '-d', '--name', 'running', 'busybox', 'sleep', '300'])).code, 0);
+  const df = (await d.api('GET', '/system/df')).json();
+  const stopped = df.Containers.find((c: { Names: string[] }) => c.Names[0] === '/stopped');
+  assert.ok(stopped.SizeRw >= 100000, `SizeRw ${stopped.SizeRw}`);
+  const vol = df.Volumes.find((v: { Name: string }) => v.Name === 'dfvol');
+  assert.ok(vol.UsageData.Size >= 200000 && vol.UsageData.RefCount === 1, JSON.stringify(vol.UsageData));
+  assert.ok(df.Images.some((i: { RepoTags: string[]; Containers: number }) => i.RepoTags.includes('busybox:latest') && i.Containers >= 2));
+  assert.ok(df.LayersSize > 0);
+
+  const pruned = (await d.api('POST', '/containers/prune')).json();
+  const stoppedId = stopped.Id;
+  assert.ok(pruned.ContainersDeleted.includes(stoppedId));
+  assert.ok(pruned.SpaceReclaimed >= 100000);
+  assert.equal((await d.berth(['inspect', 'running'])).code, 0, 'a running container is not pruned');
+
+  await fsp.writeFile(path.join(work, 'Dockerfile.d'), 'FROM busybox\nRUN echo one > /v\n');
+  assert.equal((await d.berth(['build', '-q', '-f', path.join(work, 'Dockerfile.d'), '-t', 'dang', work])).code, 0);
+  await fsp.writeFile(path.join(work, 'Dockerfile.d'), 'FROM busybox\nRUN echo two > /v\n');
+  assert.equal((await d.berth(['build', '-q', '-f', path.join(work, 'Dockerfile.d'), '-t', 'dang', work])).code, 0);
+  const images = (await d.api('POST', '/images/prune')).json();
+  assert.equal(images.ImagesDeleted.filter((i: { Deleted?: string }) => i.Deleted?.startsWith('sha256:')).length >= 1, true, JSON.stringify(images));
+  assert.equal((await d.berth(['image', 'inspect', 'dang'])).code, 0, 'the tagged image stays');
+  assert.equal((await d.berth(['image', 'inspect', 'busybox'])).code, 0);
+  await d.berth(['rm', '-f', 'running']);
+});
