@@ -384,6 +384,20 @@ export class ImageStore {
     return rec;
   }
 
+  /** Bytes of all layers, each counted once however many images share it (system df). */
+  layersSize(): number {
+    let n = 0;
+    for (const l of this.layers.values()) n += l.size;
+    return n;
+  }
+
+  /** Bytes of an image's layers that other images use too (system df's SHARED SIZE). */
+  sharedSize(img: Image): number {
+    const others = new Set<string>();
+    for (const [id, cfg] of this.images) if (id !== img.id) for (const c of chainIDs(cfg.rootfs.diff_ids)) others.add(c);
+    return chainIDs(img.config.rootfs.diff_ids).reduce((n, c) => n + (others.has(c) ? (this.layers.get(c)?.size ?? 0) : 0), 0);
+  }
+
   /** Bytes of each layer of an image, in order (for `history`). */
   layerSizes(img: Image): number[] {
     return chainIDs(img.config.rootfs.diff_ids).map((c) => this.layers.get(c)?.size ?? 0);

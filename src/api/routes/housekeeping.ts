@@ -89,7 +89,6 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
     const all = d.containers.store.all();
     const usersOf = (id: string) => all.filter((c) => c.Image === id).length;
     const images = d.images.list();
-    const layersSize = images.reduce((n, i) => n + i.size, 0);
     const containers = [];
     for (const c of all) {
       const rw = await rwSize(c);
@@ -101,8 +100,8 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
       volumes.push(volumeJSON(v, d.volumes, { Size: await d.volumes.size(v.Name), RefCount: d.containers.volumeUsers(v.Name).length }));
     }
     sendJSON(res, 200, {
-      LayersSize: layersSize,
-      Images: images.map((i) => ({ ...imageSummary(i, usersOf(i.id)), SharedSize: 0 })),
+      LayersSize: d.images.layersSize(),
+      Images: images.map((i) => ({ ...imageSummary(i, usersOf(i.id)), SharedSize: d.images.sharedSize(i) })),
       Containers: containers,
       Volumes: volumes,
       BuildCache: [],
