@@ -26,7 +26,7 @@ import type { NetworkManager } from '../network/manager';
 import type { EndpointRequest, SandboxState } from '../network/model';
 import { portRequests } from '../network/ports';
 import type { VolumeStore } from '../volume/store';
-import { planMounts, startMounts } from './mounts';
+import { planMounts, startMounts, type MountPoint } from './mounts';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -181,7 +181,9 @@ export class ContainerManager {
     config.Image = body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
-    const mountPoints = await planMounts(hostConfig, config, this.o.volumes);
+    const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes))];
+    const dup = mountPoints.find((m, i) => mountPoints.findIndex((o) => o.Destination === m.Destination) !== i);
+    if (dup) throw invalid(`Duplicate mount point: ${dup.Destination}`);
     const fullName = this.store.reserveName(name || generateName((n) => this.store.hasName(n)), id);
     const args = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
     const rec: ContainerRecord = {
@@ -747,6 +749,24 @@ export class ContainerManager {
         rec.State.Status = 'paused';
       }
     }
+  }
+
+  /**
+   * `--volumes-from NAME[:ro|rw]`: the other container's binds and volumes at the same places
+   * (never as anonymous ones of this container: `rm -v` here leaves them to their owner).
+   */
+  private mountsFrom(specs: string[]): MountPoint[] {
+    const out: MountPoint[] = [];
+    for (const spec of specs) {
+      const [name, mode] = spec.split(':');
+      if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid mode: ${mode}`);
+      const other = this.store.get(name);
+      for (const p of other.MountPoints ?? []) {
+        if (p.Type === 'tmpfs') continue;
+        out.push({ ...p, Anonymous: undefined, RW: mode === undefined ? p.RW : mode === 'rw' });
+      }
+    }
+    return out;
   }
 
   /** Containers that mount a volume, running or not: it cannot be removed while they exist. */

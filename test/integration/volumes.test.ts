@@ -122,6 +122,19 @@ test('bad input: invalid volume names, mounts over /proc, relative paths; prune 
   assert.equal((await d.api('GET', '/volumes/data')).status, 200, 'not matched by the filter: kept');
 });
 
+test('--volumes-from shares the other container\'s volumes and binds, read-only on request', async () => {
+  assert.equal((await d.berth(['create', '--name', 'owner', '-v', 'shared:/s', '-v', '/anon', 'busybox', 'true'])).code, 0);
+  const rw = await d.berth(['run', '--rm', '--volumes-from', 'owner', 'busybox', 'sh', '-c', 'echo from-peer > /s/f && ls -d /anon']);
+  assert.equal(rw.stdout, '/anon\n', rw.stderr);
+  const ro = await d.berth(['run', '--rm', '--volumes-from', 'owner:ro', 'busybox', 'sh', '-c', 'cat /s/f; touch /s/g']);
+  assert.equal(ro.stdout, 'from-peer\n');
+  assert.match(ro.stderr, /Read-only file system/);
+  const anonName = JSON.parse((await d.berth(['inspect', '-f', '{{json .Mounts}}', 'owner'])).stdout).find((m: { Destination: string }) => m.Destination === '/anon').Name;
+  assert.equal((await d.api('GET', `/volumes/${anonName}`)).status, 200, "the owner's anonymous volume survives the --rm of a borrower");
+  assert.equal((await d.berth(['rm', '-v', 'owner'])).code, 0);
+  assert.equal((await d.api('GET', `/volumes/${anonName}`)).status, 404);
+});
+
 test('the docker CLI: volume create/ls/inspect/rm and run -v', async () => {
   assert.equal((await d.docker(['volume', 'create', 'dvol'])).stdout.trim(), 'dvol');
   const ls = await d.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']);
