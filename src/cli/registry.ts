@@ -64,6 +64,14 @@ export interface GroupEntry {
 }
 
 export const groups: Record<string, GroupEntry> = {
+  builder: {
+    summary: 'Manage builds',
+    subcommands: {
+      build: otherCommands.build,
+      prune: e('prune', 'builderPrune', 'Remove build cache'),
+    },
+    aliases: {},
+  },
   container: {
     summary: 'Manage containers',
     subcommands: {
@@ -80,7 +88,7 @@ export const groups: Record<string, GroupEntry> = {
       logs: otherCommands.logs,
       ls: commonCommands.ps,
       port: otherCommands.port,
-      prune: e('lifecycle', 'containerPrune', 'Remove all stopped containers'),
+      prune: e('prune', 'containerPrune', 'Remove all stopped containers'),
       restart: otherCommands.restart,
       rm: otherCommands.rm,
       run: commonCommands.run,
@@ -100,7 +108,7 @@ export const groups: Record<string, GroupEntry> = {
       inspect: e('inspect', 'imageInspect', 'Display detailed information on one or more images'),
       load: otherCommands.load,
       ls: commonCommands.images,
-      prune: e('images', 'imagePrune', 'Remove unused images'),
+      prune: e('prune', 'imagePrune', 'Remove unused images'),
       pull: commonCommands.pull,
       push: commonCommands.push,
       rm: otherCommands.rmi,
@@ -125,9 +133,22 @@ export const groups: Record<string, GroupEntry> = {
   system: {
     summary: 'Manage berth',
     subcommands: {
+      df: e('df', 'systemDf', 'Show berth disk usage'),
       info: commonCommands.info,
+      prune: e('prune', 'systemPrune', 'Remove unused data'),
     },
     aliases: {},
+  },
+  volume: {
+    summary: 'Manage volumes',
+    subcommands: {
+      create: e('volume', 'volumeCreate', 'Create a volume'),
+      inspect: e('inspect', 'volumeInspect', 'Display detailed information on one or more volumes'),
+      ls: e('volume', 'volumeLs', 'List volumes'),
+      prune: e('prune', 'volumePrune', 'Remove unused local volumes'),
+      rm: e('volume', 'volumeRm', 'Remove one or more volumes'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
   },
 };
 

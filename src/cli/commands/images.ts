@@ -1,12 +1,11 @@
-/** images (image ls), tag, rmi (image rm), image prune. */
+/** images (image ls), tag, rmi (image rm); image prune is with the other prune commands. */
 import type { CommandSpec } from '../command';
 import { formatFlagHelp, validateFilter, filtersJson } from '../command';
 import { prepareFormat, renderList, templateFailure } from '../format/render';
 import { ImageContext, ImageSummary, imageListFormat, imageRows } from '../format/images';
 import { parseImageRef, withDefaultTag, ReferenceError } from '../reference';
 import { StatusError } from '../errors';
-import { forEachName, confirm } from './shared';
-import { humanSize } from '../../common/units';
+import { forEachName } from './shared';
 
 export const images: CommandSpec = {
   usage: '[OPTIONS] [REPOSITORY[:TAG]]',
@@ -89,38 +88,5 @@ export const rmi: CommandSpec = {
       }
     });
     return failed.length ? 1 : 0;
-  },
-};
-
-export const imagePrune: CommandSpec = {
-  usage: '[OPTIONS]',
-  summary: 'Remove unused images',
-  args: { max: 0 },
-  flags: [
-    { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused images, not just dangling ones' },
-    { name: 'filter', type: 'filter', help: 'Provide filter values (e.g. "until=<timestamp>")', parse: validateFilter },
-    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
-  ],
-  async run(ctx, p) {
-    const all = p.values.all as boolean;
-    const warning = all
-      ? 'WARNING! This will remove all images without at least one container associated to them.'
-      : 'WARNING! This will remove all dangling images.';
-    if (!p.values.force && !(await confirm(ctx, warning))) return 0;
-    const filters = [...(p.values.filter as string[]), `dangling=${all ? 'false' : 'true'}`];
-    const res = await ctx.client().call<{ ImagesDeleted?: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed?: number }>('POST', '/images/prune', {
-      query: { filters: filtersJson(filters) },
-    });
-    const deleted = res.ImagesDeleted ?? [];
-    if (deleted.length) {
-      ctx.out('Deleted Images:\n');
-      for (const d of deleted) {
-        if (d.Untagged) ctx.out(`untagged: ${d.Untagged}\n`);
-        if (d.Deleted) ctx.out(`deleted: ${d.Deleted}\n`);
-      }
-      ctx.out('\n');
-    }
-    ctx.out(`Total reclaimed space: ${humanSize(res.SpaceReclaimed ?? 0)}\n`);
-    return 0;
   },
 };

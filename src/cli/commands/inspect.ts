@@ -1,4 +1,4 @@
-/** inspect, container inspect, image inspect. */
+/** inspect, container inspect, image inspect, network inspect, volume inspect. */
 import type { CommandContext, CommandSpec } from '../command';
 import type { ParsedFlags } from '../flags';
 import { EngineError } from '../../client/engine';
@@ -144,4 +144,12 @@ export const networkInspect: CommandSpec = {
   args: { min: 1 },
   flags: [formatFlag, { name: 'verbose', short: 'v', type: 'bool', help: 'Verbose output for diagnostics' }],
   run: (ctx, p) => inspectObjects(ctx, { ...p, values: { ...p.values, size: false } }, ['network'], 'network', { verbose: p.values.verbose as boolean }),
+};
+
+export const volumeInspect: CommandSpec = {
+  usage: '[OPTIONS] VOLUME [VOLUME...]',
+  summary: 'Display detailed information on one or more volumes',
+  args: { min: 1 },
+  flags: [formatFlag],
+  run: (ctx, p) => inspectObjects(ctx, { ...p, values: { ...p.values, size: false } }, ['volume'], 'volume'),
 };

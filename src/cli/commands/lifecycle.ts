@@ -1,10 +1,8 @@
-/** start, stop, restart, kill, wait, rm, container prune. */
+/** start, stop, restart, kill, wait, rm (container prune is with the other prune commands). */
 import type { CommandSpec } from '../command';
-import { validateFilter, filtersJson } from '../command';
 import { parseInt64 } from '../flags';
 import { StatusError } from '../errors';
-import { forEachName, confirm } from './shared';
-import { humanSize } from '../../common/units';
+import { forEachName } from './shared';
 import { parseDetachKeys } from '../opts/values';
 import { runSession } from '../session';
 
@@ -146,25 +144,5 @@ export const rm: CommandSpec = {
       ctx.out(`${name}\n`);
     });
     return failed.length ? 1 : 0;
-  },
-};
-
-export const containerPrune: CommandSpec = {
-  usage: '[OPTIONS]',
-  summary: 'Remove all stopped containers',
-  args: { max: 0 },
-  flags: [
-    { name: 'filter', type: 'filter', help: 'Provide filter values (e.g. "until=<timestamp>")', parse: validateFilter },
-    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
-  ],
-  async run(ctx, p) {
-    if (!p.values.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return 0;
-    const res = await ctx.client().call<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/containers/prune', {
-      query: { filters: filtersJson(p.values.filter as string[]) },
-    });
-    const deleted = res.ContainersDeleted ?? [];
-    if (deleted.length) ctx.out(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(res.SpaceReclaimed ?? 0)}\n`);
-    return 0;
   },
 };

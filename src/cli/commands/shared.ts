@@ -25,9 +25,17 @@ export async function forEachName(ctx: CommandContext, names: readonly string[],
   return failed;
 }
 
-/** Asks "[y/N]" on stdin; true only for y/yes. */
+/** Asks "[y/N]" on stdin after docker's "Are you sure you want to continue?" line; true only for y. */
 export function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  ctx.out(`${question}\nAre you sure you want to continue? [y/N] `);
+  return confirmPrompt(ctx, `${question}\nAre you sure you want to continue?`);
+}
+
+/**
+ * Prints `message` and " [y/N] ", then reads one line of stdin: true only for
+ * "y" or "Y" (surrounding spaces ignored), as docker's prompt; end of input is no.
+ */
+export function confirmPrompt(ctx: CommandContext, message: string): Promise<boolean> {
+  ctx.out(`${message} [y/N] `);
   return new Promise((resolve) => {
     let line = '';
     const stdin = ctx.stdin;
@@ -35,7 +43,7 @@ export function confirm(ctx: CommandContext, question: string): Promise<boolean>
       stdin.removeListener('data', onData);
       stdin.removeListener('end', finish);
       stdin.pause();
-      resolve(/^\s*y(es)?\s*$/i.test(line));
+      resolve(/^y$/i.test(line.trim()));
     };
     const onData = (c: Buffer | string) => {
       line += c.toString();

@@ -85,11 +85,12 @@ export class ImageContext {
   }
   SharedSize(): string {
     const s = this._i.SharedSize ?? -1;
-    return s === -1 ? 'N/A' : humanSize(s);
+    return s === -1 ? 'N/A' : humanSize(s, 4);
   }
   UniqueSize(): string {
     const s = this._i.SharedSize ?? -1;
-    return s === -1 ? 'N/A' : humanSize((this._i.Size ?? 0) - s);
+    const size = this._i.Size ?? 0;
+    return s === -1 || size === -1 ? 'N/A' : humanSize(size - s, 4);
   }
   toJSON(): Record<string, string> {
     return {
