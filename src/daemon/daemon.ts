@@ -15,6 +15,7 @@ import { VolumeStore } from '../volume/store';
 import { ProgressReporter } from '../distribution/progress';
 import { familiarString } from '../image/reference';
 import { registerCommitRoutes } from '../api/routes/commit';
+import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { registerSystemRoutes } from '../api/routes/system';
@@ -114,6 +115,7 @@ export class Daemon {
     registerHousekeepingRoutes(router, { containers, images, volumes, snapshotter, events });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
       snapshotter,
