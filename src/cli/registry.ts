@@ -36,6 +36,7 @@ export const otherCommands: Record<string, CommandEntry> = {
   cp: e('cp', 'cp', 'Copy files/folders between a container and the local filesystem'),
   create: e('run', 'create', 'Create a new container'),
   diff: e('changes', 'diff', "Inspect changes to files or directories on a container's filesystem"),
+  events: e('events', 'events', 'Get real time events from the server'),
   export: e('changes', 'exportContainer', "Export a container's filesystem as a tar archive"),
   history: e('history', 'history', 'Show the history of an image'),
   import: e('import', 'importImage', 'Import the contents from a tarball to create a filesystem image'),
@@ -136,6 +137,7 @@ export const groups: Record<string, GroupEntry> = {
     summary: 'Manage berth',
     subcommands: {
       df: e('df', 'systemDf', 'Show berth disk usage'),
+      events: otherCommands.events,
       info: commonCommands.info,
       prune: e('prune', 'systemPrune', 'Remove unused data'),
     },

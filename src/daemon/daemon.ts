@@ -11,6 +11,8 @@ import { NetworkManager } from '../network/manager';
 import { registerNetworkRoutes } from '../api/routes/networks';
 import { registerVolumeRoutes } from '../api/routes/volumes';
 import { registerHousekeepingRoutes } from '../api/routes/housekeeping';
+import { registerEventRoutes } from '../api/routes/events';
+import { EventJournal } from './event-journal';
 import { VolumeStore } from '../volume/store';
 import { ProgressReporter } from '../distribution/progress';
 import { familiarString } from '../image/reference';
@@ -40,6 +42,7 @@ export class Daemon {
   private server?: ApiServer;
   private containers?: ContainerManager;
   private network?: NetworkManager;
+  private journal?: EventJournal;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -61,6 +64,8 @@ export class Daemon {
     if (fresh) await writeJSONAtomic(path.join(c.dataRoot, 'engine-id.json'), engine);
 
     const events = new EventBus();
+    const journal = await EventJournal.open(path.join(c.dataRoot, 'events.jsonl'), events, this.log);
+    this.journal = journal;
     const network = await NetworkManager.open({
       dataRoot: c.dataRoot,
       execRoot: c.execRoot,
@@ -113,6 +118,7 @@ export class Daemon {
     registerNetworkRoutes(router, { network, containers });
     registerVolumeRoutes(router, { volumes, containers, events });
     registerHousekeepingRoutes(router, { containers, images, volumes, snapshotter, events });
+    registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
@@ -150,6 +156,7 @@ export class Daemon {
     await this.server?.close();
     this.containers?.close();
     await this.network?.close();
+    await this.journal?.close();
     await fsp.rm(this.config.pidfile, { force: true });
   }
 
