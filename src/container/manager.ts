@@ -319,6 +319,28 @@ export class ContainerManager {
     });
   }
 
+  /** `rename`: the new name is taken first, so a clash leaves the old one in place. */
+  rename(idOrName: string, newName: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      if (!newName) throw invalid('Neither old nor new names may be empty');
+      const oldName = rec.Name;
+      if (newName.replace(/^\//, '') === oldName.slice(1)) throw invalid('Renaming a container with the same name as its current name');
+      const full = this.store.reserveName(newName, rec.ID);
+      rec.Name = full;
+      try {
+        await this.store.save(rec);
+      } catch (e) {
+        rec.Name = oldName;
+        this.store.releaseName(full, rec.ID);
+        throw e;
+      }
+      this.store.releaseName(oldName, rec.ID);
+      this.o.network.renameSandbox(rec.ID, full.slice(1));
+      this.o.events.publish('container', 'rename', rec.ID, { image: rec.Config.Image ?? '', name: full.slice(1), oldName });
+    });
+  }
+
   /** A folder left by a create that did not finish: its snapshot and files go. */
   private async discardIncomplete(id: string): Promise<void> {
     this.o.log(`removing incomplete container ${id}`);

@@ -523,6 +523,12 @@ export class NetworkManager {
     }
   }
 
+  /** A renamed container answers to its new name in the networks' DNS. */
+  renameSandbox(containerId: string, name: string): void {
+    const a = this.attachments.get(containerId);
+    if (a) a.name = name;
+  }
+
   sandboxOf(containerId: string): SandboxState | undefined {
     return this.attachments.get(containerId)?.state;
   }

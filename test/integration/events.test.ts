@@ -60,3 +60,26 @@ test('the docker CLI reads the same stream', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /volume create evvol \(driver=local\)/);
 });
+
+test('rename: the new name is the container\'s everywhere (DNS included); clashes and empty names are refused', async () => {
+  assert.equal((await d.berth(['network', 'create', 'rnet'])).code, 0);
+  assert.equal((await d.berth(['run', '-d', '--network', 'rnet', '--name', 'before', 'busybox', 'sleep', '300'])).code, 0);
+  assert.equal((await d.berth(['run', '-d', '--name', 'other', 'busybox', 'sleep', '300'])).code, 0);
+  const r = await d.berth(['rename', 'before', 'after']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await d.berth(['inspect', '-f', '{{.Name}}', 'after'])).stdout.trim(), '/after');
+  assert.notEqual((await d.berth(['inspect', 'before'])).code, 0);
+  const dns = await d.berth(['run', '--rm', '--network', 'rnet', 'busybox', 'nslookup', 'after']);
+  assert.match(dns.stdout, /Address: \d+\.\d+\.\d+\.\d+/, dns.stdout + dns.stderr);
+  const clash = await d.berth(['rename', 'after', 'other']);
+  assert.equal(clash.code, 1);
+  assert.match(clash.stderr, /The container name "\/other" is already in use/);
+  assert.equal((await d.berth(['inspect', '-f', '{{.Name}}', 'after'])).stdout.trim(), '/after', 'a clash changes nothing');
+  const bad = await d.berth(['rename', 'after', 'bad name!']);
+  assert.match(bad.stderr, /Invalid container name/);
+  const same = await d.api('POST', '/containers/after/rename?name=after');
+  assert.equal(same.status, 400);
+  const ev = await d.berth(['events', '--since', '60s', '--until', `${Math.floor(Date.now() / 1000) + 1}`, '--filter', 'event=rename', '--format', '{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}']);
+  assert.equal(ev.stdout, '/before after\n');
+  assert.equal((await d.berth(['rm', '-f', 'after', 'other'])).code, 0);
+});

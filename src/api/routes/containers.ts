@@ -82,6 +82,12 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.end(JSON.stringify(result));
   });
 
+  router.add('POST', '/containers/:id/rename', async ({ res, params, query }) => {
+    await m.rename(params.id, query.get('name') ?? '');
+    res.writeHead(204);
+    res.end();
+  });
+
   router.add('POST', '/containers/:id/pause', async ({ res, params }) => {
     await m.pause(params.id);
     sendNoContent(res);
