@@ -65,10 +65,17 @@ export function registerArchiveRoutes(router: Router, d: ArchiveRouteDeps): void
     let loc: Location | undefined;
     try {
       // the extraction point's own symlink is followed: a link to a directory is a directory
-      loc = resolveOrNotFound(cf, p, params.id, true);
-      if (!loc.isDirFrame) throw invalid('extraction point is not a directory');
-      const reason = readOnlyReason(cf, loc);
-      if (reason) throw new BerthError('FORBIDDEN', reason);
+      try {
+        loc = resolveOrNotFound(cf, p, params.id, true);
+        if (!loc.isDirFrame) throw invalid('extraction point is not a directory');
+        const reason = readOnlyReason(cf, loc);
+        if (reason) throw new BerthError('FORBIDDEN', reason);
+      } catch (e) {
+        // The client is still sending its tar: read it to the end first, or it meets a
+        // closed connection (EPIPE) instead of this answer.
+        await drain(req);
+        throw e;
+      }
       let owner: 'header' | { uid: number; gid: number } = 'header';
       if (queryBool(query, 'copyUIDGID') && cf.rec.Config.User) {
         // Docker's -a: the files become the container user's
@@ -153,6 +160,15 @@ function requestedAbs(p: string): string {
   if (endsWithDot(p)) return `${clean}/.`;
   if (p.endsWith('/')) return `${clean}/`;
   return clean;
+}
+
+function drain(req: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    req.on('end', resolve);
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.resume();
+  });
 }
 
 function readOnlyReason(cf: ContainerFiles, loc: Location): string | undefined {
