@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
+import { drained } from '../layer/tar-export';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, type Location, type ScopedFS } from './scoped-fs';
 
 /**
@@ -173,20 +174,6 @@ function readAt(fd: number, buf: Buffer): Promise<number> {
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
-function drained(w: EntrySink): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      w.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      w.off('drain', onDrain);
-      reject(new Error('the tar stream was closed'));
-    };
-    w.once('drain', onDrain);
-    w.once('close', onClose);
-  });
-}
 
 function dirName(name: string): string {
   return name.endsWith('/') ? name : `${name}/`;

@@ -194,7 +194,8 @@ class PackSink implements TarSink {
   }
 }
 
-function drained(w: EntrySink): Promise<void> {
+/** Waits until a tar entry takes more data (or fails when the archive is closed first). */
+export function drained(w: EntrySink): Promise<void> {
   return new Promise((resolve, reject) => {
     const onDrain = () => {
       w.off('close', onClose);
