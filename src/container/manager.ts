@@ -15,7 +15,7 @@ import { OciRuntime } from '../runtime/runc';
 import { mergeWithImage, validateHostConfig } from './config-merge';
 import { buildSpec, specToJSON } from './spec';
 import { resolveUser } from './user';
-import { detectCgroupVersion, readOomKilled, swapLimitSupported } from './cgroups';
+import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
 import { initialState, type ContainerRecord } from './model';
 import { generateName } from './names';
@@ -797,6 +797,15 @@ export class ContainerManager {
       .all()
       .filter((c) => (c.MountPoints ?? []).some((p) => p.Type === 'volume' && p.Name === name))
       .map((c) => c.ID);
+  }
+
+  /**
+   * Where a running container's numbers come from (stats, health): its cgroup and its
+   * process; a stopped container has neither.
+   */
+  runView(idOrName: string): { rec: ContainerRecord; cgroupsPath: string; cgroupVersion: CgroupVersion; bundle: string } {
+    const rec = this.store.get(idOrName);
+    return { rec, cgroupsPath: this.cgroupsPath(rec.ID), cgroupVersion: this.cgroupVersion, bundle: this.bundleDir(rec.ID) };
   }
 
   /** Docker's usage count for `rmi`: containers created from the image. */

@@ -15,6 +15,22 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** present when the container has a health check (its image's HEALTHCHECK or --health-cmd) */
+  Health?: HealthState;
+}
+
+/** Docker's State.Health: the current verdict and the last results of the check. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
 }
 
 /** A container as stored in `<data-root>/containers/<id>/container.json`. */
