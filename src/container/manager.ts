@@ -2,6 +2,7 @@ import { promises as fsp, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { BerthError, conflict, invalid, isErrno, notFound, notModified } from '../common/errors';
 import { newId, shortId } from '../common/ids';
+import { exists } from '../common/fsutil';
 import type { ContainerCreateBody, HostConfig } from '../api/types';
 import type { EventBus } from '../daemon/events';
 import type { ImageStore } from '../image/store';
@@ -27,6 +28,7 @@ import type { EndpointRequest, SandboxState } from '../network/model';
 import { portRequests } from '../network/ports';
 import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
+import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-policy';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -75,6 +77,13 @@ export class ContainerManager {
   private readonly volumesInUse = new Map<string, string[]>();
   /** serializes lifecycle operations per container */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** the restart policy's current wait per container, and its timer while one is pending */
+  private readonly backoff = new Map<string, { waitMs: number; timer?: NodeJS.Timeout }>();
+  /** policy starts wait for the daemon to be ready (its network reconciled) */
+  private policyStartsReady!: () => void;
+  private readonly policyStartsAllowed = new Promise<void>((resolve) => (this.policyStartsReady = resolve));
+  /** set while the daemon shuts down: exits then bring nothing back */
+  private shuttingDown = false;
 
   private constructor(
     private readonly o: ContainerManagerOptions,
@@ -86,9 +95,11 @@ export class ContainerManager {
   }
 
   static async open(o: ContainerManagerOptions): Promise<ContainerManager> {
-    const { store, incomplete } = await ContainerStore.open(path.join(o.dataRoot, 'containers'));
+    const { store, incomplete, unreadable } = await ContainerStore.open(path.join(o.dataRoot, 'containers'));
     const m = new ContainerManager(o, store);
+    for (const u of unreadable) o.log(`skipping container ${u.id}: its record cannot be read: ${u.error}`);
     for (const id of incomplete) await m.discardIncomplete(id);
+    await m.discardOrphanSnapshots(new Set(unreadable.map((u) => u.id)));
     for (const d of [m.exitDir, m.socketDir, m.runtimeRoot(), path.join(o.execRoot, 'bundles')]) await fsp.mkdir(d, { recursive: true });
     m.exitWatcher = watch(m.exitDir, (_ev, file) => {
       if (file && !file.startsWith('.')) void m.onExitFile(file.toString());
@@ -98,6 +109,8 @@ export class ContainerManager {
   }
 
   close(): void {
+    this.shuttingDown = true;
+    for (const b of this.backoff.values()) clearTimeout(b.timer);
     this.exitWatcher?.close();
   }
 
@@ -341,6 +354,16 @@ export class ContainerManager {
     });
   }
 
+  /** A create killed between its snapshot and its record leaves a snapshot nobody names. */
+  private async discardOrphanSnapshots(unreadable: Set<string>): Promise<void> {
+    for (const snap of await this.o.snapshotter.list()) {
+      if (snap.kind !== 'active' || !/^[0-9a-f]{64}$/.test(snap.name) || unreadable.has(snap.name)) continue;
+      if (this.store.find(snap.name)?.ID === snap.name) continue;
+      this.o.log(`removing the snapshot of ${shortId(snap.name)}, whose creation did not finish`);
+      await this.o.snapshotter.remove(snap.name).catch((e) => this.o.log(`snapshot ${shortId(snap.name)}: ${(e as Error).message}`));
+    }
+  }
+
   /** A folder left by a create that did not finish: its snapshot and files go. */
   private async discardIncomplete(id: string): Promise<void> {
     this.o.log(`removing incomplete container ${id}`);
@@ -352,12 +375,20 @@ export class ContainerManager {
 
   start(idOrName: string): Promise<void> {
     const rec = this.store.get(idOrName);
-    return this.withLock(rec.ID, () => this.startLocked(rec));
+    return this.withLock(rec.ID, async () => {
+      // a start by the user begins the policy's count and backoff afresh, as Docker's does
+      if (rec.State.Restarting) this.clearBackoff(rec.ID);
+      else if (!rec.State.Running) {
+        this.clearBackoff(rec.ID);
+        rec.RestartCount = 0;
+      }
+      await this.startLocked(rec);
+    });
   }
 
   private async startLocked(rec: ContainerRecord): Promise<void> {
     if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
-    if (rec.State.Running) throw notModified('container already started');
+    if (rec.State.Running && !rec.State.Restarting) throw notModified('container already started');
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
     const id = rec.ID;
     const bundle = this.bundleDir(id);
@@ -449,6 +480,7 @@ export class ContainerManager {
       await this.o.network.teardownSandbox(id, rec.Sandbox).catch(() => undefined);
       rec.Sandbox = undefined;
       const message = e instanceof Error ? e.message : String(e);
+      if (rec.State.Restarting) rec.State = { ...rec.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
       rec.State.Error = message;
       rec.State.ExitCode = /executable file not found|no such file or directory/.test(message) ? 127 : /permission denied/.test(message) ? 126 : 128;
       await this.store.save(rec).catch(() => undefined);
@@ -499,6 +531,7 @@ export class ContainerManager {
   async pause(idOrName: string): Promise<void> {
     const rec = this.store.get(idOrName);
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
+    if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.ID} is already paused`);
     await this.runtimeFor(rec).pause(rec.ID);
     rec.State = { ...rec.State, Paused: true, Status: 'paused' };
@@ -541,7 +574,7 @@ export class ContainerManager {
 
   private async onExitFile(id: string): Promise<void> {
     const rec = this.store.find(id);
-    if (!rec || !rec.State.Running || this.handlingExit.has(id)) return;
+    if (!rec || !rec.State.Running || rec.State.Restarting || this.handlingExit.has(id)) return;
     let raw: string;
     let finishedAt: Date;
     try {
@@ -564,7 +597,8 @@ export class ContainerManager {
   }
 
   private async handleExit(rec: ContainerRecord, exitCode: number, finishedAt = new Date()): Promise<void> {
-    if (!rec.State.Running) return;
+    // a second notice of the same exit finds the container stopped, or waiting to restart
+    if (!rec.State.Running || rec.State.Restarting) return;
     const id = rec.ID;
     const oomKilled = await readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false);
     await this.releaseRuntime(rec);
@@ -587,6 +621,10 @@ export class ContainerManager {
     const waiters = this.exitWaiters.get(id) ?? [];
     this.exitWaiters.delete(id);
     for (const w of waiters) w(rec.State.ExitCode);
+    if (!this.shuttingDown && restartsAfterExit(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.ManuallyStopped === true, rec.RestartCount)) {
+      await this.scheduleRestart(rec, finishedAt.getTime() - Date.parse(rec.State.StartedAt));
+      return;
+    }
     if (rec.HostConfig.AutoRemove) {
       await this.removeLocked(rec, { force: true, volumes: true }).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
     }
@@ -619,6 +657,10 @@ export class ContainerManager {
   /** Sends the stop signal, waits `timeout` seconds, then SIGKILL (Docker's `stop`). */
   async stop(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const rec = this.store.get(idOrName);
+    if (await this.cancelPendingRestart(rec)) {
+      this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      return;
+    }
     if (!rec.State.Running) throw notModified('container already stopped');
     rec.ManuallyStopped = true;
     const exited = this.nextExit(rec.ID);
@@ -640,8 +682,15 @@ export class ContainerManager {
 
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.store.get(idOrName);
-    if (!rec.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${rec.ID} is not running`);
     const num = signalNumber(signal);
+    if (rec.State.Restarting) {
+      if (num !== 9 && num !== 15) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
+      if (await this.cancelPendingRestart(rec)) {
+        this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+        return;
+      }
+    }
+    if (!rec.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${rec.ID} is not running`);
     if (num === 9 || num === 15) rec.ManuallyStopped = true;
     await this.signal(rec, signal);
     this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
@@ -658,7 +707,9 @@ export class ContainerManager {
 
   async restart(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const rec = this.store.get(idOrName);
-    if (rec.State.Running) await this.stop(rec.ID, opts);
+    if (rec.State.Running) await this.stop(rec.ID, opts).catch((e) => {
+      if (!(e instanceof BerthError && e.code === 'NOT_MODIFIED')) throw e;
+    });
     await this.start(rec.ID);
     this.o.events.publish('container', 'restart', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
   }
@@ -692,6 +743,11 @@ export class ContainerManager {
 
   private async removeLocked(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
     if (!this.store.find(rec.ID)) return;
+    if (rec.State.Restarting) {
+      if (!opts.force) throw conflict(`cannot remove container "${rec.Name}": container is restarting: stop the container before removing or force remove`);
+      rec.ManuallyStopped = true;
+      this.cancelRestartLocked(rec);
+    }
     if (rec.State.Running) {
       if (!opts.force) {
         throw conflict(`cannot remove container "${rec.Name}": container is ${rec.State.Paused ? 'paused' : 'running'}: stop the container before removing or force remove`);
@@ -704,7 +760,10 @@ export class ContainerManager {
       const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
       if (rec.State.Running) await this.handleExit(rec, code);
     }
+    this.clearBackoff(rec.ID);
+    // recorded first, so a daemon killed half-way finishes the removal when it starts again
     rec.State.Status = 'removing';
+    await this.store.save(rec);
     await this.releaseRuntime(rec).catch(() => undefined);
     await this.o.snapshotter.remove(rec.ID).catch((e) => {
       if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) throw e;
@@ -731,6 +790,93 @@ export class ContainerManager {
     return 137;
   }
 
+  // ---- restart policies ------------------------------------------------------------
+
+  /**
+   * Marks the container as restarting (Docker shows it running, with Restarting set) and
+   * starts it again after the policy's backoff.
+   */
+  private async scheduleRestart(rec: ContainerRecord, ranForMs: number): Promise<void> {
+    const id = rec.ID;
+    const b = this.backoff.get(id) ?? { waitMs: 0 };
+    clearTimeout(b.timer);
+    b.waitMs = nextBackoff(b.waitMs, ranForMs);
+    this.backoff.set(id, b);
+    rec.RestartCount++;
+    rec.State = { ...rec.State, Status: 'restarting', Running: true, Restarting: true, Paused: false, Pid: 0 };
+    await this.store.save(rec);
+    b.timer = setTimeout(() => {
+      b.timer = undefined;
+      void this.policyStart(rec);
+    }, b.waitMs);
+  }
+
+  /** A start the policy asked for; one that fails leaves the container exited, as Docker's does. */
+  private async policyStart(rec: ContainerRecord, withDaemon = false): Promise<void> {
+    await this.policyStartsAllowed;
+    if (this.shuttingDown) return;
+    await this.withLock(rec.ID, async () => {
+      // a stop while the restart waited cancels it; `always` comes back with the daemon even so
+      if (!this.store.find(rec.ID) || (rec.ManuallyStopped && !withDaemon) || this.shuttingDown) return;
+      if (rec.State.Running && !rec.State.Restarting) return;
+      await this.startLocked(rec);
+    }).catch((e) => this.o.log(`restarting ${shortId(rec.ID)}: ${(e as Error).message}`));
+  }
+
+  /** Cancels a restart the policy has scheduled; true if the container was waiting for one. */
+  private async cancelPendingRestart(rec: ContainerRecord): Promise<boolean> {
+    if (!rec.State.Restarting) return false;
+    // set before the lock, so a policy start queued behind it does nothing
+    rec.ManuallyStopped = true;
+    return this.withLock(rec.ID, async () => {
+      const cancelled = this.cancelRestartLocked(rec);
+      if (cancelled) await this.store.save(rec);
+      return cancelled;
+    });
+  }
+
+  private cancelRestartLocked(rec: ContainerRecord): boolean {
+    this.clearBackoff(rec.ID);
+    if (!rec.State.Restarting) return false;
+    rec.State = { ...rec.State, Status: 'exited', Running: false, Restarting: false, Pid: 0 };
+    return true;
+  }
+
+  private clearBackoff(id: string): void {
+    clearTimeout(this.backoff.get(id)?.timer);
+    this.backoff.delete(id);
+  }
+
+  /**
+   * Called once the daemon is ready: restarts the policies asked for while it was starting,
+   * and starts the containers the policies bring back with the daemon.
+   */
+  async startPolicyContainers(): Promise<void> {
+    this.policyStartsReady();
+    const due = this.store.all().filter((rec) => startsWithDaemon(rec) && !this.backoff.get(rec.ID)?.timer);
+    await Promise.all(due.map((rec) => this.policyStart(rec, true)));
+  }
+
+  /**
+   * The daemon is going down. With live restore (the default) containers keep running under
+   * conmon; without it they are stopped as the daemon would stop them, not as a user would,
+   * so their policies bring them back with the daemon.
+   */
+  async shutdown(liveRestore: boolean): Promise<void> {
+    this.shuttingDown = true;
+    for (const b of this.backoff.values()) clearTimeout(b.timer);
+    if (liveRestore) return;
+    const running = this.store.all().filter((r) => r.State.Running && !r.State.Restarting);
+    await Promise.all(
+      running.map(async (rec) => {
+        const manual = rec.ManuallyStopped;
+        await this.stop(rec.ID).catch((e) => this.o.log(`stopping ${shortId(rec.ID)}: ${(e as Error).message}`));
+        rec.ManuallyStopped = manual;
+        await this.store.save(rec).catch(() => undefined);
+      }),
+    );
+  }
+
   // ---- restart of the daemon ------------------------------------------------------
 
   /**
@@ -744,7 +890,11 @@ export class ContainerManager {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
         continue;
       }
+      if (rec.State.Restarting) continue; // its policy starts it once the daemon is ready
       if (!rec.State.Running) {
+        // a start the daemon did not finish: what it had made (runtime container, conmon,
+        // mounts, bundle) goes, and the container stays as it was before the start
+        if (await exists(this.bundleDir(rec.ID))) await this.undoInterruptedStart(rec);
         // stopped while berthd was in the middle of it: what the run held on the network goes
         if (rec.Sandbox) {
           await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch(() => undefined);
@@ -771,6 +921,21 @@ export class ContainerManager {
         rec.State.Status = 'paused';
       }
     }
+  }
+
+  private async undoInterruptedStart(rec: ContainerRecord): Promise<void> {
+    this.o.log(`undoing the unfinished start of ${shortId(rec.ID)}`);
+    const conmonPid = Number((await fsp.readFile(path.join(this.bundleDir(rec.ID), 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    await this.runtimeFor(rec).delete(rec.ID).catch((e) => this.o.log(`runtime delete ${shortId(rec.ID)}: ${(e as Error).message}`));
+    if (conmonPid > 0 && processAlive(conmonPid)) {
+      try {
+        process.kill(conmonPid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await this.releaseRuntime(rec).catch((e) => this.o.log(`releasing ${shortId(rec.ID)}: ${(e as Error).message}`));
+    await fsp.rm(path.join(this.exitDir, rec.ID), { force: true });
   }
 
   /**

@@ -10,7 +10,8 @@ const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  * Containers on disk, one folder each under `<data-root>/containers/<id>`, and the index
  * of names. The record is written atomically, so a daemon killed at any moment reads back
  * either the old record or the new one. A folder without a record is a container whose
- * creation did not finish: it is removed at open.
+ * creation did not finish: it is removed at open. A record that cannot be read (damaged
+ * by hand or by the disk) is reported and skipped, its folder left alone.
  */
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
@@ -18,20 +19,32 @@ export class ContainerStore {
 
   private constructor(readonly root: string) {}
 
-  static async open(root: string): Promise<{ store: ContainerStore; incomplete: string[] }> {
+  static async open(root: string): Promise<{ store: ContainerStore; incomplete: string[]; unreadable: { id: string; error: string }[] }> {
     const s = new ContainerStore(root);
     await fsp.mkdir(root, { recursive: true });
     const incomplete: string[] = [];
+    const unreadable: { id: string; error: string }[] = [];
     for (const id of await fsp.readdir(root)) {
-      const rec = await readJSON<ContainerRecord>(s.recordPath(id)).catch(() => undefined);
+      let rec: ContainerRecord | undefined;
+      try {
+        rec = await readJSON<ContainerRecord>(s.recordPath(id));
+      } catch (e) {
+        // damaged by something other than berthd (writes are atomic): kept for a human to look at
+        unreadable.push({ id, error: (e as Error).message });
+        continue;
+      }
       if (!rec) {
         incomplete.push(id);
+        continue;
+      }
+      if (typeof rec.ID !== 'string' || typeof rec.Name !== 'string' || !rec.State || !rec.HostConfig || !rec.Config) {
+        unreadable.push({ id, error: 'the record lacks ID, Name, State, Config or HostConfig' });
         continue;
       }
       s.byId.set(rec.ID, rec);
       s.byName.set(rec.Name, rec.ID);
     }
-    return { store: s, incomplete };
+    return { store: s, incomplete, unreadable };
   }
 
   dir(id: string): string {

@@ -20,6 +20,11 @@ export interface DaemonConfig {
   fixedCidr?: string;
   /** resolvers for containers and for the embedded DNS servers' forwarding (dockerd --dns) */
   dns: string[];
+  /**
+   * Whether containers keep running while the daemon is down. berth's default is true
+   * (conmon holds each container), unlike dockerd's; false stops them at shutdown.
+   */
+  liveRestore: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -33,6 +38,7 @@ export const DEFAULTS: DaemonConfig = {
   cgroupParent: '/berth',
   registries: DEFAULT_REGISTRY_SETTINGS,
   dns: [],
+  liveRestore: true,
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -56,6 +62,7 @@ Options:
       --bip string             Specify default-bridge IPv4 network (default "172.17.0.1/16")
       --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
       --dns list               DNS server to use
+      --live-restore           Keep containers running while the daemon is down (default true)
   -v, --version                Print version information and quit
 `;
 
@@ -75,6 +82,7 @@ interface DaemonJson {
   bip?: string;
   'fixed-cidr'?: string;
   dns?: string[];
+  'live-restore'?: boolean;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -169,6 +177,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--dns':
         dns.push(next());
         break;
+      case '--live-restore':
+        flags.liveRestore = value === undefined ? true : value !== 'false';
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -205,6 +216,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     defaultRegistry: defaultRegistry ?? file['default-registry'] ?? DEFAULT_REGISTRY_SETTINGS.defaultRegistry,
   };
   validateRegistrySettings(registries);
+  if (file['live-restore'] !== undefined && typeof file['live-restore'] !== 'boolean') {
+    throw invalid(`unable to configure the daemon with file ${configFile}: live-restore must be true or false`);
+  }
   return {
     hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
     dataRoot,
@@ -219,6 +233,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     bip: bip ?? file.bip,
     fixedCidr: fixedCidr ?? file['fixed-cidr'],
     dns: dns.length ? dns : (file.dns ?? []),
+    liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
   };
 }
 

@@ -109,6 +109,7 @@ export class Daemon {
         debug: c.debug,
         startedAt: Date.now(),
         registries: c.registries,
+        liveRestore: c.liveRestore,
       },
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
@@ -148,12 +149,18 @@ export class Daemon {
     registerExecRoutes(router, execs);
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
     await this.server.listen();
+    // restart policies act once the daemon serves: the network is reconciled by now
+    void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
     this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
   }
 
-  /** Stops serving. Containers keep running: conmon holds them, and the next start picks them up. */
+  /**
+   * Stops serving. Containers keep running (conmon holds them, and the next start picks them
+   * up) unless live restore is off.
+   */
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.containers?.shutdown(this.config.liveRestore);
     this.containers?.close();
     await this.network?.close();
     await this.journal?.close();

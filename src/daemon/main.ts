@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     stopping = true;
     log(`received ${sig}, shutting down`);
     void daemon.stop().then(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5000).unref();
+    // stopping containers (live-restore off) takes up to their stop timeouts
+    setTimeout(() => process.exit(0), config.liveRestore ? 5000 : 30_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -17,6 +17,7 @@ export interface SystemInfo {
   debug: boolean;
   startedAt: number;
   registries: RegistrySettings;
+  liveRestore: boolean;
 }
 
 export interface SystemRouteDeps {
@@ -128,7 +129,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       Runtimes: Object.fromEntries(Object.entries(d.info.runtimes).map(([k, v]) => [k, { path: v }])),
       DefaultRuntime: d.info.defaultRuntime,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true,
+      LiveRestoreEnabled: d.info.liveRestore,
       Isolation: '',
       InitBinary: 'tini',
       ContainerdCommit: { ID: '', Expected: '' },
