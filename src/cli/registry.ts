@@ -56,6 +56,7 @@ export const otherCommands: Record<string, CommandEntry> = {
   tag: e('images', 'tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'),
   top: e('top', 'top', 'Display the running processes of a container'),
   unpause: e('changes', 'unpause', 'Unpause all processes within one or more containers'),
+  update: e('update', 'update', 'Update configuration of one or more containers'),
   wait: e('lifecycle', 'wait', 'Block until one or more containers stop, then print their exit codes'),
 };
 
@@ -100,6 +101,7 @@ export const groups: Record<string, GroupEntry> = {
       start: otherCommands.start,
       stop: otherCommands.stop,
       top: otherCommands.top,
+      update: otherCommands.update,
       wait: otherCommands.wait,
     },
     aliases: { ps: 'ls', list: 'ls', remove: 'rm' },

@@ -14,7 +14,8 @@ import { AttachSocket } from '../runtime/attach-socket';
 import { resizeConsole } from '../runtime/console';
 import { OciRuntime } from '../runtime/runc';
 import { mergeWithImage, validateHostConfig } from './config-merge';
-import { buildSpec, specToJSON } from './spec';
+import { buildSpec, containerResources, specToJSON } from './spec';
+import { changesResources, mergeUpdate, type ContainerUpdateBody } from './update';
 import { resolveUser } from './user';
 import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
@@ -525,6 +526,33 @@ export class ContainerManager {
         w.reject(e as Error);
       }
     }
+  }
+
+  /**
+   * `docker update`: new limits and restart policy, kept for the next starts and, while the
+   * container runs, applied to its cgroup at once. A limit the kernel refuses changes nothing.
+   */
+  update(idOrName: string, body: ContainerUpdateBody): Promise<{ Warnings: string[] }> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      if (!this.store.find(rec.ID)) throw notFound(`No such container: ${idOrName}`);
+      if (rec.State.Status === 'removing') throw conflict(`Container ${rec.ID} is marked for removal and cannot be "update"`);
+      const next = mergeUpdate(rec.HostConfig, body);
+      if (rec.State.Running && !rec.State.Restarting && changesResources(body)) {
+        const resources: Record<string, unknown> = { ...containerResources(next, this.cgroupVersion, this.swapLimit) };
+        // lifting a pids limit has to be said: an absent one means "unchanged" to the runtime
+        if ((next.PidsLimit ?? 0) <= 0 && (rec.HostConfig.PidsLimit ?? 0) > 0) resources.pids = { limit: -1 };
+        try {
+          await this.runtimeFor(rec).update(rec.ID, resources);
+        } catch (e) {
+          throw new BerthError('SYSTEM', `Cannot update container ${rec.ID}: ${(e as Error).message.replace(/^.*?: (?=[^:]*$)/, '')}`);
+        }
+      }
+      rec.HostConfig = next;
+      await this.store.save(rec);
+      this.o.events.publish('container', 'update', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      return { Warnings: [] };
+    });
   }
 
   /** Freezes every process of the container (the cgroup freezer, through the runtime). */

@@ -41,6 +41,11 @@ export class OciRuntime {
     }
   }
 
+  /** Changes a live container's cgroup limits (OCI LinuxResources as JSON). */
+  async update(id: string, resources: object): Promise<void> {
+    await run(this.binary, this.args(['update', '--resources', '-', id]), { input: JSON.stringify(resources) });
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.binary, this.args(['pause', id]));
   }

@@ -8,6 +8,7 @@ import { startRawStream } from '../server';
 import { frame, frameAll } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
+import type { ContainerUpdateBody } from '../../container/update';
 import { containerInspect, containerSummary } from '../../container/present';
 import { readLogBatches, readLogs } from '../../container/logs';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
@@ -86,6 +87,11 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     await m.rename(params.id, query.get('name') ?? '');
     res.writeHead(204);
     res.end();
+  });
+
+  router.add('POST', '/containers/:id/update', async ({ req, res, params }) => {
+    const body = await readJSONBody<ContainerUpdateBody>(req);
+    sendJSON(res, 200, await m.update(params.id, body ?? {}));
   });
 
   router.add('POST', '/containers/:id/pause', async ({ res, params }) => {
