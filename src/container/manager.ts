@@ -499,7 +499,7 @@ export class ContainerManager {
    */
   attach(idOrName: string, aborted: Promise<void>): Promise<AttachSocket | undefined> {
     const rec = this.store.get(idOrName);
-    if (rec.State.Running) return AttachSocket.connect(path.join(this.bundleDir(rec.ID), 'attach'));
+    if (rec.State.Running && !rec.State.Restarting) return AttachSocket.connect(path.join(this.bundleDir(rec.ID), 'attach'));
     return new Promise((resolve, reject) => {
       const entry = { resolve, reject };
       const list = this.pendingAttach.get(rec.ID) ?? [];

@@ -46,3 +46,16 @@ test('images and stopped containers survive a graceful restart', async () => {
   assert.equal((await d.berth(['logs', 'stopped-one'])).stdout, 'kept\n');
   assert.equal((await d.berth(['start', '-a', 'stopped-one'])).stdout, 'kept\n');
 });
+
+test('SIGTERM shuts the daemon down gracefully and containers keep running (live restore)', async () => {
+  assert.equal((await d.berth(['run', '-d', '--name', 'through-term', 'busybox', 'sleep', '300'])).code, 0);
+  const pid = Number((await d.berth(['inspect', '-f', '{{.State.Pid}}', 'through-term'])).stdout.trim());
+  const started = Date.now();
+  await d.stopProcess('SIGTERM');
+  assert.ok(Date.now() - started < 5000, 'the daemon stops without waiting for its containers');
+  process.kill(pid, 0);
+  await d.startProcess();
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', 'through-term'])).stdout.trim(), `running ${pid}`);
+  assert.equal((await d.berth(['rm', '-f', 'through-term'])).code, 0);
+  assert.throws(() => process.kill(pid, 0));
+});
