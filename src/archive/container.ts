@@ -13,7 +13,8 @@ import { ScopedFS, type ScopedMount } from './scoped-fs';
  *
  * A running (or paused) container's root is mounted already, at the bundle's rootfs.
  * A stopped one has only its snapshot: that is mounted into a fresh directory under
- * `tmpDir` (shared by overlapping requests) and unmounted by the last release(). The mounts of the container are not mounted on
+ * `tmpDir` (shared by overlapping requests) and unmounted by the last release(); the
+ * container is held meanwhile (no start, no removal) with its volumes mounted. The mounts of the container are not mounted on
  * the host at all (the runtime made them in the container's mount namespace): the
  * ScopedFS redirects their destinations to their sources instead. tmpfs mounts exist
  * only inside a running container and are not seen (Docker cannot copy them either).
@@ -35,19 +36,22 @@ const ETC_FILES: [string, string][] = [
 export async function openContainerFiles(containers: ContainerManager, snapshotter: Snapshotter, idOrName: string, tmpDir: string): Promise<ContainerFiles> {
   const rec = containers.store.get(idOrName);
   const bundleRoot = path.join(containers.bundlePath(rec.ID), 'rootfs');
+  // a stopped container stays stopped (and is not removed) while its files are in use
+  const hold = await containers.holdFiles(rec.ID);
   // "Running" in the record is trusted only when the root really is mounted there
-  const mounted = rec.State.Running && isMountPoint(bundleRoot);
+  const mounted = hold.running && isMountPoint(bundleRoot);
   let root = bundleRoot;
   let snapshot: SharedMount | undefined;
-  if (!mounted) {
-    snapshot = await acquireSnapshot(snapshotter, rec.ID, tmpDir);
-    root = snapshot.dir;
-  }
   let sfs: ScopedFS;
   try {
-    sfs = ScopedFS.open(root, containerMounts(containers, rec));
+    if (!mounted) {
+      snapshot = await acquireSnapshot(snapshotter, rec.ID, tmpDir);
+      root = snapshot.dir;
+    }
+    sfs = ScopedFS.open(root, containerMounts(containers, rec), 'clamp', { makeMountPoints: !mounted });
   } catch (e) {
     if (snapshot) await releaseSnapshot(snapshot);
+    await hold.release();
     throw e;
   }
   let released = false;
@@ -60,6 +64,7 @@ export async function openContainerFiles(containers: ContainerManager, snapshott
       released = true;
       sfs.close();
       if (snapshot) await releaseSnapshot(snapshot);
+      await hold.release();
     },
   };
 }

@@ -176,12 +176,18 @@ export class ScopedFS {
    * before children), as the runtime resolved them when it mounted: a volume at
    * /var/run/x where /var/run -> /run is found at /run/x.
    */
-  static open(root: string, mounts: ScopedMount[] = [], escapes: EscapePolicy = 'clamp'): ScopedFS {
+  /**
+   * `makeMountPoints` creates the directories the mounts need, as the runtime would at a
+   * start (a container that never ran has none): inside the tree, never following a
+   * symlink out of it.
+   */
+  static open(root: string, mounts: ScopedMount[] = [], escapes: EscapePolicy = 'clamp', opts: { makeMountPoints?: boolean } = {}): ScopedFS {
     const fd = fs.openSync(root, DIR_FLAGS);
     const sfs = new ScopedFS(root, fd, escapes);
     const sorted = [...mounts].sort((a, b) => splitPath(a.destination).length - splitPath(b.destination).length);
     for (const m of sorted) {
       let dest = cleanTreePath(m.destination);
+      if (opts.makeMountPoints) sfs.makeMountPoint(dest, m.source);
       try {
         const loc = sfs.resolve(dest, { followLast: true });
         if (loc.exists) dest = loc.treePath;
@@ -196,6 +202,16 @@ export class ScopedFS {
 
   close(): void {
     closeQuietly(this.rootFrame.fd);
+  }
+
+  private makeMountPoint(dest: string, source: string): void {
+    const dir = fs.statSync(source).isDirectory() ? dest : path.posix.dirname(dest);
+    if (dir === '/') return;
+    try {
+      this.resolve(dir, { createDirs: true, followLast: true }).close();
+    } catch {
+      // a file in the way: the copy through this mount reports it when it gets there
+    }
   }
 
   /** The mount whose destination is exactly `treePath`. */

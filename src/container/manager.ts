@@ -80,6 +80,8 @@ export class ContainerManager {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** the restart policy's current wait per container, and its timer while one is pending */
   private readonly backoff = new Map<string, { waitMs: number; timer?: NodeJS.Timeout }>();
+  /** stopped containers whose files a copy is using: no start or removal until released */
+  private readonly fileHolds = new Map<string, { users: number; ready: Promise<boolean>; release: () => void }>();
   /** policy starts wait for the daemon to be ready (its network reconciled) */
   private policyStartsReady!: () => void;
   private readonly policyStartsAllowed = new Promise<void>((resolve) => (this.policyStartsReady = resolve));
@@ -990,6 +992,60 @@ export class ContainerManager {
       .all()
       .filter((c) => (c.MountPoints ?? []).some((p) => p.Type === 'volume' && p.Name === name))
       .map((c) => c.ID);
+  }
+
+  /**
+   * Keeps a stopped container as it is, with its volumes mounted as at a start, until every
+   * copy using its files lets go: a start or removal meanwhile waits (two overlay mounts of
+   * one upper directory are undefined, and a removal would pull the files away). A running
+   * container needs no hold; `running` says which case it was.
+   */
+  async holdFiles(idOrName: string): Promise<{ running: boolean; release: () => Promise<void> }> {
+    const rec = this.store.get(idOrName);
+    const id = rec.ID;
+    let hold = this.fileHolds.get(id);
+    if (!hold) {
+      let letGo!: () => void;
+      const released = new Promise<void>((r) => (letGo = r));
+      let entered!: (running: boolean) => void;
+      const h = { users: 0, ready: new Promise<boolean>((r) => (entered = r)), release: letGo };
+      hold = h;
+      this.fileHolds.set(id, h);
+      void this.withLock(id, async () => {
+        if (rec.State.Running && !rec.State.Restarting) {
+          if (this.fileHolds.get(id) === h) this.fileHolds.delete(id);
+          entered(true);
+          return;
+        }
+        const volumes = (rec.MountPoints ?? []).filter((p) => p.Type === 'volume' && p.Name && this.o.volumes.find(p.Name)?.Options.type).map((p) => p.Name!);
+        const mounted: string[] = [];
+        try {
+          for (const name of volumes) {
+            await this.o.volumes.acquire(name);
+            mounted.push(name);
+          }
+        } catch (e) {
+          this.o.log(`mounting the volumes of ${shortId(id)} for a copy: ${(e as Error).message}`);
+        }
+        entered(false);
+        await released;
+        for (const name of mounted) await this.o.volumes.releaseMount(name);
+      });
+    }
+    const h = hold;
+    h.users++;
+    const running = await h.ready;
+    let done = false;
+    return {
+      running,
+      release: async () => {
+        if (done || running) return;
+        done = true;
+        if (--h.users > 0) return;
+        if (this.fileHolds.get(id) === h) this.fileHolds.delete(id);
+        h.release();
+      },
+    };
   }
 
   /**

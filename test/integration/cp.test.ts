@@ -296,3 +296,56 @@ test('the docker CLI copies both ways', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Could not find the file \/nope in container web/);
 });
+
+test('a copy from a stopped container holds it: a start waits until the copy ends', async () => {
+  assert.equal((await d.berth(['run', '--name', 'held', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null'])).code, 0);
+  let received = 0;
+  let resume!: () => void;
+  const paused = new Promise<void>((r) => (resume = r));
+  const copy = new Promise<void>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, path: '/containers/held/archive?path=/big' }, (res) => {
+      assert.equal(res.statusCode, 200);
+      res.once('data', (chunk: Buffer) => {
+        received += chunk.length;
+        res.pause();
+        void paused.then(() => res.resume());
+      });
+      res.on('data', (chunk: Buffer) => (received += chunk.length));
+      res.on('end', resolve);
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  let startDone = false;
+  const start = d.api('POST', '/containers/held/start').then((r) => {
+    startDone = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(startDone, false, 'the start waits for the copy');
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}}', 'held'])).stdout.trim(), 'exited');
+  resume();
+  await copy;
+  assert.ok(received > 40 * 1024 * 1024, `received ${received}`);
+  assert.equal((await start).status, 204);
+  assert.equal((await d.berth(['rm', '-f', 'held'])).code, 0);
+});
+
+test('a stopped container copies through its volumes with driver options, mounted meanwhile', async () => {
+  const hostDir = path.join(tmp, 'bound-volume');
+  await fsp.mkdir(hostDir);
+  await fsp.writeFile(path.join(hostDir, 'inside'), 'from the device\n');
+  assert.equal((await d.berth(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${hostDir}`, 'bound'])).code, 0);
+  assert.equal((await d.berth(['create', '--name', 'vol-stopped', '-v', 'bound:/mnt/v', 'busybox', 'true'])).code, 0);
+  const out = await d.berth(['cp', 'vol-stopped:/mnt/v/inside', '-']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /from the device/);
+  const put = await runCommand(process.execPath, [BERTH, '-H', d.host, 'cp', path.join(hostDir, 'inside'), 'vol-stopped:/mnt/v/copied']);
+  assert.equal(put.code, 0, put.stderr);
+  assert.equal(readFileSync(path.join(hostDir, 'copied'), 'utf8'), 'from the device\n');
+  const mounted = readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1]?.startsWith(path.join(d.dataRoot, 'volumes', 'bound')));
+  assert.equal(mounted, false, 'the volume is unmounted after the copy');
+  assert.equal((await d.berth(['rm', 'vol-stopped'])).code, 0);
+  assert.equal((await d.berth(['volume', 'rm', 'bound'])).code, 0);
+});
