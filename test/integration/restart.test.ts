@@ -1,5 +1,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 
 let d: TestDaemon;
@@ -58,4 +60,20 @@ test('SIGTERM shuts the daemon down gracefully and containers keep running (live
   assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', 'through-term'])).stdout.trim(), `running ${pid}`);
   assert.equal((await d.berth(['rm', '-f', 'through-term'])).code, 0);
   assert.throws(() => process.kill(pid, 0));
+});
+
+test('a damaged container record is reported and skipped; the daemon and the other containers go on', async () => {
+  assert.equal((await d.berth(['create', '--name', 'damaged', 'busybox', 'true'])).code, 0);
+  assert.equal((await d.berth(['create', '--name', 'intact', 'busybox', 'echo', 'fine'])).code, 0);
+  const id = (await d.berth(['inspect', '-f', '{{.Id}}', 'damaged'])).stdout.trim();
+  await d.stopProcess('SIGKILL');
+  const record = path.join(d.dataRoot, 'containers', id, 'container.json');
+  writeFileSync(record, '{"ID": "half a rec');
+  await d.startProcess();
+  assert.match(d.output, new RegExp(`skipping container ${id}: its record cannot be read`));
+  assert.equal((await d.api('GET', '/containers/damaged/json')).status, 404);
+  assert.equal((await d.berth(['start', '-a', 'intact'])).stdout, 'fine\n');
+  assert.ok(existsSync(record), 'the damaged record is left for a human to look at');
+  assert.ok(existsSync(path.join(d.dataRoot, 'image')), 'nothing else was touched');
+  rmSync(path.join(d.dataRoot, 'containers', id), { recursive: true, force: true });
 });
