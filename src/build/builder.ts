@@ -13,7 +13,7 @@ import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference';
-import { BuildCache } from './cache';
+import { BuildCache, type CacheSession } from './cache';
 import { copyPath, digestSources, resolveSource } from './context';
 import { runStep } from './run-step';
 import { ContextArchive } from './context-archive';
@@ -64,7 +64,8 @@ type State = ImageConfigFile;
 export class Builder {
   private constructor(
     private readonly d: BuilderDeps,
-    private readonly cache: BuildCache,
+    /** the step cache (also what `system df` and `builder prune` report and free) */
+    readonly cache: BuildCache,
   ) {}
 
   static async open(d: BuilderDeps): Promise<Builder> {
@@ -74,17 +75,14 @@ export class Builder {
     }
     await fsp.rm(d.workRoot, { recursive: true, force: true });
     await fsp.mkdir(d.workRoot, { recursive: true });
-    return new Builder(d, await BuildCache.open(d.cacheDir));
-  }
-
-  prune(): Promise<number> {
-    return this.cache.clear();
+    return new Builder(d, await BuildCache.open(d.cacheDir, d.images));
   }
 
   async build(context: Readable, o: BuildOptions, progress: BuildProgress): Promise<string> {
     for (const t of o.tags) parseReference(t);
     const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
     await fsp.mkdir(work, { recursive: true });
+    const cache = this.cache.session();
     try {
       const ctx = await ContextArchive.receive(context, work);
       const plan = await planBuild((rel) => ctx.read(rel), o);
@@ -92,7 +90,7 @@ export class Builder {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
-      const run: BuildRun = { results, plan, ctx, work, o, say };
+      const run: BuildRun = { results, plan, ctx, work, o, say, cache };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
@@ -134,6 +132,7 @@ export class Builder {
       }
       return id;
     } finally {
+      cache.close();
       await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
     }
   }
@@ -170,24 +169,24 @@ export class Builder {
   }
 
   private async runStepCached(state: State, step: Step, run: BuildRun): Promise<State> {
-    const { o, say } = run;
+    const { o, say, cache } = run;
     // a metadata step is cached too, so the history times (and the keys after it) stay the same
     const isMeta = !['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(step.kind);
     const metaKey = isMeta ? BuildCache.key([await this.stateId(state), 'meta', { ...step, text: undefined }]) : '';
     if (isMeta && !o.noCache) {
-      const hit = await this.cache.get(metaKey);
+      const hit = await cache.get(metaKey);
       if (hit) {
         say(' ---> Using cache\n');
         return hit;
       }
     }
     const result = await this.applyStep(state, step, run);
-    if (isMeta) await this.cache.put(metaKey, result);
+    if (isMeta) await cache.put(metaKey, result, { input: BuildCache.stateDigest(state), description: step.text });
     return result;
   }
 
   private async applyStep(state: State, step: Step, run: BuildRun): Promise<State> {
-    const { results, plan, ctx, work, o, say } = run;
+    const { results, plan, ctx, work } = run;
     const config: ContainerConfig = { ...(state.config ?? {}) };
     const history = [...(state.history ?? [])];
     const meta = (createdBy: string, change: (c: ContainerConfig) => void): State => {
@@ -240,7 +239,7 @@ export class Builder {
         return meta(`/bin/sh -c #(nop) ARG ${step.text}`, () => undefined);
       case 'WORKDIR': {
         const dir = path.posix.resolve(config.WorkingDir || '/', step.path);
-        return this.layerStep(state, { ...config, WorkingDir: dir }, `/bin/sh -c #(nop) WORKDIR ${dir}`, ['WORKDIR', dir], o, say, work, async (root) => {
+        return this.layerStep(state, { ...config, WorkingDir: dir }, `/bin/sh -c #(nop) WORKDIR ${dir}`, ['WORKDIR', dir], step.text, run, async (root) => {
           const target = await resolveInRoot(root, dir);
           await fsp.mkdir(target, { recursive: true });
         }, true);
@@ -251,7 +250,7 @@ export class Builder {
         const env = step.env;
         const argsPrefix = step.usedArgs.length ? `|${step.usedArgs.length} ${step.usedArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
         const createdBy = `${argsPrefix}${step.exec ? JSON.stringify(step.exec) : `${shell.join(' ')} ${step.command}`}`;
-        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], o, say, work, async (_root, key) => {
+        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], step.text, run, async (_root, key) => {
           await runStep({
             snapshotter: this.d.snapshotter,
             key,
@@ -261,7 +260,7 @@ export class Builder {
             cgroupParent: this.d.cgroupParent,
             config: { ...config, Env: env },
             args,
-            output: (_s, data) => say(data.toString()),
+            output: (_s, data) => run.say(data.toString()),
           });
         }, false, true);
       }
@@ -301,7 +300,7 @@ export class Builder {
           const destRaw = step.dest.startsWith('/') ? step.dest : path.posix.join(workdir, step.dest);
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
-          return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], o, say, work, async (root) => {
+          return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], step.text, run, async (root) => {
             if (!srcRoot) srcRoot = await ctx.materialize();
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
@@ -366,17 +365,18 @@ export class Builder {
     config: ContainerConfig,
     createdBy: string,
     keyParts: unknown[],
-    o: BuildOptions,
-    say: (t: string) => void,
-    work: string,
+    description: string,
+    run: BuildRun,
     change: (root: string, key: string) => Promise<void>,
     skipEmpty = false,
     mountedByStep = false,
   ): Promise<State> {
+    const { o, say, work, cache } = run;
     const cacheKey = BuildCache.key([await this.stateId(state), config, keyParts]);
     if (!o.noCache) {
-      const hit = await this.cache.get(cacheKey);
-      if (hit && chainIDs(hit.rootfs.diff_ids).every((c) => this.d.images.hasLayer(c))) {
+      // a hit has all its layers in the store
+      const hit = await cache.get(cacheKey);
+      if (hit) {
         say(' ---> Using cache\n');
         return hit;
       }
@@ -410,7 +410,7 @@ export class Builder {
         committed = true;
         next = { ...state, config, rootfs: { type: 'layers', diff_ids: [...state.rootfs.diff_ids, layer.diffID] }, history: [...(state.history ?? []), entry] };
       }
-      await this.cache.put(cacheKey, next);
+      await cache.put(cacheKey, next, { input: BuildCache.stateDigest(state), description });
       return next;
     } finally {
       if (!committed) await this.d.snapshotter.remove(key).catch(() => undefined);
@@ -428,6 +428,8 @@ interface BuildRun {
   work: string;
   o: BuildOptions;
   say: (text: string) => void;
+  /** the build's use of the cache: its records are in use while it runs */
+  cache: CacheSession;
 }
 
 type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };

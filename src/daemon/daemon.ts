@@ -118,7 +118,6 @@ export class Daemon {
     registerDistributionRoutes(router, { distribution, events });
     registerNetworkRoutes(router, { network, containers });
     registerVolumeRoutes(router, { volumes, containers, events });
-    registerHousekeepingRoutes(router, { containers, images, volumes, snapshotter, events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
@@ -142,6 +141,7 @@ export class Daemon {
       },
     });
     registerBuildRoutes(router, builder);
+    registerHousekeepingRoutes(router, { containers, images, volumes, snapshotter, events, buildCache: builder.cache });
     const execs = new ExecManager(containers, c.execRoot);
     events.on('event', (ev: EngineEvent) => {
       if (ev.Type === 'container' && ev.Action === 'destroy') execs.forgetContainer(ev.Actor.ID);

@@ -42,12 +42,6 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
     res.end();
   });
 
-  router.add('POST', '/build/prune', async ({ res }) => {
-    const n = await builder.prune();
-    const body = JSON.stringify({ CachesDeleted: null, SpaceReclaimed: 0, entries: n });
-    (res as ServerResponse).writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(body);
-  });
 }
 
 /** X-Registry-Config: base64 JSON of AuthConfigs by registry, as `docker build` sends them. */

@@ -1,5 +1,7 @@
 import type { Router } from '../router';
-import { checkFilterKeys, queryFilters, sendJSON } from '../respond';
+import { checkFilterKeys, queryBool, queryFilters, queryInt, sendJSON } from '../respond';
+import { invalid } from '../../common/errors';
+import type { BuildCache, CacheRecordUsage } from '../../build/cache';
 import type { ContainerManager } from '../../container/manager';
 import { containerSummary } from '../../container/present';
 import type { ContainerRecord } from '../../container/model';
@@ -10,23 +12,42 @@ import type { EventBus } from '../../daemon/events';
 import { imageSummary } from './images';
 import { volumeJSON } from './volumes';
 
-/** Disk usage and the prunes of containers and images: `system df`, `container prune`, `image prune`. */
+/**
+ * Disk usage and the prunes of containers, images and the build cache: `system df`,
+ * `container prune`, `image prune`, `builder prune`.
+ */
 export interface HousekeepingDeps {
   containers: ContainerManager;
   images: ImageStore;
   volumes: VolumeStore;
   snapshotter: Snapshotter;
   events: EventBus;
+  /** the builder's cache; by default the one opened on `images`, once the builder is */
+  buildCache: BuildCache;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * An `until` value as a time in ms: a Go duration before now ("10m", "1h30m"), Unix seconds
+ * ("1700000000", "1700000000.5"), or a date ("2024-01-02", "2024-01-02T15:04:05Z").
+ */
+export function untilTime(value: string, now = Date.now()): number {
+  if (/^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    let ms = 0;
+    for (const m of value.matchAll(/(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]];
+    return now - ms;
+  }
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw invalid(`failed to parse value as time or duration: "${value}"`);
+  return t;
 }
 
 /** `until=` (a timestamp or a Go duration before now) and `label=`/`label!=` filters. */
 function prunePredicate(filters: Map<string, string[]>): (created: number, labels: Record<string, string>) => boolean {
   const until = filters.get('until')?.[0];
-  let cutoff = Infinity;
-  if (until) {
-    const m = /^(\d+)(s|m|h)$/.exec(until);
-    cutoff = m ? Date.now() - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'] : /^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until);
-  }
+  const cutoff = until ? untilTime(until) : Infinity;
   const has = (labels: Record<string, string>, f: string) => {
     const i = f.indexOf('=');
     return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
@@ -35,8 +56,67 @@ function prunePredicate(filters: Map<string, string[]>): (created: number, label
     created < cutoff && (filters.get('label') ?? []).every((f) => has(labels, f)) && !(filters.get('label!') ?? []).some((f) => has(labels, f));
 }
 
+/**
+ * Which build cache records a prune may take, from its filters: `until` (last used before),
+ * `id`, `parent`, `type`, `description` (a part of it), `inuse`, `shared`, `private`. Build
+ * cache records carry no labels: `label=` matches none of them, `label!=` all.
+ */
+function buildCachePredicate(filters: Map<string, string[]>): (r: CacheRecordUsage) => boolean {
+  checkFilterKeys(filters, ['until', 'unused-for', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'label', 'label!']);
+  const until = filters.get('until')?.[0] ?? filters.get('unused-for')?.[0];
+  const cutoff = until ? untilTime(until) : Infinity;
+  const any = (key: string, test: (v: string) => boolean) => {
+    const vs = filters.get(key);
+    return !vs || vs.some(test);
+  };
+  const flag = (key: string, value: boolean) => any(key, (v) => !['false', '0'].includes(v.toLowerCase()) === value);
+  return (r) =>
+    (Date.parse(r.lastUsedAt ?? r.createdAt) || 0) < cutoff &&
+    any('id', (v) => r.id.startsWith(v)) &&
+    any('parent', (v) => r.parents.some((p) => p.startsWith(v))) &&
+    any('type', (v) => v === 'regular') &&
+    any('description', (v) => r.description.includes(v)) &&
+    flag('inuse', r.inUse) &&
+    flag('shared', r.shared) &&
+    flag('private', !r.shared) &&
+    !filters.get('label')?.length;
+}
+
+/** A build cache record as the Engine API shows it. */
+function buildCacheJSON(r: CacheRecordUsage): Record<string, unknown> {
+  return {
+    ID: r.id,
+    Parents: r.parents.length ? r.parents : null,
+    Type: 'regular',
+    Description: r.description,
+    InUse: r.inUse,
+    Shared: r.shared,
+    Size: r.size,
+    CreatedAt: r.createdAt,
+    LastUsedAt: r.lastUsedAt ?? null,
+    UsageCount: r.usageCount,
+  };
+}
+
 export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps): void {
   const rwSize = (c: ContainerRecord) => d.snapshotter.usage(c.ID).catch(() => 0);
+
+  router.add('POST', '/build/prune', async ({ res, query }) => {
+    const match = buildCachePredicate(queryFilters(query));
+    const bytes = (name: string) => {
+      const n = queryInt(query, name) ?? 0;
+      if (n < 0) throw invalid(`invalid value for ${name}: ${n}`);
+      return n;
+    };
+    const r = await d.buildCache.prune({
+      all: queryBool(query, 'all'),
+      reservedSpace: query.has('reserved-space') ? bytes('reserved-space') : bytes('keep-storage'),
+      maxUsedSpace: bytes('max-used-space'),
+      minFreeSpace: bytes('min-free-space'),
+      match,
+    });
+    sendJSON(res, 200, { CachesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
+  });
 
   router.add('POST', '/containers/prune', async ({ res, query }) => {
     const filters = queryFilters(query);
@@ -86,6 +166,7 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
   });
 
   router.add('GET', '/system/df', async ({ res }) => {
+    const cache = await d.buildCache.usage();
     const all = d.containers.store.all();
     const usersOf = (id: string) => all.filter((c) => c.Image === id).length;
     const images = d.images.list();
@@ -99,12 +180,15 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
     for (const v of d.volumes.list()) {
       volumes.push(volumeJSON(v, d.volumes, { Size: await d.volumes.size(v.Name), RefCount: d.containers.volumeUsers(v.Name).length }));
     }
+    // the layers only build cache records hold are the build cache's, not the images'
+    const builderSize = cache.reduce((n, r) => (r.shared ? n : n + r.size), 0);
     sendJSON(res, 200, {
-      LayersSize: d.images.layersSize(),
+      LayersSize: Math.max(0, d.images.layersSize() - builderSize),
       Images: images.map((i) => ({ ...imageSummary(i, usersOf(i.id)), SharedSize: d.images.sharedSize(i) })),
       Containers: containers,
       Volumes: volumes,
-      BuildCache: [],
+      BuildCache: cache.map(buildCacheJSON),
+      BuilderSize: builderSize,
     });
   });
 }
