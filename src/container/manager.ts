@@ -915,6 +915,18 @@ export class ContainerManager {
    * with exit code 255 (as Docker does for a container it lost); running ones stay managed.
    */
   private async restore(): Promise<void> {
+    // one listing per runtime rather than a `state` call per container: start-up with
+    // hundreds of running containers stays short
+    const listings = new Map<string, Promise<Map<string, { status: string; pid: number }> | undefined>>();
+    const runtimeState = (rec: ContainerRecord) => {
+      const rt = this.runtimeFor(rec);
+      let listing = listings.get(rt.binary);
+      if (!listing) {
+        listing = rt.list().catch(() => undefined);
+        listings.set(rt.binary, listing);
+      }
+      return listing.then((all) => (all ? all.get(rec.ID) : rt.state(rec.ID)));
+    };
     for (const rec of this.store.all()) {
       if (rec.State.Status === 'removing') {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
@@ -942,7 +954,7 @@ export class ContainerManager {
         continue;
       }
       const alive = rec.MonitorPid ? processAlive(rec.MonitorPid) : false;
-      const state = await this.runtimeFor(rec).state(rec.ID);
+      const state = await runtimeState(rec);
       if (!alive && (!state || state.status === 'stopped')) {
         this.o.log(`container ${shortId(rec.ID)} lost its monitor while the daemon was down`);
         await this.handleExit(rec, 255);

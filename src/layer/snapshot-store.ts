@@ -153,28 +153,35 @@ export class SnapshotStore {
   }
 
   async list(): Promise<SnapshotRecord[]> {
-    const out: SnapshotRecord[] = [];
-    for (const id of await fsp.readdir(this.snapshotsDir)) {
-      const rec = await this.byId(id);
-      if (rec && (await this.lookup(rec.name))?.id === id) out.push(rec);
-    }
-    return out;
+    // read side by side: a daemon with hundreds of snapshots lists them at every start
+    const ids = await fsp.readdir(this.snapshotsDir);
+    const found = await Promise.all(ids.map((id) => this.named(id)));
+    return found.filter((r): r is SnapshotRecord => r !== undefined);
+  }
+
+  /** The snapshot in directory `id`, if its name's ref points at it (else it is an orphan). */
+  private async named(id: string): Promise<SnapshotRecord | undefined> {
+    const rec = await this.byId(id);
+    return rec && (await this.lookup(rec.name))?.id === id ? rec : undefined;
   }
 
   /** Removes snapshot directories that no ref names (left by a crash). Call before use. */
   async removeOrphans(cleanup: (id: string) => Promise<void>): Promise<void> {
     await this.locked(async () => {
-      for (const id of await fsp.readdir(this.snapshotsDir)) {
-        const rec = await this.byId(id);
-        if (rec && (await this.lookup(rec.name))?.id === id) continue;
+      const ids = await fsp.readdir(this.snapshotsDir);
+      const named = await Promise.all(ids.map((id) => this.named(id)));
+      for (const [i, id] of ids.entries()) {
+        if (named[i]) continue;
         await cleanup(id);
         await fsp.rm(this.dirOf(id), { recursive: true, force: true });
       }
-      for (const ref of await fsp.readdir(this.refsDir)) {
-        const id = await fsp.readlink(path.join(this.refsDir, ref));
-        const rec = await this.byId(id);
-        if (!rec || this.refName(rec.name) !== ref) await fsp.rm(path.join(this.refsDir, ref), { force: true });
-      }
+      await Promise.all(
+        (await fsp.readdir(this.refsDir)).map(async (ref) => {
+          const id = await fsp.readlink(path.join(this.refsDir, ref));
+          const rec = await this.byId(id);
+          if (!rec || this.refName(rec.name) !== ref) await fsp.rm(path.join(this.refsDir, ref), { force: true });
+        }),
+      );
     });
   }
 

@@ -46,6 +46,14 @@ export class OciRuntime {
     await run(this.binary, this.args(['update', '--resources', '-', id]), { input: JSON.stringify(resources) });
   }
 
+  /** Every container the runtime knows under its state root, with one call. */
+  async list(): Promise<Map<string, { status: string; pid: number }>> {
+    const { stdout } = await run(this.binary, this.args(['list', '--format', 'json']));
+    const out = new Map<string, { status: string; pid: number }>();
+    for (const c of (JSON.parse(stdout.trim() || 'null') as { id: string; status: string; pid: number }[] | null) ?? []) out.set(c.id, c);
+    return out;
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.binary, this.args(['pause', id]));
   }
