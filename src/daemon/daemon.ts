@@ -11,6 +11,7 @@ import { NetworkManager } from '../network/manager';
 import { registerNetworkRoutes } from '../api/routes/networks';
 import { registerVolumeRoutes } from '../api/routes/volumes';
 import { registerHousekeepingRoutes } from '../api/routes/housekeeping';
+import { registerStatsRoutes } from '../api/routes/stats';
 import { registerEventRoutes } from '../api/routes/events';
 import { EventJournal } from './event-journal';
 import { VolumeStore } from '../volume/store';
@@ -113,6 +114,7 @@ export class Daemon {
       },
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
+    registerStatsRoutes(router, { containers, events });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
     registerDistributionRoutes(router, { distribution, events });

@@ -51,7 +51,7 @@ test('stats read the cgroup: memory a container holds, its limits, its processes
   assert.ok(s.memory_stats.usage >= 20 * MiB, `usage ${s.memory_stats.usage}`);
   assert.equal(s.memory_stats.limit, 64 * MiB);
   assert.equal(s.pids_stats.limit, 50);
-  assert.ok(s.pids_stats.current >= 2, `pids ${s.pids_stats.current}`);
+  assert.ok(s.pids_stats.current >= 1, `pids ${s.pids_stats.current}`);
   assert.equal(s.name, '/hold');
   assert.ok(s.networks?.eth0, 'the bridge interface is counted');
   assert.ok(s.cpu_stats.system_cpu_usage > 0);

@@ -66,7 +66,7 @@ export class StatsContext {
 }
 
 async function sampleOnce(ctx: CommandContext, name: string): Promise<ContainerStats> {
-  return ctx.client().call<ContainerStats>('GET', `/containers/${encodeURIComponent(name)}/stats`, { query: { stream: false } });
+  return ctx.client().call<ContainerStats>('GET', `/containers/${encodeURIComponent(name)}/stats`, { query: { stream: '0' } });
 }
 
 export const stats: CommandSpec = {
