@@ -60,6 +60,7 @@ export class ExecManager {
 
   private requireRunning(rec: ContainerRecord): void {
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
     if (rec.State.Paused) throw conflict(`container ${rec.ID} is paused, unpause the container before exec`);
   }
 

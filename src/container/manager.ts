@@ -30,6 +30,7 @@ import { portRequests } from '../network/ports';
 import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
 import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-policy';
+import { validateHealthcheck } from './health';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -194,6 +195,7 @@ export class ContainerManager {
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
+    validateHealthcheck(config.Healthcheck);
     config.Image = body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);

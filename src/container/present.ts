@@ -14,7 +14,8 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   if (s.Running) {
     if (s.Paused) return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
-    return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    const health = s.Health ? (s.Health.Status === 'starting' ? ' (health: starting)' : ` (${s.Health.Status})`) : '';
+    return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${health}`;
   }
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Dead) return 'Dead';

@@ -12,6 +12,7 @@ import { registerNetworkRoutes } from '../api/routes/networks';
 import { registerVolumeRoutes } from '../api/routes/volumes';
 import { registerHousekeepingRoutes } from '../api/routes/housekeeping';
 import { registerStatsRoutes } from '../api/routes/stats';
+import { HealthMonitor } from '../container/health';
 import { registerEventRoutes } from '../api/routes/events';
 import { EventJournal } from './event-journal';
 import { VolumeStore } from '../volume/store';
@@ -42,6 +43,7 @@ export const VERSION = '0.1.0';
 export class Daemon {
   private server?: ApiServer;
   private containers?: ContainerManager;
+  private health?: HealthMonitor;
   private network?: NetworkManager;
   private journal?: EventJournal;
 
@@ -93,6 +95,8 @@ export class Daemon {
       log: this.log,
     });
     this.containers = containers;
+    this.health = new HealthMonitor(containers, events, this.log);
+    this.health.resume();
     await network.reconcile();
 
     const router = new Router();
@@ -162,6 +166,7 @@ export class Daemon {
    */
   async stop(): Promise<void> {
     await this.server?.close();
+    this.health?.close();
     await this.containers?.shutdown(this.config.liveRestore);
     this.containers?.close();
     await this.network?.close();

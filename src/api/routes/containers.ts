@@ -249,6 +249,11 @@ function applyFilters(list: ContainerRecord[], f: Map<string, string[]>, m: Cont
     for (const s of status) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`invalid filter 'status=${s}'`);
     out = out.filter((c) => status.includes(c.State.Status));
   }
+  const health = f.get('health');
+  if (health) {
+    for (const h of health) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw invalid(`Unrecognised filter value for health: ${h}`);
+    out = out.filter((c) => health.includes(c.State.Health?.Status ?? 'none'));
+  }
   const exited = f.get('exited');
   if (exited) out = out.filter((c) => c.State.Status === 'exited' && exited.includes(String(c.State.ExitCode)));
   const ancestor = f.get('ancestor');
