@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc conmon busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl curl containernetworking-plugins iptables gcc libc6-dev)
+DEBIAN_PACKAGES=(runc conmon busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl curl containernetworking-plugins iptables gcc libc6-dev etcd-server)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -13,7 +13,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -qq
+  # packages with services (etcd-server, docker-registry) must not start them: berth runs
+  # its own etcd members and registries, in namespaces of their own
+  policy_made=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_made=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$policy_made" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'UNAUTHORIZED'
   | 'NOT_IMPLEMENTED'
+  | 'UNAVAILABLE'
   | 'SYSTEM';
 
 const statusOf: Record<ErrorCode, number> = {
@@ -21,6 +22,7 @@ const statusOf: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   UNAUTHORIZED: 401,
   NOT_IMPLEMENTED: 501,
+  UNAVAILABLE: 503,
   SYSTEM: 500,
 };
 
@@ -40,6 +42,8 @@ export const conflict = (msg: string) => new BerthError('CONFLICT', msg);
 export const invalid = (msg: string) => new BerthError('INVALID_PARAMETER', msg);
 export const system = (msg: string, cause?: unknown) => new BerthError('SYSTEM', msg, { cause });
 export const notModified = (msg: string) => new BerthError('NOT_MODIFIED', msg);
+/** 503: the node is not in a state to answer (not in a swarm, not a manager, no quorum) */
+export const unavailable = (msg: string) => new BerthError('UNAVAILABLE', msg);
 
 export function isBerthError(e: unknown, code?: ErrorCode): e is BerthError {
   return e instanceof BerthError && (code === undefined || e.code === code);

@@ -17,7 +17,9 @@ import { registerEventRoutes } from '../api/routes/events';
 import { EventJournal } from './event-journal';
 import { VolumeStore } from '../volume/store';
 import { ProgressReporter } from '../distribution/progress';
-import { familiarString } from '../image/reference';
+import { familiarString, parseReference, withDefaultTag } from '../image/reference';
+import { Swarm } from '../swarm/swarm';
+import { registerSwarmRoutes, swarmInfo } from '../api/routes/swarm';
 import { registerCommitRoutes } from '../api/routes/commit';
 import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
@@ -44,6 +46,7 @@ export class Daemon {
   private server?: ApiServer;
   private containers?: ContainerManager;
   private health?: HealthMonitor;
+  private swarm?: Swarm;
   private network?: NetworkManager;
   private journal?: EventJournal;
 
@@ -100,7 +103,12 @@ export class Daemon {
     await network.reconcile();
 
     const router = new Router();
+    let swarm: Swarm | undefined;
     registerSystemRoutes(router, {
+      swarm: {
+        info: () => (swarm ? swarmInfo(swarm) : Promise.resolve({ NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null })),
+        header: () => (swarm?.local ? `active/${swarm.local.role}` : 'inactive'),
+      },
       containers,
       images,
       info: {
@@ -153,6 +161,20 @@ export class Daemon {
       if (ev.Type === 'container' && ev.Action === 'destroy') execs.forgetContainer(ev.Actor.ID);
     });
     registerExecRoutes(router, execs);
+    swarm = await Swarm.open({
+      dataRoot: c.dataRoot,
+      containers,
+      events,
+      engineVersion: VERSION,
+      log: this.log,
+      // a task's image: here already, or pulled from the registry the service names
+      ensureImage: async (image) => {
+        if (images.resolve(image)) return;
+        await distribution.pull(withDefaultTag(parseReference(image)), {}, undefined, new ProgressReporter(() => undefined));
+      },
+    });
+    this.swarm = swarm;
+    registerSwarmRoutes(router, swarm);
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
     await this.server.listen();
     // restart policies act once the daemon serves: the network is reconciled by now
@@ -166,6 +188,7 @@ export class Daemon {
    */
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.swarm?.close();
     this.health?.close();
     await this.containers?.shutdown(this.config.liveRestore);
     this.containers?.close();

@@ -24,6 +24,8 @@ export interface SystemRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   info: SystemInfo;
+  /** /info's Swarm section and _ping's Swarm header, once swarm mode is wired in */
+  swarm?: { info: () => Promise<Record<string, unknown>>; header: () => string };
 }
 
 /** The API's RegistryConfig: CIDRs and named registries that may skip TLS, and the mirrors. */
@@ -45,7 +47,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       'Cache-Control': 'no-cache, no-store, must-revalidate',
       Pragma: 'no-cache',
       'Builder-Version': '1',
-      'Swarm': 'inactive',
+      'Swarm': d.swarm?.header() ?? 'inactive',
       'Content-Length': 2,
     });
     res.end(req.method === 'HEAD' ? undefined : 'OK');
@@ -72,7 +74,8 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
     });
   });
 
-  router.add('GET', '/info', ({ res }) => {
+  router.add('GET', '/info', async ({ res }) => {
+    const swarm = d.swarm ? await d.swarm.info() : { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
     const all = d.containers.store.all();
     const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
     const paused = all.filter((c) => c.State.Paused).length;
@@ -128,7 +131,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       ServerVersion: d.info.version,
       Runtimes: Object.fromEntries(Object.entries(d.info.runtimes).map(([k, v]) => [k, { path: v }])),
       DefaultRuntime: d.info.defaultRuntime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: swarm,
       LiveRestoreEnabled: d.info.liveRestore,
       Isolation: '',
       InitBinary: 'tini',

@@ -1,0 +1,212 @@
+/**
+ * The Engine API's swarm endpoints: /swarm (init, join, leave, update, inspect), /nodes,
+ * /services and /tasks. A worker answers the cluster's calls with Docker's 503.
+ */
+import { invalid } from '../../common/errors';
+import type { Router } from '../router';
+import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON } from '../respond';
+import type { Swarm } from '../../swarm/swarm';
+import { makeJoinToken, caDigest } from '../../swarm/pki';
+import type { ClusterObject } from '../../swarm/cluster/store';
+import type { NodeSpec, ServiceSpec } from '../../swarm/cluster/model';
+import {
+  cluster,
+  createService,
+  filterNodes,
+  filterServices,
+  filterTasks,
+  findNode,
+  findService,
+  findTask,
+  presentService,
+  presentTask,
+  removeNode,
+  removeService,
+  serviceStatus,
+  updateNode,
+  updateService,
+} from '../../swarm/cluster/control';
+
+export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
+  const filtersOf = (q: URLSearchParams) => Object.fromEntries(queryFilters(q));
+  const self = () => swarm.local?.nodeId ?? '';
+  const version = (q: URLSearchParams) => {
+    const v = queryInt(q, 'version');
+    if (v === undefined) throw invalid('invalid version: a version is required');
+    return v;
+  };
+
+  router.add('GET', '/swarm', async ({ res }) => {
+    const store = swarm.managerStore();
+    const c = await cluster(() => store.getObject<ClusterObject>('cluster'));
+    if (!c) throw invalid('the swarm is not ready yet');
+    sendJSON(res, 200, swarmObject(c));
+  });
+
+  router.add('POST', '/swarm/init', async ({ req, res }) => {
+    const body = (await readJSONBody<{ ListenAddr?: string; AdvertiseAddr?: string; Spec?: Partial<ClusterObject['Spec']>; ForceNewCluster?: boolean }>(req)) ?? {};
+    const id = await swarm.init({ advertiseAddr: body.AdvertiseAddr, listenAddr: body.ListenAddr, spec: body.Spec });
+    sendJSON(res, 200, id);
+  });
+
+  router.add('POST', '/swarm/join', async ({ req, res }) => {
+    const body = (await readJSONBody<{ ListenAddr?: string; AdvertiseAddr?: string; RemoteAddrs?: string[]; JoinToken?: string }>(req)) ?? {};
+    if (!body.JoinToken) throw invalid('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+    await swarm.join({ remoteAddrs: body.RemoteAddrs ?? [], token: body.JoinToken, advertiseAddr: body.AdvertiseAddr, listenAddr: body.ListenAddr });
+    res.writeHead(200);
+    res.end();
+  });
+
+  router.add('POST', '/swarm/leave', async ({ res, query }) => {
+    await swarm.leave(queryBool(query, 'force'));
+    res.writeHead(200);
+    res.end();
+  });
+
+  router.add('POST', '/swarm/update', async ({ req, res, query }) => {
+    const store = swarm.managerStore();
+    const spec = (await readJSONBody<ClusterObject['Spec']>(req)) ?? undefined;
+    const v = version(query);
+    await cluster(async () => {
+      const c = await store.getObject<ClusterObject>('cluster');
+      if (!c) throw invalid('the swarm is not ready yet');
+      const digest = caDigest(c.RootCA.CertPem);
+      const next: ClusterObject = { ...c, Spec: spec ? { ...c.Spec, ...spec } : c.Spec, UpdatedAt: new Date().toISOString() };
+      if (queryBool(query, 'rotateWorkerToken')) next.JoinTokens = { ...next.JoinTokens, Worker: makeJoinToken(digest) };
+      if (queryBool(query, 'rotateManagerToken')) next.JoinTokens = { ...next.JoinTokens, Manager: makeJoinToken(digest) };
+      if (!(await store.replace('cluster', next, v))) throw invalid(`rpc error: code = Unknown desc = update out of sequence`);
+    });
+    res.writeHead(200);
+    res.end();
+  });
+
+  router.add('GET', '/swarm/unlockkey', async ({ res }) => {
+    swarm.managerStore();
+    sendJSON(res, 200, { UnlockKey: '' });
+  });
+
+  // ---- nodes
+
+  router.add('GET', '/nodes', async ({ res, query }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    sendJSON(res, 200, filterNodes(snap.nodes, filtersOf(query), self()));
+  });
+
+  router.add('GET', '/nodes/:id', async ({ res, params }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    sendJSON(res, 200, findNode(snap, params.id, self()));
+  });
+
+  router.add('POST', '/nodes/:id/update', async ({ req, res, params, query }) => {
+    const store = swarm.managerStore();
+    const spec = await readJSONBody<NodeSpec>(req);
+    if (!spec) throw invalid('node spec is required');
+    await cluster(() => updateNode(store, params.id === 'self' ? self() : params.id, version(query), spec));
+    res.writeHead(200);
+    res.end();
+  });
+
+  router.add('DELETE', '/nodes/:id', async ({ res, params, query }) => {
+    const store = swarm.managerStore();
+    await cluster(() => removeNode(store, params.id, queryBool(query, 'force'), self()));
+    res.writeHead(200);
+    res.end();
+  });
+
+  // ---- services
+
+  router.add('GET', '/services', async ({ res, query }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    const withStatus = queryBool(query, 'status');
+    sendJSON(
+      res,
+      200,
+      filterServices(snap.services, filtersOf(query)).map((s) => ({ ...presentService(s), ...(withStatus ? { ServiceStatus: serviceStatus(s, snap) } : {}) })),
+    );
+  });
+
+  router.add('POST', '/services/create', async ({ req, res }) => {
+    const store = swarm.managerStore();
+    const spec = await readJSONBody<ServiceSpec>(req);
+    if (!spec) throw invalid('service spec is required');
+    sendJSON(res, 201, await cluster(() => createService(store, spec)));
+  });
+
+  router.add('GET', '/services/:id', async ({ res, params }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    sendJSON(res, 200, presentService(findService(snap, params.id)));
+  });
+
+  router.add('POST', '/services/:id/update', async ({ req, res, params, query }) => {
+    const store = swarm.managerStore();
+    const spec = await readJSONBody<ServiceSpec>(req);
+    const rollback = query.get('rollback') === 'previous';
+    if (!spec && !rollback) throw invalid('service spec is required');
+    sendJSON(res, 200, await cluster(() => updateService(store, params.id, version(query), spec as ServiceSpec, rollback)));
+  });
+
+  router.add('DELETE', '/services/:id', async ({ res, params }) => {
+    const store = swarm.managerStore();
+    await cluster(() => removeService(store, params.id));
+    res.writeHead(200);
+    res.end();
+  });
+
+  // ---- tasks
+
+  router.add('GET', '/tasks', async ({ res, query }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    const services = new Map(snap.services.map((s) => [s.ID, s]));
+    sendJSON(res, 200, filterTasks(snap.tasks, filtersOf(query), snap, self()).map((t) => presentTask(t, services.get(t.ServiceID))));
+  });
+
+  router.add('GET', '/tasks/:id', async ({ res, params }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    const t = findTask(snap, params.id);
+    sendJSON(res, 200, presentTask(t, snap.services.find((s) => s.ID === t.ServiceID)));
+  });
+}
+
+/** The Swarm object of GET /swarm. */
+function swarmObject(c: ClusterObject): Record<string, unknown> {
+  return {
+    ID: c.ID,
+    Version: c.Version,
+    CreatedAt: c.CreatedAt,
+    UpdatedAt: c.UpdatedAt,
+    Spec: c.Spec,
+    TLSInfo: { TrustRoot: c.RootCA.CertPem, CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: false,
+    DataPathPort: c.DataPathPort ?? 4789,
+    DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
+    SubnetSize: c.SubnetSize ?? 24,
+    JoinTokens: c.JoinTokens,
+  };
+}
+
+/** /info's Swarm section for this node. */
+export async function swarmInfo(swarm: Swarm): Promise<Record<string, unknown>> {
+  const s = swarm.local;
+  if (!s) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+  const base = { NodeID: s.nodeId, NodeAddr: s.advertiseAddr, LocalNodeState: 'active', ControlAvailable: s.role === 'manager', Error: '' };
+  if (s.role !== 'manager') return { ...base, RemoteManagers: s.etcdEndpoints.map((e) => ({ NodeID: '', Addr: e.replace(/^https?:\/\//, '').replace(/:\d+$/, ':2377') })) };
+  try {
+    const snap = await swarm.managerStore().snapshot();
+    const managers = snap.nodes.filter((n) => n.Spec.Role === 'manager');
+    return {
+      ...base,
+      RemoteManagers: managers.map((m) => ({ NodeID: m.ID, Addr: m.ManagerStatus?.Addr ?? `${m.Status.Addr}:2377` })),
+      Nodes: snap.nodes.length,
+      Managers: managers.length,
+      Cluster: snap.cluster ? { ...swarmObject(snap.cluster), JoinTokens: undefined } : undefined,
+    };
+  } catch (e) {
+    return { ...base, Error: (e as Error).message, RemoteManagers: null };
+  }
+}

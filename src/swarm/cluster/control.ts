@@ -1,0 +1,268 @@
+/**
+ * The managers' API on cluster objects: nodes, services and tasks, looked up by ID, name
+ * or unique ID prefix as Docker does, changed with the API's optimistic `version`, and
+ * refused in Docker's words.
+ */
+import { randomBytes } from 'node:crypto';
+import { conflict, invalid, notFound, unavailable } from '../../common/errors';
+import { isGlobal, isTerminal, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
+import { parseConstraint } from './scheduler';
+import type { ClusterStore, Snapshot } from './store';
+
+const NO_LEADER =
+  "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+
+export type Filters = Record<string, string[]>;
+
+/** Runs a store call; an etcd without quorum (time-outs, refusals) reads as Docker's "no leader". */
+export async function cluster<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const msg = (e as Error).message ?? '';
+    if (/timed? ?out|ECONNREFUSED|no leader|unavailable|EHOSTUNREACH|ETIMEDOUT|etcdserver/i.test(msg) && !(e as { status?: number }).status) throw unavailable(NO_LEADER);
+    throw e;
+  }
+}
+
+function findBy<T extends { ID: string }>(list: T[], ref: string, name: (x: T) => string | undefined, what: string): T {
+  const exact = list.find((x) => x.ID === ref) ?? list.find((x) => name(x) === ref);
+  if (exact) return exact;
+  const prefixed = list.filter((x) => x.ID.startsWith(ref));
+  if (prefixed.length === 1 && ref.length > 0) return prefixed[0];
+  if (prefixed.length > 1) throw invalid(`${what} ${ref} is ambiguous (${prefixed.length} matches found)`);
+  throw notFound(`${what} ${ref} not found`);
+}
+
+export function findNode(snap: Snapshot, ref: string, self?: string): SwarmNode {
+  if (ref === 'self' && self) ref = self;
+  return findBy(snap.nodes, ref, (n) => n.Description.Hostname, 'node');
+}
+
+export function findService(snap: Snapshot, ref: string): Service {
+  return findBy(snap.services, ref, (s) => s.Spec.Name, 'service');
+}
+
+export function findTask(snap: Snapshot, ref: string): Task {
+  return findBy(snap.tasks, ref, () => undefined, 'task');
+}
+
+// ---- nodes --------------------------------------------------------------------------
+
+export function filterNodes(nodes: SwarmNode[], f: Filters, self: string): SwarmNode[] {
+  return nodes.filter((n) => {
+    if (f.id && !f.id.some((v) => n.ID.startsWith(v))) return false;
+    if (f.name && !f.name.some((v) => n.Description.Hostname.includes(v) || n.Spec.Name === v)) return false;
+    if (f.role && !f.role.includes(n.Spec.Role)) return false;
+    if (f.membership && !f.membership.includes('accepted')) return false;
+    if (f['node.label'] && !f['node.label'].every((l) => matchLabel(n.Spec.Labels, l))) return false;
+    if (f.label && !f.label.every((l) => matchLabel(n.Description.Engine.Labels, l))) return false;
+    if (f.self && !f.self.includes(String(n.ID === self))) return false;
+    return true;
+  });
+}
+
+function matchLabel(labels: Record<string, string> | undefined, want: string): boolean {
+  const [k, v] = want.split('=');
+  return labels?.[k] !== undefined && (v === undefined || labels[k] === v);
+}
+
+export async function updateNode(store: ClusterStore, ref: string, version: number, spec: NodeSpec): Promise<void> {
+  const snap = await store.snapshot();
+  const node = findNode(snap, ref);
+  if (!['active', 'pause', 'drain'].includes(spec.Availability)) throw invalid(`invalid availability: ${spec.Availability}`);
+  if (!['worker', 'manager'].includes(spec.Role)) throw invalid(`invalid role: ${spec.Role}`);
+  if (spec.Role !== node.Spec.Role) {
+    // berth does not yet move an etcd member on promotion or demotion
+    throw invalid(`changing the role of a node is not supported yet (${node.Spec.Role} → ${spec.Role}); join it again with the ${spec.Role} token`);
+  }
+  const next: SwarmNode = { ...node, Spec: { ...spec, Labels: spec.Labels ?? {} }, UpdatedAt: new Date().toISOString() };
+  if (!(await store.replace('nodes', next, version))) throw outOfSequence(version);
+}
+
+export async function removeNode(store: ClusterStore, ref: string, force: boolean, self: string): Promise<void> {
+  const snap = await store.snapshot();
+  const node = findNode(snap, ref);
+  if (node.ID === self) throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+  if (node.Spec.Role === 'manager') throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+  if (!force && snap.alive.has(node.ID)) {
+    throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is not down and can't be removed`);
+  }
+  await store.remove('nodes', node.ID);
+  // its tasks are the leader's to replace: mark them so
+  for (const t of snap.tasks.filter((x) => x.NodeID === node.ID)) {
+    await store.mutate<Task>('tasks', t.ID, (x) => (x.DesiredState === 'running' ? { ...x, DesiredState: 'shutdown' } : undefined));
+  }
+}
+
+// ---- services -----------------------------------------------------------------------
+
+const SERVICE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]{0,61}[a-zA-Z0-9])?$/;
+
+export function validateServiceSpec(spec: ServiceSpec): void {
+  if (!spec || typeof spec !== 'object') throw invalid('service spec is required');
+  if (!spec.TaskTemplate?.ContainerSpec?.Image) throw invalid('rpc error: code = InvalidArgument desc = ContainerSpec: image reference must be provided');
+  if (spec.Name !== undefined && spec.Name !== '' && !SERVICE_NAME.test(spec.Name)) {
+    throw invalid(`rpc error: code = InvalidArgument desc = name must be valid as a DNS name component`);
+  }
+  const replicas = spec.Mode?.Replicated?.Replicas;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalid(`invalid replicas value ${replicas}`);
+  if (spec.Mode?.Replicated && spec.Mode?.Global) throw invalid('rpc error: code = InvalidArgument desc = service mode is not valid');
+  for (const c of spec.TaskTemplate.Placement?.Constraints ?? []) {
+    try {
+      parseConstraint(c);
+    } catch {
+      throw invalid(`rpc error: code = InvalidArgument desc = invalid constraint: ${c}`);
+    }
+  }
+  const seen = new Set<string>();
+  for (const p of spec.EndpointSpec?.Ports ?? []) {
+    if (!p.TargetPort || p.TargetPort < 1 || p.TargetPort > 65535) throw invalid(`invalid target port ${p.TargetPort}`);
+    if (p.PublishedPort) {
+      const key = `${p.PublishedPort}/${p.Protocol ?? 'tcp'}`;
+      if (seen.has(key)) throw invalid(`rpc error: code = InvalidArgument desc = EndpointSpec: duplicate published ports provided`);
+      seen.add(key);
+    }
+  }
+}
+
+function normalizeSpec(spec: ServiceSpec, id: string): ServiceSpec {
+  const out: ServiceSpec = structuredClone(spec);
+  if (!out.Name) out.Name = id.slice(0, 12).replace(/^[^a-z]/, 'x');
+  if (!out.Mode || (!out.Mode.Replicated && !out.Mode.Global)) out.Mode = { Replicated: { Replicas: 1 } };
+  if (out.Mode.Replicated && out.Mode.Replicated.Replicas === undefined) out.Mode.Replicated.Replicas = 1;
+  out.Labels ??= {};
+  out.TaskTemplate.ForceUpdate ??= 0;
+  out.TaskTemplate.Placement ??= {};
+  out.UpdateConfig = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first', ...(out.UpdateConfig ?? {}) };
+  out.RollbackConfig = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first', ...(out.RollbackConfig ?? {}) };
+  out.EndpointSpec = { Mode: 'vip', ...(out.EndpointSpec ?? {}) };
+  for (const p of out.EndpointSpec.Ports ?? []) {
+    p.Protocol ??= 'tcp';
+    p.PublishMode ??= 'ingress';
+  }
+  return out;
+}
+
+export function newObjectId(): string {
+  let s = '';
+  while (s.length < 25) s += BigInt('0x' + randomBytes(16).toString('hex')).toString(36);
+  return s.slice(0, 25);
+}
+
+export async function createService(store: ClusterStore, spec: ServiceSpec): Promise<{ ID: string; Warnings: string[] | null }> {
+  validateServiceSpec(spec);
+  const snap = await store.snapshot();
+  if (spec.Name && snap.services.some((s) => s.Spec.Name === spec.Name)) {
+    throw conflict(`rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ${spec.Name} already exists`);
+  }
+  const id = newObjectId();
+  const now = new Date().toISOString();
+  const norm = normalizeSpec(spec, id);
+  const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm), SpecVersion: 1 };
+  if (!(await store.create('services', svc))) throw conflict(`service ${id} already exists`);
+  return { ID: id, Warnings: null };
+}
+
+function endpointOf(spec: ServiceSpec): Service['Endpoint'] {
+  const ports = (spec.EndpointSpec?.Ports ?? []).map((p) => ({ ...p }));
+  return { Spec: spec.EndpointSpec ?? { Mode: 'vip' }, Ports: ports.length ? ports : undefined };
+}
+
+export async function updateService(store: ClusterStore, ref: string, version: number, spec: ServiceSpec, rollback: boolean): Promise<{ Warnings: string[] | null }> {
+  const snap = await store.snapshot();
+  const svc = findService(snap, ref);
+  if (!Number.isFinite(version)) throw invalid('invalid service version');
+  let next: Service;
+  if (rollback) {
+    if (!svc.PreviousSpec) throw invalid(`rpc error: code = FailedPrecondition desc = service ${svc.ID} does not have a previous spec`);
+    next = { ...svc, Spec: svc.PreviousSpec, PreviousSpec: svc.Spec, UpdateStatus: { State: 'rollback_started', StartedAt: new Date().toISOString(), Message: 'manually requested rollback' } };
+  } else {
+    validateServiceSpec(spec);
+    if (spec.Name && spec.Name !== svc.Spec.Name) throw invalid('rpc error: code = Unimplemented desc = renaming services is not supported');
+    if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
+    const norm = normalizeSpec({ ...spec, Name: svc.Spec.Name }, svc.ID);
+    next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm) };
+    // only a change of what the tasks run starts a rolling update; scaling does not
+    if (JSON.stringify(norm.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) {
+      next.UpdateStatus = { State: 'updating', StartedAt: new Date().toISOString(), Message: 'update in progress' };
+    }
+  }
+  if (JSON.stringify(next.Spec.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) next.SpecVersion = (svc.SpecVersion ?? 0) + 1;
+  next.UpdatedAt = new Date().toISOString();
+  if (!(await store.replace('services', next, version))) throw outOfSequence(version);
+  return { Warnings: null };
+}
+
+export async function removeService(store: ClusterStore, ref: string): Promise<void> {
+  const snap = await store.snapshot();
+  const svc = findService(snap, ref);
+  await store.remove('services', svc.ID);
+}
+
+function outOfSequence(version: number) {
+  return invalid(`rpc error: code = Unknown desc = update out of sequence (version ${version})`);
+}
+
+export function filterServices(services: Service[], f: Filters): Service[] {
+  return services.filter((s) => {
+    if (f.id && !f.id.some((v) => s.ID.startsWith(v))) return false;
+    if (f.name && !f.name.some((v) => s.Spec.Name.startsWith(v))) return false;
+    if (f.label && !f.label.every((l) => matchLabel(s.Spec.Labels, l))) return false;
+    if (f.mode && !f.mode.includes(isGlobal(s.Spec) ? 'global' : 'replicated')) return false;
+    return true;
+  });
+}
+
+/** ServiceStatus for `service ls`: tasks running, and tasks wanted. */
+export function serviceStatus(svc: Service, snap: Snapshot): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
+  const mine = snap.tasks.filter((t) => t.ServiceID === svc.ID);
+  const running = mine.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length;
+  const desired = isGlobal(svc.Spec) ? mine.filter((t) => t.DesiredState === 'running').length : replicasOf(svc.Spec);
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: mine.filter((t) => t.Status.State === 'complete').length };
+}
+
+/** A service as the API shows it (the internal SpecVersion left out). */
+export function presentService(svc: Service): Service {
+  const { SpecVersion: _s, ...rest } = svc;
+  return rest as Service;
+}
+
+export function presentTask(t: Task, svc: Service | undefined): Task {
+  const { SpecVersion: _s, NotBefore: _n, ...rest } = t;
+  const out = rest as Task;
+  if (svc) out.Labels = { ...(t.Labels ?? {}) };
+  return out;
+}
+
+export function filterTasks(tasks: Task[], f: Filters, snap: Snapshot, self: string): Task[] {
+  const serviceIds = f.service?.map((ref) => {
+    try {
+      return findService(snap, ref).ID;
+    } catch {
+      return ref;
+    }
+  });
+  const nodeIds = f.node?.map((ref) => {
+    try {
+      return findNode(snap, ref, self).ID;
+    } catch {
+      return ref;
+    }
+  });
+  return tasks.filter((t) => {
+    if (f.id && !f.id.some((v) => t.ID.startsWith(v))) return false;
+    if (serviceIds && !serviceIds.includes(t.ServiceID)) return false;
+    if (nodeIds && !nodeIds.includes(t.NodeID ?? '')) return false;
+    if (f['desired-state'] && !f['desired-state'].some((s) => (s === 'running' ? t.DesiredState === 'running' : s === 'shutdown' ? t.DesiredState !== 'running' : s === 'accepted' ? t.DesiredState === 'accepted' : false))) return false;
+    if (f.name) {
+      const svc = snap.services.find((s) => s.ID === t.ServiceID);
+      const name = svc ? `${svc.Spec.Name}.${t.Slot ?? t.NodeID}` : '';
+      if (!f.name.some((n) => name.startsWith(n))) return false;
+    }
+    if (f.label && !f.label.every((l) => matchLabel(t.Labels, l))) return false;
+    return true;
+  });
+}
+
+export { isTerminal, NO_LEADER };

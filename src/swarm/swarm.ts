@@ -1,0 +1,412 @@
+/**
+ * This node's part in a swarm: `init`, `join`, `leave`, and picking the role up again when
+ * berthd restarts. A manager runs an etcd member (the cluster's state, Raft-replicated
+ * among the managers), campaigns for leadership, and answers joins on the swarm port;
+ * every node runs the agent. The node keeps only its identity, its certificate and where
+ * etcd is (`<data-root>/swarm`); the cluster's state lives in etcd.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:https';
+import { conflict, invalid, unavailable } from '../common/errors';
+import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
+import type { ContainerManager } from '../container/manager';
+import type { EventBus } from '../daemon/events';
+import { Agent } from './cluster/agent';
+import { Leader } from './cluster/leader';
+import type { SwarmNode } from './cluster/model';
+import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
+import { EtcdClient } from './etcd/client';
+import { EtcdMember } from './etcd/supervisor';
+import { requestJoin, startJoinServer, SWARM_PORT, type JoinAnswer, type JoinRequest } from './join';
+import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken, tokensEqual } from './pki';
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+/** What a node remembers of its swarm between daemon starts. */
+interface LocalState {
+  nodeId: string;
+  clusterId: string;
+  role: 'worker' | 'manager';
+  advertiseAddr: string;
+  listenAddr: string;
+  etcdEndpoints: string[];
+}
+
+export interface SwarmDeps {
+  dataRoot: string;
+  containers: ContainerManager;
+  events: EventBus;
+  ensureImage: (image: string) => Promise<void>;
+  engineVersion: string;
+  log: (msg: string) => void;
+}
+
+export const NOT_IN_SWARM = 'This node is not part of a swarm';
+export const NOT_A_MANAGER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+
+export class Swarm {
+  private state?: LocalState;
+  private client?: EtcdClient;
+  private store?: ClusterStore;
+  private member?: EtcdMember;
+  private agent?: Agent;
+  private leader?: Leader;
+  private joinServer?: Server;
+  private busy = false;
+
+  private constructor(private readonly d: SwarmDeps) {}
+
+  private get dir(): string {
+    return path.join(this.d.dataRoot, 'swarm');
+  }
+
+  static async open(d: SwarmDeps): Promise<Swarm> {
+    const s = new Swarm(d);
+    const state = await readJSON<LocalState>(path.join(s.dir, 'state.json')).catch(() => undefined);
+    if (state) {
+      s.state = state;
+      // the cluster may take a moment (the other managers, etcd's own start): not fatal
+      await s.activate().catch((e) => d.log(`swarm: resuming: ${(e as Error).message}`));
+    }
+    return s;
+  }
+
+  get local(): LocalState | undefined {
+    return this.state;
+  }
+
+  /** The cluster's store, for managers only (the API's swarm, node, service and task calls). */
+  managerStore(): ClusterStore {
+    if (!this.state || !this.store) throw unavailable(`${NOT_IN_SWARM}. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`);
+    if (this.state.role !== 'manager') throw unavailable(NOT_A_MANAGER);
+    return this.store;
+  }
+
+  get isLeader(): boolean {
+    return this.leader?.isLeader ?? false;
+  }
+
+  // ---- init -------------------------------------------------------------------------
+
+  async init(o: { advertiseAddr?: string; listenAddr?: string; spec?: Partial<ClusterObject['Spec']> }): Promise<string> {
+    if (this.state) throw unavailable(ALREADY_IN_SWARM);
+    return this.exclusive(async () => {
+      const addr = resolveAdvertiseAddr(o.advertiseAddr, o.listenAddr);
+      await fsp.rm(this.dir, { recursive: true, force: true });
+      await fsp.mkdir(path.join(this.dir, 'certs'), { recursive: true, mode: 0o700 });
+      const ca = await createRootCA(path.join(this.dir, 'certs'));
+      const nodeId = newSwarmId();
+      const clusterId = newSwarmId();
+      await this.writeCerts(ca.certPem, await issueCertificate(ca, { commonName: nodeId, organizationalUnit: 'swarm-manager', organization: clusterId, ipAddresses: [addr] }));
+      this.state = { nodeId, clusterId, role: 'manager', advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: [`https://${addr}:${ETCD_CLIENT_PORT}`] };
+      try {
+        await this.startMember(`${nodeId}=https://${addr}:${ETCD_PEER_PORT}`, 'new');
+        this.connect();
+        const now = new Date().toISOString();
+        const digest = caDigest(ca.certPem);
+        const cluster: ClusterObject = {
+          ID: clusterId,
+          Version: { Index: 0 },
+          CreatedAt: now,
+          UpdatedAt: now,
+          Spec: defaultSpec(o.spec),
+          JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) },
+          RootCA: { CertPem: ca.certPem, KeyPem: ca.keyPem },
+          DefaultAddrPool: ['10.0.0.0/8'],
+          SubnetSize: 24,
+          DataPathPort: 4789,
+        };
+        await this.store!.kv.put(`${PREFIX}cluster`, JSON.stringify({ ...cluster, Version: undefined }));
+        await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr));
+        await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
+        await this.startRoles();
+        return nodeId;
+      } catch (e) {
+        await this.teardown();
+        this.state = undefined;
+        await fsp.rm(this.dir, { recursive: true, force: true });
+        throw e;
+      }
+    });
+  }
+
+  // ---- join -------------------------------------------------------------------------
+
+  async join(o: { remoteAddrs: string[]; token: string; advertiseAddr?: string; listenAddr?: string }): Promise<void> {
+    if (this.state) throw unavailable(ALREADY_IN_SWARM);
+    if (!o.remoteAddrs?.length) throw invalid('at least 1 RemoteAddr is required to join');
+    parseJoinToken(o.token);
+    return this.exclusive(async () => {
+      const addr = resolveAdvertiseAddr(o.advertiseAddr, o.listenAddr);
+      const req: JoinRequest = { token: o.token, advertiseAddr: addr, hostname: os.hostname(), nanoCPUs: os.cpus().length * 1e9, memoryBytes: os.totalmem(), engineVersion: this.d.engineVersion };
+      let answer: JoinAnswer | undefined;
+      let lastError: unknown;
+      for (const remote of o.remoteAddrs) {
+        try {
+          answer = await requestJoin(remote, req);
+          break;
+        } catch (e) {
+          lastError = e;
+        }
+      }
+      if (!answer) throw lastError;
+      await fsp.rm(this.dir, { recursive: true, force: true });
+      await fsp.mkdir(path.join(this.dir, 'certs'), { recursive: true, mode: 0o700 });
+      await this.writeCerts(answer.caCertPem, { certPem: answer.certPem, keyPem: answer.keyPem });
+      this.state = { nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role, advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: answer.etcdEndpoints };
+      try {
+        if (answer.role === 'manager') {
+          await this.startMember(answer.initialCluster!, 'existing');
+          this.state.etcdEndpoints = [`https://${addr}:${ETCD_CLIENT_PORT}`, ...answer.etcdEndpoints.filter((e) => !e.includes(`//${addr}:`))];
+        }
+        this.connect();
+        await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
+        await this.startRoles();
+      } catch (e) {
+        await this.teardown();
+        this.state = undefined;
+        await fsp.rm(this.dir, { recursive: true, force: true });
+        throw e;
+      }
+    });
+  }
+
+  /** A manager's answer to a node that asks to join. */
+  private async admit(req: JoinRequest): Promise<JoinAnswer> {
+    const store = this.managerStore();
+    const snap = await store.snapshot();
+    const cluster = snap.cluster;
+    if (!cluster) throw unavailable('the swarm is not ready yet');
+    const secret = parseJoinToken(req.token);
+    const role = tokensEqual(req.token, cluster.JoinTokens.Manager) ? 'manager' : tokensEqual(req.token, cluster.JoinTokens.Worker) ? 'worker' : undefined;
+    if (!role || secret.caDigest !== caDigest(cluster.RootCA.CertPem)) {
+      throw invalid('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
+    }
+    if (!req.advertiseAddr) throw invalid('the joining node has no address to advertise');
+    if (snap.nodes.some((n) => n.Status.Addr === req.advertiseAddr && snap.alive.has(n.ID))) {
+      throw conflict(`a node with address ${req.advertiseAddr} is already part of the swarm`);
+    }
+    const nodeId = newSwarmId();
+    const issued = await issueCertificate({ certPem: cluster.RootCA.CertPem, keyPem: cluster.RootCA.KeyPem }, { commonName: nodeId, organizationalUnit: `swarm-${role}`, organization: cluster.ID, ipAddresses: [req.advertiseAddr] });
+    const managers = snap.nodes.filter((n) => n.Spec.Role === 'manager' && n.ManagerStatus);
+    // the node is recorded first: once a new member is added, writes wait for it to start
+    const node = this.nodeObject(nodeId, role, req.advertiseAddr, { hostname: req.hostname, nanoCPUs: req.nanoCPUs, memoryBytes: req.memoryBytes, engineVersion: req.engineVersion });
+    await store.create('nodes', node);
+    let initialCluster: string | undefined;
+    if (role === 'manager') {
+      const peer = `https://${req.advertiseAddr}:${ETCD_PEER_PORT}`;
+      const client = this.client!;
+      const before = await client.memberList();
+      await client.memberAdd([peer]);
+      initialCluster = [...before.map((m) => `${m.name}=${m.peerURLs[0]}`), `${nodeId}=${peer}`].join(',');
+    }
+    return {
+      nodeId,
+      clusterId: cluster.ID,
+      role,
+      caCertPem: cluster.RootCA.CertPem,
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      etcdEndpoints: managers.map((m) => `https://${m.Status.Addr}:${ETCD_CLIENT_PORT}`),
+      initialCluster,
+    };
+  }
+
+  // ---- leave ------------------------------------------------------------------------
+
+  async leave(force: boolean): Promise<void> {
+    const state = this.state;
+    if (!state) throw unavailable(NOT_IN_SWARM);
+    if (state.role === 'manager' && !force) {
+      throw unavailable(
+        'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
+      );
+    }
+    return this.exclusive(async () => {
+      if (state.role === 'manager' && this.client) {
+        // a manager that leaves takes its etcd member out of the cluster, if others remain
+        try {
+          const members = await this.client.memberList();
+          const me = members.find((m: { name?: string }) => m.name === state.nodeId) as { ID?: string; id?: string } | undefined;
+          if (members.length > 1 && me) await this.client.memberRemove(String(me.ID ?? me.id));
+        } catch (e) {
+          this.d.log(`swarm: leaving etcd: ${(e as Error).message}`);
+        }
+      }
+      await this.teardown(true);
+      this.state = undefined;
+      await fsp.rm(this.dir, { recursive: true, force: true });
+    });
+  }
+
+  /** Stops what the swarm runs on this node (daemon shutdown keeps the state for next time). */
+  async close(): Promise<void> {
+    await this.teardown(false);
+  }
+
+  // ---- inner workings -----------------------------------------------------------------
+
+  private async activate(): Promise<void> {
+    const s = this.state!;
+    if (s.role === 'manager') await this.startMember(undefined, undefined);
+    this.connect();
+    await this.startRoles();
+  }
+
+  private connect(): void {
+    const certs = path.join(this.dir, 'certs');
+    this.client = new EtcdClient({
+      endpoints: this.state!.etcdEndpoints,
+      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key') },
+    });
+    this.store = new ClusterStore(this.client as unknown as KV);
+  }
+
+  private async startMember(initialCluster: string | undefined, clusterState: 'new' | 'existing' | undefined): Promise<void> {
+    const s = this.state!;
+    const certs = path.join(this.dir, 'certs');
+    this.member = new EtcdMember();
+    await this.member.start({
+      name: s.nodeId,
+      dataDir: path.join(this.dir, 'etcd'),
+      advertiseAddress: s.advertiseAddr,
+      clientPort: ETCD_CLIENT_PORT,
+      peerPort: ETCD_PEER_PORT,
+      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key') },
+      initialCluster: initialCluster ?? '',
+      initialClusterState: clusterState ?? 'existing',
+      log: this.d.log,
+    });
+    await this.member.ready();
+  }
+
+  private async startRoles(): Promise<void> {
+    const s = this.state!;
+    this.agent = new Agent({ store: this.store!, nodeId: s.nodeId, containers: this.d.containers, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+    await this.agent.start();
+    if (s.role === 'manager') {
+      this.leader = new Leader(this.store!, s.nodeId, this.d.log);
+      this.leader.start();
+      const certs = path.join(this.dir, 'certs');
+      this.joinServer = await startJoinServer({
+        host: s.listenAddr,
+        port: SWARM_PORT,
+        keyPem: await fsp.readFile(path.join(certs, 'node.key'), 'utf8'),
+        certPem: await fsp.readFile(path.join(certs, 'node.crt'), 'utf8'),
+        handle: (req) => this.admit(req),
+        log: this.d.log,
+      });
+    }
+  }
+
+  private async teardown(removeTasks = false): Promise<void> {
+    await this.agent?.stop(removeTasks).catch(() => undefined);
+    await this.leader?.stop().catch(() => undefined);
+    await new Promise<void>((r) => (this.joinServer ? this.joinServer.close(() => r()) : r()));
+    this.joinServer?.closeAllConnections?.();
+    await this.member?.stop().catch(() => undefined);
+    this.agent = undefined;
+    this.leader = undefined;
+    this.joinServer = undefined;
+    this.member = undefined;
+    this.client = undefined;
+    this.store = undefined;
+  }
+
+  private async writeCerts(caPem: string, node: { certPem: string; keyPem: string }): Promise<void> {
+    const certs = path.join(this.dir, 'certs');
+    await writeFileAtomic(path.join(certs, 'ca.crt'), caPem, 0o644);
+    await writeFileAtomic(path.join(certs, 'node.crt'), node.certPem, 0o644);
+    await writeFileAtomic(path.join(certs, 'node.key'), node.keyPem, 0o600);
+  }
+
+  private nodeObject(id: string, role: 'worker' | 'manager', addr: string, desc?: { hostname: string; nanoCPUs: number; memoryBytes: number; engineVersion: string }): SwarmNode {
+    const now = new Date().toISOString();
+    return {
+      ID: id,
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: { Role: role, Availability: 'active', Labels: {} },
+      Description: {
+        Hostname: desc?.hostname ?? os.hostname(),
+        Platform: { Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, OS: 'linux' },
+        Resources: { NanoCPUs: desc?.nanoCPUs ?? os.cpus().length * 1e9, MemoryBytes: desc?.memoryBytes ?? os.totalmem() },
+        Engine: { EngineVersion: desc?.engineVersion ?? this.d.engineVersion },
+      },
+      Status: { State: 'ready', Addr: addr },
+      ManagerStatus: role === 'manager' ? { Leader: false, Reachability: 'reachable', Addr: `${addr}:${SWARM_PORT}` } : undefined,
+    };
+  }
+
+  /** One init, join or leave at a time. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw unavailable('another swarm operation is in progress on this node');
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** Docker's swarm IDs: 25 lowercase base-36 characters. */
+export function newSwarmId(): string {
+  let s = '';
+  while (s.length < 25) s += BigInt('0x' + randomBytes(16).toString('hex')).toString(36);
+  return s.slice(0, 25);
+}
+
+function listenHost(listenAddr: string | undefined): string {
+  if (!listenAddr) return '0.0.0.0';
+  const host = listenAddr.replace(/:\d+$/, '');
+  return host || '0.0.0.0';
+}
+
+/**
+ * The address other nodes reach this one at: the one given (an address, or an interface
+ * name), else the listen address, else the only non-loopback IPv4 address this host has.
+ */
+export function resolveAdvertiseAddr(advertise: string | undefined, listen: string | undefined): string {
+  const ifaces = os.networkInterfaces();
+  const pick = (given: string): string | undefined => {
+    const host = given.replace(/:\d+$/, '');
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return host === '0.0.0.0' ? undefined : host;
+    const v4 = (ifaces[host] ?? []).find((a) => a.family === 'IPv4');
+    if (!v4) throw invalid(`interface ${host} has no usable IPv4 address`);
+    return v4.address;
+  };
+  if (advertise) {
+    const a = pick(advertise);
+    if (a) return a;
+  }
+  if (listen) {
+    const l = pick(listen);
+    if (l) return l;
+  }
+  const candidates = Object.entries(ifaces).flatMap(([name, list]) => (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => `${a.address} on ${name}`));
+  if (candidates.length === 1) return candidates[0].split(' ')[0];
+  if (candidates.length === 0) throw invalid('could not find the system\'s IP address - specify one with --advertise-addr');
+  throw invalid(`could not choose an IP address to advertise since this system has multiple addresses on different interfaces (${candidates.join(' and ')}) - specify one with --advertise-addr`);
+}
+
+function defaultSpec(given: Partial<ClusterObject['Spec']> = {}): ClusterObject['Spec'] {
+  return {
+    Name: 'default',
+    Labels: {},
+    Orchestration: { TaskHistoryRetentionLimit: 5 },
+    Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+    Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+    CAConfig: { NodeCertExpiry: 7_776_000_000_000_000 },
+    TaskDefaults: {},
+    EncryptionConfig: { AutoLockManagers: false },
+    ...given,
+    ...(given.Orchestration ? { Orchestration: { TaskHistoryRetentionLimit: 5, ...given.Orchestration } } : {}),
+  } as ClusterObject['Spec'];
+}

@@ -1,0 +1,230 @@
+/**
+ * Swarm mode with four berthd nodes on one machine (three managers, one worker), each in a
+ * network namespace of its own on a bridge the test made: init, join, placement spread,
+ * scale, drain, a node killed (its tasks come back elsewhere, and it runs no stale tasks
+ * when it returns), the leader killed (the other managers go on), and Docker's refusals.
+ */
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+
+let lab: SwarmLab;
+let n1: LabNode, n2: LabNode, n3: LabNode, n4: LabNode;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(200);
+  }
+}
+
+async function json(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await n.d.api(method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+  return r.body ? r.json() : undefined;
+}
+
+interface TaskView {
+  ID: string;
+  NodeID?: string;
+  Slot?: number;
+  DesiredState: string;
+  Status: { State: string; Err?: string };
+}
+
+async function runningTasks(n: LabNode, service: string): Promise<TaskView[]> {
+  const filters = encodeURIComponent(JSON.stringify({ service: [service], 'desired-state': ['running'] }));
+  const tasks = (await json(n, 'GET', `/tasks?filters=${filters}`)) as TaskView[];
+  return tasks.filter((t) => t.Status.State === 'running');
+}
+
+/** Waits until `count` tasks of the service run; returns them. */
+function converged(n: LabNode, service: string, count: number, timeoutMs = 30_000): Promise<TaskView[]> {
+  return until(`${count} running tasks of ${service}`, async () => {
+    const running = await runningTasks(n, service);
+    return running.length === count ? running : undefined;
+  }, timeoutMs);
+}
+
+function spread(tasks: TaskView[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const t of tasks) m.set(t.NodeID!, (m.get(t.NodeID!) ?? 0) + 1);
+  return m;
+}
+
+/** Containers of a service a node runs, by its own API. */
+async function localTaskContainers(n: LabNode, service: string): Promise<{ Id: string; Labels: Record<string, string> }[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.swarm.service.name=${service}`], status: ['running'] }));
+  return json(n, 'GET', `/containers/json?filters=${filters}`);
+}
+
+before(async () => {
+  lab = await SwarmLab.start(4);
+  [n1, n2, n3, n4] = lab.nodes;
+});
+
+after(async () => {
+  await lab?.cleanup();
+});
+
+test('init, join as managers and as a worker; the managers see four ready nodes and one leader', async () => {
+  const id = await json(n1, 'POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: n1.addr });
+  assert.match(id, /^[a-z0-9]{25}$/);
+  const swarm = await json(n1, 'GET', '/swarm');
+  assert.match(swarm.JoinTokens.Worker, /^SWMTKN-1-/);
+  assert.notEqual(swarm.JoinTokens.Worker, swarm.JoinTokens.Manager);
+
+  const wrong = await n4.d.api('POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: swarm.JoinTokens.Worker.replace(/.{5}$/, 'aaaaa'), AdvertiseAddr: n4.addr, ListenAddr: '0.0.0.0:2377' });
+  assert.equal(wrong.status, 400, wrong.body);
+  assert.match(wrong.json().message, /A valid join token is necessary to join this cluster/);
+
+  for (const n of [n2, n3]) await json(n, 'POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: swarm.JoinTokens.Manager, AdvertiseAddr: n.addr, ListenAddr: '0.0.0.0:2377' });
+  await json(n4, 'POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: swarm.JoinTokens.Worker, AdvertiseAddr: n4.addr, ListenAddr: '0.0.0.0:2377' });
+
+  const nodes = await until('four ready nodes', async () => {
+    const list = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { State: string; Addr: string }; Spec: { Role: string }; ManagerStatus?: { Leader?: boolean } }[];
+    return list.length === 4 && list.every((x) => x.Status.State === 'ready') ? list : undefined;
+  });
+  assert.deepEqual(nodes.map((x) => x.Spec.Role).sort(), ['manager', 'manager', 'manager', 'worker']);
+  assert.equal(nodes.filter((x) => x.ManagerStatus?.Leader).length, 1);
+  assert.deepEqual(nodes.map((x) => x.Status.Addr).sort(), [n1.addr, n2.addr, n3.addr, n4.addr].sort());
+  const info = await json(n4, 'GET', '/info');
+  assert.equal(info.Swarm.LocalNodeState, 'active');
+  assert.equal(info.Swarm.ControlAvailable, false);
+  const worker = await n4.d.api('GET', '/nodes');
+  assert.equal(worker.status, 503);
+  assert.match(worker.json().message, /This node is not a swarm manager/);
+  const again = await n2.d.api('POST', '/swarm/init', { AdvertiseAddr: n2.addr });
+  assert.equal(again.status, 503);
+  assert.match(again.json().message, /already part of a swarm/);
+});
+
+test('replicas spread evenly and run as containers on their nodes; scale up and down', async () => {
+  const created = await json(n2, 'POST', '/services/create', {
+    Name: 'web',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'] }, RestartPolicy: { Condition: 'any', Delay: 100_000_000 } },
+    Mode: { Replicated: { Replicas: 6 } },
+  });
+  assert.match(created.ID, /^[a-z0-9]{25}$/);
+  const tasks = await converged(n1, 'web', 6);
+  const counts = [...spread(tasks).values()];
+  assert.equal(counts.length, 4);
+  assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `spread ${counts}`);
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { Addr: string } }[];
+  for (const n of lab.nodes) {
+    const id = nodes.find((x) => x.Status.Addr === n.addr)!.ID;
+    const local = await localTaskContainers(n, 'web');
+    assert.equal(local.length, tasks.filter((t) => t.NodeID === id).length, `containers on ${n.addr}`);
+  }
+  const svc = await json(n1, 'GET', '/services/web');
+  await json(n1, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 9 } } });
+  const nine = await converged(n3, 'web', 9);
+  const c9 = [...spread(nine).values()];
+  assert.ok(Math.max(...c9) - Math.min(...c9) <= 1, `spread ${c9}`);
+  const stale = await n1.d.api('POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, svc.Spec);
+  assert.equal(stale.status, 400, 'an update with an old version is refused');
+  assert.match(stale.json().message, /update out of sequence/);
+  const now = await json(n1, 'GET', '/services/web');
+  await json(n1, 'POST', `/services/web/update?version=${now.Version.Index}`, { ...now.Spec, Mode: { Replicated: { Replicas: 4 } } });
+  await converged(n1, 'web', 4);
+  await until('the other containers gone', async () => {
+    let total = 0;
+    for (const n of lab.nodes) total += (await localTaskContainers(n, 'web')).length;
+    return total === 4 ? true : undefined;
+  });
+  const listed = await json(n1, 'GET', '/services?status=true');
+  assert.deepEqual(listed.map((s: any) => [s.Spec.Name, s.ServiceStatus.RunningTasks, s.ServiceStatus.DesiredTasks]), [['web', 4, 4]]);
+});
+
+test('a constraint no node satisfies leaves tasks pending with the reason; labels make it placeable', async () => {
+  await json(n1, 'POST', '/services/create', {
+    Name: 'zoned',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'] }, Placement: { Constraints: ['node.labels.zone==a'] } },
+    Mode: { Replicated: { Replicas: 2 } },
+  });
+  const pending = await until('a pending task with a reason', async () => {
+    const tasks = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['zoned'] }))}`)) as TaskView[];
+    return tasks.length === 2 && tasks.every((t) => t.Status.State === 'pending' && t.Status.Err) ? tasks : undefined;
+  });
+  assert.match(pending[0].Status.Err!, /^no suitable node \(scheduling constraints not satisfied on 4 nodes\)$/);
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string } }[];
+  const target = nodes.find((x) => x.Status.Addr === n3.addr)!;
+  await json(n1, 'POST', `/nodes/${target.ID}/update?version=${target.Version.Index}`, { ...target.Spec, Labels: { zone: 'a' } });
+  const placed = await converged(n1, 'zoned', 2);
+  assert.ok(placed.every((t) => t.NodeID === target.ID));
+  await json(n1, 'DELETE', '/services/zoned');
+  await until('zoned containers gone', async () => ((await localTaskContainers(n3, 'zoned')).length === 0 ? true : undefined));
+});
+
+test('drain moves a node\'s tasks to the others', async () => {
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string } }[];
+  const worker = nodes.find((x) => x.Status.Addr === n4.addr)!;
+  await json(n1, 'POST', `/nodes/${worker.ID}/update?version=${worker.Version.Index}`, { ...worker.Spec, Availability: 'drain' });
+  const tasks = await until('web off the drained node', async () => {
+    const running = await runningTasks(n1, 'web');
+    return running.length === 4 && running.every((t) => t.NodeID !== worker.ID) ? running : undefined;
+  });
+  assert.equal(tasks.length, 4);
+  await until('no web container on the drained node', async () => ((await localTaskContainers(n4, 'web')).length === 0 ? true : undefined));
+  const back = (await json(n1, 'GET', `/nodes/${worker.ID}`)) as { Version: { Index: number }; Spec: Record<string, unknown> };
+  await json(n1, 'POST', `/nodes/${worker.ID}/update?version=${back.Version.Index}`, { ...back.Spec, Availability: 'active' });
+});
+
+test('a node that stops answering has its tasks started elsewhere, and runs no stale task when it returns', async () => {
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { Addr: string } }[];
+  const victimId = nodes.find((x) => x.Status.Addr === n4.addr)!.ID;
+  // make sure the victim has work
+  const svc = await json(n1, 'GET', '/services/web');
+  await json(n1, 'POST', `/services/web/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 8 } } });
+  const before = await converged(n1, 'web', 8);
+  assert.ok(before.some((t) => t.NodeID === victimId), 'the victim runs tasks');
+  const killedAt = Date.now();
+  await n4.d.stopProcess('SIGKILL');
+  const after = await until('8 tasks running away from the lost node', async () => {
+    const running = await runningTasks(n1, 'web');
+    return running.length === 8 && running.every((t) => t.NodeID !== victimId) ? running : undefined;
+  }, 30_000);
+  const recovery = Date.now() - killedAt;
+  assert.ok(recovery < 15_000, `recovered in ${recovery} ms`);
+  assert.equal(after.length, 8);
+  // back again: its old containers go, it runs only what it is now given
+  await n4.d.startProcess();
+  await until('the node ready again', async () => {
+    const n = await json(n1, 'GET', `/nodes/${victimId}`);
+    return n.Status.State === 'ready' ? true : undefined;
+  });
+  await until('no stale containers on the returned node', async () => {
+    const tasks = await runningTasks(n1, 'web');
+    const mine = new Set(tasks.filter((t) => t.NodeID === victimId).map((t) => t.ID));
+    const local = await localTaskContainers(n4, 'web');
+    return local.every((c) => mine.has(c.Labels['com.docker.swarm.task.id'])) ? true : undefined;
+  });
+});
+
+test('the leader killed: another manager leads and the cluster still takes changes', async () => {
+  const nodes = (await json(n2, 'GET', '/nodes')) as { ID: string; Status: { Addr: string }; ManagerStatus?: { Leader?: boolean } }[];
+  const leader = nodes.find((x) => x.ManagerStatus?.Leader)!;
+  const leaderNode = lab.nodes.find((n) => n.addr === leader.Status.Addr)!;
+  const other = [n1, n2, n3].find((n) => n !== leaderNode)!;
+  await leaderNode.d.stopProcess('SIGKILL');
+  // its etcd member goes down with it (a manager lost as a whole)
+  for (const pid of lab.etcdPids(leaderNode)) process.kill(pid, 'SIGKILL');
+  await until('a new leader', async () => {
+    const list = (await json(other, 'GET', '/nodes')) as { ID: string; ManagerStatus?: { Leader?: boolean } }[];
+    return list.some((x) => x.ManagerStatus?.Leader && x.ID !== leader.ID) ? true : undefined;
+  });
+  const svc = await json(other, 'GET', '/services/web');
+  await json(other, 'POST', `/services/web/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 3 } } });
+  await converged(other, 'web', 3);
+  await leaderNode.d.startProcess();
+});
