@@ -173,7 +173,7 @@ export class Agent {
     const grace = t?.Spec.ContainerSpec.StopGracePeriod;
     if (rec?.State.Running) await this.d.containers.stop(containerId, { timeout: grace !== undefined ? Math.round(grace / 1e9) : 10 }).catch(() => undefined);
     await this.d.containers.remove(containerId, { force: true, volumes: true }).catch((e) => this.d.log(`swarm agent: removing ${containerId}: ${(e as Error).message}`));
-    if (t && !isTerminal(t.Status.State)) await this.setStatus(taskId, 'shutdown', 'shutdown').catch(() => undefined);
+    if (t && !isTerminal(t.Status.State)) await this.setStatus(taskId, 'shutdown', 'shutdown').catch((e) => this.d.log(`swarm agent: task ${taskId}: ${(e as Error).message}`));
   }
 
   private containerEvent(ev: EngineEvent): void {

@@ -261,6 +261,11 @@ export function filterTasks(tasks: Task[], f: Filters, snap: Snapshot, self: str
       if (!f.name.some((n) => name.startsWith(n))) return false;
     }
     if (f.label && !f.label.every((l) => matchLabel(t.Labels, l))) return false;
+    // the docker CLI's progress asks for the tasks of the service's current spec only
+    if (f['_up-to-date']?.includes('true')) {
+      const svc = snap.services.find((s) => s.ID === t.ServiceID);
+      if (!svc || (t.SpecVersion ?? 0) !== (svc.SpecVersion ?? 0)) return false;
+    }
     return true;
   });
 }
