@@ -104,6 +104,15 @@ test('init, join as managers and as a worker; the managers see four ready nodes 
   const worker = await n4.d.api('GET', '/nodes');
   assert.equal(worker.status, 503);
   assert.match(worker.json().message, /This node is not a swarm manager/);
+  // the docker CLI and berth's read the same
+  const dockerNodes = await n1.d.docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}']);
+  assert.equal(dockerNodes.code, 0, dockerNodes.stderr);
+  assert.equal(dockerNodes.stdout.trim().split('\n').length, 4);
+  assert.equal(dockerNodes.stdout.split('\n').filter((l) => / Ready Leader$/.test(l)).length, 1);
+  const berthNodes = await n2.d.berth(['node', 'ls']);
+  assert.equal(berthNodes.code, 0, berthNodes.stderr);
+  assert.match(berthNodes.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION\n/);
+  assert.equal((berthNodes.stdout.match(/ Ready /g) ?? []).length, 4);
   const again = await n2.d.api('POST', '/swarm/init', { AdvertiseAddr: n2.addr });
   assert.equal(again.status, 503);
   assert.match(again.json().message, /already part of a swarm/);
@@ -142,6 +151,11 @@ test('replicas spread evenly and run as containers on their nodes; scale up and 
     for (const n of lab.nodes) total += (await localTaskContainers(n, 'web')).length;
     return total === 4 ? true : undefined;
   });
+  const ls = await n3.d.berth(['service', 'ls']);
+  assert.match(ls.stdout, /\sweb\s+replicated\s+4\/4\s+busybox\s/);
+  const dockerPs = await n1.d.docker(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Name}} {{.CurrentState}}', 'web']);
+  assert.equal(dockerPs.code, 0, dockerPs.stderr);
+  assert.equal(dockerPs.stdout.trim().split('\n').filter((l) => /^web\.\d+ Running /.test(l)).length, 4, dockerPs.stdout);
   const listed = await json(n1, 'GET', '/services?status=true');
   assert.deepEqual(listed.map((s: any) => [s.Spec.Name, s.ServiceStatus.RunningTasks, s.ServiceStatus.DesiredTasks]), [['web', 4, 4]]);
 });
