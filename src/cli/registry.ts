@@ -69,41 +69,6 @@ export interface GroupEntry {
 }
 
 export const groups: Record<string, GroupEntry> = {
-  node: {
-    summary: 'Manage Swarm nodes',
-    subcommands: {
-      inspect: e('swarm', 'nodeInspect', 'Display detailed information on one or more nodes'),
-      ls: e('swarm', 'nodeLs', 'List nodes in the swarm'),
-      ps: e('swarm', 'nodePs', 'List tasks running on one or more nodes, defaults to current node'),
-      rm: e('swarm', 'nodeRm', 'Remove one or more nodes from the swarm'),
-      update: e('swarm', 'nodeUpdate', 'Update a node'),
-    },
-    aliases: { list: 'ls', remove: 'rm' },
-  },
-  service: {
-    summary: 'Manage Swarm services',
-    subcommands: {
-      create: e('swarm', 'serviceCreate', 'Create a new service'),
-      inspect: e('swarm', 'serviceInspect', 'Display detailed information on one or more services'),
-      ls: e('swarm', 'serviceLs', 'List services'),
-      ps: e('swarm', 'servicePs', 'List the tasks of one or more services'),
-      rm: e('swarm', 'serviceRm', 'Remove one or more services'),
-      rollback: e('swarm', 'serviceRollback', "Revert changes to a service's configuration"),
-      scale: e('swarm', 'serviceScale', 'Scale one or multiple replicated services'),
-      update: e('swarm', 'serviceUpdate', 'Update a service'),
-    },
-    aliases: { list: 'ls', remove: 'rm' },
-  },
-  swarm: {
-    summary: 'Manage Swarm',
-    subcommands: {
-      init: e('swarm', 'swarmInit', 'Initialize a swarm'),
-      join: e('swarm', 'swarmJoin', 'Join a swarm as a node and/or manager'),
-      'join-token': e('swarm', 'swarmJoinToken', 'Manage join tokens'),
-      leave: e('swarm', 'swarmLeave', 'Leave the swarm'),
-    },
-    aliases: {},
-  },
   builder: {
     summary: 'Manage builds',
     subcommands: {
@@ -173,6 +138,41 @@ export const groups: Record<string, GroupEntry> = {
       rm: e('network', 'networkRm', 'Remove one or more networks'),
     },
     aliases: { list: 'ls', remove: 'rm' },
+  },
+  node: {
+    summary: 'Manage Swarm nodes',
+    subcommands: {
+      inspect: e('swarm', 'nodeInspect', 'Display detailed information on one or more nodes'),
+      ls: e('swarm', 'nodeLs', 'List nodes in the swarm'),
+      ps: e('swarm', 'nodePs', 'List tasks running on one or more nodes, defaults to current node'),
+      rm: e('swarm', 'nodeRm', 'Remove one or more nodes from the swarm'),
+      update: e('swarm', 'nodeUpdate', 'Update a node'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  service: {
+    summary: 'Manage Swarm services',
+    subcommands: {
+      create: e('swarm', 'serviceCreate', 'Create a new service'),
+      inspect: e('swarm', 'serviceInspect', 'Display detailed information on one or more services'),
+      ls: e('swarm', 'serviceLs', 'List services'),
+      ps: e('swarm', 'servicePs', 'List the tasks of one or more services'),
+      rm: e('swarm', 'serviceRm', 'Remove one or more services'),
+      rollback: e('swarm', 'serviceRollback', "Revert changes to a service's configuration"),
+      scale: e('swarm', 'serviceScale', 'Scale one or multiple replicated services'),
+      update: e('swarm', 'serviceUpdate', 'Update a service'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  swarm: {
+    summary: 'Manage Swarm',
+    subcommands: {
+      init: e('swarm', 'swarmInit', 'Initialize a swarm'),
+      join: e('swarm', 'swarmJoin', 'Join a swarm as a node and/or manager'),
+      'join-token': e('swarm', 'swarmJoinToken', 'Manage join tokens'),
+      leave: e('swarm', 'swarmLeave', 'Leave the swarm'),
+    },
+    aliases: {},
   },
   system: {
     summary: 'Manage berth',

@@ -16,6 +16,7 @@ import type { ContainerManager } from '../container/manager';
 import type { EventBus } from '../daemon/events';
 import { Agent } from './cluster/agent';
 import { Leader } from './cluster/leader';
+import { RoutingMesh } from './cluster/mesh';
 import type { SwarmNode } from './cluster/model';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
 import { EtcdClient } from './etcd/client';
@@ -56,6 +57,7 @@ export class Swarm {
   private member?: EtcdMember;
   private agent?: Agent;
   private leader?: Leader;
+  private mesh?: RoutingMesh;
   private joinServer?: Server;
   private busy = false;
 
@@ -289,6 +291,8 @@ export class Swarm {
     const s = this.state!;
     this.agent = new Agent({ store: this.store!, nodeId: s.nodeId, containers: this.d.containers, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
     await this.agent.start();
+    this.mesh = new RoutingMesh(this.store!, this.d.log);
+    this.mesh.start();
     if (s.role === 'manager') {
       this.leader = new Leader(this.store!, s.nodeId, this.d.log);
       this.leader.start();
@@ -305,6 +309,8 @@ export class Swarm {
   }
 
   private async teardown(removeTasks = false): Promise<void> {
+    this.mesh?.stop();
+    this.mesh = undefined;
     await this.agent?.stop(removeTasks).catch(() => undefined);
     await this.leader?.stop().catch(() => undefined);
     await new Promise<void>((r) => (this.joinServer ? this.joinServer.close(() => r()) : r()));

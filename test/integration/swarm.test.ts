@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
 
 let lab: SwarmLab;
@@ -158,6 +159,40 @@ test('replicas spread evenly and run as containers on their nodes; scale up and 
   assert.equal(dockerPs.stdout.trim().split('\n').filter((l) => /^web\.\d+ Running /.test(l)).length, 4, dockerPs.stdout);
   const listed = await json(n1, 'GET', '/services?status=true');
   assert.deepEqual(listed.map((s: any) => [s.Spec.Name, s.ServiceStatus.RunningTasks, s.ServiceStatus.DesiredTasks]), [['web', 4, 4]]);
+});
+
+test('a published port answers on every node and reaches the tasks on any node (the routing mesh)', async () => {
+  await json(n1, 'POST', '/services/create', {
+    Name: 'site',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'] } },
+    Mode: { Replicated: { Replicas: 2 } },
+    EndpointSpec: { Ports: [{ TargetPort: 8080, PublishedPort: 18080 }] },
+  });
+  const tasks = await converged(n1, 'site', 2);
+  assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 2, 'the two replicas run on two nodes');
+  const auto = await json(n1, 'POST', '/services/create', { Name: 'auto', TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '1000'] } }, EndpointSpec: { Ports: [{ TargetPort: 80 }] } });
+  const autoSvc = await json(n1, 'GET', `/services/${auto.ID}`);
+  assert.equal(autoSvc.Endpoint.Ports[0].PublishedPort, 30000, 'a port from 30000 when none is given');
+  const taken = await n1.d.api('POST', '/services/create', { Name: 'clash', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 18080 }] } });
+  assert.equal(taken.status, 400);
+  assert.match(taken.json().message, /port '18080' is already in use by another service/);
+  // every node answers, from every node's address, with one of the tasks
+  const answers = new Set<string>();
+  for (const from of lab.nodes) {
+    for (const to of lab.nodes) {
+      const body = await until(`an answer of ${to.addr}:18080 from ${from.addr}`, async () => {
+        try {
+          return execFileSync('nsenter', [`--net=/run/netns/${from.d.netns}`, 'curl', '-s', '--max-time', '3', `http://${to.addr}:18080/`]).toString().trim() || undefined;
+        } catch {
+          return undefined;
+        }
+      }, 15_000);
+      answers.add(body);
+    }
+  }
+  assert.equal(answers.size, 2, `both tasks answered: ${[...answers]}`);
+  await json(n1, 'DELETE', '/services/site');
+  await json(n1, 'DELETE', '/services/auto');
 });
 
 test('a constraint no node satisfies leaves tasks pending with the reason; labels make it placeable', async () => {

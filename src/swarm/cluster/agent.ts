@@ -159,6 +159,14 @@ export class Agent {
       }
       await this.d.containers.start(Id);
       const rec = this.d.containers.store.find(Id);
+      const ingress = (svc.Spec.EndpointSpec?.Ports ?? []).filter((p) => p.PublishMode !== 'host');
+      const meshPorts = ingress
+        .map((p) => {
+          const m = (rec?.Sandbox?.ports ?? []).find((x) => x.containerPort === p.TargetPort && x.protocol === (p.Protocol ?? 'tcp') && x.hostPort !== p.PublishedPort);
+          return m ? { TargetPort: p.TargetPort, Protocol: p.Protocol ?? 'tcp', HostPort: m.hostPort } : undefined;
+        })
+        .filter((x): x is NonNullable<typeof x> => x !== undefined);
+      if (meshPorts.length) await this.d.store.mutate<Task>('tasks', t.ID, (x) => ({ ...x, MeshPorts: meshPorts }));
       await this.setStatus(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: Id, PID: rec?.State.Pid ?? 0, ExitCode: 0 } });
       // an exit before the status said running was not reported
       if (rec && !rec.State.Running) await this.reportExit(t.ID, rec.State.ExitCode);
@@ -197,13 +205,14 @@ export class Agent {
 export function containerBody(t: Task, svc: Service, nodeId: string): ContainerCreateBody {
   const c = t.Spec.ContainerSpec;
   const limits = t.Spec.Resources?.Limits ?? {};
-  const ports = (svc.Spec.EndpointSpec?.Ports ?? []).filter((p) => p.PublishMode === 'host');
   const exposed: Record<string, Record<string, never>> = {};
   const bindings: Record<string, { HostIp?: string; HostPort?: string }[]> = {};
-  for (const p of ports) {
+  for (const p of svc.Spec.EndpointSpec?.Ports ?? []) {
     const key = `${p.TargetPort}/${p.Protocol ?? 'tcp'}`;
     exposed[key] = {};
-    (bindings[key] ??= []).push({ HostPort: p.PublishedPort ? String(p.PublishedPort) : '' });
+    // host mode: the published port on this node; ingress: a free port the routing mesh forwards to
+    const hostPort = p.PublishMode === 'host' && p.PublishedPort ? String(p.PublishedPort) : '';
+    if (!(bindings[key] ??= []).some((b) => b.HostPort === hostPort)) bindings[key].push({ HostPort: hostPort });
   }
   return {
     Image: c.Image,

@@ -159,13 +159,32 @@ export async function createService(store: ClusterStore, spec: ServiceSpec): Pro
   const id = newObjectId();
   const now = new Date().toISOString();
   const norm = normalizeSpec(spec, id);
-  const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm), SpecVersion: 1 };
+  const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm, snap.services), SpecVersion: 1 };
   if (!(await store.create('services', svc))) throw conflict(`service ${id} already exists`);
   return { ID: id, Warnings: null };
 }
 
-function endpointOf(spec: ServiceSpec): Service['Endpoint'] {
+/**
+ * The service's ports as published: an ingress port without a number gets one from
+ * Docker's range (30000-32767) that no other service holds, kept across updates.
+ */
+function endpointOf(spec: ServiceSpec, others: Service[], previous?: Service['Endpoint']): Service['Endpoint'] {
+  const taken = new Set(others.flatMap((s) => (s.Endpoint?.Ports ?? []).map((p) => `${p.PublishedPort}/${p.Protocol ?? 'tcp'}`)));
   const ports = (spec.EndpointSpec?.Ports ?? []).map((p) => ({ ...p }));
+  for (const p of ports) {
+    const key = (n: number | undefined) => `${n}/${p.Protocol ?? 'tcp'}`;
+    if (p.PublishedPort && p.PublishMode !== 'host' && taken.has(key(p.PublishedPort))) {
+      throw invalid(`rpc error: code = InvalidArgument desc = port '${p.PublishedPort}' is already in use by another service`);
+    }
+    if (!p.PublishedPort && p.PublishMode !== 'host') {
+      const before = previous?.Ports?.find((x) => x.TargetPort === p.TargetPort && (x.Protocol ?? 'tcp') === (p.Protocol ?? 'tcp'));
+      let n = before?.PublishedPort ?? 30000;
+      while (taken.has(key(n))) n++;
+      if (n > 32767) throw invalid('rpc error: code = ResourceExhausted desc = no free port in the range 30000-32767');
+      p.PublishedPort = n;
+    }
+    taken.add(key(p.PublishedPort));
+  }
   return { Spec: spec.EndpointSpec ?? { Mode: 'vip' }, Ports: ports.length ? ports : undefined };
 }
 
@@ -182,7 +201,7 @@ export async function updateService(store: ClusterStore, ref: string, version: n
     if (spec.Name && spec.Name !== svc.Spec.Name) throw invalid('rpc error: code = Unimplemented desc = renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
     const norm = normalizeSpec({ ...spec, Name: svc.Spec.Name }, svc.ID);
-    next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm) };
+    next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm, snap.services.filter((s) => s.ID !== svc.ID), svc.Endpoint) };
     // only a change of what the tasks run starts a rolling update; scaling does not
     if (JSON.stringify(norm.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) {
       next.UpdateStatus = { State: 'updating', StartedAt: new Date().toISOString(), Message: 'update in progress' };
@@ -229,7 +248,7 @@ export function presentService(svc: Service): Service {
 }
 
 export function presentTask(t: Task, svc: Service | undefined): Task {
-  const { SpecVersion: _s, NotBefore: _n, ...rest } = t;
+  const { SpecVersion: _s, NotBefore: _n, MeshPorts: _m, ...rest } = t;
   const out = rest as Task;
   if (svc) out.Labels = { ...(t.Labels ?? {}) };
   return out;

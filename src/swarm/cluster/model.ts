@@ -161,6 +161,8 @@ export interface Task {
   SpecVersion?: number;
   /** internal: when the task may start (a restart delay) */
   NotBefore?: string;
+  /** internal: the node's ports where the routing mesh reaches this task's ingress ports */
+  MeshPorts?: { TargetPort: number; Protocol: string; HostPort: number }[];
 }
 
 export function isGlobal(spec: ServiceSpec): boolean {
