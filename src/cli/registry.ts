@@ -155,6 +155,7 @@ export const groups: Record<string, GroupEntry> = {
     subcommands: {
       create: e('swarm', 'serviceCreate', 'Create a new service'),
       inspect: e('swarm', 'serviceInspect', 'Display detailed information on one or more services'),
+      logs: e('swarm', 'serviceLogs', 'Fetch the logs of a service or task'),
       ls: e('swarm', 'serviceLs', 'List services'),
       ps: e('swarm', 'servicePs', 'List the tasks of one or more services'),
       rm: e('swarm', 'serviceRm', 'Remove one or more services'),

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CGROUP_ROOT, cgroupDir, type CgroupVersion } from './cgroups';
 
-const ZERO_TIME = '0001-01-01T00:00:00Z';
+/** The read time of a zeroed answer: Go's zero time. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
 /** USER_HZ: /proc/stat and cpuacct.stat count in these ticks */
 const TICKS_PER_SECOND = 100;
 
@@ -19,19 +20,27 @@ export interface CpuStats {
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
 
+/** Fields in the order of the spec's ContainerStatsResponse, which is the order Docker writes them. */
 export interface ContainerStats {
-  name: string;
-  id: string;
   read: string;
   preread: string;
   pids_stats: { current?: number; limit?: number };
-  blkio_stats: Record<string, { major: number; minor: number; op: string; value: number }[] | null>;
+  blkio_stats: Record<string, BlkioEntry[] | null>;
   num_procs: number;
   storage_stats: Record<string, never>;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
   memory_stats: { usage?: number; max_usage?: number; limit?: number; failcnt?: number; stats?: Record<string, number> };
+  name: string;
+  id: string;
   networks?: Record<string, NetworkStats>;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
 }
 
 export interface NetworkStats {
@@ -85,8 +94,6 @@ function emptyCpu(): CpuStats {
 /** A zeroed answer, as Docker gives for a container that is not running. */
 export function emptyStats(id: string, name: string): ContainerStats {
   return {
-    name,
-    id,
     read: ZERO_TIME,
     preread: ZERO_TIME,
     pids_stats: {},
@@ -96,6 +103,8 @@ export function emptyStats(id: string, name: string): ContainerStats {
     cpu_stats: emptyCpu(),
     precpu_stats: emptyCpu(),
     memory_stats: {},
+    name,
+    id,
   };
 }
 
@@ -124,20 +133,37 @@ async function cpuV2(dir: string): Promise<CpuStats> {
   };
 }
 
-/** v1 blkio files: "8:0 Read 4096" lines, "Total" left out as Docker does. */
-export function blkioEntries(text: string | undefined): { major: number; minor: number; op: string; value: number }[] {
-  const out: { major: number; minor: number; op: string; value: number }[] = [];
+/**
+ * v1 blkio files: "8:0 Read 4096" lines, the operation spelled as the kernel does (Read,
+ * Write, Sync, Async, Discard, Total), as Docker passes them on; the closing "Total N"
+ * line is not an entry.
+ */
+export function blkioEntries(text: string | undefined): BlkioEntry[] {
+  const out: BlkioEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const m = /^(\d+):(\d+)\s+(\w+)\s+(\d+)$/.exec(line.trim());
-    if (m) out.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3].toLowerCase(), value: Number(m[4]) });
+    if (m) out.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3], value: Number(m[4]) });
   }
   return out;
 }
 
+/**
+ * v1 block I/O: the BFQ scheduler's counters where it has any (what runc reports first),
+ * otherwise the throttle layer's, which count every request the cgroup issued.
+ */
+async function blkioV1(dir: string): Promise<{ bytes: BlkioEntry[]; ios: BlkioEntry[] }> {
+  for (const prefix of ['blkio.bfq.', 'blkio.throttle.']) {
+    const bytes = blkioEntries(await read(path.join(dir, `${prefix}io_service_bytes_recursive`)));
+    const ios = blkioEntries(await read(path.join(dir, `${prefix}io_serviced_recursive`)));
+    if (bytes.length || ios.length || prefix === 'blkio.throttle.') return { bytes, ios };
+  }
+  return { bytes: [], ios: [] };
+}
+
 /** v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 ..." into Docker's read/write entries. */
-export function ioStatEntries(text: string | undefined): { bytes: ContainerStats['blkio_stats'][string]; ios: ContainerStats['blkio_stats'][string] } {
-  const bytes: { major: number; minor: number; op: string; value: number }[] = [];
-  const ios: { major: number; minor: number; op: string; value: number }[] = [];
+export function ioStatEntries(text: string | undefined): { bytes: BlkioEntry[]; ios: BlkioEntry[] } {
+  const bytes: BlkioEntry[] = [];
+  const ios: BlkioEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const [dev, ...kv] = line.trim().split(/\s+/);
     const m = /^(\d+):(\d+)$/.exec(dev ?? '');
@@ -195,8 +221,9 @@ export async function sampleStats(t: StatsTarget, o: { root?: string; proc?: str
     const pids = cgroupDir('pids', t.cgroupsPath, 'v1', root);
     s.pids_stats = { current: await readNumber(path.join(pids, 'pids.current')), limit: await readNumber(path.join(pids, 'pids.max')) };
     const blk = cgroupDir('blkio', t.cgroupsPath, 'v1', root);
-    s.blkio_stats.io_service_bytes_recursive = blkioEntries(await read(path.join(blk, 'blkio.throttle.io_service_bytes_recursive')));
-    s.blkio_stats.io_serviced_recursive = blkioEntries(await read(path.join(blk, 'blkio.throttle.io_serviced_recursive')));
+    const io = await blkioV1(blk);
+    s.blkio_stats.io_service_bytes_recursive = io.bytes;
+    s.blkio_stats.io_serviced_recursive = io.ios;
   } else {
     const dir = cgroupDir('', t.cgroupsPath, 'v2', root);
     s.cpu_stats = await cpuV2(dir);

@@ -126,7 +126,7 @@ export class Daemon {
       },
     });
     registerContainerRoutes(router, { containers, images, snapshotter });
-    registerStatsRoutes(router, { containers, events });
+    registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
     registerDistributionRoutes(router, { distribution, events });

@@ -7,6 +7,7 @@
  * and key signed by the CA, and where etcd is.
  */
 import * as https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { BerthError, invalid, unavailable } from '../common/errors';
@@ -38,14 +39,30 @@ export type JoinHandler = (req: JoinRequest) => Promise<JoinAnswer>;
 
 export const SWARM_PORT = 2377;
 
-/** The manager's side: HTTPS on the swarm port, one endpoint. */
-export function startJoinServer(o: { host: string; port: number; keyPem: string; certPem: string; handle: JoinHandler; log: (m: string) => void }): Promise<https.Server> {
-  const server = https.createServer({ key: o.keyPem, cert: o.certPem }, (req, res) => {
+export type LogsHandler = (containerId: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/**
+ * The swarm port (HTTPS): joins, on managers; task logs, on every node, for peers with a
+ * certificate of the swarm CA (a joiner has none yet, so certificates are asked, not required).
+ */
+export function startSwarmServer(o: { host: string; port: number; keyPem: string; certPem: string; caPem: string; handle?: JoinHandler; logs: LogsHandler; log: (m: string) => void }): Promise<https.Server> {
+  const server = https.createServer({ key: o.keyPem, cert: o.certPem, ca: o.caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    const url = new URL(req.url ?? '/', 'https://swarm');
+    const logs = /^\/task-logs\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (req.method === 'GET' && logs) {
+      o.logs(logs[1], url.searchParams, req, res).catch((e: unknown) => {
+        if (!res.headersSent) send(500, { message: (e as Error).message });
+        else res.destroy();
+      });
+      return;
+    }
     if (req.method !== 'POST' || req.url !== '/join') return send(404, { message: 'not found' });
+    const handle = o.handle;
+    if (!handle) return send(503, { message: 'This node is not a swarm manager: join through a manager' });
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (d: string) => {
@@ -59,7 +76,7 @@ export function startJoinServer(o: { host: string; port: number; keyPem: string;
       } catch {
         return send(400, { message: 'invalid join request' });
       }
-      o.handle(body).then(
+      handle(body).then(
         (answer) => send(200, answer),
         (e: unknown) => {
           const status = e instanceof BerthError ? e.status : 500;

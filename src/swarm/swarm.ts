@@ -21,7 +21,8 @@ import type { SwarmNode } from './cluster/model';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
 import { EtcdClient } from './etcd/client';
 import { EtcdMember } from './etcd/supervisor';
-import { requestJoin, startJoinServer, SWARM_PORT, type JoinAnswer, type JoinRequest } from './join';
+import { requestJoin, startSwarmServer, SWARM_PORT, type JoinAnswer, type JoinRequest } from './join';
+import { fetchTaskLogs, serveTaskLogs, type LogLine, type TaskLogQuery } from './task-logs';
 import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken, tokensEqual } from './pki';
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -296,16 +297,18 @@ export class Swarm {
     if (s.role === 'manager') {
       this.leader = new Leader(this.store!, s.nodeId, this.d.log);
       this.leader.start();
-      const certs = path.join(this.dir, 'certs');
-      this.joinServer = await startJoinServer({
-        host: s.listenAddr,
-        port: SWARM_PORT,
-        keyPem: await fsp.readFile(path.join(certs, 'node.key'), 'utf8'),
-        certPem: await fsp.readFile(path.join(certs, 'node.crt'), 'utf8'),
-        handle: (req) => this.admit(req),
-        log: this.d.log,
-      });
     }
+    const tls = await this.tls();
+    this.joinServer = await startSwarmServer({
+      host: s.listenAddr,
+      port: SWARM_PORT,
+      keyPem: tls.key,
+      certPem: tls.cert,
+      caPem: tls.ca,
+      handle: s.role === 'manager' ? (req) => this.admit(req) : undefined,
+      logs: (containerId, q, req, res) => serveTaskLogs(this.d.containers, containerId, logQuery(q), req, res),
+      log: this.d.log,
+    });
   }
 
   private async teardown(removeTasks = false): Promise<void> {
@@ -322,6 +325,20 @@ export class Swarm {
     this.member = undefined;
     this.client = undefined;
     this.store = undefined;
+  }
+
+  private async tls(): Promise<{ ca: string; cert: string; key: string }> {
+    const certs = path.join(this.dir, 'certs');
+    return {
+      ca: await fsp.readFile(path.join(certs, 'ca.crt'), 'utf8'),
+      cert: await fsp.readFile(path.join(certs, 'node.crt'), 'utf8'),
+      key: await fsp.readFile(path.join(certs, 'node.key'), 'utf8'),
+    };
+  }
+
+  /** The log of a task, read from the node that runs it. */
+  async *taskLogs(nodeAddr: string, containerId: string, q: TaskLogQuery, aborted: Promise<void>): AsyncGenerator<LogLine> {
+    yield* fetchTaskLogs({ addr: nodeAddr, port: SWARM_PORT, containerId, q, tls: await this.tls(), aborted });
   }
 
   private async writeCerts(caPem: string, node: { certPem: string; keyPem: string }): Promise<void> {
@@ -415,4 +432,16 @@ function defaultSpec(given: Partial<ClusterObject['Spec']> = {}): ClusterObject[
     ...given,
     ...(given.Orchestration ? { Orchestration: { TaskHistoryRetentionLimit: 5, ...given.Orchestration } } : {}),
   } as ClusterObject['Spec'];
+}
+
+function logQuery(q: URLSearchParams): TaskLogQuery {
+  const tail = q.get('tail');
+  const since = q.get('since');
+  return {
+    stdout: q.get('stdout') !== 'false',
+    stderr: q.get('stderr') !== 'false',
+    follow: q.get('follow') === 'true',
+    tail: tail !== null && tail !== '' && Number.isFinite(Number(tail)) ? Number(tail) : undefined,
+    since: since !== null && since !== '' && Number.isFinite(Number(since)) ? Number(since) : undefined,
+  };
 }

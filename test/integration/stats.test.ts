@@ -69,6 +69,15 @@ test('stats read the cgroup: memory a container holds, its limits, its processes
 
 test('a stream yields a sample a second, with the previous CPU sample, for a busy container', async () => {
   assert.equal((await d.berth(['run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'while :; do :; done'])).code, 0);
+  // a spinning container is stopped even when an assertion fails
+  try {
+    await busyStream();
+  } finally {
+    await d.berth(['rm', '-f', 'busy']);
+  }
+});
+
+async function busyStream(): Promise<void> {
   const samples = await streamed('busy', 3);
   assert.equal(samples.length, 3);
   assert.ok(samples[2].cpu_stats.cpu_usage.total_usage > samples[1].cpu_stats.cpu_usage.total_usage);
@@ -77,8 +86,9 @@ test('a stream yields a sample a second, with the previous CPU sample, for a bus
   const cur = samples[2].cpu_stats;
   const percent = ((cur.cpu_usage.total_usage - pre.cpu_usage.total_usage) / (cur.system_cpu_usage - pre.system_cpu_usage)) * cur.online_cpus * 100;
   assert.ok(percent > 30, `a spinning shell uses a CPU: ${percent}%`);
-  assert.equal((await d.berth(['rm', '-f', 'busy'])).code, 0);
-});
+  assert.ok(Date.parse(samples[2].read) - Date.parse(samples[1].read) >= 900, 'a sample a second');
+  assert.equal(samples[2].preread, samples[1].read);
+}
 
 test('a stopped container gives zeros; an unknown one is a 404', async () => {
   assert.equal((await d.berth(['create', '--name', 'idle', 'busybox', 'true'])).code, 0);
@@ -88,7 +98,36 @@ test('a stopped container gives zeros; an unknown one is a 404', async () => {
   const missing = await d.api('GET', '/containers/nope/stats?stream=false');
   assert.equal(missing.status, 404);
   assert.match(missing.json().message, /No such container: nope/);
+  // streamed, a stopped container keeps answering zeros
+  const zeros = await streamed('idle', 2);
+  assert.deepEqual(zeros.map((z) => z.read), ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']);
+  assert.equal(zeros[1].name, '/idle');
   const cli = await d.berth(['stats', '--no-stream', 'nope']);
   assert.equal(cli.code, 1);
   assert.match(cli.stderr, /No such container: nope/);
+});
+
+test('a stream ends when its container is removed', async () => {
+  assert.equal((await d.berth(['run', '-d', '--name', 'brief', 'busybox', 'sleep', '1000'])).code, 0);
+  const got: string[] = [];
+  const ended = new Promise<void>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, path: '/containers/brief/stats' }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        got.push(chunk);
+        if (got.length === 1) void d.berth(['rm', '-f', 'brief']);
+      });
+      res.on('end', resolve);
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+    setTimeout(() => {
+      req.destroy();
+      reject(new Error('the stream outlived its container'));
+    }, 15_000).unref();
+  });
+  await ended;
+  assert.ok(got.length >= 1);
+  assert.equal((await d.api('GET', '/containers/brief/stats?stream=false')).status, 404);
 });

@@ -195,6 +195,28 @@ test('a published port answers on every node and reaches the tasks on any node (
   await json(n1, 'DELETE', '/services/auto');
 });
 
+test('service logs gather the tasks\' output from the nodes that run them', async () => {
+  await json(n2, 'POST', '/services/create', {
+    Name: 'talker',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sh', '-c', 'echo hello from $HOSTNAME; echo oops >&2; sleep 1000'] } },
+    Mode: { Replicated: { Replicas: 2 } },
+  });
+  const tasks = await converged(n1, 'talker', 2);
+  assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 2);
+  const docker = await until('both tasks in docker service logs', async () => {
+    const r = await n1.d.docker(['service', 'logs', 'talker']);
+    return (r.stdout.match(/hello from/g) ?? []).length === 2 ? r : undefined;
+  });
+  for (const t of tasks) assert.match(docker.stdout, new RegExp(`^talker\\.${t.Slot}\\.${t.ID.slice(0, 12)}\\S*@\\S+\\s+\\| hello from `, 'm'));
+  assert.equal((docker.stderr.match(/\| oops/g) ?? []).length, 2);
+  const mine = await n3.d.berth(['service', 'logs', '--raw', 'talker']);
+  assert.equal(mine.code, 0, mine.stderr);
+  assert.equal((mine.stdout.match(/^hello from /gm) ?? []).length, 2);
+  const one = await n3.d.berth(['service', 'logs', tasks[0].ID]);
+  assert.match(one.stdout, new RegExp(`^talker\\.${tasks[0].Slot}\\.${tasks[0].ID.slice(0, 12)}@\\S+\\s+\\| hello from `));
+  await json(n1, 'DELETE', '/services/talker');
+});
+
 test('a constraint no node satisfies leaves tasks pending with the reason; labels make it placeable', async () => {
   await json(n1, 'POST', '/services/create', {
     Name: 'zoned',

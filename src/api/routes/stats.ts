@@ -1,72 +1,92 @@
 /**
  * GET /containers/{id}/stats: one sample (stream=false, with precpu from a second earlier
  * unless one-shot), or a sample a second as newline-separated JSON until the client goes
- * or the container is removed.
+ * or the container is removed. A container that is not running answers zeros, as Docker's.
  */
 import type { Router } from '../router';
 import { queryBool } from '../respond';
 import type { ContainerManager } from '../../container/manager';
-import type { EventBus, EngineEvent } from '../../daemon/events';
-import { emptyStats, sampleStats, type ContainerStats } from '../../container/stats';
+import { ZERO_TIME, emptyStats, sampleStats, type ContainerStats } from '../../container/stats';
 
 const INTERVAL_MS = 1000;
 
-export function registerStatsRoutes(router: Router, d: { containers: ContainerManager; events: EventBus }): void {
-  router.add('GET', '/containers/:id/stats', async ({ req, res, params, query }) => {
-    const view = d.containers.runView(params.id);
-    const id = view.rec.ID;
-    const name = view.rec.Name;
+/** What one tick of a stats answer needs to know: the container gone, or one sample of it. */
+type Reading = { gone: true } | { gone: false; stats: ContainerStats };
+
+export function registerStatsRoutes(router: Router, d: { containers: ContainerManager }): void {
+  router.add('GET', '/containers/:id/stats', async ({ res, params, query }) => {
+    // throws the 404 "No such container" before anything is written
+    const first = d.containers.runView(params.id);
+    const id = first.rec.ID;
     const stream = queryBool(query, 'stream', true);
     const oneShot = queryBool(query, 'one-shot');
-    const sample = async (): Promise<ContainerStats> => {
-      const rec = d.containers.store.find(id);
-      if (!rec || !rec.State.Running || rec.State.Restarting || rec.State.Pid <= 0) return emptyStats(id, name);
-      return sampleStats({ id, name, cgroupsPath: view.cgroupsPath, version: view.cgroupVersion, pid: rec.State.Pid });
+
+    const sample = async (): Promise<Reading> => {
+      let view: ReturnType<ContainerManager['runView']>;
+      try {
+        view = d.containers.runView(id);
+      } catch {
+        return { gone: true };
+      }
+      const st = view.rec.State;
+      // Restarting: Running stays true between attempts, but no process exists
+      if (!st.Running || st.Restarting || !(st.Pid > 0)) return { gone: false, stats: emptyStats(id, view.rec.Name) };
+      const stats = await sampleStats({ id, name: view.rec.Name, cgroupsPath: view.cgroupsPath, version: view.cgroupVersion, pid: st.Pid });
+      return { gone: false, stats };
     };
     const withPrevious = (cur: ContainerStats, prev: ContainerStats | undefined): ContainerStats => {
-      if (prev) {
+      // a zeroed answer stays all zeros, as Docker's does
+      if (prev && cur.read !== ZERO_TIME) {
         cur.precpu_stats = prev.cpu_stats;
         cur.preread = prev.read;
       }
       return cur;
     };
-    res.writeHead(200, { 'Content-Type': 'application/json' });
+
     if (!stream) {
       let prev: ContainerStats | undefined;
-      if (!oneShot) {
-        prev = await sample();
-        if (prev.read !== '0001-01-01T00:00:00Z') await new Promise((r) => setTimeout(r, INTERVAL_MS));
+      let cur = await sample();
+      if (!oneShot && !cur.gone && cur.stats.read !== ZERO_TIME) {
+        prev = cur.stats;
+        await delay(INTERVAL_MS);
+        cur = await sample();
       }
-      res.end(JSON.stringify(withPrevious(await sample(), prev)) + '\n');
+      const out = cur.gone ? emptyStats(id, first.rec.Name) : withPrevious(cur.stats, prev);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(out) + '\n');
       return;
     }
+
+    res.writeHead(200, { 'Content-Type': 'application/json' });
     let closed = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = () => {
       if (closed) return;
       closed = true;
       clearTimeout(timer);
-      d.events.off('event', onEvent);
       res.end();
     };
-    const onEvent = (ev: EngineEvent) => {
-      if (ev.Type === 'container' && ev.Action === 'destroy' && ev.Actor.ID === id) finish();
-    };
-    d.events.on('event', onEvent);
-    req.on('close', finish);
+    // the client going away closes the response
     res.on('close', finish);
     let prev: ContainerStats | undefined;
     const tick = async () => {
+      timer = undefined;
       if (closed) return;
       try {
-        const cur = withPrevious(await sample(), prev);
+        const r = await sample();
+        if (r.gone) return finish();
+        const cur = withPrevious(r.stats, prev);
         prev = cur;
         if (!closed) res.write(JSON.stringify(cur) + '\n');
       } catch {
-        // a container that just stopped: the next tick reads zeros
+        // a container stopping between reads: the next tick answers zeros
       }
       if (!closed) timer = setTimeout(() => void tick(), INTERVAL_MS);
     };
     await tick();
   });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -8,7 +8,9 @@ import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON } from '../re
 import type { Swarm } from '../../swarm/swarm';
 import { makeJoinToken, caDigest } from '../../swarm/pki';
 import type { ClusterObject } from '../../swarm/cluster/store';
-import type { NodeSpec, ServiceSpec } from '../../swarm/cluster/model';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NodeSpec, ServiceSpec, SwarmNode, Task } from '../../swarm/cluster/model';
+import { frame } from '../stream';
 import {
   cluster,
   createService,
@@ -163,6 +165,59 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
     const snap = await cluster(() => store.snapshot());
     const services = new Map(snap.services.map((s) => [s.ID, s]));
     sendJSON(res, 200, filterTasks(snap.tasks, filtersOf(query), snap, self()).map((t) => presentTask(t, services.get(t.ServiceID))));
+  });
+
+  /**
+   * The logs of tasks, read from the nodes that run them, in Docker's multiplexed stream;
+   * with `details` each line carries the task's context, which `docker service logs` shows
+   * as "NAME.SLOT.TASK@NODE | ".
+   */
+  const logsOf = async (ctx: { req: IncomingMessage; res: ServerResponse; query: URLSearchParams }, tasks: Task[], nodes: SwarmNode[]) => {
+    const { req, res, query } = ctx;
+    const stdout = queryBool(query, 'stdout');
+    const stderr = queryBool(query, 'stderr');
+    if (!stdout && !stderr) throw invalid('You must choose at least one stream');
+    const tailRaw = query.get('tail');
+    const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
+    const sinceRaw = query.get('since');
+    const since = sinceRaw ? Number(sinceRaw) : undefined;
+    const timestamps = queryBool(query, 'timestamps');
+    const details = queryBool(query, 'details');
+    const follow = queryBool(query, 'follow');
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+    res.flushHeaders();
+    const aborted = new Promise<void>((r) => req.once('close', () => r()));
+    const addr = new Map(nodes.map((n) => [n.ID, n.Status.Addr]));
+    await Promise.all(
+      tasks.map(async (t) => {
+        const cid = t.Status.ContainerStatus?.ContainerID;
+        const at = t.NodeID ? addr.get(t.NodeID) : undefined;
+        if (!cid || !at) return;
+        const context = `com.docker.swarm.node.id=${t.NodeID},com.docker.swarm.service.id=${t.ServiceID},com.docker.swarm.task.id=${t.ID} `;
+        try {
+          for await (const line of swarm.taskLogs(at, cid, { stdout, stderr, follow, tail: Number.isFinite(tail) ? tail : undefined, since: Number.isFinite(since) ? since : undefined }, aborted)) {
+            const payload = Buffer.concat([Buffer.from(`${timestamps ? `${line.t} ` : ''}${details ? context : ''}`), Buffer.from(line.d, 'base64')]);
+            if (!res.destroyed) res.write(frame(line.s, payload));
+          }
+        } catch {
+          // a node that does not answer: its tasks' lines are missing, the others come
+        }
+      }),
+    );
+    res.end();
+  };
+
+  router.add('GET', '/services/:id/logs', async ({ req, res, params, query }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    const svc = findService(snap, params.id);
+    await logsOf({ req, res, query }, snap.tasks.filter((t) => t.ServiceID === svc.ID).sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)), snap.nodes);
+  });
+
+  router.add('GET', '/tasks/:id/logs', async ({ req, res, params, query }) => {
+    const store = swarm.managerStore();
+    const snap = await cluster(() => store.snapshot());
+    await logsOf({ req, res, query }, [findTask(snap, params.id)], snap.nodes);
   });
 
   router.add('GET', '/tasks/:id', async ({ res, params }) => {

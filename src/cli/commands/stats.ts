@@ -3,7 +3,7 @@ import type { CommandSpec, CommandContext } from '../command';
 import { formatFlagHelp } from '../command';
 import { prepareFormat, renderList, templateFailure, type ListFormat } from '../format/render';
 import { bytesSize, humanSize } from '../../common/units';
-import { cpuPercent, memoryUsage, type ContainerStats } from '../../container/stats';
+import { ZERO_TIME, cpuPercent, memoryUsage, type ContainerStats } from '../../container/stats';
 import { describeError } from './shared';
 
 const statsFormat: ListFormat = {
@@ -20,7 +20,7 @@ export class StatsContext {
   ) {}
 
   private get running(): boolean {
-    return this.s.read !== '0001-01-01T00:00:00Z';
+    return this.s.read !== ZERO_TIME;
   }
 
   ID(): string {
@@ -30,7 +30,7 @@ export class StatsContext {
     return this.asked;
   }
   Name(): string {
-    return this.s.name.replace(/^\//, '') || '--';
+    return (this.s.name ?? '').replace(/^\//, '') || '--';
   }
   CPUPerc(): string {
     return this.running ? `${cpuPercent(this.s.cpu_stats, this.s.precpu_stats).toFixed(2)}%` : '0.00%';
@@ -54,14 +54,31 @@ export class StatsContext {
   BlockIO(): string {
     let read = 0;
     let write = 0;
-    for (const e of this.s.blkio_stats.io_service_bytes_recursive ?? []) {
-      if (e.op === 'read') read += e.value;
-      if (e.op === 'write') write += e.value;
+    // v1 spells the operations "Read"/"Write", v2 "read"/"write"
+    for (const e of this.s.blkio_stats?.io_service_bytes_recursive ?? []) {
+      const op = e.op.toLowerCase();
+      if (op === 'read') read += e.value;
+      if (op === 'write') write += e.value;
     }
     return `${humanSize(read)} / ${humanSize(write)}`;
   }
   PIDs(): string {
-    return String(this.s.pids_stats.current ?? 0);
+    return String(this.s.pids_stats?.current ?? 0);
+  }
+
+  /** `{{json .}}`: every field, keys sorted, as docker marshals its row. */
+  toJSON(): Record<string, string> {
+    return {
+      BlockIO: this.BlockIO(),
+      CPUPerc: this.CPUPerc(),
+      Container: this.Container(),
+      ID: this.ID(),
+      MemPerc: this.MemPerc(),
+      MemUsage: this.MemUsage(),
+      Name: this.Name(),
+      NetIO: this.NetIO(),
+      PIDs: this.PIDs(),
+    };
   }
 }
 
@@ -87,45 +104,55 @@ export const stats: CommandSpec = {
       throw templateFailure(e);
     }
     const trunc = !(p.values['no-trunc'] as boolean);
+    const named = p.args.length > 0;
+    // listed containers go by their short ID, as docker names them in the Container column
     const names = async (): Promise<string[]> => {
-      if (p.args.length) return p.args;
+      if (named) return p.args;
       const list = await ctx.client().call<{ Id: string }[]>('GET', '/containers/json', { query: { all: p.values.all as boolean } });
-      return (list ?? []).map((c) => c.Id);
+      return (list ?? []).map((c) => c.Id.slice(0, 12));
     };
-    const render = async (): Promise<{ text: string; failed: boolean }> => {
-      let failed = false;
-      // each sample takes a second (for the CPU delta): all containers at once
+    /** One table of all containers; each sample takes a second (for the CPU delta), so all at once. */
+    const render = async (): Promise<string | undefined> => {
+      const errors: string[] = [];
       const samples = await Promise.all(
         (await names()).map(async (name) => {
           try {
             return new StatsContext(await sampleOnce(ctx, name), name, trunc);
           } catch (e) {
-            if (p.args.length) {
-              ctx.err(`${describeError(e)}\n`);
-              failed = true;
-            }
+            // a listed container removed meanwhile is just left out
+            if (named) errors.push(describeError(e));
             return undefined;
           }
         }),
       );
-      const rows = samples.filter((r): r is StatsContext => r !== undefined);
-      return { text: renderList(prepared, rows, statsFormat), failed };
+      if (errors.length) {
+        ctx.err(errors.map((m) => `${m}\n`).join(''));
+        return undefined;
+      }
+      return renderList(prepared, samples.filter((r): r is StatsContext => r !== undefined), statsFormat);
     };
     if (p.values['no-stream']) {
-      const { text, failed } = await render();
+      const text = await render();
+      if (text === undefined) return 1;
       ctx.out(text);
-      return failed ? 1 : 0;
+      return 0;
     }
-    // docker redraws the whole table each second until interrupted
+    // docker redraws the whole table each second until interrupted (Ctrl-C ends the process)
+    const terminal = ctx.stdout.isTTY === true;
     for (;;) {
-      const { text, failed } = await render();
-      if (failed) return 1;
-      ctx.out(`\x1b[2J\x1b[H${text}`);
+      const started = Date.now();
+      const text = await render();
+      if (text === undefined) return 1;
+      ctx.out(terminal ? `\x1b[2J\x1b[H${text}` : text);
+      // stopped containers answer at once: never redraw faster than once a second
+      await new Promise((r) => setTimeout(r, Math.max(0, REDRAW_MS - (Date.now() - started))));
     }
   },
 };
 
+const REDRAW_MS = 1000;
+
 function zeroSample(): ContainerStats {
   const cpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
-  return { name: '', id: '', read: '', preread: '', pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: cpu, precpu_stats: cpu, memory_stats: {} };
+  return { read: '', preread: '', pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: cpu, precpu_stats: cpu, memory_stats: {}, name: '', id: '' };
 }

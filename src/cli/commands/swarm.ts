@@ -10,6 +10,8 @@ import { alignColumns } from '../format/tabwriter';
 import { humanDuration, parseGoDuration, parseNanoCpus } from '../../common/units';
 import { parseMemBytes } from '../opts/values';
 import { describeError } from './shared';
+import { apiTimestamp } from './logs';
+import { FrameDemuxer } from '../../client/frames';
 
 const str = (name: string, help: string, short?: string): FlagDef => ({ name, short, type: 'string', help, default: '' });
 const bool = (name: string, help: string, short?: string): FlagDef => ({ name, short, type: 'bool', help, default: false });
@@ -545,5 +547,76 @@ export const serviceRm: CommandSpec = {
       }
     }
     return status;
+  },
+};
+
+export const serviceLogs: CommandSpec = {
+  usage: '[OPTIONS] SERVICE|TASK',
+  summary: 'Fetch the logs of a service or task',
+  aliases: ['service logs'],
+  args: { min: 1, max: 1 },
+  flags: [
+    bool('follow', 'Follow log output', 'f'),
+    bool('no-task-ids', 'Do not include task IDs in output'),
+    bool('no-trunc', 'Do not truncate output'),
+    bool('raw', 'Do not neatly format logs'),
+    str('since', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)'),
+    { name: 'tail', short: 'n', type: 'string', help: 'Number of lines to show from the end of the logs', default: 'all' },
+    bool('timestamps', 'Show timestamps', 't'),
+  ],
+  async run(ctx, p) {
+    const client = ctx.client();
+    const ref = p.args[0];
+    // a service, else a task
+    let path = `/services/${encodeURIComponent(ref)}/logs`;
+    try {
+      await client.call('GET', `/services/${encodeURIComponent(ref)}`);
+    } catch {
+      await client.call('GET', `/tasks/${encodeURIComponent(ref)}`);
+      path = `/tasks/${encodeURIComponent(ref)}/logs`;
+    }
+    const since = p.values.since ? apiTimestamp(p.values.since as string) : undefined;
+    const stream = await client.stream('GET', path, {
+      query: { stdout: true, stderr: true, follow: p.values.follow as boolean, tail: p.values.tail as string, timestamps: p.values.timestamps as boolean, details: true, since },
+    });
+    const names = new Map<string, string>();
+    const label = async (taskId: string, nodeId: string): Promise<string> => {
+      const key = `${taskId}@${nodeId}`;
+      const known = names.get(key);
+      if (known) return known;
+      const task = await client.call<Task>('GET', `/tasks/${taskId}`).catch(() => undefined);
+      const svc = task ? await client.call<Service>('GET', `/services/${task.ServiceID}`).catch(() => undefined) : undefined;
+      const node = await client.call<SwarmNode>('GET', `/nodes/${nodeId}`).catch(() => undefined);
+      const id = p.values['no-trunc'] ? taskId : taskId.slice(0, 12);
+      const name = `${svc?.Spec.Name ?? '?'}.${task?.Slot ?? nodeId}${p.values['no-task-ids'] ? '' : `.${id}`}@${node?.Description.Hostname ?? nodeId}`;
+      names.set(key, name);
+      return name;
+    };
+    const timestamps = !!p.values.timestamps;
+    // lines are written in order, each once its name is known
+    let queue = Promise.resolve();
+    const demux = new FrameDemuxer((s, payload) => {
+      queue = queue.then(async () => {
+        let text = payload.toString();
+        let ts = '';
+        if (timestamps) {
+          const sp = text.indexOf(' ');
+          ts = text.slice(0, sp + 1);
+          text = text.slice(sp + 1);
+        }
+        const sp = text.indexOf(' ');
+        const fields = Object.fromEntries(text.slice(0, sp).split(',').map((kv) => kv.split('=')));
+        const msg = text.slice(sp + 1);
+        const prefix = p.values.raw ? '' : `${await label(fields['com.docker.swarm.task.id'] ?? '', fields['com.docker.swarm.node.id'] ?? '')}    | `;
+        (s === 2 ? ctx.stderr : ctx.stdout).write(`${ts}${prefix}${msg}`);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (c: Buffer) => demux.push(c));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    await queue;
+    return 0;
   },
 };
