@@ -237,6 +237,23 @@ test('a constraint no node satisfies leaves tasks pending with the reason; label
   await until('zoned containers gone', async () => ((await localTaskContainers(n3, 'zoned')).length === 0 ? true : undefined));
 });
 
+test('an image that cannot be pulled: the task is rejected with the reason and retried', async () => {
+  await json(n1, 'POST', '/services/create', {
+    Name: 'nopull',
+    TaskTemplate: { ContainerSpec: { Image: 'no-such-image:1' }, RestartPolicy: { Condition: 'any', Delay: 300_000_000 } },
+    Mode: { Replicated: { Replicas: 1 } },
+  });
+  const rejected = await until('two rejected attempts', async () => {
+    const tasks = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['nopull'] }))}`)) as TaskView[];
+    const r = tasks.filter((t) => t.Status.State === 'rejected');
+    return r.length >= 2 ? r : undefined;
+  });
+  assert.ok(rejected.every((t) => t.Status.Err && t.Status.Err.length > 0), JSON.stringify(rejected.map((t) => t.Status.Err)));
+  const ps = await n1.d.docker(['service', 'ps', '--no-trunc', '--format', '{{.CurrentState}}|{{.Error}}', 'nopull']);
+  assert.match(ps.stdout, /^Rejected .*\|.+$/m);
+  await json(n1, 'DELETE', '/services/nopull');
+});
+
 test('drain moves a node\'s tasks to the others', async () => {
   const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string } }[];
   const worker = nodes.find((x) => x.Status.Addr === n4.addr)!;
@@ -298,4 +315,26 @@ test('the leader killed: another manager leads and the cluster still takes chang
   await json(other, 'POST', `/services/web/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 3 } } });
   await converged(other, 'web', 3);
   await leaderNode.d.startProcess();
+});
+
+test('losing the majority of managers: changes are refused with the reason, running tasks keep running', async () => {
+  const managers = [n1, n2, n3];
+  // the previous test restarted a manager: wait until all three answer again
+  await until('three reachable managers', async () => {
+    const list = (await json(n1, 'GET', '/nodes')) as { Spec: { Role: string }; Status: { State: string } }[];
+    return list.filter((x) => x.Spec.Role === 'manager' && x.Status.State === 'ready').length === 3 ? true : undefined;
+  }, 30_000);
+  const survivor = managers[2];
+  const before = (await localTaskContainers(n4, 'web')).length + (await localTaskContainers(survivor, 'web')).length;
+  for (const m of managers.slice(0, 2)) {
+    await m.d.stopProcess('SIGKILL');
+    for (const pid of lab.etcdPids(m)) process.kill(pid, 'SIGKILL');
+  }
+  const r = await until('a refusal', async () => {
+    const res = await survivor.d.api('GET', '/services/web');
+    return res.status === 503 ? res : undefined;
+  }, 60_000);
+  assert.match(r.json().message, /The swarm does not have a leader\. It's possible that too few managers are online\. Make sure more than half of the managers are online\./);
+  const after = (await localTaskContainers(n4, 'web')).length + (await localTaskContainers(survivor, 'web')).length;
+  assert.equal(after, before, 'the tasks on the remaining nodes keep running');
 });
