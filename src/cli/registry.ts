@@ -142,7 +142,9 @@ export const groups: Record<string, GroupEntry> = {
   node: {
     summary: 'Manage Swarm nodes',
     subcommands: {
+      demote: e('swarm', 'nodeDemote', 'Demote one or more nodes from manager in the swarm'),
       inspect: e('swarm', 'nodeInspect', 'Display detailed information on one or more nodes'),
+      promote: e('swarm', 'nodePromote', 'Promote one or more nodes to manager in the swarm'),
       ls: e('swarm', 'nodeLs', 'List nodes in the swarm'),
       ps: e('swarm', 'nodePs', 'List tasks running on one or more nodes, defaults to current node'),
       rm: e('swarm', 'nodeRm', 'Remove one or more nodes from the swarm'),

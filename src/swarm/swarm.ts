@@ -27,6 +27,7 @@ import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
+const ROLE_CHECK_MS = 1000;
 
 /** What a node remembers of its swarm between daemon starts. */
 interface LocalState {
@@ -61,6 +62,7 @@ export class Swarm {
   private mesh?: RoutingMesh;
   private joinServer?: Server;
   private busy = false;
+  private roleTimer?: NodeJS.Timeout;
 
   private constructor(private readonly d: SwarmDeps) {}
 
@@ -305,13 +307,82 @@ export class Swarm {
       keyPem: tls.key,
       certPem: tls.cert,
       caPem: tls.ca,
-      handle: s.role === 'manager' ? (req) => this.admit(req) : undefined,
+      // the role may change while the server runs (promote, demote)
+      handle: (req) => (this.state?.role === 'manager' ? this.admit(req) : Promise.reject(unavailable('This node is not a swarm manager: join through a manager'))),
       logs: (containerId, q, req, res) => serveTaskLogs(this.d.containers, containerId, logQuery(q), req, res),
       log: this.d.log,
     });
+    this.roleTimer = setInterval(() => void this.followRole(), ROLE_CHECK_MS);
+  }
+
+  /**
+   * `node promote` and `node demote` change the role in the cluster's record of this node;
+   * the node itself then adds or removes its etcd member and starts or stops leading.
+   */
+  private async followRole(): Promise<void> {
+    const s = this.state;
+    if (!s || !this.store || this.busy) return;
+    const node = await this.store.getObject<SwarmNode>('nodes', s.nodeId).catch(() => undefined);
+    if (!node || node.Spec.Role === s.role) return;
+    await this.exclusive(async () => {
+      if (node.Spec.Role === 'manager') await this.promoteSelf();
+      else await this.demoteSelf();
+    }).catch((e) => this.d.log(`swarm: becoming a ${node.Spec.Role}: ${(e as Error).message}`));
+  }
+
+  private async promoteSelf(): Promise<void> {
+    const s = this.state!;
+    const client = this.client!;
+    const peer = `https://${s.advertiseAddr}:${ETCD_PEER_PORT}`;
+    let members = await client.memberList();
+    if (!members.some((m) => m.peerURLs.includes(peer))) {
+      await client.memberAdd([peer]);
+      members = await client.memberList();
+    }
+    const initialCluster = members.map((m) => `${m.name || s.nodeId}=${m.peerURLs[0]}`).join(',');
+    await fsp.rm(path.join(this.dir, 'etcd'), { recursive: true, force: true });
+    await this.startMember(initialCluster, 'existing');
+    s.role = 'manager';
+    s.etcdEndpoints = [`https://${s.advertiseAddr}:${ETCD_CLIENT_PORT}`, ...s.etcdEndpoints.filter((e) => !e.includes(`//${s.advertiseAddr}:`))];
+    await writeJSONAtomic(path.join(this.dir, 'state.json'), s);
+    this.leader = new Leader(this.store!, s.nodeId, this.d.log);
+    this.leader.start();
+    await this.store!.mutate<SwarmNode>('nodes', s.nodeId, (n) => ({ ...n, ManagerStatus: { Leader: false, Reachability: 'reachable', Addr: `${s.advertiseAddr}:${SWARM_PORT}` } }));
+    this.d.log('swarm: this node is now a manager');
+  }
+
+  private async demoteSelf(): Promise<void> {
+    const s = this.state!;
+    await this.leader?.stop().catch(() => undefined);
+    this.leader = undefined;
+    const peer = `https://${s.advertiseAddr}:${ETCD_PEER_PORT}`;
+    const me = (await this.client!.memberList()).find((m) => m.peerURLs.includes(peer));
+    const others = (await this.client!.memberList()).filter((m) => !m.peerURLs.includes(peer)).flatMap((m) => m.clientURLs ?? []);
+    if (me) await this.client!.memberRemove(me.ID);
+    await this.member?.stop().catch(() => undefined);
+    this.member = undefined;
+    await fsp.rm(path.join(this.dir, 'etcd'), { recursive: true, force: true });
+    s.role = 'worker';
+    s.etcdEndpoints = others.length ? others : s.etcdEndpoints.filter((e) => !e.includes(`//${s.advertiseAddr}:`));
+    await writeJSONAtomic(path.join(this.dir, 'state.json'), s);
+    // reconnect to the remaining members only
+    await this.agent?.stop(false).catch(() => undefined);
+    this.mesh?.stop();
+    this.client?.close();
+    this.connect();
+    this.agent = new Agent({ store: this.store!, nodeId: s.nodeId, containers: this.d.containers, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+    await this.agent.start();
+    this.mesh = new RoutingMesh(this.store!, this.d.log);
+    this.mesh.start();
+    await this.store!.mutate<SwarmNode>('nodes', s.nodeId, (n) => {
+      const { ManagerStatus: _m, ...rest } = n;
+      return rest as SwarmNode;
+    });
+    this.d.log('swarm: this node is now a worker');
   }
 
   private async teardown(removeTasks = false): Promise<void> {
+    clearInterval(this.roleTimer);
     this.mesh?.stop();
     this.mesh = undefined;
     await this.agent?.stop(removeTasks).catch(() => undefined);

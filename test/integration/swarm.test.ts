@@ -317,6 +317,33 @@ test('the leader killed: another manager leads and the cluster still takes chang
   await leaderNode.d.startProcess();
 });
 
+test('promote a worker to a manager and demote it again', async () => {
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { Addr: string } }[];
+  const workerId = nodes.find((x) => x.Status.Addr === n4.addr)!.ID;
+  const promote = await n1.d.docker(['node', 'promote', workerId]);
+  assert.equal(promote.code, 0, promote.stderr);
+  assert.match(promote.stdout, /promoted to a manager in the swarm/);
+  await until('the new manager to take part', async () => {
+    const info = await json(n4, 'GET', '/info');
+    const node = await json(n1, 'GET', `/nodes/${workerId}`);
+    return info.Swarm.ControlAvailable && node.ManagerStatus?.Reachability === 'reachable' ? true : undefined;
+  }, 30_000);
+  // it answers the cluster's calls now, from its own etcd member
+  assert.equal((await n4.d.api('GET', '/nodes')).status, 200);
+  const demote = await n1.d.berth(['node', 'demote', workerId]);
+  assert.equal(demote.code, 0, demote.stderr);
+  await until('the node to be a worker again', async () => {
+    const info = await json(n4, 'GET', '/info');
+    const node = await json(n1, 'GET', `/nodes/${workerId}`);
+    return !info.Swarm.ControlAvailable && !node.ManagerStatus && node.Spec.Role === 'worker' ? true : undefined;
+  }, 30_000);
+  assert.equal((await n4.d.api('GET', '/nodes')).status, 503);
+  // three managers stay; the cluster keeps taking changes
+  const svc = await json(n1, 'GET', '/services/web');
+  await json(n2, 'POST', `/services/web/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 4 } } });
+  await converged(n3, 'web', 4);
+});
+
 test('losing the majority of managers: changes are refused with the reason, running tasks keep running', async () => {
   const managers = [n1, n2, n3];
   // the previous test restarted a manager: wait until all three answer again

@@ -620,3 +620,40 @@ export const serviceLogs: CommandSpec = {
     return 0;
   },
 };
+
+async function changeRole(ctx: CommandContext, refs: string[], role: 'manager' | 'worker'): Promise<number> {
+  let status = 0;
+  for (const ref of refs) {
+    try {
+      const node = await ctx.client().call<SwarmNode>('GET', `/nodes/${encodeURIComponent(ref)}`);
+      if (node.Spec.Role === role) {
+        ctx.out(role === 'manager' ? `Node ${ref} is already a manager.\n` : `Node ${ref} is already a worker.\n`);
+        continue;
+      }
+      await ctx.client().call('POST', `/nodes/${node.ID}/update`, { query: { version: String(node.Version.Index) }, body: { ...node.Spec, Role: role } });
+      ctx.out(role === 'manager' ? `Node ${ref} promoted to a manager in the swarm.\n` : `Manager ${ref} demoted in the swarm.\n`);
+    } catch (e) {
+      ctx.err(`${describeError(e)}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+export const nodePromote: CommandSpec = {
+  usage: 'NODE [NODE...]',
+  summary: 'Promote one or more nodes to manager in the swarm',
+  aliases: ['node promote'],
+  args: { min: 1 },
+  flags: [],
+  run: (ctx, p) => changeRole(ctx, p.args, 'manager'),
+};
+
+export const nodeDemote: CommandSpec = {
+  usage: 'NODE [NODE...]',
+  summary: 'Demote one or more nodes from manager in the swarm',
+  aliases: ['node demote'],
+  args: { min: 1 },
+  flags: [],
+  run: (ctx, p) => changeRole(ctx, p.args, 'worker'),
+};

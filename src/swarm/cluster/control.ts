@@ -72,9 +72,17 @@ export async function updateNode(store: ClusterStore, ref: string, version: numb
   const node = findNode(snap, ref);
   if (!['active', 'pause', 'drain'].includes(spec.Availability)) throw invalid(`invalid availability: ${spec.Availability}`);
   if (!['worker', 'manager'].includes(spec.Role)) throw invalid(`invalid role: ${spec.Role}`);
-  if (spec.Role !== node.Spec.Role) {
-    // berth does not yet move an etcd member on promotion or demotion
-    throw invalid(`changing the role of a node is not supported yet (${node.Spec.Role} → ${spec.Role}); join it again with the ${spec.Role} token`);
+  if (spec.Role === 'worker' && node.Spec.Role === 'manager') {
+    const managers = snap.nodes.filter((n) => n.Spec.Role === 'manager');
+    if (managers.length <= 1) throw invalid('rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm');
+    // the remaining members must still be a majority of the smaller cluster
+    const alive = managers.filter((n) => n.ID !== node.ID && snap.alive.has(n.ID)).length;
+    if (alive < Math.floor((managers.length - 1) / 2) + 1) {
+      throw invalid(`rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum`);
+    }
+  }
+  if (spec.Role !== node.Spec.Role && !snap.alive.has(node.ID)) {
+    throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is down: its role can change only while it is up`);
   }
   const next: SwarmNode = { ...node, Spec: { ...spec, Labels: spec.Labels ?? {} }, UpdatedAt: new Date().toISOString() };
   if (!(await store.replace('nodes', next, version))) throw outOfSequence(version);
