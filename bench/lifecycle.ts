@@ -28,6 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { arg, cliPath, median, succeeded, timeCli } from './lib';
+import { removeCgroups, unmountUnder } from '../test/helpers/daemon';
 
 const BERTHD = path.join(__dirname, '..', '..', 'bin', 'berthd');
 const LABEL = 'berth-bench';
@@ -245,40 +246,6 @@ class OwnDaemon {
   }
 }
 
-function unmountUnder(prefix: string): void {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[1])
-    .filter((m) => m && (m === prefix || m.startsWith(`${prefix}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch {
-      /* not mounted any more */
-    }
-  }
-}
-
-/** rmdir of the cgroup parent and what is under it, deepest first, in every hierarchy. */
-function removeCgroups(parent: string): void {
-  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => path.join('/sys/fs/cgroup', c));
-  const rmTree = (dir: string) => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const e of entries) rmTree(path.join(dir, e));
-    try {
-      execFileSync('rmdir', [dir], { stdio: 'ignore' });
-    } catch {
-      /* busy or gone */
-    }
-  };
-  for (const root of roots) if (existsSync(path.join(root, parent))) rmTree(path.join(root, parent));
-}
 
 // ---------------------------------------------------------------- the scenario
 

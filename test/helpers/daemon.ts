@@ -208,7 +208,8 @@ export function runCommand(cmd: string, args: string[], opts: { input?: string |
   });
 }
 
-function unmountUnder(prefix: string): void {
+/** Lazily unmounts everything at or below `prefix`, deepest first (also used by the benches). */
+export function unmountUnder(prefix: string): void {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[1])
@@ -223,7 +224,7 @@ function unmountUnder(prefix: string): void {
   }
 }
 
-function removeCgroups(parent: string): void {
+export function removeCgroups(parent: string): void {
   const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => path.join('/sys/fs/cgroup', c));
   for (const root of roots) {
     const dir = path.join(root, parent);

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
+import { sleep } from '../helpers/wait';
 
 let d: TestDaemon;
 before(async () => {
@@ -17,8 +18,6 @@ before(async () => {
 after(async () => {
   await d?.cleanup();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Summary {
   Id: string;

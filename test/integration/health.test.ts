@@ -4,6 +4,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
+import { sleep, until } from '../helpers/wait';
 
 let d: TestDaemon;
 before(async () => {
@@ -13,21 +14,10 @@ after(async () => {
   await d?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function health(name: string): Promise<{ Status: string; FailingStreak: number; Log: { ExitCode: number; Output: string }[] }> {
   return (await d.api('GET', `/containers/${name}/json`)).json().State.Health;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 test('starting, unhealthy after the retries, healthy once the check passes; events and the log', async () => {
   const t0 = Math.floor(Date.now() / 1000);

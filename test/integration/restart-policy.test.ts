@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { TestDaemon } from '../helpers/daemon';
+import { sleep, until } from '../helpers/wait';
 
 let d: TestDaemon;
 before(async () => {
@@ -10,17 +11,6 @@ after(async () => {
   await d?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function inspect(ref: TestDaemon, name: string): Promise<any> {
   const r = await ref.api('GET', `/containers/${name}/json`);

@@ -8,26 +8,11 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { until } from '../helpers/wait';
 
 let lab: SwarmLab;
 let n1: LabNode, n2: LabNode, n3: LabNode, n4: LabNode;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(200);
-  }
-}
 
 async function json(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
   const r = await n.d.api(method, path, body);
@@ -117,6 +102,18 @@ test('init, join as managers and as a worker; the managers see four ready nodes 
   const again = await n2.d.api('POST', '/swarm/init', { AdvertiseAddr: n2.addr });
   assert.equal(again.status, 503);
   assert.match(again.json().message, /already part of a swarm/);
+});
+
+test('a rotated token no longer admits a node', async () => {
+  const old = (await json(n1, 'GET', '/swarm')).JoinTokens.Worker;
+  const rotate = await n1.d.docker(['swarm', 'join-token', '--rotate', '-q', 'worker']);
+  assert.equal(rotate.code, 0, rotate.stderr);
+  const fresh = rotate.stdout.trim();
+  assert.match(fresh, /^SWMTKN-1-/);
+  assert.notEqual(fresh, old);
+  const attempt = (token: string) =>
+    execFileSync('nsenter', [`--net=/run/netns/${n4.d.netns}`, 'curl', '-sk', '--max-time', '10', '-X', 'POST', `https://${n1.addr}:2377/join`, '-H', 'Content-Type: application/json', '-d', JSON.stringify({ token, advertiseAddr: '10.9.9.9', hostname: 'x', nanoCPUs: 1e9, memoryBytes: 1e9, engineVersion: 'x' })]).toString();
+  assert.match(JSON.parse(attempt(old)).message, /A valid join token is necessary to join this cluster/);
 });
 
 test('replicas spread evenly and run as containers on their nodes; scale up and down', async () => {
@@ -217,6 +214,43 @@ test('service logs gather the tasks\' output from the nodes that run them', asyn
   await json(n1, 'DELETE', '/services/talker');
 });
 
+test('a global service runs one task per node; a rolling update goes two at a time and rolls back', async () => {
+  await json(n1, 'POST', '/services/create', { Name: 'everywhere', TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'], StopGracePeriod: 1e9 } }, Mode: { Global: {} } });
+  const global = await converged(n1, 'everywhere', 4);
+  assert.equal(new Set(global.map((t) => t.NodeID)).size, 4);
+  assert.ok(global.every((t) => t.Slot === undefined || t.Slot === 0));
+  await json(n1, 'DELETE', '/services/everywhere');
+
+  for (const n of lab.nodes) assert.equal((await n.d.api('POST', '/images/busybox/tag?repo=bb&tag=2')).status, 201);
+  await json(n1, 'POST', '/services/create', {
+    Name: 'roll',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'], StopGracePeriod: 1e9 } },
+    Mode: { Replicated: { Replicas: 4 } },
+    UpdateConfig: { Parallelism: 2, Delay: 1e9, Monitor: 1e9 },
+    RollbackConfig: { Parallelism: 0, Monitor: 1e9 },
+  });
+  await converged(n1, 'roll', 4);
+  const update = await n1.d.docker(['service', 'update', '--image', 'bb:2', 'roll']);
+  assert.equal(update.code, 0, update.stderr);
+  assert.match(update.stdout, /verify: Service roll converged/);
+  const all = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['roll'] }))}`)) as (TaskView & { CreatedAt: string; Spec: { ContainerSpec: { Image: string } } })[];
+  const fresh = all.filter((t) => t.DesiredState === 'running').sort((a, b) => Date.parse(a.CreatedAt) - Date.parse(b.CreatedAt));
+  assert.equal(fresh.length, 4);
+  assert.ok(fresh.every((t) => t.Spec.ContainerSpec.Image === 'bb:2'));
+  // two batches: the second began at least the update delay after the first
+  const gap = Date.parse(fresh[2].CreatedAt) - Date.parse(fresh[1].CreatedAt);
+  assert.ok(gap >= 900, `batches ${gap} ms apart`);
+  assert.equal(all.filter((t) => t.DesiredState !== 'running' && t.Spec.ContainerSpec.Image === 'busybox').length, 4, 'the old tasks are history');
+  const rollback = await n1.d.docker(['service', 'rollback', 'roll']);
+  assert.equal(rollback.code, 0, rollback.stderr);
+  const back = await converged(n1, 'roll', 4);
+  const images = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['roll'], 'desired-state': ['running'] }))}`)) as { Spec: { ContainerSpec: { Image: string } } }[];
+  assert.equal(back.length, 4);
+  assert.ok(images.every((t) => t.Spec.ContainerSpec.Image === 'busybox'));
+  assert.equal((await json(n1, 'GET', '/services/roll')).UpdateStatus.State, 'rollback_completed');
+  await json(n1, 'DELETE', '/services/roll');
+});
+
 test('a constraint no node satisfies leaves tasks pending with the reason; labels make it placeable', async () => {
   await json(n1, 'POST', '/services/create', {
     Name: 'zoned',
@@ -257,6 +291,9 @@ test('an image that cannot be pulled: the task is rejected with the reason and r
 test('drain moves a node\'s tasks to the others', async () => {
   const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string } }[];
   const worker = nodes.find((x) => x.Status.Addr === n4.addr)!;
+  const rm = await n1.d.api('DELETE', `/nodes/${worker.ID}`);
+  assert.equal(rm.status, 400);
+  assert.match(rm.json().message, /is not down and can't be removed/);
   await json(n1, 'POST', `/nodes/${worker.ID}/update?version=${worker.Version.Index}`, { ...worker.Spec, Availability: 'drain' });
   const tasks = await until('web off the drained node', async () => {
     const running = await runningTasks(n1, 'web');

@@ -153,3 +153,15 @@ test('chooseNode respects reservations', () => {
   load.set('b', load.get('a')!);
   assert.deepEqual(chooseNode('s', heavy, nodes, load), { reason: 'no suitable node (insufficient resources on 2 nodes)' });
 });
+
+test('an update is completed only after the new tasks ran for the monitor period', () => {
+  const nodes = [node('a')];
+  const svc = service('web', { Mode: { Replicated: { Replicas: 1 } }, UpdateConfig: { Monitor: 3e9 } }, { SpecVersion: 2, UpdateStatus: { State: 'updating', StartedAt: new Date(T0 - 10_000).toISOString() } });
+  const fresh = task('web', 1, 'a', 'running', { SpecVersion: 2, CreatedAt: new Date(T0 - 2000).toISOString() });
+  fresh.Status.Timestamp = new Date(T0 - 1000).toISOString();
+  const early = reconcile(view({ nodes, services: [svc], tasks: [fresh] }));
+  assert.equal(early.services.get('web'), undefined);
+  assert.equal(early.wakeAt, T0 + 2000);
+  const late = reconcile(view({ nodes, services: [svc], tasks: [fresh], now: T0 + 2500 }));
+  assert.equal(late.services.get('web')?.UpdateStatus?.State, 'completed');
+});

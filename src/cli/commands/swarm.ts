@@ -9,7 +9,7 @@ import { StatusError } from '../errors';
 import { alignColumns } from '../format/tabwriter';
 import { humanDuration, parseGoDuration, parseNanoCpus } from '../../common/units';
 import { parseMemBytes } from '../opts/values';
-import { describeError } from './shared';
+import { describeError, forEachName } from './shared';
 import { apiTimestamp } from './logs';
 import { FrameDemuxer } from '../../client/frames';
 
@@ -209,17 +209,11 @@ export const nodeRm: CommandSpec = {
   args: { min: 1 },
   flags: [bool('force', 'Force remove a node from the swarm', 'f')],
   async run(ctx, p) {
-    let status = 0;
-    for (const ref of p.args) {
-      try {
-        await ctx.client().call('DELETE', `/nodes/${encodeURIComponent(ref)}`, { query: { force: p.values.force ? 'true' : undefined } });
-        ctx.out(`${ref}\n`);
-      } catch (e) {
-        ctx.err(`${describeError(e)}\n`);
-        status = 1;
-      }
-    }
-    return status;
+    const failed = await forEachName(ctx, p.args, async (ref) => {
+      await ctx.client().call('DELETE', `/nodes/${encodeURIComponent(ref)}`, { query: { force: p.values.force ? 'true' : undefined } });
+      ctx.out(`${ref}\n`);
+    });
+    return failed.length ? 1 : 0;
   },
 };
 
@@ -536,17 +530,11 @@ export const serviceRm: CommandSpec = {
   args: { min: 1 },
   flags: [],
   async run(ctx, p) {
-    let status = 0;
-    for (const ref of p.args) {
-      try {
-        await ctx.client().call('DELETE', `/services/${encodeURIComponent(ref)}`);
-        ctx.out(`${ref}\n`);
-      } catch (e) {
-        ctx.err(`${describeError(e)}\n`);
-        status = 1;
-      }
-    }
-    return status;
+    const failed = await forEachName(ctx, p.args, async (ref) => {
+      await ctx.client().call('DELETE', `/services/${encodeURIComponent(ref)}`);
+      ctx.out(`${ref}\n`);
+    });
+    return failed.length ? 1 : 0;
   },
 };
 

@@ -10,6 +10,7 @@ import type { ContainerManager } from '../../container/manager';
 import type { EngineEvent, EventBus } from '../../daemon/events';
 import { isTerminal, stateRank, type Service, type Task, type TaskState } from './model';
 import { PREFIX, type ClusterStore } from './store';
+import { Rerunner } from '../../common/rerun';
 
 /** how long a node may miss heartbeats before the leader calls it down */
 export const HEARTBEAT_TTL_S = 5;
@@ -33,8 +34,11 @@ export class Agent {
   private timers: NodeJS.Timeout[] = [];
   private watch?: { close(): void };
   private stopped = false;
-  private syncing = false;
-  private syncAgain = false;
+  private readonly syncer = new Rerunner(
+    () => this.syncOnce(),
+    (e) => this.d.log(`swarm agent: ${e.message}`),
+    () => !this.stopped,
+  );
   /** tasks being started or stopped right now */
   private readonly busy = new Set<string>();
   private readonly onEvent = (ev: EngineEvent) => this.containerEvent(ev);
@@ -79,23 +83,8 @@ export class Agent {
     return this.d.containers.store.all().filter((c) => c.Config.Labels?.[TASK_LABEL]);
   }
 
-  async sync(): Promise<void> {
-    if (this.stopped) return;
-    if (this.syncing) {
-      this.syncAgain = true;
-      return;
-    }
-    this.syncing = true;
-    try {
-      do {
-        this.syncAgain = false;
-        await this.syncOnce();
-      } while (this.syncAgain && !this.stopped);
-    } catch (e) {
-      this.d.log(`swarm agent: ${(e as Error).message}`);
-    } finally {
-      this.syncing = false;
-    }
+  sync(): Promise<void> {
+    return this.syncer.run();
   }
 
   private async syncOnce(): Promise<void> {

@@ -8,6 +8,7 @@
 import { isTerminal, stateRank, type Service, type SwarmNode, type Task } from './model';
 import { reconcile, type Plan } from './orchestrator';
 import { PREFIX, type ClusterStore, type Snapshot } from './store';
+import { Rerunner } from '../../common/rerun';
 
 const LEADER_TTL_S = 3;
 const CAMPAIGN_EVERY_MS = 1000;
@@ -21,9 +22,11 @@ export class Leader {
   private timers: NodeJS.Timeout[] = [];
   private watch?: { close(): void };
   private passQueued = false;
-  private passing = false;
-  /** a change arrived during a pass: run another right after */
-  private passAgain = false;
+  private readonly passes = new Rerunner(
+    () => this.pass(),
+    (e) => this.log(`swarm: reconciling: ${e.message}`),
+    () => this.leading,
+  );
   private wakeTimer?: NodeJS.Timeout;
 
   constructor(
@@ -94,24 +97,9 @@ export class Leader {
     setTimeout(() => void this.runPass(), 20);
   }
 
-  private async runPass(): Promise<void> {
+  private runPass(): Promise<void> {
     this.passQueued = false;
-    if (!this.leading) return;
-    if (this.passing) {
-      this.passAgain = true;
-      return;
-    }
-    this.passing = true;
-    try {
-      do {
-        this.passAgain = false;
-        await this.pass();
-      } while (this.passAgain && this.leading);
-    } catch (e) {
-      this.log(`swarm: reconciling: ${(e as Error).message}`);
-    } finally {
-      this.passing = false;
-    }
+    return this.passes.run();
   }
 
   private async pass(): Promise<void> {

@@ -8,6 +8,7 @@
 import * as net from 'node:net';
 import type { Service, SwarmNode, Task } from './model';
 import { PREFIX, type ClusterStore } from './store';
+import { Rerunner } from '../../common/rerun';
 
 interface Backend {
   addr: string;
@@ -26,9 +27,15 @@ export class RoutingMesh {
   private readonly listeners = new Map<number, Listener>();
   private timer?: NodeJS.Timeout;
   private watch?: { close(): void };
-  private refreshing = false;
-  private again = false;
   private stopped = false;
+  private readonly refresher = new Rerunner(
+    async () => {
+      const snap = await this.store.snapshot();
+      this.apply(routes(snap.services, snap.tasks, snap.nodes));
+    },
+    (e) => this.log(`swarm mesh: ${e.message}`),
+    () => !this.stopped,
+  );
 
   constructor(
     private readonly store: ClusterStore,
@@ -49,24 +56,8 @@ export class RoutingMesh {
     this.listeners.clear();
   }
 
-  private async refresh(): Promise<void> {
-    if (this.stopped) return;
-    if (this.refreshing) {
-      this.again = true;
-      return;
-    }
-    this.refreshing = true;
-    try {
-      do {
-        this.again = false;
-        const snap = await this.store.snapshot();
-        this.apply(routes(snap.services, snap.tasks, snap.nodes));
-      } while (this.again && !this.stopped);
-    } catch (e) {
-      this.log(`swarm mesh: ${(e as Error).message}`);
-    } finally {
-      this.refreshing = false;
-    }
+  private refresh(): Promise<void> {
+    return this.refresher.run();
   }
 
   private apply(want: Map<number, Backend[]>): void {

@@ -33,6 +33,8 @@ export interface ClusterView {
 }
 
 const DEFAULT_RESTART_DELAY_NS = 5e9;
+/** how long a new task must run before an update counts as done (Docker's default Monitor) */
+const DEFAULT_MONITOR_NS = 5e9;
 
 export function newTaskId(): string {
   // Docker's task IDs: 25 lowercase base-36 characters
@@ -81,20 +83,7 @@ export function reconcile(view: ClusterView): Plan {
     const condition = rs.Condition ?? 'any';
     const delayMs = (rs.Delay ?? DEFAULT_RESTART_DELAY_NS) / 1e6;
     const newTask = (slot: number | undefined, nodeId: string | undefined, notBefore?: number): Task => {
-      const t: Task = {
-        ID: newTaskId(),
-        Version: { Index: 0 },
-        CreatedAt: iso,
-        UpdatedAt: iso,
-        Labels: {},
-        Spec: svc.Spec.TaskTemplate,
-        ServiceID: svc.ID,
-        Slot: slot,
-        NodeID: nodeId,
-        Status: { Timestamp: iso, State: 'new', Message: 'created' },
-        DesiredState: 'running',
-        SpecVersion: svc.SpecVersion ?? 0,
-      };
+      const t = makeTask(svc, slot, nodeId, iso);
       if (notBefore && notBefore > view.now) {
         t.NotBefore = new Date(notBefore).toISOString();
         wake(notBefore);
@@ -133,11 +122,9 @@ export function reconcile(view: ClusterView): Plan {
         if (last) {
           const r = restartOf(ended, last);
           if (!r.restart) continue;
-          const t = newTask(undefined, node.ID, r.at);
-          t.Status = { Timestamp: iso, State: 'assigned', Message: 'scheduler assigned task to node' };
+          newTask(undefined, node.ID, r.at);
         } else {
-          const t = newTask(undefined, node.ID);
-          t.Status = { Timestamp: iso, State: 'assigned', Message: 'scheduler assigned task to node' };
+          newTask(undefined, node.ID);
         }
       }
       pruneHistory(mine, (t) => t.NodeID ?? '', view.historyLimit, plan, desired);
@@ -178,6 +165,24 @@ export function reconcile(view: ClusterView): Plan {
   return plan;
 }
 
+/** A new task of the service's current spec; one given its node is assigned already. */
+function makeTask(svc: Service, slot: number | undefined, nodeId: string | undefined, iso: string): Task {
+  return {
+    ID: newTaskId(),
+    Version: { Index: 0 },
+    CreatedAt: iso,
+    UpdatedAt: iso,
+    Labels: {},
+    Spec: svc.Spec.TaskTemplate,
+    ServiceID: svc.ID,
+    Slot: slot,
+    NodeID: nodeId,
+    Status: nodeId ? { Timestamp: iso, State: 'assigned', Message: 'scheduler assigned task to node' } : { Timestamp: iso, State: 'new', Message: 'created' },
+    DesiredState: 'running',
+    SpecVersion: svc.SpecVersion ?? 0,
+  };
+}
+
 function byTime(a: Task, b: Task): number {
   return Date.parse(a.CreatedAt) - Date.parse(b.CreatedAt) || a.ID.localeCompare(b.ID);
 }
@@ -212,6 +217,12 @@ function rollingUpdate(svc: Service, mine: Task[], plan: Plan, now: number, desi
   if (outdated.length === 0) {
     if (state === 'updating' || state === 'rollback_started') {
       const pendingFresh = fresh.some((t) => desired(t) === 'running' && !isTerminal(t.Status.State) && t.Status.State !== 'running');
+      // as Docker's: done once the last new task has run for the monitor period without failing
+      const settledAt = Math.max(0, ...fresh.filter((t) => t.Status.State === 'running').map((t) => Date.parse(t.Status.Timestamp))) + (cfg.Monitor ?? DEFAULT_MONITOR_NS) / 1e6;
+      if (!pendingFresh && now < settledAt) {
+        wake(settledAt);
+        return;
+      }
       if (!pendingFresh) {
         plan.services.set(svc.ID, {
           UpdateStatus: { State: rollingBack ? 'rollback_completed' : 'completed', StartedAt: svc.UpdateStatus?.StartedAt, CompletedAt: new Date(now).toISOString(), Message: rollingBack ? 'rollback completed' : 'update completed' },
@@ -234,22 +245,8 @@ function rollingUpdate(svc: Service, mine: Task[], plan: Plan, now: number, desi
   }
   for (const t of outdated.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)).slice(0, room)) {
     plan.patch.set(t.ID, { ...(plan.patch.get(t.ID) ?? {}), DesiredState: 'shutdown' });
-    const iso = new Date(now).toISOString();
-    plan.create.push({
-      ID: newTaskId(),
-      Version: { Index: 0 },
-      CreatedAt: iso,
-      UpdatedAt: iso,
-      Labels: {},
-      Spec: svc.Spec.TaskTemplate,
-      ServiceID: svc.ID,
-      Slot: t.Slot,
-      // a global task stays on its node; a replica goes where the scheduler says
-      NodeID: t.Slot === undefined ? t.NodeID : undefined,
-      Status: t.Slot === undefined ? { Timestamp: iso, State: 'assigned', Message: 'scheduler assigned task to node' } : { Timestamp: iso, State: 'new', Message: 'created' },
-      DesiredState: 'running',
-      SpecVersion: version,
-    });
+    // a global task stays on its node; a replica goes where the scheduler says
+    plan.create.push(makeTask(svc, t.Slot, t.Slot === undefined ? t.NodeID : undefined, new Date(now).toISOString()));
   }
 }
 
