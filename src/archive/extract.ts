@@ -204,8 +204,6 @@ class Extractor {
 
   private async file(at: string, h: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
     const fd = fs.openSync(at, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    // the data is written in batches by the thread pool while the next batch is parsed
-    const writer = new BatchWriter(fd);
     try {
       const chunks = data[Symbol.asyncIterator]();
       for (;;) {
@@ -217,16 +215,14 @@ class Extractor {
         }
         if (next.done) break;
         const buf = next.value as Buffer;
-        await writer.add(buf);
+        for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
         this.stats.dataBytes += buf.length;
       }
-      await writer.end();
       // chown before chmod: chown clears setuid and setgid
       this.chown(() => fs.fchownSync(fd, ...this.ids(h)));
       fs.fchmodSync(fd, mode(h));
       fs.futimesSync(fd, mtime(h), mtime(h));
     } finally {
-      await writer.settled();
       closeQuietly(fd);
     }
   }
@@ -309,63 +305,4 @@ function mode(h: tar.Header): number {
 
 function mtime(h: tar.Header): Date {
   return h.mtime ?? new Date(0);
-}
-
-/** Batches a file's chunks and writes each batch with writev on the thread pool, one batch in flight. */
-class BatchWriter {
-  private batch: Buffer[] = [];
-  private size = 0;
-  private position = 0;
-  private inFlight: Promise<void> = Promise.resolve();
-
-  constructor(private readonly fd: number) {}
-
-  async add(buf: Buffer): Promise<void> {
-    this.batch.push(buf);
-    this.size += buf.length;
-    if (this.size >= BATCH_BYTES) await this.flush();
-  }
-
-  async end(): Promise<void> {
-    await this.flush();
-    await this.inFlight;
-  }
-
-  /** Resolves once no write is in flight, whatever its outcome (the fd may then be closed). */
-  async settled(): Promise<void> {
-    await this.inFlight.catch(() => undefined);
-  }
-
-  private async flush(): Promise<void> {
-    if (this.size === 0) return;
-    const buffers = this.batch;
-    const at = this.position;
-    this.position += this.size;
-    this.batch = [];
-    this.size = 0;
-    await this.inFlight;
-    this.inFlight = writeAll(this.fd, buffers, at);
-    this.inFlight.catch(() => undefined); // awaited by the next flush or end
-  }
-}
-
-const BATCH_BYTES = 1 << 20;
-
-async function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
-  let rest = buffers;
-  let at = position;
-  while (rest.length) {
-    const written = await new Promise<number>((resolve, reject) => fs.writev(fd, rest, at, (err, n) => (err ? reject(err) : resolve(n))));
-    at += written;
-    let left = written;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (left >= b.length) left -= b.length;
-      else {
-        next.push(left > 0 ? b.subarray(left) : b);
-        left = 0;
-      }
-    }
-    rest = next;
-  }
 }
