@@ -1,15 +1,10 @@
 /**
- * GET /containers/{id}/stats, as Docker answers it:
- * - stream (the default): a sample a second as newline-separated JSON, each carrying the
- *   previous one's CPU figures in precpu_stats, until the client goes or the container
- *   is removed; a container that is not running streams zeros.
- * - stream=false: one sample; unless one-shot, taken a second after a first one so that
- *   precpu_stats is filled. A container that is not running answers zeros at once.
- * - stream=true with one-shot=true is refused, as Docker 28 does.
+ * GET /containers/{id}/stats: one sample (stream=false, with precpu from a second earlier
+ * unless one-shot), or a sample a second as newline-separated JSON until the client goes
+ * or the container is removed. A container that is not running answers zeros, as Docker's.
  */
 import type { Router } from '../router';
 import { queryBool } from '../respond';
-import { invalid } from '../../common/errors';
 import type { ContainerManager } from '../../container/manager';
 import { ZERO_TIME, emptyStats, sampleStats, type ContainerStats } from '../../container/stats';
 
@@ -25,7 +20,6 @@ export function registerStatsRoutes(router: Router, d: { containers: ContainerMa
     const id = first.rec.ID;
     const stream = queryBool(query, 'stream', true);
     const oneShot = queryBool(query, 'one-shot');
-    if (stream && oneShot) throw invalid('cannot have stream=true and one-shot=true');
 
     const sample = async (): Promise<Reading> => {
       let view: ReturnType<ContainerManager['runView']>;
@@ -34,73 +28,65 @@ export function registerStatsRoutes(router: Router, d: { containers: ContainerMa
       } catch {
         return { gone: true };
       }
-      const { rec } = view;
-      const st = rec.State;
+      const st = view.rec.State;
       // Restarting: Running stays true between attempts, but no process exists
-      if (!st.Running || st.Restarting || !(st.Pid > 0)) return { gone: false, stats: emptyStats(id, rec.Name) };
-      const network = rec.HostConfig.NetworkMode !== 'host' && !rec.Config.NetworkDisabled;
-      const stats = await sampleStats({ id, name: rec.Name, cgroupsPath: view.cgroupsPath, version: view.cgroupVersion, pid: st.Pid, network });
+      if (!st.Running || st.Restarting || !(st.Pid > 0)) return { gone: false, stats: emptyStats(id, view.rec.Name) };
+      const stats = await sampleStats({ id, name: view.rec.Name, cgroupsPath: view.cgroupsPath, version: view.cgroupVersion, pid: st.Pid });
       return { gone: false, stats };
     };
-    /** Docker's precpu: the previous sample's CPU figures and time, whatever it was. */
-    const after = (cur: ContainerStats, prev: ContainerStats | undefined): ContainerStats => {
-      if (prev) {
-        cur.preread = prev.read;
+    const withPrevious = (cur: ContainerStats, prev: ContainerStats | undefined): ContainerStats => {
+      // a zeroed answer stays all zeros, as Docker's does
+      if (prev && cur.read !== ZERO_TIME) {
         cur.precpu_stats = prev.cpu_stats;
+        cur.preread = prev.read;
       }
       return cur;
     };
 
-    let closed = false;
-    let timer: NodeJS.Timeout | undefined;
-    let wake: (() => void) | undefined;
-    /** Waits a tick; the client going away ends the wait at once (and the answer with it). */
-    const tick = () =>
-      new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(resolve, INTERVAL_MS);
-      });
-    // the client going away: no more samples, no timer left behind
-    res.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      wake?.();
-    });
-
     if (!stream) {
-      let cur = await sample();
       let prev: ContainerStats | undefined;
+      let cur = await sample();
       if (!oneShot && !cur.gone && cur.stats.read !== ZERO_TIME) {
         prev = cur.stats;
-        await tick();
-        if (closed) return;
+        await delay(INTERVAL_MS);
         cur = await sample();
       }
-      const out = cur.gone ? emptyStats(id, first.rec.Name) : after(cur.stats, prev);
+      const out = cur.gone ? emptyStats(id, first.rec.Name) : withPrevious(cur.stats, prev);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(out) + '\n');
       return;
     }
 
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    // headers go out at once: clients wait for them before they read a sample
-    res.flushHeaders();
+    let closed = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      res.end();
+    };
+    // the client going away closes the response
+    res.on('close', finish);
     let prev: ContainerStats | undefined;
-    while (!closed) {
-      let r: Reading;
+    const tick = async () => {
+      timer = undefined;
+      if (closed) return;
       try {
-        r = await sample();
+        const r = await sample();
+        if (r.gone) return finish();
+        const cur = withPrevious(r.stats, prev);
+        prev = cur;
+        if (!closed) res.write(JSON.stringify(cur) + '\n');
       } catch {
-        // a read that failed mid-way (the container stopping): the next tick tells
-        r = { gone: false, stats: emptyStats(id, prev?.name ?? first.rec.Name) };
+        // a container stopping between reads: the next tick answers zeros
       }
-      if (closed) break;
-      if (r.gone) break;
-      const cur = after(r.stats, prev);
-      prev = cur;
-      res.write(JSON.stringify(cur) + '\n');
-      await tick();
-    }
-    if (!res.writableEnded) res.end();
+      if (!closed) timer = setTimeout(() => void tick(), INTERVAL_MS);
+    };
+    await tick();
   });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

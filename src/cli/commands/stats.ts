@@ -1,19 +1,9 @@
-/**
- * `berth stats`: live resource use of containers, with docker's columns and formulas.
- *
- * Like docker's client, it keeps one stats request open per container (stream=true; with
- * --no-stream a single stream=false answer, whose precpu the daemon fills) and draws a
- * table from the latest sample of each. Named containers are all reported or the command
- * fails with their errors; without names it follows the running containers (all with -a),
- * looking at the list again before each redraw. A container whose samples stop coming
- * afterwards shows "--", as in docker.
- */
+/** `berth stats`: live resource use of containers, with docker's columns and formulas. */
 import type { CommandSpec, CommandContext } from '../command';
 import { formatFlagHelp } from '../command';
 import { prepareFormat, renderList, templateFailure, type ListFormat } from '../format/render';
 import { bytesSize, humanSize } from '../../common/units';
-import { readJsonStream } from '../../client/engine';
-import { blockIO, cpuPercent, memoryPercent, memoryUsage, networkIO, type ContainerStats } from '../../container/stats';
+import { ZERO_TIME, cpuPercent, memoryUsage, type ContainerStats } from '../../container/stats';
 import { describeError } from './shared';
 
 const statsFormat: ListFormat = {
@@ -21,62 +11,59 @@ const statsFormat: ListFormat = {
   headers: { ID: 'CONTAINER ID', Container: 'CONTAINER', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' },
 };
 
-/** How often the table is drawn; the daemon sends a sample a second. */
-const REDRAW_MS = 1000;
-/** A stream that sent nothing for this long counts as failed (docker's client waits 2 s). */
-const STALE_MS = 2000;
-
-const percent = (n: number) => `${n.toFixed(2)}%`;
-
-/**
- * One row: the fields docker's stats formatter offers, from one sample of the API.
- * `invalid`: the samples stopped (error, end of stream, silence); figures show "--".
- */
+/** One row: the fields docker's stats formatter offers, from one sample of the API. */
 export class StatsContext {
   constructor(
-    private readonly s: ContainerStats | undefined,
+    private readonly s: ContainerStats,
     private readonly asked: string,
     private readonly trunc: boolean,
-    private readonly invalid = false,
   ) {}
 
+  private get running(): boolean {
+    return this.s.read !== ZERO_TIME;
+  }
+
   ID(): string {
-    const id = this.s?.id ?? '';
-    return this.trunc ? id.slice(0, 12) : id;
+    return this.trunc ? this.s.id.slice(0, 12) : this.s.id;
   }
   Container(): string {
     return this.asked;
   }
   Name(): string {
-    const name = this.s?.name ?? '';
-    return name.length > 1 ? name.slice(1) : '--';
+    return (this.s.name ?? '').replace(/^\//, '') || '--';
   }
   CPUPerc(): string {
-    if (this.invalid) return '--';
-    return percent(this.s ? cpuPercent(this.s.cpu_stats, this.s.precpu_stats) : 0);
+    return this.running ? `${cpuPercent(this.s.cpu_stats, this.s.precpu_stats).toFixed(2)}%` : '0.00%';
   }
   MemUsage(): string {
-    if (this.invalid) return '-- / --';
-    const m = this.s?.memory_stats ?? {};
-    return `${bytesSize(memoryUsage(m))} / ${bytesSize(m.limit ?? 0)}`;
+    return `${bytesSize(memoryUsage(this.s.memory_stats))} / ${bytesSize(this.s.memory_stats.limit ?? 0)}`;
   }
   MemPerc(): string {
-    if (this.invalid) return '--';
-    return percent(memoryPercent(this.s?.memory_stats ?? {}));
+    const limit = this.s.memory_stats.limit ?? 0;
+    return `${(limit > 0 ? (memoryUsage(this.s.memory_stats) / limit) * 100 : 0).toFixed(2)}%`;
   }
   NetIO(): string {
-    if (this.invalid) return '--';
-    const n = networkIO(this.s?.networks);
-    return `${humanSize(n.rx)} / ${humanSize(n.tx)}`;
+    let rx = 0;
+    let tx = 0;
+    for (const n of Object.values(this.s.networks ?? {})) {
+      rx += n.rx_bytes;
+      tx += n.tx_bytes;
+    }
+    return `${humanSize(rx)} / ${humanSize(tx)}`;
   }
   BlockIO(): string {
-    if (this.invalid) return '--';
-    const b = blockIO(this.s?.blkio_stats);
-    return `${humanSize(b.read)} / ${humanSize(b.write)}`;
+    let read = 0;
+    let write = 0;
+    // v1 spells the operations "Read"/"Write", v2 "read"/"write"
+    for (const e of this.s.blkio_stats?.io_service_bytes_recursive ?? []) {
+      const op = e.op.toLowerCase();
+      if (op === 'read') read += e.value;
+      if (op === 'write') write += e.value;
+    }
+    return `${humanSize(read)} / ${humanSize(write)}`;
   }
   PIDs(): string {
-    if (this.invalid) return '--';
-    return String(this.s?.pids_stats?.current ?? 0);
+    return String(this.s.pids_stats?.current ?? 0);
   }
 
   /** `{{json .}}`: every field, keys sorted, as docker marshals its row. */
@@ -95,68 +82,8 @@ export class StatsContext {
   }
 }
 
-/** One container's stats request: the latest sample, and whether samples still come. */
-class Feed {
-  latest?: ContainerStats;
-  error?: string;
-  ended = false;
-  private updatedAt = 0;
-  private readonly abort = new AbortController();
-  /** Settles at the first sample or at the failure of the request. */
-  readonly first: Promise<void>;
-
-  constructor(
-    ctx: CommandContext,
-    readonly container: string,
-    private readonly streaming: boolean,
-  ) {
-    let settle!: () => void;
-    this.first = new Promise((resolve) => (settle = resolve));
-    const run = async () => {
-      const body = await ctx.client().stream('GET', `/containers/${encodeURIComponent(container)}/stats`, {
-        query: { stream: streaming ? 'true' : 'false' },
-        signal: this.abort.signal,
-      });
-      await readJsonStream<ContainerStats>(body, (s) => {
-        this.latest = s;
-        this.updatedAt = Date.now();
-        settle();
-      });
-    };
-    run().then(
-      () => {
-        this.ended = true;
-        settle();
-      },
-      (e: unknown) => {
-        if (!this.abort.signal.aborted) this.error = describeError(e);
-        this.ended = true;
-        settle();
-      },
-    );
-  }
-
-  /** Nothing to show yet: neither a sample nor a failure. */
-  get pending(): boolean {
-    return !this.latest && !this.ended;
-  }
-
-  row(trunc: boolean, now: number): StatsContext {
-    // without streaming, the one answer ending is what is expected
-    const failed = this.error !== undefined || (this.streaming && (this.ended || now - this.updatedAt > STALE_MS));
-    return new StatsContext(this.latest, this.container, trunc, failed);
-  }
-
-  stop(): void {
-    this.abort.abort();
-  }
-}
-
-/** Docker 28's redraw on a terminal: cursor home, each line cleared to its end, then the rest of the screen. */
-function redraw(table: string): string {
-  const lines = table.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return `\x1b[H${lines.map((l) => `${l}\x1b[K\n`).join('')}\x1b[J`;
+async function sampleOnce(ctx: CommandContext, name: string): Promise<ContainerStats> {
+  return ctx.client().call<ContainerStats>('GET', `/containers/${encodeURIComponent(name)}/stats`, { query: { stream: '0' } });
 }
 
 export const stats: CommandSpec = {
@@ -172,60 +99,60 @@ export const stats: CommandSpec = {
   async run(ctx, p) {
     const prepared = prepareFormat((p.values.format as string) || 'table', statsFormat);
     try {
-      prepared.template.execute(new StatsContext(undefined, '', true));
+      prepared.template.execute(new StatsContext(zeroSample(), '', true));
     } catch (e) {
       throw templateFailure(e);
     }
     const trunc = !(p.values['no-trunc'] as boolean);
-    const streaming = !(p.values['no-stream'] as boolean);
     const named = p.args.length > 0;
-    const feeds = new Map<string, Feed>();
-    const follow = (container: string) => {
-      if (!feeds.has(container)) feeds.set(container, new Feed(ctx, container, streaming));
+    // listed containers go by their short ID, as docker names them in the Container column
+    const names = async (): Promise<string[]> => {
+      if (named) return p.args;
+      const list = await ctx.client().call<{ Id: string }[]>('GET', '/containers/json', { query: { all: p.values.all as boolean } });
+      return (list ?? []).map((c) => c.Id.slice(0, 12));
     };
-    /** Without names: the containers listed now (by short ID, as docker names them), and no others. */
-    const relist = async () => {
-      const list = await ctx.client().call<{ Id: string }[]>('GET', '/containers/json', { query: { all: p.values.all ? '1' : undefined } });
-      const now = new Set((list ?? []).map((c) => c.Id.slice(0, 12)));
-      for (const [name, feed] of feeds) {
-        if (!now.has(name)) {
-          feed.stop();
-          feeds.delete(name);
-        }
+    /** One table of all containers; each sample takes a second (for the CPU delta), so all at once. */
+    const render = async (): Promise<string | undefined> => {
+      const errors: string[] = [];
+      const samples = await Promise.all(
+        (await names()).map(async (name) => {
+          try {
+            return new StatsContext(await sampleOnce(ctx, name), name, trunc);
+          } catch (e) {
+            // a listed container removed meanwhile is just left out
+            if (named) errors.push(describeError(e));
+            return undefined;
+          }
+        }),
+      );
+      if (errors.length) {
+        ctx.err(errors.map((m) => `${m}\n`).join(''));
+        return undefined;
       }
-      for (const name of now) follow(name);
+      return renderList(prepared, samples.filter((r): r is StatsContext => r !== undefined), statsFormat);
     };
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      if (named) p.args.forEach(follow);
-      else await relist();
-      // every container has answered once (or failed) before the first table
-      await Promise.all([...feeds.values()].map((f) => f.first));
-      if (named) {
-        const errors = [...feeds.values()].flatMap((f) => (f.error !== undefined ? [f.error] : []));
-        if (errors.length) {
-          ctx.err(`${errors.join('\n')}\n`);
-          return 1;
-        }
-      }
-      const terminal = ctx.stdout.isTTY === true;
-      for (;;) {
-        const now = Date.now();
-        const rows = [...feeds.values()].filter((f) => !f.pending).map((f) => f.row(trunc, now));
-        const table = renderList(prepared, rows, statsFormat);
-        if (!streaming) {
-          ctx.out(table);
-          return 0;
-        }
-        ctx.out(terminal ? redraw(table) : table);
-        // docker redraws until interrupted; a reader that went away ends it too
-        await new Promise<void>((resolve) => (timer = setTimeout(resolve, REDRAW_MS)));
-        if (ctx.stdout.destroyed || ctx.stdout.writableEnded) return 0;
-        if (!named) await relist();
-      }
-    } finally {
-      clearTimeout(timer);
-      for (const f of feeds.values()) f.stop();
+    if (p.values['no-stream']) {
+      const text = await render();
+      if (text === undefined) return 1;
+      ctx.out(text);
+      return 0;
+    }
+    // docker redraws the whole table each second until interrupted (Ctrl-C ends the process)
+    const terminal = ctx.stdout.isTTY === true;
+    for (;;) {
+      const started = Date.now();
+      const text = await render();
+      if (text === undefined) return 1;
+      ctx.out(terminal ? `\x1b[2J\x1b[H${text}` : text);
+      // stopped containers answer at once: never redraw faster than once a second
+      await new Promise((r) => setTimeout(r, Math.max(0, REDRAW_MS - (Date.now() - started))));
     }
   },
 };
+
+const REDRAW_MS = 1000;
+
+function zeroSample(): ContainerStats {
+  const cpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return { read: '', preread: '', pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: cpu, precpu_stats: cpu, memory_stats: {}, name: '', id: '' };
+}
