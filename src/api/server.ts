@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BerthError, isErrno } from '../common/errors';
+import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
 
 export const API_VERSION = '1.50';
@@ -158,6 +159,52 @@ async function removeStaleSocket(sock: string): Promise<void> {
   });
   if (alive) throw new BerthError('CONFLICT', `another daemon is listening on ${sock}`);
   await fsp.unlink(sock);
+}
+
+/**
+ * The body of a request that asks to upgrade (exec start, attach). Node hands such a request
+ * over before its body: the body's bytes are at the start of `head` and of what the socket
+ * reads next. They are taken off here, and anything after them (the client's stdin, sent
+ * early) is put back on the socket for the stream.
+ */
+export async function readUpgradeBody(ctx: RequestContext): Promise<Buffer> {
+  const socket = ctx.upgradeSocket;
+  if (!socket) return readBody(ctx.req);
+  const length = Number(ctx.req.headers['content-length'] ?? 0);
+  let got = ctx.upgradeHead ?? Buffer.alloc(0);
+  if (Number.isFinite(length) && length > got.length) {
+    got = await new Promise<Buffer>((resolve, reject) => {
+      let acc = got;
+      const onData = (d: Buffer) => {
+        acc = Buffer.concat([acc, d]);
+        if (acc.length >= length) {
+          done();
+          resolve(acc);
+        }
+      };
+      const onEnd = () => {
+        done();
+        resolve(acc);
+      };
+      const onError = (e: Error) => {
+        done();
+        reject(e);
+      };
+      const done = () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('error', onError);
+        socket.pause();
+      };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('error', onError);
+    });
+  }
+  const body = got.subarray(0, Math.max(0, Math.min(length || 0, got.length)));
+  const rest = got.subarray(body.length);
+  if (rest.length) socket.unshift(rest);
+  return body;
 }
 
 /** Writes the 101 answer of a hijacked connection (or 200 for clients that did not ask to upgrade). */

@@ -1,6 +1,7 @@
 import type { Router } from '../router';
 import { readJSONBody, queryInt, sendJSON } from '../respond';
-import { startRawStream } from '../server';
+import { readUpgradeBody, startRawStream } from '../server';
+import { invalid } from '../../common/errors';
 import { frame } from '../stream';
 import type { ExecCreateBody, ExecManager } from '../../container/exec';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
@@ -23,7 +24,13 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
   });
 
   router.add('POST', '/exec/:id/start', async (ctx) => {
-    const body = await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req);
+    const raw = await readUpgradeBody(ctx);
+    let body: { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null } = {};
+    try {
+      body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    } catch (e) {
+      throw invalid(`invalid JSON: ${(e as Error).message}`);
+    }
     const exec = execs.get(ctx.params.id);
     const tty = body.Tty ?? exec.config.Tty === true;
     const detachKeys = parseDetachKeys(exec.config.DetachKeys || DEFAULT_DETACH_KEYS);
@@ -60,8 +67,10 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
         if (detached) socket?.close();
       });
       input.on('end', () => socket?.closeStdin());
+      input.resume(); // reading the request body paused it
     } else if (input) {
       input.on('data', () => undefined);
+      input.resume();
     }
     const clientGone = new Promise<void>((resolve) => (input ?? ctx.res.socket)?.once('close', () => resolve()));
     const socketClosed = new Promise<void>((resolve) => socket?.once('close', () => resolve()));
