@@ -44,11 +44,12 @@ test('on-failure:3 restarts three times with a doubling backoff, then stays exit
   const dies = evs.filter((e) => e.Action === 'die');
   assert.equal(starts.length, 4, JSON.stringify(evs.map((e) => [e.Action, e.timeNano])));
   assert.equal(dies.length, 4);
-  // the wait between a death and the next start: about 100, 200, 400 ms
+  // the wait between a death and the next start: the backoff (100, 200, 400 ms) plus the
+  // time a start takes, which a loaded machine stretches: only the lower bounds are firm
   const waits = [0, 1, 2].map((i) => (starts[i + 1].timeNano - dies[i].timeNano) / 1e6);
   assert.ok(waits[0] >= 90, `first wait ${waits[0]} ms`);
-  assert.ok(waits[1] >= 190 && waits[1] > waits[0], `waits ${waits}`);
-  assert.ok(waits[2] >= 390 && waits[2] > waits[1], `waits ${waits}`);
+  assert.ok(waits[1] >= 190, `waits ${waits}`);
+  assert.ok(waits[2] >= 390, `waits ${waits}`);
   assert.equal((await d.docker(['inspect', '-f', '{{.RestartCount}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', 'flaky'])).stdout.trim(), '3 on-failure:3');
 });
 
