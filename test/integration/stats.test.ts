@@ -85,7 +85,8 @@ async function busyStream(): Promise<void> {
   const pre = samples[2].precpu_stats;
   const cur = samples[2].cpu_stats;
   const percent = ((cur.cpu_usage.total_usage - pre.cpu_usage.total_usage) / (cur.system_cpu_usage - pre.system_cpu_usage)) * cur.online_cpus * 100;
-  assert.ok(percent > 30, `a spinning shell uses a CPU: ${percent}%`);
+  // a spinning shell keeps a CPU busy; on a loaded 2-core machine it still gets a good share
+  assert.ok(percent > 15, `a spinning shell uses a CPU: ${percent}%`);
   assert.ok(Date.parse(samples[2].read) - Date.parse(samples[1].read) >= 900, 'a sample a second');
   assert.equal(samples[2].preread, samples[1].read);
 }
