@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { isErrno } from './errors';
 
 /**
@@ -7,7 +8,8 @@ import { isErrno } from './errors';
  * the old content or the new one, never a half-written file.
  */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  // unique per write: two saves of one file in the same millisecond must not share a temp file
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await fsp.open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
