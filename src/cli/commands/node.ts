@@ -28,6 +28,7 @@ import {
   taskFormat,
   taskListFormat,
   taskRows,
+  removeEach,
 } from './swarm-shared';
 
 // ---------------------------------------------------------------- ls
@@ -290,19 +291,7 @@ export const nodeRm: CommandSpec = {
   aliases: ['node rm', 'node remove'],
   args: { min: 1 },
   flags: [boolFlag('force', 'Force remove a node from the swarm', 'f')],
-  async run(ctx, p) {
-    const errors: string[] = [];
-    for (const ref of p.args) {
-      try {
-        await ctx.client().call('DELETE', nodePath(ref), { query: { force: !!p.values.force } });
-        ctx.out(`${ref}\n`);
-      } catch (e) {
-        errors.push(describeError(e));
-      }
-    }
-    if (errors.length) throw new StatusError(errors.join('\n'), 1);
-    return 0;
-  },
+  run: (ctx, p) => removeEach(ctx, p.args, nodePath, { force: !!p.values.force }),
 };
 
 // ---------------------------------------------------------------- ps

@@ -33,6 +33,7 @@ import {
   taskListFormat,
   taskRows,
   waitConverged,
+  removeEach,
 } from './swarm-shared';
 import { applyUpdateFlags, buildCreateSpec, commonServiceFlags, createListFlags, updateListFlags } from './service-spec';
 
@@ -409,19 +410,7 @@ export const serviceRm: CommandSpec = {
   aliases: ['service rm', 'service remove'],
   args: { min: 1 },
   flags: [],
-  async run(ctx, p) {
-    const errors: string[] = [];
-    for (const ref of p.args) {
-      try {
-        await ctx.client().call('DELETE', servicePath(ref));
-        ctx.out(`${ref}\n`);
-      } catch (e) {
-        errors.push(describeError(e));
-      }
-    }
-    if (errors.length) throw new StatusError(errors.join('\n'), 1);
-    return 0;
-  },
+  run: (ctx, p) => removeEach(ctx, p.args, servicePath),
 };
 
 // ---------------------------------------------------------------- logs

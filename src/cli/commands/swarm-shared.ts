@@ -85,6 +85,24 @@ export const durationFlag = (name: string, help: string, defaultText?: string): 
 export const uintFlag = (name: string, help: string, defaultText?: string): FlagDef => ({ name, type: 'uint', help, parse: (v) => parseUint(v), defaultText });
 
 /** Throws the daemon's error for a failed answer; else the parsed body. */
+/**
+ * `node rm` and `service rm`: DELETE each one, print its name; the errors of those that
+ * failed come together at the end with status 1, as docker reports them.
+ */
+export async function removeEach(ctx: CommandContext, refs: readonly string[], pathOf: (ref: string) => string, query?: Record<string, boolean>): Promise<number> {
+  const errors: string[] = [];
+  for (const ref of refs) {
+    try {
+      await ctx.client().call('DELETE', pathOf(ref), query ? { query } : undefined);
+      ctx.out(`${ref}\n`);
+    } catch (e) {
+      errors.push(describeError(e));
+    }
+  }
+  if (errors.length) throw new StatusError(errors.join('\n'), 1);
+  return 0;
+}
+
 export async function getRaw(ctx: CommandContext, path: string): Promise<string> {
   const res = await ctx.client().request('GET', path);
   const text = await res.text();
