@@ -23,6 +23,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$policy_made" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
+# etcd-server enables the package's own etcd service (started at boot, or at install where a
+# policy-rc.d allowed it); berth's managers run their own members, so that one stays off.
+# Only the service's process is stopped (its unit, or the pid in its pidfile).
+if dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q "install ok installed"; then
+  if [ -d /run/systemd/system ]; then
+    systemctl stop etcd.service >/dev/null 2>&1 || true
+  elif [ -s /run/etcd.pid ]; then
+    /etc/init.d/etcd stop >/dev/null 2>&1 || true
+  fi
+  if command -v systemctl >/dev/null; then systemctl disable etcd.service >/dev/null 2>&1 || true; fi
+  update-rc.d etcd disable >/dev/null 2>&1 || true
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error

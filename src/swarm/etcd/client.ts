@@ -20,6 +20,27 @@ export interface KeyValue {
   createRevision: string;
 }
 
+/** A member as etcd lists it; IDs are uint64s, kept as decimal strings. */
+export interface EtcdMemberInfo {
+  ID: string;
+  /** empty until the member has started */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export interface EtcdStatus {
+  /** the leader's member ID; "0" when the member knows none */
+  leader: string;
+  /** the answering member's ID */
+  memberId: string;
+  raftIndex: string;
+  raftTerm: string;
+  version: string;
+  dbSize: string;
+}
+
 export interface WatchEvent {
   type: 'put' | 'delete';
   key: string;
@@ -103,8 +124,8 @@ export class EtcdClient {
           res.on('error', (e) => reject(new EtcdError(`etcd at ${endpoint}: ${e.message}`, true)));
         },
       );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (e) => reject(new EtcdError(`etcd at ${endpoint}: ${e.message}`, true)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (e) => reject(new EtcdError(`etcd at ${endpoint}: ${e.message} (${path})`, true)));
       req.end(data);
     });
   }
@@ -179,71 +200,115 @@ export class EtcdClient {
   }
 
   async revokeLease(id: string): Promise<void> {
-    await this.call('/v3/kv/lease/revoke', { ID: id }).catch((e: Error) => {
+    await this.call('/v3/lease/revoke', { ID: id }).catch((e: Error) => {
       if (!/not found/.test(e.message)) throw e;
     });
   }
 
-  async memberList(): Promise<{ ID: string; name: string; peerURLs: string[]; clientURLs?: string[] }[]> {
+  async memberList(): Promise<EtcdMemberInfo[]> {
     const r = await this.call('/v3/cluster/member/list', {});
-    return (r.members ?? []).map((m: any) => ({ ID: String(m.ID), name: m.name ?? '', peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [] }));
+    return ((r.members ?? []) as unknown[]).map(toMember);
   }
 
-  async memberAdd(peerURLs: string[]): Promise<{ ID: string }> {
+  /** Adds a member (not started yet: it has no name until it is); the new member and all members. */
+  async memberAdd(peerURLs: string[]): Promise<EtcdMemberInfo & { members: EtcdMemberInfo[] }> {
     const r = await this.call('/v3/cluster/member/add', { peerURLs });
-    return { ID: String(r.member?.ID) };
+    return { ...toMember(r.member ?? {}), members: ((r.members ?? []) as unknown[]).map(toMember) };
   }
 
   async memberRemove(id: string): Promise<void> {
     await this.call('/v3/cluster/member/remove', { ID: id });
   }
 
-  async status(endpoint: string): Promise<{ leader: string; raftIndex: string }> {
-    const r = await this.once(endpoint, '/v3/maintenance/status', {}, 2000);
-    return { leader: String(r.leader ?? ''), raftIndex: String(r.raftIndex ?? '') };
+  /** One member's view, asked of that member only ("0": it knows no leader). */
+  async status(endpoint: string, timeoutMs = 2000): Promise<EtcdStatus> {
+    const r = await this.once(endpoint, '/v3/maintenance/status', {}, timeoutMs);
+    return {
+      leader: String(r.leader ?? '0'),
+      memberId: String(r.header?.member_id ?? ''),
+      raftIndex: String(r.raftIndex ?? '0'),
+      raftTerm: String(r.raftTerm ?? '0'),
+      version: String(r.version ?? ''),
+      dbSize: String(r.dbSize ?? '0'),
+    };
   }
 
   /**
-   * Watches the keys under `prefix` from `fromRevision` (0: from now). The stream is
-   * reopened, on another endpoint if need be, from the revision after the last seen.
+   * Watches the keys under `prefix` from `fromRevision` (0: from now) until closed. When
+   * the stream breaks (the member died or restarted, the connection failed) it is opened
+   * again, on the next endpoint, from the revision after the last one seen, so no event is
+   * lost or seen twice. `onError` hears of every break; a compacted start revision is
+   * one too (the events before the compaction are gone: the caller must read afresh),
+   * and the watch goes on from the compaction's revision.
    */
   watchPrefix(prefix: string, fromRevision: string | number, onEvents: (events: WatchEvent[]) => void, onError?: (e: Error) => void): { close(): void } {
     let closed = false;
+    // the next revision wanted; 0 until the first stream tells the current one
     let next = BigInt(fromRevision || 0);
     let current: http.ClientRequest | undefined;
-    let attempt = 0;
+    let endpointIndex = this.preferred;
+    let failures = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = this.o.timeoutMs ?? 5000;
+
     const open = () => {
+      timer = undefined;
       if (closed) return;
-      const endpoint = this.o.endpoints[(this.preferred + attempt) % this.o.endpoints.length];
+      const endpoint = this.o.endpoints[endpointIndex % this.o.endpoints.length];
+      let done = false;
+      // ends this stream once, and opens the next after a pause that grows with the failures
+      const broken = (why: string | undefined) => {
+        if (done) return;
+        done = true;
+        req.destroy();
+        if (closed) return;
+        if (why) onError?.(new EtcdError(`watch of ${prefix} at ${endpoint}: ${why}`, true));
+        failures++;
+        endpointIndex++;
+        timer = setTimeout(open, Math.min(100 * 2 ** Math.min(failures - 1, 5), 2000));
+      };
       const url = new URL('/v3/watch', endpoint);
       const body = JSON.stringify({ create_request: { key: b64(prefix), range_end: prefixEnd(prefix), ...(next > 0n ? { start_revision: String(next) } : {}) } });
       const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, { method: 'POST', agent: url.protocol === 'https:' ? this.agent : undefined, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-        let buf = '';
+      const req = lib.request(url, { method: 'POST', agent: url.protocol === 'https:' ? this.agent : undefined, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } });
+      current = req;
+      // a timeout for the answer only: the stream itself may stay quiet for long
+      req.setTimeout(timeoutMs, () => broken(`no answer within ${timeoutMs} ms`));
+      req.on('error', (e) => broken(e.message));
+      req.on('response', (res) => {
+        req.setTimeout(0);
+        if ((res.statusCode ?? 500) >= 300) {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => broken(`status ${res.statusCode}: ${text.trim().slice(0, 200)}`));
+          res.on('error', (e) => broken(e.message));
+          return;
+        }
+        const parser = new JsonStream();
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
-            let msg: any;
-            try {
-              msg = JSON.parse(line);
-            } catch {
-              continue;
-            }
+          if (done) return;
+          for (const msg of parser.push(chunk)) {
+            if (done) return;
+            if (msg.error) return broken(msg.error.message ?? JSON.stringify(msg.error));
             const result = msg.result ?? {};
             if (result.compact_revision && result.compact_revision !== '0') {
-              onError?.(new Error(`watch of ${prefix}: revision ${next} was compacted`));
-              next = BigInt(result.compact_revision);
+              const compacted = BigInt(result.compact_revision);
+              onError?.(new EtcdError(`watch of ${prefix}: revision ${next} was compacted (the oldest left is ${compacted})`, false));
+              next = compacted;
+              return broken(undefined);
             }
-            if (result.created) attempt = 0;
+            if (result.canceled) return broken(`canceled by etcd${result.cancel_reason ? `: ${result.cancel_reason}` : ''}`);
+            if (result.created) {
+              failures = 0;
+              this.preferred = endpointIndex % this.o.endpoints.length;
+              if (next === 0n) next = BigInt(result.header?.revision ?? '0') + 1n;
+            }
             const events: WatchEvent[] = ((result.events ?? []) as { type?: string; kv: RawKV }[]).map((e) => ({
               type: e.type === 'DELETE' ? 'delete' : 'put',
               key: unb64(e.kv.key),
-              value: e.kv.value !== undefined ? unb64(e.kv.value) : undefined,
+              value: e.type === 'DELETE' ? undefined : unb64(e.kv.value),
               modRevision: e.kv.mod_revision,
             }));
             if (events.length) {
@@ -253,27 +318,16 @@ export class EtcdClient {
             }
           }
         });
-        const again = () => {
-          if (closed) return;
-          attempt++;
-          setTimeout(open, 200);
-        };
-        res.on('end', again);
-        res.on('error', again);
-      });
-      req.on('error', (e) => {
-        if (closed) return;
-        onError?.(e);
-        attempt++;
-        setTimeout(open, 500);
+        res.on('error', (e) => broken(e.message));
+        res.on('close', () => broken('the stream ended'));
       });
       req.end(body);
-      current = req;
     };
     open();
     return {
       close: () => {
         closed = true;
+        clearTimeout(timer);
         current?.destroy();
       },
     };
@@ -282,6 +336,51 @@ export class EtcdClient {
   close(): void {
     this.agent?.destroy();
   }
+}
+
+/**
+ * Splits a stream of JSON objects, one after the other with or without newlines between,
+ * into the objects.
+ */
+export class JsonStream {
+  private buf = '';
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private scanned = 0;
+
+  push(chunk: string): any[] {
+    this.buf += chunk;
+    const out: any[] = [];
+    let start = 0;
+    for (let i = this.scanned; i < this.buf.length; i++) {
+      const c = this.buf[i];
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === '\\') this.escaped = true;
+        else if (c === '"') this.inString = false;
+      } else if (c === '"') this.inString = true;
+      else if (c === '{' || c === '[') this.depth++;
+      else if (c === '}' || c === ']') {
+        if (--this.depth === 0) {
+          const text = this.buf.slice(start, i + 1).trim();
+          start = i + 1;
+          try {
+            out.push(JSON.parse(text));
+          } catch {
+            // not an object: skipped
+          }
+        }
+      } else if (this.depth === 0 && c.trim() === '') start = i + 1;
+    }
+    this.buf = this.buf.slice(start);
+    this.scanned = this.buf.length;
+    return out;
+  }
+}
+
+function toMember(m: any): EtcdMemberInfo {
+  return { ID: String(m.ID ?? ''), name: m.name ?? '', peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [], isLearner: m.isLearner === true };
 }
 
 function toKV(kv: RawKV): KeyValue {
