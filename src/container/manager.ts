@@ -248,16 +248,19 @@ export class ContainerManager {
     }
     if (mode === 'host' || mode === 'none') return out;
     const primary = this.o.network.get(mode);
-    if (primary.Driver !== 'bridge') throw invalid(`network ${mode} cannot be used as a network mode here`);
+    if (primary.Driver !== 'bridge' && primary.Driver !== 'overlay') throw invalid(`network ${mode} cannot be used as a network mode here`);
     for (const [name, cfg] of Object.entries(requested)) {
       if (name === 'default' && mode === 'bridge') {
         out.bridge = { ...(cfg ?? {}) };
         continue;
       }
       const n = this.o.network.get(name);
-      if (n.Driver !== 'bridge') throw invalid(`container cannot be connected to network ${name} and to ${mode}`);
+      if (n.Driver !== 'bridge' && n.Driver !== 'overlay') throw invalid(`container cannot be connected to network ${name} and to ${mode}`);
+      // a task's address comes from the cluster; a container of its own has none to bring
+      if (n.Driver === 'overlay' && !cfg?.IPAMConfig?.IPv4Address) throw notAttachable(name);
       out[name] = { Aliases: cfg?.Aliases ?? undefined, IPAMConfig: cfg?.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : undefined };
     }
+    if (primary.Driver === 'overlay' && !Object.entries(out).some(([k, e]) => this.o.network.find(k)?.Id === primary.Id && e.IPAMConfig?.IPv4Address)) throw notAttachable(mode);
     const ip = Object.values(out).find((e) => e.IPAMConfig?.IPv4Address);
     if (ip && primary.builtin && out[mode] === ip) throw invalid('user specified IP address is supported on user defined networks only');
     if (!Object.keys(out).some((k) => this.o.network.find(k)?.Id === primary.Id)) out[mode] = {};
@@ -1103,4 +1106,8 @@ function processAlive(pid: number): boolean {
   } catch (e) {
     return isErrno(e, 'EPERM');
   }
+}
+
+function notAttachable(network: string): BerthError {
+  return new BerthError('FORBIDDEN', `Could not attach to network ${network}: rpc error: code = PermissionDenied desc = network ${network} not manually attachable`);
 }

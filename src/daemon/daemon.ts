@@ -130,7 +130,7 @@ export class Daemon {
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
     registerDistributionRoutes(router, { distribution, events });
-    registerNetworkRoutes(router, { network, containers });
+    registerNetworkRoutes(router, { network, containers, swarm: () => swarm });
     registerVolumeRoutes(router, { volumes, containers, events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
@@ -164,6 +164,7 @@ export class Daemon {
     swarm = await Swarm.open({
       dataRoot: c.dataRoot,
       containers,
+      network,
       events,
       engineVersion: VERSION,
       log: this.log,

@@ -20,6 +20,7 @@ export interface NetworkDnsOptions {
 
 export class NetworkDns {
   private readonly servers = new Map<string, DnsServer>();
+  private turns = 0;
 
   constructor(private readonly o: NetworkDnsOptions) {}
 
@@ -35,7 +36,9 @@ export class NetworkDns {
             const names = [m.name, m.id.slice(0, 12), ...m.aliases].map((x) => x.toLowerCase());
             if (names.includes(name)) out.push(m.ip);
           }
-          return out;
+          // round robin: a name of several tasks or containers is answered in turns
+          const turn = out.length > 1 ? this.turns++ % out.length : 0;
+          return [...out.slice(turn), ...out.slice(0, turn)];
         },
         reverse: (ip) => members().find((m) => m.ip === ip)?.name,
       },

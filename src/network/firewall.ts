@@ -16,7 +16,7 @@ const FILTER_CHAIN = 'BERTH-FORWARD';
 const NAT_CHAIN = 'BERTH-POSTROUTING';
 
 export function rulesFor(networks: NetworkRecord[]): string {
-  const bridges = networks.filter((n) => n.Driver === 'bridge' && n.bridge);
+  const bridges = networks.filter((n) => (n.Driver === 'bridge' || n.Driver === 'overlay') && n.bridge);
   const filter: string[] = [];
   const nat: string[] = [];
   for (const n of bridges) {

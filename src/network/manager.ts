@@ -11,7 +11,8 @@ import type { Endpoint, EndpointRequest, NetworkRecord, PortMapping, SandboxStat
 import { createNetns, removeNetns } from './netns';
 import { PortAllocator, type PortRequest } from './ports';
 import { allocateSubnet, cidrString, contains, firstHost, overlaps, parseCidr, parseIPv4, type Cidr } from './subnets';
-import { NetworkDns } from './dns-registry';
+import { NetworkDns, type Member } from './dns-registry';
+import { ensureVxlan, macForIP, OverlayPeers, OVERLAY_MTU, overlayBridgeName, vxlanName, type OverlayPeer } from './overlay';
 
 /**
  * Networks and the containers' places on them. Bridge networks are CNI `bridge` + `host-local`
@@ -59,12 +60,17 @@ export class NetworkManager {
   private readonly dns: NetworkDns;
   private readonly up = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly peers = new OverlayPeers();
+  /** this node's swarm address, the source of its VXLAN traffic; unset outside a swarm */
+  private overlayAddr?: string;
+  /** the endpoints of an overlay on other nodes, as the cluster knows them (for DNS) */
+  private remoteMembers: (networkId: string) => Member[] = () => [];
 
   private constructor(private readonly o: NetworkManagerOptions) {
     this.dns = new NetworkDns({
       upstreams: () => this.upstreams(),
       log: o.log,
-      members: (networkId) => this.members(networkId),
+      members: (networkId) => this.dnsMembers(networkId),
     });
   }
 
@@ -272,6 +278,10 @@ export class NetworkManager {
 
   private async teardownNetwork(n: NetworkRecord): Promise<void> {
     await this.dns.stop(n.Id);
+    if (n.Driver === 'overlay') {
+      await run('ip', ['link', 'del', vxlanName(n.Id)]).catch(() => undefined);
+      this.peers.forget(vxlanName(n.Id));
+    }
     if (n.bridge) await run('ip', ['link', 'del', n.bridge]).catch(() => undefined);
     await fsp.rm(path.join(this.dir, 'ipam', n.Id), { recursive: true, force: true });
     this.up.delete(n.Id);
@@ -293,8 +303,13 @@ export class NetworkManager {
       const c = n.IPAM.Config[0];
       const prefix = c.Subnet.split('/')[1];
       const exists = await run('ip', ['link', 'show', n.bridge!]).then(() => true, () => false);
-      if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, 'type', 'bridge']);
+      if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, ...(n.Driver === 'overlay' ? ['mtu', String(OVERLAY_MTU)] : []), 'type', 'bridge']);
       await run('ip', ['addr', 'replace', `${c.Gateway}/${prefix}`, 'dev', n.bridge!]);
+      if (n.Driver === 'overlay') {
+        if (!this.overlayAddr) throw new BerthError('UNAVAILABLE', `network ${n.Name} is an overlay network: this node is not part of a swarm`);
+        await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr);
+        this.peers.reset(vxlanName(n.Id));
+      }
       await run('ip', ['link', 'set', n.bridge!, 'up']);
       await fsp.writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch(() => undefined);
       this.up.add(n.Id);
@@ -318,18 +333,97 @@ export class NetworkManager {
         isGateway: true,
         ipMasq: false, // one rule per network instead, in firewall.ts
         hairpinMode: true,
+        ...(n.Driver === 'overlay' ? { mtu: OVERLAY_MTU } : {}),
         ipam: {
           type: 'host-local',
           dataDir: path.join(this.dir, 'ipam'),
           ranges: [[range]],
           routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }],
         },
-        capabilities: { ips: true },
+        capabilities: { ips: true, mac: true },
       },
     ];
     if (withPorts) plugins.push({ type: 'portmap', snat: true, capabilities: { portMappings: true } });
     // host-local keeps its leases per network name: the ID keeps two generations of one name apart
     return { cniVersion: CNI_VERSION, name: n.Id, plugins };
+  }
+
+  // ---- overlay networks (swarm) ----------------------------------------------------
+
+  /**
+   * Joins the swarm's data plane: `addr` is this node's swarm address. Overlays that running
+   * containers were found on at start-up (before the swarm was back) come up now.
+   */
+  async joinOverlayPlane(addr: string, remoteMembers: (networkId: string) => Member[]): Promise<void> {
+    this.overlayAddr = addr;
+    this.remoteMembers = remoteMembers;
+    for (const { network, inUse } of this.overlays()) {
+      if (inUse) await this.ensureUp(network).catch((e: unknown) => this.o.log(`network ${network.Name}: ${(e as Error).message}`));
+    }
+  }
+
+  /** Leaves the data plane: overlays no container uses any more go. */
+  async leaveOverlayPlane(): Promise<void> {
+    this.overlayAddr = undefined;
+    this.remoteMembers = () => [];
+    for (const { network, inUse } of this.overlays()) if (!inUse) await this.dropOverlay(network.Id);
+  }
+
+  /**
+   * Makes an overlay network of the cluster known here (or updates it), under the cluster's
+   * ID, so that a task's container can join it like any network. Its bridge and VXLAN
+   * device are made when the first endpoint joins.
+   */
+  ensureOverlay(def: Pick<NetworkRecord, 'Id' | 'Name' | 'Created' | 'Labels' | 'Options' | 'Internal' | 'Attachable'> & { subnet: string; gateway: string; vni: number }): Promise<NetworkRecord> {
+    return this.locked(async () => {
+      const existing = this.networks.get(def.Id);
+      if (existing) return existing;
+      const clash = this.list().find((n) => n.Name === def.Name && n.Scope === 'local');
+      if (clash) throw conflict(`network with name ${def.Name} already exists on this node`);
+      const rec: NetworkRecord = {
+        Id: def.Id,
+        Name: def.Name,
+        Created: def.Created,
+        Driver: 'overlay',
+        Scope: 'swarm',
+        Internal: def.Internal,
+        Attachable: def.Attachable,
+        EnableIPv6: false,
+        Labels: def.Labels,
+        Options: { ...def.Options, 'com.docker.network.driver.overlay.vxlanid_list': String(def.vni) },
+        IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: def.subnet, Gateway: def.gateway }] },
+        bridge: overlayBridgeName(def.Id),
+        vni: def.vni,
+      };
+      await this.persist(rec);
+      this.networks.set(rec.Id, rec);
+      return rec;
+    });
+  }
+
+  /** Overlays known here, and whether an endpoint of this node is on each. */
+  overlays(): { network: NetworkRecord; inUse: boolean }[] {
+    return this.list()
+      .filter((n) => n.Driver === 'overlay')
+      .map((n) => ({ network: n, inUse: this.endpointsOn(n.Id).length > 0 }));
+  }
+
+  /** Forgets an overlay this node no longer needs (the cluster removed it, or the node left). */
+  dropOverlay(id: string): Promise<void> {
+    return this.locked(async () => {
+      const n = this.networks.get(id);
+      if (!n || n.Driver !== 'overlay' || this.endpointsOn(id).length) return;
+      await this.teardownNetwork(n);
+      this.networks.delete(id);
+      await fsp.rm(path.join(this.dir, 'networks', `${id}.json`), { force: true });
+      await applyFirewall(this.activeNetworks()).catch((e: unknown) => this.o.log(`firewall: ${(e as Error).message}`));
+    });
+  }
+
+  /** Programs the endpoints other nodes have on an overlay that is up here. */
+  async syncOverlayPeers(networkId: string, peers: OverlayPeer[]): Promise<void> {
+    if (!this.up.has(networkId)) return;
+    await this.peers.sync(vxlanName(networkId), peers.filter((p) => p.nodeAddr !== this.overlayAddr));
   }
 
   // ---- containers ------------------------------------------------------------------
@@ -371,7 +465,7 @@ export class NetworkManager {
   }
 
   private async attach(containerId: string, netns: string, n: NetworkRecord, epReq: EndpointRequest, ifName: string, ports: PortMapping[]): Promise<Endpoint> {
-    if (n.Driver !== 'bridge') throw invalid(`container cannot be connected to network ${n.Name}: ${n.Driver} networks take no endpoints`);
+    if (n.Driver !== 'bridge' && n.Driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.Name}: ${n.Driver} networks take no endpoints`);
     await this.ensureUp(n);
     const capabilityArgs: Record<string, unknown> = {};
     const ip = epReq.IPAMConfig?.IPv4Address;
@@ -383,6 +477,8 @@ export class NetworkManager {
       if (!contains(subnet, addr)) throw invalid(`no configured subnet or ip-range contain the IP address ${ip}`);
       if (this.endpointsOn(n.Id).some((e) => e.endpoint.ipAddress === ip)) throw new BerthError('FORBIDDEN', 'Address already in use');
       capabilityArgs.ips = [`${ip}/${subnet.bits}`];
+      // the peers of an overlay know an endpoint's MAC from its address
+      if (n.Driver === 'overlay') capabilityArgs.mac = macForIP(ip);
     }
     if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
     let result: CniResult;
@@ -539,6 +635,14 @@ export class NetworkManager {
     return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress }));
   }
 
+  /** An overlay's DNS also knows the endpoints on other nodes; a local one wins a shared address. */
+  private dnsMembers(networkId: string): Member[] {
+    const local = this.members(networkId);
+    if (this.networks.get(networkId)?.Driver !== 'overlay') return local;
+    const ips = new Set(local.map((m) => m.ip));
+    return [...local, ...this.remoteMembers(networkId).filter((m) => !ips.has(m.ip))];
+  }
+
   private upstreams(): string[] {
     if (this.o.dns.length) return this.o.dns;
     return this.hostResolvers;
@@ -557,7 +661,7 @@ export class NetworkManager {
 
   /** The embedded DNS server address a container on this network uses, if it has one. */
   dnsServerFor(n: NetworkRecord): string | undefined {
-    return n.builtin || n.Driver !== 'bridge' ? undefined : n.IPAM.Config[0]?.Gateway;
+    return n.builtin || (n.Driver !== 'bridge' && n.Driver !== 'overlay') ? undefined : n.IPAM.Config[0]?.Gateway;
   }
 
   async close(): Promise<void> {

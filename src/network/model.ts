@@ -5,8 +5,9 @@ export interface NetworkRecord {
   Id: string;
   Name: string;
   Created: string;
-  Driver: 'bridge' | 'host' | 'null';
-  Scope: 'local';
+  Driver: 'bridge' | 'host' | 'null' | 'overlay';
+  /** swarm: an overlay network, defined by the cluster, here while tasks of this node use it */
+  Scope: 'local' | 'swarm';
   Internal: boolean;
   Attachable: boolean;
   EnableIPv6: boolean;
@@ -21,6 +22,8 @@ export interface NetworkRecord {
   bridge?: string;
   /** bridge, host and none: made by the daemon, never removed */
   builtin?: boolean;
+  /** an overlay's VXLAN network identifier, the same on every node */
+  vni?: number;
 }
 
 /** What a container asked for on one network (NetworkingConfig.EndpointsConfig, network connect). */

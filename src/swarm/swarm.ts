@@ -13,11 +13,14 @@ import type { Server } from 'node:https';
 import { conflict, invalid, unavailable } from '../common/errors';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
 import type { ContainerManager } from '../container/manager';
+import type { NetworkManager } from '../network/manager';
 import type { EventBus } from '../daemon/events';
 import { Agent } from './cluster/agent';
 import { Leader } from './cluster/leader';
 import { RoutingMesh } from './cluster/mesh';
-import type { SwarmNode } from './cluster/model';
+import type { ClusterNetwork, SwarmNode } from './cluster/model';
+import { createNetwork, removeNetwork, type OverlayCreateBody } from './cluster/networks';
+import { cluster } from './cluster/control';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
 import { EtcdClient } from './etcd/client';
 import { EtcdMember } from './etcd/supervisor';
@@ -42,6 +45,7 @@ interface LocalState {
 export interface SwarmDeps {
   dataRoot: string;
   containers: ContainerManager;
+  network: NetworkManager;
   events: EventBus;
   ensureImage: (image: string) => Promise<void>;
   engineVersion: string;
@@ -90,6 +94,25 @@ export class Swarm {
     if (!this.state || !this.store) throw unavailable(`${NOT_IN_SWARM}. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`);
     if (this.state.role !== 'manager') throw unavailable(NOT_A_MANAGER);
     return this.store;
+  }
+
+  // ---- overlay networks (managers) ---------------------------------------------------
+
+  async networks(): Promise<ClusterNetwork[]> {
+    return cluster(async () => (await this.managerStore().snapshot()).networks);
+  }
+
+  createNetwork(body: OverlayCreateBody, localSubnets: string[], localNames: string[]): Promise<{ Id: string; Warning: string }> {
+    if (!this.state) throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    const store = this.managerStore();
+    return cluster(() => createNetwork(store, body, localSubnets, localNames));
+  }
+
+  async removeNetwork(ref: string): Promise<void> {
+    const store = this.managerStore();
+    const net = await cluster(() => removeNetwork(store, ref));
+    // this node's own copy goes now; the others' once their agents see it gone
+    await this.d.network.dropOverlay(net.ID).catch(() => undefined);
   }
 
   get isLeader(): boolean {
@@ -290,9 +313,14 @@ export class Swarm {
     await this.member.ready();
   }
 
+  private newAgent(): Agent {
+    const s = this.state!;
+    return new Agent({ store: this.store!, nodeId: s.nodeId, advertiseAddr: s.advertiseAddr, containers: this.d.containers, network: this.d.network, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+  }
+
   private async startRoles(): Promise<void> {
     const s = this.state!;
-    this.agent = new Agent({ store: this.store!, nodeId: s.nodeId, containers: this.d.containers, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+    this.agent = this.newAgent();
     await this.agent.start();
     this.mesh = new RoutingMesh(this.store!, this.d.log);
     this.mesh.start();
@@ -370,7 +398,7 @@ export class Swarm {
     this.mesh?.stop();
     this.client?.close();
     this.connect();
-    this.agent = new Agent({ store: this.store!, nodeId: s.nodeId, containers: this.d.containers, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+    this.agent = this.newAgent();
     await this.agent.start();
     this.mesh = new RoutingMesh(this.store!, this.d.log);
     this.mesh.start();

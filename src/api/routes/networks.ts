@@ -1,13 +1,25 @@
-import { invalid, notFound } from '../../common/errors';
+import { invalid, notFound, unavailable } from '../../common/errors';
 import type { Router } from '../router';
 import { checkFilterKeys, queryFilters, readJSONBody, sendJSON } from '../respond';
 import type { ContainerManager } from '../../container/manager';
 import type { NetworkCreateBody, NetworkManager } from '../../network/manager';
 import type { EndpointRequest, NetworkRecord } from '../../network/model';
+import type { ClusterNetwork } from '../../swarm/cluster/model';
+import { findNetwork, overlayJSON, type OverlayCreateBody } from '../../swarm/cluster/networks';
+
+/** The swarm's overlay networks, where this node is a manager (src/swarm/swarm.ts). */
+export interface SwarmNetworks {
+  readonly local: { role: 'worker' | 'manager' } | undefined;
+  networks(): Promise<ClusterNetwork[]>;
+  createNetwork(body: OverlayCreateBody, localSubnets: string[], localNames: string[]): Promise<{ Id: string; Warning: string }>;
+  removeNetwork(ref: string): Promise<void>;
+}
 
 export interface NetworkRouteDeps {
   network: NetworkManager;
   containers: ContainerManager;
+  /** the swarm, once the daemon has opened it */
+  swarm: () => SwarmNetworks | undefined;
 }
 
 /** The API's Network object; `Containers` lists the endpoints of running containers. */
@@ -65,10 +77,19 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
       })
       .map((c) => c.ID);
 
-  router.add('GET', '/networks', ({ res, query }) => {
+  /** A manager's view of the cluster's overlays; none elsewhere. */
+  const clusterNetworks = async (): Promise<ClusterNetwork[]> => {
+    const swarm = d.swarm();
+    return swarm?.local?.role === 'manager' ? swarm.networks() : [];
+  };
+  /** A cluster overlay as a record (its API JSON has the same fields), for the list's filters. */
+  const asRecord = (n: ClusterNetwork): NetworkRecord => overlayJSON(n) as unknown as NetworkRecord;
+
+  router.add('GET', '/networks', async ({ res, query }) => {
     const filters = queryFilters(query);
     checkFilterKeys(filters, ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type']);
-    let list = m.list();
+    const localIds = new Set(m.list().map((n) => n.Id));
+    let list = [...m.list(), ...(await clusterNetworks()).filter((n) => !localIds.has(n.ID)).map(asRecord)];
     const f = (k: string) => filters.get(k);
     if (f('driver')) list = list.filter((n) => f('driver')!.includes(n.Driver));
     if (f('id')) list = list.filter((n) => f('id')!.some((v) => n.Id.startsWith(v)));
@@ -87,17 +108,33 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     sendJSON(res, 200, list.map((n) => networkJSON(n, m, false)));
   });
 
-  router.add('GET', '/networks/:id', ({ res, params }) => {
-    sendJSON(res, 200, networkJSON(m.get(params.id), m, true));
+  router.add('GET', '/networks/:id', async ({ res, params }) => {
+    const local = m.find(params.id);
+    if (local) return sendJSON(res, 200, networkJSON(local, m, true));
+    const net = findNetwork({ networks: await clusterNetworks() } as Parameters<typeof findNetwork>[0], params.id);
+    if (!net) throw notFound(`network ${params.id} not found`);
+    sendJSON(res, 200, overlayJSON(net));
   });
 
   router.add('POST', '/networks/create', async ({ req, res }) => {
     const body = await readJSONBody<NetworkCreateBody>(req);
+    if (body.Driver === 'overlay') {
+      const swarm = d.swarm();
+      if (!swarm?.local) throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+      const local = m.list().filter((n) => n.Scope === 'local');
+      return sendJSON(res, 201, await swarm.createNetwork(body, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet)), local.map((n) => n.Name)));
+    }
     sendJSON(res, 201, await m.create(body));
   });
 
   router.add('DELETE', '/networks/:id', async ({ res, params }) => {
-    await m.remove(params.id, usedBy);
+    const local = m.find(params.id);
+    if (local && local.Scope === 'local') await m.remove(params.id, usedBy);
+    else {
+      const swarm = d.swarm();
+      if (!swarm?.local) throw notFound(`network ${params.id} not found`);
+      await swarm.removeNetwork(local?.Id ?? params.id);
+    }
     res.writeHead(204);
     res.end();
   });
@@ -133,7 +170,8 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     const cutoff = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
     const deleted: string[] = [];
     for (const n of m.list()) {
-      if (n.builtin || usedBy(n.Id).length || m.endpointsOn(n.Id).length) continue;
+      // the swarm's overlays are the managers' to remove, not a prune's
+      if (n.builtin || n.Scope === 'swarm' || usedBy(n.Id).length || m.endpointsOn(n.Id).length) continue;
       if (Date.parse(n.Created) >= cutoff) continue;
       if (filters.get('label') && !labelMatches(n, filters.get('label')!)) continue;
       if (filters.get('label!') && labelMatches(n, filters.get('label!')!)) continue;

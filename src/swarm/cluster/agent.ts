@@ -8,8 +8,11 @@
 import type { ContainerCreateBody } from '../../api/types';
 import type { ContainerManager } from '../../container/manager';
 import type { EngineEvent, EventBus } from '../../daemon/events';
-import { isTerminal, stateRank, type Service, type Task, type TaskState } from './model';
-import { PREFIX, type ClusterStore } from './store';
+import type { NetworkManager } from '../../network/manager';
+import type { Member } from '../../network/dns-registry';
+import { applyVipRules, vipRules, type VipEntry } from '../../network/vip';
+import { isTerminal, stateRank, type ClusterNetwork, type Service, type Task, type TaskState } from './model';
+import { PREFIX, type ClusterStore, type Snapshot } from './store';
 import { Rerunner } from '../../common/rerun';
 
 /** how long a node may miss heartbeats before the leader calls it down */
@@ -23,6 +26,9 @@ export interface AgentDeps {
   store: ClusterStore;
   nodeId: string;
   containers: ContainerManager;
+  network: NetworkManager;
+  /** this node's swarm address: its overlay traffic goes from and to it */
+  advertiseAddr: string;
   events: EventBus;
   /** makes sure the image is here, pulling it if not */
   ensureImage: (image: string) => Promise<void>;
@@ -42,10 +48,15 @@ export class Agent {
   /** tasks being started or stopped right now */
   private readonly busy = new Set<string>();
   private readonly onEvent = (ev: EngineEvent) => this.containerEvent(ev);
+  /** the cluster as last read: the overlays' peers and names come from it */
+  private snap?: Snapshot;
+  /** the VIP rules last written into each task container's namespace */
+  private readonly vipRulesOf = new Map<string, string>();
 
   constructor(private readonly d: AgentDeps) {}
 
   async start(): Promise<void> {
+    await this.d.network.joinOverlayPlane(this.d.advertiseAddr, (id) => this.clusterMembers(id));
     await this.heartbeat();
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_EVERY_MS));
     this.watch = this.d.store.kv.watchPrefix(`${PREFIX}tasks/`, 0, () => void this.sync(), (e) => this.d.log(`swarm agent: watch: ${e.message}`));
@@ -63,6 +74,8 @@ export class Agent {
     if (this.lease) await this.d.store.kv.revokeLease(this.lease).catch(() => undefined);
     if (removeTasks) {
       for (const c of this.taskContainers()) await this.d.containers.remove(c.ID, { force: true, volumes: true }).catch(() => undefined);
+      await this.d.network.settle();
+      await this.d.network.leaveOverlayPlane().catch((e) => this.d.log(`swarm agent: overlay networks: ${(e as Error).message}`));
     }
   }
 
@@ -89,6 +102,7 @@ export class Agent {
 
   private async syncOnce(): Promise<void> {
     const snap = await this.d.store.snapshot();
+    this.snap = snap;
     const mine = new Map(snap.tasks.filter((t) => t.NodeID === this.d.nodeId).map((t) => [t.ID, t]));
     const services = new Map(snap.services.map((s) => [s.ID, s]));
     const byTask = new Map(this.taskContainers().map((c) => [c.Config.Labels![TASK_LABEL], c]));
@@ -112,8 +126,84 @@ export class Agent {
       const svc = services.get(t.ServiceID);
       if (!svc) continue;
       this.busy.add(t.ID);
-      void this.runTask(t, svc).finally(() => this.busy.delete(t.ID));
+      void this.runTask(t, svc, snap).finally(() => this.busy.delete(t.ID));
     }
+    await this.syncOverlays(snap, mine);
+  }
+
+  /**
+   * The overlays of this node: every other node's task endpoints programmed into the ones
+   * that are up here, and the ones no task of this node wants any more let go.
+   */
+  private async syncOverlays(snap: Snapshot, mine: Map<string, Task>): Promise<void> {
+    const addrOf = new Map(snap.nodes.map((n) => [n.ID, n.Status.Addr]));
+    const wanted = new Set([...mine.values()].filter((t) => t.DesiredState === 'running' && !isTerminal(t.Status.State)).flatMap((t) => (t.NetworksAttachments ?? []).map((a) => a.Network.ID)));
+    for (const { network, inUse } of this.d.network.overlays()) {
+      if (!inUse && !wanted.has(network.Id)) {
+        await this.d.network.dropOverlay(network.Id).catch((e) => this.d.log(`swarm agent: network ${network.Name}: ${(e as Error).message}`));
+        continue;
+      }
+      const peers = snap.tasks
+        .filter((t) => t.NodeID && t.NodeID !== this.d.nodeId && !isTerminal(t.Status.State) && addrOf.get(t.NodeID))
+        .flatMap((t) => (t.NetworksAttachments ?? []).filter((a) => a.Network.ID === network.Id).map((a) => ({ ip: a.Addresses[0].split('/')[0], nodeAddr: addrOf.get(t.NodeID!)! })));
+      await this.d.network.syncOverlayPeers(network.Id, peers).catch((e) => this.d.log(`swarm agent: network ${network.Name}: ${(e as Error).message}`));
+    }
+    const running = this.taskContainers().filter((c) => c.State.Running);
+    for (const c of running) await this.syncVips(c.ID, snap);
+    const live = new Set(running.map((c) => c.Sandbox?.netns));
+    for (const netns of this.vipRulesOf.keys()) if (!live.has(netns)) this.vipRulesOf.delete(netns);
+  }
+
+  /** The VIPs of the services on a task container's overlays, balanced over their running tasks. */
+  private async syncVips(containerId: string, snap: Snapshot): Promise<void> {
+    const sandbox = this.d.containers.store.find(containerId)?.Sandbox;
+    if (!sandbox) return;
+    const overlays = new Set(sandbox.endpoints.map((e) => e.networkId).filter((id) => snap.networks.some((n) => n.ID === id)));
+    if (!overlays.size) return;
+    const entries: VipEntry[] = [];
+    for (const svc of snap.services) {
+      for (const v of svc.Endpoint?.VirtualIPs ?? []) {
+        if (!overlays.has(v.NetworkID)) continue;
+        const backends = snap.tasks
+          .filter((t) => t.ServiceID === svc.ID && t.Status.State === 'running' && t.DesiredState === 'running')
+          .flatMap((t) => (t.NetworksAttachments ?? []).filter((a) => a.Network.ID === v.NetworkID).map((a) => a.Addresses[0].split('/')[0]));
+        if (backends.length) entries.push({ vip: v.Addr.split('/')[0], backends });
+      }
+    }
+    const rules = vipRules(entries);
+    if (this.vipRulesOf.get(sandbox.netns) === rules) return;
+    try {
+      await applyVipRules(sandbox.netns, rules);
+      this.vipRulesOf.set(sandbox.netns, rules);
+    } catch (e) {
+      this.d.log(`swarm agent: service addresses in ${containerId.slice(0, 12)}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * What an overlay's DNS knows besides this node's own containers: the services' VIPs (by
+   * service name and network alias) and the tasks of other nodes (by task name,
+   * `tasks.<service>`, and in endpoint mode dnsrr by the service's names too).
+   */
+  private clusterMembers(networkId: string): Member[] {
+    const snap = this.snap;
+    if (!snap) return [];
+    const services = new Map(snap.services.map((s) => [s.ID, s]));
+    const out: Member[] = [];
+    for (const svc of snap.services) {
+      const vip = svc.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === networkId);
+      if (!vip) continue;
+      const aliases = svc.Spec.TaskTemplate.Networks?.find((n) => n.Target === networkId)?.Aliases ?? [];
+      out.push({ id: svc.ID, name: svc.Spec.Name, aliases, ip: vip.Addr.split('/')[0] });
+    }
+    for (const t of snap.tasks) {
+      if (t.NodeID === this.d.nodeId || t.Status.State !== 'running' || t.DesiredState !== 'running') continue;
+      const a = t.NetworksAttachments?.find((x) => x.Network.ID === networkId);
+      const svc = services.get(t.ServiceID);
+      if (!a || !svc) continue;
+      out.push({ id: t.Status.ContainerStatus?.ContainerID ?? t.ID, name: `${svc.Spec.Name}.${t.Slot ?? t.NodeID}.${t.ID}`, aliases: taskAliases(svc, a.Aliases), ip: a.Addresses[0].split('/')[0] });
+    }
+    return out;
   }
 
   private async setStatus(taskId: string, state: TaskState, message: string, extra: Partial<Task['Status']> = {}): Promise<void> {
@@ -126,9 +216,14 @@ export class Agent {
     });
   }
 
-  private async runTask(t: Task, svc: Service): Promise<void> {
+  private async runTask(t: Task, svc: Service, snap: Snapshot): Promise<void> {
     const spec = t.Spec.ContainerSpec;
     try {
+      for (const a of t.NetworksAttachments ?? []) {
+        const net = snap.networks.find((n) => n.ID === a.Network.ID);
+        if (!net) throw new Error(`network ${a.Network.Spec.Name} not found`);
+        await this.d.network.ensureOverlay(localOverlay(net));
+      }
       await this.setStatus(t.ID, 'accepted', 'accepted');
       await this.setStatus(t.ID, 'preparing', 'preparing');
       try {
@@ -156,6 +251,8 @@ export class Agent {
         })
         .filter((x): x is NonNullable<typeof x> => x !== undefined);
       if (meshPorts.length) await this.d.store.mutate<Task>('tasks', t.ID, (x) => ({ ...x, MeshPorts: meshPorts }));
+      // the task may open connections to other services' VIPs from its first moment
+      if (t.NetworksAttachments?.length) await this.syncVips(Id, this.snap ?? snap);
       await this.setStatus(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: Id, PID: rec?.State.Pid ?? 0, ExitCode: 0 } });
       // an exit before the status said running was not reported
       if (rec && !rec.State.Running) await this.reportExit(t.ID, rec.State.ExitCode);
@@ -191,6 +288,32 @@ export class Agent {
 }
 
 /** The container a task runs as, with the labels Docker gives task containers. */
+/** What a node keeps of a cluster network to attach its tasks to it. */
+function localOverlay(n: ClusterNetwork) {
+  const c = n.IPAMOptions.Configs[0];
+  return {
+    Id: n.ID,
+    Name: n.Spec.Name,
+    Created: n.CreatedAt,
+    Labels: n.Spec.Labels ?? {},
+    Options: n.Spec.DriverConfiguration.Options ?? {},
+    Internal: n.Spec.Internal === true,
+    Attachable: n.Spec.Attachable === true,
+    subnet: c.Subnet,
+    gateway: c.Gateway,
+    vni: n.VNI,
+  };
+}
+
+/**
+ * The names a task answers to on a network besides its own (Docker's): `tasks.<service>`
+ * always; the service's name and aliases only in endpoint mode dnsrr (else they are the VIP's).
+ */
+function taskAliases(svc: Service, aliases: string[] | undefined): string[] {
+  const name = svc.Spec.Name;
+  return svc.Spec.EndpointSpec?.Mode === 'dnsrr' ? [...new Set([name, `tasks.${name}`, ...(aliases ?? [])])] : [`tasks.${name}`];
+}
+
 export function containerBody(t: Task, svc: Service, nodeId: string): ContainerCreateBody {
   const c = t.Spec.ContainerSpec;
   const limits = t.Spec.Resources?.Limits ?? {};
@@ -203,8 +326,13 @@ export function containerBody(t: Task, svc: Service, nodeId: string): ContainerC
     const hostPort = p.PublishMode === 'host' && p.PublishedPort ? String(p.PublishedPort) : '';
     if (!(bindings[key] ??= []).some((b) => b.HostPort === hostPort)) bindings[key].push({ HostPort: hostPort });
   }
+  const attachments = t.NetworksAttachments ?? [];
+  const endpoints = Object.fromEntries(
+    attachments.map((a) => [a.Network.ID, { IPAMConfig: { IPv4Address: a.Addresses[0].split('/')[0] }, Aliases: taskAliases(svc, a.Aliases) }]),
+  );
   return {
     Image: c.Image,
+    NetworkingConfig: attachments.length ? { EndpointsConfig: endpoints } : undefined,
     Entrypoint: c.Command && c.Command.length ? c.Command : undefined,
     Cmd: c.Args && c.Args.length ? c.Args : undefined,
     Env: c.Env,
@@ -227,6 +355,7 @@ export function containerBody(t: Task, svc: Service, nodeId: string): ContainerC
       PidsLimit: limits.Pids || undefined,
       Init: c.Init,
       PortBindings: Object.keys(bindings).length ? bindings : undefined,
+      NetworkMode: attachments[0]?.Network.ID,
       Mounts: (c.Mounts ?? []).map((m) => ({ Type: (m.Type ?? 'volume') as 'volume', Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly })),
     },
   } as ContainerCreateBody;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound, unavailable } from '../../common/errors';
 import { isGlobal, isTerminal, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
 import { parseConstraint } from './scheduler';
+import { resolveServiceNetworks, serviceVips } from './networks';
 import type { ClusterStore, Snapshot } from './store';
 
 const NO_LEADER =
@@ -167,7 +168,10 @@ export async function createService(store: ClusterStore, spec: ServiceSpec): Pro
   const id = newObjectId();
   const now = new Date().toISOString();
   const norm = normalizeSpec(spec, id);
+  resolveServiceNetworks(norm, snap);
   const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm, snap.services), SpecVersion: 1 };
+  const vips = serviceVips(norm, snap, id, undefined);
+  if (vips) svc.Endpoint!.VirtualIPs = vips;
   if (!(await store.create('services', svc))) throw conflict(`service ${id} already exists`);
   return { ID: id, Warnings: null };
 }
@@ -209,7 +213,10 @@ export async function updateService(store: ClusterStore, ref: string, version: n
     if (spec.Name && spec.Name !== svc.Spec.Name) throw invalid('rpc error: code = Unimplemented desc = renaming services is not supported');
     if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
     const norm = normalizeSpec({ ...spec, Name: svc.Spec.Name }, svc.ID);
+    resolveServiceNetworks(norm, snap);
     next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm, snap.services.filter((s) => s.ID !== svc.ID), svc.Endpoint) };
+    const vips = serviceVips(norm, snap, svc.ID, svc.Endpoint?.VirtualIPs);
+    if (vips) next.Endpoint!.VirtualIPs = vips;
     // only a change of what the tasks run starts a rolling update; scaling does not
     if (JSON.stringify(norm.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) {
       next.UpdateStatus = { State: 'updating', StartedAt: new Date().toISOString(), Message: 'update in progress' };

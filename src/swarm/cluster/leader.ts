@@ -7,6 +7,7 @@
  */
 import { isTerminal, stateRank, type Service, type SwarmNode, type Task } from './model';
 import { reconcile, type Plan } from './orchestrator';
+import { allocateAddresses } from './networks';
 import { PREFIX, type ClusterStore, type Snapshot } from './store';
 import { Rerunner } from '../../common/rerun';
 
@@ -28,6 +29,8 @@ export class Leader {
     () => this.leading,
   );
   private wakeTimer?: NodeJS.Timeout;
+  /** per overlay network, the last address given to a task */
+  private readonly addressCursors = new Map<string, number>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -113,7 +116,7 @@ export class Leader {
       now: Date.now(),
       historyLimit: snap.cluster?.Spec.Orchestration?.TaskHistoryRetentionLimit ?? 5,
     });
-    await this.apply(plan);
+    await this.apply(plan, snap);
     if (plan.wakeAt !== undefined) {
       clearTimeout(this.wakeTimer);
       this.wakeTimer = setTimeout(() => this.queuePass(), Math.max(0, plan.wakeAt - Date.now()) + 5);
@@ -139,7 +142,8 @@ export class Leader {
     }
   }
 
-  private async apply(plan: Plan): Promise<void> {
+  private async apply(plan: Plan, snap: Snapshot): Promise<void> {
+    allocateAddresses(plan.create, snap, this.addressCursors);
     for (const t of plan.create) await this.store.create('tasks', t);
     for (const [id, p] of plan.patch) {
       await this.store.mutate<Task>('tasks', id, (t) => {

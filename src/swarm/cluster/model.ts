@@ -130,7 +130,7 @@ export interface Service {
   UpdatedAt: string;
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
-  Endpoint?: { Spec: NonNullable<ServiceSpec['EndpointSpec']>; Ports?: PortConfig[] };
+  Endpoint?: { Spec: NonNullable<ServiceSpec['EndpointSpec']>; Ports?: PortConfig[]; VirtualIPs?: VirtualIP[] };
   UpdateStatus?: { State: 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed'; StartedAt?: string; CompletedAt?: string; Message?: string };
   /** internal: bumped by every spec change, so tasks can tell which spec made them */
   SpecVersion?: number;
@@ -161,6 +161,8 @@ export interface Task {
   SpecVersion?: number;
   /** internal: when the task may start (a restart delay) */
   NotBefore?: string;
+  /** the task's addresses on the overlay networks it joins, given when it is made */
+  NetworksAttachments?: NetworkAttachment[];
   /** internal: the node's ports where the routing mesh reaches this task's ingress ports */
   MeshPorts?: { TargetPort: number; Protocol: string; HostPort: number }[];
 }
@@ -171,4 +173,41 @@ export function isGlobal(spec: ServiceSpec): boolean {
 
 export function replicasOf(spec: ServiceSpec): number {
   return spec.Mode?.Replicated?.Replicas ?? 1;
+}
+
+/** An overlay network of the swarm, as the API's swarm Network object shows it. */
+export interface ClusterNetwork {
+  ID: string;
+  Version: ObjectVersion;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: {
+    Name: string;
+    Labels?: Record<string, string>;
+    DriverConfiguration: { Name: 'overlay'; Options?: Record<string, string> };
+    IPAMOptions: { Driver: { Name: string }; Configs: { Subnet: string; Gateway: string }[] };
+    Internal?: boolean;
+    Attachable?: boolean;
+    Ingress?: boolean;
+    Scope: 'swarm';
+  };
+  DriverState: { Name: 'overlay'; Options: Record<string, string> };
+  IPAMOptions: { Driver: { Name: string }; Configs: { Subnet: string; Gateway: string }[] };
+  /** the VXLAN network identifier, 4097 and up as Docker's */
+  VNI: number;
+}
+
+/** A service's address on one of its networks, balanced over its tasks (endpoint mode vip). */
+export interface VirtualIP {
+  NetworkID: string;
+  /** "10.0.1.254/24" */
+  Addr: string;
+}
+
+export interface NetworkAttachment {
+  Network: { ID: string; Spec: { Name: string } };
+  /** "10.0.1.3/24" */
+  Addresses: string[];
+  /** the names the task answers to on this network besides its own */
+  Aliases?: string[];
 }

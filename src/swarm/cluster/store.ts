@@ -4,7 +4,7 @@
  * down) and the leader's key. Writes that must not lose a concurrent change are
  * compare-and-swap on the object's revision, retried with the change applied again.
  */
-import type { ObjectVersion, Service, SwarmNode, Task } from './model';
+import type { ClusterNetwork, ObjectVersion, Service, SwarmNode, Task } from './model';
 
 /** What the store needs of etcd (src/swarm/etcd/client.ts provides it). */
 export interface KV {
@@ -50,13 +50,14 @@ export interface Snapshot {
   nodes: SwarmNode[];
   services: Service[];
   tasks: Task[];
+  networks: ClusterNetwork[];
   /** nodes whose heartbeat lease is alive */
   alive: Set<string>;
   leader?: string;
   revision: string;
 }
 
-type Kind = 'nodes' | 'services' | 'tasks';
+type Kind = 'nodes' | 'services' | 'tasks' | 'networks';
 
 export class ClusterStore {
   constructor(readonly kv: KV) {}
@@ -68,7 +69,7 @@ export class ClusterStore {
   /** Everything at one revision. */
   async snapshot(): Promise<Snapshot> {
     const { kvs, revision } = await this.kv.getPrefix(PREFIX);
-    const snap: Snapshot = { nodes: [], services: [], tasks: [], alive: new Set(), revision: String(revision) };
+    const snap: Snapshot = { nodes: [], services: [], tasks: [], networks: [], alive: new Set(), revision: String(revision) };
     for (const kv of kvs) {
       const rest = kv.key.slice(PREFIX.length);
       const [kind, id] = rest.split('/');
@@ -80,6 +81,7 @@ export class ClusterStore {
         else if (kind === 'nodes') snap.nodes.push({ ...(JSON.parse(kv.value) as SwarmNode), Version: version });
         else if (kind === 'services') snap.services.push({ ...(JSON.parse(kv.value) as Service), Version: version });
         else if (kind === 'tasks') snap.tasks.push({ ...(JSON.parse(kv.value) as Task), Version: version });
+        else if (kind === 'networks') snap.networks.push({ ...(JSON.parse(kv.value) as ClusterNetwork), Version: version });
       } catch {
         // a damaged object is skipped, not fatal to the cluster
       }

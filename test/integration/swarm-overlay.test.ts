@@ -1,0 +1,216 @@
+/**
+ * Overlay networks across three berthd nodes (one manager, two workers), each in a network
+ * namespace of its own on a bridge the test made: `network create -d overlay` on the
+ * manager, a service's tasks on three nodes reaching each other by address, by service
+ * name and by `tasks.<service>`, over VXLAN between the nodes; scale-down taking a task out
+ * of the others' DNS; the network refused for removal while used, and gone from every node
+ * after. Docker's refusals: an overlay outside a swarm or on a worker, a name taken, a
+ * standalone container on a network that is not attachable.
+ */
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { until } from '../helpers/wait';
+
+let lab: SwarmLab;
+let n1: LabNode, n2: LabNode, n3: LabNode;
+const nodeIds = new Map<LabNode, string>();
+
+async function json(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await n.d.api(method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+  return r.body ? r.json() : undefined;
+}
+
+interface TaskView {
+  ID: string;
+  NodeID?: string;
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
+}
+
+async function running(service: string, count: number): Promise<TaskView[]> {
+  return until(`${count} running tasks of ${service}`, async () => {
+    const filters = encodeURIComponent(JSON.stringify({ service: [service], 'desired-state': ['running'] }));
+    const tasks = ((await json(n1, 'GET', `/tasks?filters=${filters}`)) as TaskView[]).filter((t) => t.Status.State === 'running');
+    return tasks.length === count ? tasks : undefined;
+  }, 40_000);
+}
+
+function nodeOf(t: TaskView): LabNode {
+  return [...nodeIds].find(([, id]) => id === t.NodeID)![0];
+}
+
+/** Runs a command in a task's container, on the node that runs it. */
+async function inTask(t: TaskView, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return nodeOf(t).d.docker(['exec', t.Status.ContainerStatus!.ContainerID!, ...cmd]);
+}
+
+const addressOf = (t: TaskView) => t.NetworksAttachments![0].Addresses[0].split('/')[0];
+
+/** The overlay addresses of nslookup's answer (not the server's own line), sorted. */
+function addressesIn(nslookup: string): string[] {
+  return [...nslookup.matchAll(/^Address(?: \d+)?:\s+(10\.0\.1\.\d+)\s*$/gm)].map((m) => m[1]).sort();
+}
+
+before(async () => {
+  lab = await SwarmLab.start(3);
+  [n1, n2, n3] = lab.nodes;
+  await json(n1, 'POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: n1.addr });
+  const tokens = (await json(n1, 'GET', '/swarm')).JoinTokens;
+  for (const n of [n2, n3]) await json(n, 'POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: tokens.Worker, AdvertiseAddr: n.addr, ListenAddr: '0.0.0.0:2377' });
+  const nodes = await until('three ready nodes', async () => {
+    const list = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { State: string; Addr: string } }[];
+    return list.length === 3 && list.every((x) => x.Status.State === 'ready') ? list : undefined;
+  });
+  for (const n of lab.nodes) nodeIds.set(n, nodes.find((x) => x.Status.Addr === n.addr)!.ID);
+});
+
+after(async () => {
+  await lab?.cleanup();
+});
+
+test('network create -d overlay on a manager: a swarm-scoped network with a subnet of the pool; Docker\'s refusals', async () => {
+  const created = await n1.d.docker(['network', 'create', '-d', 'overlay', 'appnet']);
+  assert.equal(created.code, 0, created.stderr);
+  const id = created.stdout.trim();
+  assert.match(id, /^[a-z0-9]{25}$/);
+
+  const ls = await n1.d.docker(['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.equal(ls.stdout.trim(), 'appnet overlay swarm');
+  const inspect = await json(n1, 'GET', '/networks/appnet');
+  assert.equal(inspect.Id, id);
+  assert.equal(inspect.Scope, 'swarm');
+  assert.equal(inspect.IPAM.Config[0].Subnet, '10.0.1.0/24');
+  assert.equal(inspect.Options['com.docker.network.driver.overlay.vxlanid_list'], '4097');
+
+  const again = await n1.d.api('POST', '/networks/create', { Name: 'appnet', Driver: 'overlay' });
+  assert.equal(again.status, 409, again.body);
+  const onWorker = await n2.d.api('POST', '/networks/create', { Name: 'other', Driver: 'overlay' });
+  assert.equal(onWorker.status, 503, onWorker.body);
+  assert.match(onWorker.json().message, /not a swarm manager/);
+  // a second overlay takes the next subnet and identifier
+  const second = await json(n1, 'POST', '/networks/create', { Name: 'backnet', Driver: 'overlay' });
+  const back = await json(n1, 'GET', `/networks/${second.Id}`);
+  assert.equal(back.IPAM.Config[0].Subnet, '10.0.2.0/24');
+  assert.equal(back.Options['com.docker.network.driver.overlay.vxlanid_list'], '4098');
+  const rm = await n1.d.docker(['network', 'rm', 'backnet']);
+  assert.equal(rm.code, 0, rm.stderr);
+});
+
+test('tasks on three nodes reach each other over the overlay by address, by service name and by tasks.<service>', async () => {
+  const create = await n1.d.docker([
+    'service', 'create', '--detach', '--name', 'web', '--replicas', '3', '--replicas-max-per-node', '1', '--network', 'appnet',
+    'busybox', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www',
+  ]);
+  assert.equal(create.code, 0, create.stderr);
+  const tasks = await running('web', 3);
+  assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 3, 'one task per node');
+  const addrs = tasks.map(addressOf);
+  assert.equal(new Set(addrs).size, 3, `distinct addresses ${addrs}`);
+  for (const a of addrs) assert.match(a, /^10\.0\.1\.\d+$/);
+
+  // the container's interface is on the overlay, with room for the VXLAN header
+  const link = await inTask(tasks[0], ['ip', '-o', 'addr', 'show', 'eth0']);
+  assert.equal(link.code, 0, link.stderr);
+  assert.ok(link.stdout.includes(`inet ${addrs[0]}/24`), link.stdout);
+  const mtu = await inTask(tasks[0], ['cat', '/sys/class/net/eth0/mtu']);
+  assert.equal(mtu.stdout.trim(), '1450');
+
+  // every task reaches every other one on its node, by address
+  for (const from of tasks) {
+    for (const to of tasks) {
+      if (from === to) continue;
+      const r = await until(`${addressOf(from)} reaches ${addressOf(to)}`, async () => {
+        const got = await inTask(from, ['timeout', '5', 'wget', '-qO-', `http://${addressOf(to)}:8080/`]);
+        return got.code === 0 ? got : undefined;
+      }, 15_000);
+      assert.equal(r.stdout.trim(), to.Status.ContainerStatus!.ContainerID!.slice(0, 12));
+    }
+  }
+
+  // tasks.web: every task's address, wherever it runs
+  const lookup = await inTask(tasks[0], ['nslookup', 'tasks.web']);
+  assert.equal(lookup.code, 0, lookup.stderr + lookup.stdout);
+  for (const a of addrs) assert.ok(lookup.stdout.includes(a), `tasks.web has ${a}:\n${lookup.stdout}`);
+
+  // the service's name is its virtual IP, balanced over the tasks on every node
+  const svc = await json(n1, 'GET', '/services/web');
+  const netId = (await json(n1, 'GET', '/networks/appnet')).Id as string;
+  assert.equal(svc.Endpoint.VirtualIPs.length, 1);
+  assert.equal(svc.Endpoint.VirtualIPs[0].NetworkID, netId);
+  const vip = svc.Endpoint.VirtualIPs[0].Addr.split('/')[0] as string;
+  assert.match(vip, /^10\.0\.1\.\d+$/);
+  assert.ok(!addrs.includes(vip), 'the VIP is no task\'s address');
+  const named = await inTask(tasks[1], ['nslookup', 'web']);
+  assert.deepEqual(addressesIn(named.stdout), [vip], named.stdout);
+  const seen = new Set<string>();
+  await until('the service name answered by the tasks of three nodes', async () => {
+    const r = await inTask(tasks[1], ['timeout', '5', 'wget', '-qO-', 'http://web:8080/']);
+    if (r.code === 0) seen.add(r.stdout.trim());
+    return seen.size === 3 ? true : undefined;
+  }, 30_000);
+  assert.deepEqual([...seen].sort(), tasks.map((t) => t.Status.ContainerStatus!.ContainerID!.slice(0, 12)).sort());
+
+  // endpoint mode dnsrr: the service's name gives the tasks' addresses, and no VIP
+  const rr = await n1.d.docker(['service', 'create', '--detach', '--name', 'rr', '--replicas', '2', '--endpoint-mode', 'dnsrr', '--network', 'appnet', 'busybox', 'sleep', '100000']);
+  assert.equal(rr.code, 0, rr.stderr);
+  const rrTasks = await running('rr', 2);
+  assert.equal((await json(n1, 'GET', '/services/rr')).Endpoint.VirtualIPs, undefined);
+  await until('rr named by its tasks\' addresses', async () => {
+    const r = await inTask(tasks[0], ['nslookup', 'rr']);
+    return JSON.stringify(addressesIn(r.stdout)) === JSON.stringify(rrTasks.map(addressOf).sort()) ? true : undefined;
+  }, 15_000);
+  await json(n1, 'DELETE', '/services/rr');
+
+  // VXLAN between the nodes: the other nodes' endpoints are programmed, not learned
+  const id = (await json(n1, 'GET', '/networks/appnet')).Id as string;
+  const fdb = execFileSync('nsenter', [`--net=/run/netns/${n1.d.netns}`, 'bridge', 'fdb', 'show', 'dev', `vx-${id.slice(0, 12)}`]).toString();
+  const remote = tasks.filter((t) => nodeOf(t) !== n1);
+  for (const t of remote) assert.ok(fdb.includes(`dst ${nodeOf(t).addr}`), `fdb on the manager points at ${nodeOf(t).addr}:\n${fdb}`);
+});
+
+test('a task scaled away leaves the other nodes\' DNS and forwarding tables', async () => {
+  const svc = await json(n1, 'GET', '/services/web');
+  await json(n1, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 2 } } });
+  const tasks = await running('web', 2);
+  const kept = new Set(tasks.map(addressOf));
+  await until('tasks.web down to two addresses', async () => {
+    const r = await inTask(tasks[0], ['nslookup', 'tasks.web']);
+    const found = addressesIn(r.stdout);
+    return found.length === 2 && found.every((a) => kept.has(a)) ? true : undefined;
+  }, 15_000);
+  const id = (await json(n1, 'GET', '/networks/appnet')).Id as string;
+  const gone = [...nodeIds.keys()].find((n) => !tasks.some((t) => nodeOf(t) === n))!;
+  for (const t of tasks) {
+    await until(`the node without a task is out of ${nodeOf(t).addr}'s table`, async () => {
+      const fdb = execFileSync('nsenter', [`--net=/run/netns/${nodeOf(t).d.netns}`, 'bridge', 'fdb', 'show', 'dev', `vx-${id.slice(0, 12)}`]).toString();
+      return fdb.includes(`dst ${gone.addr}`) ? undefined : true;
+    }, 15_000);
+  }
+});
+
+test('a standalone container is refused on an overlay that is not attachable', async () => {
+  // the worker knows the network now (a task of it ran there)
+  const r = await n1.d.docker(['run', '--rm', '--network', 'appnet', 'busybox', 'true']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /not manually attachable|not found/);
+});
+
+test('the network is refused for removal while a service uses it, and leaves every node after', async () => {
+  const refused = await n1.d.api('DELETE', '/networks/appnet');
+  assert.equal(refused.status, 403, refused.body);
+  assert.match(refused.json().message, /is in use by service/);
+  const id = (await json(n1, 'GET', '/networks/appnet')).Id as string;
+  await json(n1, 'DELETE', '/services/web');
+  await until('the network removable', async () => ((await n1.d.api('DELETE', '/networks/appnet')).status === 204 ? true : undefined), 20_000);
+  for (const n of lab.nodes) {
+    await until(`the overlay gone from ${n.addr}`, async () => {
+      const links = execFileSync('nsenter', [`--net=/run/netns/${n.d.netns}`, 'ip', '-o', 'link', 'show']).toString();
+      const nets = (await json(n, 'GET', '/networks')) as { Id: string }[];
+      return links.includes(id.slice(0, 12)) || nets.some((x) => x.Id === id) ? undefined : true;
+    }, 15_000);
+  }
+});
