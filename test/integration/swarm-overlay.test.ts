@@ -4,12 +4,17 @@
  * manager, a service's tasks on three nodes reaching each other by address, by service
  * name and by `tasks.<service>`, over VXLAN between the nodes; scale-down taking a task out
  * of the others' DNS; the network refused for removal while used, and gone from every node
- * after. Docker's refusals: an overlay outside a swarm or on a worker, a name taken, a
- * standalone container on a network that is not attachable.
+ * after. The routing mesh for TCP and UDP from every node; a task with a health check
+ * running only once healthy, and an unhealthy one failed and replaced. Docker's refusals:
+ * an overlay on a worker, a name taken, a standalone container on a network that is not
+ * attachable.
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { until } from '../helpers/wait';
 
@@ -197,6 +202,77 @@ test('a standalone container is refused on an overlay that is not attachable', a
   const r = await n1.d.docker(['run', '--rm', '--network', 'appnet', 'busybox', 'true']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /not manually attachable|not found/);
+});
+
+/** Sends one datagram from a new socket (a new flow) inside a node's namespace; the answer. */
+function udpAsk(from: LabNode, host: string, port: number, text: string): string {
+  const script = `const s=require('dgram').createSocket('udp4');const t=setTimeout(()=>{console.log('');process.exit(0)},3000);s.on('message',(m)=>{clearTimeout(t);console.log(m.toString());process.exit(0)});s.send(${JSON.stringify(text)},${port},${JSON.stringify(host)});`;
+  return execFileSync('nsenter', [`--net=/run/netns/${from.d.netns}`, process.execPath, '-e', script]).toString().trim();
+}
+
+test('an overlay service\'s published TCP and UDP ports answer on every node through the routing mesh', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-udp-'));
+  try {
+    execFileSync('gcc', ['-static', '-O2', '-o', path.join(dir, 'udp-echo'), path.join(__dirname, '../../../test/fixtures/udp-echo.c')]);
+    const create = await n1.d.docker([
+      'service', 'create', '--detach', '--name', 'echo', '--replicas', '2', '--network', 'appnet',
+      '--publish', '19999:9999/udp', '--publish', '18080:8080',
+      '--mount', `type=bind,source=${dir}/udp-echo,target=/udp-echo,readonly`,
+      'busybox', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -p 8080 -h /www && exec /udp-echo 9999',
+    ]);
+    assert.equal(create.code, 0, create.stderr);
+    const tasks = await running('echo', 2);
+    const names = tasks.map((t) => t.Status.ContainerStatus!.ContainerID!.slice(0, 12)).sort();
+    for (const from of lab.nodes) {
+      for (const at of lab.nodes) {
+        const answered = new Set<string>();
+        await until(`UDP through ${at.addr}:19999 from ${from.addr} reaching both tasks`, async () => {
+          const answer = udpAsk(from, at.addr, 19999, 'ping');
+          const m = /^(\S+) ping$/.exec(answer);
+          if (m) answered.add(m[1]);
+          return answered.size === 2 ? true : undefined;
+        }, 20_000);
+        assert.deepEqual([...answered].sort(), names);
+        const tcp = execFileSync('nsenter', [`--net=/run/netns/${from.d.netns}`, 'curl', '-s', '--max-time', '5', `http://${at.addr}:18080/`]).toString().trim();
+        assert.ok(names.includes(tcp), `TCP through ${at.addr}:18080 answered ${tcp}`);
+      }
+    }
+    await json(n1, 'DELETE', '/services/echo');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a task with a health check runs once healthy; an unhealthy one fails and is replaced', async () => {
+  const ok = await n1.d.docker([
+    'service', 'create', '--detach', '--name', 'slow', '--network', 'appnet',
+    '--health-cmd', 'test -f /tmp/ok', '--health-interval', '300ms', '--health-retries', '50',
+    'busybox', 'sh', '-c', 'sleep 3; touch /tmp/ok; exec sleep 100000',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const starting = await until('the task started but not yet healthy', async () => {
+    const list = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['slow'] }))}`)) as TaskView[];
+    return list.find((t) => t.Status.State === 'starting' && t.Status.ContainerStatus?.ContainerID);
+  }, 20_000);
+  const healthy = (await running('slow', 1))[0];
+  assert.equal(healthy.ID, starting.ID);
+
+  const sick = await n1.d.docker([
+    'service', 'create', '--detach', '--name', 'sick', '--restart-delay', '200ms',
+    '--health-cmd', 'false', '--health-interval', '300ms', '--health-retries', '1',
+    'busybox', 'sleep', '100000',
+  ]);
+  assert.equal(sick.code, 0, sick.stderr);
+  await until('an unhealthy task failed and another made', async () => {
+    const list = (await json(n1, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['sick'] }))}`)) as (TaskView & { Status: { Err?: string } })[];
+    const failed = list.filter((t) => t.Status.State === 'failed' && /unhealthy container/.test(t.Status.Err ?? ''));
+    return failed.length >= 1 && list.length >= 2 ? true : undefined;
+  }, 30_000);
+  // never counted as running: the mesh and VIPs never reached it
+  const ps = await n1.d.docker(['service', 'ps', 'sick', '--no-trunc', '--format', '{{.CurrentState}} {{.Error}}']);
+  assert.match(ps.stdout, /Failed .*dockerexec: unhealthy container/);
+  await json(n1, 'DELETE', '/services/slow');
+  await json(n1, 'DELETE', '/services/sick');
 });
 
 test('the network is refused for removal while a service uses it, and leaves every node after', async () => {

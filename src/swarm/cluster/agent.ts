@@ -11,6 +11,7 @@ import type { EngineEvent, EventBus } from '../../daemon/events';
 import type { NetworkManager } from '../../network/manager';
 import type { Member } from '../../network/dns-registry';
 import { applyVipRules, vipRules, type VipEntry } from '../../network/vip';
+import { probeCommand } from '../../container/health';
 import { isTerminal, stateRank, type ClusterNetwork, type Service, type Task, type TaskState } from './model';
 import { PREFIX, type ClusterStore, type Snapshot } from './store';
 import { Rerunner } from '../../common/rerun';
@@ -120,6 +121,10 @@ export class Agent {
       if (c) {
         // running already: an exit missed while berthd was down is reported now
         if (!c.State.Running && t.Status.State === 'running') await this.reportExit(t.ID, c.State.ExitCode);
+        // became healthy while no event could tell (berthd restarted meanwhile)
+        else if (c.State.Running && t.Status.State === 'starting' && c.State.Health?.Status === 'healthy') {
+          await this.setStatus(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: c.ID, PID: c.State.Pid, ExitCode: 0 } });
+        }
         continue;
       }
       if (t.NotBefore && Date.parse(t.NotBefore) > Date.now()) continue;
@@ -253,7 +258,11 @@ export class Agent {
       if (meshPorts.length) await this.d.store.mutate<Task>('tasks', t.ID, (x) => ({ ...x, MeshPorts: meshPorts }));
       // the task may open connections to other services' VIPs from its first moment
       if (t.NetworksAttachments?.length) await this.syncVips(Id, this.snap ?? snap);
-      await this.setStatus(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: Id, PID: rec?.State.Pid ?? 0, ExitCode: 0 } });
+      // a task with a health check runs once it is healthy (the routing mesh and VIPs reach
+      // only running tasks); the health events take it from here (containerEvent)
+      const gated = rec && probeCommand(rec.Config.Healthcheck) && rec.State.Health?.Status !== 'healthy';
+      if (!gated) await this.setStatus(t.ID, 'running', 'started', { ContainerStatus: { ContainerID: Id, PID: rec?.State.Pid ?? 0, ExitCode: 0 } });
+      else await this.setStatus(t.ID, 'starting', 'starting', { ContainerStatus: { ContainerID: Id, PID: rec.State.Pid ?? 0, ExitCode: 0 } });
       // an exit before the status said running was not reported
       if (rec && !rec.State.Running) await this.reportExit(t.ID, rec.State.ExitCode);
     } catch (e) {
@@ -271,11 +280,23 @@ export class Agent {
   }
 
   private containerEvent(ev: EngineEvent): void {
-    if (ev.Type !== 'container' || ev.Action !== 'die') return;
+    if (ev.Type !== 'container') return;
     const rec = this.d.containers.store.find(ev.Actor.ID);
     const taskId = rec?.Config.Labels?.[TASK_LABEL];
-    if (!taskId) return;
-    void this.reportExit(taskId, Number(ev.Actor.Attributes.exitCode ?? rec?.State.ExitCode ?? 0)).catch((e) => this.d.log(`swarm agent: ${(e as Error).message}`));
+    if (!taskId || !rec) return;
+    const fail = (e: unknown) => this.d.log(`swarm agent: task ${taskId}: ${(e as Error).message}`);
+    if (ev.Action === 'die') void this.reportExit(taskId, Number(ev.Actor.Attributes.exitCode ?? rec.State.ExitCode ?? 0)).catch(fail);
+    else if (ev.Action === 'health_status: healthy') {
+      void this.setStatus(taskId, 'running', 'started', { ContainerStatus: { ContainerID: rec.ID, PID: rec.State.Pid, ExitCode: 0 } }).catch(fail);
+    } else if (ev.Action === 'health_status: unhealthy') {
+      // Docker's: an unhealthy task has failed, and its container goes; the restart policy replaces it
+      void (async () => {
+        const t = await this.d.store.getObject<Task>('tasks', taskId);
+        if (!t || isTerminal(t.Status.State)) return;
+        await this.setStatus(taskId, 'failed', 'started', { Err: 'task: non-zero exit (137): dockerexec: unhealthy container', ContainerStatus: { ContainerID: rec.ID, PID: 0, ExitCode: 137 } });
+        await this.d.containers.kill(rec.ID, 'SIGKILL').catch(() => undefined);
+      })().catch(fail);
+    }
   }
 
   private async reportExit(taskId: string, exitCode: number): Promise<void> {
@@ -349,6 +370,7 @@ export function containerBody(t: Task, svc: Service, nodeId: string): ContainerC
       'com.docker.swarm.task.name': `${svc.Spec.Name}.${t.Slot ?? nodeId}.${t.ID}`,
       'com.docker.swarm.node.id': nodeId,
     },
+    Healthcheck: c.Healthcheck as ContainerCreateBody['Healthcheck'],
     HostConfig: {
       Memory: limits.MemoryBytes || undefined,
       NanoCpus: limits.NanoCPUs || undefined,
