@@ -213,7 +213,11 @@ export function allocateAddresses(newTasks: Task[], snap: Snapshot, cursors: Map
           break;
         }
       }
-      if (pick === undefined) continue;
+      if (pick === undefined) {
+        // not started without its network: rejected, and its restart policy tries again later
+        t.Status = { ...t.Status, State: 'rejected', Message: 'allocating network addresses', Err: `no available IPv4 addresses on network ${net.Spec.Name}` };
+        break;
+      }
       taken.add(pick);
       cursors.set(net.ID, pick);
       attachments.push({
@@ -222,7 +226,7 @@ export function allocateAddresses(newTasks: Task[], snap: Snapshot, cursors: Map
         ...(want.Aliases?.length ? { Aliases: want.Aliases } : {}),
       });
     }
-    if (attachments.length) t.NetworksAttachments = attachments;
+    if (attachments.length && t.Status.State !== 'rejected') t.NetworksAttachments = attachments;
   }
 }
 
