@@ -210,6 +210,33 @@ function udpAsk(from: LabNode, host: string, port: number, text: string): string
   return execFileSync('nsenter', [`--net=/run/netns/${from.d.netns}`, process.execPath, '-e', script]).toString().trim();
 }
 
+test('a worker\'s berthd restarted: its tasks stay on the overlay, reachable by address and by the service\'s name', async () => {
+  const tasks = await running('web', 2);
+  const onWorker = tasks.find((t) => nodeOf(t) !== n1) ?? tasks[0];
+  const other = tasks.find((t) => t !== onWorker)!;
+  const node = nodeOf(onWorker);
+  await node.d.stopProcess('SIGKILL');
+  await node.d.startProcess();
+  // the same container, with the overlay working both ways
+  for (const [from, to] of [[onWorker, other], [other, onWorker]]) {
+    await until(`${addressOf(from)} reaches ${addressOf(to)} after the restart`, async () => {
+      const got = await inTask(from, ['timeout', '5', 'wget', '-qO-', `http://${addressOf(to)}:8080/`]);
+      return got.code === 0 && got.stdout.trim() === to.Status.ContainerStatus!.ContainerID!.slice(0, 12) ? true : undefined;
+    }, 30_000);
+  }
+  let last = '';
+  await until('the service name from the restarted node', async () => {
+    const got = await inTask(onWorker, ['timeout', '5', 'wget', '-qO-', 'http://web:8080/']);
+    const ns = await inTask(onWorker, ['nslookup', 'web']);
+    last = `${got.code} ${got.stdout} ${got.stderr}\n${ns.stdout}\n${node.d.output.slice(-3000)}`;
+    return got.code === 0 ? true : undefined;
+  }, 30_000).catch((e) => {
+    throw new Error(`${(e as Error).message}: ${last}`);
+  });
+  const after = await running('web', 2);
+  assert.deepEqual(after.map((t) => t.ID).sort(), tasks.map((t) => t.ID).sort(), 'no task was replaced');
+});
+
 test('an overlay service\'s published TCP and UDP ports answer on every node through the routing mesh', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-udp-'));
   try {
