@@ -29,6 +29,10 @@ export interface JoinAnswer {
   caCertPem: string;
   certPem: string;
   keyPem: string;
+  /** the node's password as an etcd user (its name is the node ID) */
+  etcdPassword: string;
+  /** the unnamed certificate and key the node shows etcd */
+  etcdClient: { certPem: string; keyPem: string };
   /** etcd client URLs of the managers */
   etcdEndpoints: string[];
   /** for a manager: etcd's --initial-cluster with this node in it */

@@ -38,7 +38,7 @@ export async function loadCA(dir: string): Promise<CA> {
 }
 
 export interface CertSubject {
-  /** the node's ID */
+  /** the node's ID; '' for a certificate that names nobody (an etcd client's) */
   commonName: string;
   /** 'swarm-manager' or 'swarm-worker' */
   organizationalUnit: string;
@@ -93,7 +93,8 @@ async function inWorkDir<T>(fn: (f: (name: string) => string) => Promise<T>): Pr
 }
 
 function subjectOf(o: CertSubject): string {
-  return `/O=${safe(o.organization)}/OU=${safe(o.organizationalUnit)}/CN=${safe(o.commonName)}`;
+  // no common name: etcd refuses a named client certificate on its JSON gateway once access control is on
+  return `/O=${safe(o.organization)}/OU=${safe(o.organizationalUnit)}${o.commonName ? `/CN=${safe(o.commonName)}` : ''}`;
 }
 
 /** Signs f('node.csr') with the CA, with the subject and names of `o`; the certificate's PEM. */

@@ -5,7 +5,7 @@
  * every node runs the agent. The node keeps only its identity, its certificate and where
  * etcd is (`<data-root>/swarm`); the cluster's state lives in etcd.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,7 @@ import type { ClusterNetwork, SwarmNode } from './cluster/model';
 import { createNetwork, removeNetwork, type OverlayCreateBody } from './cluster/networks';
 import { cluster } from './cluster/control';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
+import { addNodeUser, enableAccessControl, newPassword, setNodeAccess } from './cluster/access';
 import { EtcdClient } from './etcd/client';
 import { EtcdMember } from './etcd/supervisor';
 import { requestJoin, startSwarmServer, SWARM_PORT, type JoinAnswer, type JoinRequest } from './join';
@@ -29,6 +30,8 @@ import { fetchTaskLogs, serveTaskLogs, type LogLine, type TaskLogQuery } from '.
 import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken, tokensEqual } from './pki';
 
 export const ETCD_CLIENT_PORT = 2379;
+/** the node's etcd password, beside its certificate (access.ts) */
+const ETCD_PASSWORD_FILE = 'etcd.password';
 export const ETCD_PEER_PORT = 2380;
 const ROLE_CHECK_MS = 1000;
 
@@ -131,7 +134,10 @@ export class Swarm {
       const nodeId = newSwarmId();
       const clusterId = newSwarmId();
       await this.writeCerts(ca.certPem, await issueCertificate(ca, { commonName: nodeId, organizationalUnit: 'swarm-manager', organization: clusterId, ipAddresses: [addr] }));
+      await this.writeEtcdClientCert(await issueCertificate(ca, { commonName: '', organizationalUnit: 'swarm-manager', organization: clusterId, ipAddresses: [addr] }));
       this.state = { nodeId, clusterId, role: 'manager', advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: [`https://${addr}:${ETCD_CLIENT_PORT}`] };
+      const etcdPassword = newPassword();
+      await writeFileAtomic(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE), etcdPassword, 0o600);
       try {
         await this.startMember(`${nodeId}=https://${addr}:${ETCD_PEER_PORT}`, 'new');
         this.connect();
@@ -143,14 +149,15 @@ export class Swarm {
           CreatedAt: now,
           UpdatedAt: now,
           Spec: defaultSpec(o.spec),
-          JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) },
-          RootCA: { CertPem: ca.certPem, KeyPem: ca.keyPem },
+          RootCA: { CertPem: ca.certPem },
           DefaultAddrPool: ['10.0.0.0/8'],
           SubnetSize: 24,
           DataPathPort: 4789,
         };
         await this.store!.kv.put(`${PREFIX}cluster`, JSON.stringify({ ...cluster, Version: undefined }));
+        await this.store!.putSecrets({ JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) }, CAKeyPem: ca.keyPem });
         await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr));
+        await enableAccessControl(this.client!, nodeId, etcdPassword);
         await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
         await this.startRoles();
         return nodeId;
@@ -186,6 +193,8 @@ export class Swarm {
       await fsp.rm(this.dir, { recursive: true, force: true });
       await fsp.mkdir(path.join(this.dir, 'certs'), { recursive: true, mode: 0o700 });
       await this.writeCerts(answer.caCertPem, { certPem: answer.certPem, keyPem: answer.keyPem });
+      await this.writeEtcdClientCert(answer.etcdClient);
+      await writeFileAtomic(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE), answer.etcdPassword, 0o600);
       this.state = { nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role, advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: answer.etcdEndpoints };
       try {
         if (answer.role === 'manager') {
@@ -209,9 +218,10 @@ export class Swarm {
     const store = this.managerStore();
     const snap = await store.snapshot();
     const cluster = snap.cluster;
-    if (!cluster) throw unavailable('the swarm is not ready yet');
+    const secrets = (await store.getSecrets())?.secrets;
+    if (!cluster || !secrets) throw unavailable('the swarm is not ready yet');
     const secret = parseJoinToken(req.token);
-    const role = tokensEqual(req.token, cluster.JoinTokens.Manager) ? 'manager' : tokensEqual(req.token, cluster.JoinTokens.Worker) ? 'worker' : undefined;
+    const role = tokensEqual(req.token, secrets.JoinTokens.Manager) ? 'manager' : tokensEqual(req.token, secrets.JoinTokens.Worker) ? 'worker' : undefined;
     if (!role || secret.caDigest !== caDigest(cluster.RootCA.CertPem)) {
       throw invalid('rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
     }
@@ -220,11 +230,13 @@ export class Swarm {
       throw conflict(`a node with address ${req.advertiseAddr} is already part of the swarm`);
     }
     const nodeId = newSwarmId();
-    const issued = await issueCertificate({ certPem: cluster.RootCA.CertPem, keyPem: cluster.RootCA.KeyPem }, { commonName: nodeId, organizationalUnit: `swarm-${role}`, organization: cluster.ID, ipAddresses: [req.advertiseAddr] });
+    const issued = await issueCertificate({ certPem: cluster.RootCA.CertPem, keyPem: secrets.CAKeyPem }, { commonName: nodeId, organizationalUnit: `swarm-${role}`, organization: cluster.ID, ipAddresses: [req.advertiseAddr] });
     const managers = snap.nodes.filter((n) => n.Spec.Role === 'manager' && n.ManagerStatus);
     // the node is recorded first: once a new member is added, writes wait for it to start
     const node = this.nodeObject(nodeId, role, req.advertiseAddr, { hostname: req.hostname, nanoCPUs: req.nanoCPUs, memoryBytes: req.memoryBytes, engineVersion: req.engineVersion });
     await store.create('nodes', node);
+    const etcdPassword = await addNodeUser(this.client!, nodeId, role);
+    const etcdClient = await issueCertificate({ certPem: cluster.RootCA.CertPem, keyPem: secrets.CAKeyPem }, { commonName: '', organizationalUnit: `swarm-${role}`, organization: cluster.ID, ipAddresses: [req.advertiseAddr] });
     let initialCluster: string | undefined;
     if (role === 'manager') {
       const peer = `https://${req.advertiseAddr}:${ETCD_PEER_PORT}`;
@@ -240,6 +252,8 @@ export class Swarm {
       caCertPem: cluster.RootCA.CertPem,
       certPem: issued.certPem,
       keyPem: issued.keyPem,
+      etcdPassword,
+      etcdClient,
       etcdEndpoints: managers.map((m) => `https://${m.Status.Addr}:${ETCD_CLIENT_PORT}`),
       initialCluster,
     };
@@ -288,9 +302,17 @@ export class Swarm {
 
   private connect(): void {
     const certs = path.join(this.dir, 'certs');
+    let password: string | undefined;
+    try {
+      password = readFileSync(path.join(certs, ETCD_PASSWORD_FILE), 'utf8').trim();
+    } catch {
+      // a node of a swarm made before etcd's access control
+    }
+    const unnamed = existsSync(path.join(certs, 'etcd-client.crt'));
     this.client = new EtcdClient({
       endpoints: this.state!.etcdEndpoints,
-      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key') },
+      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, unnamed ? 'etcd-client.crt' : 'node.crt'), keyFile: path.join(certs, unnamed ? 'etcd-client.key' : 'node.key') },
+      credentials: password ? { user: this.state!.nodeId, password } : undefined,
     });
     this.store = new ClusterStore(this.client as unknown as KV);
   }
@@ -306,11 +328,29 @@ export class Swarm {
       clientPort: ETCD_CLIENT_PORT,
       peerPort: ETCD_PEER_PORT,
       tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key') },
+      clientTls: existsSync(path.join(certs, 'etcd-client.crt')) ? { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'etcd-client.crt'), keyFile: path.join(certs, 'etcd-client.key') } : undefined,
       initialCluster: initialCluster ?? '',
       initialClusterState: clusterState ?? 'existing',
       log: this.d.log,
     });
     await this.member.ready();
+  }
+
+  /** Whether this cluster's etcd has access control (swarms made since it came have). */
+  private get hasAccessControl(): boolean {
+    return existsSync(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE));
+  }
+
+  private newLeader(): Leader {
+    const client = this.client!;
+    const access = this.hasAccessControl ? (nodeId: string, role: 'manager' | 'worker') => setNodeAccess(client, nodeId, role) : undefined;
+    return new Leader(this.store!, this.state!.nodeId, this.d.log, access);
+  }
+
+  /** A removed node's etcd user goes. */
+  async forgetNodeUser(nodeId: string): Promise<void> {
+    if (!this.hasAccessControl || !this.client) return;
+    await this.client.userDelete(nodeId).catch((e: Error) => this.d.log(`swarm: removing the etcd user of ${nodeId}: ${e.message}`));
   }
 
   private newAgent(): Agent {
@@ -325,7 +365,7 @@ export class Swarm {
     this.mesh = new RoutingMesh(this.store!, this.d.log);
     this.mesh.start();
     if (s.role === 'manager') {
-      this.leader = new Leader(this.store!, s.nodeId, this.d.log);
+      this.leader = this.newLeader();
       this.leader.start();
     }
     const tls = await this.tls();
@@ -373,7 +413,7 @@ export class Swarm {
     s.role = 'manager';
     s.etcdEndpoints = [`https://${s.advertiseAddr}:${ETCD_CLIENT_PORT}`, ...s.etcdEndpoints.filter((e) => !e.includes(`//${s.advertiseAddr}:`))];
     await writeJSONAtomic(path.join(this.dir, 'state.json'), s);
-    this.leader = new Leader(this.store!, s.nodeId, this.d.log);
+    this.leader = this.newLeader();
     this.leader.start();
     await this.store!.mutate<SwarmNode>('nodes', s.nodeId, (n) => ({ ...n, ManagerStatus: { Leader: false, Reachability: 'reachable', Addr: `${s.advertiseAddr}:${SWARM_PORT}` } }));
     this.d.log('swarm: this node is now a manager');
@@ -438,6 +478,13 @@ export class Swarm {
   /** The log of a task, read from the node that runs it. */
   async *taskLogs(nodeAddr: string, containerId: string, q: TaskLogQuery, aborted: Promise<void>): AsyncGenerator<LogLine> {
     yield* fetchTaskLogs({ addr: nodeAddr, port: SWARM_PORT, containerId, q, tls: await this.tls(), aborted });
+  }
+
+  /** The certificate the node shows etcd: unnamed (see pki.ts), the node's user is in its token. */
+  private async writeEtcdClientCert(c: { certPem: string; keyPem: string }): Promise<void> {
+    const certs = path.join(this.dir, 'certs');
+    await writeFileAtomic(path.join(certs, 'etcd-client.crt'), c.certPem, 0o644);
+    await writeFileAtomic(path.join(certs, 'etcd-client.key'), c.keyPem, 0o600);
   }
 
   private async writeCerts(caPem: string, node: { certPem: string; keyPem: string }): Promise<void> {

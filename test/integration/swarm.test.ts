@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { until } from '../helpers/wait';
 
@@ -102,6 +103,60 @@ test('init, join as managers and as a worker; the managers see four ready nodes 
   const again = await n2.d.api('POST', '/swarm/init', { AdvertiseAddr: n2.addr });
   assert.equal(again.status, 503);
   assert.match(again.json().message, /already part of a swarm/);
+});
+
+/** One request to a manager's etcd from a node's namespace, with that node's certificate (or the named one) and token. */
+function etcdFrom(n: LabNode, path: string, body: unknown, o: { token?: string; named?: boolean } = {}): { status: number; body: any } {
+  const certs = `${n.d.dataRoot}/swarm/certs`;
+  const cert = o.named ? 'node' : 'etcd-client';
+  const out = execFileSync('nsenter', [
+    `--net=/run/netns/${n.d.netns}`, 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', '--cacert', `${certs}/ca.crt`, '--cert', `${certs}/${cert}.crt`, '--key', `${certs}/${cert}.key`,
+    ...(o.token ? ['-H', `Authorization: ${o.token}`] : []), '-X', 'POST', `https://${n1.addr}:2379${path}`, '-d', JSON.stringify(body),
+  ]).toString();
+  const nl = out.lastIndexOf('\n');
+  const text = out.slice(0, nl);
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // a plain-text refusal
+  }
+  return { status: Number(out.slice(nl + 1)), body: parsed };
+}
+
+function etcdToken(n: LabNode, nodeId: string): string {
+  const password = readFileSync(`${n.d.dataRoot}/swarm/certs/etcd.password`, 'utf8').trim();
+  const r = etcdFrom(n, '/v3/auth/authenticate', { name: nodeId, password });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.token;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test('etcd access control: a worker reads the cluster and writes its tasks, never the secrets; managers read them', async () => {
+  const nodes = (await json(n1, 'GET', '/nodes')) as { ID: string; Status: { Addr: string } }[];
+  const idOf = (n: LabNode) => nodes.find((x) => x.Status.Addr === n.addr)!.ID;
+  const worker = etcdToken(n4, idOf(n4));
+  const secrets = { key: b64('/berth/secrets/cluster') };
+  const denied = etcdFrom(n4, '/v3/kv/range', secrets, { token: worker });
+  assert.match(JSON.stringify(denied.body), /permission denied/);
+  const nodesRange = etcdFrom(n4, '/v3/kv/range', { key: b64('/berth/swarm/nodes/'), range_end: b64('/berth/swarm/nodes0') }, { token: worker });
+  assert.equal(Number(nodesRange.body.count), 4, JSON.stringify(nodesRange.body));
+  const write = etcdFrom(n4, '/v3/kv/put', { key: b64(`/berth/swarm/nodes/${idOf(n4)}`), value: b64('{}') }, { token: worker });
+  assert.match(JSON.stringify(write.body), /permission denied/);
+  // the objects every node reads hold no private key and no join token
+  const clusterObject = etcdFrom(n4, '/v3/kv/range', { key: b64('/berth/swarm/cluster') }, { token: worker });
+  const text = Buffer.from(clusterObject.body.kvs[0].value, 'base64').toString();
+  assert.ok(!/PRIVATE KEY|SWMTKN/.test(text), 'no secret in the cluster object');
+  // no token, no access; a named certificate is refused on the JSON gateway, so its name is no way in
+  assert.match(JSON.stringify(etcdFrom(n4, '/v3/kv/range', secrets).body), /user name is empty/);
+  const named = etcdFrom(n1, '/v3/kv/range', secrets, { named: true });
+  assert.equal(named.status, 400);
+  // a manager reads the secrets
+  const manager = etcdToken(n1, idOf(n1));
+  const read = etcdFrom(n1, '/v3/kv/range', secrets, { token: manager });
+  assert.equal(Number(read.body.count), 1, JSON.stringify(read.body));
+  assert.match(Buffer.from(read.body.kvs[0].value, 'base64').toString(), /PRIVATE KEY/);
 });
 
 test('a rotated token no longer admits a node', async () => {
@@ -365,8 +420,10 @@ test('promote a worker to a manager and demote it again', async () => {
     const node = await json(n1, 'GET', `/nodes/${workerId}`);
     return info.Swarm.ControlAvailable && node.ManagerStatus?.Reachability === 'reachable' ? true : undefined;
   }, 30_000);
-  // it answers the cluster's calls now, from its own etcd member
+  // it answers the cluster's calls now, from its own etcd member, and may read the secrets
   assert.equal((await n4.d.api('GET', '/nodes')).status, 200);
+  const secrets = { key: b64('/berth/secrets/cluster') };
+  assert.equal(Number(etcdFrom(n4, '/v3/kv/range', secrets, { token: etcdToken(n4, workerId) }).body.count), 1);
   const demote = await n1.d.berth(['node', 'demote', workerId]);
   assert.equal(demote.code, 0, demote.stderr);
   await until('the node to be a worker again', async () => {
@@ -375,6 +432,7 @@ test('promote a worker to a manager and demote it again', async () => {
     return !info.Swarm.ControlAvailable && !node.ManagerStatus && node.Spec.Role === 'worker' ? true : undefined;
   }, 30_000);
   assert.equal((await n4.d.api('GET', '/nodes')).status, 503);
+  await until('its etcd access back to a worker\'s', async () => (/permission denied/.test(JSON.stringify(etcdFrom(n4, '/v3/kv/range', secrets, { token: etcdToken(n4, workerId) }).body)) ? true : undefined), 15_000);
   // three managers stay; the cluster keeps taking changes
   const svc = await json(n1, 'GET', '/services/web');
   await json(n2, 'POST', `/services/web/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 4 } } });

@@ -40,9 +40,9 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
 
   router.add('GET', '/swarm', async ({ res }) => {
     const store = swarm.managerStore();
-    const c = await cluster(() => store.getObject<ClusterObject>('cluster'));
-    if (!c) throw invalid('the swarm is not ready yet');
-    sendJSON(res, 200, swarmObject(c));
+    const [c, s] = await cluster(() => Promise.all([store.getObject<ClusterObject>('cluster'), store.getSecrets()]));
+    if (!c || !s) throw invalid('the swarm is not ready yet');
+    sendJSON(res, 200, { ...swarmObject(c), JoinTokens: s.secrets.JoinTokens });
   });
 
   router.add('POST', '/swarm/init', async ({ req, res }) => {
@@ -74,9 +74,15 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
       if (!c) throw invalid('the swarm is not ready yet');
       const digest = caDigest(c.RootCA.CertPem);
       const next: ClusterObject = { ...c, Spec: spec ? { ...c.Spec, ...spec } : c.Spec, UpdatedAt: new Date().toISOString() };
-      if (queryBool(query, 'rotateWorkerToken')) next.JoinTokens = { ...next.JoinTokens, Worker: makeJoinToken(digest) };
-      if (queryBool(query, 'rotateManagerToken')) next.JoinTokens = { ...next.JoinTokens, Manager: makeJoinToken(digest) };
       if (!(await store.replace('cluster', next, v))) throw invalid(`rpc error: code = Unknown desc = update out of sequence`);
+      const rotateWorker = queryBool(query, 'rotateWorkerToken');
+      const rotateManager = queryBool(query, 'rotateManagerToken');
+      if (rotateWorker || rotateManager) {
+        const s = await store.getSecrets();
+        if (!s) throw invalid('the swarm is not ready yet');
+        const tokens = s.secrets.JoinTokens;
+        await store.putSecrets({ ...s.secrets, JoinTokens: { Worker: rotateWorker ? makeJoinToken(digest) : tokens.Worker, Manager: rotateManager ? makeJoinToken(digest) : tokens.Manager } });
+      }
     });
     res.writeHead(200);
     res.end();
@@ -112,7 +118,9 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
 
   router.add('DELETE', '/nodes/:id', async ({ res, params, query }) => {
     const store = swarm.managerStore();
-    await cluster(() => removeNode(store, params.id, queryBool(query, 'force'), self()));
+    const id = await cluster(() => removeNode(store, params.id, queryBool(query, 'force'), self()));
+    // its etcd user goes too: a removed node's credentials open nothing
+    await swarm.forgetNodeUser(id);
     res.writeHead(200);
     res.end();
   });
@@ -241,7 +249,6 @@ function swarmObject(c: ClusterObject): Record<string, unknown> {
     DataPathPort: c.DataPathPort ?? 4789,
     DefaultAddrPool: c.DefaultAddrPool ?? ['10.0.0.0/8'],
     SubnetSize: c.SubnetSize ?? 24,
-    JoinTokens: c.JoinTokens,
   };
 }
 
@@ -259,7 +266,7 @@ export async function swarmInfo(swarm: Swarm): Promise<Record<string, unknown>> 
       RemoteManagers: managers.map((m) => ({ NodeID: m.ID, Addr: m.ManagerStatus?.Addr ?? `${m.Status.Addr}:2377` })),
       Nodes: snap.nodes.length,
       Managers: managers.length,
-      Cluster: snap.cluster ? { ...swarmObject(snap.cluster), JoinTokens: undefined } : undefined,
+      Cluster: snap.cluster ? swarmObject(snap.cluster) : undefined,
     };
   } catch (e) {
     return { ...base, Error: (e as Error).message, RemoteManagers: null };

@@ -89,7 +89,8 @@ export async function updateNode(store: ClusterStore, ref: string, version: numb
   if (!(await store.replace('nodes', next, version))) throw outOfSequence(version);
 }
 
-export async function removeNode(store: ClusterStore, ref: string, force: boolean, self: string): Promise<void> {
+/** Removes a node from the cluster's books; its ID. */
+export async function removeNode(store: ClusterStore, ref: string, force: boolean, self: string): Promise<string> {
   const snap = await store.snapshot();
   const node = findNode(snap, ref);
   if (node.ID === self) throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
@@ -102,6 +103,7 @@ export async function removeNode(store: ClusterStore, ref: string, force: boolea
   for (const t of snap.tasks.filter((x) => x.NodeID === node.ID)) {
     await store.mutate<Task>('tasks', t.ID, (x) => (x.DesiredState === 'running' ? { ...x, DesiredState: 'shutdown' } : undefined));
   }
+  return node.ID;
 }
 
 // ---- services -----------------------------------------------------------------------

@@ -32,10 +32,16 @@ export class Leader {
   /** per overlay network, the last address given to a task */
   private readonly addressCursors = new Map<string, number>();
 
+  /** each node's etcd access as last set by this leader */
+  private readonly accessSet = new Map<string, 'manager' | 'worker'>();
+  private lastAccessError = '';
+
   constructor(
     private readonly store: ClusterStore,
     private readonly nodeId: string,
     private readonly log: (msg: string) => void,
+    /** gives a node the etcd access of its role (access.ts); none where etcd has no access control */
+    private readonly setAccess?: (nodeId: string, role: 'manager' | 'worker') => Promise<void>,
   ) {}
 
   get isLeader(): boolean {
@@ -109,6 +115,7 @@ export class Leader {
     const snap = await this.store.snapshot();
     if (snap.leader !== this.nodeId) return;
     await this.updateNodeStates(snap);
+    await this.updateAccess(snap);
     const plan = reconcile({
       services: snap.services,
       tasks: snap.tasks,
@@ -139,6 +146,26 @@ export class Leader {
         return n;
       });
       if (written) Object.assign(node, written);
+    }
+  }
+
+  /**
+   * A promoted node gets root in etcd before it adds its member; a demoted one keeps it
+   * until it has taken its member out (its ManagerStatus gone), then has a worker's.
+   */
+  private async updateAccess(snap: Snapshot): Promise<void> {
+    if (!this.setAccess) return;
+    for (const n of snap.nodes) {
+      const role = n.Spec.Role === 'manager' || n.ManagerStatus ? 'manager' : 'worker';
+      if (this.accessSet.get(n.ID) === role) continue;
+      try {
+        await this.setAccess(n.ID, role);
+        this.accessSet.set(n.ID, role);
+      } catch (e) {
+        const msg = `swarm: etcd access of ${n.ID}: ${(e as Error).message}`;
+        if (msg !== this.lastAccessError) this.log(msg);
+        this.lastAccessError = msg;
+      }
     }
   }
 

@@ -21,6 +21,15 @@ export interface KV {
 }
 
 export const PREFIX = '/berth/swarm/';
+/** what only managers may read (see access.ts) */
+export const SECRETS_KEY = '/berth/secrets/cluster';
+
+/** The cluster's secrets: kept apart from its objects, which every node reads. */
+export interface ClusterSecrets {
+  JoinTokens: { Worker: string; Manager: string };
+  /** the CA's key: any manager signs the certificates of nodes that join */
+  CAKeyPem: string;
+}
 
 export interface ClusterObject {
   ID: string;
@@ -37,9 +46,8 @@ export interface ClusterObject {
     TaskDefaults?: Record<string, unknown>;
     Labels?: Record<string, string>;
   };
-  JoinTokens: { Worker: string; Manager: string };
-  /** the CA: its certificate, and its key so any manager can sign nodes' certificates */
-  RootCA: { CertPem: string; KeyPem: string };
+  /** the CA's certificate (its key is a secret: ClusterSecrets) */
+  RootCA: { CertPem: string };
   DefaultAddrPool?: string[];
   SubnetSize?: number;
   DataPathPort?: number;
@@ -120,6 +128,15 @@ export class ClusterStore {
       if (await this.replace(kind, next, current.Version.Index)) return next;
     }
     throw new Error(`${kind}/${id} keeps changing; try again`);
+  }
+
+  async getSecrets(): Promise<{ secrets: ClusterSecrets; modRevision: string | number } | undefined> {
+    const kv = await this.kv.get(SECRETS_KEY);
+    return kv ? { secrets: JSON.parse(kv.value) as ClusterSecrets, modRevision: kv.modRevision } : undefined;
+  }
+
+  async putSecrets(secrets: ClusterSecrets): Promise<void> {
+    await this.kv.put(SECRETS_KEY, JSON.stringify(secrets));
   }
 
   async remove(kind: Kind, id: string): Promise<void> {

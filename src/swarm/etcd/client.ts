@@ -79,11 +79,25 @@ export class EtcdError extends Error {
   }
 }
 
+/** A user's name and password, for etcd's role-based access control. */
+export interface EtcdCredentials {
+  user: string;
+  password: string;
+}
+
+/** What etcd says when a request's token is missing, expired or from another member. */
+const TOKEN_REFUSED = /invalid auth token|user name is empty|revision of auth store is old/;
+
 export class EtcdClient {
   private readonly agent?: https.Agent;
   private preferred = 0;
+  /**
+   * etcd's tokens (simple tokens are the issuing member's own), by endpoint; '' where auth
+   * is off, asked again after a while (it is turned on once the cluster is made)
+   */
+  private readonly tokens = new Map<string, { token: string; at: number }>();
 
-  constructor(private readonly o: { endpoints: string[]; tls?: EtcdTls; timeoutMs?: number }) {
+  constructor(private readonly o: { endpoints: string[]; tls?: EtcdTls; timeoutMs?: number; credentials?: EtcdCredentials }) {
     if (o.tls) {
       this.agent = new https.Agent({ ca: readFileSync(o.tls.caFile), cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile), keepAlive: true });
     }
@@ -93,15 +107,58 @@ export class EtcdClient {
     return this.o.endpoints;
   }
 
-  /** One POST to one endpoint. */
-  private once(endpoint: string, path: string, body: unknown, timeoutMs: number): Promise<any> {
+  /** The token for requests to `endpoint` ('' without credentials or while auth is off). */
+  private async tokenFor(endpoint: string, timeoutMs: number): Promise<string> {
+    const creds = this.o.credentials;
+    if (!creds) return '';
+    const cached = this.tokens.get(endpoint);
+    if (cached && (cached.token || Date.now() - cached.at < 1000)) return cached.token;
+    let token = '';
+    try {
+      const r = await this.post(endpoint, '/v3/auth/authenticate', { name: creds.user, password: creds.password }, timeoutMs, '');
+      token = String(r.token ?? '');
+    } catch (e) {
+      if (!/authentication is not enabled/.test((e as Error).message)) throw e;
+    }
+    this.tokens.set(endpoint, { token, at: Date.now() });
+    return token;
+  }
+
+  /** The headers of a request to `endpoint`: its token, if any. */
+  async authHeaders(endpoint: string): Promise<Record<string, string>> {
+    const token = await this.tokenFor(endpoint, this.o.timeoutMs ?? 5000);
+    return token ? { Authorization: token } : {};
+  }
+
+  /** A token was refused: the next request asks for a new one. */
+  forgetToken(endpoint: string): void {
+    this.tokens.delete(endpoint);
+  }
+
+  /** One POST to one endpoint, with its token; a refused token is renewed once. */
+  private async once(endpoint: string, path: string, body: unknown, timeoutMs: number): Promise<any> {
+    try {
+      return await this.post(endpoint, path, body, timeoutMs, await this.tokenFor(endpoint, timeoutMs));
+    } catch (e) {
+      if (!this.o.credentials || !TOKEN_REFUSED.test((e as Error).message)) throw e;
+      this.forgetToken(endpoint);
+      return this.post(endpoint, path, body, timeoutMs, await this.tokenFor(endpoint, timeoutMs));
+    }
+  }
+
+  private post(endpoint: string, path: string, body: unknown, timeoutMs: number, token: string): Promise<any> {
     const url = new URL(path, endpoint);
     const data = JSON.stringify(body);
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = lib.request(
         url,
-        { method: 'POST', agent: url.protocol === 'https:' ? this.agent : undefined, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }, timeout: timeoutMs },
+        {
+          method: 'POST',
+          agent: url.protocol === 'https:' ? this.agent : undefined,
+              headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), ...(token ? { Authorization: token } : {}) },
+          timeout: timeoutMs,
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -111,7 +168,7 @@ export class EtcdClient {
             try {
               parsed = text ? JSON.parse(text) : {};
             } catch {
-              return reject(new EtcdError(`etcd at ${endpoint}: unreadable answer`, true));
+              return reject(new EtcdError(`etcd at ${endpoint}: unreadable answer (status ${res.statusCode}: ${text.trim().slice(0, 200)})`, true));
             }
             if ((res.statusCode ?? 500) >= 300 || parsed.error) {
               const msg = parsed.message ?? parsed.error ?? `status ${res.statusCode}`;
@@ -251,26 +308,40 @@ export class EtcdClient {
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = this.o.timeoutMs ?? 5000;
 
-    const open = () => {
-      timer = undefined;
-      if (closed) return;
-      const endpoint = this.o.endpoints[endpointIndex % this.o.endpoints.length];
+    /** ends a stream once, and opens the next after a pause that grows with the failures */
+    const brokenAt = (endpoint: string, req: http.ClientRequest | undefined) => {
       let done = false;
-      // ends this stream once, and opens the next after a pause that grows with the failures
       const broken = (why: string | undefined) => {
         if (done) return;
         done = true;
-        req.destroy();
+        req?.destroy();
         if (closed) return;
         if (why) onError?.(new EtcdError(`watch of ${prefix} at ${endpoint}: ${why}`, true));
+        if (why && TOKEN_REFUSED.test(why)) this.forgetToken(endpoint);
         failures++;
         endpointIndex++;
         timer = setTimeout(open, Math.min(100 * 2 ** Math.min(failures - 1, 5), 2000));
       };
+      return { broken, isDone: () => done };
+    };
+
+    const open = () => {
+      timer = undefined;
+      if (closed) return;
+      const endpoint = this.o.endpoints[endpointIndex % this.o.endpoints.length];
+      this.authHeaders(endpoint).then(
+        (headers) => stream(endpoint, headers),
+        (e: Error) => brokenAt(endpoint, undefined).broken(e.message),
+      );
+    };
+
+    const stream = (endpoint: string, auth: Record<string, string>) => {
+      if (closed) return;
       const url = new URL('/v3/watch', endpoint);
       const body = JSON.stringify({ create_request: { key: b64(prefix), range_end: prefixEnd(prefix), ...(next > 0n ? { start_revision: String(next) } : {}) } });
       const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, { method: 'POST', agent: url.protocol === 'https:' ? this.agent : undefined, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } });
+      const req = lib.request(url, { method: 'POST', agent: url.protocol === 'https:' ? this.agent : undefined, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...auth } });
+      const { broken, isDone } = brokenAt(endpoint, req);
       current = req;
       // a timeout for the answer only: the stream itself may stay quiet for long
       req.setTimeout(timeoutMs, () => broken(`no answer within ${timeoutMs} ms`));
@@ -288,9 +359,9 @@ export class EtcdClient {
         const parser = new JsonStream();
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
-          if (done) return;
+          if (isDone()) return;
           for (const msg of parser.push(chunk)) {
-            if (done) return;
+            if (isDone()) return;
             if (msg.error) return broken(msg.error.message ?? JSON.stringify(msg.error));
             const result = msg.result ?? {};
             if (result.compact_revision && result.compact_revision !== '0') {
@@ -331,6 +402,42 @@ export class EtcdClient {
         current?.destroy();
       },
     };
+  }
+
+  // ---- access control (needs a root user's token) -------------------------------------
+
+  async userAdd(name: string, password: string): Promise<void> {
+    await this.call('/v3/auth/user/add', { name, password });
+  }
+
+  async userDelete(name: string): Promise<void> {
+    await this.call('/v3/auth/user/delete', { name }).catch((e: Error) => {
+      if (!/user name not found/.test(e.message)) throw e;
+    });
+  }
+
+  async userGrantRole(user: string, role: string): Promise<void> {
+    await this.call('/v3/auth/user/grant', { user, role });
+  }
+
+  async userRevokeRole(name: string, role: string): Promise<void> {
+    await this.call('/v3/auth/user/revoke', { name, role }).catch((e: Error) => {
+      if (!/role is not granted/.test(e.message)) throw e;
+    });
+  }
+
+  async roleAdd(name: string): Promise<void> {
+    await this.call('/v3/auth/role/add', { name });
+  }
+
+  /** Lets the role read, or read and write, every key under `prefix`. */
+  async roleGrantPrefix(role: string, prefix: string, perm: 'READ' | 'READWRITE'): Promise<void> {
+    await this.call('/v3/auth/role/grant', { name: role, perm: { permType: perm, key: b64(prefix), range_end: prefixEnd(prefix) } });
+  }
+
+  async authEnable(): Promise<void> {
+    await this.call('/v3/auth/enable', {});
+    this.tokens.clear();
   }
 
   close(): void {

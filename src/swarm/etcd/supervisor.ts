@@ -21,6 +21,8 @@ export interface EtcdMemberOptions {
   peerPort?: number;
   /** mutual TLS for clients and peers; plain HTTP without (tests only) */
   tls?: EtcdTls;
+  /** what the readiness check shows etcd, if not `tls` (an unnamed certificate: see pki.ts) */
+  clientTls?: EtcdTls;
   /** 'n1=https://10.0.0.1:2380,...' for a first start; ignored once the data dir holds a member */
   initialCluster: string;
   initialClusterState: 'new' | 'existing';
@@ -157,7 +159,7 @@ export class EtcdMember {
   /** Resolves once the member answers; rejects after `timeoutMs`. */
   async ready(timeoutMs = 30_000): Promise<void> {
     const o = this.o!;
-    const client = new EtcdClient({ endpoints: [this.clientURL], tls: o.tls, timeoutMs: 1000 });
+    const client = new EtcdClient({ endpoints: [this.clientURL], tls: o.clientTls ?? o.tls, timeoutMs: 1000 });
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
