@@ -109,7 +109,8 @@ export async function requestJoin(remote: string, req: JoinRequest): Promise<Joi
   const { status, body, peerCert } = await new Promise<{ status: number; body: string; peerCert?: Buffer }>((resolve, reject) => {
     const data = JSON.stringify(req);
     const r = https.request(
-      { host, port, path: '/join', method: 'POST', rejectUnauthorized: false, timeout: 20_000, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } },
+      // agent: false: a connection of its own, never a resumed TLS session, so the manager's certificate is there to check
+      { host, port, path: '/join', method: 'POST', rejectUnauthorized: false, agent: false, timeout: 20_000, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } },
       (res) => {
         const raw = (res.socket as TLSSocket).getPeerCertificate?.()?.raw;
         let text = '';

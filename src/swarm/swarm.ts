@@ -197,14 +197,19 @@ export class Swarm {
       await writeFileAtomic(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE), answer.etcdPassword, 0o600);
       this.state = { nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role, advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: answer.etcdEndpoints };
       try {
+        this.connect();
         if (answer.role === 'manager') {
           await this.startMember(answer.initialCluster!, 'existing');
+          await this.becomeVoter();
           this.state.etcdEndpoints = [`https://${addr}:${ETCD_CLIENT_PORT}`, ...answer.etcdEndpoints.filter((e) => !e.includes(`//${addr}:`))];
+          this.client?.close();
+          this.connect();
         }
-        this.connect();
         await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
         await this.startRoles();
       } catch (e) {
+        // a member that never became a voter must not stay behind as a learner
+        if (answer.role === 'manager') await this.removeOwnMember().catch((err: Error) => this.d.log(`swarm: removing this node's etcd member after the failed join: ${err.message}`));
         await this.teardown();
         this.state = undefined;
         await fsp.rm(this.dir, { recursive: true, force: true });
@@ -242,7 +247,9 @@ export class Swarm {
       const peer = `https://${req.advertiseAddr}:${ETCD_PEER_PORT}`;
       const client = this.client!;
       const before = await client.memberList();
-      await client.memberAdd([peer]);
+      // a learner first: it counts towards no quorum until it has started and caught up, so
+      // a join that fails half-way cannot leave the cluster waiting on a member that never came
+      await addLearner(client, peer);
       initialCluster = [...before.map((m) => `${m.name}=${m.peerURLs[0]}`), `${nodeId}=${peer}`].join(',');
     }
     return {
@@ -353,6 +360,31 @@ export class Swarm {
     await this.client.userDelete(nodeId).catch((e: Error) => this.d.log(`swarm: removing the etcd user of ${nodeId}: ${e.message}`));
   }
 
+  /** This node's etcd member, a learner that has started, made a voting member once it has caught up. */
+  private async becomeVoter(timeoutMs = 30_000): Promise<void> {
+    const peer = `https://${this.state!.advertiseAddr}:${ETCD_PEER_PORT}`;
+    const client = this.client!;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const me = (await client.memberList()).find((m) => m.peerURLs.includes(peer));
+      if (!me) throw new Error("this node's etcd member is not in the cluster");
+      if (!me.isLearner) return;
+      try {
+        await client.memberPromote(me.ID);
+        return;
+      } catch (e) {
+        if (Date.now() > deadline || !/in sync|not ready|learner/i.test((e as Error).message)) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private async removeOwnMember(): Promise<void> {
+    const peer = `https://${this.state!.advertiseAddr}:${ETCD_PEER_PORT}`;
+    const me = (await this.client!.memberList()).find((m) => m.peerURLs.includes(peer));
+    if (me) await this.client!.memberRemove(me.ID);
+  }
+
   private newAgent(): Agent {
     const s = this.state!;
     return new Agent({ store: this.store!, nodeId: s.nodeId, advertiseAddr: s.advertiseAddr, containers: this.d.containers, network: this.d.network, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
@@ -404,12 +436,20 @@ export class Swarm {
     const peer = `https://${s.advertiseAddr}:${ETCD_PEER_PORT}`;
     let members = await client.memberList();
     if (!members.some((m) => m.peerURLs.includes(peer))) {
-      await client.memberAdd([peer]);
+      await addLearner(client, peer);
       members = await client.memberList();
     }
     const initialCluster = members.map((m) => `${m.name || s.nodeId}=${m.peerURLs[0]}`).join(',');
     await fsp.rm(path.join(this.dir, 'etcd'), { recursive: true, force: true });
-    await this.startMember(initialCluster, 'existing');
+    try {
+      await this.startMember(initialCluster, 'existing');
+      await this.becomeVoter();
+    } catch (e) {
+      await this.removeOwnMember().catch(() => undefined);
+      await this.member?.stop().catch(() => undefined);
+      this.member = undefined;
+      throw e;
+    }
     s.role = 'manager';
     s.etcdEndpoints = [`https://${s.advertiseAddr}:${ETCD_CLIENT_PORT}`, ...s.etcdEndpoints.filter((e) => !e.includes(`//${s.advertiseAddr}:`))];
     await writeJSONAtomic(path.join(this.dir, 'state.json'), s);
@@ -590,4 +630,18 @@ function logQuery(q: URLSearchParams): TaskLogQuery {
     tail: tail !== null && tail !== '' && Number.isFinite(Number(tail)) ? Number(tail) : undefined,
     since: since !== null && since !== '' && Number.isFinite(Number(since)) ? Number(since) : undefined,
   };
+}
+
+/**
+ * Adds a learner member. etcd takes one learner at a time: one left by a join that died
+ * before its member started (it has no name yet) is removed to make room.
+ */
+async function addLearner(client: EtcdClient, peer: string): Promise<void> {
+  try {
+    await client.memberAdd([peer], { learner: true });
+  } catch (e) {
+    if (!/too many learner/i.test((e as Error).message)) throw e;
+    for (const m of await client.memberList()) if (m.isLearner && !m.name) await client.memberRemove(m.ID);
+    await client.memberAdd([peer], { learner: true });
+  }
 }

@@ -11,7 +11,7 @@
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -316,4 +316,39 @@ test('the network is refused for removal while a service uses it, and leaves eve
       return links.includes(id.slice(0, 12)) || nets.some((x) => x.Id === id) ? undefined : true;
     }, 15_000);
   }
+});
+
+test('a manager whose join fails (its etcd cannot start) leaves the cluster as it was, and can join after', async () => {
+  const n4 = await lab.addNode();
+  // something of the test's own holds the etcd peer port on the new node
+  const blocker = spawn('nsenter', [`--net=/run/netns/${n4.d.netns}`, process.execPath, '-e', `require('net').createServer().listen(2380, '${n4.addr}', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      blocker.stdout!.once('data', () => resolve());
+      blocker.once('exit', (c) => reject(new Error(`the port blocker exited (${c})`)));
+    });
+    const tokens = (await json(n1, 'GET', '/swarm')).JoinTokens;
+    const join = (token: string) => n4.d.api('POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: token, AdvertiseAddr: n4.addr, ListenAddr: '0.0.0.0:2377' });
+    const failed = await join(tokens.Manager);
+    assert.ok(failed.status >= 400, `the join failed: ${failed.status} ${failed.body}`);
+    assert.match(failed.body, /etcd did not start/);
+    assert.equal((await json(n4, 'GET', '/info')).Swarm.LocalNodeState, 'inactive');
+    // the lone manager still has its quorum: it takes changes, and keeps no learner behind
+    const svc = await n1.d.api('POST', '/services/create', { Name: 'after', TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'] } } });
+    assert.equal(svc.status, 201, svc.body);
+    await running('after', 1);
+    await json(n1, 'DELETE', '/services/after');
+  } finally {
+    blocker.kill('SIGKILL');
+  }
+  await until('the port free again', async () => {
+    const r = execFileSync('nsenter', [`--net=/run/netns/${n4.d.netns}`, 'ss', '-Htln', 'sport = :2380']).toString();
+    return r.trim() === '' ? true : undefined;
+  }, 5000);
+  const tokens = (await json(n1, 'GET', '/swarm')).JoinTokens;
+  await json(n4, 'POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: tokens.Manager, AdvertiseAddr: n4.addr, ListenAddr: '0.0.0.0:2377' });
+  await until('two reachable managers', async () => {
+    const list = (await json(n4, 'GET', '/nodes')) as { Spec: { Role: string }; ManagerStatus?: { Reachability: string } }[];
+    return list.filter((x) => x.Spec.Role === 'manager' && x.ManagerStatus?.Reachability === 'reachable').length === 2 ? true : undefined;
+  }, 30_000);
 });

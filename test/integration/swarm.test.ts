@@ -446,6 +446,12 @@ test('losing the majority of managers: changes are refused with the reason, runn
     const list = (await json(n1, 'GET', '/nodes')) as { Spec: { Role: string }; Status: { State: string } }[];
     return list.filter((x) => x.Spec.Role === 'manager' && x.Status.State === 'ready').length === 3 ? true : undefined;
   }, 30_000);
+  // and until the containers of tasks scaled away before have stopped (a stop takes up to 10 s)
+  await until('four web containers over the nodes', async () => {
+    let total = 0;
+    for (const n of lab.nodes) total += (await localTaskContainers(n, 'web')).length;
+    return total === 4 ? true : undefined;
+  }, 30_000);
   const survivor = managers[2];
   const before = (await localTaskContainers(n4, 'web')).length + (await localTaskContainers(survivor, 'web')).length;
   for (const m of managers.slice(0, 2)) {

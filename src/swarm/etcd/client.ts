@@ -268,9 +268,14 @@ export class EtcdClient {
   }
 
   /** Adds a member (not started yet: it has no name until it is); the new member and all members. */
-  async memberAdd(peerURLs: string[]): Promise<EtcdMemberInfo & { members: EtcdMemberInfo[] }> {
-    const r = await this.call('/v3/cluster/member/add', { peerURLs });
+  async memberAdd(peerURLs: string[], o: { learner?: boolean } = {}): Promise<EtcdMemberInfo & { members: EtcdMemberInfo[] }> {
+    const r = await this.call('/v3/cluster/member/add', { peerURLs, ...(o.learner ? { isLearner: true } : {}) });
     return { ...toMember(r.member ?? {}), members: ((r.members ?? []) as unknown[]).map(toMember) };
+  }
+
+  /** Makes a learner a voting member (it must have caught up with the leader). */
+  async memberPromote(id: string): Promise<void> {
+    await this.call('/v3/cluster/member/promote', { ID: id });
   }
 
   async memberRemove(id: string): Promise<void> {

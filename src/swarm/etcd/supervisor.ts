@@ -42,6 +42,8 @@ export class EtcdMember {
   private o?: EtcdMemberOptions;
   private stopping = false;
   private restarts = 0;
+  /** why etcd last ended when it should not have */
+  private lastFailure?: string;
   private restartTimer?: NodeJS.Timeout;
 
   private get pidFile(): string {
@@ -67,6 +69,7 @@ export class EtcdMember {
     this.o = o;
     this.stopping = false;
     this.restarts = 0;
+    this.lastFailure = undefined;
     await fsp.mkdir(path.dirname(o.dataDir), { recursive: true });
     // etcd wants its data dir private
     await fsp.mkdir(o.dataDir, { recursive: true, mode: 0o700 });
@@ -148,6 +151,7 @@ export class EtcdMember {
 
   /** After an unexpected end: tells why, and starts etcd again after a pause that grows. */
   private again(why: string, ranMs: number): void {
+    this.lastFailure = why;
     const o = this.o!;
     if (this.stopping) return;
     if (ranMs > STABLE_MS) this.restarts = 0;
@@ -172,6 +176,8 @@ export class EtcdMember {
         } catch (e) {
           if (Date.now() > deadline) throw new Error(`etcd did not start: ${(e as Error).message} (see ${this.logFile})`);
         }
+        // one that keeps failing at once will not start in the time left either: say why now
+        if (this.restarts >= 3 && this.lastFailure) throw new Error(`etcd did not start: ${this.lastFailure} (see ${this.logFile})`);
         if (Date.now() > deadline) throw new Error(`etcd has no leader (see ${this.logFile})`);
         await new Promise((r) => setTimeout(r, 100));
       }
