@@ -327,12 +327,14 @@ function localOverlay(n: ClusterNetwork) {
 }
 
 /**
- * The names a task answers to on a network besides its own (Docker's): `tasks.<service>`
- * always; the service's name and aliases only in endpoint mode dnsrr (else they are the VIP's).
+ * The names a task answers to on a network besides its own (Docker's): `tasks.<service>` and
+ * `tasks.<alias>` always; the service's name and aliases only in endpoint mode dnsrr (else
+ * they are the VIP's). A stack's services have their compose names as aliases.
  */
 function taskAliases(svc: Service, aliases: string[] | undefined): string[] {
-  const name = svc.Spec.Name;
-  return svc.Spec.EndpointSpec?.Mode === 'dnsrr' ? [...new Set([name, `tasks.${name}`, ...(aliases ?? [])])] : [`tasks.${name}`];
+  const names = [svc.Spec.Name, ...(aliases ?? [])];
+  const tasks = names.map((n) => `tasks.${n}`);
+  return [...new Set(svc.Spec.EndpointSpec?.Mode === 'dnsrr' ? [...names, ...tasks] : tasks)];
 }
 
 export function containerBody(t: Task, svc: Service, nodeId: string): ContainerCreateBody {

@@ -296,7 +296,11 @@ export function filterTasks(tasks: Task[], f: Filters, snap: Snapshot, self: str
       const name = svc ? `${svc.Spec.Name}.${t.Slot ?? t.NodeID}` : '';
       if (!f.name.some((n) => name.startsWith(n))) return false;
     }
-    if (f.label && !f.label.every((l) => matchLabel(t.Labels, l))) return false;
+    // as swarmkit's: a task's labels here are its service's (docker stack ps filters on the stack's)
+    if (f.label) {
+      const labels = { ...(snap.services.find((s) => s.ID === t.ServiceID)?.Spec.Labels ?? {}), ...(t.Labels ?? {}) };
+      if (!f.label.every((l) => matchLabel(labels, l))) return false;
+    }
     // the docker CLI's progress asks for the tasks of the service's current spec only
     if (f['_up-to-date']?.includes('true')) {
       const svc = snap.services.find((s) => s.ID === t.ServiceID);
