@@ -20,6 +20,7 @@ import { ProgressReporter } from '../distribution/progress';
 import { familiarString, parseReference, withDefaultTag } from '../image/reference';
 import { Swarm } from '../swarm/swarm';
 import { registerSwarmRoutes, swarmInfo } from '../api/routes/swarm';
+import { registerSwarmFileRoutes } from '../api/routes/swarm-files';
 import { registerCommitRoutes } from '../api/routes/commit';
 import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
@@ -163,6 +164,7 @@ export class Daemon {
     registerExecRoutes(router, execs);
     swarm = await Swarm.open({
       dataRoot: c.dataRoot,
+      execRoot: c.execRoot,
       containers,
       network,
       events,
@@ -176,6 +178,7 @@ export class Daemon {
     });
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
+    registerSwarmFileRoutes(router, swarm);
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
     await this.server.listen();
     // restart policies act once the daemon serves: the network is reconciled by now

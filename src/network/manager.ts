@@ -358,7 +358,11 @@ export class NetworkManager {
     this.overlayAddr = addr;
     this.remoteMembers = remoteMembers;
     for (const { network, inUse } of this.overlays()) {
-      if (inUse) await this.ensureUp(network).catch((e: unknown) => this.o.log(`network ${network.Name}: ${(e as Error).message}`));
+      if (!inUse) continue;
+      await this.ensureUp(network).then(
+        () => this.o.log(`network ${network.Name}: overlay up again from ${addr}`),
+        (e: unknown) => this.o.log(`network ${network.Name}: ${(e as Error).message}`),
+      );
     }
   }
 

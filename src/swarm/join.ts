@@ -12,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { BerthError, invalid, unavailable } from '../common/errors';
 import { caDigest, parseJoinToken } from './pki';
+import { TASK_SECRET_PATH } from './task-secrets';
 
 export interface JoinRequest {
   token: string;
@@ -49,7 +50,9 @@ export type LogsHandler = (containerId: string, query: URLSearchParams, req: Inc
  * The swarm port (HTTPS): joins, on managers; task logs, on every node, for peers with a
  * certificate of the swarm CA (a joiner has none yet, so certificates are asked, not required).
  */
-export function startSwarmServer(o: { host: string; port: number; keyPem: string; certPem: string; caPem: string; handle?: JoinHandler; logs: LogsHandler; log: (m: string) => void }): Promise<https.Server> {
+export type SecretHandler = (taskId: string, secretId: string, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function startSwarmServer(o: { host: string; port: number; keyPem: string; certPem: string; caPem: string; handle?: JoinHandler; logs: LogsHandler; secret: SecretHandler; log: (m: string) => void }): Promise<https.Server> {
   const server = https.createServer({ key: o.keyPem, cert: o.certPem, ca: o.caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
@@ -59,6 +62,14 @@ export function startSwarmServer(o: { host: string; port: number; keyPem: string
     const logs = /^\/task-logs\/([0-9a-f]{64})$/.exec(url.pathname);
     if (req.method === 'GET' && logs) {
       o.logs(logs[1], url.searchParams, req, res).catch((e: unknown) => {
+        if (!res.headersSent) send(500, { message: (e as Error).message });
+        else res.destroy();
+      });
+      return;
+    }
+    const secret = TASK_SECRET_PATH.exec(url.pathname);
+    if (req.method === 'GET' && secret) {
+      o.secret(secret[1], secret[2], req, res).catch((e: unknown) => {
         if (!res.headersSent) send(500, { message: (e as Error).message });
         else res.destroy();
       });

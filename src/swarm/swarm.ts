@@ -27,6 +27,7 @@ import { EtcdClient } from './etcd/client';
 import { EtcdMember } from './etcd/supervisor';
 import { requestJoin, startSwarmServer, SWARM_PORT, type JoinAnswer, type JoinRequest } from './join';
 import { fetchTaskLogs, serveTaskLogs, type LogLine, type TaskLogQuery } from './task-logs';
+import { fetchTaskSecret, serveTaskSecret } from './task-secrets';
 import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken, tokensEqual } from './pki';
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -49,6 +50,8 @@ export interface SwarmDeps {
   dataRoot: string;
   containers: ContainerManager;
   network: NetworkManager;
+  /** the daemon's exec root (a tmpfs on most hosts): tasks' secrets are written under it */
+  execRoot: string;
   events: EventBus;
   ensureImage: (image: string) => Promise<void>;
   engineVersion: string;
@@ -387,7 +390,18 @@ export class Swarm {
 
   private newAgent(): Agent {
     const s = this.state!;
-    return new Agent({ store: this.store!, nodeId: s.nodeId, advertiseAddr: s.advertiseAddr, containers: this.d.containers, network: this.d.network, events: this.d.events, ensureImage: this.d.ensureImage, log: this.d.log });
+    return new Agent({
+      store: this.store!,
+      nodeId: s.nodeId,
+      advertiseAddr: s.advertiseAddr,
+      containers: this.d.containers,
+      network: this.d.network,
+      events: this.d.events,
+      ensureImage: this.d.ensureImage,
+      filesDir: path.join(this.d.execRoot, 'swarm', 'task-files'),
+      fetchSecret: async (taskId, secretId, managers) => fetchTaskSecret({ managers, port: SWARM_PORT, taskId, secretId, tls: await this.tls() }),
+      log: this.d.log,
+    });
   }
 
   private async startRoles(): Promise<void> {
@@ -410,6 +424,14 @@ export class Swarm {
       // the role may change while the server runs (promote, demote)
       handle: (req) => (this.state?.role === 'manager' ? this.admit(req) : Promise.reject(unavailable('This node is not a swarm manager: join through a manager'))),
       logs: (containerId, q, req, res) => serveTaskLogs(this.d.containers, containerId, logQuery(q), req, res),
+      secret: async (taskId, secretId, req, res) => {
+        if (this.state?.role !== 'manager' || !this.store) {
+          res.writeHead(503, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: 'This node is not a swarm manager' }));
+          return;
+        }
+        await serveTaskSecret(this.store, taskId, secretId, req, res);
+      },
       log: this.d.log,
     });
     this.roleTimer = setInterval(() => void this.followRole(), ROLE_CHECK_MS);

@@ -12,7 +12,8 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
@@ -164,10 +165,14 @@ test('tasks on three nodes reach each other over the overlay by address, by serv
   assert.equal(rr.code, 0, rr.stderr);
   const rrTasks = await running('rr', 2);
   assert.equal((await json(n1, 'GET', '/services/rr')).Endpoint.VirtualIPs, undefined);
+  let seenRr = '';
   await until('rr named by its tasks\' addresses', async () => {
     const r = await inTask(tasks[0], ['nslookup', 'rr']);
+    seenRr = `${r.stdout}${r.stderr} (want ${rrTasks.map(addressOf).sort()}, asked on ${nodeOf(tasks[0]).addr}, rr on ${rrTasks.map((t) => nodeOf(t).addr)})`;
     return JSON.stringify(addressesIn(r.stdout)) === JSON.stringify(rrTasks.map(addressOf).sort()) ? true : undefined;
-  }, 15_000);
+  }, 15_000).catch((e) => {
+    throw new Error(`${(e as Error).message}: ${seenRr}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`);
+  });
   await json(n1, 'DELETE', '/services/rr');
 
   // VXLAN between the nodes: the other nodes' endpoints are programmed, not learned
@@ -182,11 +187,15 @@ test('a task scaled away leaves the other nodes\' DNS and forwarding tables', as
   await json(n1, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, { ...svc.Spec, Mode: { Replicated: { Replicas: 2 } } });
   const tasks = await running('web', 2);
   const kept = new Set(tasks.map(addressOf));
+  let lastLookup = '';
   await until('tasks.web down to two addresses', async () => {
     const r = await inTask(tasks[0], ['nslookup', 'tasks.web']);
     const found = addressesIn(r.stdout);
+    lastLookup = `${r.stdout} on ${nodeOf(tasks[0]).addr}; kept ${[...kept]}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`;
     return found.length === 2 && found.every((a) => kept.has(a)) ? true : undefined;
-  }, 15_000);
+  }, 15_000).catch((e) => {
+    throw new Error(`${(e as Error).message}: ${lastLookup}`);
+  });
   const id = (await json(n1, 'GET', '/networks/appnet')).Id as string;
   const gone = [...nodeIds.keys()].find((n) => !tasks.some((t) => nodeOf(t) === n))!;
   for (const t of tasks) {
@@ -228,7 +237,7 @@ test('a worker\'s berthd restarted: its tasks stay on the overlay, reachable by 
   await until('the service name from the restarted node', async () => {
     const got = await inTask(onWorker, ['timeout', '5', 'wget', '-qO-', 'http://web:8080/']);
     const ns = await inTask(onWorker, ['nslookup', 'web']);
-    last = `${got.code} ${got.stdout} ${got.stderr}\n${ns.stdout}\n${node.d.output.slice(-3000)}`;
+    last = `${got.code} ${got.stdout} ${got.stderr}\n${ns.stdout}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`;
     return got.code === 0 ? true : undefined;
   }, 30_000).catch((e) => {
     throw new Error(`${(e as Error).message}: ${last}`);
@@ -300,6 +309,113 @@ test('a task with a health check runs once healthy; an unhealthy one fails and i
   assert.match(ps.stdout, /Failed .*dockerexec: unhealthy container/);
   await json(n1, 'DELETE', '/services/slow');
   await json(n1, 'DELETE', '/services/sick');
+});
+
+test('secrets and configs: files in the tasks on every node; a node gets only its own tasks\' secrets', async () => {
+  const secret = await n1.d.docker(['secret', 'create', '--label', 'team=a', 'dbpass', '-'], { input: 's3cr3t-value' });
+  assert.equal(secret.code, 0, secret.stderr);
+  const secretId = secret.stdout.trim();
+  const config = await n1.d.docker(['config', 'create', 'appconf', '-'], { input: 'mode=fast\n' });
+  assert.equal(config.code, 0, config.stderr);
+  const inspected = await json(n1, 'GET', '/secrets/dbpass');
+  assert.equal(inspected.ID, secretId);
+  assert.equal(inspected.Spec.Data, undefined, 'a secret is never shown with its data');
+  assert.deepEqual(inspected.Spec.Labels, { team: 'a' });
+  assert.equal(Buffer.from((await json(n1, 'GET', '/configs/appconf')).Spec.Data, 'base64').toString(), 'mode=fast\n');
+  const dup = await n1.d.api('POST', '/secrets/create', { Name: 'dbpass', Data: Buffer.from('x').toString('base64') });
+  assert.equal(dup.status, 409, dup.body);
+  const dataChange = await n1.d.api('POST', `/secrets/${secretId}/update?version=${inspected.Version.Index}`, { Name: 'dbpass', Data: Buffer.from('other').toString('base64') });
+  assert.equal(dataChange.status, 400, dataChange.body);
+  assert.match(dataChange.json().message, /only updates to Labels are allowed/);
+
+  const create = await n1.d.docker([
+    'service', 'create', '--detach', '--name', 'sec', '--replicas', '3', '--replicas-max-per-node', '1',
+    '--secret', 'dbpass', '--secret', 'source=dbpass,target=other,mode=0400', '--config', 'source=appconf,target=/etc/app.conf',
+    'busybox', 'sleep', '100000',
+  ]);
+  assert.equal(create.code, 0, create.stderr);
+  const tasks = await running('sec', 3);
+  for (const t of tasks) {
+    const r = await inTask(t, ['sh', '-c', 'cat /run/secrets/dbpass; echo; stat -c %a /run/secrets/other; cat /etc/app.conf']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 's3cr3t-value\n400\nmode=fast\n', `in the task on ${nodeOf(t).addr}`);
+  }
+
+  // a worker asks a manager for a secret: for its own task it gets it, for another node's it does not
+  const mine = tasks.find((t) => nodeOf(t) === n2)!;
+  const theirs = tasks.find((t) => nodeOf(t) === n3)!;
+  const ask = (taskId: string) => {
+    const certs = `${n2.d.dataRoot}/swarm/certs`;
+    return execFileSync('nsenter', [`--net=/run/netns/${n2.d.netns}`, 'curl', '-sk', '--max-time', '10', '--cert', `${certs}/node.crt`, '--key', `${certs}/node.key`, `https://${n1.addr}:2377/task-secret/${taskId}/${secretId}`]).toString();
+  };
+  assert.equal(Buffer.from(JSON.parse(ask(mine.ID)).data, 'base64').toString(), 's3cr3t-value');
+  assert.match(ask(theirs.ID), /not found/);
+  assert.doesNotMatch(ask(theirs.ID), /s3cr3t/);
+
+  const inUse = await n1.d.docker(['secret', 'rm', 'dbpass']);
+  assert.notEqual(inUse.code, 0);
+  assert.match(inUse.stderr, /secret 'dbpass' is in use by the following service: sec/);
+  await json(n1, 'DELETE', '/services/sec');
+  // the files go with the tasks' containers
+  for (const n of lab.nodes) {
+    await until(`the task files gone from ${n.addr}`, async () => {
+      const left = await readdir(`${n.d.execRoot}/swarm/task-files`).catch(() => [] as string[]);
+      return left.length === 0 ? true : undefined;
+    }, 20_000);
+  }
+  const rmSecret = await n1.d.docker(['secret', 'rm', 'dbpass']);
+  assert.equal(rmSecret.code, 0, rmSecret.stderr);
+  const rmConfig = await n1.d.docker(['config', 'rm', 'appconf']);
+  assert.equal(rmConfig.code, 0, rmConfig.stderr);
+  assert.deepEqual(await json(n1, 'GET', '/secrets'), []);
+});
+
+test('docker stack deploy and rm: a compose file\'s services, network, secret and config', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-stack-'));
+  try {
+    writeFileSync(path.join(dir, 'token.txt'), 'tok-1');
+    writeFileSync(
+      path.join(dir, 'compose.yml'),
+      [
+        'version: "3.8"',
+        'services:',
+        '  api:',
+        '    image: busybox',
+        "    command: sh -c 'mkdir -p /www && cat /run/secrets/token > /www/index.html && exec httpd -f -p 8080 -h /www'",
+        '    deploy: { replicas: 2 }',
+        '    secrets: [token]',
+        '    networks: [back]',
+        '  client:',
+        '    image: busybox',
+        '    command: sleep 100000',
+        '    networks: [back]',
+        'networks:',
+        '  back: {}',
+        'secrets:',
+        '  token:',
+        `    file: ${path.join(dir, 'token.txt')}`,
+        '',
+      ].join('\n'),
+    );
+    const deploy = await n1.d.docker(['stack', 'deploy', '--detach=true', '-c', path.join(dir, 'compose.yml'), 'shop']);
+    assert.equal(deploy.code, 0, deploy.stderr);
+    await running('shop_api', 2);
+    const [client] = await running('shop_client', 1);
+    const ps = await n1.d.docker(['stack', 'ps', 'shop', '--format', '{{.Name}}']);
+    assert.deepEqual(ps.stdout.trim().split('\n').sort(), ['shop_api.1', 'shop_api.2', 'shop_client.1']);
+    // the compose name reaches the service
+    await until('api by its compose name', async () => {
+      const r = await inTask(client, ['timeout', '5', 'wget', '-qO-', 'http://api:8080/']);
+      return r.code === 0 && r.stdout === 'tok-1' ? true : undefined;
+    }, 20_000);
+    const rm = await n1.d.docker(['stack', 'rm', 'shop']);
+    assert.equal(rm.code, 0, rm.stderr + rm.stdout);
+    assert.equal((await n1.d.docker(['network', 'ls', '--filter', 'name=shop_', '-q'])).stdout.trim(), '');
+    assert.deepEqual(await json(n1, 'GET', '/secrets'), []);
+    assert.deepEqual(((await json(n1, 'GET', '/services')) as { Spec: { Name: string } }[]).filter((x) => x.Spec.Name.startsWith('shop_')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the network is refused for removal while a service uses it, and leaves every node after', async () => {

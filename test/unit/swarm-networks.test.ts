@@ -22,7 +22,7 @@ function network(id: string, name: string, subnet: string, gateway: string, vni:
 }
 
 function snapshot(o: Partial<Snapshot>): Snapshot {
-  return { nodes: [], services: [], tasks: [], networks: [], alive: new Set(), revision: '1', ...o };
+  return { nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [], alive: new Set(), revision: '1', ...o };
 }
 
 function spec(networks: { Target: string; Aliases?: string[] }[], mode?: 'vip' | 'dnsrr'): ServiceSpec {

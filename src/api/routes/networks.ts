@@ -88,8 +88,13 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
   router.add('GET', '/networks', async ({ res, query }) => {
     const filters = queryFilters(query);
     checkFilterKeys(filters, ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type']);
-    const localIds = new Set(m.list().map((n) => n.Id));
-    let list = [...m.list(), ...(await clusterNetworks()).filter((n) => !localIds.has(n.ID)).map(asRecord)];
+    const cluster = await clusterNetworks();
+    const clusterIds = new Set(cluster.map((n) => n.ID));
+    const isManager = d.swarm()?.local?.role === 'manager';
+    // a manager lists the cluster's overlays; a removed one's local copy lingers only until its last task has stopped
+    const local = m.list().filter((n) => n.Scope !== 'swarm' || !isManager || clusterIds.has(n.Id));
+    const localIds = new Set(local.map((n) => n.Id));
+    let list = [...local, ...cluster.filter((n) => !localIds.has(n.ID)).map(asRecord)];
     const f = (k: string) => filters.get(k);
     if (f('driver')) list = list.filter((n) => f('driver')!.includes(n.Driver));
     if (f('id')) list = list.filter((n) => f('id')!.some((v) => n.Id.startsWith(v)));

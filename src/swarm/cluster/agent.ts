@@ -12,6 +12,9 @@ import type { NetworkManager } from '../../network/manager';
 import type { Member } from '../../network/dns-registry';
 import { applyVipRules, vipRules, type VipEntry } from '../../network/vip';
 import { probeCommand } from '../../container/health';
+import { fileTarget } from './files';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { isTerminal, stateRank, type ClusterNetwork, type Service, type Task, type TaskState } from './model';
 import { PREFIX, type ClusterStore, type Snapshot } from './store';
 import { Rerunner } from '../../common/rerun';
@@ -33,6 +36,10 @@ export interface AgentDeps {
   events: EventBus;
   /** makes sure the image is here, pulling it if not */
   ensureImage: (image: string) => Promise<void>;
+  /** where the secrets and configs of this node's tasks are written, a folder per task */
+  filesDir: string;
+  /** a secret's data for a task of this node, from one of the managers (addresses) */
+  fetchSecret: (taskId: string, secretId: string, managers: string[]) => Promise<Buffer>;
   log: (msg: string) => void;
 }
 
@@ -44,6 +51,15 @@ export class Agent {
   private readonly syncer = new Rerunner(
     () => this.syncOnce(),
     (e) => this.d.log(`swarm agent: ${e.message}`),
+    () => !this.stopped,
+  );
+  /**
+   * The cluster as the overlays' names and VIPs see it, read on its own (a read and nothing
+   * else), so a sync busy starting or stopping containers never leaves DNS behind.
+   */
+  private readonly viewer = new Rerunner(
+    async () => this.setView(await this.d.store.snapshot()),
+    (e) => this.d.log(`swarm agent: reading the cluster: ${e.message}`),
     () => !this.stopped,
   );
   /** tasks being started or stopped right now */
@@ -58,11 +74,28 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.d.network.joinOverlayPlane(this.d.advertiseAddr, (id) => this.clusterMembers(id));
+    // secrets of tasks whose containers went while berthd was down
+    const live = new Set(this.taskContainers().map((c) => c.Config.Labels![TASK_LABEL]));
+    for (const taskId of await fsp.readdir(this.d.filesDir).catch(() => [] as string[])) if (!live.has(taskId)) await this.removeTaskFiles(taskId);
     await this.heartbeat();
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_EVERY_MS));
-    this.watch = this.d.store.kv.watchPrefix(`${PREFIX}tasks/`, 0, () => void this.sync(), (e) => this.d.log(`swarm agent: watch: ${e.message}`));
-    this.timers.push(setInterval(() => void this.sync(), SYNC_EVERY_MS));
+    this.watch = this.d.store.kv.watchPrefix(
+      `${PREFIX}tasks/`,
+      0,
+      () => {
+        void this.viewer.run();
+        void this.sync();
+      },
+      (e) => this.d.log(`swarm agent: watch: ${e.message}`),
+    );
+    this.timers.push(
+      setInterval(() => {
+        void this.viewer.run();
+        void this.sync();
+      }, SYNC_EVERY_MS),
+    );
     this.d.events.on('event', this.onEvent);
+    void this.viewer.run();
     void this.sync();
   }
 
@@ -75,6 +108,7 @@ export class Agent {
     if (this.lease) await this.d.store.kv.revokeLease(this.lease).catch(() => undefined);
     if (removeTasks) {
       for (const c of this.taskContainers()) await this.d.containers.remove(c.ID, { force: true, volumes: true }).catch(() => undefined);
+      await fsp.rm(this.d.filesDir, { recursive: true, force: true }).catch(() => undefined);
       await this.d.network.settle();
       await this.d.network.leaveOverlayPlane().catch((e) => this.d.log(`swarm agent: overlay networks: ${(e as Error).message}`));
     }
@@ -102,8 +136,9 @@ export class Agent {
   }
 
   private async syncOnce(): Promise<void> {
+    const started = Date.now();
     const snap = await this.d.store.snapshot();
-    this.snap = snap;
+    this.setView(snap);
     const mine = new Map(snap.tasks.filter((t) => t.NodeID === this.d.nodeId).map((t) => [t.ID, t]));
     const services = new Map(snap.services.map((s) => [s.ID, s]));
     const byTask = new Map(this.taskContainers().map((c) => [c.Config.Labels![TASK_LABEL], c]));
@@ -133,7 +168,10 @@ export class Agent {
       this.busy.add(t.ID);
       void this.runTask(t, svc, snap).finally(() => this.busy.delete(t.ID));
     }
+    const overlays = Date.now();
     await this.syncOverlays(snap, mine);
+    const took = Date.now() - started;
+    if (took > 5000) this.d.log(`swarm agent: a sync took ${took} ms (${Date.now() - overlays} ms of it the overlays)`);
   }
 
   /**
@@ -157,6 +195,11 @@ export class Agent {
     for (const c of running) await this.syncVips(c.ID, snap);
     const live = new Set(running.map((c) => c.Sandbox?.netns));
     for (const netns of this.vipRulesOf.keys()) if (!live.has(netns)) this.vipRulesOf.delete(netns);
+  }
+
+  /** Keeps the newer of two reads of the cluster (the viewer's and a sync's may cross). */
+  private setView(snap: Snapshot): void {
+    if (!this.snap || BigInt(snap.revision || '0') >= BigInt(this.snap.revision || '0')) this.snap = snap;
   }
 
   /** The VIPs of the services on a task container's overlays, balanced over their running tasks. */
@@ -231,14 +274,17 @@ export class Agent {
       }
       await this.setStatus(t.ID, 'accepted', 'accepted');
       await this.setStatus(t.ID, 'preparing', 'preparing');
+      let files: FileMount[];
       try {
         await this.d.ensureImage(spec.Image);
+        files = await this.writeTaskFiles(t, snap);
       } catch (e) {
         await this.setStatus(t.ID, 'rejected', 'preparing', { Err: (e as Error).message });
+        await this.removeTaskFiles(t.ID);
         return;
       }
       const name = `${svc.Spec.Name}.${t.Slot ?? this.d.nodeId}.${t.ID}`;
-      const { Id } = await this.d.containers.create(containerBody(t, svc, this.d.nodeId), name);
+      const { Id } = await this.d.containers.create(containerBody(t, svc, this.d.nodeId, files), name);
       await this.setStatus(t.ID, 'starting', 'starting', { ContainerStatus: { ContainerID: Id } });
       // the task may have been told to stop meanwhile
       const now = await this.d.store.getObject<Task>('tasks', t.ID);
@@ -271,11 +317,48 @@ export class Agent {
     }
   }
 
+  /**
+   * The task's secrets and configs as files in a folder of its own (0700, on the exec root),
+   * each bind-mounted read-only where the task wants it. Configs come from the cluster's
+   * objects; secrets from a manager, which gives them to this node for this task only.
+   */
+  private async writeTaskFiles(t: Task, snap: Snapshot): Promise<FileMount[]> {
+    const c = t.Spec.ContainerSpec;
+    if (!c.Secrets?.length && !c.Configs?.length) return [];
+    const dir = path.join(this.d.filesDir, t.ID);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    const managers = snap.nodes.filter((n) => n.ManagerStatus && snap.alive.has(n.ID)).map((n) => n.Status.Addr);
+    const out: FileMount[] = [];
+    const write = async (kind: 'secret' | 'config', i: number, data: Buffer, file: { Name: string; UID?: string; GID?: string; Mode?: number }) => {
+      const source = path.join(dir, `${kind}-${i}`);
+      await fsp.writeFile(source, data, { mode: 0o600 });
+      await fsp.chown(source, Number(file.UID ?? 0) || 0, Number(file.GID ?? 0) || 0);
+      await fsp.chmod(source, file.Mode ?? 0o444);
+      out.push({ Type: 'bind', Source: source, Target: fileTarget(kind === 'secret' ? 'secrets' : 'configs', file.Name), ReadOnly: true });
+    };
+    for (const [i, r] of (c.Configs ?? []).entries()) {
+      const config = snap.configs.find((x) => x.ID === r.ConfigID);
+      if (!config || !r.File) throw new Error(`config ${r.ConfigName ?? r.ConfigID} not found`);
+      await write('config', i, Buffer.from(config.Spec.Data ?? '', 'base64'), r.File);
+    }
+    for (const [i, r] of (c.Secrets ?? []).entries()) {
+      if (!r.SecretID || !r.File) throw new Error(`secret ${r.SecretName} not found`);
+      await write('secret', i, await this.d.fetchSecret(t.ID, r.SecretID, managers), r.File);
+    }
+    return out;
+  }
+
+  private async removeTaskFiles(taskId: string): Promise<void> {
+    await fsp.rm(path.join(this.d.filesDir, taskId), { recursive: true, force: true }).catch(() => undefined);
+  }
+
   private async stopTask(taskId: string, containerId: string, t: Task | undefined): Promise<void> {
     const rec = this.d.containers.store.find(containerId);
     const grace = t?.Spec.ContainerSpec.StopGracePeriod;
     if (rec?.State.Running) await this.d.containers.stop(containerId, { timeout: grace !== undefined ? Math.round(grace / 1e9) : 10 }).catch(() => undefined);
     await this.d.containers.remove(containerId, { force: true, volumes: true }).catch((e) => this.d.log(`swarm agent: removing ${containerId}: ${(e as Error).message}`));
+    await this.removeTaskFiles(taskId);
     if (t && !isTerminal(t.Status.State)) await this.setStatus(taskId, 'shutdown', 'shutdown').catch((e) => this.d.log(`swarm agent: task ${taskId}: ${(e as Error).message}`));
   }
 
@@ -337,7 +420,15 @@ function taskAliases(svc: Service, aliases: string[] | undefined): string[] {
   return [...new Set(svc.Spec.EndpointSpec?.Mode === 'dnsrr' ? [...names, ...tasks] : tasks)];
 }
 
-export function containerBody(t: Task, svc: Service, nodeId: string): ContainerCreateBody {
+/** A secret's or config's file, bind-mounted into the task's container. */
+interface FileMount {
+  Type: 'bind';
+  Source: string;
+  Target: string;
+  ReadOnly: true;
+}
+
+export function containerBody(t: Task, svc: Service, nodeId: string, files: FileMount[] = []): ContainerCreateBody {
   const c = t.Spec.ContainerSpec;
   const limits = t.Spec.Resources?.Limits ?? {};
   const exposed: Record<string, Record<string, never>> = {};
@@ -380,7 +471,7 @@ export function containerBody(t: Task, svc: Service, nodeId: string): ContainerC
       Init: c.Init,
       PortBindings: Object.keys(bindings).length ? bindings : undefined,
       NetworkMode: attachments[0]?.Network.ID,
-      Mounts: (c.Mounts ?? []).map((m) => ({ Type: (m.Type ?? 'volume') as 'volume', Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly })),
+      Mounts: [...(c.Mounts ?? []).map((m) => ({ Type: (m.Type ?? 'volume') as 'volume' | 'bind', Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly })), ...files],
     },
   } as ContainerCreateBody;
 }

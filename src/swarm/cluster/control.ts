@@ -8,6 +8,7 @@ import { conflict, invalid, notFound, unavailable } from '../../common/errors';
 import { isGlobal, isTerminal, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
 import { parseConstraint } from './scheduler';
 import { resolveServiceNetworks, serviceVips } from './networks';
+import { resolveServiceFiles } from './files';
 import type { ClusterStore, Snapshot } from './store';
 
 const NO_LEADER =
@@ -171,6 +172,7 @@ export async function createService(store: ClusterStore, spec: ServiceSpec): Pro
   const now = new Date().toISOString();
   const norm = normalizeSpec(spec, id);
   resolveServiceNetworks(norm, snap);
+  resolveServiceFiles(norm, snap);
   const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm, snap.services), SpecVersion: 1 };
   const vips = serviceVips(norm, snap, id, undefined);
   if (vips) svc.Endpoint!.VirtualIPs = vips;
@@ -216,6 +218,7 @@ export async function updateService(store: ClusterStore, ref: string, version: n
     if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
     const norm = normalizeSpec({ ...spec, Name: svc.Spec.Name }, svc.ID);
     resolveServiceNetworks(norm, snap);
+    resolveServiceFiles(norm, snap);
     next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm, snap.services.filter((s) => s.ID !== svc.ID), svc.Endpoint) };
     const vips = serviceVips(norm, snap, svc.ID, svc.Endpoint?.VirtualIPs);
     if (vips) next.Endpoint!.VirtualIPs = vips;
@@ -234,6 +237,10 @@ export async function removeService(store: ClusterStore, ref: string): Promise<v
   const snap = await store.snapshot();
   const svc = findService(snap, ref);
   await store.remove('services', svc.ID);
+  // its tasks stop now, not at the leader's next pass: a `stack rm` removes their network next
+  for (const t of snap.tasks.filter((x) => x.ServiceID === svc.ID && x.DesiredState === 'running')) {
+    await store.mutate<Task>('tasks', t.ID, (x) => (x.DesiredState === 'running' ? { ...x, DesiredState: 'shutdown' } : undefined));
+  }
 }
 
 function outOfSequence(version: number) {

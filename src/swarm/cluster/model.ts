@@ -79,6 +79,8 @@ export interface ContainerSpec {
   StopSignal?: string;
   Healthcheck?: Record<string, unknown>;
   Init?: boolean;
+  Secrets?: FileReference<'SecretID', 'SecretName'>[];
+  Configs?: FileReference<'ConfigID', 'ConfigName'>[];
   [other: string]: unknown;
 }
 
@@ -210,4 +212,18 @@ export interface NetworkAttachment {
   Addresses: string[];
   /** the names the task answers to on this network besides its own */
   Aliases?: string[];
+}
+
+/** A secret or config a task's container gets as a file: which, and the file's name and mode. */
+export type FileReference<IdKey extends string, NameKey extends string> = {
+  File?: { Name: string; UID?: string; GID?: string; Mode?: number };
+} & { [K in IdKey | NameKey]?: string };
+
+/** A secret or a config (Docker's objects; a secret's Data is never shown or kept with it). */
+export interface SwarmFileObject {
+  ID: string;
+  Version: ObjectVersion;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Spec: { Name: string; Labels?: Record<string, string>; Data?: string; Driver?: unknown; Templating?: unknown };
 }

@@ -4,7 +4,7 @@
  * down) and the leader's key. Writes that must not lose a concurrent change are
  * compare-and-swap on the object's revision, retried with the change applied again.
  */
-import type { ClusterNetwork, ObjectVersion, Service, SwarmNode, Task } from './model';
+import type { ClusterNetwork, ObjectVersion, Service, SwarmFileObject, SwarmNode, Task } from './model';
 
 /** What the store needs of etcd (src/swarm/etcd/client.ts provides it). */
 export interface KV {
@@ -23,6 +23,8 @@ export interface KV {
 export const PREFIX = '/berth/swarm/';
 /** what only managers may read (see access.ts) */
 export const SECRETS_KEY = '/berth/secrets/cluster';
+/** the data of the users' secrets (`docker secret create`), by secret ID: managers' alone */
+export const SECRET_DATA_PREFIX = '/berth/secrets/data/';
 
 /** The cluster's secrets: kept apart from its objects, which every node reads. */
 export interface ClusterSecrets {
@@ -59,13 +61,16 @@ export interface Snapshot {
   services: Service[];
   tasks: Task[];
   networks: ClusterNetwork[];
+  /** secrets without their data, and configs with theirs */
+  secrets: SwarmFileObject[];
+  configs: SwarmFileObject[];
   /** nodes whose heartbeat lease is alive */
   alive: Set<string>;
   leader?: string;
   revision: string;
 }
 
-type Kind = 'nodes' | 'services' | 'tasks' | 'networks';
+type Kind = 'nodes' | 'services' | 'tasks' | 'networks' | 'secrets' | 'configs';
 
 export class ClusterStore {
   constructor(readonly kv: KV) {}
@@ -77,7 +82,7 @@ export class ClusterStore {
   /** Everything at one revision. */
   async snapshot(): Promise<Snapshot> {
     const { kvs, revision } = await this.kv.getPrefix(PREFIX);
-    const snap: Snapshot = { nodes: [], services: [], tasks: [], networks: [], alive: new Set(), revision: String(revision) };
+    const snap: Snapshot = { nodes: [], services: [], tasks: [], networks: [], secrets: [], configs: [], alive: new Set(), revision: String(revision) };
     for (const kv of kvs) {
       const rest = kv.key.slice(PREFIX.length);
       const [kind, id] = rest.split('/');
@@ -90,6 +95,7 @@ export class ClusterStore {
         else if (kind === 'services') snap.services.push({ ...(JSON.parse(kv.value) as Service), Version: version });
         else if (kind === 'tasks') snap.tasks.push({ ...(JSON.parse(kv.value) as Task), Version: version });
         else if (kind === 'networks') snap.networks.push({ ...(JSON.parse(kv.value) as ClusterNetwork), Version: version });
+        else if (kind === 'secrets' || kind === 'configs') snap[kind].push({ ...(JSON.parse(kv.value) as SwarmFileObject), Version: version });
       } catch {
         // a damaged object is skipped, not fatal to the cluster
       }
