@@ -77,6 +77,16 @@ export const groups: Record<string, GroupEntry> = {
     },
     aliases: {},
   },
+  config: {
+    summary: 'Manage Swarm configs',
+    subcommands: {
+      create: e('secret', 'configCreate', 'Create a config from a file or STDIN'),
+      inspect: e('secret', 'configInspect', 'Display detailed information on one or more configs'),
+      ls: e('secret', 'configLs', 'List configs'),
+      rm: e('secret', 'configRm', 'Remove one or more configs'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   container: {
     summary: 'Manage containers',
     subcommands: {
@@ -149,6 +159,16 @@ export const groups: Record<string, GroupEntry> = {
       ps: e('node', 'nodePs', 'List tasks running on one or more nodes, defaults to current node'),
       rm: e('node', 'nodeRm', 'Remove one or more nodes from the swarm'),
       update: e('node', 'nodeUpdate', 'Update a node'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  secret: {
+    summary: 'Manage Swarm secrets',
+    subcommands: {
+      create: e('secret', 'secretCreate', 'Create a secret from a file or STDIN as content'),
+      inspect: e('secret', 'secretInspect', 'Display detailed information on one or more secrets'),
+      ls: e('secret', 'secretLs', 'List secrets'),
+      rm: e('secret', 'secretRm', 'Remove one or more secrets'),
     },
     aliases: { list: 'ls', remove: 'rm' },
   },

@@ -20,8 +20,9 @@ export class SwarmLab {
   readonly subnet = `10.211.${Math.floor(Math.random() * 200) + 10}`;
   readonly nodes: LabNode[] = [];
 
-  static async start(count: number): Promise<SwarmLab> {
-    const lab = new SwarmLab();
+  /** `daemonArgs` go to every node's berthd (an --insecure-registry for a registry on the lab's network) */
+  static async start(count: number, daemonArgs: string[] = []): Promise<SwarmLab> {
+    const lab = new SwarmLab(daemonArgs);
     try {
       execFileSync('ip', ['netns', 'add', lab.hub]);
       lab.inHub('ip', 'link', 'set', 'lo', 'up');
@@ -39,9 +40,11 @@ export class SwarmLab {
     execFileSync('nsenter', [`--net=/run/netns/${this.hub}`, ...args]);
   }
 
+  constructor(private readonly daemonArgs: string[] = []) {}
+
   async addNode(): Promise<LabNode> {
     const i = this.nodes.length + 1;
-    const d = await TestDaemon.start();
+    const d = await TestDaemon.start(this.daemonArgs);
     const node: LabNode = { d, addr: `${this.subnet}.${i + 10}` };
     this.nodes.push(node);
     const hubSide = `vh${this.tag}${i}`;

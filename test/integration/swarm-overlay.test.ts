@@ -17,6 +17,7 @@ import { readdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { NetnsRegistry } from '../helpers/registry';
 import { until } from '../helpers/wait';
 
 let lab: SwarmLab;
@@ -61,7 +62,8 @@ function addressesIn(nslookup: string): string[] {
 }
 
 before(async () => {
-  lab = await SwarmLab.start(3);
+  // the lab's addresses are 10.211.x.y: a registry there speaks plain HTTP
+  lab = await SwarmLab.start(3, ['--insecure-registry', '10.211.0.0/16']);
   [n1, n2, n3] = lab.nodes;
   await json(n1, 'POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: n1.addr });
   const tokens = (await json(n1, 'GET', '/swarm')).JoinTokens;
@@ -249,12 +251,12 @@ test('a worker\'s berthd restarted: its tasks stay on the overlay, reachable by 
 test('an overlay service\'s published TCP and UDP ports answer on every node through the routing mesh', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-udp-'));
   try {
-    execFileSync('gcc', ['-static', '-O2', '-o', path.join(dir, 'udp-echo'), path.join(__dirname, '../../../test/fixtures/udp-echo.c')]);
+    execFileSync('gcc', ['-static', '-O2', '-o', path.join(dir, 'udp-echo'), path.join(__dirname, '../../../test/helpers/udp-echo.c')]);
     const create = await n1.d.docker([
       'service', 'create', '--detach', '--name', 'echo', '--replicas', '2', '--network', 'appnet',
       '--publish', '19999:9999/udp', '--publish', '18080:8080',
       '--mount', `type=bind,source=${dir}/udp-echo,target=/udp-echo,readonly`,
-      'busybox', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -p 8080 -h /www && exec /udp-echo 9999',
+      'busybox', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -p 8080 -h /www && exec /udp-echo 9999 --name',
     ]);
     assert.equal(create.code, 0, create.stderr);
     const tasks = await running('echo', 2);
@@ -309,6 +311,26 @@ test('a task with a health check runs once healthy; an unhealthy one fails and i
   assert.match(ps.stdout, /Failed .*dockerexec: unhealthy container/);
   await json(n1, 'DELETE', '/services/slow');
   await json(n1, 'DELETE', '/services/sick');
+});
+
+test('tasks pull the image from the registry the service names, on every node', async () => {
+  const reg = await NetnsRegistry.berth(n1.d.netns, 5000, [], n1.addr);
+  try {
+    const image = `${n1.addr}:5000/team/app:1`;
+    for (const args of [['tag', 'busybox', image], ['push', image]]) {
+      const r = await n1.d.docker(args);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    for (const n of [n2, n3]) assert.equal((await n.d.api('GET', `/images/${encodeURIComponent(image)}/json`)).status, 404, 'not on the workers yet');
+    const create = await n1.d.docker(['service', 'create', '--detach', '--name', 'pulled', '--replicas', '3', '--replicas-max-per-node', '1', image, 'sleep', '100000']);
+    assert.equal(create.code, 0, create.stderr);
+    const tasks = await running('pulled', 3);
+    assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 3);
+    for (const n of [n2, n3]) assert.equal((await n.d.api('GET', `/images/${encodeURIComponent(image)}/json`)).status, 200, `pulled on ${n.addr}`);
+    await json(n1, 'DELETE', '/services/pulled');
+  } finally {
+    await reg.stop();
+  }
 });
 
 test('secrets and configs: files in the tasks on every node; a node gets only its own tasks\' secrets', async () => {
