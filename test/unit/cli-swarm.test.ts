@@ -611,3 +611,28 @@ test('service scale and update without -d: the wait names the service as given; 
   assert.equal(u.stdout, 'web\noverall progress: 0 out of 1 tasks\n');
   assert.equal(u.stderr, 'update paused due to failure or early termination of task t\n');
 });
+
+test('service create --secret/--config and update --secret-add/--secret-rm: docker\'s references, by name', async () => {
+  answers['POST /services/create'] = (_s, res) => json(res, 201, { ID: SVC_ID, Warnings: null });
+  const r = await berth(['service', 'create', '-d', '--name', 'api', '--secret', 'dbpass', '--secret', 'source=apikey,target=key,uid=100,gid=101,mode=0400', '--config', 'src=appconf,target=/etc/app.conf', 'busybox']);
+  assert.equal(r.code, 0, r.stderr);
+  const c = JSON.parse(find('POST', '/services/create')!.body).TaskTemplate.ContainerSpec;
+  assert.deepEqual(c.Secrets, [
+    { SecretName: 'dbpass', File: { Name: 'dbpass', UID: '0', GID: '0', Mode: 0o444 } },
+    { SecretName: 'apikey', File: { Name: 'key', UID: '100', GID: '101', Mode: 0o400 } },
+  ]);
+  assert.deepEqual(c.Configs, [{ ConfigName: 'appconf', File: { Name: '/etc/app.conf', UID: '0', GID: '0', Mode: 0o444 } }]);
+  const bad = await berth(['service', 'create', '-d', '--secret', 'target=x', 'busybox']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /source is required/);
+  const badMode = await berth(['service', 'create', '-d', '--secret', 'source=a,mode=999', 'busybox']);
+  assert.equal(badMode.code, 125);
+
+  engine.reset();
+  answers['GET /services/api'] = (_s, res) =>
+    json(res, 200, { ID: SVC_ID, Version: { Index: 7 }, Spec: { Name: 'api', TaskTemplate: { ContainerSpec: { Image: 'busybox', Secrets: [{ SecretID: 's1', SecretName: 'dbpass', File: { Name: 'dbpass', UID: '0', GID: '0', Mode: 292 } }] } } } });
+  answers[`POST /services/${SVC_ID}/update`] = (_s, res) => json(res, 200, { Warnings: null });
+  const u = await berth(['service', 'update', '-d', '--secret-rm', 'dbpass', '--secret-add', 'source=other,target=o', 'api']);
+  assert.equal(u.code, 0, u.stderr);
+  assert.deepEqual(JSON.parse(seen[1].body).TaskTemplate.ContainerSpec.Secrets, [{ SecretName: 'other', File: { Name: 'o', UID: '0', GID: '0', Mode: 0o444 } }]);
+});

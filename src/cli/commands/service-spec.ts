@@ -192,6 +192,8 @@ export const createListFlags: FlagDef[] = [
   { name: 'mount', type: 'mount', help: 'Attach a filesystem mount to the service', parse: parseMount },
   strFlag('name', 'Service name'),
   { name: 'network', type: 'network', help: 'Network attachments', parse: parseNetworkOpt },
+  { name: 'secret', type: 'secret', repeat: true, help: 'Specify secrets to expose to the service', parse: (v: string) => parseFileRef('secret', v) },
+  { name: 'config', type: 'config', repeat: true, help: 'Specify configurations to expose to the service', parse: (v: string) => parseFileRef('config', v) },
   { name: 'placement-pref', type: 'pref', help: 'Add a placement preference', repeat: true, parse: parsePlacementPref },
   { name: 'publish', short: 'p', type: 'port', help: 'Publish a port as a node port', repeat: true, parse: parseServicePort },
   listFlag('sysctl', 'Sysctl options'),
@@ -223,6 +225,10 @@ export const updateListFlags: FlagDef[] = [
   { name: 'mount-add', type: 'mount', help: 'Add or update a mount on a service', parse: parseMount },
   listFlag('mount-rm', 'Remove a mount by its target path'),
   { name: 'network-add', type: 'network', help: 'Add a network', parse: parseNetworkOpt },
+  { name: 'secret-add', type: 'secret', repeat: true, help: 'Add or update a secret on a service', parse: (v: string) => parseFileRef('secret', v) },
+  listFlag('secret-rm', 'Remove a secret'),
+  { name: 'config-add', type: 'config', repeat: true, help: 'Add or update a config file on a service', parse: (v: string) => parseFileRef('config', v) },
+  listFlag('config-rm', 'Remove a configuration file'),
   listFlag('network-rm', 'Remove a network'),
   { name: 'placement-pref-add', type: 'pref', help: 'Add a placement preference', repeat: true, parse: parsePlacementPref },
   { name: 'placement-pref-rm', type: 'pref', help: 'Remove a placement preference', repeat: true, parse: parsePlacementPref },
@@ -336,6 +342,8 @@ export function buildCreateSpec(p: ParsedFlags, env: NodeJS.ProcessEnv): Service
   if (envs.length) container.Env = envs;
   if (list('container-label').length) container.Labels = keyValueMap(list('container-label'));
   if ((v.mount as unknown[]).length) container.Mounts = v.mount;
+  if ((v.secret as unknown[]).length) container.Secrets = v.secret;
+  if ((v.config as unknown[]).length) container.Configs = v.config;
   if (list('group').length) container.Groups = list('group');
   if (list('host').length) container.Hosts = list('host').map(hostLine);
   if (list('dns').length || list('dns-search').length || list('dns-option').length) {
@@ -388,6 +396,31 @@ export function buildCreateSpec(p: ParsedFlags, env: NodeJS.ProcessEnv): Service
   spec.EndpointSpec = { Mode: 'vip', ...(ports.length ? { Ports: ports } : {}) };
   applyCommonFlags(spec, p);
   return spec;
+}
+
+type FileRef = { SecretName?: string; ConfigName?: string; File: { Name: string; UID: string; GID: string; Mode: number } };
+
+/**
+ * --secret / --config: a name, or source=,target=,uid=,gid=,mode= (docker's). The daemon
+ * finds the object by name; a secret's file lands under /run/secrets, a config's at the root.
+ */
+export function parseFileRef(kind: 'secret' | 'config', value: string): FileRef {
+  const o: Record<string, string> = {};
+  if (!value.includes('=')) o.source = value;
+  else {
+    for (const part of value.split(',')) {
+      const i = part.indexOf('=');
+      const k = i < 0 ? part : part.slice(0, i).trim().toLowerCase();
+      const val = i < 0 ? '' : part.slice(i + 1).trim();
+      if (!['source', 'src', 'target', 'uid', 'gid', 'mode'].includes(k)) throw new StatusError(`invalid argument "${value}" for "--${kind}" flag: invalid field '${k}' must be a key=value pair`, 125);
+      o[k === 'src' ? 'source' : k] = val;
+    }
+  }
+  if (!o.source) throw new StatusError(`invalid argument "${value}" for "--${kind}" flag: source is required`, 125);
+  const mode = o.mode !== undefined ? parseInt(o.mode, 8) : 0o444;
+  if (!Number.isFinite(mode) || !/^[0-7]{1,4}$/.test(o.mode ?? '444')) throw new StatusError(`invalid argument "${value}" for "--${kind}" flag: invalid mode ${o.mode}`, 125);
+  const file = { Name: o.target || o.source, UID: o.uid || '0', GID: o.gid || '0', Mode: mode };
+  return kind === 'secret' ? { SecretName: o.source, File: file } : { ConfigName: o.source, File: file };
 }
 
 function networkConfig(n: ReturnType<typeof parseNetworkOpt>): Record<string, unknown> {
@@ -456,6 +489,8 @@ export function applyUpdateFlags(spec: ServiceSpec, p: ParsedFlags): void {
     ep.Ports = editList<PortConfig>(ep.Ports, (v['publish-add'] as PortConfig[][]).flat(), rm, portKey);
   }
   if (has('mount-add') || has('mount-rm')) c.Mounts = editList<{ Target: string }>(c.Mounts, v['mount-add'] as { Target: string }[], list('mount-rm'), (m) => m.Target);
+  if (has('secret-add') || has('secret-rm')) c.Secrets = editList<FileRef>(c.Secrets, v['secret-add'] as FileRef[], list('secret-rm'), (r) => r.SecretName ?? '');
+  if (has('config-add') || has('config-rm')) c.Configs = editList<FileRef>(c.Configs, v['config-add'] as FileRef[], list('config-rm'), (r) => r.ConfigName ?? '');
   if (has('network-add') || has('network-rm')) {
     const adds = (v['network-add'] as ReturnType<typeof parseNetworkOpt>[]).map(networkConfig) as { Target: string }[];
     t.Networks = editList<{ Target: string }>(t.Networks, adds, list('network-rm'), (n) => n.Target);
