@@ -120,6 +120,9 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   const replicas = spec.Mode?.Replicated?.Replicas;
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalid(`invalid replicas value ${replicas}`);
   if (spec.Mode?.Replicated && spec.Mode?.Global) throw invalid('rpc error: code = InvalidArgument desc = service mode is not valid');
+  // never run a job as a service that restarts forever: refused until jobs are there
+  const mode = (spec.Mode ?? {}) as Record<string, unknown>;
+  if (mode.ReplicatedJob || mode.GlobalJob) throw invalid('rpc error: code = Unimplemented desc = berth does not run jobs (replicated-job, global-job) yet');
   for (const c of spec.TaskTemplate.Placement?.Constraints ?? []) {
     try {
       parseConstraint(c);
