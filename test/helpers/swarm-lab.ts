@@ -14,6 +14,13 @@ export interface LabNode {
   addr: string;
 }
 
+/** A node's API answer as JSON; a status of 300 or more throws with the body. */
+export async function labJson(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await n.d.api(method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+  return r.body ? r.json() : undefined;
+}
+
 export class SwarmLab {
   readonly tag = randomBytes(3).toString('hex');
   readonly hub = `berth-hub-${this.tag}`;

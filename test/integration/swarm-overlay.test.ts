@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { NetnsRegistry } from '../helpers/registry';
 import { until } from '../helpers/wait';
 
@@ -24,11 +24,7 @@ let lab: SwarmLab;
 let n1: LabNode, n2: LabNode, n3: LabNode;
 const nodeIds = new Map<LabNode, string>();
 
-async function json(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await n.d.api(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
-  return r.body ? r.json() : undefined;
-}
+const json = labJson;
 
 interface TaskView {
   ID: string;

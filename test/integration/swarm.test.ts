@@ -8,18 +8,14 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { until } from '../helpers/wait';
 
 let lab: SwarmLab;
 let n1: LabNode, n2: LabNode, n3: LabNode, n4: LabNode;
 
 
-async function json(n: LabNode, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await n.d.api(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
-  return r.body ? r.json() : undefined;
-}
+const json = labJson;
 
 interface TaskView {
   ID: string;

@@ -5,7 +5,7 @@
  * of its whole Spec at that version.
  */
 import type { CommandContext, CommandSpec } from '../command';
-import { filtersJson, formatFlagHelp, validateFilter } from '../command';
+import { filtersJson, validateFilter } from '../command';
 import { StatusError } from '../errors';
 import { prepareFormat, renderList, type ListFormat } from '../format/render';
 import { naturalCompare } from '../format/strings';
@@ -29,6 +29,7 @@ import {
   taskListFormat,
   taskRows,
   removeEach,
+  listingFlags,
 } from './swarm-shared';
 
 // ---------------------------------------------------------------- ls
@@ -101,9 +102,7 @@ export const nodeLs: CommandSpec = {
   aliases: ['node ls', 'node list'],
   args: { max: 0 },
   flags: [
-    { name: 'filter', short: 'f', type: 'filter', help: 'Filter output based on conditions provided', parse: validateFilter },
-    { name: 'format', type: 'string', help: formatFlagHelp, default: '' },
-    boolFlag('quiet', 'Only display IDs', 'q'),
+    ...listingFlags(),
   ],
   async run(ctx, p) {
     const nodes = (await ctx.client().call<SwarmNode[] | null>('GET', '/nodes', { query: { filters: filtersJson(p.values.filter as string[]) } })) ?? [];

@@ -8,14 +8,14 @@
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import type { CommandContext, CommandSpec } from '../command';
-import { filtersJson, formatFlagHelp, validateFilter } from '../command';
+import { filtersJson } from '../command';
 import { StatusError } from '../errors';
 import { prepareFormat, renderList, type ListFormat } from '../format/render';
 import { naturalCompare } from '../format/strings';
 import { goTimeStringFromRfc3339 } from '../format/time';
 import { humanDuration } from '../../common/units';
 import { keyValueMap, validateLabel } from '../opts/values';
-import { boolFlag, inspectObjects, listFlag, removeEach, strFlag } from './swarm-shared';
+import { boolFlag, inspectObjects, listFlag, listingFlags, removeEach, strFlag } from './swarm-shared';
 
 export type FileKind = 'secret' | 'config';
 
@@ -197,9 +197,7 @@ export function fileCommands(kind: FileKind): FileCommands {
     aliases: [`${kind} ls`, `${kind} list`],
     args: { max: 0 },
     flags: [
-      { name: 'filter', short: 'f', type: 'filter', help: 'Filter output based on conditions provided', parse: validateFilter },
-      { name: 'format', type: 'string', help: formatFlagHelp, default: '' },
-      boolFlag('quiet', 'Only display IDs', 'q'),
+    ...listingFlags(),
     ],
     async run(ctx, p) {
       const files = (await ctx.client().call<SwarmFile[] | null>('GET', `/${kind}s`, { query: { filters: filtersJson(p.values.filter as string[]) } })) ?? [];

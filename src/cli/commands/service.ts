@@ -6,7 +6,7 @@
  * for the service to converge (see waitConverged).
  */
 import type { CommandContext, CommandSpec } from '../command';
-import { filtersJson, formatFlagHelp, validateFilter } from '../command';
+import { filtersJson, validateFilter } from '../command';
 import type { ParsedFlags } from '../flags';
 import { parseUint } from '../flags';
 import { StatusError } from '../errors';
@@ -34,6 +34,7 @@ import {
   taskRows,
   waitConverged,
   removeEach,
+  listingFlags,
 } from './swarm-shared';
 import { applyUpdateFlags, buildCreateSpec, commonServiceFlags, createListFlags, updateListFlags } from './service-spec';
 
@@ -147,9 +148,7 @@ export const serviceLs: CommandSpec = {
   aliases: ['service ls', 'service list'],
   args: { max: 0 },
   flags: [
-    { name: 'filter', short: 'f', type: 'filter', help: 'Filter output based on conditions provided', parse: validateFilter },
-    { name: 'format', type: 'string', help: formatFlagHelp, default: '' },
-    boolFlag('quiet', 'Only display IDs', 'q'),
+    ...listingFlags(),
   ],
   async run(ctx, p) {
     const services = (await ctx.client().call<Service[] | null>('GET', '/services', { query: { status: true, filters: filtersJson(p.values.filter as string[]) } })) ?? [];

@@ -4,7 +4,7 @@
  * the task table of `service ps` and `node ps`, `inspect` with --format/--pretty,
  * and the wait for a service to converge.
  */
-import type { CommandContext } from '../command';
+import { formatFlagHelp, validateFilter, type CommandContext } from '../command';
 import type { FlagDef } from '../flags';
 import { parseUint } from '../flags';
 import { StatusError } from '../errors';
@@ -79,6 +79,13 @@ export const toNanos = (ms: number): number => Math.round(ms * 1e6);
 
 export const strFlag = (name: string, help: string, short?: string, def = ''): FlagDef => ({ name, short, type: 'string', help, default: def });
 export const boolFlag = (name: string, help: string, short?: string): FlagDef => ({ name, short, type: 'bool', help, default: false });
+
+/** The flags of every swarm `ls`: --filter, --format, --quiet. */
+export const listingFlags = (): FlagDef[] => [
+  { name: 'filter', short: 'f', type: 'filter', help: 'Filter output based on conditions provided', parse: validateFilter },
+  { name: 'format', type: 'string', help: formatFlagHelp, default: '' },
+  boolFlag('quiet', 'Only display IDs', 'q'),
+];
 export const listFlag = (name: string, help: string, short?: string, parse?: (v: string) => unknown): FlagDef => ({ name, short, type: 'list', help, parse });
 /** A Go duration flag; the value is in milliseconds. */
 export const durationFlag = (name: string, help: string, defaultText?: string): FlagDef => ({ name, type: 'duration', help, parse: parseGoDuration, defaultText });
