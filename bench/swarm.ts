@@ -1,15 +1,17 @@
 /**
  * Swarm benchmark: how fast replicas run, and how fast a lost node's tasks come back.
  *
- *   node dist/bench/swarm.js --lab [--nodes 3] [--replicas 30] [--runs 3]
- *   node dist/bench/swarm.js --host unix:///run/anchor/docker.sock [--replicas 30] [--runs 3]
+ *   node dist/bench/swarm.js --lab [--nodes 3] [--replicas 30] [--runs 3] [--overlay]
+ *   node dist/bench/swarm.js --host unix:///run/anchor/docker.sock [--replicas 30] [--runs 3] [--overlay]
  *
  * --lab makes its own swarm of berthd nodes on this machine (each in a network namespace
  * of its own, joined by a bridge; the first inits, the others join as workers) and measures:
  *   1. from POST /services/create with --replicas busybox tasks to all of them running;
  *   2. after SIGKILL of a worker's berthd, until as many tasks run on the other nodes.
  * --host measures only (1), against a daemon that is a swarm manager already (any
- * Docker-API engine). Everything the bench made is removed at the end.
+ * Docker-API engine). --overlay puts the tasks on an overlay network the bench makes (each
+ * task then gets its address, VXLAN peers, DNS names and VIP rules on every node).
+ * Everything the bench made is removed at the end.
  */
 import * as http from 'node:http';
 import { arg, median } from './lib';
@@ -50,9 +52,15 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 1
   }
 }
 
-async function createAndConverge(api: Api, name: string, replicas: number): Promise<number> {
+const OVERLAY = 'benchnet';
+
+async function createAndConverge(api: Api, name: string, replicas: number, overlay: boolean): Promise<number> {
   const t0 = Date.now();
-  await api.call('POST', '/services/create', { Name: name, TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'] } }, Mode: { Replicated: { Replicas: replicas } } });
+  await api.call('POST', '/services/create', {
+    Name: name,
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '100000'] }, ...(overlay ? { Networks: [{ Target: OVERLAY }] } : {}) },
+    Mode: { Replicated: { Replicas: replicas } },
+  });
   await waitFor(`${replicas} tasks of ${name}`, async () => (await running(api, name)) === replicas);
   return Date.now() - t0;
 }
@@ -67,6 +75,7 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '3'));
   const creates: number[] = [];
   const recoveries: number[] = [];
+  const overlay = process.argv.includes('--overlay');
   if (process.argv.includes('--lab')) {
     const nodes = Number(arg('--nodes', '3'));
     const lab = await SwarmLab.start(nodes);
@@ -79,9 +88,10 @@ async function main(): Promise<void> {
       const tokens = (await api.call('GET', '/swarm')).JoinTokens;
       for (const n of rest) await apiAt(n.d.host).call('POST', '/swarm/join', { RemoteAddrs: [`${first.addr}:2377`], JoinToken: tokens.Worker, AdvertiseAddr: n.addr });
       await waitFor('all nodes ready', async () => ((await api.call('GET', '/nodes')) as { Status: { State: string } }[]).filter((x) => x.Status.State === 'ready').length === nodes);
+      if (overlay) await api.call('POST', '/networks/create', { Name: OVERLAY, Driver: 'overlay' });
       for (let i = 0; i < runs; i++) {
         const name = `bench${i}`;
-        creates.push(await createAndConverge(api, name, replicas));
+        creates.push(await createAndConverge(api, name, replicas, overlay));
         // a worker lost as a whole; its tasks must come back on the others
         const victim = rest[i % rest.length];
         const nodeList = (await api.call('GET', '/nodes')) as { ID: string; Status: { Addr: string } }[];
@@ -100,17 +110,22 @@ async function main(): Promise<void> {
     }
   } else {
     const api = apiAt(arg('--host', 'unix:///run/berth/berth.sock'));
-    for (let i = 0; i < runs; i++) {
-      const name = `bench${i}-${Date.now()}`;
-      try {
-        creates.push(await createAndConverge(api, name, replicas));
-      } finally {
-        await removeService(api, name);
+    if (overlay) await api.call('POST', '/networks/create', { Name: OVERLAY, Driver: 'overlay' });
+    try {
+      for (let i = 0; i < runs; i++) {
+        const name = `bench${i}-${Date.now()}`;
+        try {
+          creates.push(await createAndConverge(api, name, replicas, overlay));
+        } finally {
+          await removeService(api, name);
+        }
+        console.log(`run ${i + 1}: ${replicas} replicas running after ${creates[i]} ms`);
       }
-      console.log(`run ${i + 1}: ${replicas} replicas running after ${creates[i]} ms`);
+    } finally {
+      if (overlay) await api.call('DELETE', `/networks/${OVERLAY}`).catch(() => undefined);
     }
   }
-  console.log(`service create --replicas ${replicas} to all running (median of ${creates.length})  ${(median(creates) / 1000).toFixed(2)} s`);
+  console.log(`service create --replicas ${replicas}${overlay ? ' --network (overlay)' : ''} to all running (median of ${creates.length})  ${(median(creates) / 1000).toFixed(2)} s`);
   if (recoveries.length) console.log(`a lost node's tasks running elsewhere (median of ${recoveries.length})   ${(median(recoveries) / 1000).toFixed(2)} s`);
   console.log('targets: 30 replicas within 5 s; recovery within 15 s');
 }
