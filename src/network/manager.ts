@@ -374,9 +374,9 @@ export class NetworkManager {
   }
 
   /**
-   * Makes an overlay network of the cluster known here (or updates it), under the cluster's
-   * ID, so that a task's container can join it like any network. Its bridge and VXLAN
-   * device are made when the first endpoint joins.
+   * Makes an overlay network of the cluster known here, under the cluster's ID, so that a
+   * task's container can join it like any network (an overlay's definition never changes).
+   * Its bridge and VXLAN device are made when the first endpoint joins.
    */
   ensureOverlay(def: Pick<NetworkRecord, 'Id' | 'Name' | 'Created' | 'Labels' | 'Options' | 'Internal' | 'Attachable'> & { subnet: string; gateway: string; vni: number }): Promise<NetworkRecord> {
     return this.locked(async () => {
