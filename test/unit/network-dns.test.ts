@@ -560,3 +560,21 @@ test('upstream addresses parse like resolv.conf entries, with an optional port',
   assert.equal(parseUpstream('10.0.0.1:0'), undefined);
   assert.equal(parseUpstream('10.0.0.1:99999'), undefined);
 });
+
+test('an upstream with no route to it (a namespace without one): the forward fails, the process lives', async () => {
+  // in a network namespace of its own with only loopback, connecting a UDP socket to any other
+  // address fails at once (ENETUNREACH); that failure once reached an unconnected send and threw
+  const forwardJs = require.resolve('../../src/network/dns/forward');
+  const script = `
+    const { forward } = require(${JSON.stringify(forwardJs)});
+    const dnsPacket = require('dns-packet');
+    const q = dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'example.test' }] });
+    forward(q, [{ host: '192.0.2.1', port: 53 }, { host: '192.0.2.2', port: 53 }], { transport: 'udp', timeoutMs: 500, signal: new AbortController().signal, log: () => {} })
+      .then((a) => { console.log(a === undefined ? 'no answer' : 'answer'); setTimeout(() => console.log('alive'), 100); });
+  `;
+  const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile('unshare', ['--net', process.execPath, '-e', script], { cwd: __dirname, timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, 'no answer\nalive\n');
+});

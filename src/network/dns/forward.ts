@@ -132,11 +132,19 @@ function exchangeUdp(up: Upstream, query: Buffer, id: number, question: Buffer, 
     sock.on('message', (msg) => {
       if (answers(msg, id, question)) done(undefined, msg);
     });
-    sock.connect(up.port, up.host, () => {
-      sock.send(query, (err) => {
-        if (err) done(err);
-      });
-    });
+    // Node calls this with the error when the connect fails (no route to the upstream: an
+    // unconnected socket's send would throw, uncaught, and take the daemon down)
+    const connected = (err?: Error) => {
+      if (err) return done(err);
+      try {
+        sock.send(query, (e) => {
+          if (e) done(e);
+        });
+      } catch (e) {
+        done(e as Error);
+      }
+    };
+    sock.connect(up.port, up.host, connected as () => void);
     return () => {
       try {
         sock.close();
