@@ -384,6 +384,10 @@ export class NetworkManager {
       if (existing) return existing;
       const clash = this.list().find((n) => n.Name === def.Name && n.Scope === 'local');
       if (clash) throw conflict(`network with name ${def.Name} already exists on this node`);
+      // the manager checked its own networks only: one of this node's may hold the subnet
+      const subnet = parseCidr(def.subnet);
+      const taken = this.list().find((n) => n.IPAM.Config.some((c) => overlaps(parseCidr(c.Subnet), subnet)));
+      if (taken) throw new BerthError('FORBIDDEN', `overlay network ${def.Name} (${def.subnet}) overlaps network ${taken.Name} (${taken.IPAM.Config[0].Subnet}) on this node`);
       const rec: NetworkRecord = {
         Id: def.Id,
         Name: def.Name,
