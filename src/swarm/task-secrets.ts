@@ -1,14 +1,14 @@
 /**
  * How a node gets the data of a secret one of its tasks names: it asks a manager on the
  * swarm port (`GET /task-secret/<task>/<secret>`), showing its node certificate. The manager
- * answers only a node whose certificate the swarm CA signed, named by the node ID the task
- * is assigned to, for a secret that task names: a node never learns the secrets of tasks
- * that are not its own (as Docker's dispatcher).
+ * answers only a node whose certificate the swarm CA signed, named by the node ID the leader
+ * placed the task on, for a secret the task's service names: a node never learns the
+ * secrets of tasks that are not its own (as Docker's dispatcher), even by rewriting a task.
  */
 import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Task } from './cluster/model';
+import type { Service, Task } from './cluster/model';
 import { taskUsesSecret } from './cluster/files';
 import { SECRET_DATA_PREFIX, type ClusterStore } from './cluster/store';
 
@@ -24,8 +24,13 @@ export async function serveTaskSecret(store: ClusterStore, taskId: string, secre
   const nodeId = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
   if (!nodeId) return send(403, { message: 'a node certificate of this swarm is needed' });
   const task = await store.getObject<Task>('tasks', taskId);
+  // agents write task objects: the placement and the secret are checked against what only
+  // managers write (the leader's assignment record, the service's spec)
+  const assigned = await store.assignedNode(taskId);
+  const svc = task ? await store.getObject<Service>('services', task.ServiceID) : undefined;
+  const named = !!svc && [svc.Spec.TaskTemplate, svc.PreviousSpec?.TaskTemplate].some((tpl) => tpl && taskUsesSecret({ Spec: tpl } as Task, secretId));
   // one answer for "no such task", "not yours" and "not its secret": nothing to probe with
-  if (!task || task.NodeID !== nodeId || !taskUsesSecret(task, secretId)) return send(404, { message: `secret ${secretId} not found for task ${taskId}` });
+  if (!task || assigned !== nodeId || task.NodeID !== nodeId || !named) return send(404, { message: `secret ${secretId} not found for task ${taskId}` });
   const kv = await store.kv.get(`${SECRET_DATA_PREFIX}${secretId}`);
   if (!kv) return send(404, { message: `secret ${secretId} not found` });
   send(200, { data: kv.value });

@@ -102,3 +102,29 @@ export class SwarmLab {
     }
   }
 }
+
+/** One request to a manager's etcd from a node's namespace, with that node's certificate (or the named one) and token. */
+export function labEtcd(n: LabNode, managerAddr: string, path: string, body: unknown, o: { token?: string; named?: boolean } = {}): { status: number; body: any } {
+  const certs = `${n.d.dataRoot}/swarm/certs`;
+  const cert = o.named ? 'node' : 'etcd-client';
+  const out = execFileSync('nsenter', [
+    `--net=/run/netns/${n.d.netns}`, 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', '--cacert', `${certs}/ca.crt`, '--cert', `${certs}/${cert}.crt`, '--key', `${certs}/${cert}.key`,
+    ...(o.token ? ['-H', `Authorization: ${o.token}`] : []), '-X', 'POST', `https://${managerAddr}:2379${path}`, '-d', JSON.stringify(body),
+  ]).toString();
+  const nl = out.lastIndexOf('\n');
+  const text = out.slice(0, nl);
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // a plain-text refusal
+  }
+  return { status: Number(out.slice(nl + 1)), body: parsed };
+}
+
+export function labEtcdToken(n: LabNode, managerAddr: string, nodeId: string): string {
+  const password = readFileSync(`${n.d.dataRoot}/swarm/certs/etcd.password`, 'utf8').trim();
+  const r = labEtcd(n, managerAddr, '/v3/auth/authenticate', { name: nodeId, password });
+  if (r.status !== 200) throw new Error(`etcd refused ${nodeId}: ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}

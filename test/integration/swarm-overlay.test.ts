@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { labEtcd, labEtcdToken, labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { NetnsRegistry } from '../helpers/registry';
 import { until } from '../helpers/wait';
 
@@ -369,6 +369,14 @@ test('secrets and configs: files in the tasks on every node; a node gets only it
   assert.equal(Buffer.from(JSON.parse(ask(mine.ID)).data, 'base64').toString(), 's3cr3t-value');
   assert.match(ask(theirs.ID), /not found/);
   assert.doesNotMatch(ask(theirs.ID), /s3cr3t/);
+  // nor by rewriting that task as its own: workers may write tasks, not the leader's placements
+  const token = labEtcdToken(n2, n1.addr, nodeIds.get(n2)!);
+  const key = Buffer.from(`/berth/swarm/tasks/${theirs.ID}`).toString('base64');
+  const stored = labEtcd(n2, n1.addr, '/v3/kv/range', { key }, { token }).body.kvs[0];
+  const forged = { ...JSON.parse(Buffer.from(stored.value, 'base64').toString()), NodeID: nodeIds.get(n2) };
+  const put = labEtcd(n2, n1.addr, '/v3/kv/put', { key, value: Buffer.from(JSON.stringify(forged)).toString('base64') }, { token });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  assert.match(ask(theirs.ID), /not found/);
 
   const inUse = await n1.d.docker(['secret', 'rm', 'dbpass']);
   assert.notEqual(inUse.code, 0);

@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
+import { labEtcd, labEtcdToken, labJson, SwarmLab, type LabNode } from '../helpers/swarm-lab';
 import { until } from '../helpers/wait';
 
 let lab: SwarmLab;
@@ -101,31 +100,9 @@ test('init, join as managers and as a worker; the managers see four ready nodes 
   assert.match(again.json().message, /already part of a swarm/);
 });
 
-/** One request to a manager's etcd from a node's namespace, with that node's certificate (or the named one) and token. */
-function etcdFrom(n: LabNode, path: string, body: unknown, o: { token?: string; named?: boolean } = {}): { status: number; body: any } {
-  const certs = `${n.d.dataRoot}/swarm/certs`;
-  const cert = o.named ? 'node' : 'etcd-client';
-  const out = execFileSync('nsenter', [
-    `--net=/run/netns/${n.d.netns}`, 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', '--cacert', `${certs}/ca.crt`, '--cert', `${certs}/${cert}.crt`, '--key', `${certs}/${cert}.key`,
-    ...(o.token ? ['-H', `Authorization: ${o.token}`] : []), '-X', 'POST', `https://${n1.addr}:2379${path}`, '-d', JSON.stringify(body),
-  ]).toString();
-  const nl = out.lastIndexOf('\n');
-  const text = out.slice(0, nl);
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // a plain-text refusal
-  }
-  return { status: Number(out.slice(nl + 1)), body: parsed };
-}
-
-function etcdToken(n: LabNode, nodeId: string): string {
-  const password = readFileSync(`${n.d.dataRoot}/swarm/certs/etcd.password`, 'utf8').trim();
-  const r = etcdFrom(n, '/v3/auth/authenticate', { name: nodeId, password });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.token;
-}
+/** etcd at the first manager, from a node's namespace (swarm-lab.ts). */
+const etcdFrom = (n: LabNode, path: string, body: unknown, o: { token?: string; named?: boolean } = {}) => labEtcd(n, n1.addr, path, body, o);
+const etcdToken = (n: LabNode, nodeId: string) => labEtcdToken(n, n1.addr, nodeId);
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

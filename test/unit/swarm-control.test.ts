@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { validateServiceSpec } from '../../src/swarm/cluster/control';
-import type { ServiceSpec } from '../../src/swarm/cluster/model';
+import { asItsServiceDefines } from '../../src/swarm/cluster/agent';
+import type { Service, ServiceSpec, Task } from '../../src/swarm/cluster/model';
 
 const spec = (o: Partial<ServiceSpec>): ServiceSpec => ({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, ...o });
 
@@ -13,4 +14,14 @@ test('service specs: a job is refused rather than run as a service; replicas mus
   assert.throws(() => validateServiceSpec(spec({ TaskTemplate: { ContainerSpec: { Image: '' } } })), /image reference must be provided/);
   validateServiceSpec(spec({ Mode: { Replicated: { Replicas: 0 } } }));
   validateServiceSpec(spec({ Mode: { Global: {} } }));
+});
+
+test('an agent runs a task with its service\'s spec, not the one written in the task object', () => {
+  const v1 = { ContainerSpec: { Image: 'app:1' } };
+  const v2 = { ContainerSpec: { Image: 'app:2' } };
+  const svc = { ID: 's', SpecVersion: 2, Spec: spec({ TaskTemplate: v2 }), PreviousSpec: spec({ TaskTemplate: v1 }) } as Service;
+  const task = (made: number) => ({ ID: 't', SpecVersion: made, Spec: { ContainerSpec: { Image: 'evil', Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] } } }) as unknown as Task;
+  assert.deepEqual(asItsServiceDefines(task(2), svc)?.Spec, v2);
+  assert.deepEqual(asItsServiceDefines(task(1), svc)?.Spec, v1);
+  assert.equal(asItsServiceDefines(task(0), svc), undefined);
 });

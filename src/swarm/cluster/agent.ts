@@ -264,7 +264,12 @@ export class Agent {
     });
   }
 
-  private async runTask(t: Task, svc: Service, snap: Snapshot): Promise<void> {
+  private async runTask(given: Task, svc: Service, snap: Snapshot): Promise<void> {
+    const t = asItsServiceDefines(given, svc);
+    if (!t) {
+      await this.setStatus(given.ID, 'rejected', 'preparing', { Err: "the task's spec is no longer its service's" }).catch(() => undefined);
+      return;
+    }
     const spec = t.Spec.ContainerSpec;
     try {
       for (const a of t.NetworksAttachments ?? []) {
@@ -392,6 +397,18 @@ export class Agent {
 }
 
 /** The container a task runs as, with the labels Docker gives task containers. */
+/**
+ * The task with the spec its service gives it, not the one in the task object: any agent may
+ * write task objects (their states), only managers services. A task made from the service's
+ * spec before the last change runs with the previous one; an older one runs with none.
+ */
+export function asItsServiceDefines(t: Task, svc: Service): Task | undefined {
+  const current = svc.SpecVersion ?? 0;
+  const made = t.SpecVersion ?? 0;
+  const template = made === current ? svc.Spec.TaskTemplate : made === current - 1 ? svc.PreviousSpec?.TaskTemplate : undefined;
+  return template ? { ...t, Spec: template } : undefined;
+}
+
 /** What a node keeps of a cluster network to attach its tasks to it. */
 function localOverlay(n: ClusterNetwork) {
   const c = n.IPAMOptions.Configs[0];

@@ -171,8 +171,13 @@ export class Leader {
 
   private async apply(plan: Plan, snap: Snapshot): Promise<void> {
     allocateAddresses(plan.create, snap, this.addressCursors);
-    for (const t of plan.create) await this.store.create('tasks', t);
+    for (const t of plan.create) {
+      // the placement is on record before any agent can see the task
+      if (t.NodeID) await this.store.recordAssignment(t.ID, t.NodeID);
+      await this.store.create('tasks', t);
+    }
     for (const [id, p] of plan.patch) {
+      if (p.Status && p.NodeID) await this.store.recordAssignment(id, p.NodeID);
       await this.store.mutate<Task>('tasks', id, (t) => {
         let changed = false;
         if (p.DesiredState && stateRank(p.DesiredState) > stateRank(t.DesiredState)) {
@@ -190,7 +195,10 @@ export class Leader {
         return t;
       });
     }
-    for (const id of plan.remove) await this.store.remove('tasks', id);
+    for (const id of plan.remove) {
+      await this.store.remove('tasks', id);
+      await this.store.forgetAssignment(id);
+    }
     for (const [id, s] of plan.services) {
       await this.store.mutate<Service>('services', id, (svc) => {
         svc.UpdateStatus = s.UpdateStatus;

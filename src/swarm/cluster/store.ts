@@ -25,6 +25,12 @@ export const PREFIX = '/berth/swarm/';
 export const SECRETS_KEY = '/berth/secrets/cluster';
 /** the data of the users' secrets (`docker secret create`), by secret ID: managers' alone */
 export const SECRET_DATA_PREFIX = '/berth/secrets/data/';
+/**
+ * which node the leader placed each task on, by task ID: a task object is the agents' to
+ * write (its state), so the managers trust this record, not the task's NodeID, before they
+ * hand a node a secret
+ */
+export const ASSIGNMENT_PREFIX = '/berth/secrets/assigned/';
 
 /** The cluster's secrets: kept apart from its objects, which every node reads. */
 export interface ClusterSecrets {
@@ -143,6 +149,18 @@ export class ClusterStore {
 
   async putSecrets(secrets: ClusterSecrets): Promise<void> {
     await this.kv.put(SECRETS_KEY, JSON.stringify(secrets));
+  }
+
+  async recordAssignment(taskId: string, nodeId: string): Promise<void> {
+    await this.kv.put(`${ASSIGNMENT_PREFIX}${taskId}`, nodeId);
+  }
+
+  async assignedNode(taskId: string): Promise<string | undefined> {
+    return (await this.kv.get(`${ASSIGNMENT_PREFIX}${taskId}`))?.value;
+  }
+
+  async forgetAssignment(taskId: string): Promise<void> {
+    await this.kv.delete(`${ASSIGNMENT_PREFIX}${taskId}`);
   }
 
   async remove(kind: Kind, id: string): Promise<void> {
