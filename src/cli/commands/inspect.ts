@@ -4,6 +4,7 @@ import type { ParsedFlags } from '../flags';
 import { EngineError } from '../../client/engine';
 import type { Query } from '../../client/engine';
 import { Template, TemplateError } from '../template';
+import { parseInspectFormat } from '../format/render';
 import { indentJson } from '../format/json-indent';
 import { StatusError } from '../errors';
 import { describeError } from './shared';
@@ -49,12 +50,7 @@ async function inspectObjects(ctx: CommandContext, p: ParsedFlags, types: Object
   const format = p.values.format as string;
   let template: Template | undefined;
   if (format && format !== 'json') {
-    try {
-      template = new Template(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-    } catch (e) {
-      if (e instanceof TemplateError) throw new StatusError(`template parsing error: ${e.message}`, 1);
-      throw e;
-    }
+    template = parseInspectFormat(format);
   }
   const raws: string[] = [];
   const errors: string[] = [];

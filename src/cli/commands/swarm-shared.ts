@@ -13,7 +13,7 @@ import { Template, TemplateError } from '../template';
 import { indentJson } from '../format/json-indent';
 import { ellipsis, naturalCompare, truncateId } from '../format/strings';
 import { humanDuration, parseGoDuration } from '../../common/units';
-import type { ListFormat } from '../format/render';
+import { parseInspectFormat, type ListFormat } from '../format/render';
 import { describeError } from './shared';
 
 // ---------------------------------------------------------------- API shapes
@@ -292,12 +292,7 @@ export async function inspectObjects(
 ): Promise<number> {
   let template: Template | undefined;
   if (!pretty && format && format !== 'json') {
-    try {
-      template = new Template(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-    } catch (e) {
-      if (e instanceof TemplateError) throw new StatusError(`template parsing error: ${e.message}`, 1);
-      throw e;
-    }
+    template = parseInspectFormat(format);
   }
   const raws: string[] = [];
   const errors: string[] = [];

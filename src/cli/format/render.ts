@@ -34,6 +34,15 @@ export function prepareFormat(format: string, spec: ListFormat): PreparedFormat 
   }
 }
 
+/** An inspect --format template (no table prefix), with docker's parse error. */
+export function parseInspectFormat(format: string): Template {
+  try {
+    return new Template(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+  } catch (e) {
+    throw templateFailure(e);
+  }
+}
+
 export function templateFailure(e: unknown): Error {
   if (e instanceof TemplateError) {
     return new StatusError(e.phase === 'parse' ? `template parsing error: ${e.message}` : `failed to execute template: ${e.message}`, 1);
