@@ -40,12 +40,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-# SOCK_SEQPACKET sockets (conmon's attach socket), which Node lacks. Not in package.json: some
-# of its optional per-platform packages are missing from the registry, which breaks `npm ci`.
-if [ ! -d node_modules/node-unix-socket ]; then
-  echo "setup: installing node-unix-socket"
-  npm install --no-save --no-audit --no-fund --loglevel=error node-unix-socket@0.2.7
-fi
-
 echo "setup: building"
 npm run build --silent

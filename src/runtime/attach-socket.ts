@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-// node-unix-socket is installed by scripts/setup.sh rather than listed in package.json:
-// its optional per-platform packages include some that the registry does not have, which
-// leaves package-lock.json unable to satisfy `npm ci`. It is loaded when first needed.
+// node-unix-socket names optional per-platform packages that the registry lacks; package.json's
+// `overrides` alias those to one it has (never installed on a platform it does not fit), so the
+// lock file satisfies `npm ci`. It is loaded when first needed.
 interface SeqpacketSocket extends EventEmitter {
   connect(path: string, cb?: () => void): void;
   write(buf: Buffer): void;
@@ -17,7 +17,7 @@ function newSeqpacketSocket(): SeqpacketSocket {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       seqpacketCtor = (require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocket }).SeqpacketSocket;
     } catch {
-      throw new Error('attaching needs the npm package node-unix-socket: run scripts/setup.sh');
+      throw new Error('attaching needs the npm package node-unix-socket (a dependency in package.json): run `npm ci`');
     }
   }
   return new seqpacketCtor();
