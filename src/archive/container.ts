@@ -34,36 +34,81 @@ const ETC_FILES: [string, string][] = [
 ];
 
 export async function openContainerFiles(containers: ContainerManager, snapshotter: Snapshotter, idOrName: string, tmpDir: string): Promise<ContainerFiles> {
-  const rec = containers.store.get(idOrName);
-  const bundleRoot = path.join(containers.bundlePath(rec.ID), 'rootfs');
-  // a stopped container stays stopped (and is not removed) while its files are in use
-  const hold = await containers.holdFiles(rec.ID);
-  // "Running" in the record is trusted only when the root really is mounted there
-  const mounted = hold.running && isMountPoint(bundleRoot);
-  let root = bundleRoot;
-  let snapshot: SharedMount | undefined;
+  const root = await openContainerRoot(containers, snapshotter, idOrName, tmpDir, { outliveRun: false });
   let sfs: ScopedFS;
   try {
-    if (!mounted) {
-      snapshot = await acquireSnapshot(snapshotter, rec.ID, tmpDir);
-      root = snapshot.dir;
-    }
-    sfs = ScopedFS.open(root, containerMounts(containers, rec), 'clamp', { makeMountPoints: !mounted });
+    sfs = ScopedFS.open(root.dir, containerMounts(containers, root.rec), 'clamp', { makeMountPoints: !root.running });
   } catch (e) {
-    if (snapshot) await releaseSnapshot(snapshot);
+    await root.release();
+    throw e;
+  }
+  let released = false;
+  return {
+    rec: root.rec,
+    fs: sfs,
+    readonlyRootfs: root.rec.HostConfig.ReadonlyRootfs === true,
+    async release() {
+      if (released) return;
+      released = true;
+      sfs.close();
+      await root.release();
+    },
+  };
+}
+
+/** A container's own root file system (no mounts on it), held for the length of a request. */
+export interface ContainerRoot {
+  rec: ContainerRecord;
+  dir: string;
+  /** the container's live root (else its snapshot, mounted for the request) */
+  running: boolean;
+  release(): Promise<void>;
+}
+
+/**
+ * Holds a container's files (see ContainerManager.holdFiles) and mounts its root where a
+ * request can read it. With `outliveRun`, a running container's root is bind-mounted for the
+ * request, so that a long read (an export) keeps its files when the container stops
+ * meanwhile and the runtime unmounts its root; short copies read the live root in place.
+ */
+export async function openContainerRoot(containers: ContainerManager, snapshotter: Snapshotter, idOrName: string, tmpDir: string, o: { outliveRun: boolean }): Promise<ContainerRoot> {
+  const rec = containers.get(idOrName);
+  const bundleRoot = path.join(containers.bundlePath(rec.ID), 'rootfs');
+  const hold = await containers.holdFiles(rec.ID);
+  // "Running" in the record is trusted only when the root really is mounted there
+  const running = hold.running && isMountPoint(bundleRoot);
+  let dir = bundleRoot;
+  let undo: () => Promise<void> = async () => undefined;
+  try {
+    if (!running) {
+      const snapshot = await acquireSnapshot(snapshotter, rec.ID, tmpDir);
+      dir = snapshot.dir;
+      undo = () => releaseSnapshot(snapshot);
+    } else if (o.outliveRun) {
+      const bind = path.join(tmpDir, `root-${rec.ID.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+      await fsp.mkdir(bind, { recursive: true, mode: 0o700 });
+      try {
+        await mountAll([{ type: 'bind', source: bundleRoot, options: ['bind', 'ro'] }], bind);
+      } catch (e) {
+        await fsp.rmdir(bind).catch(() => undefined);
+        throw e;
+      }
+      dir = bind;
+      undo = () => releaseMount(bind);
+    }
+  } catch (e) {
     await hold.release();
     throw e;
   }
   let released = false;
   return {
     rec,
-    fs: sfs,
-    readonlyRootfs: rec.HostConfig.ReadonlyRootfs === true,
+    dir,
+    running,
     async release() {
       if (released) return;
       released = true;
-      sfs.close();
-      if (snapshot) await releaseSnapshot(snapshot);
+      await undo();
       await hold.release();
     },
   };
@@ -138,7 +183,7 @@ function containerMounts(containers: ContainerManager, rec: ContainerRecord): Sc
     taken.add(destination);
   }
   // the /etc files the daemon writes at each start; a user's mount at the same place wins
-  const dir = containers.store.dir(rec.ID);
+  const dir = containers.recordDir(rec.ID);
   for (const [destination, file] of ETC_FILES) {
     const source = path.join(dir, file);
     if (!taken.has(destination) && existsSync(source)) out.push({ destination, source, readOnly: false });

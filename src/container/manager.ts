@@ -83,6 +83,8 @@ export class ContainerManager {
   private readonly backoff = new Map<string, { waitMs: number; timer?: NodeJS.Timeout }>();
   /** stopped containers whose files a copy is using: no start or removal until released */
   private readonly fileHolds = new Map<string, { users: number; ready: Promise<boolean>; release: () => void }>();
+  /** copies reading a running container's files: its removal waits until they are done */
+  private readonly runningReaders = new Map<string, { count: number; gone: (() => void)[] }>();
   /** policy starts wait for the daemon to be ready (its network reconciled) */
   private policyStartsReady!: () => void;
   private readonly policyStartsAllowed = new Promise<void>((resolve) => (this.policyStartsReady = resolve));
@@ -795,6 +797,8 @@ export class ContainerManager {
       const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
       if (rec.State.Running) await this.handleExit(rec, code);
     }
+    // an export or copy still reading the files of the run that just ended keeps them
+    await this.runningReadersGone(rec.ID);
     this.clearBackoff(rec.ID);
     // recorded first, so a daemon killed half-way finishes the removal when it starts again
     rec.State.Status = 'removing';
@@ -1015,7 +1019,8 @@ export class ContainerManager {
    * Keeps a stopped container as it is, with its volumes mounted as at a start, until every
    * copy using its files lets go: a start or removal meanwhile waits (two overlay mounts of
    * one upper directory are undefined, and a removal would pull the files away). A running
-   * container needs no hold; `running` says which case it was.
+   * container goes on running and may stop, but is not removed until the reader lets go;
+   * `running` says which case it was.
    */
   async holdFiles(idOrName: string): Promise<{ running: boolean; release: () => Promise<void> }> {
     const rec = this.store.get(idOrName);
@@ -1030,7 +1035,11 @@ export class ContainerManager {
       this.fileHolds.set(id, h);
       void this.withLock(id, async () => {
         if (rec.State.Running && !rec.State.Restarting) {
+          // every user of this hold joined before it leaves the map, in this same turn
           if (this.fileHolds.get(id) === h) this.fileHolds.delete(id);
+          const readers = this.runningReaders.get(id) ?? { count: 0, gone: [] };
+          readers.count += h.users;
+          this.runningReaders.set(id, readers);
           entered(true);
           return;
         }
@@ -1056,13 +1065,30 @@ export class ContainerManager {
     return {
       running,
       release: async () => {
-        if (done || running) return;
+        if (done) return;
         done = true;
+        if (running) {
+          this.dropRunningReader(id);
+          return;
+        }
         if (--h.users > 0) return;
         if (this.fileHolds.get(id) === h) this.fileHolds.delete(id);
         h.release();
       },
     };
+  }
+
+  private dropRunningReader(id: string): void {
+    const readers = this.runningReaders.get(id);
+    if (!readers || --readers.count > 0) return;
+    this.runningReaders.delete(id);
+    for (const g of readers.gone) g();
+  }
+
+  private runningReadersGone(id: string): Promise<void> {
+    const readers = this.runningReaders.get(id);
+    if (!readers) return Promise.resolve();
+    return new Promise((resolve) => readers.gone.push(resolve));
   }
 
   /**
@@ -1072,6 +1098,24 @@ export class ContainerManager {
   runView(idOrName: string): { rec: ContainerRecord; cgroupsPath: string; cgroupVersion: CgroupVersion; bundle: string } {
     const rec = this.store.get(idOrName);
     return { rec, cgroupsPath: this.cgroupsPath(rec.ID), cgroupVersion: this.cgroupVersion, bundle: this.bundleDir(rec.ID) };
+  }
+
+  /** A container's record, by ID, unique ID prefix or name; 404 in Docker's words if none. */
+  get(idOrName: string): ContainerRecord {
+    return this.store.get(idOrName);
+  }
+
+  find(idOrName: string): ContainerRecord | undefined {
+    return this.store.find(idOrName);
+  }
+
+  list(): ContainerRecord[] {
+    return this.store.all();
+  }
+
+  /** The folder of a container's record and its /etc files. */
+  recordDir(id: string): string {
+    return this.store.dir(id);
   }
 
   /** Docker's usage count for `rmi`: containers created from the image. */

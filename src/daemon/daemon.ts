@@ -22,6 +22,7 @@ import { Swarm } from '../swarm/swarm';
 import { registerSwarmRoutes, swarmInfo } from '../api/routes/swarm';
 import { registerSwarmFileRoutes } from '../api/routes/swarm-files';
 import { registerCommitRoutes } from '../api/routes/commit';
+import { ContainerSnapshots } from '../archive/container-snapshot';
 import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
@@ -135,7 +136,7 @@ export class Daemon {
     registerVolumeRoutes(router, { volumes, containers, events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
-    registerCommitRoutes(router, { containers, images, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });
     registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
