@@ -23,6 +23,7 @@ import { registerSwarmRoutes, swarmInfo } from '../api/routes/swarm';
 import { registerSwarmFileRoutes } from '../api/routes/swarm-files';
 import { registerCommitRoutes } from '../api/routes/commit';
 import { ContainerSnapshots } from '../archive/container-snapshot';
+import { requireAttachSockets } from '../runtime/attach-socket';
 import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
@@ -184,6 +185,11 @@ export class Daemon {
     await this.server.listen();
     // restart policies act once the daemon serves: the network is reconciled by now
     void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
+    try {
+      requireAttachSockets();
+    } catch (e) {
+      this.log(`warning: ${(e as Error).message}; containers run, but attach, exec and run without -d are refused`);
+    }
     this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
   }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { system } from '../common/errors';
 // node-unix-socket names optional per-platform packages that the registry lacks; package.json's
 // `overrides` alias those to one it has (never installed on a platform it does not fit), so the
 // lock file satisfies `npm ci`. It is loaded when first needed.
@@ -11,16 +12,24 @@ interface SeqpacketSocket extends EventEmitter {
 
 let seqpacketCtor: (new () => SeqpacketSocket) | undefined;
 
-function newSeqpacketSocket(): SeqpacketSocket {
-  if (!seqpacketCtor) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      seqpacketCtor = (require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocket }).SeqpacketSocket;
-    } catch {
-      throw new Error('attaching needs the npm package node-unix-socket (a dependency in package.json): run `npm ci`');
-    }
+/**
+ * Throws Docker-style (a 500 with the reason) when attaching cannot work in this build, so
+ * that a route can refuse before it upgrades the connection: a client told only after the
+ * upgrade waits on a stream that never comes.
+ */
+export function requireAttachSockets(): void {
+  if (seqpacketCtor) return;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    seqpacketCtor = (require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocket }).SeqpacketSocket;
+  } catch (e) {
+    throw system('attaching to a container needs the npm package node-unix-socket, which this build of berthd lacks: run `npm ci` (it is a dependency in package.json)', e);
   }
-  return new seqpacketCtor();
+}
+
+function newSeqpacketSocket(): SeqpacketSocket {
+  requireAttachSockets();
+  return new seqpacketCtor!();
 }
 
 /**

@@ -33,13 +33,17 @@ export class TestDaemon {
   private logs = '';
   private readonly base: string;
 
-  constructor(private readonly extraArgs: string[] = []) {
+  constructor(
+    private readonly extraArgs: string[] = [],
+    /** another build of berthd to run (a test's own copy) */
+    private readonly berthd = BERTHD,
+  ) {
     this.base = path.join(os.tmpdir(), `berth-t-${this.tag}`);
     this.dataRoot = path.join(this.base, 'data');
   }
 
-  static async start(extraArgs: string[] = []): Promise<TestDaemon> {
-    const d = new TestDaemon(extraArgs);
+  static async start(extraArgs: string[] = [], o: { berthd?: string } = {}): Promise<TestDaemon> {
+    const d = new TestDaemon(extraArgs, o.berthd);
     try {
       await fsp.mkdir(d.base, { recursive: true });
       execFileSync('ip', ['netns', 'add', d.netns]);
@@ -67,7 +71,7 @@ export class TestDaemon {
     const args = [
       `--net=/run/netns/${this.netns}`,
       process.execPath,
-      BERTHD,
+      this.berthd,
       '-H', this.host,
       '--data-root', this.dataRoot,
       '--exec-root', this.execRoot,

@@ -5,6 +5,7 @@ import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
 import { checkFilterKeys, queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
 import { startRawStream } from '../server';
+import { requireAttachSockets } from '../../runtime/attach-socket';
 import { frame, frameAll } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
@@ -156,6 +157,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const logs = queryBool(query, 'logs');
     const detachKeys = parseDetachKeys(query.get('detachKeys') || DEFAULT_DETACH_KEYS);
     const tty = rec.Config.Tty === true;
+    if (stream) requireAttachSockets();
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const aborted = closed(out);
     const write = (s: 'stdout' | 'stderr', data: Buffer) => {

@@ -1,6 +1,7 @@
 import type { Router } from '../router';
 import { readJSONBody, queryInt, sendJSON } from '../respond';
 import { readUpgradeBody, startRawStream } from '../server';
+import { requireAttachSockets } from '../../runtime/attach-socket';
 import { invalid } from '../../common/errors';
 import { frame } from '../stream';
 import type { ExecCreateBody, ExecManager } from '../../container/exec';
@@ -40,6 +41,7 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
       ctx.res.end();
       return;
     }
+    requireAttachSockets();
     // As dockerd does: the connection is upgraded first, and a process that cannot be
     // started is reported in the stream; its exit code (126, 127) is in the inspect.
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
