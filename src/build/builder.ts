@@ -7,14 +7,14 @@ import type { ContainerConfig, ImageConfigFile } from '../api/types';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
 import { resolveInRoot, resolveUser } from '../container/user';
-import { applyTar } from '../layer/tar-apply';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference';
 import { BuildCache, type CacheSession } from './cache';
-import { copyPath, digestSources, resolveSource } from './context';
+import { SourceTree } from './context';
+import { CopyInto } from './copy-into';
 import { runStep } from './run-step';
 import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
@@ -286,12 +286,14 @@ export class Builder {
           srcRoot = inlineDir;
           srcExcluded = () => false;
         }
+        // a stage's or image's root and the here-documents are read where they are; the context once unpacked
+        let tree = srcRoot ? SourceTree.open(srcRoot) : undefined;
         try {
           const sources: string[] = [];
           let digest: string;
-          if (srcRoot) {
-            for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...(await resolveSource(srcRoot, s, srcExcluded)));
-            digest = await digestSources(srcRoot, sources, srcExcluded);
+          if (tree) {
+            for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...tree.expand(s, srcExcluded));
+            digest = await tree.digest(sources, srcExcluded);
           } else {
             for (const s of step.sources) sources.push(...ctx.resolve(s, srcExcluded));
             digest = ctx.digest(sources, srcExcluded);
@@ -301,32 +303,18 @@ export class Builder {
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
           return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], step.text, run, async (root) => {
-            if (!srcRoot) srcRoot = await ctx.materialize();
+            tree ??= SourceTree.open(await ctx.materialize());
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
-            for (const rel of sources) {
-              const srcAbs = path.join(srcRoot, rel);
-              const st = await fsp.lstat(srcAbs);
-              let dest = await resolveInRoot(root, destRaw);
-              const destStat = await fsp.stat(dest).catch(() => undefined);
-              if (st.isDirectory()) {
-                await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
-                continue;
-              }
-              if (step.kind === 'ADD' && st.isFile() && (await isTar(srcAbs))) {
-                await fsp.mkdir(dest, { recursive: true });
-                const { createReadStream } = await import('node:fs');
-                const { createGunzip } = await import('node:zlib');
-                const raw = createReadStream(srcAbs);
-                const head = await readHead(srcAbs);
-                await applyTar(dest, head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
-                continue;
-              }
-              if (destIsDir || destStat?.isDirectory()) dest = path.join(dest, path.posix.basename(rel));
-              await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
+            const into = new CopyInto(root);
+            try {
+              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD' });
+            } finally {
+              into.close();
             }
           });
         } finally {
+          tree?.close();
           if (fromMount) await this.unmountState(fromMount);
           if (inlineDir) await fsp.rm(inlineDir, { recursive: true, force: true });
         }
@@ -441,24 +429,6 @@ function shellOf(state: State): string[] {
 function formatTag(t: string): string {
   const ref = withDefaultTag(parseReference(t));
   return `${t.includes(':') && !t.endsWith(':') ? t : `${t}:${ref.tag}`}`;
-}
-
-async function readHead(file: string): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
-async function isTar(file: string): Promise<boolean> {
-  const head = await readHead(file);
-  if (head[0] === 0x1f && head[1] === 0x8b) return true;
-  return head.length >= 262 && head.subarray(257, 262).toString() === 'ustar';
 }
 
 async function resolveOwner(root: string, chown: string): Promise<{ uid: number; gid: number }> {

@@ -1,0 +1,120 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TestDaemon, runCommand, BERTH } from '../helpers/daemon';
+import { packTar } from '../../src/layer/tar-pack';
+
+/**
+ * What a build reads stays inside the roots it reads from (the context, a stage, an
+ * image), whatever symlinks those hold.
+ */
+let d: TestDaemon;
+let tmp: string;
+/** a host directory with a secret no build may read; the same path exists in no image */
+let hostDir: string;
+const SECRET = `HOST-SECRET-${randomBytes(8).toString('hex')}`;
+
+before(async () => {
+  d = await TestDaemon.start();
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-build-iso-'));
+  hostDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-host-secret-'));
+  await fsp.writeFile(path.join(hostDir, 'secret-host'), `${SECRET}\n`);
+  await fsp.writeFile(path.join(hostDir, 'x'), `${SECRET}\n`);
+});
+after(async () => {
+  await d?.cleanup();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  if (hostDir) await fsp.rm(hostDir, { recursive: true, force: true });
+});
+
+async function contextDir(name: string, dockerfile: string): Promise<string> {
+  const dir = path.join(tmp, name);
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.writeFile(path.join(dir, 'Dockerfile'), dockerfile);
+  return dir;
+}
+
+/** The bytes of `berth save IMAGE`: every layer of the image, uncompressed. */
+async function savedImage(image: string): Promise<Buffer> {
+  const file = path.join(tmp, `${randomBytes(4).toString('hex')}.tar`);
+  const r = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} save ${image} > ${file}`]);
+  assert.equal(r.code, 0, r.stderr);
+  return fsp.readFile(file);
+}
+
+test('COPY --from a stage with a symlink to / reads the stage, never the host (globs, directories)', async () => {
+  const dir = await contextDir(
+    'stage-link',
+    `FROM busybox AS a
+RUN ln -s / /evil && mkdir -p ${hostDir} && echo stage-own > ${hostDir}/secret-stage
+FROM busybox
+COPY --from=a /evil${hostDir}/secre* /loot/
+COPY --from=a /evil${hostDir}/ /tree/
+`,
+  );
+  const b = await d.berth(['build', '-t', 'loot:1', dir]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  assert.equal((await d.berth(['run', '--rm', 'loot:1', 'ls', '/loot'])).stdout, 'secret-stage\n', 'the glob matched the stage\'s own files only');
+  assert.equal((await d.berth(['run', '--rm', 'loot:1', 'cat', '/loot/secret-stage'])).stdout, 'stage-own\n');
+  assert.equal((await d.berth(['run', '--rm', 'loot:1', 'ls', '/tree'])).stdout, 'secret-stage\n', 'a directory through the link is the stage\'s directory');
+  assert.ok(!(await savedImage('loot:1')).includes(SECRET), 'the host file is nowhere in the image');
+
+  const onlyOnHost = await contextDir('stage-link-host-only', `FROM busybox AS a\nRUN ln -s / /evil\nFROM busybox\nCOPY --from=a /evil${hostDir}/secret-hos[t] /loot/\n`);
+  const miss = await d.berth(['build', '-t', 'loot:2', onlyOnHost]);
+  assert.notEqual(miss.code, 0, miss.stdout);
+  assert.match(miss.stderr, /no source files were specified/);
+  assert.equal((await d.berth(['image', 'inspect', 'loot:2'])).code, 1);
+
+  const plain = await contextDir('stage-link-plain', `FROM busybox AS a\nRUN ln -s / /evil\nFROM busybox\nCOPY --from=a /evil${hostDir}/secret-host /loot\n`);
+  const p = await d.berth(['build', '-t', 'loot:3', plain]);
+  assert.notEqual(p.code, 0, p.stdout);
+  assert.match(p.stderr, /file not found/);
+  assert.doesNotMatch(p.stdout + p.stderr, new RegExp(SECRET));
+});
+
+test('COPY --from an image holding a symlink to / reads the image, never the host', async () => {
+  const mk = await d.berth(['build', '-t', 'evil-img:1', '-'], { input: `FROM busybox\nRUN ln -s / /evil && mkdir -p ${hostDir} && echo image-own > ${hostDir}/secret-image\n` });
+  assert.equal(mk.code, 0, mk.stdout + mk.stderr);
+  const dir = await contextDir('image-link', `FROM busybox\nCOPY --from=evil-img:1 /evil${hostDir}/secre* /loot/\n`);
+  const b = await d.berth(['build', '-t', 'loot-img:1', dir]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  assert.equal((await d.berth(['run', '--rm', 'loot-img:1', 'ls', '/loot'])).stdout, 'secret-image\n');
+  assert.ok(!(await savedImage('loot-img:1')).includes(SECRET), 'the host file is nowhere in the image');
+});
+
+test('a context tar with a symlink to / and an entry below it: COPY gets the entry, the host is untouched', async () => {
+  const ctx = await packTar([
+    { name: 'Dockerfile', data: `FROM busybox\nCOPY evil${hostDir}/x /leak\nCOPY evil${hostDir}/secret-h* /leak-glob/\n` },
+    { name: 'evil', type: 'symlink', linkname: '/' },
+    { name: `evil${hostDir}/x`, data: 'from-the-tar\n' },
+    { name: `evil${hostDir}/secret-here`, data: 'also-from-the-tar\n' },
+  ]);
+  const r = await d.api('POST', '/build?t=ctx-leak:1', ctx);
+  assert.equal(r.status, 200);
+  assert.doesNotMatch(r.body, /errorDetail/, r.body);
+  assert.equal((await d.berth(['run', '--rm', 'ctx-leak:1', 'cat', '/leak'])).stdout, 'from-the-tar\n');
+  assert.equal((await d.berth(['run', '--rm', 'ctx-leak:1', 'ls', '/leak-glob'])).stdout, 'secret-here\n');
+  assert.equal(await fsp.readFile(path.join(hostDir, 'x'), 'utf8'), `${SECRET}\n`, 'extracting the context did not write through the link');
+  assert.deepEqual((await fsp.readdir(hostDir)).sort(), ['secret-host', 'x']);
+  assert.ok(!(await savedImage('ctx-leak:1')).includes(SECRET), 'the host file is nowhere in the image');
+});
+
+test('ADD of a tar reached through a symlink to / takes the stage\'s tar, not the host\'s', async () => {
+  const hostTar = await packTar([{ name: 'from-host.txt', data: `${SECRET}\n` }]);
+  await fsp.writeFile(path.join(hostDir, 'layer.tar'), hostTar);
+  try {
+    const ctx = await packTar([
+      { name: 'Dockerfile', data: `FROM busybox\nADD evil${hostDir}/layer.tar /unpacked/\n` },
+      { name: 'evil', type: 'symlink', linkname: '/' },
+      { name: `evil${hostDir}/layer.tar`, data: await packTar([{ name: 'from-context.txt', data: 'ctx\n' }]) },
+    ]);
+    const r = await d.api('POST', '/build?t=add-leak:1', ctx);
+    assert.doesNotMatch(r.body, /errorDetail/, r.body);
+    assert.equal((await d.berth(['run', '--rm', 'add-leak:1', 'ls', '/unpacked'])).stdout, 'from-context.txt\n');
+  } finally {
+    await fsp.rm(path.join(hostDir, 'layer.tar'), { force: true });
+  }
+});
