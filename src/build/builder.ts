@@ -15,7 +15,7 @@ import { parseReference, withDefaultTag, type Reference } from '../image/referen
 import { BuildCache, type CacheSession } from './cache';
 import { SourceTree } from './context';
 import { CopyInto } from './copy-into';
-import { runStep } from './run-step';
+import { runStep, throwIfCancelled } from './run-step';
 import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
 import { expandFrom, StageScope } from './dockerfile/args';
@@ -78,7 +78,8 @@ export class Builder {
     return new Builder(d, await BuildCache.open(d.cacheDir, d.images));
   }
 
-  async build(context: Readable, o: BuildOptions, progress: BuildProgress): Promise<string> {
+  /** `signal`: aborted when the client goes away; the build stops, its RUN killed, nothing tagged. */
+  async build(context: Readable, o: BuildOptions, progress: BuildProgress, signal?: AbortSignal): Promise<string> {
     for (const t of o.tags) parseReference(t);
     const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
     await fsp.mkdir(work, { recursive: true });
@@ -90,11 +91,12 @@ export class Builder {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
-      const run: BuildRun = { results, plan, ctx, work, o, say, cache };
+      const run: BuildRun = { results, plan, ctx, work, o, say, cache, signal };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
       for (const stage of plan.order) {
+        throwIfCancelled(signal);
         stepNo++;
         say(`Step ${stepNo}/${total} : ${stage.original}\n`);
         const { baseName } = expandFrom(stage, plan.globals, plan.escape);
@@ -107,10 +109,12 @@ export class Builder {
         const triggers: Instruction[] = state.config?.OnBuild?.length ? parseDockerfile(`FROM scratch\n${state.config.OnBuild.join('\n')}\n`).stages[0].instructions : [];
         if (state.config?.OnBuild?.length) state = { ...state, config: { ...state.config, OnBuild: null } };
         for (const trigger of triggers) {
+          throwIfCancelled(signal);
           say(`# Executing ONBUILD trigger: ${trigger.original}\n`);
           state = await this.runStepCached(state, toStep(trigger, scope, plan.escape, shellOf(state)), run);
         }
         for (const instr of stage.instructions) {
+          throwIfCancelled(signal);
           stepNo++;
           say(`Step ${stepNo}/${total} : ${instr.original}\n`);
           state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), run);
@@ -120,6 +124,7 @@ export class Builder {
         final = state;
       }
       if (!final) throw invalid('no build stage in current context');
+      throwIfCancelled(signal);
       if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
       // the last step's time: a build that changed nothing gives the same image ID again
       const id = await this.d.images.addImage({ ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() });
@@ -261,6 +266,7 @@ export class Builder {
             config: { ...config, Env: env },
             args,
             output: (_s, data) => run.say(data.toString()),
+            signal: run.signal,
           });
         }, false, true);
       }
@@ -418,6 +424,8 @@ interface BuildRun {
   say: (text: string) => void;
   /** the build's use of the cache: its records are in use while it runs */
   cache: CacheSession;
+  /** aborted when the client went away */
+  signal?: AbortSignal;
 }
 
 type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };

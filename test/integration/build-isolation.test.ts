@@ -1,7 +1,9 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon, runCommand, BERTH } from '../helpers/daemon';
@@ -9,7 +11,7 @@ import { packTar } from '../../src/layer/tar-pack';
 
 /**
  * What a build reads stays inside the roots it reads from (the context, a stage, an
- * image), whatever symlinks those hold.
+ * image), whatever symlinks those hold; and a build whose client goes away stops.
  */
 let d: TestDaemon;
 let tmp: string;
@@ -25,6 +27,9 @@ before(async () => {
   await fsp.writeFile(path.join(hostDir, 'x'), `${SECRET}\n`);
 });
 after(async () => {
+  // a build container that a broken cancellation left running (the helper cleans the run containers' runtime root only)
+  const buildRuntime = path.join(d?.execRoot ?? '/nonexistent', 'build-runtime');
+  if (existsSync(buildRuntime)) for (const id of runcList(buildRuntime)) runcDeleteQuietly(buildRuntime, id);
   await d?.cleanup();
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
   if (hostDir) await fsp.rm(hostDir, { recursive: true, force: true });
@@ -117,4 +122,81 @@ test('ADD of a tar reached through a symlink to / takes the stage\'s tar, not th
   } finally {
     await fsp.rm(path.join(hostDir, 'layer.tar'), { force: true });
   }
+});
+
+function runcList(root: string): string[] {
+  try {
+    return ((JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json']).toString() || 'null') as { id: string }[] | null) ?? []).map((c) => c.id);
+  } catch {
+    return [];
+  }
+}
+
+function runcDeleteQuietly(root: string, id: string): void {
+  try {
+    execFileSync('runc', ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+  } catch {
+    /* gone */
+  }
+}
+
+/** Host pids in the cgroups of build steps under the daemon's cgroup parent. */
+function buildStepPids(): number[] {
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/unified'];
+  const pids = new Set<number>();
+  for (const root of roots) {
+    const parent = path.join(root, d.cgroupParent);
+    if (!existsSync(parent)) continue;
+    for (const child of readdirSync(parent).filter((c) => c.startsWith('build-'))) {
+      const procs = path.join(parent, child, 'cgroup.procs');
+      if (!existsSync(procs)) continue;
+      for (const l of readFileSync(procs, 'utf8').split('\n')) if (l.trim()) pids.add(Number(l));
+    }
+  }
+  return [...pids];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a build whose client disconnects is cancelled: its RUN killed, nothing tagged, nothing left', async () => {
+  const ctx = await packTar([{ name: 'Dockerfile', data: 'FROM busybox\nRUN echo step-started && sleep 600\n' }]);
+  let output = '';
+  const req = http.request({ socketPath: d.socket, path: '/build?t=cancelled:1', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': ctx.length } });
+  const responded = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+  req.end(ctx);
+  const res = await responded;
+  res.on('data', (c: Buffer) => (output += c.toString()));
+  res.on('error', () => undefined); // the abort below ends it
+  await waitFor('the RUN to start', () => output.includes('step-started'));
+  let pids: number[] = [];
+  await waitFor('the RUN\'s processes in their cgroup', () => (pids = buildStepPids()).length > 0);
+  assert.ok(pids.every(alive));
+  req.destroy();
+  await waitFor('the RUN\'s processes to be killed', () => !pids.some(alive));
+  const buildRuntime = path.join(d.execRoot, 'build-runtime');
+  await waitFor('the build container to be deleted', () => runcList(buildRuntime).length === 0);
+  await waitFor('the build mounts to go', () => !readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.includes(d.dataRoot) && l.includes('/build/')));
+  await waitFor('the build work folder to be emptied', () => readdirSync(path.join(d.dataRoot, 'build', 'work')).length === 0);
+  assert.equal((await d.berth(['image', 'inspect', 'cancelled:1'])).code, 1, 'nothing is tagged');
+  assert.equal((await d.api('GET', '/_ping')).status, 200, 'the daemon is fine');
+  const again = await d.berth(['build', '-t', 'after:1', '-'], { input: 'FROM busybox\nRUN echo ok > /ok\n' });
+  assert.equal(again.code, 0, again.stdout + again.stderr);
 });
