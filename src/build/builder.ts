@@ -301,8 +301,16 @@ export class Builder {
             for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...tree.expand(s, srcExcluded));
             digest = await tree.digest(sources, srcExcluded);
           } else {
-            for (const s of step.sources) sources.push(...ctx.resolve(s, srcExcluded));
-            digest = ctx.digest(sources, srcExcluded);
+            const named = step.sources.map((s) => ctx.resolve(s, srcExcluded));
+            if (named.every((n) => n !== undefined)) {
+              for (const n of named) sources.push(...n);
+              digest = ctx.digest(sources, srcExcluded);
+            } else {
+              // a symlink of the context on the way: resolved and hashed on disk, inside the context
+              tree = SourceTree.open(await ctx.materialize());
+              for (const s of step.sources) sources.push(...tree.expand(s, srcExcluded));
+              digest = await tree.digest(sources, srcExcluded);
+            }
           }
           const workdir = config.WorkingDir || '/';
           const destRaw = step.dest.startsWith('/') ? step.dest : path.posix.join(workdir, step.dest);

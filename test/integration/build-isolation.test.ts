@@ -124,6 +124,44 @@ test('ADD of a tar reached through a symlink to / takes the stage\'s tar, not th
   }
 });
 
+/** Builds a context tar through the API; what the image holds at /out. */
+async function buildOut(tag: string, entries: Parameters<typeof packTar>[0]): Promise<string> {
+  const r = await d.api('POST', `/build?t=${tag}`, await packTar(entries));
+  assert.doesNotMatch(r.body, /errorDetail/, r.body);
+  return (await d.berth(['run', '--rm', tag, 'cat', '/out'])).stdout;
+}
+
+test('a symlink inside the context is followed inside it', async () => {
+  const build = buildOut;
+  const linked = [{ name: 'Dockerfile', data: 'FROM busybox\nCOPY link/f /out\n' }, { name: 'link', type: 'symlink' as const, linkname: 'sub' }];
+  assert.equal(await build('ctx-link:1', [...linked, { name: 'sub/f', data: 'inside\n' }]), 'inside\n');
+  assert.equal(await build('ctx-link:2', [...linked, { name: 'sub/f', data: 'changed\n' }]), 'changed\n', 'a changed file behind the link misses the cache');
+});
+
+test('the cache key covers the content a step copies, also when an entry was written through a link', async () => {
+  const build = buildOut;
+  // "evil/a" is written to the context's own a, and then a is written again
+  const aliased = (last: string) => [
+    { name: 'Dockerfile', data: 'FROM busybox\nCOPY evil/a /out\n' },
+    { name: 'evil', type: 'symlink' as const, linkname: '/' },
+    { name: 'evil/a', data: 'first\n' },
+    { name: 'a', data: last },
+  ];
+  assert.equal(await build('ctx-alias:1', aliased('one\n')), 'one\n');
+  assert.equal(await build('ctx-alias:2', aliased('two\n')), 'two\n', 'the key covers the content copied, not the entry named');
+});
+
+test('a hardlink\'s cache key covers the content of the file it names', async () => {
+  const build = buildOut;
+  const hardlinked = (content: string) => [
+    { name: 'Dockerfile', data: 'FROM busybox\nCOPY h /out\n' },
+    { name: 't', data: content },
+    { name: 'h', type: 'link' as const, linkname: 't' },
+  ];
+  assert.equal(await build('ctx-hard:1', hardlinked('one\n')), 'one\n');
+  assert.equal(await build('ctx-hard:2', hardlinked('two\n')), 'two\n', 'a hardlink\'s key covers the content of the file it names');
+});
+
 function runcList(root: string): string[] {
   try {
     return ((JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json']).toString() || 'null') as { id: string }[] | null) ?? []).map((c) => c.id);
