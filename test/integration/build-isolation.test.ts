@@ -238,3 +238,18 @@ test('a build whose client disconnects is cancelled: its RUN killed, nothing tag
   const again = await d.berth(['build', '-t', 'after:1', '-'], { input: 'FROM busybox\nRUN echo ok > /ok\n' });
   assert.equal(again.code, 0, again.stdout + again.stderr);
 });
+
+test('a build whose client disconnects while sending the context leaves nothing behind', async () => {
+  const ctx = await packTar([
+    { name: 'Dockerfile', data: 'FROM busybox\nCOPY big /big\n' },
+    { name: 'big', data: Buffer.alloc(4 << 20, 1) },
+  ]);
+  const work = path.join(d.dataRoot, 'build', 'work');
+  const req = http.request({ socketPath: d.socket, path: '/build?t=half-sent:1', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': ctx.length } });
+  req.on('error', () => undefined); // destroyed below
+  req.write(ctx.subarray(0, ctx.length / 2));
+  await waitFor('the daemon to receive the context', () => readdirSync(work).length > 0);
+  req.destroy();
+  await waitFor('the build work folder to be emptied', () => readdirSync(work).length === 0);
+  assert.equal((await d.berth(['image', 'inspect', 'half-sent:1'])).code, 1, 'nothing is tagged');
+});
