@@ -58,7 +58,7 @@ export class CopyInto {
         try {
           const compression = tarCompression(fd);
           if (compression) {
-            const dir = this.ensureDir(destPath, undefined, o);
+            const dir = this.ensureDir(destPath, undefined, plainDirs(o));
             try {
               const raw = fs.createReadStream('', { fd, start: 0, autoClose: false });
               await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
@@ -71,7 +71,7 @@ export class CopyInto {
           closeQuietly(fd);
         }
       }
-      const at = destIsDir ? this.ensureDir(destPath, undefined, o) : this.locate(destPath);
+      const at = destIsDir ? this.ensureDir(destPath, undefined, plainDirs(o)) : this.locate(destPath);
       try {
         if (at.isDirFrame) this.node(node, at.top.fd, path.posix.basename(rel), o);
         else this.node(node, at.top.fd, at.name as string, o);
@@ -170,6 +170,11 @@ export class CopyInto {
       throw e;
     }
   }
+}
+
+/** A directory made to hold a file or an unpacked tar is root's, 0755, as `mkdir -p`: --chown and --chmod are for what is copied. */
+function plainDirs(o: CopyOptions): CopyOptions {
+  return { excluded: o.excluded, unpackTars: o.unpackTars };
 }
 
 /** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
