@@ -7,15 +7,15 @@ import type { ContainerConfig, ImageConfigFile } from '../api/types';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
 import { resolveInRoot, resolveUser } from '../container/user';
-import { applyTar } from '../layer/tar-apply';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference';
 import { BuildCache, type CacheSession } from './cache';
-import { copyPath, digestSources, resolveSource } from './context';
-import { runStep } from './run-step';
+import { SourceTree } from './context';
+import { CopyInto } from './copy-into';
+import { runStep, throwIfCancelled } from './run-step';
 import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
 import { expandFrom, StageScope } from './dockerfile/args';
@@ -78,7 +78,8 @@ export class Builder {
     return new Builder(d, await BuildCache.open(d.cacheDir, d.images));
   }
 
-  async build(context: Readable, o: BuildOptions, progress: BuildProgress): Promise<string> {
+  /** `signal`: aborted when the client goes away; the build stops, its RUN killed, nothing tagged. */
+  async build(context: Readable, o: BuildOptions, progress: BuildProgress, signal?: AbortSignal): Promise<string> {
     for (const t of o.tags) parseReference(t);
     const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
     await fsp.mkdir(work, { recursive: true });
@@ -90,11 +91,12 @@ export class Builder {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
-      const run: BuildRun = { results, plan, ctx, work, o, say, cache };
+      const run: BuildRun = { results, plan, ctx, work, o, say, cache, signal };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
       for (const stage of plan.order) {
+        throwIfCancelled(signal);
         stepNo++;
         say(`Step ${stepNo}/${total} : ${stage.original}\n`);
         const { baseName } = expandFrom(stage, plan.globals, plan.escape);
@@ -107,10 +109,12 @@ export class Builder {
         const triggers: Instruction[] = state.config?.OnBuild?.length ? parseDockerfile(`FROM scratch\n${state.config.OnBuild.join('\n')}\n`).stages[0].instructions : [];
         if (state.config?.OnBuild?.length) state = { ...state, config: { ...state.config, OnBuild: null } };
         for (const trigger of triggers) {
+          throwIfCancelled(signal);
           say(`# Executing ONBUILD trigger: ${trigger.original}\n`);
           state = await this.runStepCached(state, toStep(trigger, scope, plan.escape, shellOf(state)), run);
         }
         for (const instr of stage.instructions) {
+          throwIfCancelled(signal);
           stepNo++;
           say(`Step ${stepNo}/${total} : ${instr.original}\n`);
           state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), run);
@@ -120,6 +124,7 @@ export class Builder {
         final = state;
       }
       if (!final) throw invalid('no build stage in current context');
+      throwIfCancelled(signal);
       if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
       // the last step's time: a build that changed nothing gives the same image ID again
       const id = await this.d.images.addImage({ ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() });
@@ -261,6 +266,7 @@ export class Builder {
             config: { ...config, Env: env },
             args,
             output: (_s, data) => run.say(data.toString()),
+            signal: run.signal,
           });
         }, false, true);
       }
@@ -286,47 +292,43 @@ export class Builder {
           srcRoot = inlineDir;
           srcExcluded = () => false;
         }
+        // a stage's or image's root and the here-documents are read where they are; the context once unpacked
+        let tree = srcRoot ? SourceTree.open(srcRoot) : undefined;
         try {
           const sources: string[] = [];
           let digest: string;
-          if (srcRoot) {
-            for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...(await resolveSource(srcRoot, s, srcExcluded)));
-            digest = await digestSources(srcRoot, sources, srcExcluded);
+          if (tree) {
+            for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...tree.expand(s, srcExcluded));
+            digest = await tree.digest(sources, srcExcluded);
           } else {
-            for (const s of step.sources) sources.push(...ctx.resolve(s, srcExcluded));
-            digest = ctx.digest(sources, srcExcluded);
+            const named = step.sources.map((s) => ctx.resolve(s, srcExcluded));
+            if (named.every((n) => n !== undefined)) {
+              for (const n of named) sources.push(...n);
+              digest = ctx.digest(sources, srcExcluded);
+            } else {
+              // a symlink of the context on the way: resolved and hashed on disk, inside the context
+              tree = SourceTree.open(await ctx.materialize());
+              for (const s of step.sources) sources.push(...tree.expand(s, srcExcluded));
+              digest = await tree.digest(sources, srcExcluded);
+            }
           }
           const workdir = config.WorkingDir || '/';
           const destRaw = step.dest.startsWith('/') ? step.dest : path.posix.join(workdir, step.dest);
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
           return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], step.text, run, async (root) => {
-            if (!srcRoot) srcRoot = await ctx.materialize();
+            tree ??= SourceTree.open(await ctx.materialize());
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
-            for (const rel of sources) {
-              const srcAbs = path.join(srcRoot, rel);
-              const st = await fsp.lstat(srcAbs);
-              let dest = await resolveInRoot(root, destRaw);
-              const destStat = await fsp.stat(dest).catch(() => undefined);
-              if (st.isDirectory()) {
-                await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
-                continue;
-              }
-              if (step.kind === 'ADD' && st.isFile() && (await isTar(srcAbs))) {
-                await fsp.mkdir(dest, { recursive: true });
-                const { createReadStream } = await import('node:fs');
-                const { createGunzip } = await import('node:zlib');
-                const raw = createReadStream(srcAbs);
-                const head = await readHead(srcAbs);
-                await applyTar(dest, head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
-                continue;
-              }
-              if (destIsDir || destStat?.isDirectory()) dest = path.join(dest, path.posix.basename(rel));
-              await copyPath(srcRoot, rel, dest, srcExcluded, { ...owner, mode });
+            const into = new CopyInto(root);
+            try {
+              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD' });
+            } finally {
+              into.close();
             }
           });
         } finally {
+          tree?.close();
           if (fromMount) await this.unmountState(fromMount);
           if (inlineDir) await fsp.rm(inlineDir, { recursive: true, force: true });
         }
@@ -430,6 +432,8 @@ interface BuildRun {
   say: (text: string) => void;
   /** the build's use of the cache: its records are in use while it runs */
   cache: CacheSession;
+  /** aborted when the client went away */
+  signal?: AbortSignal;
 }
 
 type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };
@@ -441,24 +445,6 @@ function shellOf(state: State): string[] {
 function formatTag(t: string): string {
   const ref = withDefaultTag(parseReference(t));
   return `${t.includes(':') && !t.endsWith(':') ? t : `${t}:${ref.tag}`}`;
-}
-
-async function readHead(file: string): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
-async function isTar(file: string): Promise<boolean> {
-  const head = await readHead(file);
-  if (head[0] === 0x1f && head[1] === 0x8b) return true;
-  return head.length >= 262 && head.subarray(257, 262).toString() === 'ustar';
 }
 
 async function resolveOwner(root: string, chown: string): Promise<{ uid: number; gid: number }> {

@@ -28,6 +28,8 @@ const KEEP_CONTENT = 256 * 1024;
  */
 export class ContextArchive {
   private unpacked?: Promise<string>;
+  /** some entry's name goes through a symlink of the context */
+  private aliased?: boolean;
 
   private constructor(
     private readonly tarPath: string,
@@ -115,13 +117,22 @@ export class ContextArchive {
     return [...names].sort();
   }
 
-  /** Expands a COPY/ADD source to the context paths it names, as context.ts resolveSource does on disk. */
-  resolve(src: string, excluded: Excluded): string[] {
+  /**
+   * Expands a COPY/ADD source to the context paths it names, as SourceTree.expand does on
+   * disk; undefined when a symlink of the context lies on the way. The index holds names,
+   * not a file system: a link inside the context is followed only by resolving it on disk
+   * (within the context), and the digest of what it leads to is taken there too.
+   */
+  resolve(src: string, excluded: Excluded): string[] | undefined {
+    // an entry written through a link lands elsewhere than its name says: the index tells nothing then
+    this.aliased ??= [...this.entries.keys()].some((rel) => this.linkOnTheWay(rel));
+    if (this.aliased) return undefined;
     const normalized = path.posix.normalize(src);
     if (normalized === '..' || normalized.startsWith('../')) throw invalid(`forbidden path outside the build context: ${src} ()`);
     const clean = path.posix.normalize(`/${src}`).slice(1).replace(/\/$/, '') || '.';
     const notFound = () => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
     if (!/[*?[\\]/.test(clean)) {
+      if (this.linkOnTheWay(clean)) return undefined;
       if (!this.exists(clean) || (clean !== '.' && excluded(clean))) throw notFound();
       return [clean];
     }
@@ -129,12 +140,26 @@ export class ContextArchive {
     for (const part of clean.split('/')) {
       const re = globToRegex(part);
       const next: string[] = [];
-      for (const base of current) for (const name of this.children(base)) if (re.test(name)) next.push(base === '.' ? name : `${base}/${name}`);
+      for (const base of current) {
+        if (this.isLink(base) || this.linkOnTheWay(base)) return undefined;
+        for (const name of this.children(base)) if (re.test(name)) next.push(base === '.' ? name : `${base}/${name}`);
+      }
       current = next;
     }
     const found = current.filter((rel) => !excluded(rel));
     if (found.length === 0) throw invalid('COPY failed: no source files were specified');
     return found;
+  }
+
+  private isLink(rel: string): boolean {
+    return this.entries.get(rel)?.type === 'symlink';
+  }
+
+  /** Whether a directory on the way to `rel` is a symlink in the context. */
+  private linkOnTheWay(rel: string): boolean {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) if (this.isLink(parts.slice(0, i).join('/'))) return true;
+    return false;
   }
 
   /** A digest of what the sources name: paths, types, modes, link targets and contents, never times. */
@@ -149,7 +174,9 @@ export class ContextArchive {
           if (!excluded(child)) visit(child);
         }
       } else if (e) {
-        h.update(`${rel}\0${e.type}:${e.mode}\0${e.linkname ?? ''}\0${e.size}\0${e.digest ?? ''}\0`);
+        // a hardlink is copied as the file it names: that file's content is its content
+        const digest = e.digest ?? (e.type === 'other' && e.linkname ? this.entries.get(cleanName(e.linkname))?.digest : undefined);
+        h.update(`${rel}\0${e.type}:${e.mode}\0${e.linkname ?? ''}\0${e.size}\0${digest ?? ''}\0`);
       }
     };
     for (const s of sources) visit(s);

@@ -1,16 +1,22 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, createReadStream, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { closeQuietly, DIR_FLAGS, fdChild, fdPath, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
 import { invalid } from '../common/errors';
 
 /**
- * The build context on disk (the tar the client sent, unpacked into a folder of the
- * build's own) and what COPY and ADD need of it: source patterns resolved inside the
- * context, a digest of the content they name (the cache key), and the copy itself.
+ * What COPY and ADD read: a source tree (the unpacked context, a stage's or an image's
+ * root, the files of a here-document), seen as a process chrooted into it would see it.
+ * Patterns are expanded, content hashed for the cache key and files read through one
+ * resolver, src/archive/scoped-fs.ts: a path is followed one component at a time, a
+ * symlink inside the tree is followed *within* the tree (`evil -> /` in a stage means
+ * the stage's own root), and every node is reached through an fd of its directory and
+ * opened with O_NOFOLLOW, so no link can lead a build to the host's files.
  */
 export type Excluded = (relPath: string) => boolean;
 
 const GLOB = /[*?[\\]/;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 export function globToRegex(pattern: string): RegExp {
   let re = '';
@@ -31,148 +37,200 @@ export function globToRegex(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** A source of COPY/ADD, cleaned and checked to stay inside the context. */
+/** A source of COPY/ADD, cleaned and checked not to climb out of its tree by name. */
 function cleanSource(src: string): string {
-  const cleaned = path.posix.normalize(`/${src}`).slice(1);
+  const cleaned = path.posix.normalize(`/${src}`).slice(1).replace(/\/$/, '');
   if (path.posix.normalize(src).startsWith('../') || path.posix.normalize(src) === '..') {
     throw invalid(`forbidden path outside the build context: ${src} ()`);
   }
   return cleaned === '' ? '.' : cleaned;
 }
 
-/** Expands one source pattern to the context-relative paths it names (sorted). */
-export async function resolveSource(contextDir: string, src: string, excluded: Excluded): Promise<string[]> {
-  const clean = cleanSource(src);
-  if (!GLOB.test(clean)) {
-    const abs = path.join(contextDir, clean);
-    await assertInside(contextDir, abs, src);
-    try {
-      await fsp.lstat(abs);
-    } catch {
-      throw invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
-    }
-    if (clean !== '.' && excluded(clean)) throw invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
-    return [clean];
+const notFound = (src: string) => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
+
+/** A node of a source tree as a walk meets it; fds are valid during the visit only. */
+export type SourceNode =
+  | { kind: 'dir'; rel: string; st: fs.Stats; fd: number }
+  | { kind: 'file'; rel: string; st: fs.Stats; /** an fd on this very file, opened O_NOFOLLOW; the caller closes it */ open: () => number }
+  | { kind: 'symlink'; rel: string; st: fs.Stats; target: string }
+  | { kind: 'other'; rel: string; st: fs.Stats };
+
+export class SourceTree {
+  private constructor(private readonly sfs: ScopedFS) {}
+
+  static open(root: string): SourceTree {
+    return new SourceTree(ScopedFS.open(root, [], 'clamp'));
   }
-  const parts = clean.split('/');
-  let current = [''];
-  for (const part of parts) {
-    const next: string[] = [];
-    for (const base of current) {
+
+  close(): void {
+    this.sfs.close();
+  }
+
+  /** Expands one source pattern to the tree-relative paths it names (sorted). */
+  expand(src: string, excluded: Excluded): string[] {
+    const clean = cleanSource(src);
+    if (!GLOB.test(clean)) {
+      if (!this.exists(clean) || (clean !== '.' && excluded(clean))) throw notFound(src);
+      return [clean];
+    }
+    let current = ['.'];
+    for (const part of clean.split('/')) {
+      const join = (base: string, name: string) => (base === '.' ? name : `${base}/${name}`);
       if (!GLOB.test(part)) {
-        next.push(base ? `${base}/${part}` : part);
+        current = current.map((base) => join(base, part));
         continue;
       }
       const re = globToRegex(part);
-      const entries = await fsp.readdir(path.join(contextDir, base)).catch(() => [] as string[]);
-      for (const e of entries.sort()) if (re.test(e)) next.push(base ? `${base}/${e}` : e);
+      const next: string[] = [];
+      for (const base of current) for (const name of this.list(base)) if (re.test(name)) next.push(join(base, name));
+      current = next;
     }
-    current = next;
+    const found = current.filter((rel) => this.exists(rel) && !excluded(rel));
+    if (found.length === 0) throw invalid('COPY failed: no source files were specified');
+    return found;
   }
-  const found: string[] = [];
-  for (const rel of current) {
+
+  /**
+   * A digest of what the sources name: paths, types, modes, link targets and file content,
+   * never times, so an unchanged tree gives the same cache key on every build.
+   */
+  async digest(sources: string[], excluded: Excluded): Promise<string> {
+    const h = createHash('sha256');
+    const visit = async (n: SourceNode): Promise<void> => {
+      h.update(`${n.rel}\0${n.st.mode}\0`);
+      if (n.kind === 'symlink') h.update(`link:${n.target}\0`);
+      else if (n.kind === 'file') {
+        h.update(`size:${n.st.size}\0`);
+        const fd = n.open();
+        try {
+          await hashFile(h, fd, n.st.size);
+        } finally {
+          closeQuietly(fd);
+        }
+      } else if (n.kind === 'dir') await this.eachChild(n, excluded, visit);
+    };
+    for (const s of sources) await this.visit(s, visit);
+    return h.digest('hex');
+  }
+
+  /** Calls `fn` with the node at `rel` (a symlink there is the node, not followed). */
+  async visit<T>(rel: string, fn: (n: SourceNode) => Promise<T> | T): Promise<T> {
+    const loc = this.locate(rel, false);
     try {
-      await fsp.lstat(path.join(contextDir, rel));
-      if (!excluded(rel)) found.push(rel);
-    } catch {
-      /* no such path */
+      if (!loc.exists) throw notFound(rel);
+      if (loc.isDirFrame) return await fn({ kind: 'dir', rel, st: fs.fstatSync(loc.top.fd), fd: loc.top.fd });
+      return await fn(nodeAt(loc.top.fd, loc.name as string, rel));
+    } finally {
+      loc.close();
     }
   }
-  if (found.length === 0) throw invalid(`COPY failed: no source files were specified`);
-  return found;
-}
 
-async function assertInside(contextDir: string, abs: string, shown: string): Promise<void> {
-  const real = await fsp.realpath(abs).catch(() => abs);
-  const root = await fsp.realpath(contextDir);
-  if (real !== root && !real.startsWith(`${root}/`)) throw invalid(`forbidden path outside the build context: ${shown} ()`);
-}
-
-/**
- * A digest of what the sources name: paths, types, modes, link targets and file content,
- * never times, so an unchanged context gives the same cache key on every build.
- */
-export async function digestSources(contextDir: string, sources: string[], excluded: Excluded): Promise<string> {
-  const h = createHash('sha256');
-  // Synchronous calls: a context is thousands of small files, and one await per file costs
-  // more than the reads themselves. Large files are streamed.
-  const visit = async (rel: string): Promise<void> => {
-    const abs = path.join(contextDir, rel);
-    const st = lstatSync(abs);
-    h.update(`${rel}\0${st.mode}\0`);
-    if (st.isSymbolicLink()) h.update(`link:${readlinkSync(abs)}\0`);
-    else if (st.isFile()) {
-      h.update(`size:${st.size}\0`);
-      if (st.size < 1 << 20) h.update(readFileSync(abs));
-      else for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
-    } else if (st.isDirectory()) {
-      for (const e of readdirSync(abs).sort()) {
-        const child = rel === '.' ? e : `${rel}/${e}`;
-        if (!excluded(child)) await visit(child);
+  /** Visits the entries of a directory node in name order, leaving out excluded ones. */
+  async eachChild(dir: SourceNode & { kind: 'dir' }, excluded: Excluded, fn: (n: SourceNode) => Promise<void> | void): Promise<void> {
+    for (const name of fs.readdirSync(fdPath(dir.fd)).sort()) {
+      const rel = dir.rel === '.' ? name : `${dir.rel}/${name}`;
+      if (excluded(rel)) continue;
+      const at = fdChild(dir.fd, name);
+      const st = lstatIfThere(at);
+      if (!st) continue;
+      if (!st.isDirectory()) {
+        await fn(nodeAt(dir.fd, name, rel, st));
+        continue;
+      }
+      const fd = fs.openSync(at, DIR_FLAGS); // O_NOFOLLOW: a directory swapped for a link fails here
+      try {
+        await fn({ kind: 'dir', rel, st: fs.fstatSync(fd), fd });
+      } finally {
+        closeQuietly(fd);
       }
     }
-  };
-  for (const s of sources) await visit(s);
-  return h.digest('hex');
-}
+  }
 
-export interface CopyOptions {
-  uid?: number;
-  gid?: number;
-  mode?: number;
-}
-
-/**
- * Copies a context path to `dest` (a host path already resolved inside the step's root):
- * a directory's content goes into `dest`, a file becomes `dest`. Symlinks are copied as
- * links, never followed. Owners are root unless --chown says otherwise, as Docker does.
- */
-export async function copyPath(contextDir: string, rel: string, dest: string, excluded: Excluded, o: CopyOptions): Promise<void> {
-  copyPathSync(contextDir, rel, dest, excluded, o);
-}
-
-// Synchronous for the same reason as digestSources: one await per small file is the cost.
-function copyPathSync(contextDir: string, rel: string, dest: string, excluded: Excluded, o: CopyOptions): void {
-  const abs = path.join(contextDir, rel);
-  const st = lstatSync(abs);
-  if (st.isDirectory()) {
-    ensureDir(dest, st, o);
-    for (const e of readdirSync(abs).sort()) {
-      const child = rel === '.' ? e : `${rel}/${e}`;
-      if (excluded(child)) continue;
-      copyPathSync(contextDir, child, path.join(dest, e), excluded, o);
+  private locate(rel: string, followLast: boolean): Location {
+    try {
+      return this.sfs.resolve(rel, { followLast });
+    } catch (e) {
+      if (e instanceof ScopeError) throw e.code === 'ELOOP' ? invalid(e.message) : notFound(rel);
+      throw e;
     }
-    return;
   }
-  mkdirSync(path.dirname(dest), { recursive: true });
-  const existing = lstatIfExists(dest);
-  if (existing) rmSync(dest, { recursive: true, force: true });
-  if (st.isSymbolicLink()) {
-    symlinkSync(readlinkSync(abs), dest);
-  } else if (st.isFile()) {
-    copyFileSync(abs, dest);
-    chmodSync(dest, o.mode ?? st.mode & 0o7777);
-  } else {
-    return; // sockets, devices and fifos in a context are not copied
+
+  private exists(rel: string): boolean {
+    try {
+      const loc = this.locate(rel, false);
+      loc.close();
+      return loc.exists;
+    } catch {
+      return false;
+    }
   }
-  lchownSync(dest, o.uid ?? 0, o.gid ?? 0);
-  lutimesSync(dest, st.atime, st.mtime);
+
+  /** The names in the directory `rel` names (links followed inside the tree); none when it is not one. */
+  private list(rel: string): string[] {
+    let loc: Location;
+    try {
+      loc = this.locate(rel, true);
+    } catch {
+      return [];
+    }
+    try {
+      return loc.exists && loc.isDirFrame ? fs.readdirSync(fdPath(loc.top.fd)).sort() : [];
+    } finally {
+      loc.close();
+    }
+  }
 }
 
-function lstatIfExists(p: string): Stats | undefined {
+/** The non-directory `name` in the directory open as `dirFd`. */
+function nodeAt(dirFd: number, name: string, rel: string, known?: fs.Stats): SourceNode {
+  const at = fdChild(dirFd, name);
+  const st = known ?? fs.lstatSync(at);
+  if (st.isSymbolicLink()) return { kind: 'symlink', rel, st, target: fs.readlinkSync(at) };
+  if (st.isDirectory()) throw new Error(`${rel}: changed while it was being read`);
+  if (!st.isFile()) return { kind: 'other', rel, st };
+  return {
+    kind: 'file',
+    rel,
+    st,
+    open: () => {
+      // O_NONBLOCK: a FIFO swapped in meanwhile cannot hang the build; the inode check catches any swap
+      const fd = fs.openSync(at, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      const now = fs.fstatSync(fd);
+      if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) {
+        closeQuietly(fd);
+        throw invalid(`${rel}: changed while it was being read`);
+      }
+      return fd;
+    },
+  };
+}
+
+function lstatIfThere(p: string): fs.Stats | undefined {
   try {
-    return lstatSync(p);
+    return fs.lstatSync(p);
   } catch {
     return undefined;
   }
 }
 
-function ensureDir(dest: string, st: Stats, o: CopyOptions): void {
-  const existing = lstatIfExists(dest);
-  if (existing && !existing.isDirectory()) rmSync(dest, { force: true });
-  if (!existing || !existing.isDirectory()) {
-    mkdirSync(dest, { recursive: true });
-    chmodSync(dest, o.mode ?? st.mode & 0o7777);
-    lchownSync(dest, o.uid ?? 0, o.gid ?? 0);
+const SMALL_FILE = 1 << 20;
+
+/** Hashes a file from its fd: small ones at once, large ones streamed so the event loop turns. */
+async function hashFile(h: Hash, fd: number, size: number): Promise<void> {
+  if (size < SMALL_FILE) {
+    h.update(readAll(fd, size));
+    return;
   }
+  for await (const chunk of fs.createReadStream('', { fd, start: 0, autoClose: false })) h.update(chunk as Buffer);
+}
+
+function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerConfig } from '../api/types';
@@ -20,6 +20,17 @@ export class StepFailed extends BerthError {
   }
 }
 
+/** The build's client went away: Docker's words for a cancelled build. */
+export class BuildCancelled extends BerthError {
+  constructor() {
+    super('SYSTEM', 'context canceled');
+  }
+}
+
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BuildCancelled();
+}
+
 export interface RunStepOptions {
   snapshotter: Snapshotter;
   /** the active snapshot the command writes into */
@@ -32,6 +43,8 @@ export interface RunStepOptions {
   config: ContainerConfig;
   args: string[];
   output: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** aborted when the build is cancelled: the command is killed, the step fails */
+  signal?: AbortSignal;
 }
 
 /**
@@ -63,13 +76,26 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     // the image's /etc files are what the step should see and keep, not the daemon's copies
     spec.mounts = spec.mounts.filter((m) => !['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(m.destination));
     await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
+    throwIfCancelled(o.signal);
+    let killing: Promise<void> | undefined;
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(o.runtimePath, ['--root', o.runtimeRoot, 'run', '--bundle', bundle, o.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const onAbort = () => (killing = killContainer(o, child));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
       child.stdout.on('data', (d: Buffer) => o.output('stdout', d));
       child.stderr.on('data', (d: Buffer) => o.output('stderr', d));
       child.on('error', reject);
-      child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+      child.on('close', (c, signal) => {
+        o.signal?.removeEventListener('abort', onAbort);
+        resolve(c ?? (signal ? 128 : 1));
+      });
     });
+    if (killing) {
+      await killing;
+      // `runc run` deletes its container when the process ends; a kill that came before it was made leaves none either
+      await runtime(o, ['delete', '--force', o.key]);
+      throw new BuildCancelled();
+    }
     if (code !== 0) {
       const shown = o.args.length === 3 && o.args[1] === '-c' ? `${o.args[0]} -c ${o.args[2]}` : JSON.stringify(o.args);
       throw new StepFailed(`The command '${shown}' returned a non-zero code: ${code}`, code);
@@ -78,4 +104,28 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     await unmount(rootfs).catch(() => undefined);
     await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Kills the step's container (its init, and with it the whole PID namespace) until
+ * `runc run` has returned: a cancel may come before runc has created the container,
+ * when there is nothing to kill yet. Killing `runc run` itself would leave the
+ * container running without it.
+ */
+async function killContainer(o: RunStepOptions, child: ChildProcess): Promise<void> {
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  while (!exited()) {
+    await runtime(o, ['kill', o.key, 'KILL']);
+    if (exited()) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs one runtime command to its end, whatever its outcome: the callers wait for a state, not for this command. */
+function runtime(o: RunStepOptions, args: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const p = spawn(o.runtimePath, ['--root', o.runtimeRoot, ...args], { stdio: 'ignore' });
+    p.on('error', () => resolve());
+    p.on('close', () => resolve());
+  });
 }

@@ -202,3 +202,11 @@ test('a file deleted in a step is a whiteout in that layer of the saved image', 
   assert.ok(third.includes('.wh.d'), `the removed directory is a whiteout in the last layer: ${third.join(' ')}`);
   assert.notEqual((await d.berth(['run', '--rm', 'wh:1', 'ls', '/d'])).code, 0);
 });
+
+test('COPY --chown/--chmod apply to what is copied; the folders made to hold it are root\'s, 0755', async () => {
+  const dir = await context('chmod', { Dockerfile: 'FROM busybox\nCOPY --chown=1:2 --chmod=600 f.txt /made/deep/\n', 'f.txt': 'f\n' });
+  const b = await d.berth(['build', '-t', 'chmod:1', dir]);
+  assert.equal(b.code, 0, b.stderr + b.stdout);
+  const st = await d.berth(['run', '--rm', 'chmod:1', 'stat', '-c', '%n %a %u:%g', '/made', '/made/deep', '/made/deep/f.txt']);
+  assert.equal(st.stdout, '/made 755 0:0\n/made/deep 755 0:0\n/made/deep/f.txt 600 1:2\n');
+});

@@ -26,6 +26,11 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
     };
     for (const t of options.tags) if (!t) throw invalid('invalid reference format');
     res.writeHead(200, { 'Content-Type': 'application/json' });
+    // the client went away before the answer ended: Docker cancels the build
+    const cancel = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) cancel.abort();
+    });
     const send = (msg: Record<string, unknown>) => {
       if (!res.destroyed) res.write(`${JSON.stringify(msg)}\r\n`);
     };
@@ -33,7 +38,7 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
       await builder.build(decompressBody(req), options, {
         stream: (text) => send({ stream: text }),
         aux: (id) => send({ aux: { ID: id } }),
-      });
+      }, cancel.signal);
     } catch (e) {
       const message = (e as Error).message;
       const code = e instanceof StepFailed ? e.exitCode : 1;

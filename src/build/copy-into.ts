@@ -1,0 +1,186 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { closeQuietly, DIR_FLAGS, fdChild, fdPath, removeTree, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
+import { invalid } from '../common/errors';
+import { applyTar } from '../layer/tar-apply';
+import type { Excluded, SourceNode, SourceTree } from './context';
+
+/**
+ * The writing half of COPY and ADD: nodes of a source tree copied into a step's root,
+ * which is resolved as the step's own `/` (scoped-fs.ts), so a symlink the image holds on
+ * the destination path is followed inside the image, never to the host. Below the
+ * destination nothing is followed: each entry is made through the fd of its directory
+ * with calls that do not follow the last component, and what is in the way is replaced
+ * (a directory merges into a directory). Symlinks are copied as links. Owners are root
+ * unless --chown says otherwise, as Docker does.
+ */
+export interface CopyOptions {
+  uid?: number;
+  gid?: number;
+  mode?: number;
+  excluded: Excluded;
+  /** ADD: a local tar archive (plain or gzip) is unpacked at the destination */
+  unpackTars: boolean;
+}
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+
+export class CopyInto {
+  private readonly dest: ScopedFS;
+
+  constructor(root: string) {
+    this.dest = ScopedFS.open(root, [], 'clamp');
+  }
+
+  close(): void {
+    this.dest.close();
+  }
+
+  /**
+   * Copies the source `rel` of `from` to the tree path `destPath`: a directory's content
+   * goes into it; a file becomes it, or goes into it when it names a directory
+   * (`destIsDir`: the destination ends in "/" or takes several sources).
+   */
+  async copy(from: SourceTree, rel: string, destPath: string, destIsDir: boolean, o: CopyOptions): Promise<void> {
+    await from.visit(rel, async (node) => {
+      if (node.kind === 'dir') {
+        const dir = this.ensureDir(destPath, node.st, o);
+        try {
+          await this.children(from, node, dir.top.fd, o);
+        } finally {
+          dir.close();
+        }
+        return;
+      }
+      if (node.kind === 'file' && o.unpackTars) {
+        const fd = node.open();
+        try {
+          const compression = tarCompression(fd);
+          if (compression) {
+            const dir = this.ensureDir(destPath, undefined, plainDirs(o));
+            try {
+              const raw = fs.createReadStream('', { fd, start: 0, autoClose: false });
+              await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
+            } finally {
+              dir.close();
+            }
+            return;
+          }
+        } finally {
+          closeQuietly(fd);
+        }
+      }
+      const at = destIsDir ? this.ensureDir(destPath, undefined, plainDirs(o)) : this.locate(destPath);
+      try {
+        if (at.isDirFrame) this.node(node, at.top.fd, path.posix.basename(rel), o);
+        else this.node(node, at.top.fd, at.name as string, o);
+      } finally {
+        at.close();
+      }
+    });
+  }
+
+  private async children(from: SourceTree, dir: SourceNode & { kind: 'dir' }, destFd: number, o: CopyOptions): Promise<void> {
+    await from.eachChild(dir, o.excluded, async (child) => {
+      const name = path.posix.basename(child.rel);
+      if (child.kind !== 'dir') return this.node(child, destFd, name, o);
+      const fd = this.childDir(destFd, name, child.st, o);
+      try {
+        await this.children(from, child, fd, o);
+      } finally {
+        closeQuietly(fd);
+      }
+    });
+  }
+
+  /** A non-directory node made as `name` in the directory open as `dirFd`. */
+  private node(n: SourceNode, dirFd: number, name: string, o: CopyOptions): void {
+    const at = fdChild(dirFd, name);
+    if (n.kind === 'other' || n.kind === 'dir') return; // sockets, devices and fifos in a context are not copied
+    removeTree(dirFd, name);
+    if (n.kind === 'symlink') {
+      fs.symlinkSync(n.target, at);
+      fs.lchownSync(at, o.uid ?? 0, o.gid ?? 0);
+      fs.lutimesSync(at, n.st.atime, n.st.mtime);
+      return;
+    }
+    const src = n.open();
+    try {
+      const out = fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      try {
+        // both ends are fds checked to be these very files: their /proc paths cannot be redirected
+        fs.copyFileSync(fdPath(src), fdPath(out));
+        fs.fchownSync(out, o.uid ?? 0, o.gid ?? 0); // before chmod: chown clears setuid bits
+        fs.fchmodSync(out, o.mode ?? n.st.mode & 0o7777);
+        fs.futimesSync(out, n.st.atime, n.st.mtime);
+      } finally {
+        closeQuietly(out);
+      }
+    } finally {
+      closeQuietly(src);
+    }
+  }
+
+  /** The directory `name` in `dirFd`, made (with the source's mode) when missing or not a directory; its fd. */
+  private childDir(dirFd: number, name: string, st: fs.Stats | undefined, o: CopyOptions): number {
+    const at = fdChild(dirFd, name);
+    let existing: fs.Stats | undefined;
+    try {
+      existing = fs.lstatSync(at);
+    } catch {
+      existing = undefined;
+    }
+    if (existing && !existing.isDirectory()) removeTree(dirFd, name);
+    if (!existing?.isDirectory()) fs.mkdirSync(at, 0o755);
+    const fd = fs.openSync(at, DIR_FLAGS);
+    if (!existing?.isDirectory()) {
+      fs.fchownSync(fd, o.uid ?? 0, o.gid ?? 0);
+      fs.fchmodSync(fd, o.mode ?? (st ? st.mode & 0o7777 : 0o755));
+    }
+    return fd;
+  }
+
+  /** The destination directory, made with its parents when missing (links on the way followed inside the root). */
+  private ensureDir(destPath: string, st: fs.Stats | undefined, o: CopyOptions): Location {
+    const loc = this.locate(destPath);
+    if (loc.isDirFrame) return loc;
+    try {
+      closeQuietly(this.childDir(loc.top.fd, loc.name as string, st, o));
+    } finally {
+      loc.close();
+    }
+    return this.resolve(destPath, { followLast: true });
+  }
+
+  /**
+   * The destination as it stands, its parents made when missing: a directory (a dir
+   * frame), or the entry in its parent that a file replaces (there or not).
+   */
+  private locate(destPath: string): Location {
+    this.resolve(path.posix.dirname(destPath), { followLast: true, createDirs: true }).close();
+    return this.resolve(destPath, { followLast: true });
+  }
+
+  private resolve(treePath: string, opts: { followLast: boolean; createDirs?: boolean }): Location {
+    try {
+      return this.dest.resolve(treePath, opts);
+    } catch (e) {
+      if (e instanceof ScopeError) throw invalid(`failed to copy files: ${e.message}`);
+      throw e;
+    }
+  }
+}
+
+/** A directory made to hold a file or an unpacked tar is root's, 0755, as `mkdir -p`: --chown and --chmod are for what is copied. */
+function plainDirs(o: CopyOptions): CopyOptions {
+  return { excluded: o.excluded, unpackTars: o.unpackTars };
+}
+
+/** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
+function tarCompression(fd: number): 'gzip' | 'none' | undefined {
+  const head = Buffer.alloc(512);
+  const n = fs.readSync(fd, head, 0, 512, 0);
+  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  return n >= 262 && head.subarray(257, 262).toString() === 'ustar' ? 'none' : undefined;
+}
