@@ -1,4 +1,3 @@
-import { invalid } from '../../common/errors';
 import type { Router } from '../router';
 import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, pruneLabelsMatch } from '../../common/filters';
 import { queryBool, queryFilters, readJSONBody, sendJSON } from '../respond';
