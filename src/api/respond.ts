@@ -69,7 +69,3 @@ export function queryFilters(q: URLSearchParams): Map<string, string[]> {
   }
   return out;
 }
-
-export function checkFilterKeys(filters: Map<string, string[]>, allowed: string[]): void {
-  for (const k of filters.keys()) if (!allowed.includes(k)) throw invalid(`invalid filter '${k}'`);
-}

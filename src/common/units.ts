@@ -131,43 +131,6 @@ function parseRational(s: string): { num: bigint; den: bigint } | undefined {
   return { num, den };
 }
 
-const durationUnits: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Go's time.ParseDuration ("1h30m", "1.5s", "300ms"), in milliseconds. */
-export function parseGoDuration(s: string): number {
-  const orig = s;
-  const fail = (why = 'invalid duration') => new Error(`time: ${why} ${JSON.stringify(orig)}`);
-  let neg = false;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') throw fail();
-  let total = 0;
-  while (s.length > 0) {
-    const num = /^(\d*)(\.\d*)?/.exec(s);
-    if (!num || num[0] === '' || num[0] === '.') throw fail();
-    s = s.slice(num[0].length);
-    const unit = /^[^\d.]+/.exec(s);
-    if (!unit) throw fail('missing unit in duration');
-    const mult = durationUnits[unit[0]];
-    if (mult === undefined) throw new Error(`time: unknown unit ${JSON.stringify(unit[0])} in duration ${JSON.stringify(orig)}`);
-    s = s.slice(unit[0].length);
-    total += Number(num[0]) * mult;
-  }
-  return neg ? -total : total;
-}
-
 /** Formats milliseconds like Go's Duration.String ("1m30s", "500ms", "0s"). */
 export function formatGoDuration(ms: number): string {
   if (ms === 0) return '0s';

@@ -96,7 +96,7 @@ function portsView(rec: ContainerRecord): Record<string, { HostIp: string; HostP
 }
 
 /** The `Ports` of the container list: one entry per binding, and exposed ports unbound. */
-function portList(rec: ContainerRecord): Record<string, unknown>[] {
+export function portList(rec: ContainerRecord): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const [key, bindings] of Object.entries(portsView(rec))) {
     const [port, type] = key.split('/');

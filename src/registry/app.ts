@@ -6,6 +6,7 @@ import { checkName } from './reference';
 import { BlobStore } from './store/blobs';
 import { UploadStore } from './store/uploads';
 import { StorageDriver } from './storage/driver';
+import type { ForeignUrlPolicy } from './manifest';
 import { base, Ctx, Registry, sendError } from './handlers/base';
 import { deleteBlob, getBlob } from './handlers/blobs';
 import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from './handlers/uploads';
@@ -45,9 +46,9 @@ export function route(pathname: string): { resource: Resource; name: string; ref
   return { resource: 'referrers', name, ref: m[7] };
 }
 
-export function createRegistry(driver: StorageDriver, readOnly: boolean): Registry {
+export function createRegistry(driver: StorageDriver, readOnly: boolean, foreignUrls: ForeignUrlPolicy = { allow: [] }): Registry {
   const blobs = new BlobStore(driver);
-  return { driver, blobs, uploads: new UploadStore(driver, blobs), readOnly };
+  return { driver, blobs, uploads: new UploadStore(driver, blobs), readOnly, foreignUrls };
 }
 
 /**

@@ -11,9 +11,12 @@ import { collectGarbage } from './gc';
 import { listen, TlsFiles } from './listen';
 import { FilesystemDriver } from './storage/filesystem';
 import { createTokenHandler } from './token-server';
+import type { ForeignUrlPolicy } from './manifest';
+import { parseGoDuration } from '../common/time';
 
 const USAGE = `usage:
   berth-registry serve [--addr 127.0.0.1:5000] [--root DIR] [--read-only]
+                       [--allow-foreign-url REGEX ...]
                        [--htpasswd FILE]
                        [--token-realm URL --token-service NAME --token-issuer ISS --token-cert PEM]
                        [--tls-cert PEM --tls-key PEM]
@@ -40,9 +43,11 @@ interface Options {
   issuer?: string;
   service?: string;
   grace?: string;
+  /** regular expressions for the foreign layer URLs a pushed manifest may name */
+  allowForeignUrl: string[];
 }
 
-type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun'>;
+type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun' | 'allowForeignUrl'>;
 
 const VALUE_FLAGS: Record<string, ValueOption> = {
   '--addr': 'addr',
@@ -64,19 +69,20 @@ const VALUE_FLAGS: Record<string, ValueOption> = {
 // Which flags each command takes, so that a flag given to the wrong command is an error
 // rather than silently ignored (a --token-cert meant for serve must not vanish).
 const COMMAND_FLAGS: Record<string, string[]> = {
-  serve: ['--addr', '--root', '--read-only', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key'],
+  serve: ['--addr', '--root', '--read-only', '--allow-foreign-url', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key'],
   token: ['--addr', '--htpasswd', '--acl', '--key', '--issuer', '--service', '--tls-cert', '--tls-key'],
   gc: ['--root', '--dry-run', '--grace'],
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { cmd: argv[0] ?? '', root: '/var/lib/berth-registry', readOnly: false, dryRun: false };
+  const o: Options = { cmd: argv[0] ?? '', root: '/var/lib/berth-registry', readOnly: false, dryRun: false, allowForeignUrl: [] };
   for (let i = 1; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const known = COMMAND_FLAGS[o.cmd];
     if (known && !known.includes(flag)) fail(`${o.cmd} does not take ${flag}`);
     if (flag === '--read-only') o.readOnly = true;
     else if (flag === '--dry-run') o.dryRun = true;
+    else if (flag === '--allow-foreign-url') o.allowForeignUrl.push(inline ?? argv[++i] ?? fail(`${flag} needs a value`));
     else if (Object.hasOwn(VALUE_FLAGS, flag)) o[VALUE_FLAGS[flag]] = inline ?? argv[++i] ?? fail(`${flag} needs a value`);
     else fail(`unknown flag ${argv[i]}`);
   }
@@ -86,9 +92,13 @@ function parseArgs(argv: string[]): Options {
 /** `--grace 90s|30m|2h|0`: how young a blob or upload may be and still be in use by a push. */
 function graceOf(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const m = /^(\d+)(ms|s|m|h)?$/.exec(v);
-  if (!m) fail(`--grace takes a duration such as 30m or 2h, not ${v}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  try {
+    const ms = parseGoDuration(v);
+    if (ms >= 0) return ms;
+  } catch {
+    // said below
+  }
+  return fail(`--grace takes a duration such as 30m or 2h, not ${v}`);
 }
 
 function fail(msg: string): never {
@@ -118,11 +128,24 @@ function authorizerOf(o: Options): Authorizer | undefined {
   });
 }
 
+/** `--allow-foreign-url REGEX`, repeatable; without it no foreign layer URL is accepted (as Distribution). */
+function foreignUrlPolicyOf(o: Options): ForeignUrlPolicy {
+  return {
+    allow: o.allowForeignUrl.map((re) => {
+      try {
+        return new RegExp(re);
+      } catch (e) {
+        return fail(`--allow-foreign-url: ${(e as Error).message}`);
+      }
+    }),
+  };
+}
+
 function serve(o: Options): void {
   mkdirSync(o.root, { recursive: true });
   const auth = authorizerOf(o);
   const tls = tlsOf(o);
-  const handler = createHandler(createRegistry(new FilesystemDriver(o.root), o.readOnly), auth);
+  const handler = createHandler(createRegistry(new FilesystemDriver(o.root), o.readOnly, foreignUrlPolicyOf(o)), auth);
   listen(handler, o.addr ?? '127.0.0.1:5000', tls, (where) => {
     const notes = [tls ? 'https' : 'http', o.htpasswd ? 'htpasswd' : o.tokenRealm ? 'token auth' : 'anonymous', ...(o.readOnly ? ['read-only'] : [])];
     // Tests read this line to learn the port when they asked for port 0.

@@ -61,3 +61,53 @@ export function manifestRefs(m: ManifestDoc): ManifestRefs {
     subject: m.subject,
   };
 }
+
+/** Which foreign URLs a manifest's layers may name (Distribution's validation.manifests.urls). */
+export interface ForeignUrlPolicy {
+  /** a URL must match one of these; none: no foreign URL is accepted */
+  allow: RegExp[];
+}
+
+/** Why a descriptor of a pushed manifest is refused, in Distribution's words. */
+export interface DescriptorProblem {
+  digest: string;
+  problem: 'unexpected URL on layer' | 'invalid URL on layer' | 'missing URL on layer';
+  url?: string;
+}
+
+export const FOREIGN_LAYER_TYPE = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
+
+function urlProblem(u: unknown, policy: ForeignUrlPolicy): boolean {
+  if (typeof u !== 'string') return true;
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    return true;
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || u.includes('#')) return true;
+  return !policy.allow.some((re) => re.test(u));
+}
+
+/**
+ * The blobs of a manifest that must be in the registry, and the descriptors whose URLs are
+ * refused. Only layers may live elsewhere, and only at an http(s) URL the policy allows; a
+ * config (or an artifact's blob) with URLs is refused and must be here all the same.
+ */
+export function checkBlobDescriptors(m: ManifestDoc, policy: ForeignUrlPolicy): { mustExist: Descriptor[]; problems: DescriptorProblem[] } {
+  const mustExist: Descriptor[] = [];
+  const problems: DescriptorProblem[] = [];
+  const urlsOf = (d: Descriptor) => (Array.isArray(d.urls) ? d.urls : d.urls === undefined ? [] : [d.urls as unknown]);
+  for (const d of [...(m.config ? [m.config] : []), ...(m.blobs ?? [])]) {
+    if (urlsOf(d).length) problems.push({ digest: d.digest, problem: 'unexpected URL on layer' });
+    mustExist.push(d);
+  }
+  for (const d of m.layers ?? []) {
+    const urls = urlsOf(d);
+    const bad = urls.find((u) => urlProblem(u, policy));
+    if (bad !== undefined) problems.push({ digest: d.digest, problem: 'invalid URL on layer', url: String(bad) });
+    else if (urls.length === 0 && d.mediaType === FOREIGN_LAYER_TYPE) problems.push({ digest: d.digest, problem: 'missing URL on layer' });
+    else if (urls.length === 0) mustExist.push(d);
+  }
+  return { mustExist, problems };
+}

@@ -324,3 +324,57 @@ test('the registry API end to end', async (t) => {
 
   await srv.stop();
 });
+
+test('foreign layer URLs: refused unless allowed; a config must be here whatever its URLs', async () => {
+  const FOREIGN = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
+  const absent = sha('a layer this registry never saw');
+  const errorsOf = async (r: Response) => ((await r.json()) as { errors: { code: string; message: string; detail: unknown }[] }).errors;
+  const manifest = (configDesc: Record<string, unknown>, layers: Record<string, unknown>[]) => ({ schemaVersion: 2, mediaType: DOCKER_MANIFEST, config: configDesc, layers });
+
+  const strict = await serve();
+  try {
+    const config = await pushBlob(strict.base, 'foreign/strict', '{"os":"linux"}');
+    const configDesc = { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: 14 };
+
+    // the config blob is not here: its urls do not excuse it
+    const missingConfig = sha('no such config');
+    const noConfig = await pushManifest(strict.base, 'foreign/strict', 'a', manifest({ ...configDesc, digest: missingConfig, urls: ['https://layers.example.com/c'] }, []), DOCKER_MANIFEST);
+    assert.equal(noConfig.r.status, 400);
+    const [e1] = await errorsOf(noConfig.r);
+    assert.equal(e1.code, 'MANIFEST_INVALID');
+    assert.equal(e1.message, 'unexpected URL on layer');
+    assert.deepEqual(e1.detail, [{ digest: missingConfig, problem: 'unexpected URL on layer' }]);
+    const noConfigNoUrls = await pushManifest(strict.base, 'foreign/strict', 'a', manifest({ ...configDesc, digest: missingConfig }, []), DOCKER_MANIFEST);
+    assert.equal(noConfigNoUrls.r.status, 400);
+    assert.equal((await errorsOf(noConfigNoUrls.r))[0].code, 'MANIFEST_BLOB_UNKNOWN');
+
+    // without an allow list no foreign URL is accepted
+    const layer = { mediaType: FOREIGN, digest: absent, size: 10, urls: ['https://layers.example.com/l'] };
+    const refused = await pushManifest(strict.base, 'foreign/strict', 'b', manifest(configDesc, [layer]), DOCKER_MANIFEST);
+    assert.equal(refused.r.status, 400);
+    const [e2] = await errorsOf(refused.r);
+    assert.equal(e2.code, 'MANIFEST_INVALID');
+    assert.deepEqual(e2.detail, [{ digest: absent, problem: 'invalid URL on layer', url: 'https://layers.example.com/l' }]);
+    const noUrl = await pushManifest(strict.base, 'foreign/strict', 'c', manifest(configDesc, [{ ...layer, urls: undefined }]), DOCKER_MANIFEST);
+    assert.equal(noUrl.r.status, 400);
+    assert.equal((await errorsOf(noUrl.r))[0].message, 'missing URL on layer');
+  } finally {
+    await strict.stop();
+  }
+
+  const allowing = await serve('--allow-foreign-url', '^https://layers\\.example\\.com/');
+  try {
+    const config = await pushBlob(allowing.base, 'foreign/allowed', '{"os":"linux"}');
+    const configDesc = { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: 14 };
+    const layer = { mediaType: FOREIGN, digest: absent, size: 10, urls: ['https://layers.example.com/l'] };
+    const ok = await pushManifest(allowing.base, 'foreign/allowed', 'v1', manifest(configDesc, [layer]), DOCKER_MANIFEST);
+    assert.equal(ok.r.status, 201, await ok.r.text());
+    for (const url of ['https://elsewhere.example.org/l', 'ftp://layers.example.com/l', 'https://layers.example.com/l#frag', 'not a url']) {
+      const r = await pushManifest(allowing.base, 'foreign/allowed', 'v2', manifest(configDesc, [{ ...layer, urls: [url] }]), DOCKER_MANIFEST);
+      assert.equal(r.r.status, 400, url);
+      assert.deepEqual((await errorsOf(r.r))[0].detail, [{ digest: absent, problem: 'invalid URL on layer', url }], url);
+    }
+  } finally {
+    await allowing.stop();
+  }
+});

@@ -4,7 +4,7 @@ import { isValidDigest, isValidName, isValidTag } from '../../src/registry/refer
 import { route } from '../../src/registry/app';
 import { parseRange } from '../../src/registry/handlers/blobs';
 import { paginate } from '../../src/registry/handlers/base';
-import { manifestRefs, parseManifest } from '../../src/registry/manifest';
+import { checkBlobDescriptors, FOREIGN_LAYER_TYPE, manifestRefs, parseManifest } from '../../src/registry/manifest';
 
 test('repository names follow the spec grammar', () => {
   for (const ok of ['a', 'library/busybox', 'a.b_c__d---e/f9', 'x/y/z/w', 'a' .repeat(200)]) assert.ok(isValidName(ok), ok);
@@ -70,4 +70,25 @@ test('manifest references', () => {
   assert.deepEqual(manifestRefs(parseManifest(Buffer.from(JSON.stringify({ manifests: [{ digest: d('e') }] })))).manifests.map((m) => m.digest), [d('e')]);
   assert.throws(() => parseManifest(Buffer.from('nope')), /JSON/);
   assert.throws(() => parseManifest(Buffer.from('{"layers":[{"digest":"x"}]}')), /digest/);
+});
+
+test('foreign URLs: only layers, only http(s) without a fragment, only where allowed', () => {
+  const d = (c: string) => 'sha256:' + c.repeat(64);
+  const allow = { allow: [/^https:\/\/cdn\.example\.com\//] };
+  const layer = (urls?: string[], mediaType = FOREIGN_LAYER_TYPE) => ({ mediaType, digest: d('b'), urls });
+  const check = (doc: Parameters<typeof checkBlobDescriptors>[0], policy = allow) => checkBlobDescriptors(doc, policy);
+
+  const ok = check({ config: { digest: d('a') }, layers: [layer(['https://cdn.example.com/x'])] });
+  assert.deepEqual(ok, { mustExist: [{ digest: d('a') }], problems: [] });
+  assert.deepEqual(check({ config: { digest: d('a') }, layers: [layer(['https://cdn.example.com/x'])] }, { allow: [] }).problems, [
+    { digest: d('b'), problem: 'invalid URL on layer', url: 'https://cdn.example.com/x' },
+  ]);
+  const config = check({ config: { digest: d('a'), urls: ['https://cdn.example.com/c'] } });
+  assert.deepEqual(config.problems, [{ digest: d('a'), problem: 'unexpected URL on layer' }]);
+  assert.deepEqual(config.mustExist.map((x) => x.digest), [d('a')], 'a config with URLs must still be here');
+  for (const url of ['http://other.example.com/x', 'file:///etc/passwd', 'https://cdn.example.com/x#y', '::']) {
+    assert.equal(check({ layers: [layer(['https://cdn.example.com/ok', url])] }).problems[0]?.problem, 'invalid URL on layer', url);
+  }
+  assert.equal(check({ layers: [layer([])] }).problems[0]?.problem, 'missing URL on layer');
+  assert.deepEqual(check({ layers: [layer(undefined, 'application/vnd.oci.image.layer.v1.tar+gzip')] }).mustExist.map((x) => x.digest), [d('b')]);
 });

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { invalid } from '../../common/errors';
 import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
-import { checkFilterKeys, queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
+import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
 import { startRawStream } from '../server';
 import { requireAttachSockets } from '../../runtime/attach-socket';
 import { frame, frameAll } from '../stream';
@@ -11,6 +11,8 @@ import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
 import type { ContainerUpdateBody } from '../../container/update';
 import { containerInspect, containerSummary } from '../../container/present';
+import { filterContainers } from '../../container/list-filter';
+import { parseTimeArg } from '../../common/time';
 import { readLogBatches, readLogs } from '../../container/logs';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
 import type { ImageStore } from '../../image/store';
@@ -36,11 +38,10 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const limit = queryInt(query, 'limit') ?? -1;
     const withSize = queryBool(query, 'size');
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose']);
     let list = m.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const implicitRunning = !all && limit <= 0 && !filters.has('status') && !filters.has('exited');
     if (implicitRunning) list = list.filter((c) => c.State.Running);
-    list = applyFilters(list, filters, m, d.images);
+    list = filterContainers(list, filters, { container: (ref) => m.store.get(ref), imageId: (ref) => d.images.resolve(ref)?.id, network: (ref) => m.networkView.find(ref) });
     if (limit > 0) list = list.slice(0, limit);
     const out = [];
     for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n)));
@@ -195,13 +196,9 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
 
 }
 
+/** `since`/`until` in seconds (0: unset), in the forms of Docker's GetTimestamp. */
 function parseTime(v: string | null): number {
-  if (!v) return 0;
-  const n = Number(v);
-  if (Number.isFinite(n)) return n;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalid(`invalid time value: ${v}`);
-  return t / 1000;
+  return v ? parseTimeArg(v) / 1000 : 0;
 }
 
 function closed(s: Duplex | ServerResponse): Promise<void> {
@@ -228,60 +225,4 @@ async function graphData(s: Snapshotter, id: string): Promise<Record<string, str
     return { LowerDir: opts.lowerdir ?? '', UpperDir: opts.upperdir ?? '', WorkDir: opts.workdir ?? '', MergedDir: '' };
   }
   return { Dir: await s.changesDir(id).catch(() => '') };
-}
-
-function applyFilters(list: ContainerRecord[], f: Map<string, string[]>, m: ContainerManager, images: ImageStore): ContainerRecord[] {
-  let out = list;
-  const ids = f.get('id');
-  if (ids) out = out.filter((c) => ids.some((v) => c.ID.startsWith(v)));
-  const names = f.get('name');
-  if (names) out = out.filter((c) => names.some((v) => safeRegex(v).test(c.Name.slice(1)) || safeRegex(v).test(c.Name)));
-  const labels = f.get('label');
-  if (labels) {
-    out = out.filter((c) =>
-      labels.every((l) => {
-        const eq = l.indexOf('=');
-        const labelsOf = c.Config.Labels ?? {};
-        return eq < 0 ? l in labelsOf : labelsOf[l.slice(0, eq)] === l.slice(eq + 1);
-      }),
-    );
-  }
-  const status = f.get('status');
-  if (status) {
-    for (const s of status) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`invalid filter 'status=${s}'`);
-    out = out.filter((c) => status.includes(c.State.Status));
-  }
-  const health = f.get('health');
-  if (health) {
-    for (const h of health) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw invalid(`Unrecognised filter value for health: ${h}`);
-    out = out.filter((c) => health.includes(c.State.Health?.Status ?? 'none'));
-  }
-  const exited = f.get('exited');
-  if (exited) out = out.filter((c) => c.State.Status === 'exited' && exited.includes(String(c.State.ExitCode)));
-  const ancestor = f.get('ancestor');
-  if (ancestor) {
-    const ancestorIds = new Set(ancestor.map((a) => images.resolve(a)?.id).filter(Boolean));
-    out = out.filter((c) => ancestorIds.has(c.Image) || ancestor.includes(c.Config.Image ?? ''));
-  }
-  const before = f.get('before');
-  if (before) {
-    const ref = m.store.get(before[0]);
-    out = out.filter((c) => Date.parse(c.Created) < Date.parse(ref.Created));
-  }
-  const since = f.get('since');
-  if (since) {
-    const ref = m.store.get(since[0]);
-    out = out.filter((c) => Date.parse(c.Created) > Date.parse(ref.Created));
-  }
-  const network = f.get('network');
-  if (network) out = out.filter((c) => network.includes(c.HostConfig.NetworkMode ?? 'bridge'));
-  return out;
-}
-
-function safeRegex(s: string): RegExp {
-  try {
-    return new RegExp(s);
-  } catch {
-    return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  }
 }

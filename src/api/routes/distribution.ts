@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { BerthError, invalid } from '../../common/errors';
 import type { Router } from '../router';
 import { queryInt, queryFilters, readJSONBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, filterBool } from '../../common/filters';
 import type { EventBus } from '../../daemon/events';
 import { parseReference, familiarName, familiarString, withDefaultTag } from '../../image/reference';
 import { decodeRegistryAuth, type AuthConfig } from '../../distribution/auth';
@@ -78,9 +79,13 @@ export function registerDistributionRoutes(router: Router, d: DistributionRouteD
     const limit = queryInt(query, 'limit') ?? 25;
     if (limit < 1 || limit > 100) throw invalid(`limit ${limit} is outside the range of [1, 100]`);
     const filters = queryFilters(query);
+    acceptFilters(filters, ACCEPTED_FILTERS.imageSearch);
+    const official = filters.has('is-official') ? filterBool(filters, 'is-official', false) : undefined;
+    // no registry marks an image automated any more (Docker: is_automated is always false)
+    const automated = filters.has('is-automated') ? filterBool(filters, 'is-automated', false) : undefined;
     let results = await d.distribution.search(term, limit, decodeRegistryAuth(req.headers['x-registry-auth']));
-    const official = filters.get('is-official')?.[0];
-    if (official !== undefined) results = results.filter((r) => r.is_official === (official === 'true'));
+    if (official !== undefined) results = results.filter((r) => r.is_official === official);
+    if (automated === true) results = [];
     const stars = filters.get('stars')?.[0];
     if (stars !== undefined) {
       const n = Number(stars);

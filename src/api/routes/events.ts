@@ -1,6 +1,8 @@
 import { invalid } from '../../common/errors';
 import type { Router } from '../router';
-import { checkFilterKeys, queryFilters } from '../respond';
+import { queryFilters } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, labelsMatch, type FilterArgs } from '../../common/filters';
+import { getTimestamp, parseTimestamps, unixTimeNs } from '../../common/time';
 import type { EngineEvent, EventBus } from '../../daemon/events';
 import type { EventJournal } from '../../daemon/event-journal';
 
@@ -9,28 +11,17 @@ export interface EventRouteDeps {
   journal: EventJournal;
 }
 
-/** `since`/`until` as the API takes them: unix seconds, with an optional fraction ("1700000000.5"). */
-export function parseEventTime(v: string | null, name: string): number | undefined {
+/** `since`/`until` in nanoseconds: Unix seconds with an optional fraction ("1700000000.5"), or GetTimestamp's other forms. */
+function eventTime(v: string | null): number | undefined {
   if (v === null || v === '') return undefined;
-  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
-  if (m) return Number(m[1]) * 1e9 + Number((m[2] ?? '').padEnd(9, '0'));
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalid(`invalid value for ${name}: ${v}`);
-  return t * 1e6;
-}
-
-type Filters = Map<string, string[]>;
-
-function labelMatches(ev: EngineEvent, want: string[]): boolean {
-  return want.every((f) => {
-    const i = f.indexOf('=');
-    return i < 0 ? f in ev.Actor.Attributes : ev.Actor.Attributes[f.slice(0, i)] === f.slice(i + 1);
-  });
+  return unixTimeNs(parseTimestamps(getTimestamp(v)));
 }
 
 /** Docker's event filters: each key must match one of its values; different keys must all match. */
-export function eventMatches(ev: EngineEvent, f: Filters): boolean {
+export function eventMatches(ev: EngineEvent, f: FilterArgs): boolean {
   const any = (key: string, test: (v: string) => boolean) => !f.has(key) || f.get(key)!.some(test);
+  // Docker's fuzzyMatchName: the actor's ID or name starts with a value, whatever the event's type
+  const fuzzyName = (key: string) => any(key, (v) => ev.Actor.ID.startsWith(v) || (ev.Actor.Attributes.name ?? '').startsWith(v));
   const actorIs = (type: EngineEvent['Type']) => (v: string) => ev.Type === type && (ev.Actor.ID === v || ev.Actor.ID.startsWith(v) || ev.Actor.Attributes.name === v);
   return (
     any('type', (v) => ev.Type === v) &&
@@ -40,17 +31,18 @@ export function eventMatches(ev: EngineEvent, f: Filters): boolean {
     any('network', actorIs('network')) &&
     any('volume', actorIs('volume')) &&
     any('scope', (v) => ev.scope === v) &&
-    (!f.has('label') || labelMatches(ev, f.get('label')!))
+    ['daemon', 'plugin', 'node', 'service', 'secret', 'config'].every(fuzzyName) &&
+    labelsMatch(ev.Actor.Attributes, f.get('label'))
   );
 }
 
 export function registerEventRoutes(router: Router, d: EventRouteDeps): void {
   router.add('GET', '/events', ({ req, res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['type', 'event', 'container', 'image', 'network', 'volume', 'label', 'scope', 'daemon', 'plugin', 'node', 'service', 'secret', 'config']);
+    acceptFilters(filters, ACCEPTED_FILTERS.events);
     const now = Date.now() * 1e6;
-    const since = parseEventTime(query.get('since'), 'since');
-    const until = parseEventTime(query.get('until'), 'until');
+    const since = eventTime(query.get('since'));
+    const until = eventTime(query.get('until'));
     if (since !== undefined && until !== undefined && until < since) throw invalid('`since` time must be before `until`');
     res.writeHead(200, { 'Content-Type': 'application/json' });
     // headers go out at once: clients wait for them before they read any event

@@ -1,5 +1,6 @@
 import type { Router } from '../router';
-import { checkFilterKeys, queryBool, queryFilters, queryInt, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, filterBool, pruneLabelsMatch, untilFilter, type FilterArgs } from '../../common/filters';
+import { queryBool, queryFilters, queryInt, sendJSON } from '../respond';
 import { invalid } from '../../common/errors';
 import type { BuildCache, CacheRecordUsage } from '../../build/cache';
 import type { ContainerManager } from '../../container/manager';
@@ -26,34 +27,10 @@ export interface HousekeepingDeps {
   buildCache: BuildCache;
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * An `until` value as a time in ms: a Go duration before now ("10m", "1h30m"), Unix seconds
- * ("1700000000", "1700000000.5"), or a date ("2024-01-02", "2024-01-02T15:04:05Z").
- */
-export function untilTime(value: string, now = Date.now()): number {
-  if (/^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
-    let ms = 0;
-    for (const m of value.matchAll(/(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]];
-    return now - ms;
-  }
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw invalid(`failed to parse value as time or duration: "${value}"`);
-  return t;
-}
-
-/** `until=` (a timestamp or a Go duration before now) and `label=`/`label!=` filters. */
-function prunePredicate(filters: Map<string, string[]>): (created: number, labels: Record<string, string>) => boolean {
-  const until = filters.get('until')?.[0];
-  const cutoff = until ? untilTime(until) : Infinity;
-  const has = (labels: Record<string, string>, f: string) => {
-    const i = f.indexOf('=');
-    return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-  };
-  return (created, labels) =>
-    created < cutoff && (filters.get('label') ?? []).every((f) => has(labels, f)) && !(filters.get('label!') ?? []).some((f) => has(labels, f));
+/** Docker's prune rule: created no later than `until`, and the label filters match. */
+function prunePredicate(filters: FilterArgs): (created: number, labels: Record<string, string>) => boolean {
+  const until = untilFilter(filters);
+  return (created, labels) => (until === undefined || created <= until) && pruneLabelsMatch(filters, labels);
 }
 
 /**
@@ -62,16 +39,15 @@ function prunePredicate(filters: Map<string, string[]>): (created: number, label
  * cache records carry no labels: `label=` matches none of them, `label!=` all.
  */
 function buildCachePredicate(filters: Map<string, string[]>): (r: CacheRecordUsage) => boolean {
-  checkFilterKeys(filters, ['until', 'unused-for', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'label', 'label!']);
-  const until = filters.get('until')?.[0] ?? filters.get('unused-for')?.[0];
-  const cutoff = until ? untilTime(until) : Infinity;
+  acceptFilters(filters, ACCEPTED_FILTERS.buildCachePrune);
+  const until = untilFilter(filters) ?? untilFilter(filters, 'unused-for');
   const any = (key: string, test: (v: string) => boolean) => {
     const vs = filters.get(key);
     return !vs || vs.some(test);
   };
   const flag = (key: string, value: boolean) => any(key, (v) => !['false', '0'].includes(v.toLowerCase()) === value);
   return (r) =>
-    (Date.parse(r.lastUsedAt ?? r.createdAt) || 0) < cutoff &&
+    (until === undefined || (Date.parse(r.lastUsedAt ?? r.createdAt) || 0) <= until) &&
     any('id', (v) => r.id.startsWith(v)) &&
     any('parent', (v) => r.parents.some((p) => p.startsWith(v))) &&
     any('type', (v) => v === 'regular') &&
@@ -120,7 +96,7 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
 
   router.add('POST', '/containers/prune', async ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    acceptFilters(filters, ACCEPTED_FILTERS.containerPrune);
     const keep = prunePredicate(filters);
     const deleted: string[] = [];
     let reclaimed = 0;
@@ -142,9 +118,9 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
 
   router.add('POST', '/images/prune', async ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['dangling', 'until', 'label', 'label!']);
+    acceptFilters(filters, ACCEPTED_FILTERS.imagePrune);
     // dangling=true (the default) prunes untagged images only; dangling=false every unused one
-    const danglingOnly = !['false', '0'].includes(filters.get('dangling')?.[0] ?? 'true');
+    const danglingOnly = filterBool(filters, 'dangling', true);
     const keep = prunePredicate(filters);
     const used = new Set(d.containers.store.all().map((c) => c.Image));
     const out: { Untagged?: string; Deleted?: string }[] = [];

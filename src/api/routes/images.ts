@@ -1,7 +1,8 @@
 import { decompressBody } from '../decompress';
 import { invalid } from '../../common/errors';
 import type { Router } from '../router';
-import { checkFilterKeys, queryBool, queryFilters, readBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, untilFilter } from '../../common/filters';
+import { queryBool, queryFilters, readBody, sendJSON } from '../respond';
 import type { Image, ImageStore, ImageUsers } from '../../image/store';
 import { importImage } from '../../image/import';
 import { parseReference, familiarString, withDefaultTag, familiarName } from '../../image/reference';
@@ -63,24 +64,19 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
   router.add('GET', '/images/json', ({ res, query }) => {
     const all = queryBool(query, 'all');
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['dangling', 'label', 'before', 'since', 'reference', 'until']);
+    acceptFilters(filters, ACCEPTED_FILTERS.imageList);
     let list = store.list();
-    const dangling = filters.get('dangling');
-    if (dangling) {
-      const want = dangling[0] === 'true' || dangling[0] === '1';
+    if (filters.has('dangling')) {
+      const want = filterBool(filters, 'dangling', false);
       list = list.filter((i) => (i.repoTags.length === 0) === want);
     } else if (!all) {
       // hidden intermediate images come with the builder; every stored image is shown for now
     }
     const refs = filters.get('reference');
     if (refs) list = list.filter((i) => i.repoTags.some((t) => refs.some((r) => referenceMatches(r, t))));
-    const labels = filters.get('label');
-    if (labels) {
-      list = list.filter((i) => {
-        const l = i.config.config?.Labels ?? {};
-        return labels.every((x) => (x.includes('=') ? l[x.split('=')[0]] === x.slice(x.indexOf('=') + 1) : x in l));
-      });
-    }
+    if (filters.has('label')) list = list.filter((i) => labelsMatch(i.config.config?.Labels, filters.get('label')));
+    const until = untilFilter(filters);
+    if (until !== undefined) list = list.filter((i) => created(i) <= until);
     const before = filters.get('before');
     if (before) {
       const t = created(store.get(before[0]));

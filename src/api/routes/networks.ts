@@ -1,6 +1,7 @@
 import { invalid, notFound, unavailable } from '../../common/errors';
 import type { Router } from '../router';
-import { checkFilterKeys, queryFilters, readJSONBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, pruneLabelsMatch, untilFilter } from '../../common/filters';
+import { queryFilters, readJSONBody, sendJSON } from '../respond';
 import type { ContainerManager } from '../../container/manager';
 import type { NetworkCreateBody, NetworkManager } from '../../network/manager';
 import type { EndpointRequest, NetworkRecord } from '../../network/model';
@@ -56,14 +57,6 @@ export function networkJSON(n: NetworkRecord, m: NetworkManager, withContainers:
   };
 }
 
-function labelMatches(n: NetworkRecord, filters: string[]): boolean {
-  return filters.every((f) => {
-    const i = f.indexOf('=');
-    if (i < 0) return f in n.Labels;
-    return n.Labels[f.slice(0, i)] === f.slice(i + 1);
-  });
-}
-
 export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void {
   const m = d.network;
   /** networks that containers name, running or not: a network they need is not removed */
@@ -87,7 +80,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
 
   router.add('GET', '/networks', async ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type']);
+    acceptFilters(filters, ACCEPTED_FILTERS.networkList);
     const cluster = await clusterNetworks();
     const clusterIds = new Set(cluster.map((n) => n.ID));
     const isManager = d.swarm()?.local?.role === 'manager';
@@ -99,14 +92,14 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     if (f('driver')) list = list.filter((n) => f('driver')!.includes(n.Driver));
     if (f('id')) list = list.filter((n) => f('id')!.some((v) => n.Id.startsWith(v)));
     if (f('name')) list = list.filter((n) => f('name')!.some((v) => n.Name.includes(v)));
-    if (f('label')) list = list.filter((n) => labelMatches(n, f('label')!));
+    if (f('label')) list = list.filter((n) => labelsMatch(n.Labels, f('label')));
     if (f('scope')) list = list.filter((n) => f('scope')!.includes(n.Scope));
     if (f('type')) {
       for (const t of f('type')!) if (t !== 'custom' && t !== 'builtin') throw invalid(`invalid filter: 'type'='${t}'`);
       list = list.filter((n) => f('type')!.includes(n.builtin ? 'builtin' : 'custom'));
     }
     if (f('dangling')) {
-      const want = ['true', '1'].includes(f('dangling')![0]);
+      const want = filterBool(filters, 'dangling', false);
       list = list.filter((n) => !n.builtin && (usedBy(n.Id).length === 0) === want);
     }
     list.sort((a, b) => a.Name.localeCompare(b.Name));
@@ -170,16 +163,14 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
 
   router.add('POST', '/networks/prune', async ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['until', 'label', 'label!']);
-    const until = filters.get('until')?.[0];
-    const cutoff = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
+    acceptFilters(filters, ACCEPTED_FILTERS.networkPrune);
+    const until = untilFilter(filters);
     const deleted: string[] = [];
     for (const n of m.list()) {
       // the swarm's overlays are the managers' to remove, not a prune's
       if (n.builtin || n.Scope === 'swarm' || usedBy(n.Id).length || m.endpointsOn(n.Id).length) continue;
-      if (Date.parse(n.Created) >= cutoff) continue;
-      if (filters.get('label') && !labelMatches(n, filters.get('label')!)) continue;
-      if (filters.get('label!') && labelMatches(n, filters.get('label!')!)) continue;
+      if (until !== undefined && Date.parse(n.Created) > until) continue;
+      if (!pruneLabelsMatch(filters, n.Labels)) continue;
       await m.remove(n.Id, usedBy).then(() => deleted.push(n.Name), () => undefined);
     }
     sendJSON(res, 200, { NetworksDeleted: deleted });

@@ -5,6 +5,7 @@
 import { invalid } from '../../common/errors';
 import type { Router } from '../router';
 import { queryFilters, queryInt, readJSONBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS } from '../../common/filters';
 import type { Swarm } from '../../swarm/swarm';
 import type { SwarmFileObject } from '../../swarm/cluster/model';
 import { cluster } from '../../swarm/cluster/control';
@@ -17,7 +18,9 @@ export function registerSwarmFileRoutes(router: Router, swarm: Swarm): void {
     router.add('GET', `/${kind}`, async ({ res, query }) => {
       const store = swarm.managerStore();
       const snap = await cluster(() => store.snapshot());
-      const list = filterFiles(snap[kind], Object.fromEntries(queryFilters(query)));
+      const filters = queryFilters(query);
+      acceptFilters(filters, ACCEPTED_FILTERS[kind]);
+      const list = filterFiles(snap[kind], Object.fromEntries(filters));
       sendJSON(res, 200, list.sort((a, b) => a.Spec.Name.localeCompare(b.Spec.Name)).map(present));
     });
 

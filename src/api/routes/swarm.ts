@@ -5,6 +5,7 @@
 import { invalid } from '../../common/errors';
 import type { Router } from '../router';
 import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS } from '../../common/filters';
 import type { Swarm } from '../../swarm/swarm';
 import { makeJoinToken, caDigest } from '../../swarm/pki';
 import type { ClusterObject } from '../../swarm/cluster/store';
@@ -30,7 +31,11 @@ import {
 } from '../../swarm/cluster/control';
 
 export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
-  const filtersOf = (q: URLSearchParams) => Object.fromEntries(queryFilters(q));
+  const filtersOf = (q: URLSearchParams, accepted: readonly string[]) => {
+    const filters = queryFilters(q);
+    acceptFilters(filters, accepted);
+    return Object.fromEntries(filters);
+  };
   const self = () => swarm.local?.nodeId ?? '';
   const version = (q: URLSearchParams) => {
     const v = queryInt(q, 'version');
@@ -98,7 +103,7 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
   router.add('GET', '/nodes', async ({ res, query }) => {
     const store = swarm.managerStore();
     const snap = await cluster(() => store.snapshot());
-    sendJSON(res, 200, filterNodes(snap.nodes, filtersOf(query), self()));
+    sendJSON(res, 200, filterNodes(snap.nodes, filtersOf(query, ACCEPTED_FILTERS.nodes), self()));
   });
 
   router.add('GET', '/nodes/:id', async ({ res, params }) => {
@@ -134,7 +139,7 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
     sendJSON(
       res,
       200,
-      filterServices(snap.services, filtersOf(query)).map((s) => ({ ...presentService(s), ...(withStatus ? { ServiceStatus: serviceStatus(s, snap) } : {}) })),
+      filterServices(snap.services, filtersOf(query, ACCEPTED_FILTERS.services)).map((s) => ({ ...presentService(s), ...(withStatus ? { ServiceStatus: serviceStatus(s, snap) } : {}) })),
     );
   });
 
@@ -172,7 +177,7 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
     const store = swarm.managerStore();
     const snap = await cluster(() => store.snapshot());
     const services = new Map(snap.services.map((s) => [s.ID, s]));
-    sendJSON(res, 200, filterTasks(snap.tasks, filtersOf(query), snap, self()).map((t) => presentTask(t, services.get(t.ServiceID))));
+    sendJSON(res, 200, filterTasks(snap.tasks, filtersOf(query, ACCEPTED_FILTERS.tasks), snap, self()).map((t) => presentTask(t, services.get(t.ServiceID))));
   });
 
   /**

@@ -1,6 +1,6 @@
-import { invalid } from '../../common/errors';
 import type { Router } from '../router';
-import { checkFilterKeys, queryBool, queryFilters, readJSONBody, sendJSON } from '../respond';
+import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, pruneLabelsMatch } from '../../common/filters';
+import { queryBool, queryFilters, readJSONBody, sendJSON } from '../respond';
 import type { ContainerManager } from '../../container/manager';
 import type { EventBus } from '../../daemon/events';
 import type { VolumeCreateBody, VolumeRecord, VolumeStore } from '../../volume/store';
@@ -26,29 +26,22 @@ export function volumeJSON(v: VolumeRecord, store: VolumeStore, usage?: { Size: 
   return out;
 }
 
-function labelsMatch(v: VolumeRecord, filters: string[]): boolean {
-  return filters.every((f) => {
-    const i = f.indexOf('=');
-    return i < 0 ? f in v.Labels : v.Labels[f.slice(0, i)] === f.slice(i + 1);
-  });
-}
-
 export function registerVolumeRoutes(router: Router, d: VolumeRouteDeps): void {
   const store = d.volumes;
   const users = (name: string) => d.containers.volumeUsers(name);
 
   router.add('GET', '/volumes', ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['dangling', 'driver', 'label', 'name']);
+    acceptFilters(filters, ACCEPTED_FILTERS.volumeList);
     let list = store.list();
     const f = (k: string) => filters.get(k);
     if (f('dangling')) {
-      const want = ['true', '1'].includes(f('dangling')![0]);
+      const want = filterBool(filters, 'dangling', false);
       list = list.filter((v) => (users(v.Name).length === 0) === want);
     }
     if (f('driver')) list = list.filter((v) => f('driver')!.includes(v.Driver));
     if (f('name')) list = list.filter((v) => f('name')!.some((n) => v.Name.includes(n)));
-    if (f('label')) list = list.filter((v) => labelsMatch(v, f('label')!));
+    if (f('label')) list = list.filter((v) => labelsMatch(v.Labels, f('label')));
     list.sort((a, b) => a.Name.localeCompare(b.Name));
     sendJSON(res, 200, { Volumes: list.map((v) => volumeJSON(v, store)), Warnings: [] });
   });
@@ -75,17 +68,15 @@ export function registerVolumeRoutes(router: Router, d: VolumeRouteDeps): void {
 
   router.add('POST', '/volumes/prune', async ({ res, query }) => {
     const filters = queryFilters(query);
-    checkFilterKeys(filters, ['label', 'label!', 'all']);
-    const all = ['true', '1'].includes(filters.get('all')?.[0] ?? '');
-    if (filters.get('all') && !['true', '1', 'false', '0'].includes(filters.get('all')![0])) throw invalid(`invalid filter 'all=${filters.get('all')![0]}'`);
+    acceptFilters(filters, ACCEPTED_FILTERS.volumePrune);
+    const all = filterBool(filters, 'all', false);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of store.list()) {
       // Docker prunes only anonymous volumes unless asked for all
       if (!all && !v.anonymous) continue;
       if (users(v.Name).length) continue;
-      if (filters.get('label') && !labelsMatch(v, filters.get('label')!)) continue;
-      if (filters.get('label!') && labelsMatch(v, filters.get('label!')!)) continue;
+      if (!pruneLabelsMatch(filters, v.Labels)) continue;
       const size = await store.size(v.Name);
       await store.remove(v.Name, { force: false, users: [] });
       d.events.publish('volume', 'destroy', v.Name, { driver: 'local' });

@@ -1,4 +1,5 @@
 import { invalid } from '../../common/errors';
+import { parseGoDurationNs } from '../../common/time';
 import type { CommandForm, HealthcheckInstruction } from './types';
 import { fields, jsonArray, parseFlags } from './words';
 
@@ -8,38 +9,12 @@ import { fields, jsonArray, parseFlags } from './words';
  * durations in nanoseconds, the unit of the image config.
  */
 
-const NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's time.ParseDuration, in nanoseconds ("30s", "1m30s", "1.5h", "250ms"). */
-export function parseDurationNs(s: string): number {
-  const bad = () => invalid(`time: invalid duration ${JSON.stringify(s)}`);
-  let rest = s;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest[0] === '-' ? -1 : 1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0;
-  if (rest === '') throw bad();
-  let total = 0;
-  while (rest !== '') {
-    const m = /^(\d*(?:\.\d*)?)([^\d.]*)/.exec(rest);
-    if (!m || m[1] === '' || m[1] === '.') throw bad();
-    if (m[2] === '') throw invalid(`time: missing unit in duration ${JSON.stringify(s)}`);
-    const unit = NS[m[2]];
-    if (unit === undefined) throw invalid(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(s)}`);
-    total += Number(m[1]) * unit;
-    rest = rest.slice(m[0].length);
-  }
-  return sign * Math.round(total);
-}
-
 // Docker refuses intervals below one millisecond (zero means "use the default").
 const MINIMUM_NS = 1e6;
 
 function interval(name: string, value: string | undefined): number {
   if (value === undefined || value === '') return 0;
-  const d = parseDurationNs(value);
+  const d = parseGoDurationNs(value);
   if (d === 0) return 0;
   if (d < MINIMUM_NS) throw invalid(`Interval "${name}" cannot be less than 1ms`);
   return d;

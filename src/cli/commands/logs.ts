@@ -1,37 +1,15 @@
 /** `berth logs`. */
 import type { CommandSpec } from '../command';
 import { FrameDemuxer } from '../../client/frames';
-import { parseGoDuration } from '../../common/units';
+import { getTimestamp } from '../../common/time';
 import { StatusError } from '../errors';
 
 /**
  * --since/--until: a Go duration relative to now ("42m"), a Unix timestamp, or a
- * date/time; sent to the API as seconds[.nanoseconds] (docker's GetTimestamp).
+ * date/time; sent to the API as seconds[.nanoseconds] (docker's GetTimestamp). Unset stays unset.
  */
 export function apiTimestamp(value: string, nowMs = Date.now()): string {
-  if (value === '') return '';
-  try {
-    const ms = parseGoDuration(value);
-    const t = nowMs - ms;
-    const secs = Math.floor(t / 1000);
-    const nanos = Math.round((t - secs * 1000) * 1e6);
-    return `${secs}.${String(nanos).padStart(9, '0')}`;
-  } catch {
-    // not a duration
-  }
-  if (/^-?\d+(\.\d+)?$/.test(value)) return value;
-  // RFC 3339 and the shorter layouts docker accepts; no zone means local time.
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(value);
-  if (m) {
-    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
-    const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${zone ?? ''}`;
-    const ms = Date.parse(iso);
-    if (!Number.isNaN(ms)) {
-      const nanos = frac ? frac.slice(1).padEnd(9, '0').slice(0, 9) : '000000000';
-      return `${Math.floor(ms / 1000)}.${nanos}`;
-    }
-  }
-  throw new Error(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
+  return value === '' ? '' : getTimestamp(value, nowMs);
 }
 
 export const logs: CommandSpec = {

@@ -12,7 +12,8 @@ import { EngineError, errorMessageFromBody } from '../../client/engine';
 import { Template, TemplateError } from '../template';
 import { indentJson } from '../format/json-indent';
 import { ellipsis, naturalCompare, truncateId } from '../format/strings';
-import { humanDuration, parseGoDuration } from '../../common/units';
+import { humanDuration } from '../../common/units';
+import { parseGoDuration } from '../../common/time';
 import { parseInspectFormat, type ListFormat } from '../format/render';
 import { describeError } from './shared';
 

@@ -5,7 +5,8 @@
 import type { ContainerCreateBody, HostConfig, MountSpec, Ulimit } from '../../api/types';
 import { FlagDef, ParsedFlags, parseInt64, parseUint } from '../flags';
 import { StatusError } from '../errors';
-import { parseGoDuration, parseNanoCpus, parseSize } from '../../common/units';
+import { parseNanoCpus, parseSize } from '../../common/units';
+import { parseGoDuration } from '../../common/time';
 import {
   NetworkAttachment,
   keyValueMap,

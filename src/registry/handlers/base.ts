@@ -5,6 +5,7 @@ import { BlobStore } from '../store/blobs';
 import { Repository } from '../store/repository';
 import { UploadStore } from '../store/uploads';
 import { StorageDriver } from '../storage/driver';
+import type { ForeignUrlPolicy } from '../manifest';
 
 /** What every handler gets: the request, the stores, and the route's captures. */
 export interface Ctx {
@@ -26,6 +27,8 @@ export interface Registry {
   blobs: BlobStore;
   uploads: UploadStore;
   readOnly: boolean;
+  /** which foreign URLs pushed manifests' layers may name */
+  foreignUrls: ForeignUrlPolicy;
 }
 
 export const repo = (c: Ctx) => new Repository(c.app.driver, c.name);

@@ -1,5 +1,5 @@
 import { regErr } from '../errors';
-import { manifestRefs, parseManifest } from '../manifest';
+import { checkBlobDescriptors, manifestRefs, parseManifest } from '../manifest';
 import { checkDigest, digestBytes, isValidDigest, isValidTag } from '../reference';
 import { Ctx, readBody, repo, send } from './base';
 
@@ -85,12 +85,14 @@ export async function putManifest(c: Ctx): Promise<void> {
   }
   const mediaType = header || doc.mediaType || DEFAULT_TYPE;
 
-  // Everything referenced must already be here, except the subject (pushable in either order).
+  // Everything referenced must already be here, except the subject (pushable in either order)
+  // and layers at a foreign URL the registry allows.
   const r = repo(c);
   const refs = manifestRefs(doc);
+  const { mustExist, problems } = checkBlobDescriptors(doc, c.app.foreignUrls);
+  if (problems.length) throw regErr('MANIFEST_INVALID', problems[0].problem, problems);
   const missing: string[] = [];
-  for (const b of refs.blobs) {
-    if (b.urls?.length) continue; // foreign layers live elsewhere by design
+  for (const b of mustExist) {
     if (!(await r.hasLayer(b.digest)) || (await c.app.blobs.size(b.digest)) === undefined) missing.push(b.digest);
   }
   for (const m of refs.manifests) if (!(await r.hasRevision(m.digest))) missing.push(m.digest);

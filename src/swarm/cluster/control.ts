@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound, unavailable } from '../../common/errors';
+import { labelsMatch } from '../../common/filters';
 import { isGlobal, isTerminal, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
 import { parseConstraint } from './scheduler';
 import { resolveServiceNetworks, serviceVips } from './networks';
@@ -57,16 +58,10 @@ export function filterNodes(nodes: SwarmNode[], f: Filters, self: string): Swarm
     if (f.name && !f.name.some((v) => n.Description.Hostname.includes(v) || n.Spec.Name === v)) return false;
     if (f.role && !f.role.includes(n.Spec.Role)) return false;
     if (f.membership && !f.membership.includes('accepted')) return false;
-    if (f['node.label'] && !f['node.label'].every((l) => matchLabel(n.Spec.Labels, l))) return false;
-    if (f.label && !f.label.every((l) => matchLabel(n.Description.Engine.Labels, l))) return false;
-    if (f.self && !f.self.includes(String(n.ID === self))) return false;
+    if (!labelsMatch(n.Spec.Labels, f['node.label'])) return false;
+    if (!labelsMatch(n.Description.Engine.Labels, f.label)) return false;
     return true;
   });
-}
-
-function matchLabel(labels: Record<string, string> | undefined, want: string): boolean {
-  const [k, v] = want.split('=');
-  return labels?.[k] !== undefined && (v === undefined || labels[k] === v);
 }
 
 export async function updateNode(store: ClusterStore, ref: string, version: number, spec: NodeSpec): Promise<void> {
@@ -254,7 +249,9 @@ export function filterServices(services: Service[], f: Filters): Service[] {
   return services.filter((s) => {
     if (f.id && !f.id.some((v) => s.ID.startsWith(v))) return false;
     if (f.name && !f.name.some((v) => s.Spec.Name.startsWith(v))) return false;
-    if (f.label && !f.label.every((l) => matchLabel(s.Spec.Labels, l))) return false;
+    if (!labelsMatch(s.Spec.Labels, f.label)) return false;
+    // berth's services are all of containers (Docker's other runtime is plugins)
+    if (f.runtime && !f.runtime.includes('container')) return false;
     if (f.mode && !f.mode.includes(isGlobal(s.Spec) ? 'global' : 'replicated')) return false;
     return true;
   });
@@ -309,8 +306,9 @@ export function filterTasks(tasks: Task[], f: Filters, snap: Snapshot, self: str
     // as swarmkit's: a task's labels here are its service's (docker stack ps filters on the stack's)
     if (f.label) {
       const labels = { ...(snap.services.find((s) => s.ID === t.ServiceID)?.Spec.Labels ?? {}), ...(t.Labels ?? {}) };
-      if (!f.label.every((l) => matchLabel(labels, l))) return false;
+      if (!labelsMatch(labels, f.label)) return false;
     }
+    if (f.runtime && !f.runtime.includes('container')) return false;
     // the docker CLI's progress asks for the tasks of the service's current spec only
     if (f['_up-to-date']?.includes('true')) {
       const svc = snap.services.find((s) => s.ID === t.ServiceID);

@@ -6,6 +6,7 @@
  * that names it (task-files.ts), never from etcd.
  */
 import { BerthError, conflict, invalid, notFound } from '../../common/errors';
+import { labelsMatch } from '../../common/filters';
 import { newObjectId } from './control';
 import type { ServiceSpec, SwarmFileObject, Task } from './model';
 import { SECRET_DATA_PREFIX, type ClusterStore, type Snapshot } from './store';
@@ -82,10 +83,7 @@ export function filterFiles(list: SwarmFileObject[], f: Record<string, string[]>
     if (f.id && !f.id.some((v) => x.ID.startsWith(v))) return false;
     if (f.name && !f.name.some((v) => x.Spec.Name.startsWith(v))) return false;
     if (f.names && !f.names.includes(x.Spec.Name)) return false;
-    if (f.label && !f.label.every((l) => {
-      const [k, v] = l.split('=');
-      return x.Spec.Labels?.[k] !== undefined && (v === undefined || x.Spec.Labels[k] === v);
-    })) return false;
+    if (!labelsMatch(x.Spec.Labels, f.label)) return false;
     return true;
   });
 }
