@@ -5,6 +5,7 @@ import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
 import { checkFilterKeys, queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
 import { startRawStream } from '../server';
+import { answerProblem } from '../validate';
 import { frame, frameAll } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
@@ -19,6 +20,7 @@ export interface ContainerRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   snapshotter: Snapshotter;
+  log?: (msg: string) => void;
 }
 
 export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): void {
@@ -42,7 +44,19 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     list = applyFilters(list, filters, m, d.images);
     if (limit > 0) list = list.slice(0, limit);
     const out = [];
-    for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n)));
+    for (const c of list) {
+      // one record that cannot be shown must not take the listing away from every client
+      let summary: Record<string, unknown> | undefined;
+      let problem: string | undefined;
+      try {
+        summary = containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n));
+        problem = answerProblem('ContainerSummary', summary);
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      if (summary && !problem) out.push(summary);
+      else (d.log ?? console.error)(`container list: skipping container ${String(c.ID)}: its record cannot be shown: ${problem}`);
+    }
     sendJSON(res, 200, out);
   });
 
