@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalid } from '../common/errors';
+import { checkQueryInteger } from './validate/query';
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -54,12 +55,12 @@ export function queryBool(q: URLSearchParams, name: string, dflt = false): boole
   return !(lower === '' || lower === '0' || lower === 'false' || lower === 'no' || lower === 'none');
 }
 
+/** An integer query parameter, read as dockerd's strconv.Atoi reads it (`1.9`, `1e3`, `0x10` are refused). */
 export function queryInt(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw invalid(`invalid value for ${name}: ${v}`);
-  return Math.trunc(n);
+  checkQueryInteger(v, 'int');
+  return Number(v);
 }
 
 /** The `filters` query parameter: JSON `{"key": ["v1", "v2"]}` (or the old `{"key": {"v1": true}}`). */

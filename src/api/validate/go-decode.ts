@@ -124,8 +124,10 @@ export class GoDecoder {
         return value;
       case 'int': {
         if (typeof value !== 'number') this.fail(jsonKind(value), n, at);
+        // the top of the range is let in: JSON.parse rounds int64's largest (2^63-1, Docker's
+        // "unlimited" MemorySwap from some clients) up to 2^63
         const [lo, hi] = INT_RANGES[n.go] ?? INT_RANGES.int64;
-        if (!Number.isInteger(value) || value < lo || value >= hi) this.fail(`number ${String(value)}`, n, at);
+        if (!Number.isInteger(value) || value < lo || value > hi) this.fail(`number ${String(value)}`, n, at);
         return value;
       }
       case 'strslice':
