@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalid } from '../common/errors';
+import { checkQueryInteger } from './validate/query';
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -23,8 +24,20 @@ export async function readBody(req: IncomingMessage, limit = 16 * 1024 * 1024): 
   return Buffer.concat(chunks);
 }
 
-/** Parses a JSON body; an empty body is `{}` as Docker treats it for optional bodies. */
+/** Bodies the API's door (validate/) has read and decoded already, by request. */
+const decodedBodies = new WeakMap<IncomingMessage, unknown>();
+
+export function setDecodedBody(req: IncomingMessage, body: unknown): void {
+  decodedBodies.set(req, body);
+}
+
+/**
+ * The request's JSON body: the one the door decoded against the API reference when the
+ * route has one there, else parsed here; an empty body is `{}` as Docker treats it for
+ * optional bodies.
+ */
 export async function readJSONBody<T>(req: IncomingMessage): Promise<T> {
+  if (decodedBodies.has(req)) return decodedBodies.get(req) as T;
   const buf = await readBody(req);
   if (buf.length === 0) return {} as T;
   try {
@@ -34,20 +47,20 @@ export async function readJSONBody<T>(req: IncomingMessage): Promise<T> {
   }
 }
 
-/** Docker's boolean query parameters: "1", "true", "True" are true; "", "0", "false" are false. */
+/** Docker's boolean query parameters (httputils.BoolValue): "", "0", "no", "false", "none" are false, in any case and spacing; anything else is true. */
 export function queryBool(q: URLSearchParams, name: string, dflt = false): boolean {
   const v = q.get(name);
   if (v === null) return dflt;
-  const lower = v.toLowerCase();
-  return !(lower === '' || lower === '0' || lower === 'false' || lower === 'no');
+  const lower = v.trim().toLowerCase();
+  return !(lower === '' || lower === '0' || lower === 'false' || lower === 'no' || lower === 'none');
 }
 
+/** An integer query parameter, read as dockerd's strconv.Atoi reads it (`1.9`, `1e3`, `0x10` are refused). */
 export function queryInt(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw invalid(`invalid value for ${name}: ${v}`);
-  return Math.trunc(n);
+  checkQueryInteger(v, 'int');
+  return Number(v);
 }
 
 /** The `filters` query parameter: JSON `{"key": ["v1", "v2"]}` (or the old `{"key": {"v1": true}}`). */

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { BerthError, isErrno } from '../common/errors';
 import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
+import { RequestValidator } from './validate';
 
 export const API_VERSION = '1.50';
 export const MIN_API_VERSION = '1.24';
@@ -45,6 +46,7 @@ export class ApiServer {
   private readonly servers: http.Server[] = [];
   /** hijacked connections leave the http server's books; they are closed with it */
   private readonly upgraded = new Set<Duplex>();
+  private readonly validator = new RequestValidator();
   constructor(private readonly opts: ApiServerOptions) {}
 
   async listen(): Promise<void> {
@@ -105,6 +107,7 @@ export class ApiServer {
       res.setHeader('Ostype', 'linux');
       res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
       const ctx: RequestContext = { req, res, params: found.params, query: url.searchParams, apiVersion, upgradeSocket, upgradeHead };
+      await this.validator.check(ctx, req.method ?? 'GET', pathname, readUpgradeBody);
       await found.handler(ctx);
     } catch (err) {
       writeError(res, upgradeSocket, err, this.opts.log);

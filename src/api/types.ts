@@ -39,6 +39,8 @@ export interface ContainerConfig {
   StopSignal?: string | null;
   StopTimeout?: number | null;
   Shell?: string[] | null;
+  /** deprecated since API 1.44 for EndpointsConfig's MacAddress; still accepted */
+  MacAddress?: string;
 }
 
 export interface Ulimit {

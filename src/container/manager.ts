@@ -14,6 +14,7 @@ import { AttachSocket } from '../runtime/attach-socket';
 import { resizeConsole } from '../runtime/console';
 import { OciRuntime } from '../runtime/runc';
 import { mergeWithImage, validateHostConfig } from './config-merge';
+import { checkCreateRequest } from './create-checks';
 import { buildSpec, containerResources, specToJSON } from './spec';
 import { changesResources, mergeUpdate, type ContainerUpdateBody } from './update';
 import { resolveUser } from './user';
@@ -191,6 +192,7 @@ export class ContainerManager {
     }
     const hostConfig: HostConfig = { NetworkMode: 'bridge', ...(body.HostConfig ?? {}) };
     if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
+    checkCreateRequest(body, hostConfig);
     validateHostConfig(hostConfig);
     const endpoints = this.validateNetworking(hostConfig, body);
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
@@ -694,6 +696,8 @@ export class ContainerManager {
   /** Sends the stop signal, waits `timeout` seconds, then SIGKILL (Docker's `stop`). */
   async stop(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const rec = this.store.get(idOrName);
+    // a signal the client names must be one; only the sending's own failure is forgiven below
+    if (opts.signal) signalNumber(opts.signal);
     if (await this.cancelPendingRestart(rec)) {
       this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
       return;
@@ -744,6 +748,7 @@ export class ContainerManager {
 
   async restart(idOrName: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const rec = this.store.get(idOrName);
+    if (opts.signal) signalNumber(opts.signal);
     if (rec.State.Running) await this.stop(rec.ID, opts).catch((e) => {
       if (!(e instanceof BerthError && e.code === 'NOT_MODIFIED')) throw e;
     });

@@ -128,7 +128,7 @@ export class Daemon {
         liveRestore: c.liveRestore,
       },
     });
-    registerContainerRoutes(router, { containers, images, snapshotter });
+    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });

@@ -6,6 +6,7 @@ import type { Router } from '../router';
 import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
 import { startRawStream } from '../server';
 import { requireAttachSockets } from '../../runtime/attach-socket';
+import { answerProblem } from '../validate';
 import { frame, frameAll } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
@@ -22,6 +23,7 @@ export interface ContainerRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   snapshotter: Snapshotter;
+  log?: (msg: string) => void;
 }
 
 export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): void {
@@ -44,7 +46,19 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     list = filterContainers(list, filters, { container: (ref) => m.store.get(ref), imageId: (ref) => d.images.resolve(ref)?.id, network: (ref) => m.networkView.find(ref) });
     if (limit > 0) list = list.slice(0, limit);
     const out = [];
-    for (const c of list) out.push(containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n)));
+    for (const c of list) {
+      // one record that cannot be shown must not take the listing away from every client
+      let summary: Record<string, unknown> | undefined;
+      let problem: string | undefined;
+      try {
+        summary = containerSummary(c, withSize ? await sizes(d, c) : undefined, m.networkView, (n) => m.volumeDir(n));
+        problem = answerProblem('ContainerSummary', summary);
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      if (summary && !problem) out.push(summary);
+      else (d.log ?? console.error)(`container list: skipping container ${String(c.ID)}: its record cannot be shown: ${problem}`);
+    }
     sendJSON(res, 200, out);
   });
 

@@ -1,8 +1,7 @@
 import type { Router } from '../router';
 import { readJSONBody, queryInt, sendJSON } from '../respond';
-import { readUpgradeBody, startRawStream } from '../server';
+import { startRawStream } from '../server';
 import { requireAttachSockets } from '../../runtime/attach-socket';
-import { invalid } from '../../common/errors';
 import { frame } from '../stream';
 import type { ExecCreateBody, ExecManager } from '../../container/exec';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
@@ -25,13 +24,8 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
   });
 
   router.add('POST', '/exec/:id/start', async (ctx) => {
-    const raw = await readUpgradeBody(ctx);
-    let body: { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null } = {};
-    try {
-      body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
-    } catch (e) {
-      throw invalid(`invalid JSON: ${(e as Error).message}`);
-    }
+    // the API's door read the body off the connection (readUpgradeBody) and decoded it
+    const body = await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req);
     const exec = execs.get(ctx.params.id);
     const tty = body.Tty ?? exec.config.Tty === true;
     const detachKeys = parseDetachKeys(exec.config.DetachKeys || DEFAULT_DETACH_KEYS);
