@@ -50,7 +50,7 @@ export class ExecManager {
   ) {}
 
   create(containerIdOrName: string, body: ExecCreateBody): string {
-    const rec = this.containers.store.get(containerIdOrName);
+    const rec = this.containers.get(containerIdOrName);
     if (!body.Cmd || body.Cmd.length === 0) throw invalid('No exec command specified');
     this.requireRunning(rec);
     const id = newId();
@@ -92,7 +92,7 @@ export class ExecManager {
   async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: AttachSocket; exited: Promise<number> }> {
     const e = this.get(id);
     if (e.started) throw conflict(`Exec command ${id} has already run`);
-    const rec = this.containers.store.get(e.containerId);
+    const rec = this.containers.get(e.containerId);
     this.requireRunning(rec);
     e.started = true;
     const tty = opts.tty ?? e.config.Tty === true;

@@ -77,7 +77,7 @@ export class HealthMonitor {
 
   /** Picks up the containers already running when the daemon starts. */
   resume(): void {
-    for (const rec of this.containers.store.all()) {
+    for (const rec of this.containers.list()) {
       if (rec.State.Running && !rec.State.Restarting && probeCommand(rec.Config.Healthcheck)) this.begin(rec, false);
     }
   }
@@ -91,7 +91,7 @@ export class HealthMonitor {
     if (ev.Type !== 'container') return;
     const id = ev.Actor.ID;
     if (ev.Action === 'start') {
-      const rec = this.containers.store.find(id);
+      const rec = this.containers.find(id);
       if (rec && probeCommand(rec.Config.Healthcheck)) this.begin(rec, true);
     } else if (ev.Action === 'die' || ev.Action === 'destroy') {
       this.end(id);
@@ -119,7 +119,7 @@ export class HealthMonitor {
     this.watches.set(rec.ID, w);
     if (fresh || !rec.State.Health) {
       rec.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
-      void this.containers.store.save(rec).catch(() => undefined);
+      void this.containers.saveHealth(rec).catch(() => undefined);
     }
     this.schedule(rec.ID, w);
   }
@@ -134,7 +134,7 @@ export class HealthMonitor {
   }
 
   private schedule(id: string, w: Watch): void {
-    const rec = this.containers.store.find(id);
+    const rec = this.containers.find(id);
     if (!rec || w.stopped) return;
     const c = this.config(rec);
     const inStart = Date.now() - w.startedAt < c.startPeriod;
@@ -142,7 +142,7 @@ export class HealthMonitor {
   }
 
   private async probe(id: string, w: Watch): Promise<void> {
-    const rec = this.containers.store.find(id);
+    const rec = this.containers.find(id);
     if (!rec || w.stopped) return;
     if (w.paused || !rec.State.Running || rec.State.Restarting || rec.State.Paused) {
       this.schedule(id, w);
@@ -158,12 +158,12 @@ export class HealthMonitor {
       result = { exitCode: -1, output: (e as Error).message };
     }
     w.probing = false;
-    if (w.stopped || !this.containers.store.find(id)) return;
+    if (w.stopped || !this.containers.find(id)) return;
     const entry: HealthLogEntry = { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: result.exitCode, Output: result.output };
     const before = rec.State.Health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
     const after = applyResult(before, entry, { retries: c.retries, inStartPeriod: start.getTime() - w.startedAt < c.startPeriod });
     rec.State.Health = after;
-    await this.containers.store.save(rec).catch((e) => this.log(`health of ${id.slice(0, 12)}: ${(e as Error).message}`));
+    await this.containers.saveHealth(rec).catch((e) => this.log(`health of ${id.slice(0, 12)}: ${(e as Error).message}`));
     if (after.Status !== before.Status) {
       this.events.publish('container', `health_status: ${after.Status}`, id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     }

@@ -63,7 +63,7 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
  * happen while berthd is down are read back when it starts again.
  */
 export class ContainerManager {
-  readonly store: ContainerStore;
+  private readonly store: ContainerStore;
   private readonly exitDir: string;
   private readonly socketDir: string;
   private readonly cgroupVersion = detectCgroupVersion();
@@ -1116,6 +1116,14 @@ export class ContainerManager {
 
   list(): ContainerRecord[] {
     return this.store.all();
+  }
+
+  /**
+   * Keeps a health check's result. Health is the one part of a record written outside the
+   * container's lock: a probe must not wait behind a long stop, and no lifecycle step reads it.
+   */
+  saveHealth(rec: ContainerRecord): Promise<void> {
+    return this.store.save(rec);
   }
 
   /** The folder of a container's record and its /etc files. */

@@ -34,7 +34,7 @@ export async function serveTaskLogs(containers: ContainerManager, containerId: s
     res.end(JSON.stringify({ message: 'a certificate of this swarm is needed' }));
     return;
   }
-  const rec = containers.store.find(containerId);
+  const rec = containers.find(containerId);
   if (!rec || !rec.Config.Labels?.['com.docker.swarm.task.id']) {
     res.writeHead(404, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ message: `No such task container: ${containerId}` }));

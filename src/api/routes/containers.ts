@@ -40,10 +40,10 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const limit = queryInt(query, 'limit') ?? -1;
     const withSize = queryBool(query, 'size');
     const filters = queryFilters(query);
-    let list = m.store.all().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    let list = m.list().sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const implicitRunning = !all && limit <= 0 && !filters.has('status') && !filters.has('exited');
     if (implicitRunning) list = list.filter((c) => c.State.Running);
-    list = filterContainers(list, filters, { container: (ref) => m.store.get(ref), imageId: (ref) => d.images.resolve(ref)?.id, network: (ref) => m.networkView.find(ref) });
+    list = filterContainers(list, filters, { container: (ref) => m.get(ref), imageId: (ref) => d.images.resolve(ref)?.id, network: (ref) => m.networkView.find(ref) });
     if (limit > 0) list = list.slice(0, limit);
     const out = [];
     for (const c of list) {
@@ -63,9 +63,9 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
   });
 
   router.add('GET', '/containers/:id/json', async ({ res, params, query }) => {
-    const rec = m.store.get(params.id);
+    const rec = m.get(params.id);
     const graph = await graphData(d.snapshotter, rec.ID);
-    sendJSON(res, 200, containerInspect(rec, { dir: m.store.dir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined, m.networkView, (n) => m.volumeDir(n)));
+    sendJSON(res, 200, containerInspect(rec, { dir: m.recordDir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined, m.networkView, (n) => m.volumeDir(n)));
   });
 
   router.add('POST', '/containers/:id/start', async ({ res, params }) => {
@@ -137,7 +137,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
 
   router.add('GET', '/containers/:id/logs', async (ctx) => {
     const { res, params, query } = ctx;
-    const rec = m.store.get(params.id);
+    const rec = m.get(params.id);
     const stdout = queryBool(query, 'stdout');
     const stderr = queryBool(query, 'stderr');
     if (!stdout && !stderr) throw invalid('You must choose at least one stream');
@@ -164,7 +164,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
 
   router.add('POST', '/containers/:id/attach', async (ctx) => {
     const { params, query } = ctx;
-    const rec = m.store.get(params.id);
+    const rec = m.get(params.id);
     const stdin = queryBool(query, 'stdin');
     const stdout = queryBool(query, 'stdout');
     const stderr = queryBool(query, 'stderr');

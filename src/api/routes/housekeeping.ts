@@ -100,7 +100,7 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
     const keep = prunePredicate(filters);
     const deleted: string[] = [];
     let reclaimed = 0;
-    for (const c of d.containers.store.all()) {
+    for (const c of d.containers.list()) {
       if (c.State.Running || c.State.Paused || c.State.Restarting) continue;
       if (!keep(Date.parse(c.Created), c.Config.Labels ?? {})) continue;
       const size = await rwSize(c);
@@ -122,7 +122,7 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
     // dangling=true (the default) prunes untagged images only; dangling=false every unused one
     const danglingOnly = filterBool(filters, 'dangling', true);
     const keep = prunePredicate(filters);
-    const used = new Set(d.containers.store.all().map((c) => c.Image));
+    const used = new Set(d.containers.list().map((c) => c.Image));
     const out: { Untagged?: string; Deleted?: string }[] = [];
     let reclaimed = 0;
     for (const img of d.images.list()) {
@@ -143,7 +143,7 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
 
   router.add('GET', '/system/df', async ({ res }) => {
     const cache = await d.buildCache.usage();
-    const all = d.containers.store.all();
+    const all = d.containers.list();
     const usersOf = (id: string) => all.filter((c) => c.Image === id).length;
     const images = d.images.list();
     const containers = [];

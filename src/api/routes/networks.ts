@@ -61,8 +61,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
   const m = d.network;
   /** networks that containers name, running or not: a network they need is not removed */
   const usedBy = (networkId: string): string[] =>
-    d.containers.store
-      .all()
+    d.containers.list()
       .filter((c) => {
         const mode = c.HostConfig.NetworkMode ?? 'bridge';
         const names = Object.keys(c.EndpointsConfig ?? { [mode]: {} });
@@ -141,7 +140,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     const body = await readJSONBody<{ Container?: string; EndpointConfig?: EndpointRequest | null }>(req);
     if (!body.Container) throw invalid('container is required');
     const n = m.get(params.id);
-    if (!d.containers.store.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
+    if (!d.containers.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
     const cfg = body.EndpointConfig ?? {};
     await d.containers.connectNetwork(body.Container, n.Name, {
       Aliases: cfg.Aliases ?? undefined,
@@ -155,7 +154,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     const body = await readJSONBody<{ Container?: string; Force?: boolean }>(req);
     if (!body.Container) throw invalid('container is required');
     const n = m.get(params.id);
-    if (!d.containers.store.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
+    if (!d.containers.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
     await d.containers.disconnectNetwork(body.Container, n.Name, body.Force === true);
     res.writeHead(200, { 'Content-Length': 0 });
     res.end();

@@ -76,7 +76,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
 
   router.add('GET', '/info', async ({ res }) => {
     const swarm = d.swarm ? await d.swarm.info() : { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
-    const all = d.containers.store.all();
+    const all = d.containers.list();
     const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
     const paused = all.filter((c) => c.State.Paused).length;
     const v1 = d.info.cgroupVersion === 'v1';

@@ -128,7 +128,7 @@ export class Agent {
   }
 
   private taskContainers() {
-    return this.d.containers.store.all().filter((c) => c.Config.Labels?.[TASK_LABEL]);
+    return this.d.containers.list().filter((c) => c.Config.Labels?.[TASK_LABEL]);
   }
 
   sync(): Promise<void> {
@@ -204,7 +204,7 @@ export class Agent {
 
   /** The VIPs of the services on a task container's overlays, balanced over their running tasks. */
   private async syncVips(containerId: string, snap: Snapshot): Promise<void> {
-    const sandbox = this.d.containers.store.find(containerId)?.Sandbox;
+    const sandbox = this.d.containers.find(containerId)?.Sandbox;
     if (!sandbox) return;
     const overlays = new Set(sandbox.endpoints.map((e) => e.networkId).filter((id) => snap.networks.some((n) => n.ID === id)));
     if (!overlays.size) return;
@@ -298,7 +298,7 @@ export class Agent {
         return;
       }
       await this.d.containers.start(Id);
-      const rec = this.d.containers.store.find(Id);
+      const rec = this.d.containers.find(Id);
       const ingress = (svc.Spec.EndpointSpec?.Ports ?? []).filter((p) => p.PublishMode !== 'host');
       const meshPorts = ingress
         .map((p) => {
@@ -359,7 +359,7 @@ export class Agent {
   }
 
   private async stopTask(taskId: string, containerId: string, t: Task | undefined): Promise<void> {
-    const rec = this.d.containers.store.find(containerId);
+    const rec = this.d.containers.find(containerId);
     const grace = t?.Spec.ContainerSpec.StopGracePeriod;
     if (rec?.State.Running) await this.d.containers.stop(containerId, { timeout: grace !== undefined ? Math.round(grace / 1e9) : 10 }).catch(() => undefined);
     await this.d.containers.remove(containerId, { force: true, volumes: true }).catch((e) => this.d.log(`swarm agent: removing ${containerId}: ${(e as Error).message}`));
@@ -369,7 +369,7 @@ export class Agent {
 
   private containerEvent(ev: EngineEvent): void {
     if (ev.Type !== 'container') return;
-    const rec = this.d.containers.store.find(ev.Actor.ID);
+    const rec = this.d.containers.find(ev.Actor.ID);
     const taskId = rec?.Config.Labels?.[TASK_LABEL];
     if (!taskId || !rec) return;
     const fail = (e: unknown) => this.d.log(`swarm agent: task ${taskId}: ${(e as Error).message}`);
