@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 import { sleep, until } from '../helpers/wait';
 
@@ -111,3 +112,68 @@ function fetchLogs(urlPath: string): Promise<Buffer> {
     req.end();
   });
 }
+
+const PAD = '.'.repeat(90);
+
+/** The numbers at the start of each line, in the order they came. */
+const lineNumbers = (text: string) => text.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[0]));
+
+async function logFilesOf(name: string): Promise<{ name: string; size: number }[]> {
+  const logPath = (await d.berth(['inspect', '-f', '{{.LogPath}}', name])).stdout.trim();
+  const dir = path.dirname(logPath);
+  const base = path.basename(logPath);
+  const names = (await fsp.readdir(dir)).filter((n) => n === base || (n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1))));
+  return Promise.all(names.map(async (n) => ({ name: n, size: (await fsp.stat(path.join(dir, n))).size })));
+}
+
+test('with max-size=1m and max-file=2, a container writing 10 MB keeps two files of about 1 MB, and logs --tail gives the last lines in order', async () => {
+  const run = await d.berth(['run', '--name', 'rotating', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', `seq 1 100000 | sed 's/$/ ${PAD}/'`], { timeoutMs: 120_000 });
+  assert.equal(run.code, 0, run.stderr);
+  const files = await logFilesOf('rotating');
+  assert.ok(files.length <= 2, `files: ${JSON.stringify(files)}`);
+  for (const f of files) assert.ok(f.size <= 1.5 * MB, `files: ${JSON.stringify(files)}`);
+  const tail = await d.berth(['logs', '--tail', '3', 'rotating']);
+  assert.deepEqual(lineNumbers(tail.stdout), [99998, 99999, 100000]);
+  // everything the two files hold, in order, without a gap, up to the last line (the oldest
+  // file may begin with the end of a line whose start went with a file removed)
+  const all = lineNumbers((await d.berth(['logs', 'rotating'], { timeoutMs: 60_000 })).stdout).filter((n, i) => i > 0 || !Number.isNaN(n));
+  // a file holds about 7,400 of these lines
+  assert.ok(all.length > 5_000 && all.length < 25_000, `${all.length} lines kept`);
+  all.forEach((n, i) => assert.equal(n, all[0] + i, `line ${i}`));
+  assert.equal(all[all.length - 1], 100000);
+  await d.berth(['rm', 'rotating']);
+});
+
+test('logs spans the rotated files, and a logs -f follower goes on through each rotation', async () => {
+  const script = `echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; seq 1 30000 | sed 's/$/ ${PAD}/'`;
+  const run = await d.berth(['run', '-d', '--name', 'rotating-f', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=5', 'busybox', 'sh', '-c', script]);
+  assert.equal(run.code, 0, run.stderr);
+  let text = '';
+  let sawReady!: () => void;
+  const ready = new Promise<void>((r) => (sawReady = r));
+  const followed = new Promise<string>((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, path: '/containers/rotating-f/logs?follow=1&stdout=1' }, (res) => {
+      let raw = Buffer.alloc(0);
+      res.on('data', (c: Buffer) => {
+        raw = Buffer.concat([raw, c]);
+        // multiplexed frames: 8-byte header, then the payload
+        while (raw.length >= 8 && raw.length >= 8 + raw.readUInt32BE(4)) {
+          text += raw.subarray(8, 8 + raw.readUInt32BE(4)).toString();
+          raw = raw.subarray(8 + raw.readUInt32BE(4));
+        }
+        if (text.startsWith('ready\n')) sawReady();
+      });
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await ready;
+  assert.equal((await d.berth(['exec', 'rotating-f', 'touch', '/tmp/go'])).code, 0);
+  const numbers = lineNumbers((await followed).slice('ready\n'.length));
+  assert.deepEqual(numbers, Array.from({ length: 30000 }, (_, i) => i + 1));
+  assert.ok((await logFilesOf('rotating-f')).length > 1, 'the log was rotated');
+  const all = (await d.berth(['logs', 'rotating-f'], { timeoutMs: 60_000 })).stdout;
+  assert.deepEqual(lineNumbers(all.slice('ready\n'.length)), numbers);
+  await d.berth(['rm', 'rotating-f']);
+});
