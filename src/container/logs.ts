@@ -308,6 +308,24 @@ export async function* readLogBatches(file: string, o: LogReadOptions): AsyncGen
 }
 
 /**
+ * The file that follows `reader`'s in the log, found by inode (names shift at each rotation):
+ * undefined while `reader` is on the file conmon writes, or on one just renamed whose
+ * successor conmon has not made yet.
+ */
+async function nextLogFile(file: string, reader: ForwardReader | undefined): Promise<OpenLog | undefined> {
+  const names = await logFiles(file);
+  const inodes = await Promise.all(names.map((n) => fsp.stat(n).then((st) => st.ino, () => undefined)));
+  const at = reader ? inodes.indexOf((await reader.fh.stat()).ino) : -1;
+  if (reader && at === names.length - 1) return undefined;
+  // not found: ours was removed as the oldest, so the oldest left comes next
+  for (const name of names.slice(at + 1)) {
+    const opened = await openLog(name);
+    if (opened) return opened;
+  }
+  return undefined;
+}
+
+/**
  * Follows the file conmon writes; when it is rotated (renamed, and a new one made in its
  * place), reads the old one to its end and goes on in the new one.
  */
@@ -342,16 +360,23 @@ async function* follow(file: string, reader: ForwardReader | undefined, o: LogRe
           if (pastUntil() || left) return;
         }
       }
-      // conmon closes the old file before the new one appears, so the old one is complete
-      const now = await openLog(file);
-      if (!now) return;
-      const same = reader && (await reader.fh.stat().then((s) => s.ino)) === (await now.fh.stat()).ino;
-      if (same) {
-        await now.fh.close();
-        return;
+      // conmon closes the old file before the new one appears, so a rotated file is complete;
+      // the next is the one rotated after it (a follower may be more than one file behind)
+      const next = await nextLogFile(file, reader);
+      if (!next) return;
+      const done = reader;
+      reader = new ForwardReader(next.fh, 0);
+      if (done) {
+        try {
+          // what was written to it between the read above and its rotation
+          for await (const batch of done.readAll()) {
+            const out = select(batch);
+            if (out.length) yield out;
+          }
+        } finally {
+          await done.fh.close().catch(() => undefined);
+        }
       }
-      await reader?.fh.close().catch(() => undefined);
-      reader = new ForwardReader(now.fh, 0);
     }
   };
   try {
