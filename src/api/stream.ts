@@ -30,3 +30,50 @@ export function frameAll(items: { stream: 1 | 2; payload: Buffer }[]): Buffer {
   }
   return out;
 }
+
+/**
+ * How far a client may fall behind a stream that cannot wait for it (attach and exec output
+ * come from conmon's attach socket, which cannot be paused; events and stats are produced
+ * whether or not anyone reads). A client this far behind is disconnected, so a client that
+ * stops reading costs the daemon at most this much, never what the container writes.
+ */
+export const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
+
+interface WritableOut {
+  write(chunk: Buffer | string): boolean;
+  destroy(): void;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  readonly writableLength: number;
+}
+
+/**
+ * Writes to a client unless it has fallen more than `limit` bytes behind, in which case the
+ * connection is destroyed (its buffers freed). Returns false once the client is gone.
+ */
+export function writeOrDrop(out: WritableOut, chunk: Buffer | string, limit = MAX_CLIENT_BACKLOG): boolean {
+  if (out.destroyed || out.writableEnded) return false;
+  if (out.writableLength > limit) {
+    out.destroy();
+    return false;
+  }
+  out.write(chunk);
+  return true;
+}
+
+/**
+ * Resolves when `out` can take more ('drain') or is gone ('close'), leaving no listener
+ * behind, so a long stream that waits often does not pile listeners up.
+ */
+export function drainedOrClosed(out: NodeJS.EventEmitter & { readonly destroyed: boolean }): Promise<void> {
+  if (out.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}

@@ -1,4 +1,6 @@
-import { createReadStream, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { promises as fsp, watch, type FSWatcher } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
 import { isErrno } from '../common/errors';
 
 /**
@@ -65,8 +67,190 @@ export interface LogReadOptions {
   stopped: Promise<void>;
   /** resolves when the client went away */
   aborted: Promise<void>;
-  /** byte offset to start reading at: attach streams only what comes after it */
-  startOffset?: number;
+}
+
+const BLOCK = 64 * 1024;
+
+/**
+ * The files of a container's log, oldest first: the rotated ones (`container.log.N` …
+ * `container.log.1`, see log-rotation.ts) and then the one conmon writes.
+ */
+export async function logFiles(file: string): Promise<string[]> {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const rotated = names
+    .map((n) => (n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1)) ? Number(n.slice(base.length + 1)) : 0))
+    .filter((n) => n > 0)
+    .sort((a, b) => b - a)
+    .map((n) => `${file}.${n}`);
+  return names.includes(base) ? [...rotated, file] : rotated;
+}
+
+/** A file of the log, open, with the size it had when the read began. */
+interface OpenLog {
+  fh: FileHandle;
+  size: number;
+}
+
+async function openLog(file: string): Promise<OpenLog | undefined> {
+  try {
+    const fh = await fsp.open(file, 'r');
+    return { fh, size: (await fh.stat()).size };
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+async function readAt(fh: FileHandle, at: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, at + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * The complete lines of `[0, end)` from last to first, with the offset each starts at, read in
+ * blocks from the end: `--tail N` costs the N lines, not the file. Bytes after the last
+ * newline (a record conmon has not finished) are not a line yet.
+ */
+export async function* linesBackward(fh: FileHandle, end: number): AsyncGenerator<{ at: number; line: Buffer }> {
+  let pos = end;
+  let head: Buffer = Buffer.alloc(0); // the part of a line found so far whose start lies further back
+  let trimmed = false;
+  while (pos > 0) {
+    const start = Math.max(0, pos - BLOCK);
+    const block = await readAt(fh, start, pos - start);
+    let data = head.length ? Buffer.concat([block, head]) : block;
+    pos = start;
+    if (!trimmed) {
+      const nl = data.lastIndexOf(0x0a);
+      if (nl < 0) continue;
+      data = data.subarray(0, nl);
+      trimmed = true;
+    }
+    let e = data.length;
+    for (let p = e > 0 ? data.lastIndexOf(0x0a, e - 1) : -1; p >= 0; p = e > 0 ? data.lastIndexOf(0x0a, e - 1) : -1) {
+      yield { at: start + p + 1, line: data.subarray(p + 1, e) };
+      e = p;
+    }
+    head = Buffer.from(data.subarray(0, e));
+  }
+  if (trimmed && head.length) yield { at: 0, line: head };
+}
+
+/**
+ * The offset of a line start at or before the first record at or after `since`, found by
+ * bisecting the file on the records' times (they are written in order): `--since` costs a
+ * few blocks, not the file before it.
+ */
+export async function seekSince(fh: FileHandle, size: number, since: number): Promise<number> {
+  let lo = 0; // a line start whose record is before `since` (or the file's start)
+  let hi = size; // a line start whose record is at or after `since` (or the end)
+  while (hi - lo > BLOCK) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const block = await readAt(fh, mid, Math.min(BLOCK, hi - mid));
+    const nl = block.indexOf(0x0a);
+    const lineAt = mid + nl + 1;
+    const lineEnd = nl < 0 ? -1 : block.indexOf(0x0a, nl + 1);
+    if (nl < 0 || lineAt >= hi || lineEnd < 0) {
+      // no whole line between mid and hi within a block: look in the lower half
+      hi = mid;
+      continue;
+    }
+    const rec = parseLogLine(block.subarray(nl + 1, lineEnd));
+    if (rec && rec.seconds < since) lo = lineAt;
+    else hi = lineAt;
+  }
+  // hi may have been narrowed to a point inside a line: start at the line start at or before lo
+  return lo;
+}
+
+/** Where reading starts: a file of the log and an offset in it. */
+interface Start {
+  index: number;
+  offset: number;
+}
+
+/**
+ * Where the last `tail` wanted records begin, walking the files from the newest back, or the
+ * start of the oldest file when they hold fewer.
+ */
+async function tailStart(files: OpenLog[], tail: number, wanted: (r: LogRecord) => boolean, since: number | undefined): Promise<Start> {
+  let found = 0;
+  for (let index = files.length - 1; index >= 0; index--) {
+    for await (const { at, line } of linesBackward(files[index].fh, files[index].size)) {
+      const rec = parseLogLine(line);
+      if (!rec) continue;
+      // everything further back is older still
+      if (since !== undefined && rec.seconds < since) return { index, offset: at };
+      if (wanted(rec) && ++found === tail) return { index, offset: at };
+    }
+  }
+  return { index: 0, offset: 0 };
+}
+
+/** The time of a file's last record, read from its end. */
+async function lastRecordTime(f: OpenLog): Promise<number | undefined> {
+  for await (const { line } of linesBackward(f.fh, f.size)) {
+    const rec = parseLogLine(line);
+    if (rec) return rec.seconds;
+  }
+  return undefined;
+}
+
+/** The first file that reaches `since`, and where in it the records from `since` begin. */
+async function sinceStart(files: OpenLog[], since: number): Promise<Start> {
+  for (let index = 0; index < files.length; index++) {
+    const last = await lastRecordTime(files[index]);
+    if (last !== undefined && last >= since) return { index, offset: await seekSince(files[index].fh, files[index].size, since) };
+  }
+  return { index: files.length - 1, offset: files[files.length - 1]?.size ?? 0 };
+}
+
+/** Reads one file forward in blocks, a batch of records per block; the rest of a line waits. */
+class ForwardReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(
+    public fh: FileHandle,
+    public offset: number,
+  ) {}
+
+  async *read(to: number): AsyncGenerator<LogRecord[]> {
+    while (this.offset < to) {
+      const chunk = await readAt(this.fh, this.offset, Math.min(BLOCK, to - this.offset));
+      if (chunk.length === 0) return;
+      this.offset += chunk.length;
+      const data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      const batch: LogRecord[] = [];
+      let start = 0;
+      let nl: number;
+      while ((nl = data.indexOf(0x0a, start)) >= 0) {
+        const rec = parseLogLine(data.subarray(start, nl));
+        start = nl + 1;
+        if (rec) batch.push(rec);
+      }
+      this.pending = Buffer.from(data.subarray(start));
+      if (batch.length) yield batch;
+    }
+  }
+
+  /** Up to the file's current end. */
+  async *readAll(): AsyncGenerator<LogRecord[]> {
+    yield* this.read((await this.fh.stat()).size);
+  }
 }
 
 /** Reads a container's log one record at a time (see readLogBatches). */
@@ -75,55 +259,85 @@ export async function* readLogs(file: string, o: LogReadOptions): AsyncGenerator
 }
 
 /**
- * Reads a container's log, optionally following it until the container stops or the client
- * leaves. Records come in batches (one per chunk read from the file), so a large log costs
- * one await per 64 KiB rather than one per line.
+ * Reads a container's log across its rotated files, optionally following it until the
+ * container stops or the client leaves. `tail` is found from the end and `since` by bisection,
+ * and reading stops at the first record past `until`: each costs what it returns. Records
+ * come in batches, one per block read, so a large log costs one await per 64 KiB.
  */
 export async function* readLogBatches(file: string, o: LogReadOptions): AsyncGenerator<LogRecord[]> {
-  const wanted = (r: LogRecord) =>
-    (r.stream === 'stdout' ? o.stdout : o.stderr) && (o.since === undefined || r.seconds >= o.since) && (o.until === undefined || r.seconds < o.until);
-  let offset = o.startOffset ?? 0;
-  let pending: Buffer = Buffer.alloc(0);
-  const readFrom = async function* (): AsyncGenerator<LogRecord[]> {
-    let size: number;
-    try {
-      size = (await fsp.stat(file)).size;
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return;
-      throw e;
-    }
-    if (size < offset) offset = 0; // rotated or truncated
-    if (size === offset) return;
-    const stream = createReadStream(file, { start: offset, end: size - 1 });
-    for await (const chunk of stream) {
-      pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-      const batch: LogRecord[] = [];
-      let start = 0;
-      let nl: number;
-      while ((nl = pending.indexOf(0x0a, start)) >= 0) {
-        const rec = parseLogLine(pending.subarray(start, nl));
-        start = nl + 1;
-        if (rec && wanted(rec)) batch.push(rec);
-      }
-      pending = pending.subarray(start);
-      if (batch.length) yield batch;
-    }
-    offset = size;
+  const inStreams = (r: LogRecord) => (r.stream === 'stdout' ? o.stdout : o.stderr);
+  const wanted = (r: LogRecord) => inStreams(r) && (o.since === undefined || r.seconds >= o.since) && (o.until === undefined || r.seconds < o.until);
+  if (o.tail === 0 && !o.follow) return;
+  const names = await logFiles(file);
+  const files: OpenLog[] = [];
+  let current: ForwardReader | undefined;
+  let kept: ForwardReader | undefined;
+  let pastUntil = false;
+  /** The wanted records of a batch; notes when the log has gone past `until`. */
+  const select = (batch: LogRecord[]): LogRecord[] => {
+    if (o.until !== undefined && batch.length && batch[batch.length - 1].seconds >= o.until) pastUntil = true;
+    return batch.filter(wanted);
   };
-
-  if (o.tail !== undefined && o.tail >= 0) {
-    const all: LogRecord[] = [];
-    for await (const b of readFrom()) for (const r of b) all.push(r);
-    if (o.tail > 0) yield all.slice(-o.tail);
-  } else {
-    yield* readFrom();
+  try {
+    for (const f of names) {
+      const opened = await openLog(f);
+      // a rotation between the listing and the open: the follower finds the new file
+      if (opened) files.push(opened);
+    }
+    const last = files.length - 1;
+    let start: Start = { index: 0, offset: 0 };
+    if (o.tail === 0) start = { index: last, offset: files[last]?.size ?? 0 };
+    else if (o.tail !== undefined && o.tail > 0) start = await tailStart(files, o.tail, wanted, o.since);
+    else if (o.since !== undefined) start = await sinceStart(files, o.since);
+    for (let i = Math.max(0, start.index); i < files.length && !pastUntil; i++) {
+      const reader = new ForwardReader(files[i].fh, i === start.index ? start.offset : 0);
+      for await (const batch of reader.read(files[i].size)) {
+        const out = select(batch);
+        if (out.length) yield out;
+        if (pastUntil) break;
+      }
+      if (i === last) current = reader;
+    }
+    // the follower takes the file conmon writes over; the rest close here
+    if (o.follow && !pastUntil) kept = current;
+  } finally {
+    for (const f of files) if (f.fh !== kept?.fh) await f.fh.close().catch(() => undefined);
   }
-  if (!o.follow) return;
+  if (!o.follow || pastUntil) return;
+  yield* follow(file, kept, o, select, () => pastUntil);
+}
 
+/**
+ * The file that follows `reader`'s in the log, found by inode (names shift at each rotation):
+ * undefined while `reader` is on the file conmon writes, or on one just renamed whose
+ * successor conmon has not made yet.
+ */
+async function nextLogFile(file: string, reader: ForwardReader | undefined): Promise<OpenLog | undefined> {
+  const names = await logFiles(file);
+  const inodes = await Promise.all(names.map((n) => fsp.stat(n).then((st) => st.ino, () => undefined)));
+  const at = reader ? inodes.indexOf((await reader.fh.stat()).ino) : -1;
+  if (reader && at === names.length - 1) return undefined;
+  // not found: ours was removed as the oldest, so the oldest left comes next
+  for (const name of names.slice(at + 1)) {
+    const opened = await openLog(name);
+    if (opened) return opened;
+  }
+  return undefined;
+}
+
+/**
+ * Follows the file conmon writes; when it is rotated (renamed, and a new one made in its
+ * place), reads the old one to its end and goes on in the new one.
+ */
+async function* follow(file: string, reader: ForwardReader | undefined, o: LogReadOptions, select: (b: LogRecord[]) => LogRecord[], pastUntil: () => boolean): AsyncGenerator<LogRecord[]> {
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
+  const base = path.basename(file);
   try {
-    watcher = watch(file, () => wake?.());
+    // the folder, not the file: a rotation replaces the file
+    watcher = watch(path.dirname(file), (_event, name) => {
+      if (!name || name === base) wake?.();
+    });
   } catch {
     watcher = undefined;
   }
@@ -137,12 +351,41 @@ export async function* readLogBatches(file: string, o: LogReadOptions): AsyncGen
     left = true;
     wake?.();
   });
+  const drain = async function* (): AsyncGenerator<LogRecord[]> {
+    for (;;) {
+      if (reader) {
+        for await (const batch of reader.readAll()) {
+          const out = select(batch);
+          if (out.length) yield out;
+          if (pastUntil() || left) return;
+        }
+      }
+      // conmon closes the old file before the new one appears, so a rotated file is complete;
+      // the next is the one rotated after it (a follower may be more than one file behind)
+      const next = await nextLogFile(file, reader);
+      if (!next) return;
+      const done = reader;
+      reader = new ForwardReader(next.fh, 0);
+      if (done) {
+        try {
+          // what was written to it between the read above and its rotation
+          for await (const batch of done.readAll()) {
+            const out = select(batch);
+            if (out.length) yield out;
+          }
+        } finally {
+          await done.fh.close().catch(() => undefined);
+        }
+      }
+    }
+  };
   try {
-    while (!left) {
-      yield* readFrom();
+    while (!left && !pastUntil()) {
+      yield* drain();
+      if (pastUntil()) return;
       if (done || !o.isRunning()) {
         // conmon has drained the container's output by the time the exit is recorded
-        yield* readFrom();
+        yield* drain();
         return;
       }
       await new Promise<void>((resolve) => {
@@ -154,5 +397,6 @@ export async function* readLogBatches(file: string, o: LogReadOptions): AsyncGen
     }
   } finally {
     watcher?.close();
+    await reader?.fh.close().catch(() => undefined);
   }
 }

@@ -32,6 +32,8 @@ import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
 import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-policy';
 import { validateHealthcheck } from './health';
+import { logLimits, validateLogConfig } from './log-options';
+import { LogRotation } from './log-rotation';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -47,6 +49,9 @@ export interface ContainerManagerOptions {
   network: NetworkManager;
   volumes: VolumeStore;
   log: (msg: string) => void;
+  /** the daemon's log driver and options, under each container's own */
+  logDriver?: string;
+  logOpts?: Record<string, string>;
 }
 
 export interface WaitResult {
@@ -91,6 +96,7 @@ export class ContainerManager {
   private readonly policyStartsAllowed = new Promise<void>((resolve) => (this.policyStartsReady = resolve));
   /** set while the daemon shuts down: exits then bring nothing back */
   private shuttingDown = false;
+  private readonly logRotation: LogRotation;
 
   private constructor(
     private readonly o: ContainerManagerOptions,
@@ -99,6 +105,7 @@ export class ContainerManager {
     this.store = store;
     this.exitDir = path.join(o.execRoot, 'exits');
     this.socketDir = path.join(o.execRoot, 'sockets');
+    this.logRotation = new LogRotation(o.log);
   }
 
   static async open(o: ContainerManagerOptions): Promise<ContainerManager> {
@@ -116,6 +123,7 @@ export class ContainerManager {
   }
 
   close(): void {
+    this.logRotation.close();
     this.shuttingDown = true;
     for (const b of this.backoff.values()) clearTimeout(b.timer);
     this.exitWatcher?.close();
@@ -197,6 +205,7 @@ export class ContainerManager {
     const endpoints = this.validateNetworking(hostConfig, body);
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
+    validateLogConfig(hostConfig.LogConfig, this.o.logDriver);
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
     validateHealthcheck(config.Healthcheck);
@@ -469,6 +478,7 @@ export class ContainerManager {
       const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
       await this.connectPendingAttach(id);
       await runtime.start(id);
+      this.keepLogWithinLimits(rec);
       rec.State = {
         ...rec.State,
         Status: 'running',
@@ -670,7 +680,13 @@ export class ContainerManager {
   }
 
   /** Lets go of what a run holds: the runtime's container, the root filesystem mount, the bundle. */
+  /** Rotates the log of a running container as its log options say. */
+  private keepLogWithinLimits(rec: ContainerRecord): void {
+    this.logRotation.watch(rec.ID, this.logPath(rec.ID), this.bundleDir(rec.ID), logLimits(rec.HostConfig.LogConfig, this.o.logOpts ?? {}));
+  }
+
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
+    this.logRotation.unwatch(rec.ID);
     const bundle = this.bundleDir(rec.ID);
     await this.runtimeFor(rec).delete(rec.ID);
     for (const name of this.volumesInUse.get(rec.ID) ?? []) await this.o.volumes.releaseMount(name);
@@ -908,6 +924,7 @@ export class ContainerManager {
    */
   async shutdown(liveRestore: boolean): Promise<void> {
     this.shuttingDown = true;
+    this.logRotation.close();
     for (const b of this.backoff.values()) clearTimeout(b.timer);
     if (liveRestore) return;
     const running = this.store.all().filter((r) => r.State.Running && !r.State.Restarting);
@@ -972,9 +989,12 @@ export class ContainerManager {
       if (!alive && (!state || state.status === 'stopped')) {
         this.o.log(`container ${shortId(rec.ID)} lost its monitor while the daemon was down`);
         await this.handleExit(rec, 255);
-      } else if (state?.status === 'paused') {
-        rec.State.Paused = true;
-        rec.State.Status = 'paused';
+      } else {
+        if (state?.status === 'paused') {
+          rec.State.Paused = true;
+          rec.State.Status = 'paused';
+        }
+        this.keepLogWithinLimits(rec);
       }
     }
   }

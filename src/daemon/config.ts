@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { invalid } from '../common/errors';
+import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../container/log-options';
 import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
 
 /** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
@@ -25,6 +26,9 @@ export interface DaemonConfig {
    * (conmon holds each container), unlike dockerd's; false stops them at shutdown.
    */
   liveRestore: boolean;
+  /** containers' default log driver and options (dockerd --log-driver, --log-opt; see container/log-options.ts) */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -39,6 +43,8 @@ export const DEFAULTS: DaemonConfig = {
   registries: DEFAULT_REGISTRY_SETTINGS,
   dns: [],
   liveRestore: true,
+  logDriver: DEFAULT_LOG_DRIVER,
+  logOpts: {},
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -63,6 +69,8 @@ Options:
       --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
       --dns list               DNS server to use
       --live-restore           Keep containers running while the daemon is down (default true)
+      --log-driver string      Default driver for container logs (default "json-file")
+      --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
   -v, --version                Print version information and quit
 `;
 
@@ -83,6 +91,8 @@ interface DaemonJson {
   'fixed-cidr'?: string;
   dns?: string[];
   'live-restore'?: boolean;
+  'log-driver'?: string;
+  'log-opts'?: Record<string, string>;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -93,6 +103,8 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   let bip: string | undefined;
   let fixedCidr: string | undefined;
   const dns: string[] = [];
+  let logDriver: string | undefined;
+  const logOpts: Record<string, string> = {};
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -177,6 +189,16 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--dns':
         dns.push(next());
         break;
+      case '--log-driver':
+        logDriver = next();
+        break;
+      case '--log-opt': {
+        const kv = next();
+        const at = kv.indexOf('=');
+        if (at < 1) throw invalid(`invalid key value pair format in driver options: ${kv}`);
+        logOpts[kv.slice(0, at)] = kv.slice(at + 1);
+        break;
+      }
       case '--live-restore':
         flags.liveRestore = value === undefined ? true : value !== 'false';
         break;
@@ -219,6 +241,12 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   if (file['live-restore'] !== undefined && typeof file['live-restore'] !== 'boolean') {
     throw invalid(`unable to configure the daemon with file ${configFile}: live-restore must be true or false`);
   }
+  const fileLogOpts = file['log-opts'] ?? {};
+  if (typeof fileLogOpts !== 'object' || Array.isArray(fileLogOpts) || !Object.values(fileLogOpts).every((v) => typeof v === 'string')) {
+    throw invalid(`unable to configure the daemon with file ${configFile}: log-opts must be a map of strings`);
+  }
+  const log = { Type: logDriver ?? file['log-driver'] ?? DEFAULTS.logDriver, Config: { ...fileLogOpts, ...logOpts } };
+  validateLogConfig(log);
   return {
     hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
     dataRoot,
@@ -234,6 +262,8 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     fixedCidr: fixedCidr ?? file['fixed-cidr'],
     dns: dns.length ? dns : (file.dns ?? []),
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
+    logDriver: log.Type,
+    logOpts: log.Config,
   };
 }
 

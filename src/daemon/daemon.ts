@@ -99,6 +99,8 @@ export class Daemon {
       defaultRuntime: c.defaultRuntime,
       cgroupParent: c.cgroupParent,
       log: this.log,
+      logDriver: c.logDriver,
+      logOpts: c.logOpts,
     });
     this.containers = containers;
     this.health = new HealthMonitor(containers, events, this.log);

@@ -5,7 +5,7 @@ import { system } from '../common/errors';
 // lock file satisfies `npm ci`. It is loaded when first needed.
 interface SeqpacketSocket extends EventEmitter {
   connect(path: string, cb?: () => void): void;
-  write(buf: Buffer): void;
+  write(buf: Buffer, offset?: number, length?: number, cb?: () => void): void;
   end(): void;
   destroy(): void;
 }
@@ -38,17 +38,25 @@ function newSeqpacketSocket(): SeqpacketSocket {
  * bytes written to the socket go to the container's stdin; half-closing the socket
  * closes the container's stdin when conmon was told to (stdin once).
  *
- * Events: 'stdout' (Buffer), 'stderr' (Buffer), 'close'.
+ * Events: 'stdout' (Buffer), 'stderr' (Buffer), 'close', and 'drain' once stdin that had
+ * backed up has been taken by the kernel.
+ *
+ * The socket cannot be paused (node-unix-socket reads whatever arrives), so output has no
+ * backpressure here: the reader of these events decides how far a client may fall behind.
  */
 const STDIN_PACKET = 8192;
+/** stdin bytes handed to the socket but not yet to the kernel, above which writeStdin says stop */
+const STDIN_HIGH_WATER = 1024 * 1024;
 
 export class AttachSocket extends EventEmitter {
   private closed = false;
+  private stdinPending = 0;
+  private stdinFull = false;
 
   private constructor(private readonly sock: SeqpacketSocket) {
     super();
     sock.on('data', (packet: Buffer) => {
-      if (packet.length < 1) return;
+      if (packet.length < 1 || this.closed) return;
       const stream = packet[0] === 3 ? 'stderr' : packet[0] === 2 ? 'stdout' : undefined;
       if (stream) this.emit(stream, packet.subarray(1));
     });
@@ -56,6 +64,7 @@ export class AttachSocket extends EventEmitter {
       if (this.closed) return;
       this.closed = true;
       this.emit('close');
+      this.removeAllListeners();
     };
     sock.on('end', done);
     sock.on('close', done);
@@ -81,9 +90,23 @@ export class AttachSocket extends EventEmitter {
    * conmon reads the attach socket in packets of at most 32 KiB and drops the rest of a
    * longer one, so input is cut into packets it reads whole.
    */
-  writeStdin(data: Buffer): void {
-    if (this.closed) return;
-    for (let at = 0; at < data.length; at += STDIN_PACKET) this.sock.write(data.subarray(at, at + STDIN_PACKET));
+  writeStdin(data: Buffer): boolean {
+    if (this.closed) return false;
+    for (let at = 0; at < data.length; at += STDIN_PACKET) {
+      const packet = data.subarray(at, at + STDIN_PACKET);
+      this.stdinPending += packet.length;
+      this.sock.write(packet, 0, packet.length, () => this.stdinWritten(packet.length));
+    }
+    if (this.stdinPending > STDIN_HIGH_WATER) this.stdinFull = true;
+    return !this.stdinFull;
+  }
+
+  private stdinWritten(n: number): void {
+    this.stdinPending -= n;
+    if (this.stdinFull && this.stdinPending <= STDIN_HIGH_WATER / 2) {
+      this.stdinFull = false;
+      this.emit('drain');
+    }
   }
 
   /** Sends EOF to the container's stdin, keeping the output coming. */
@@ -94,7 +117,11 @@ export class AttachSocket extends EventEmitter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.sock.destroy();
+    // node-unix-socket aborts the process when a socket is destroyed inside its own 'data'
+    // callback (a reader dropping a slow client does just that): destroy it on the next turn
+    setImmediate(() => this.sock.destroy());
     this.emit('close');
+    // whatever a route hung on this connection goes with it
+    this.removeAllListeners();
   }
 }

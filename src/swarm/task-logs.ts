@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ContainerManager } from '../container/manager';
 import { readLogBatches } from '../container/logs';
+import { drainedOrClosed } from '../api/stream';
 
 export interface LogLine {
   /** 1 stdout, 2 stderr */
@@ -45,7 +46,7 @@ export async function serveTaskLogs(containers: ContainerManager, containerId: s
   const stopped = rec.State.Running ? containers.exitPromise(rec.ID).then(() => undefined) : Promise.resolve();
   for await (const batch of readLogBatches(containers.logPath(rec.ID), { ...q, follow: q.follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
     const text = batch.map((r) => JSON.stringify({ s: r.stream === 'stdout' ? 1 : 2, t: r.time, d: r.data.toString('base64') } satisfies LogLine)).join('\n') + '\n';
-    if (!res.write(text)) await Promise.race([new Promise((r) => res.once('drain', r)), aborted]);
+    if (!res.write(text)) await drainedOrClosed(res);
     if (res.destroyed) break;
   }
   res.end();

@@ -7,7 +7,7 @@ import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoConten
 import { startRawStream } from '../server';
 import { requireAttachSockets } from '../../runtime/attach-socket';
 import { answerProblem } from '../validate';
-import { frame, frameAll } from '../stream';
+import { drainedOrClosed, frame, frameAll, writeOrDrop } from '../stream';
 import type { ContainerManager, WaitCondition } from '../../container/manager';
 import type { ContainerRecord } from '../../container/model';
 import type { ContainerUpdateBody } from '../../container/update';
@@ -156,7 +156,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     for await (const batch of readLogBatches(m.logPath(rec.ID), { stdout, stderr, tail, since: since || undefined, until: until || undefined, follow: follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
       const items = batch.map((r) => ({ stream: r.stream === 'stdout' ? (1 as const) : (2 as const), payload: timestamps ? Buffer.concat([Buffer.from(`${r.time} `), r.data]) : r.data }));
       const chunk = tty ? Buffer.concat(items.map((i) => i.payload)) : frameAll(items);
-      if (!res.write(chunk)) await Promise.race([drained(res), aborted]);
+      if (!res.write(chunk)) await drainedOrClosed(res);
       if (res.destroyed) break;
     }
     res.end();
@@ -175,12 +175,14 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     if (stream) requireAttachSockets();
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const aborted = closed(out);
-    const write = (s: 'stdout' | 'stderr', data: Buffer) => {
-      if (out.destroyed || out.writableEnded) return;
-      if (s === 'stdout' ? stdout : stderr) out.write(tty ? data : frame(s === 'stdout' ? 1 : 2, data));
-    };
+    const wants = (s: 'stdout' | 'stderr') => (s === 'stdout' ? stdout : stderr);
+    const encode = (s: 'stdout' | 'stderr', data: Buffer) => (tty ? data : frame(s === 'stdout' ? 1 : 2, data));
     if (logs) {
-      for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) write(r.stream, r.data);
+      // the log is read at the client's pace
+      for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) {
+        if (out.destroyed) return;
+        if (wants(r.stream) && !out.write(encode(r.stream, r.data))) await drainedOrClosed(out);
+      }
     }
     if (!stream) {
       out.end();
@@ -188,14 +190,20 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     }
     const conn = await m.attach(rec.ID, aborted);
     if (!conn) return;
+    // conmon's socket cannot be paused: a client that falls too far behind is let go
+    const write = (s: 'stdout' | 'stderr', data: Buffer) => {
+      if (wants(s) && !writeOrDrop(out, encode(s, data))) conn.close();
+    };
     conn.on('stdout', (d: Buffer) => write('stdout', d));
     conn.on('stderr', (d: Buffer) => write('stderr', d));
     const input = ctx.upgradeSocket;
     if (input && stdin && rec.Config.OpenStdin) {
       const filter = new KeySequenceDetector(detachKeys);
+      conn.on('drain', () => input.resume());
       input.on('data', (chunk: Buffer) => {
         const { pass: forward, escaped: detached } = filter.feed(chunk);
-        conn.writeStdin(forward);
+        // a container that does not read its stdin holds the client back
+        if (!conn.writeStdin(forward)) input.pause();
         // detaching ends this client's stream; the container keeps running
         if (detached) conn.close();
       });
@@ -220,10 +228,6 @@ function closed(s: Duplex | ServerResponse): Promise<void> {
     const sock = 'socket' in s && s.socket ? s.socket : (s as Duplex);
     sock.once('close', () => resolve());
   });
-}
-
-function drained(s: ServerResponse): Promise<void> {
-  return new Promise((resolve) => s.once('drain', () => resolve()));
 }
 
 async function sizes(d: ContainerRouteDeps, c: ContainerRecord): Promise<{ rw: number; rootFs: number }> {

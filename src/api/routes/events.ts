@@ -3,6 +3,7 @@ import type { Router } from '../router';
 import { queryFilters } from '../respond';
 import { acceptFilters, ACCEPTED_FILTERS, labelsMatch, type FilterArgs } from '../../common/filters';
 import { getTimestamp, parseTimestamps, unixTimeNs } from '../../common/time';
+import { writeOrDrop } from '../stream';
 import type { EngineEvent, EventBus } from '../../daemon/events';
 import type { EventJournal } from '../../daemon/event-journal';
 
@@ -48,9 +49,11 @@ export function registerEventRoutes(router: Router, d: EventRouteDeps): void {
     // headers go out at once: clients wait for them before they read any event
     res.flushHeaders();
     const send = (ev: EngineEvent) => {
-      if (!res.destroyed && eventMatches(ev, filters)) res.write(`${JSON.stringify(ev)}\n`);
+      // events come whether or not this client reads: one too far behind is let go
+      if (eventMatches(ev, filters)) writeOrDrop(res, `${JSON.stringify(ev)}\n`);
     };
-    if (since !== undefined) for (const ev of d.journal.between(since, until ?? now)) send(ev);
+    // the journal's replay is bounded by the journal (MAX_EVENTS), so it is written whole
+    if (since !== undefined) for (const ev of d.journal.between(since, until ?? now)) if (!res.destroyed && eventMatches(ev, filters)) res.write(`${JSON.stringify(ev)}\n`);
     if (until !== undefined && until <= now) {
       res.end();
       return;

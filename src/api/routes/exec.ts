@@ -2,7 +2,7 @@ import type { Router } from '../router';
 import { readJSONBody, queryInt, sendJSON } from '../respond';
 import { startRawStream } from '../server';
 import { requireAttachSockets } from '../../runtime/attach-socket';
-import { frame } from '../stream';
+import { frame, writeOrDrop } from '../stream';
 import type { ExecCreateBody, ExecManager } from '../../container/exec';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
 
@@ -48,18 +48,21 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
       return;
     }
     const { socket, exited } = started;
+    // conmon's socket cannot be paused: a client that falls too far behind is let go
     const write = (s: 1 | 2, data: Buffer) => {
-      if (out.destroyed || out.writableEnded) return;
-      if (s === 1 ? exec.config.AttachStdout !== false : exec.config.AttachStderr !== false) out.write(tty ? data : frame(s, data));
+      const wanted = s === 1 ? exec.config.AttachStdout !== false : exec.config.AttachStderr !== false;
+      if (wanted && !writeOrDrop(out, tty ? data : frame(s, data))) socket?.close();
     };
     socket?.on('stdout', (d: Buffer) => write(1, d));
     socket?.on('stderr', (d: Buffer) => write(2, d));
     const input = ctx.upgradeSocket;
     if (input && exec.config.AttachStdin) {
       const filter = new KeySequenceDetector(detachKeys);
+      socket?.on('drain', () => input.resume());
       input.on('data', (chunk: Buffer) => {
         const { pass: forward, escaped: detached } = filter.feed(chunk);
-        socket?.writeStdin(forward);
+        // a process that does not read its stdin holds the client back
+        if (socket && !socket.writeStdin(forward)) input.pause();
         if (detached) socket?.close();
       });
       input.on('end', () => socket?.closeStdin());

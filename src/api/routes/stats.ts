@@ -5,6 +5,7 @@
  */
 import type { Router } from '../router';
 import { queryBool } from '../respond';
+import { writeOrDrop } from '../stream';
 import type { ContainerManager } from '../../container/manager';
 import { ZERO_TIME, emptyStats, sampleStats, type ContainerStats } from '../../container/stats';
 
@@ -77,7 +78,8 @@ export function registerStatsRoutes(router: Router, d: { containers: ContainerMa
         if (r.gone) return finish();
         const cur = withPrevious(r.stats, prev);
         prev = cur;
-        if (!closed) res.write(JSON.stringify(cur) + '\n');
+        // a sample a second whether or not the client reads: one too far behind is let go
+        if (!closed && !writeOrDrop(res, JSON.stringify(cur) + '\n')) return finish();
       } catch {
         // a container stopping between reads: the next tick answers zeros
       }

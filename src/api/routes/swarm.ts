@@ -11,7 +11,7 @@ import { makeJoinToken, caDigest } from '../../swarm/pki';
 import type { ClusterObject } from '../../swarm/cluster/store';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeSpec, ServiceSpec, SwarmNode, Task } from '../../swarm/cluster/model';
-import { frame } from '../stream';
+import { drainedOrClosed, frame } from '../stream';
 import {
   cluster,
   createService,
@@ -210,7 +210,8 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
         try {
           for await (const line of swarm.taskLogs(at, cid, { stdout, stderr, follow, tail: Number.isFinite(tail) ? tail : undefined, since: Number.isFinite(since) ? since : undefined }, aborted)) {
             const payload = Buffer.concat([Buffer.from(`${timestamps ? `${line.t} ` : ''}${details ? context : ''}`), Buffer.from(line.d, 'base64')]);
-            if (!res.destroyed) res.write(frame(line.s, payload));
+            if (res.destroyed) break;
+            if (!res.write(frame(line.s, payload))) await drainedOrClosed(res);
           }
         } catch {
           // a node that does not answer: its tasks' lines are missing, the others come
