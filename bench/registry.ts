@@ -1,18 +1,27 @@
 /**
- * Registry benchmark: push and pull of an image with two 100 MB layers of random data over
- * loopback, and several pulls at once, through the docker CLI (or `berth`) against any
- * Docker-API daemon. The image is built FROM scratch, so no base image is needed, and anew
- * for every run (--no-cache), so every push uploads its layers for real.
+ * Registry benchmark: push and pull of an image of two 100 MB layers over loopback, and
+ * several pulls at once, through the docker CLI (or `berth`) against any Docker-API daemon.
+ * The image is built FROM scratch, so no base image is needed, and anew for every run
+ * (--no-cache, and a file unique to the run in each layer), so every push uploads its
+ * layers for real.
  *
  *   node dist/bench/registry.js --host unix:///run/berth/berth.sock \
  *       [--serve berth|distribution | --registry 127.0.0.1:5000] [--cli berth] [--runs 3] [--concurrent 4]
+ *       [--content mixed|random]
+ *
+ * --content mixed (the default) is what images hold: one layer of real files (text and
+ * binaries copied from /usr/share and /usr/lib, which compress the way real layers do) and
+ * one of random bytes (which do not compress: gzip stores them). --content random is two
+ * random layers, the figure the README quoted first. The bench prints the bytes each push
+ * sent (the layer and config sizes the registry's manifest records), beside the bytes of
+ * the files, so a fast push of well-compressed layers is told apart from a fast compressor.
  *
  * With --serve the benchmark starts that registry on a free loopback port and stops it after:
  * berth's own berth-registry, or the CNCF Distribution registry (Debian's docker-registry).
  * Run it in the network namespace of the daemon, so both see the same loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync, copyFileSync, readdirSync, lstatSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -26,7 +35,10 @@ const runs = Number(arg('--runs', '3'));
 const concurrent = Number(arg('--concurrent', '4'));
 const serve = arg('--serve', '');
 let registry = arg('--registry', '');
+const content = arg('--content', 'mixed');
 const LAYER_BYTES = 100 * 1000 * 1000;
+/** Where the layer of real files is copied from, in this order, until it holds LAYER_BYTES. */
+const REAL_FILE_SOURCES = ['/usr/share', '/usr/lib'];
 
 async function sh(args: string[], quiet = true): Promise<number> {
   const r = await timeCli(cli, args, { host, env: { DOCKER_BUILDKIT: '0' }, stdout: quiet ? 'ignore' : 'inherit' });
@@ -64,6 +76,47 @@ async function startRegistry(kind: string, dir: string): Promise<ChildProcess> {
   throw new Error(`${kind} registry did not start on ${registry}`);
 }
 
+/**
+ * Copies regular files from REAL_FILE_SOURCES into `dir` (same relative paths) until
+ * LAYER_BYTES are there; the walk is sorted, so every run copies the same files.
+ */
+function copyRealFiles(dir: string): number {
+  let total = 0;
+  const walk = (src: string, rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(src).sort();
+    } catch {
+      return; // unreadable: skipped
+    }
+    for (const name of names) {
+      if (total >= LAYER_BYTES) return;
+      const from = path.join(src, name);
+      const st = lstatSync(from);
+      if (st.isDirectory()) walk(from, path.join(rel, name));
+      else if (st.isFile() && st.size > 0 && total + st.size <= LAYER_BYTES) {
+        mkdirSync(path.join(dir, rel), { recursive: true });
+        copyFileSync(from, path.join(dir, rel, name));
+        total += st.size;
+      }
+    }
+  };
+  for (const src of REAL_FILE_SOURCES) walk(src, src.slice(1));
+  if (total < LAYER_BYTES / 2) throw new Error(`only ${total} bytes of files found under ${REAL_FILE_SOURCES.join(', ')}`);
+  return total;
+}
+
+/** The bytes a push sent for an image: its config and layer blobs, as the registry's manifest lists them. */
+async function pushedBytes(image: string): Promise<number> {
+  const [, repo, tag] = /^[^/]+\/(.+):([^:]+)$/.exec(image) ?? [];
+  const res = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, {
+    headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  });
+  if (res.status !== 200) throw new Error(`manifest of ${image}: ${res.status}`);
+  const m = (await res.json()) as { config: { size: number }; layers: { size: number }[] };
+  return m.config.size + m.layers.reduce((sum, l) => sum + l.size, 0);
+}
+
 function randomFile(file: string): void {
   const fd = openSync(file, 'w');
   const chunk = 4 * 1024 * 1024;
@@ -78,18 +131,34 @@ async function main(): Promise<void> {
     if (serve) reg = await startRegistry(serve, dir);
     if (!registry) throw new Error('give --registry HOST:PORT or --serve berth|distribution');
     const ctx = path.join(dir, 'ctx');
+    if (content !== 'mixed' && content !== 'random') throw new Error(`--content takes mixed or random, not ${content}`);
+    // the real files are copied once, into the context; each run adds a file of its own so the layer is new
+    const realFiles = path.join(ctx, 'a');
+    const realBytes = content === 'mixed' ? copyRealFiles(realFiles) : 0;
+    let fileBytes = 0;
+    const sent: number[] = [];
     const pushes: number[] = [];
     const pulls: number[] = [];
     const parallel: number[] = [];
     for (let r = 0; r < runs; r++) {
-      rmSync(ctx, { recursive: true, force: true });
-      require('node:fs').mkdirSync(ctx);
-      randomFile(path.join(ctx, 'a'));
-      randomFile(path.join(ctx, 'b'));
+      const stamp = `${Date.now()}-${r}\n`;
+      if (content === 'mixed') {
+        writeFileSync(path.join(realFiles, 'run-stamp'), stamp);
+      } else {
+        rmSync(realFiles, { recursive: true, force: true });
+        mkdirSync(realFiles, { recursive: true });
+        randomFile(path.join(realFiles, 'random'));
+      }
+      rmSync(path.join(ctx, 'b'), { recursive: true, force: true });
+      mkdirSync(path.join(ctx, 'b'));
+      randomFile(path.join(ctx, 'b', 'random'));
+      writeFileSync(path.join(ctx, 'b', 'run-stamp'), stamp);
+      fileBytes = (content === 'mixed' ? realBytes : LAYER_BYTES) + LAYER_BYTES + 2 * stamp.length;
       writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nCOPY b /b\n');
       const image = `${registry}/berth-bench/big:${Date.now()}-${r}`;
       await sh(['build', '-q', '--no-cache', '-t', image, ctx]);
       pushes.push(await sh(['push', image]));
+      sent.push(await pushedBytes(image));
       await sh(['rmi', image]);
       pulls.push(await sh(['pull', image]));
       await sh(['rmi', image]);
@@ -98,8 +167,10 @@ async function main(): Promise<void> {
       parallel.push(Number(process.hrtime.bigint() - t0) / 1e6);
       await sh(['rmi', image]);
     }
+    const what = content === 'mixed' ? '100 MB of files + 100 MB random' : '2 x 100 MB random';
     console.log(`daemon: ${host}  client: ${cli}  registry: ${serve || 'given'} at ${registry}  (median of ${runs})`);
-    console.log(`push, 2 x 100 MB random layers      ${(median(pushes) / 1000).toFixed(2)} s`);
+    console.log(`layers: ${what}; ${(fileBytes / 1e6).toFixed(1)} MB of files, ${(median(sent) / 1e6).toFixed(1)} MB pushed per push`);
+    console.log(`push                                ${(median(pushes) / 1000).toFixed(2)} s`);
     console.log(`pull, same image                    ${(median(pulls) / 1000).toFixed(2)} s`);
     console.log(`${concurrent} pulls of it at once              ${(median(parallel) / 1000).toFixed(2)} s`);
   } finally {

@@ -52,16 +52,17 @@ export class ExecManager {
   create(containerIdOrName: string, body: ExecCreateBody): string {
     const rec = this.containers.get(containerIdOrName);
     if (!body.Cmd || body.Cmd.length === 0) throw invalid('No exec command specified');
-    this.requireRunning(rec);
+    this.requireRunning(rec, containerIdOrName);
     const id = newId();
     this.execs.set(id, { id, containerId: rec.ID, config: body, running: false, started: false, exitCode: null, pid: 0, bundle: path.join(this.execRoot, 'exec', id) });
     return id;
   }
 
-  private requireRunning(rec: ContainerRecord): void {
+  /** `asked` is how the client named the container: Docker's paused message repeats it. */
+  private requireRunning(rec: ContainerRecord, asked: string = rec.ID): void {
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${asked} is paused, unpause the container before exec`);
     if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
-    if (rec.State.Paused) throw conflict(`container ${rec.ID} is paused, unpause the container before exec`);
   }
 
   get(id: string): ExecInstance {

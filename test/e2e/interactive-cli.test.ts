@@ -59,7 +59,7 @@ test('run -it: prompt, output, Ctrl-C, terminal size and resize, exit status, te
     // Ctrl-C travels as a byte to the container's TTY, whose line discipline interrupts sleep
     t.type('sleep 100\n');
     await t.waitForText(/^\/ # sleep 100$/m);
-    await sleep(500);
+    await until(async () => /\ssleep 100$/m.test((await d.berth(['top', 'it1'])).stdout), 10_000, 'sleep to run in it1');
     const shown = prompts(t.capture());
     const t0 = Date.now();
     t.keys('C-c');
@@ -221,25 +221,32 @@ test('run --init: pid 1 is the init and orphans are reaped', { timeout: 60_000 }
   const orphan = ['sh', '-c', '(sleep 1 &); exec sleep 300'];
   assert.equal((await d.berth(['run', '-d', '--init', '--name', 'reaped', 'busybox', ...orphan])).code, 0);
   assert.equal((await d.berth(['run', '-d', '--name', 'zombies', 'busybox', ...orphan])).code, 0);
-  await sleep(2_500);
-  const withInit = await d.berth(['exec', 'reaped', 'ps', '-o', 'pid,stat,comm']);
+  // the orphan of "zombies" (started second) has ended once it shows as a zombie; the one of
+  // "reaped" ended before it, so the init has had its SIGCHLD
+  let without = '';
+  await until(async () => /\sZ\s+sleep$/m.test((without = (await d.berth(['exec', 'zombies', 'ps', '-o', 'pid,stat,comm'])).stdout)), 15_000, 'an unreaped orphan');
+  assert.match(without, /\sZ\s+sleep$/m, without);
+  const withInit = await d.berth(['exec', 'reaped', 'ps', '-o', 'pid,stat,args']);
   assert.doesNotMatch(withInit.stdout, /\sZ\s/, withInit.stdout);
-  const without = await d.berth(['exec', 'zombies', 'ps', '-o', 'pid,stat,comm']);
-  assert.match(without.stdout, /\sZ\s+sleep$/m, without.stdout);
+  assert.doesNotMatch(withInit.stdout, /sleep 1$/m, `the orphan is gone: ${withInit.stdout}`);
 });
 
-/** Spawns the CLI and sends it a signal once the container runs; resolves with its exit. */
-async function signalCli(args: string[], name: string, signal: NodeJS.Signals): Promise<{ code: number | null; elapsed: number }> {
+/**
+ * Spawns the CLI and sends it a signal once the container has printed "ready" (after it set
+ * its traps) and the CLI has relayed it; resolves with the CLI's exit.
+ */
+async function signalCli(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsed: number }> {
   const child = spawn(process.execPath, [BERTH, '-H', d.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));
   try {
-    await until(async () => (await d.api('GET', `/containers/${name}/json`)).json().State?.Running === true, 15_000, `${name} to run`);
-    await sleep(300);
+    await until(async () => out.includes('ready\n'), 15_000, `the container's "ready" through berth`);
     const t0 = Date.now();
     child.kill(signal);
-    const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
-    assert.notEqual(code, 'timeout', `berth did not exit after ${signal}`);
-    return { code: code as number | null, elapsed: Date.now() - t0 };
+    const end = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+    assert.notEqual(end, 'timeout', `berth did not exit after ${signal}`);
+    return { ...(end as { code: number | null; signal: NodeJS.Signals | null }), elapsed: Date.now() - t0 };
   } finally {
     child.kill('SIGKILL');
   }
@@ -247,16 +254,22 @@ async function signalCli(args: string[], name: string, signal: NodeJS.Signals): 
 
 test('run without a TTY forwards signals to the container (sig-proxy)', { timeout: 90_000 }, async () => {
   // sleep as pid 1 would ignore SIGINT (no handler), as under docker: tini passes it on
-  const viaInit = await signalCli(['run', '--rm', '--init', '--name', 'sp', 'busybox', 'sleep', '100'], 'sp', 'SIGINT');
+  const viaInit = await signalCli(['run', '--rm', '--init', '--name', 'sp', 'busybox', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGINT');
   assert.equal(viaInit.code, 130);
   await until(async () => (await d.api('GET', '/containers/sp/json')).status === 404, 10_000, 'sp to be removed');
 
-  const trapped = await signalCli(['run', '--rm', '--name', 'sp2', 'busybox', 'sh', '-c', 'trap "exit 7" INT; while :; do sleep 0.2; done'], 'sp2', 'SIGINT');
+  const trap = 'trap "exit 7" INT; echo ready; while :; do sleep 0.2; done';
+  const trapped = await signalCli(['run', '--rm', '--name', 'sp2', 'busybox', 'sh', '-c', trap], 'SIGINT');
   assert.equal(trapped.code, 7);
 
-  const noProxy = await signalCli(['run', '--sig-proxy=false', '--name', 'sp3', 'busybox', 'sh', '-c', 'trap "exit 7" INT; while :; do sleep 0.2; done'], 'sp3', 'SIGINT');
-  assert.notEqual(noProxy.code, 7);
+  // without the proxy the CLI keeps no handler: SIGINT ends it (a shell sees 130), the container is untouched
+  const noProxy = await signalCli(['run', '--sig-proxy=false', '--name', 'sp3', 'busybox', 'sh', '-c', trap], 'SIGINT');
+  assert.deepEqual([noProxy.code, noProxy.signal], [null, 'SIGINT']);
   assert.equal((await inspect('sp3')).State.Running, true);
+  // its trap was set all along: the same signal sent to it now ends it with 7
+  assert.equal((await d.berth(['kill', '-s', 'INT', 'sp3'])).code, 0);
+  await until(async () => (await inspect('sp3')).State.Status === 'exited', 10_000, 'sp3 to exit');
+  assert.equal((await inspect('sp3')).State.ExitCode, 7);
 });
 
 test('stop -t waits, then kills; stop -s sends the given signal', { timeout: 60_000 }, async () => {
@@ -269,8 +282,8 @@ test('stop -t waits, then kills; stop -s sends the given signal', { timeout: 60_
   assert.ok(elapsed >= 1_500 && elapsed < 20_000, `stop took ${elapsed} ms`);
   assert.equal((await inspect('stubborn')).State.ExitCode, 137);
 
-  assert.equal((await d.berth(['run', '-d', '--name', 'hup', 'busybox', 'sh', '-c', 'trap "exit 9" HUP; while :; do sleep 0.2; done'])).code, 0);
-  await sleep(300);
+  assert.equal((await d.berth(['run', '-d', '--name', 'hup', 'busybox', 'sh', '-c', 'trap "exit 9" HUP; echo ready; while :; do sleep 0.2; done'])).code, 0);
+  await until(async () => (await d.berth(['logs', 'hup'])).stdout === 'ready\n', 10_000, 'the HUP trap to be set');
   const t1 = Date.now();
   const byHup = await d.berth(['stop', '--signal', 'HUP', '--timeout', '30', 'hup']);
   assert.equal(byHup.code, 0, byHup.stderr);
@@ -279,12 +292,12 @@ test('stop -t waits, then kills; stop -s sends the given signal', { timeout: 60_
 });
 
 test('kill -s HUP reaches a trap and the container runs on', { timeout: 60_000 }, async () => {
-  assert.equal((await d.berth(['run', '-d', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "echo got-hup" HUP; while :; do sleep 0.2; done'])).code, 0);
-  await sleep(300);
+  assert.equal((await d.berth(['run', '-d', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "echo got-hup" HUP; echo ready; while :; do sleep 0.2; done'])).code, 0);
+  await until(async () => (await d.berth(['logs', 'trapper'])).stdout === 'ready\n', 10_000, 'the HUP trap to be set');
   const k = await d.berth(['kill', '-s', 'HUP', 'trapper']);
   assert.equal(k.code, 0, k.stderr);
   assert.equal(k.stdout, 'trapper\n');
-  await until(async () => (await d.berth(['logs', 'trapper'])).stdout === 'got-hup\n', 10_000, 'the trap to run');
+  await until(async () => (await d.berth(['logs', 'trapper'])).stdout === 'ready\ngot-hup\n', 10_000, 'the trap to run');
   assert.equal((await inspect('trapper')).State.Running, true);
 });
 
@@ -307,13 +320,13 @@ test('run -it -d, then attach: Ctrl-P Ctrl-Q detaches and the container keeps ru
   const r = await d.berth(['run', '-it', '-d', '--name', 'sess', 'busybox', 'sh']);
   assert.equal(r.code, 0, r.stderr);
   await TmuxSession.run(berth('attach', 'sess'), { width: 90, height: 25 }, async (t) => {
-    // a TTY container shows nothing new until something is typed
-    await sleep(300);
-    t.type('echo at-$((1+2))\n');
-    await t.waitForText(/^at-3$/m);
+    // a TTY container shows nothing new until something is typed: typed again until it answers
+    await t.typeUntil('echo at-$((1+2))\n', /^at-3$/m);
     await t.typeUntil('stty size\n', /^25 90$/m);
     t.keys('C-p', 'C-q');
-    assert.equal(await t.waitForExit(), 0);
+    // as docker attach: the detach is its error, status 1
+    assert.equal(await t.waitForExit(), 1);
+    assert.match(t.capture(), /read escape sequence$/m);
     assertCooked(t.terminalSettingsAfterExit());
   });
   assert.equal((await inspect('sess')).State.Running, true);
@@ -325,23 +338,22 @@ test('attach again: --detach-keys, then the exit status of the container, then a
   assert.equal((await inspect('sess')).State.Running, true, 'needs the container of the previous test');
   // custom keys; the shell is still there after the earlier detach
   await TmuxSession.run(berth('attach', '--detach-keys', 'ctrl-x,x', 'sess'), { width: 90, height: 25 }, async (t) => {
-    await sleep(300);
-    t.type('echo again-$((2+2))\n');
-    await t.waitForText(/^again-4$/m);
+    await t.typeUntil('echo again-$((2+2))\n', /^again-4$/m);
     // the default keys are plain input now: they must not detach
     t.keys('C-p', 'C-q');
-    await sleep(500);
-    assert.equal(t.exitStatus(), undefined);
-    // the shell took Ctrl-P as "previous command": clear its line for the next attach
+    // the shell took Ctrl-P as "previous command": clear its line; it still answers, so berth is attached
     t.keys('C-u');
+    await t.typeUntil('echo still-$((5+5))\n', /^still-10$/m);
+    assert.equal(t.exitStatus(), undefined);
     t.keys('C-x', 'x');
-    assert.equal(await t.waitForExit(), 0);
+    assert.equal(await t.waitForExit(), 1);
+    assert.match(t.capture(), /read escape sequence$/m);
   });
   assert.equal((await inspect('sess')).State.Running, true);
 
   // attached to the end: the container's exit status is attach's
   await TmuxSession.run(berth('attach', 'sess'), {}, async (t) => {
-    await sleep(300);
+    await t.typeUntil('echo ready-$((3+4))\n', /^ready-7$/m);
     t.type('exit 7\n');
     assert.equal(await t.waitForExit(), 7);
   });

@@ -68,7 +68,8 @@ test('docker run -it --detach-keys detaches', { timeout: 60_000 }, async () => {
   await docker(['run', '-it', '--detach-keys', 'ctrl-x,x', '--name', 'ddk', 'busybox', 'sh'], {}, async (t) => {
     await t.waitForText(PROMPT);
     t.keys('C-x', 'x');
-    await t.waitForExit();
+    // docker run treats the detach sequence as a clean end (its EscapeError becomes status 0)
+    assert.equal(await t.waitForExit(), 0, t.capture());
   });
   assert.equal((await inspect('ddk')).State.Running, true);
 });
@@ -142,13 +143,13 @@ test('docker attach, then Ctrl-P Ctrl-Q detaches and the container keeps running
   const r = await d.docker(['run', '-itd', '--name', 'datt', 'busybox', 'sh']);
   assert.equal(r.code, 0, r.stderr);
   await docker(['attach', 'datt'], { width: 90, height: 25 }, async (t) => {
-    await sleep(300);
-    t.type('echo at-$((1+2))\n');
-    await t.waitForText(/^at-3$/m);
+    // typed again until the shell answers: the attach is then in place
+    await t.typeUntil('echo at-$((1+2))\n', /^at-3$/m);
     await t.typeUntil('stty size\n', /^25 90$/m);
     t.keys('C-p', 'C-q');
-    // docker may say "read escape sequence"; what matters is that it ends and the container runs on
-    await t.waitForExit();
+    // docker attach returns the detach as its error: status 1, "read escape sequence"
+    assert.equal(await t.waitForExit(), 1, t.capture());
+    assert.match(t.capture(), /read escape sequence$/m);
     assertCooked(t.terminalSettingsAfterExit());
   });
   assert.equal((await inspect('datt')).State.Running, true);
@@ -157,16 +158,15 @@ test('docker attach, then Ctrl-P Ctrl-Q detaches and the container keeps running
 test('docker attach again: --detach-keys, then the exit status of the container', { timeout: 90_000 }, async () => {
   assert.equal((await inspect('datt')).State.Running, true, 'needs the container of the previous test');
   await docker(['attach', '--detach-keys', 'ctrl-x,x', 'datt'], {}, async (t) => {
-    await sleep(300);
-    t.type('echo again-$((2+2))\n');
-    await t.waitForText(/^again-4$/m);
+    await t.typeUntil('echo again-$((2+2))\n', /^again-4$/m);
     t.keys('C-x', 'x');
-    await t.waitForExit();
+    assert.equal(await t.waitForExit(), 1, t.capture());
+    assert.match(t.capture(), /read escape sequence$/m);
   });
   assert.equal((await inspect('datt')).State.Running, true);
 
   await docker(['attach', 'datt'], {}, async (t) => {
-    await sleep(300);
+    await t.typeUntil('echo ready-$((3+4))\n', /^ready-7$/m);
     t.type('exit 7\n');
     assert.equal(await t.waitForExit(), 7);
   });

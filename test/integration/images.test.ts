@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TestDaemon } from '../helpers/daemon';
+import { BERTH, TestDaemon, runCommand } from '../helpers/daemon';
 import { packTar } from '../../src/layer/tar-pack';
 
 let d: TestDaemon;
@@ -90,25 +91,96 @@ test('an image used by a container cannot be removed without -f', async () => {
   await d.berth(['rmi', 'used:1']);
 });
 
-test('bad imports are refused and nothing stored is damaged', async () => {
+/** A file name under the host's /tmp that only this run uses: where an escape would land. */
+function hostTarget(what: string): string {
+  return path.join('/tmp', `escaped-by-berth-${what}-${randomBytes(6).toString('hex')}`);
+}
+
+/** The content of one file of an image's root, read through a container made from it. */
+async function fileInImage(image: string, file: string): Promise<string> {
+  const c = await d.berth(['create', image, 'true']);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    const r = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} export ${c.stdout.trim()} | tar -xO ${file.replace(/^\//, '')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  } finally {
+    await d.berth(['rm', c.stdout.trim()]);
+  }
+}
+
+/** Layer tars made to write outside the layer: `..` up to the host's /tmp, or through a symlink to "/". */
+async function evilLayers(): Promise<{ dotdot: { tar: Buffer; target: string }; symlink: { tar: Buffer; target: string } }> {
+  // Thirty ".." climb to "/" from any depth the layer could be unpacked at.
+  const dotdotTarget = hostTarget('dotdot');
+  const dotdotName = `${'../'.repeat(30)}${dotdotTarget.slice(1)}`;
+  const symlinkTarget = hostTarget('symlink');
+  return {
+    dotdot: { tar: await packTar([{ name: dotdotName, data: 'x' }]), target: dotdotTarget },
+    symlink: {
+      tar: await packTar([
+        { name: 'link', type: 'symlink', linkname: '/' },
+        { name: `link${symlinkTarget}`, data: 'inside\n' },
+      ]),
+      target: symlinkTarget,
+    },
+  };
+}
+
+test('import: a name climbing out of the layer is refused, a symlink to "/" is followed inside the root', async () => {
   const before = (await d.berth(['images', '-q'])).stdout;
   const corrupt = await d.berth(['import', '-', 'bad:1'], { input: Buffer.from('this is not a tar archive at all'.repeat(40)) });
   assert.notEqual(corrupt.code, 0);
   assert.match(corrupt.stderr, /Error response from daemon: .*(tar|header|archive)/i);
 
-  for (const evil of [[{ name: '../escape.txt', data: 'x' }], [{ name: 'link', type: 'symlink' as const, linkname: '/' }, { name: 'link/tmp/escaped-by-berth', data: 'x' }]]) {
-    const tar = await packTar(evil);
-    const r = await d.berth(['import', '-', 'evil:1'], { input: tar });
-    // a symlink to "/" must be resolved inside the layer, never on the host
-    await assert.rejects(fsp.access('/tmp/escaped-by-berth'));
-    await assert.rejects(fsp.access(path.join(path.dirname(d.dataRoot), 'escape.txt')));
-    if (evil[0].name.startsWith('..')) {
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /\.\.\/escape\.txt/);
-    } else if (r.code === 0) {
-      await d.berth(['rmi', 'evil:1']);
-    }
-  }
+  const evil = await evilLayers();
+  // Docker refuses the entry: `"../../…" is outside of "<root>"`; berth names it the same way.
+  const dotdot = await d.berth(['import', '-', 'evil:1'], { input: evil.dotdot.tar });
+  assert.equal(dotdot.code, 1);
+  assert.match(dotdot.stderr, /^Error response from daemon: invalid tar header: unsafe path "(\.\.\/){30}tmp\/escaped-by-berth-dotdot-[0-9a-f]+" escapes the layer$/m);
+  await assert.rejects(fsp.access(evil.dotdot.target), { code: 'ENOENT' });
+  assert.equal((await d.berth(['images', '-q'])).stdout, before, 'a refused import stores no image');
+
+  // Docker unpacks chrooted into the layer: "/" is the layer's root, so the file lands in it.
+  const symlink = await d.berth(['import', '-', 'evil:2'], { input: evil.symlink.tar });
+  assert.equal(symlink.code, 0, symlink.stderr);
+  await assert.rejects(fsp.access(evil.symlink.target), { code: 'ENOENT' });
+  assert.equal(await fileInImage('evil:2', evil.symlink.target), 'inside\n');
+  assert.equal((await d.berth(['rmi', 'evil:2'])).code, 0);
+
   assert.equal((await d.berth(['images', '-q'])).stdout, before);
   assert.equal((await d.berth(['run', '--rm', 'busybox', 'true'])).code, 0);
+});
+
+/** A legacy `docker save` archive of one image made of one layer tar. */
+async function saveArchive(layer: Buffer, tag: string): Promise<Buffer> {
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] } }),
+  );
+  const dir = sha256(layer);
+  return packTar([
+    { name: `${sha256(config)}.json`, data: config },
+    { name: `${dir}/`, type: 'directory' },
+    { name: `${dir}/layer.tar`, data: layer },
+    { name: 'manifest.json', data: JSON.stringify([{ Config: `${sha256(config)}.json`, RepoTags: [tag], Layers: [`${dir}/layer.tar`] }]) },
+  ]);
+}
+
+test('load: the same layers inside a saved image are refused, or unpacked inside the root', async () => {
+  const before = (await d.berth(['images', '-q'])).stdout;
+  const evil = await evilLayers();
+  const dotdot = await d.berth(['load'], { input: await saveArchive(evil.dotdot.tar, 'evil:3') });
+  assert.equal(dotdot.code, 1);
+  assert.match(dotdot.stderr, /invalid tar header: unsafe path "(\.\.\/){30}tmp\/escaped-by-berth-dotdot-[0-9a-f]+" escapes the layer/);
+  await assert.rejects(fsp.access(evil.dotdot.target), { code: 'ENOENT' });
+  assert.equal((await d.berth(['images', '-q'])).stdout, before, 'a refused load stores no image');
+
+  const symlink = await d.berth(['load'], { input: await saveArchive(evil.symlink.tar, 'evil:4') });
+  assert.equal(symlink.code, 0, symlink.stderr);
+  assert.match(symlink.stdout, /Loaded image: evil:4/);
+  await assert.rejects(fsp.access(evil.symlink.target), { code: 'ENOENT' });
+  assert.equal(await fileInImage('evil:4', evil.symlink.target), 'inside\n');
+  assert.equal((await d.berth(['rmi', 'evil:4'])).code, 0);
+  assert.equal((await d.berth(['images', '-q'])).stdout, before);
 });

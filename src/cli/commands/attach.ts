@@ -88,7 +88,8 @@ export const attach: CommandSpec = {
       stopSignals();
       restore();
     }
-    if (detached) return 0;
+    // docker attach reports the detach as its error (run -it and start -a do not)
+    if (detached) throw new StatusError('read escape sequence', 1);
     return exitStatusAfterStream(client, info.Id);
   },
 };
