@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { decodePathSegment } from '../common/request-target';
 
 /** What a route handler gets: the request, its path parameters and query, and ways to answer. */
 export interface RequestContext {
@@ -51,7 +52,7 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+      r.names.forEach((n, i) => (params[n] = decodePathSegment(m[i + 1])));
       return { handler: r.handler, params };
     }
     return pathMatched ? 'method-not-allowed' : undefined;

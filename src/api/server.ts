@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BerthError, isErrno } from '../common/errors';
+import { cleanPath, MalformedTargetError, parseRequestTarget, type RequestTarget } from '../common/request-target';
 import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
 import { RequestValidator } from './validate';
@@ -51,7 +52,7 @@ export class ApiServer {
 
   async listen(): Promise<void> {
     for (const host of this.opts.hosts) {
-      const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => void this.dispatch(req, res));
+      const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.serve(req, res));
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         this.upgraded.add(socket);
         socket.once('close', () => this.upgraded.delete(socket));
@@ -60,7 +61,7 @@ export class ApiServer {
         const res = new http.ServerResponse(req);
         // The upgrade socket is answered by hand; the ServerResponse is only a sink for errors before that.
         res.assignSocket(socket as net.Socket);
-        void this.dispatch(req, res, socket, head);
+        this.serve(req, res, socket, head);
       });
       // Clients hold attach and wait requests open for a long time.
       server.requestTimeout = 0;
@@ -83,16 +84,28 @@ export class ApiServer {
     );
   }
 
+  /** dispatch() answers every error itself; what escapes it (a failure while answering) is logged, never left to end the process. */
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket?: Duplex, upgradeHead?: Buffer): void {
+    this.dispatch(req, res, upgradeSocket, upgradeHead).catch((e: unknown) => {
+      this.opts.log(`error: answering ${req.method} ${req.url}: ${e instanceof Error ? e.stack : String(e)}`);
+      res.destroy();
+      upgradeSocket?.destroy();
+    });
+  }
+
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket?: Duplex, upgradeHead?: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://berth');
-    let pathname = url.pathname;
-    let apiVersion = API_VERSION;
-    const m = VERSION_PREFIX.exec(pathname);
-    if (m) {
-      apiVersion = m[1];
-      pathname = m[2];
-    }
     try {
+      const target = requestTargetOf(req.url);
+      const clean = cleanPath(target.path);
+      // as dockerd (gorilla/mux): a path that is not clean is redirected, never routed
+      if (clean !== target.path) return redirect(res, upgradeSocket, clean + target.search);
+      let pathname = target.path;
+      let apiVersion = API_VERSION;
+      const m = VERSION_PREFIX.exec(pathname);
+      if (m) {
+        apiVersion = m[1];
+        pathname = m[2];
+      }
       if (compareVersions(apiVersion, MIN_API_VERSION) < 0) {
         throw new BerthError('INVALID_PARAMETER', `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
       }
@@ -106,13 +119,31 @@ export class ApiServer {
       res.setHeader('Docker-Experimental', 'false');
       res.setHeader('Ostype', 'linux');
       res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
-      const ctx: RequestContext = { req, res, params: found.params, query: url.searchParams, apiVersion, upgradeSocket, upgradeHead };
+      const ctx: RequestContext = { req, res, params: found.params, query: target.query, apiVersion, upgradeSocket, upgradeHead };
       await this.validator.check(ctx, req.method ?? 'GET', pathname, readUpgradeBody);
       await found.handler(ctx);
     } catch (err) {
       writeError(res, upgradeSocket, err, this.opts.log);
     }
   }
+}
+
+function requestTargetOf(raw: string | undefined): RequestTarget {
+  try {
+    return parseRequestTarget(raw);
+  } catch (e) {
+    if (e instanceof MalformedTargetError) throw new BerthError('INVALID_PARAMETER', e.message);
+    throw e;
+  }
+}
+
+function redirect(res: http.ServerResponse, upgradeSocket: Duplex | undefined, location: string): void {
+  if (upgradeSocket) {
+    upgradeSocket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    return;
+  }
+  res.writeHead(301, { Location: location, 'Content-Length': 0 });
+  res.end();
 }
 
 async function listenOn(server: http.Server, host: string): Promise<void> {

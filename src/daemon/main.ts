@@ -1,4 +1,5 @@
 import { BerthError } from '../common/errors';
+import { keepRunningOnUncaught } from '../common/last-resort';
 import { parseDaemonArgs, USAGE } from './config';
 import { Daemon, VERSION } from './daemon';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   }
   const debug = config.debug;
   const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+  keepRunningOnUncaught(log);
   const daemon = new Daemon(config, debug ? log : (m) => (/^(error|berthd )/.test(m) ? log(m) : undefined));
   try {
     await daemon.start();

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import { allowAll, requiredAccess, wantedAccess } from './auth/access';
 import { Authorizer } from './auth/authorizer';
+import { cleanPath, decodePathSegment, parseRequestTarget, type RequestTarget } from '../common/request-target';
 import { regErr } from './errors';
 import { checkName } from './reference';
 import { BlobStore } from './store/blobs';
@@ -58,16 +59,27 @@ export function createRegistry(driver: StorageDriver, readOnly: boolean, foreign
  */
 export function createHandler(app: Registry, authorizer?: Authorizer): http.RequestListener {
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://registry');
-    const c: Ctx = { req, res, url, app, name: '', ref: '', grant: allowAll() };
+    const c: Ctx = { req, res, url: new URL('http://registry/'), app, name: '', ref: '', grant: allowAll() };
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     void (async () => {
-      let pathname: string;
+      let target: RequestTarget;
       try {
-        pathname = decodeURIComponent(url.pathname);
-      } catch {
-        throw regErr('NAME_INVALID', `malformed path: ${url.pathname}`);
+        target = parseRequestTarget(req.url);
+      } catch (e) {
+        throw regErr('NAME_INVALID', `malformed path: ${(e as Error).message}`);
       }
+      // as Distribution (gorilla/mux): a path that is not clean is redirected, never routed
+      const clean = cleanPath(target.path);
+      if (clean !== target.path) {
+        req.resume();
+        res.writeHead(301, { Location: clean + target.search, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
+      // handlers read the path and query from here: the target as sent, on a fixed origin
+      const url = new URL(target.path + target.search, 'http://registry');
+      c.url = url;
+      const pathname = decodePathSegment(url.pathname);
       const r = route(pathname);
       if (!r) throw regErr('NAME_UNKNOWN', `no route for ${url.pathname}`);
       const method = req.method ?? '';

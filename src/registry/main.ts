@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { keepRunningOnUncaught } from '../common/last-resort';
 import { createHandler, createRegistry } from './app';
 import { parseAcl } from './auth/acl';
 import { Authorizer } from './auth/authorizer';
@@ -142,6 +143,7 @@ function foreignUrlPolicyOf(o: Options): ForeignUrlPolicy {
 }
 
 function serve(o: Options): void {
+  keepRunningOnUncaught(log);
   mkdirSync(o.root, { recursive: true });
   const auth = authorizerOf(o);
   const tls = tlsOf(o);
@@ -154,6 +156,7 @@ function serve(o: Options): void {
 }
 
 function token(o: Options): void {
+  keepRunningOnUncaught(log);
   for (const [flag, v] of [['--htpasswd', o.htpasswd], ['--acl', o.acl], ['--key', o.key], ['--issuer', o.issuer]] as const) {
     if (!v) fail(`token needs ${flag}`);
   }

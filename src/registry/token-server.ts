@@ -1,5 +1,6 @@
 import { KeyObject, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseRequestTarget, type RequestTarget } from '../common/request-target';
 import { formatScopes, parseScope, ResourceActions } from './auth/access';
 import { AclRule, grantedScope } from './auth/acl';
 import { basicChallenge } from './auth/challenge';
@@ -93,7 +94,13 @@ function scopesOf(params: URLSearchParams): ResourceActions[] {
 
 export function createTokenHandler(opts: TokenServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://token');
+    let target: RequestTarget;
+    try {
+      target = parseRequestTarget(req.url);
+    } catch (e) {
+      throw badRequest((e as Error).message);
+    }
+    const url = { pathname: target.path, searchParams: target.query };
     if (url.pathname !== '/token') throw new TokenError(404, 'not_found', `no route for ${url.pathname}`);
     const isPost = req.method === 'POST';
     if (!isPost && req.method !== 'GET') throw new TokenError(405, 'unsupported', `${req.method} not allowed`);

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { BerthError, invalid, unavailable } from '../common/errors';
+import { parseRequestTarget } from '../common/request-target';
 import { caDigest, parseJoinToken } from './pki';
 import { TASK_SECRET_PATH } from './task-secrets';
 
@@ -58,7 +59,14 @@ export function startSwarmServer(o: { host: string; port: number; keyPem: string
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const url = new URL(req.url ?? '/', 'https://swarm');
+    let url: { pathname: string; searchParams: URLSearchParams };
+    try {
+      const target = parseRequestTarget(req.url);
+      url = { pathname: target.path, searchParams: target.query };
+    } catch (e) {
+      req.resume();
+      return send(400, { message: (e as Error).message });
+    }
     const logs = /^\/task-logs\/([0-9a-f]{64})$/.exec(url.pathname);
     if (req.method === 'GET' && logs) {
       o.logs(logs[1], url.searchParams, req, res).catch((e: unknown) => {
@@ -75,7 +83,10 @@ export function startSwarmServer(o: { host: string; port: number; keyPem: string
       });
       return;
     }
-    if (req.method !== 'POST' || req.url !== '/join') return send(404, { message: 'not found' });
+    if (req.method !== 'POST' || req.url !== '/join') {
+      req.resume();
+      return send(404, { message: 'not found' });
+    }
     const handle = o.handle;
     if (!handle) return send(503, { message: 'This node is not a swarm manager: join through a manager' });
     let text = '';
@@ -85,12 +96,8 @@ export function startSwarmServer(o: { host: string; port: number; keyPem: string
       if (text.length > 64 * 1024) req.destroy();
     });
     req.on('end', () => {
-      let body: JoinRequest;
-      try {
-        body = JSON.parse(text) as JoinRequest;
-      } catch {
-        return send(400, { message: 'invalid join request' });
-      }
+      const body = joinRequestOf(text);
+      if (!body) return send(400, { message: 'invalid join request' });
       handle(body).then(
         (answer) => send(200, answer),
         (e: unknown) => {
@@ -108,6 +115,29 @@ export function startSwarmServer(o: { host: string; port: number; keyPem: string
       resolve(server);
     });
   });
+}
+
+const JOIN_FIELDS: Record<keyof JoinRequest, 'string' | 'number'> = {
+  token: 'string',
+  advertiseAddr: 'string',
+  hostname: 'string',
+  nanoCPUs: 'number',
+  memoryBytes: 'number',
+  engineVersion: 'string',
+};
+
+/** A join request's body, when it is JSON of the right shape: any peer can send one. */
+function joinRequestOf(text: string): JoinRequest | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const fields = value as Record<string, unknown>;
+  for (const [name, type] of Object.entries(JOIN_FIELDS)) if (typeof fields[name] !== type) return undefined;
+  return value as JoinRequest;
 }
 
 /** The joiner's side. `remote` is "host:port" (port 2377 when left out). */
