@@ -59,19 +59,23 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
     detachKeys: o.detachKeyBytes,
   });
   const restore = o.tty && o.attachStdin ? enterRawMode(io.stdin) : () => undefined;
+  // before the start, as docker's: the container's first output may come before the start's
+  // answer, and a user (or script) that reacts to it with a signal must reach the container
+  const stopForwarding = !o.tty && o.sigProxy ? forwardSignals(client, o.id) : () => undefined;
 
   try {
     await o.start();
   } catch (e) {
     pump.stop();
     restore();
+    stopForwarding();
     // A container that never started is removed by the daemon (AutoRemove): let that finish first.
     if (o.autoRemove) await waitRes.then((r) => r.buffer()).catch(() => undefined);
     waitAbort.abort();
     throw e;
   }
 
-  const cleanups: (() => void)[] = [restore];
+  const cleanups: (() => void)[] = [restore, stopForwarding];
   if (o.tty) {
     // docker sends ConsoleSize with the create, and this resize once the process runs
     cleanups.push(
@@ -80,7 +84,6 @@ export async function runSession(client: EngineClient, io: SessionIO, o: Session
       }),
     );
   }
-  if (!o.tty && o.sigProxy) cleanups.push(forwardSignals(client, o.id));
 
   try {
     const { detached } = await pump.done;
