@@ -52,6 +52,12 @@ export interface ContainerManagerOptions {
   /** the daemon's log driver and options, under each container's own */
   logDriver?: string;
   logOpts?: Record<string, string>;
+  /**
+   * Whether the swarm (where this node is a manager) has an overlay of that name or ID: a
+   * standalone container asking for it is refused as not attachable, as Docker's manager does,
+   * even before any task has brought the overlay to this node.
+   */
+  isClusterNetwork?: (idOrName: string) => Promise<boolean>;
 }
 
 export interface WaitResult {
@@ -202,6 +208,7 @@ export class ContainerManager {
     if (!hostConfig.NetworkMode || hostConfig.NetworkMode === 'default') hostConfig.NetworkMode = 'bridge';
     checkCreateRequest(body, hostConfig);
     validateHostConfig(hostConfig);
+    await this.refuseClusterOnlyNetworks(hostConfig, body);
     const endpoints = this.validateNetworking(hostConfig, body);
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
@@ -244,6 +251,17 @@ export class ContainerManager {
     }
     this.o.events.publish('container', 'create', id, { image: body.Image, name: fullName.slice(1) });
     return { Id: id, Warnings: [] };
+  }
+
+  /** A network only the swarm knows (no task has brought it here yet) is an overlay this container cannot join. */
+  private async refuseClusterOnlyNetworks(hc: HostConfig, body: ContainerCreateBody): Promise<void> {
+    const lookup = this.o.isClusterNetwork;
+    if (!lookup) return;
+    const mode = hc.NetworkMode ?? 'bridge';
+    const names = [...(mode.includes(':') || ['host', 'none', 'bridge'].includes(mode) ? [] : [mode]), ...Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {})];
+    for (const name of names) {
+      if (!this.o.network.find(name) && (await lookup(name))) throw notAttachable(name);
+    }
   }
 
   /**

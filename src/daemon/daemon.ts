@@ -87,6 +87,8 @@ export class Daemon {
     await network.loadHostResolvers();
     this.network = network;
     const volumes = await VolumeStore.open(path.join(c.dataRoot, 'volumes'));
+    // the swarm opens once the API is wired; the container manager asks it about overlays later
+    let swarm: Swarm | undefined;
     const containers = await ContainerManager.open({
       network,
       volumes,
@@ -101,6 +103,11 @@ export class Daemon {
       log: this.log,
       logDriver: c.logDriver,
       logOpts: c.logOpts,
+      isClusterNetwork: async (idOrName) => {
+        if (swarm?.local?.role !== 'manager') return false;
+        const known = await swarm.networks().catch(() => []);
+        return known.some((n) => n.ID === idOrName || n.Spec.Name === idOrName || (idOrName.length >= 12 && n.ID.startsWith(idOrName)));
+      },
     });
     this.containers = containers;
     this.health = new HealthMonitor(containers, events, this.log);
@@ -108,7 +115,6 @@ export class Daemon {
     await network.reconcile();
 
     const router = new Router();
-    let swarm: Swarm | undefined;
     registerSystemRoutes(router, {
       swarm: {
         info: () => (swarm ? swarmInfo(swarm) : Promise.resolve({ NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null })),

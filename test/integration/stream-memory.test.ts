@@ -149,7 +149,8 @@ test('with max-size=1m and max-file=2, a container writing 10 MB keeps two files
   assert.deepEqual(lineNumbers(tail.stdout), [99998, 99999, 100000]);
   // everything the two files hold, in order, without a gap, up to the last line (the oldest
   // file may begin with the end of a line whose start went with a file removed)
-  const all = lineNumbers((await d.berth(['logs', 'rotating'], { timeoutMs: 60_000 })).stdout).filter((n, i) => i > 0 || !Number.isNaN(n));
+  // (conmon splits a long write into partial records, so that end can even start with digits)
+  const all = lineNumbers((await d.berth(['logs', 'rotating'], { timeoutMs: 60_000 })).stdout).slice(1);
   // a file holds about 7,400 of these lines
   assert.ok(all.length > 5_000 && all.length < 25_000, `${all.length} lines kept`);
   all.forEach((n, i) => assert.equal(n, all[0] + i, `line ${i}`));

@@ -209,6 +209,15 @@ test('a standalone container is refused on an overlay that is not attachable', a
   const r = await n1.d.docker(['run', '--rm', '--network', 'appnet', 'busybox', 'true']);
   assert.equal(r.code, 125, r.stderr);
   assert.match(r.stderr, /^docker: Error response from daemon: Could not attach to network appnet: rpc error: code = PermissionDenied desc = network appnet not manually attachable\.?$/m);
+  // an overlay no task has brought to this node yet: the manager still knows it from the cluster
+  assert.equal((await n1.d.docker(['network', 'create', '-d', 'overlay', 'lonely'])).code, 0);
+  try {
+    const lonely = await n1.d.docker(['run', '--rm', '--network', 'lonely', 'busybox', 'true']);
+    assert.equal(lonely.code, 125, lonely.stderr);
+    assert.match(lonely.stderr, /network lonely not manually attachable/);
+  } finally {
+    await n1.d.docker(['network', 'rm', 'lonely']);
+  }
 });
 
 /** Sends one datagram from a new socket (a new flow) inside a node's namespace; the answer. */
