@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import type { ContainerConfig, ImageConfigFile } from '../api/types';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
-import { resolveInRoot, resolveUser } from '../container/user';
+import { resolveUser } from '../container/user';
+import { ScopedFS, ScopeError } from '../archive/scoped-fs';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
@@ -245,8 +246,7 @@ export class Builder {
       case 'WORKDIR': {
         const dir = path.posix.resolve(config.WorkingDir || '/', step.path);
         return this.layerStep(state, { ...config, WorkingDir: dir }, `/bin/sh -c #(nop) WORKDIR ${dir}`, ['WORKDIR', dir], step.text, run, async (root) => {
-          const target = await resolveInRoot(root, dir);
-          await fsp.mkdir(target, { recursive: true });
+          makeDirInRoot(root, dir);
         }, true);
       }
       case 'RUN': {
@@ -445,6 +445,19 @@ function shellOf(state: State): string[] {
 function formatTag(t: string): string {
   const ref = withDefaultTag(parseReference(t));
   return `${t.includes(':') && !t.endsWith(':') ? t : `${t}:${ref.tag}`}`;
+}
+
+/** WORKDIR's `mkdir -p`, links on the way followed inside the step's root (scoped-fs.ts). */
+function makeDirInRoot(root: string, dir: string): void {
+  const sfs = ScopedFS.open(root);
+  try {
+    sfs.resolve(dir, { followLast: true, createDirs: true }).close();
+  } catch (e) {
+    if (e instanceof ScopeError) throw invalid(`failed to create the working directory ${dir}: ${e.message}`);
+    throw e;
+  } finally {
+    sfs.close();
+  }
 }
 
 async function resolveOwner(root: string, chown: string): Promise<{ uid: number; gid: number }> {

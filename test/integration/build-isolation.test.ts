@@ -253,3 +253,29 @@ test('a build whose client disconnects while sending the context leaves nothing 
   await waitFor('the build work folder to be emptied', () => readdirSync(work).length === 0);
   assert.equal((await d.berth(['image', 'inspect', 'half-sent:1'])).code, 1, 'nothing is tagged');
 });
+
+test('USER and COPY --chown look users up in the image, never through a link to the host\'s files', async () => {
+  const host = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-host-passwd-'));
+  try {
+    await fsp.writeFile(path.join(host, 'passwd'), 'hostonly:x:4242:4242::/:/bin/sh\n');
+    const cases = [
+      `RUN ln -sf ${host}/passwd /etc/passwd\nUSER hostonly\nRUN true\n`,
+      `RUN rm -rf /etc && ln -s ${host} /etc\nUSER hostonly\nRUN true\n`,
+      `RUN ln -sf ${host}/passwd /etc/passwd\nCOPY --chown=hostonly Dockerfile /owned\n`,
+    ];
+    for (const [i, steps] of cases.entries()) {
+      const ctx = await packTar([{ name: 'Dockerfile', data: `FROM busybox\n${steps}` }]);
+      const r = await d.api('POST', `/build?t=passwd-link:${i}`, ctx);
+      assert.match(r.body, /unable to find user hostonly: no matching entries in passwd file/, `case ${i}: ${r.body}`);
+      assert.equal((await d.berth(['image', 'inspect', `passwd-link:${i}`])).code, 1);
+    }
+  } finally {
+    await fsp.rm(host, { recursive: true, force: true });
+  }
+});
+
+test('a FIFO at /etc/passwd does not hang the user lookup of a later step', async () => {
+  const ctx = await packTar([{ name: 'Dockerfile', data: 'FROM busybox\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER someone\nRUN true\n' }]);
+  const r = await d.api('POST', '/build?t=passwd-fifo:1', ctx);
+  assert.match(r.body, /unable to find user someone: no matching entries in passwd file/, r.body);
+});
