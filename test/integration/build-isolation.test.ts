@@ -279,3 +279,55 @@ test('a FIFO at /etc/passwd does not hang the user lookup of a later step', asyn
   const r = await d.api('POST', '/build?t=passwd-fifo:1', ctx);
   assert.match(r.body, /unable to find user someone: no matching entries in passwd file/, r.body);
 });
+
+test('a build whose client disconnects during a COPY of many files stops in the COPY: no layer, no cache record', async () => {
+  const dockerfile = 'FROM busybox AS a\nRUN mkdir /many && cd /many && seq 1 40000 | xargs touch\nFROM busybox\nCOPY --from=a /many /many\n';
+  // the stage with the files, built and cached first: the cancelled build reaches the COPY at once
+  const prep = await d.api('POST', '/build', await packTar([{ name: 'Dockerfile', data: 'FROM busybox AS a\nRUN mkdir /many && cd /many && seq 1 40000 | xargs touch\n' }]));
+  assert.doesNotMatch(prep.body, /errorDetail/, prep.body);
+  const ctx = await packTar([{ name: 'Dockerfile', data: dockerfile }]);
+  let output = '';
+  const req = http.request({ socketPath: d.socket, path: '/build?t=cancelled-copy:1', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': ctx.length } });
+  const responded = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+  req.end(ctx);
+  const res = await responded;
+  res.on('data', (c: Buffer) => (output += c.toString()));
+  res.on('error', () => undefined); // the abort below ends it
+  await waitFor('the COPY to start', () => output.includes('Step 4/4 : COPY'));
+  req.destroy();
+  await waitFor('the build work folder to be emptied', () => readdirSync(path.join(d.dataRoot, 'build', 'work')).length === 0, 120_000);
+  assert.equal((await d.berth(['image', 'inspect', 'cancelled-copy:1'])).code, 1, 'nothing is tagged');
+  // had the COPY run to its end, its layer and cache record would serve this build
+  const again = await d.api('POST', '/build?t=copied:1', ctx);
+  assert.doesNotMatch(again.body, /errorDetail/, again.body);
+  const copyStep = again.body.slice(again.body.indexOf('Step 4/4 : COPY'));
+  assert.doesNotMatch(copyStep, /Using cache/, 'the cancelled COPY left no cache record');
+});
+
+test('a source climbing above its tree is refused for the context and for a stage, also after a leading "/"', async () => {
+  for (const [from, src] of [['', '../Dockerfile'], ['', '/../Dockerfile'], ['--from=a ', '/../etc/passwd'], ['--from=a ', '../etc/passwd']]) {
+    const ctx = await packTar([{ name: 'Dockerfile', data: `FROM busybox AS a\nFROM busybox\nCOPY ${from}${src} /got\n` }]);
+    const r = await d.api('POST', '/build?t=climb:1', ctx);
+    assert.match(r.body, /forbidden path outside the build context: \.\.\/(Dockerfile|etc\/passwd) \(\)/, `${from}${src}: ${r.body}`);
+  }
+  assert.equal((await d.berth(['image', 'inspect', 'climb:1'])).code, 1);
+});
+
+test('ADD of a tar unpacks it as if chrooted at the destination, as Docker\'s builders do: its absolute links mean the destination\'s paths', async () => {
+  const inner = await packTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'l', type: 'symlink', linkname: '/etc' },
+    { name: 'l/through-link', data: 'unpacked\n' },
+  ]);
+  const ctx = await packTar([
+    { name: 'Dockerfile', data: 'FROM busybox\nADD inner.tar /dst/\n' },
+    { name: 'inner.tar', data: inner },
+  ]);
+  const r = await d.api('POST', '/build?t=add-chroot:1', ctx);
+  assert.doesNotMatch(r.body, /errorDetail/, r.body);
+  assert.equal((await d.berth(['run', '--rm', 'add-chroot:1', 'cat', '/dst/etc/through-link'])).stdout, 'unpacked\n');
+  assert.equal((await d.berth(['run', '--rm', 'add-chroot:1', 'ls', '/etc/through-link'])).code, 1, 'the image\'s own /etc is untouched');
+});
