@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import type { ContainerConfig, ImageConfigFile } from '../api/types';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
-import { resolveInRoot, resolveUser } from '../container/user';
+import { resolveUser } from '../container/user';
+import { ScopedFS, ScopeError } from '../archive/scoped-fs';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
@@ -16,6 +17,7 @@ import { BuildCache, type CacheSession } from './cache';
 import { SourceTree } from './context';
 import { CopyInto } from './copy-into';
 import { runStep, throwIfCancelled } from './run-step';
+import { checkpoint } from './checkpoint';
 import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
 import { expandFrom, StageScope } from './dockerfile/args';
@@ -245,8 +247,7 @@ export class Builder {
       case 'WORKDIR': {
         const dir = path.posix.resolve(config.WorkingDir || '/', step.path);
         return this.layerStep(state, { ...config, WorkingDir: dir }, `/bin/sh -c #(nop) WORKDIR ${dir}`, ['WORKDIR', dir], step.text, run, async (root) => {
-          const target = await resolveInRoot(root, dir);
-          await fsp.mkdir(target, { recursive: true });
+          makeDirInRoot(root, dir);
         }, true);
       }
       case 'RUN': {
@@ -299,7 +300,7 @@ export class Builder {
           let digest: string;
           if (tree) {
             for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...tree.expand(s, srcExcluded));
-            digest = await tree.digest(sources, srcExcluded);
+            digest = await tree.digest(sources, srcExcluded, checkpoint(run.signal));
           } else {
             const named = step.sources.map((s) => ctx.resolve(s, srcExcluded));
             if (named.every((n) => n !== undefined)) {
@@ -309,7 +310,7 @@ export class Builder {
               // a symlink of the context on the way: resolved and hashed on disk, inside the context
               tree = SourceTree.open(await ctx.materialize());
               for (const s of step.sources) sources.push(...tree.expand(s, srcExcluded));
-              digest = await tree.digest(sources, srcExcluded);
+              digest = await tree.digest(sources, srcExcluded, checkpoint(run.signal));
             }
           }
           const workdir = config.WorkingDir || '/';
@@ -321,8 +322,9 @@ export class Builder {
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
             const into = new CopyInto(root);
+            const tick = checkpoint(run.signal);
             try {
-              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD' });
+              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD', tick });
             } finally {
               into.close();
             }
@@ -402,6 +404,7 @@ export class Builder {
           await unmount(root).catch(() => undefined);
         }
       }
+      throwIfCancelled(run.signal); // a step cut short by a cancel leaves no layer and no cache record
       const changed = (await fsp.readdir(await this.d.snapshotter.changesDir(key))).length > 0 || this.d.snapshotter.driver === 'vfs';
       const entry = { created: new Date().toISOString(), created_by: createdBy };
       let next: State;
@@ -445,6 +448,19 @@ function shellOf(state: State): string[] {
 function formatTag(t: string): string {
   const ref = withDefaultTag(parseReference(t));
   return `${t.includes(':') && !t.endsWith(':') ? t : `${t}:${ref.tag}`}`;
+}
+
+/** WORKDIR's `mkdir -p`, links on the way followed inside the step's root (scoped-fs.ts). */
+function makeDirInRoot(root: string, dir: string): void {
+  const sfs = ScopedFS.open(root);
+  try {
+    sfs.resolve(dir, { followLast: true, createDirs: true }).close();
+  } catch (e) {
+    if (e instanceof ScopeError) throw invalid(`failed to create the working directory ${dir}: ${e.message}`);
+    throw e;
+  } finally {
+    sfs.close();
+  }
 }
 
 async function resolveOwner(root: string, chown: string): Promise<{ uid: number; gid: number }> {

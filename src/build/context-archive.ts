@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { invalid } from '../common/errors';
 import { applyTar } from '../layer/tar-apply';
-import { globToRegex, type Excluded } from './context';
+import { cleanSource, globToRegex, type Excluded } from './context';
 
 interface Entry {
   type: 'file' | 'directory' | 'symlink' | 'other';
@@ -127,9 +127,7 @@ export class ContextArchive {
     // an entry written through a link lands elsewhere than its name says: the index tells nothing then
     this.aliased ??= [...this.entries.keys()].some((rel) => this.linkOnTheWay(rel));
     if (this.aliased) return undefined;
-    const normalized = path.posix.normalize(src);
-    if (normalized === '..' || normalized.startsWith('../')) throw invalid(`forbidden path outside the build context: ${src} ()`);
-    const clean = path.posix.normalize(`/${src}`).slice(1).replace(/\/$/, '') || '.';
+    const clean = cleanSource(src);
     const notFound = () => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
     if (!/[*?[\\]/.test(clean)) {
       if (this.linkOnTheWay(clean)) return undefined;

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
 import { invalid } from '../common/errors';
+import { noTick, type Tick } from './checkpoint';
 
 /**
  * What COPY and ADD read: a source tree (the unpacked context, a stage's or an image's
@@ -37,13 +38,22 @@ export function globToRegex(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** A source of COPY/ADD, cleaned and checked not to climb out of its tree by name. */
-function cleanSource(src: string): string {
-  const cleaned = path.posix.normalize(`/${src}`).slice(1).replace(/\/$/, '');
-  if (path.posix.normalize(src).startsWith('../') || path.posix.normalize(src) === '..') {
-    throw invalid(`forbidden path outside the build context: ${src} ()`);
+/**
+ * A source of COPY/ADD as a path relative to its tree ("." for the root). Docker's
+ * legacy builder drops one leading "/" and then "./", joins the rest to the tree's root
+ * and refuses a result outside it, for the context and for a stage or image alike
+ * (remotecontext.FullPath): so "../x", "a/../../x" and "/../x" are refused, not clamped.
+ */
+export function cleanSource(src: string): string {
+  let rel = src.startsWith('/') ? src.slice(1) : src;
+  if (rel.startsWith('./')) rel = rel.slice(2);
+  const parts: string[] = [];
+  for (const part of rel.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.pop() === undefined) throw invalid(`forbidden path outside the build context: ${rel} ()`);
   }
-  return cleaned === '' ? '.' : cleaned;
+  return parts.join('/') || '.';
 }
 
 const notFound = (src: string) => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
@@ -94,16 +104,17 @@ export class SourceTree {
    * A digest of what the sources name: paths, types, modes, link targets and file content,
    * never times, so an unchanged tree gives the same cache key on every build.
    */
-  async digest(sources: string[], excluded: Excluded): Promise<string> {
+  async digest(sources: string[], excluded: Excluded, tick: Tick = noTick): Promise<string> {
     const h = createHash('sha256');
     const visit = async (n: SourceNode): Promise<void> => {
+      await tick();
       h.update(`${n.rel}\0${n.st.mode}\0`);
       if (n.kind === 'symlink') h.update(`link:${n.target}\0`);
       else if (n.kind === 'file') {
         h.update(`size:${n.st.size}\0`);
         const fd = n.open();
         try {
-          await hashFile(h, fd, n.st.size);
+          await hashFile(h, fd, n.st.size, tick);
         } finally {
           closeQuietly(fd);
         }
@@ -216,12 +227,15 @@ function lstatIfThere(p: string): fs.Stats | undefined {
 const SMALL_FILE = 1 << 20;
 
 /** Hashes a file from its fd: small ones at once, large ones streamed so the event loop turns. */
-async function hashFile(h: Hash, fd: number, size: number): Promise<void> {
+async function hashFile(h: Hash, fd: number, size: number, tick: Tick): Promise<void> {
   if (size < SMALL_FILE) {
     h.update(readAll(fd, size));
     return;
   }
-  for await (const chunk of fs.createReadStream('', { fd, start: 0, autoClose: false })) h.update(chunk as Buffer);
+  for await (const chunk of fs.createReadStream('', { fd, start: 0, autoClose: false })) {
+    h.update(chunk as Buffer);
+    await tick();
+  }
 }
 
 function readAll(fd: number, size: number): Buffer {

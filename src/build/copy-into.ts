@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, removeTree, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
+import { Transform } from 'node:stream';
 import { invalid } from '../common/errors';
+import { noTick, type Tick } from './checkpoint';
 import { applyTar } from '../layer/tar-apply';
 import type { Excluded, SourceNode, SourceTree } from './context';
 
@@ -22,6 +24,8 @@ export interface CopyOptions {
   excluded: Excluded;
   /** ADD: a local tar archive (plain or gzip) is unpacked at the destination */
   unpackTars: boolean;
+  /** called between files and chunks: yields to the event loop, throws when the build is cancelled */
+  tick?: Tick;
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -61,7 +65,11 @@ export class CopyInto {
             const dir = this.ensureDir(destPath, undefined, plainDirs(o));
             try {
               const raw = fs.createReadStream('', { fd, start: 0, autoClose: false });
-              await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
+              const tick = o.tick ?? noTick;
+              // the unpacker is fed chunk by chunk: a cancelled build ends the stream under it
+              const paced = raw.pipe(new Transform({ transform: (chunk: Buffer, _e, cb) => void tick().then(() => cb(null, chunk), cb) }));
+              // (the cancel's own error comes out of applyTar as it is: it is a BerthError)
+              await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? paced.pipe(createGunzip()) : paced, { whiteouts: 'plain' });
             } finally {
               dir.close();
             }
@@ -73,8 +81,8 @@ export class CopyInto {
       }
       const at = destIsDir ? this.ensureDir(destPath, undefined, plainDirs(o)) : this.locate(destPath);
       try {
-        if (at.isDirFrame) this.node(node, at.top.fd, path.posix.basename(rel), o);
-        else this.node(node, at.top.fd, at.name as string, o);
+        if (at.isDirFrame) await this.node(node, at.top.fd, path.posix.basename(rel), o);
+        else await this.node(node, at.top.fd, at.name as string, o);
       } finally {
         at.close();
       }
@@ -83,6 +91,7 @@ export class CopyInto {
 
   private async children(from: SourceTree, dir: SourceNode & { kind: 'dir' }, destFd: number, o: CopyOptions): Promise<void> {
     await from.eachChild(dir, o.excluded, async (child) => {
+      await o.tick?.();
       const name = path.posix.basename(child.rel);
       if (child.kind !== 'dir') return this.node(child, destFd, name, o);
       const fd = this.childDir(destFd, name, child.st, o);
@@ -95,7 +104,7 @@ export class CopyInto {
   }
 
   /** A non-directory node made as `name` in the directory open as `dirFd`. */
-  private node(n: SourceNode, dirFd: number, name: string, o: CopyOptions): void {
+  private async node(n: SourceNode, dirFd: number, name: string, o: CopyOptions): Promise<void> {
     const at = fdChild(dirFd, name);
     if (n.kind === 'other' || n.kind === 'dir') return; // sockets, devices and fifos in a context are not copied
     removeTree(dirFd, name);
@@ -110,7 +119,8 @@ export class CopyInto {
       const out = fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       try {
         // both ends are fds checked to be these very files: their /proc paths cannot be redirected
-        fs.copyFileSync(fdPath(src), fdPath(out));
+        if (n.st.size < CHUNKED_COPY) fs.copyFileSync(fdPath(src), fdPath(out));
+        else await copyChunked(src, out, o.tick ?? noTick);
         fs.fchownSync(out, o.uid ?? 0, o.gid ?? 0); // before chmod: chown clears setuid bits
         fs.fchmodSync(out, o.mode ?? n.st.mode & 0o7777);
         fs.futimesSync(out, n.st.atime, n.st.mtime);
@@ -172,9 +182,24 @@ export class CopyInto {
   }
 }
 
+/** Files from this size on are copied a chunk at a time, so a cancel is seen within one chunk. */
+const CHUNKED_COPY = 16 << 20;
+const CHUNK = 1 << 20;
+
+async function copyChunked(src: number, out: number, tick: Tick): Promise<void> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; ; ) {
+    const n = await new Promise<number>((resolve, reject) => fs.read(src, buf, 0, CHUNK, pos, (e, got) => (e ? reject(e) : resolve(got))));
+    if (n === 0) return;
+    for (let w = 0; w < n; ) w += await new Promise<number>((resolve, reject) => fs.write(out, buf, w, n - w, pos + w, (e, put) => (e ? reject(e) : resolve(put))));
+    pos += n;
+    await tick();
+  }
+}
+
 /** A directory made to hold a file or an unpacked tar is root's, 0755, as `mkdir -p`: --chown and --chmod are for what is copied. */
 function plainDirs(o: CopyOptions): CopyOptions {
-  return { excluded: o.excluded, unpackTars: o.unpackTars };
+  return { excluded: o.excluded, unpackTars: o.unpackTars, tick: o.tick };
 }
 
 /** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */

@@ -4,10 +4,11 @@
  *
  * The files belong to the image, so they are untrusted: a symlink such as
  * /etc/passwd -> /etc/passwd or -> ../../../../etc/shadow must be followed as if the
- * rootfs were `/`, never reaching the host's files. `resolveInRoot` does that walk.
+ * rootfs were `/`, never reaching the host's files: they are read through the one
+ * resolver of paths inside a root, src/archive/scoped-fs.ts.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { closeQuietly, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
 import { invalid, isErrno } from '../common/errors';
 
 export interface ResolvedUser {
@@ -31,51 +32,54 @@ interface GroupEntry {
   members: string[];
 }
 
-/** Linux's limit on symlinks followed while resolving one path. */
-const MAX_SYMLINKS = 40;
+/** Larger account files are refused: a real one is kilobytes, and the daemon reads it whole. */
+const MAX_ACCOUNT_FILE = 4 << 20;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 /**
- * Resolves `unsafePath` inside `root` the way the kernel would after chroot(root): `..`
- * stops at the root, and absolute symlink targets start again from the root. Returns a
- * host path under `root` (the final component may not exist).
+ * Reads /etc/passwd or /etc/group of a rootfs through the scoped resolver
+ * (src/archive/scoped-fs.ts): links are followed inside the rootfs, component by
+ * component through directory fds, so neither `passwd -> /etc/shadow` nor `etc -> /`
+ * nor a directory swapped by a running container leads to the host's files. Only a
+ * regular file is read (O_NONBLOCK: a FIFO there cannot hang the daemon; a device such as
+ * /dev/zero is not read at all); anything else counts as absent, as a missing file does.
  */
-export async function resolveInRoot(root: string, unsafePath: string): Promise<string> {
-  const rootAbs = path.resolve(root);
-  let pending = unsafePath.split('/').filter((p) => p !== '' && p !== '.');
-  const resolved: string[] = [];
-  let linksFollowed = 0;
-  while (pending.length) {
-    const part = pending.shift()!;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = path.join(rootAbs, ...resolved, part);
-    let target: string | undefined;
-    try {
-      const st = await fsp.lstat(candidate);
-      if (st.isSymbolicLink()) target = await fsp.readlink(candidate);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTDIR')) throw e;
-    }
-    if (target === undefined) {
-      resolved.push(part);
-      continue;
-    }
-    if (++linksFollowed > MAX_SYMLINKS) throw invalid(`too many levels of symbolic links resolving ${unsafePath} in the container`);
-    if (target.startsWith('/')) resolved.length = 0;
-    pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
-  }
-  return path.join(rootAbs, ...resolved);
-}
-
-/** Reads a file inside the rootfs, or returns undefined when it is absent. */
-async function readInRoot(rootfs: string, file: string): Promise<string | undefined> {
+function readInRoot(rootfs: string, file: string): string | undefined {
+  const sfs = ScopedFS.open(rootfs);
   try {
-    return await fsp.readFile(await resolveInRoot(rootfs, file), 'utf8');
-  } catch (e) {
-    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR') || isErrno(e, 'EISDIR')) return undefined;
-    throw e;
+    let loc: Location;
+    try {
+      loc = sfs.resolve(file, { followLast: true });
+    } catch (e) {
+      if (e instanceof ScopeError && e.code !== 'ELOOP') return undefined;
+      if (e instanceof ScopeError) throw invalid(`unable to read ${file} in the container: ${e.message}`);
+      throw e;
+    }
+    try {
+      if (!loc.exists || loc.isDirFrame) return undefined;
+      let fd: number;
+      try {
+        fd = fs.openSync(loc.fsPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      } catch (e) {
+        if (isErrno(e, 'ENOENT') || isErrno(e, 'ELOOP') || isErrno(e, 'ENXIO')) return undefined; // swapped meanwhile
+        throw e;
+      }
+      try {
+        const st = fs.fstatSync(fd);
+        if (!st.isFile()) return undefined;
+        const buf = Buffer.alloc(Math.min(st.size, MAX_ACCOUNT_FILE) + 1);
+        let n = 0;
+        for (let got = -1; got !== 0 && n < buf.length; n += got) got = fs.readSync(fd, buf, n, buf.length - n, n);
+        if (n > MAX_ACCOUNT_FILE) throw invalid(`unable to read ${file} in the container: larger than ${MAX_ACCOUNT_FILE} bytes`);
+        return buf.subarray(0, n).toString('utf8');
+      } finally {
+        closeQuietly(fd);
+      }
+    } finally {
+      loc.close();
+    }
+  } finally {
+    sfs.close();
   }
 }
 
@@ -123,8 +127,8 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
   const userPart = colon >= 0 ? spec.slice(0, colon) : spec;
   const groupPart = colon >= 0 ? spec.slice(colon + 1) : '';
 
-  const passwd = parsePasswd(await readInRoot(rootfs, '/etc/passwd'));
-  const groups = parseGroup(await readInRoot(rootfs, '/etc/group'));
+  const passwd = parsePasswd(readInRoot(rootfs, '/etc/passwd'));
+  const groups = parseGroup(readInRoot(rootfs, '/etc/group'));
 
   let entry: PasswdEntry | undefined;
   let uid: number;

@@ -253,3 +253,81 @@ test('a build whose client disconnects while sending the context leaves nothing 
   await waitFor('the build work folder to be emptied', () => readdirSync(work).length === 0);
   assert.equal((await d.berth(['image', 'inspect', 'half-sent:1'])).code, 1, 'nothing is tagged');
 });
+
+test('USER and COPY --chown look users up in the image, never through a link to the host\'s files', async () => {
+  const host = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-host-passwd-'));
+  try {
+    await fsp.writeFile(path.join(host, 'passwd'), 'hostonly:x:4242:4242::/:/bin/sh\n');
+    const cases = [
+      `RUN ln -sf ${host}/passwd /etc/passwd\nUSER hostonly\nRUN true\n`,
+      `RUN rm -rf /etc && ln -s ${host} /etc\nUSER hostonly\nRUN true\n`,
+      `RUN ln -sf ${host}/passwd /etc/passwd\nCOPY --chown=hostonly Dockerfile /owned\n`,
+    ];
+    for (const [i, steps] of cases.entries()) {
+      const ctx = await packTar([{ name: 'Dockerfile', data: `FROM busybox\n${steps}` }]);
+      const r = await d.api('POST', `/build?t=passwd-link:${i}`, ctx);
+      assert.match(r.body, /unable to find user hostonly: no matching entries in passwd file/, `case ${i}: ${r.body}`);
+      assert.equal((await d.berth(['image', 'inspect', `passwd-link:${i}`])).code, 1);
+    }
+  } finally {
+    await fsp.rm(host, { recursive: true, force: true });
+  }
+});
+
+test('a FIFO at /etc/passwd does not hang the user lookup of a later step', async () => {
+  const ctx = await packTar([{ name: 'Dockerfile', data: 'FROM busybox\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER someone\nRUN true\n' }]);
+  const r = await d.api('POST', '/build?t=passwd-fifo:1', ctx);
+  assert.match(r.body, /unable to find user someone: no matching entries in passwd file/, r.body);
+});
+
+test('a build whose client disconnects during a COPY of many files stops in the COPY: no layer, no cache record', async () => {
+  const dockerfile = 'FROM busybox AS a\nRUN mkdir /many && cd /many && seq 1 40000 | xargs touch\nFROM busybox\nCOPY --from=a /many /many\n';
+  // the stage with the files, built and cached first: the cancelled build reaches the COPY at once
+  const prep = await d.api('POST', '/build', await packTar([{ name: 'Dockerfile', data: 'FROM busybox AS a\nRUN mkdir /many && cd /many && seq 1 40000 | xargs touch\n' }]));
+  assert.doesNotMatch(prep.body, /errorDetail/, prep.body);
+  const ctx = await packTar([{ name: 'Dockerfile', data: dockerfile }]);
+  let output = '';
+  const req = http.request({ socketPath: d.socket, path: '/build?t=cancelled-copy:1', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': ctx.length } });
+  const responded = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+  req.end(ctx);
+  const res = await responded;
+  res.on('data', (c: Buffer) => (output += c.toString()));
+  res.on('error', () => undefined); // the abort below ends it
+  await waitFor('the COPY to start', () => output.includes('Step 4/4 : COPY'));
+  req.destroy();
+  await waitFor('the build work folder to be emptied', () => readdirSync(path.join(d.dataRoot, 'build', 'work')).length === 0, 120_000);
+  assert.equal((await d.berth(['image', 'inspect', 'cancelled-copy:1'])).code, 1, 'nothing is tagged');
+  // had the COPY run to its end, its layer and cache record would serve this build
+  const again = await d.api('POST', '/build?t=copied:1', ctx);
+  assert.doesNotMatch(again.body, /errorDetail/, again.body);
+  const copyStep = again.body.slice(again.body.indexOf('Step 4/4 : COPY'));
+  assert.doesNotMatch(copyStep, /Using cache/, 'the cancelled COPY left no cache record');
+});
+
+test('a source climbing above its tree is refused for the context and for a stage, also after a leading "/"', async () => {
+  for (const [from, src] of [['', '../Dockerfile'], ['', '/../Dockerfile'], ['--from=a ', '/../etc/passwd'], ['--from=a ', '../etc/passwd']]) {
+    const ctx = await packTar([{ name: 'Dockerfile', data: `FROM busybox AS a\nFROM busybox\nCOPY ${from}${src} /got\n` }]);
+    const r = await d.api('POST', '/build?t=climb:1', ctx);
+    assert.match(r.body, /forbidden path outside the build context: \.\.\/(Dockerfile|etc\/passwd) \(\)/, `${from}${src}: ${r.body}`);
+  }
+  assert.equal((await d.berth(['image', 'inspect', 'climb:1'])).code, 1);
+});
+
+test('ADD of a tar unpacks it as if chrooted at the destination, as Docker\'s builders do: its absolute links mean the destination\'s paths', async () => {
+  const inner = await packTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'l', type: 'symlink', linkname: '/etc' },
+    { name: 'l/through-link', data: 'unpacked\n' },
+  ]);
+  const ctx = await packTar([
+    { name: 'Dockerfile', data: 'FROM busybox\nADD inner.tar /dst/\n' },
+    { name: 'inner.tar', data: inner },
+  ]);
+  const r = await d.api('POST', '/build?t=add-chroot:1', ctx);
+  assert.doesNotMatch(r.body, /errorDetail/, r.body);
+  assert.equal((await d.berth(['run', '--rm', 'add-chroot:1', 'cat', '/dst/etc/through-link'])).stdout, 'unpacked\n');
+  assert.equal((await d.berth(['run', '--rm', 'add-chroot:1', 'ls', '/etc/through-link'])).code, 1, 'the image\'s own /etc is untouched');
+});

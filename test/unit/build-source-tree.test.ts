@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { closeSync, promises as fsp, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SourceTree, type SourceNode } from '../../src/build/context';
+import { cleanSource, SourceTree, type SourceNode } from '../../src/build/context';
 
 /** A source tree (a stage's root) holding links that lead to the host if the host followed them. */
 let base: string;
@@ -84,5 +84,26 @@ describe('SourceTree', () => {
     } finally {
       tree.close();
     }
+  });
+});
+
+describe('COPY sources that climb above their tree', () => {
+  const forbidden = (p: string) => new RegExp(`^forbidden path outside the build context: ${p.replace(/[.*]/g, '\\$&')} \\(\\)$`);
+  it('are refused as Docker\'s legacy builder refuses them, for a stage as for the context, also after a leading "/"', () => {
+    const tree = SourceTree.open(root);
+    try {
+      for (const [src, shown] of [['../etc/hostname', '../etc/hostname'], ['/../etc/hostname', '../etc/hostname'], ['//../etc/hostname', '/../etc/hostname'], ['etc/../../etc/hostname', 'etc/../../etc/hostname'], ['../root/etc/hostname', '../root/etc/hostname'], ['./../etc', '../etc']]) {
+        assert.throws(() => tree.expand(src, none), (e: Error) => forbidden(shown).test(e.message), src);
+      }
+    } finally {
+      tree.close();
+    }
+  });
+  it('that stay inside are cleaned as a join to the root', () => {
+    assert.equal(cleanSource('/./etc/hostname'), 'etc/hostname');
+    assert.equal(cleanSource('etc/../etc/hostname/'), 'etc/hostname');
+    assert.equal(cleanSource('/'), '.');
+    assert.equal(cleanSource('.'), '.');
+    assert.equal(cleanSource('a/..'), '.');
   });
 });
