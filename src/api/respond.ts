@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalid } from '../common/errors';
 import { checkQueryInteger } from './validate/query';
+import { parseBoundedJSON } from '../common/json';
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -41,7 +42,7 @@ export async function readJSONBody<T>(req: IncomingMessage): Promise<T> {
   const buf = await readBody(req);
   if (buf.length === 0) return {} as T;
   try {
-    return JSON.parse(buf.toString('utf8')) as T;
+    return parseBoundedJSON(buf.toString('utf8')) as T;
   } catch (e) {
     throw invalid(`invalid JSON: ${(e as Error).message}`);
   }
@@ -70,7 +71,7 @@ export function queryFilters(q: URLSearchParams): Map<string, string[]> {
   if (!raw) return out;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    parsed = parseBoundedJSON(raw);
   } catch {
     throw invalid(`invalid filter: ${raw}`);
   }

@@ -185,3 +185,11 @@ test('answers: a container summary that a Docker client could not decode is name
   answerProblem('ContainerSummary', { ...summary, Labels: labels });
   assert.deepEqual(labels, { a: null });
 });
+
+test('a body nested past the bound is refused before anything walks it (it overflowed the stack: a 500)', () => {
+  const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+  assert.match(refusal(() => decode('POST', '/swarm/update', deep)), /exceeded max depth/);
+  assert.match(refusal(() => decode('POST', '/containers/create', `{"Labels":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`)), /exceeded max depth/);
+  // brackets inside strings are text, not nesting
+  assert.deepEqual((decode('POST', '/containers/create', { Image: 'busybox', Cmd: ['['.repeat(5000)] }) as any).Cmd, ['['.repeat(5000)]);
+});

@@ -11,6 +11,7 @@ import { ENGINE_API_SCHEMA } from './engine-api-schema';
 import { GoDecodeError, GoDecoder } from './go-decode';
 import { checkQuery, goSyntaxError } from './query';
 import type { EngineApiSchema, OperationSchema } from './schema';
+import { parseBoundedJSON } from '../../common/json';
 
 interface CompiledOperation {
   op: OperationSchema;
@@ -69,7 +70,7 @@ export class RequestValidator {
     if (text.trim() === '') return {};
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseBoundedJSON(text);
     } catch (e) {
       const msg = (e as Error).message;
       if (/non-whitespace character after JSON/.test(msg)) throw invalid('unexpected content after JSON');

@@ -6,6 +6,7 @@
 import { invalid } from '../../common/errors';
 import { GoDecodeError, type GoDecoder } from './go-decode';
 import type { QueryParamSchema } from './schema';
+import { parseBoundedJSON } from '../../common/json';
 
 const INTEGER = /^[+-]?\d+$/;
 
@@ -34,7 +35,7 @@ export function checkQueryInteger(raw: string, go: string): void {
 export function checkFiltersJSON(raw: string): void {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    parsed = parseBoundedJSON(raw);
   } catch {
     throw invalid('invalid filter');
   }
@@ -58,7 +59,7 @@ export function checkQuery(query: URLSearchParams, schema: Record<string, QueryP
       const label = 'label' in p.json && p.json.label ? `${p.json.label}: ` : '';
       let parsed: unknown;
       try {
-        parsed = JSON.parse(raw);
+        parsed = parseBoundedJSON(raw);
       } catch (e) {
         throw invalid(`${label}${goSyntaxError(e as Error, raw)}`);
       }
@@ -92,6 +93,7 @@ export function goQuote(s: string): string {
  */
 export function goSyntaxError(e: Error, text: string): string {
   const msg = e.message;
+  if (msg === 'exceeded max depth') return msg;
   if (/Unexpected end of JSON input|Unterminated string/i.test(msg)) return 'unexpected end of JSON input';
   const pos = /at position (\d+)/.exec(msg);
   let ch: string | undefined;
