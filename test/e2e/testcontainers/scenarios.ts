@@ -182,11 +182,19 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { id: c.getId() };
   },
 
-  /** leaves a container and a network behind, as a test run that dies does: the reaper's work */
+  /** leaves a container, a network and a built image behind, as a test run that dies does: the reaper's work */
   async leaveBehind() {
-    const network = await new Network().start();
-    const c = await new GenericContainer('busybox').withCommand(['sleep', '300']).withNetwork(network).start();
-    return { container: c.getId(), network: network.getId() };
+    const context = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-tc-build-'));
+    try {
+      await fsp.writeFile(path.join(context, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\n');
+      // an image built for the session (deleteOnExit, the default) carries the session's label
+      const image = await GenericContainer.fromDockerfile(context).build('tc-left:latest');
+      const network = await new Network().start();
+      const c = await image.withCommand(['sleep', '300']).withNetwork(network).start();
+      return { container: c.getId(), network: network.getId(), image: 'tc-left:latest' };
+    } finally {
+      await fsp.rm(context, { recursive: true, force: true });
+    }
   },
 };
 
