@@ -162,10 +162,14 @@ test('withReuse and TESTCONTAINERS_REUSE_ENABLE: a second test run gets the same
 });
 
 test('the reaper (Ryuk on): the containers, networks and images a finished test process left behind are removed, and the reaper goes too', async () => {
+  const reapers = encodeURIComponent(JSON.stringify({ label: ['org.testcontainers.ryuk=true'] }));
+  const noReaper = async () => ((await d.api('GET', `/containers/json?all=1&filters=${reapers}`)).json().length === 0 ? true : undefined);
+  // a reaper of its own for this run (an earlier one ends 10 s after its last session), so the
+  // run is not handed to one that is already pruning
+  await until('the earlier scenarios\' reaper to finish', noReaper, 30_000);
   const left = await scenario('leaveBehind', { TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s' });
   await until('the left container to be removed', async () => ((await d.api('GET', `/containers/${left.container}/json`)).status === 404 ? true : undefined), 60_000);
   await until('the left network to be removed', async () => ((await d.api('GET', `/networks/${left.network}`)).status === 404 ? true : undefined), 30_000);
   await until('the image built for the session to be removed', async () => ((await d.api('GET', `/images/${left.image}/json`)).status === 404 ? true : undefined), 30_000);
-  const reapers = encodeURIComponent(JSON.stringify({ label: ['org.testcontainers.ryuk=true'] }));
-  await until('the reaper to remove itself', async () => ((await d.api('GET', `/containers/json?all=1&filters=${reapers}`)).json().length === 0 ? true : undefined), 30_000);
+  await until('the reaper to remove itself', noReaper, 30_000);
 });
