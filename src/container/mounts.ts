@@ -63,8 +63,9 @@ export async function planMounts(hc: HostConfig, config: ContainerConfig, volume
     const propagation = words.find((w) => PROPAGATIONS.includes(w)) ?? '';
     if (src.startsWith('/')) {
       const destination = checkDestination(dst, spec, 'bind');
-      // `-v` makes a missing host path (as Docker does); `--mount` refuses it
-      await fsp.mkdir(src, { recursive: true });
+      // `-v` makes a missing host path a directory (as Docker does); `--mount` refuses it. An
+      // existing one is bound as it is: a file, or a socket such as the daemon's own.
+      await makeMissingDirectory(src);
       add({ Type: 'bind', Source: path.normalize(src), Destination: destination, Mode: mode, RW: rw, Propagation: propagation || 'rprivate' });
     } else {
       if (propagation) throw invalid(`invalid volume specification: '${spec}': propagation is for bind mounts`);
@@ -83,6 +84,15 @@ export async function planMounts(hc: HostConfig, config: ContainerConfig, volume
     out.push({ Type: 'volume', Name: v.Name, Source: '', Destination: destination, Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
   return out;
+}
+
+async function makeMissingDirectory(hostPath: string): Promise<void> {
+  try {
+    await fsp.stat(hostPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await fsp.mkdir(hostPath, { recursive: true });
+  }
 }
 
 async function planMountSpec(m: MountSpec, volumes: VolumeStore, add: (m: MountPoint) => void): Promise<void> {

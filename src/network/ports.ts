@@ -28,11 +28,13 @@ function parsePortKey(key: string): { port: number; protocol: PortRequest['proto
   return { port: Number(m[1]), protocol: (m[2] ?? 'tcp') as PortRequest['protocol'] };
 }
 
+/** The host side of a binding: [0, 0] for any free port, which Docker reads from "" and "0" alike. */
 function parseHostPort(text: string | undefined): [number, number] {
   if (!text) return [0, 0];
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const from = Number(m?.[1]);
   const to = Number(m?.[2] ?? m?.[1]);
+  if (m && from === 0 && to === 0) return [0, 0];
   if (!m || from < 1 || to > 65535 || to < from) throw invalid(`invalid port specification: "${text}"`);
   return [from, to];
 }
