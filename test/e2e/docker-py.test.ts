@@ -24,7 +24,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
-  'api_build_test.BuildTest::test_build_stderr_data': { kind: 'not-yet', reason: 'build: a RUN step\'s stderr is not in the stream' },
   'api_build_test.BuildTest::test_build_with_cache_from': { kind: 'not-yet', reason: 'build: cache_from not honoured' },
   'api_build_test.BuildTest::test_build_with_extra_hosts': { kind: 'not-yet', reason: 'build: extrahosts not given to RUN steps' },
   'api_build_test.BuildTest::test_build_with_network_mode': { kind: 'not-yet', reason: 'build: networkmode for RUN steps' },
@@ -37,11 +36,8 @@ const EXCEPTIONS: Record<string, Exception> = {
   'api_network_test.TestNetworks::test_connect_with_ipv6_address': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network; IPv6' },
   'api_network_test.TestNetworks::test_connect_with_links': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network; links' },
   'api_network_test.TestNetworks::test_connect_with_mac_address': { kind: 'not-yet', reason: 'network: per-endpoint MacAddress not shown' },
-  'api_network_test.TestNetworks::test_create_inspect_network_with_scope': { kind: 'not-yet', reason: 'network: scope filter on inspect' },
   'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
   'api_network_test.TestNetworks::test_create_network_ipv6_enabled': { kind: 'not-yet', reason: 'network: EnableIPv6' },
-  'api_network_test.TestNetworks::test_create_network_with_ipam_config': { kind: 'not-yet', reason: 'network: IPAM Options shown as {} where Docker shows null' },
-  'api_network_test.TestNetworks::test_create_remove_network_with_space_in_name': { kind: 'not-yet', reason: 'network: names are free text in Docker' },
   'api_network_test.TestNetworks::test_create_with_driveropt': { kind: 'not-yet', reason: 'network: endpoint DriverOpts' },
   'api_network_test.TestNetworks::test_create_with_ipv6_address': { kind: 'not-yet', reason: 'network: IPv6 endpoint addresses' },
   'api_network_test.TestNetworks::test_create_with_linklocal_ips': { kind: 'not-yet', reason: 'network: IPAMConfig.LinkLocalIPs' },
@@ -50,8 +46,6 @@ const EXCEPTIONS: Record<string, Exception> = {
   'api_plugin_test.PluginTest::test_plugin_privileges': { kind: 'not-yet', reason: 'plugin API' },
   'api_service_test.ServiceTest::test_create_service_global_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
   'api_service_test.ServiceTest::test_create_service_replicated_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
-  'api_service_test.ServiceTest::test_create_service_with_healthcheck': { kind: 'not-yet', reason: 'swarm: ContainerSpec.Healthcheck shown as HealthCheck' },
-  'api_service_test.ServiceTest::test_update_service_remove_healthcheck': { kind: 'not-yet', reason: 'swarm: ContainerSpec.Healthcheck shown as HealthCheck' },
   'api_service_test.ServiceTest::test_create_service_with_network_attachment_config': { kind: 'not-yet', reason: 'swarm: network attachment DriverOpts' },
   'api_service_test.ServiceTest::test_inspect_service_insert_defaults': { kind: 'not-yet', reason: 'swarm: insertDefaults' },
   'api_swarm_test.SwarmTest::test_init_swarm_custom_addr_pool_both_args': { kind: 'not-yet', reason: 'swarm: DefaultAddrPool' },
@@ -60,7 +54,6 @@ const EXCEPTIONS: Record<string, Exception> = {
   'api_swarm_test.SwarmTest::test_init_swarm_data_path_port': { kind: 'not-yet', reason: 'swarm: DataPathPort' },
   'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
   'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
-  'regression_test.TestRegressions::test_443_handle_nonchunked_response_in_stream': { kind: 'not-yet', reason: 'a streamed response is chunked where Docker\'s is not' },
 };
 
 interface SuiteResult {

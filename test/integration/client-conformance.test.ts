@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { TestDaemon } from '../helpers/daemon';
 import { until } from '../helpers/wait';
+import * as tar from 'tar-stream';
 
 // Behaviours docker-py's own suite relies on (test/e2e/docker-py.test.ts runs the suite itself),
 // each checked here on its own so a regression names its cause.
@@ -146,4 +147,36 @@ test('volume prune follows the client\'s API version: named volumes go before 1.
   assert.equal(old.status, 200, old.body);
   const deleted = old.json().VolumesDeleted as string[];
   assert.ok(deleted.includes('prune-old') && deleted.includes('prune-new'), `API 1.41 prunes named volumes too: ${deleted}`);
+});
+
+test('a build that fails before its first message is answered with an error status, not a 200', async () => {
+  const r = await d.api('POST', '/build?t=a/b/c', Buffer.alloc(0));
+  assert.equal(r.status >= 400, true, `status ${r.status}: ${r.body}`);
+  assert.match(r.json().message, /Cannot locate specified Dockerfile: Dockerfile/);
+});
+
+test('a RUN step\'s stderr comes in the build stream wrapped in red, as Docker\'s classic builder sends it', async () => {
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile' }, 'FROM busybox\nRUN sh -c ">&2 echo to-stderr; echo to-stdout"\n');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  const r = await d.api('POST', '/build?nocache=1', Buffer.concat(chunks));
+  assert.equal(r.status, 200, r.body);
+  const streams = r.body.split('\r\n').filter(Boolean).map((l) => JSON.parse(l).stream as string | undefined);
+  assert.ok(streams.includes('\x1b[91mto-stderr\n\x1b[0m'), JSON.stringify(streams));
+  assert.ok(streams.includes('to-stdout\n'), JSON.stringify(streams));
+});
+
+test('networks: free-text names, IPAM Options kept as sent (null when none), inspect narrowed by scope', async () => {
+  const c = await d.api('POST', '/networks/create', { Name: 'test 01', IPAM: { Driver: 'default', Config: [{ Subnet: '172.28.0.0/16', Gateway: '172.28.5.254' }] } });
+  assert.equal(c.status, 201, c.body);
+  const got = await d.api('GET', '/networks/test%2001');
+  assert.equal(got.status, 200, got.body);
+  assert.equal(got.json().Name, 'test 01');
+  assert.equal(got.json().IPAM.Options, null);
+  assert.equal((await d.api('GET', '/networks/test%2001?scope=local')).status, 200);
+  const wrongScope = await d.api('GET', '/networks/test%2001?scope=global');
+  assert.equal(wrongScope.status, 404, wrongScope.body);
+  assert.equal((await d.api('DELETE', '/networks/test%2001')).status, 204);
 });

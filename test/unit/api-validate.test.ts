@@ -181,3 +181,12 @@ test('answers: a container summary that a Docker client could not decode is name
   answerProblem('ContainerSummary', { ...summary, Labels: labels });
   assert.deepEqual(labels, { a: null });
 });
+
+test('service spec: a container health check is kept under Go\'s key, Healthcheck, whichever case was sent', () => {
+  for (const key of ['Healthcheck', 'HealthCheck', 'healthcheck']) {
+    const out = decode('POST', '/services/create', { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox', [key]: { Test: ['CMD-SHELL', 'true'], Retries: 3 } } } }) as Record<string, any>;
+    const spec = out.TaskTemplate.ContainerSpec;
+    assert.deepEqual(spec.Healthcheck, { Test: ['CMD-SHELL', 'true'], Retries: 3 }, `sent as ${key}`);
+    assert.equal('HealthCheck' in spec, false);
+  }
+});
