@@ -34,6 +34,12 @@ const JSON_QUERY = {
   'post /build outputs': { k: 'arr', of: { k: 'any' }, label: 'invalid outputs specified' },
 };
 
+/**
+ * Fields the reference spells otherwise than dockerd's Go struct tags: Go's decoder folds case,
+ * so either spelling is taken, but what is kept (and shown back) is Go's.
+ */
+const GO_FIELD_NAMES = { 'TaskSpec.HealthCheck': 'Healthcheck' };
+
 const INT_FORMATS = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
 
 const definitions = {};
@@ -98,8 +104,9 @@ function node(schema, name, defName) {
       if (schema.properties) {
         const props = {};
         for (const [key, sub] of Object.entries(schema.properties)) {
-          if (defName && STRSLICE.has(`${defName}.${key}`)) props[key] = { k: 'strslice' };
-          else props[key] = node(sub, sub.title || (sub.$ref ? undefined : key), defName);
+          const goKey = (defName && GO_FIELD_NAMES[`${defName}.${key}`]) || key;
+          if (defName && STRSLICE.has(`${defName}.${key}`)) props[goKey] = { k: 'strslice' };
+          else props[goKey] = node(sub, sub.title || (sub.$ref ? undefined : key), defName);
         }
         return { k: 'obj', name: schema.title || name || 'struct', props };
       }

@@ -17,5 +17,7 @@ if (all.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=300000', ...all], { stdio: 'inherit' });
+// the time-out bounds each file's whole run: test/e2e/docker-py.test.js runs an outside suite of
+// ~400 tests (about 3 minutes alone, more beside other files)
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=600000', ...all], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -21,7 +21,8 @@ export interface ApiServerOptions {
   log: (msg: string) => void;
 }
 
-function compareVersions(a: string, b: string): number {
+/** Orders API versions ("1.41" < "1.50"); routes use it where Docker's behaviour moved with the version. */
+export function compareVersions(a: string, b: string): number {
   const [am, an] = a.split('.').map(Number);
   const [bm, bn] = b.split('.').map(Number);
   return am - bm || an - bn;

@@ -87,7 +87,7 @@ export class ContainerSnapshots {
       history: [...(base.config.history ?? []), { created, created_by: [rec.Path, ...rec.Args].join(' '), author: o.author, comment: o.comment }],
     };
     // a plain JSON copy: undefined fields go, as they would through a save and load
-    const imageId = await this.d.images.addImage(JSON.parse(JSON.stringify(image)) as ImageConfigFile, o.target);
+    const imageId = await this.d.images.addImage(JSON.parse(JSON.stringify(image)) as ImageConfigFile, o.target, undefined, { parent: base.id });
     return { imageId, rec };
   }
 }

@@ -266,7 +266,8 @@ export class Builder {
             cgroupParent: this.d.cgroupParent,
             config: { ...config, Env: env },
             args,
-            output: (_s, data) => run.say(data.toString()),
+            // as Docker's classic builder: a step's stderr comes in red (ANSI 91), each write whole
+            output: (s, data) => run.say(s === 'stderr' ? `\x1b[91m${data.toString()}\x1b[0m` : data.toString()),
             signal: run.signal,
           });
         }, false, true);

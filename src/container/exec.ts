@@ -90,13 +90,14 @@ export class ExecManager {
   }
 
   /** Starts the process; resolves once it runs, with its stdio unless detached. */
-  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: AttachSocket; exited: Promise<number> }> {
+  async start(id: string, opts: { detach: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: AttachSocket; exited: Promise<number> }> {
     const e = this.get(id);
     if (e.started) throw conflict(`Exec command ${id} has already run`);
     const rec = this.containers.get(e.containerId);
     this.requireRunning(rec);
     e.started = true;
-    const tty = opts.tty ?? e.config.Tty === true;
+    // as dockerd: the exec's create decides the terminal, whatever its start says
+    const tty = e.config.Tty === true;
     await fsp.mkdir(path.join(e.bundle, 'exits'), { recursive: true });
     const processPath = path.join(e.bundle, 'process.json');
     try {

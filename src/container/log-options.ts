@@ -46,6 +46,16 @@ export function validateLogConfig(cfg: LogConfig | undefined, daemonDriver = DEF
   logLimits(cfg, {});
 }
 
+/**
+ * The LogConfig a new container keeps, as dockerd fills it in at create: no driver named means
+ * the daemon's, and the daemon's options fill in what a container on that driver leaves out.
+ */
+export function effectiveLogConfig(cfg: LogConfig | undefined, daemonDriver = DEFAULT_LOG_DRIVER, daemonOpts: Record<string, string> = {}): LogConfig {
+  const Type = cfg?.Type || daemonDriver;
+  const Config = { ...(Type === daemonDriver ? daemonOpts : {}), ...(cfg?.Config ?? {}) };
+  return { Type, Config };
+}
+
 /** The limits a container's log keeps to: its own options over the daemon's over berth's. */
 export function logLimits(cfg: LogConfig | undefined, daemonOpts: Record<string, string>): LogLimits {
   const opts = { ...DEFAULT_LOG_OPTS, ...daemonOpts, ...(cfg?.Config ?? {}) };

@@ -32,7 +32,7 @@ import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
 import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-policy';
 import { validateHealthcheck } from './health';
-import { logLimits, validateLogConfig } from './log-options';
+import { effectiveLogConfig, logLimits, validateLogConfig } from './log-options';
 import { LogRotation } from './log-rotation';
 
 export interface ContainerManagerOptions {
@@ -213,6 +213,7 @@ export class ContainerManager {
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     validateLogConfig(hostConfig.LogConfig, this.o.logDriver);
+    hostConfig.LogConfig = effectiveLogConfig(hostConfig.LogConfig, this.o.logDriver, this.o.logOpts);
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
     validateHealthcheck(config.Healthcheck);
@@ -767,8 +768,12 @@ export class ContainerManager {
     }
     if (!rec.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${rec.ID} is not running`);
     if (num === 9 || num === 15) rec.ManuallyStopped = true;
+    // Docker answers a SIGKILL only once the container is dead, so an inspect right after it
+    // shows the exit (137), never a container still running
+    const exited = num === 9 ? this.nextExit(rec.ID) : undefined;
     await this.signal(rec, signal);
     this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+    if (exited) await Promise.race([exited, delay(10_000)]);
   }
 
   private async signal(rec: ContainerRecord, signal: string): Promise<void> {

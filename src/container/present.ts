@@ -134,7 +134,7 @@ function hostConfigView(hc: HostConfig): HostConfig {
   return {
     Binds: null,
     ContainerIDFile: '',
-    LogConfig: { Type: 'k8s-file', Config: {} },
+    LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: 'bridge',
     PortBindings: {},
     RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },

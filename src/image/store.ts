@@ -22,6 +22,8 @@ export interface LayerRecord {
 
 interface ImageMeta {
   lastTagTime?: string;
+  /** the image a local commit started from (Docker's Parent); pulled and loaded images have none */
+  parent?: string;
 }
 
 export interface Image {
@@ -32,6 +34,8 @@ export interface Image {
   repoDigests: string[];
   size: number;
   lastTagTime?: string;
+  /** the ID of the image it was committed on, for images made here */
+  parent?: string;
 }
 
 export interface DeleteResponseItem {
@@ -120,7 +124,10 @@ export class ImageStore {
     const repoDigests = refs.filter((r) => r.includes('@'));
     const chain = chainIDs(config.rootfs.diff_ids);
     const size = chain.reduce((n, c) => n + (this.layers.get(c)?.size ?? 0), 0);
-    return { id, config, repoTags, repoDigests, size, lastTagTime: this.meta.get(id)?.lastTagTime };
+    const meta = this.meta.get(id);
+    // a parent removed since is not shown, as in Docker
+    const parent = meta?.parent && this.images.has(meta.parent) ? meta.parent : undefined;
+    return { id, config, repoTags, repoDigests, size, lastTagTime: meta?.lastTagTime, parent };
   }
 
   /** Finds an image by `name[:tag]`, full or `sha256:` ID, or a unique ID prefix. */
@@ -408,16 +415,17 @@ export class ImageStore {
   }
 
   /** Stores an image config whose layers are all present; returns its ID. */
-  async addImage(config: ImageConfigFile, tag?: string, rawBytes?: Buffer): Promise<string> {
+  async addImage(config: ImageConfigFile, tag?: string, rawBytes?: Buffer, o: { parent?: string } = {}): Promise<string> {
     for (const c of chainIDs(config.rootfs.diff_ids)) if (!this.layers.has(c)) throw invalid(`layer ${c} is missing`);
     // A loaded or pulled config keeps its bytes: the image ID is their digest.
     const raw = rawBytes ?? Buffer.from(JSON.stringify(config));
     const id = await this.content.put(raw);
     this.images.set(id, config);
     if (!this.meta.has(id)) this.meta.set(id, {});
+    if (o.parent) this.meta.set(id, { ...this.meta.get(id), parent: o.parent });
     if (tag) {
       this.repositories.set(familiarString(withDefaultTag(parseReference(tag))), id);
-      this.meta.set(id, { lastTagTime: new Date().toISOString() });
+      this.meta.set(id, { ...this.meta.get(id), lastTagTime: new Date().toISOString() });
     }
     await this.persist(id);
     return id;

@@ -51,7 +51,7 @@ interface Attachment {
 
 export const DEFAULT_BRIDGE = 'berth0';
 const BUILTIN = ['bridge', 'host', 'none'];
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+// network names are free text, as in Docker ("test 01" is one): files and CNI use the ID
 
 export class NetworkManager {
   private readonly networks = new Map<string, NetworkRecord>();
@@ -192,7 +192,6 @@ export class NetworkManager {
     return this.locked(async () => {
       const name = body.Name ?? '';
       if (!name) throw invalid('network name is required');
-      if (!NAME.test(name)) throw invalid(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       if (this.list().some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
       const driver = body.Driver || 'bridge';
       if (driver !== 'bridge') {
@@ -244,7 +243,8 @@ export class NetworkManager {
         EnableIPv6: false,
         Labels: body.Labels ?? {},
         Options: options,
-        IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? {}, Config: config },
+        // Options as sent: null when the client sent none, as Docker keeps it
+        IPAM: { Driver: 'default', Options: body.IPAM?.Options ?? null, Config: config },
         bridge,
       };
       await this.persist(rec);

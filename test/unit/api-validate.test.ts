@@ -111,14 +111,11 @@ test('create body: Go semantics for strslice, null, and the spelling of keys', (
   assert.deepEqual((decode('POST', '/containers/create', { Labels: { a: null } }) as any).Labels, { a: '' });
   assert.deepEqual(decode('POST', '/containers/create', 'null'), {});
   assert.deepEqual(decode('POST', '/containers/create', ''), {});
-  // keys match fields whatever their case (as Go's decoder) and are checked as those fields,
-  // but stay as sent: the reference spells some otherwise than dockerd and the clients do
   const folded = decode('POST', '/containers/create', { image: 'busybox', hostconfig: { memory: 5 } }) as any;
-  assert.equal(folded.image, 'busybox');
-  assert.equal(folded.hostconfig.memory, 5);
+  assert.equal(folded.Image, 'busybox');
+  assert.equal(folded.HostConfig.Memory, 5);
+  assert.equal('image' in folded, false);
   assert.match(refusal(() => decode('POST', '/containers/create', { hostconfig: { memory: 'x' } })), /cannot unmarshal string into Go struct field .*Memory of type int64/);
-  const spec = decode('POST', '/services/create', { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox', Healthcheck: { Test: ['CMD', 'false'], Interval: 300000000 } } } }) as any;
-  assert.deepEqual(spec.TaskTemplate.ContainerSpec.Healthcheck.Test, ['CMD', 'false']);
   // a key named __proto__ in a map stays a key; it does not become the object's prototype
   const proto = decode('POST', '/containers/create', '{"Labels":{"__proto__":null}}') as any;
   assert.equal(Object.getPrototypeOf(proto.Labels), Object.prototype);
@@ -192,4 +189,13 @@ test('a body nested past the bound is refused before anything walks it (it overf
   assert.match(refusal(() => decode('POST', '/containers/create', `{"Labels":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`)), /exceeded max depth/);
   // brackets inside strings are text, not nesting
   assert.deepEqual((decode('POST', '/containers/create', { Image: 'busybox', Cmd: ['['.repeat(5000)] }) as any).Cmd, ['['.repeat(5000)]);
+});
+
+test('service spec: a container health check is kept under Go\'s key, Healthcheck, whichever case was sent', () => {
+  for (const key of ['Healthcheck', 'HealthCheck', 'healthcheck']) {
+    const out = decode('POST', '/services/create', { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox', [key]: { Test: ['CMD-SHELL', 'true'], Retries: 3 } } } }) as Record<string, any>;
+    const spec = out.TaskTemplate.ContainerSpec;
+    assert.deepEqual(spec.Healthcheck, { Test: ['CMD-SHELL', 'true'], Retries: 3 }, `sent as ${key}`);
+    assert.equal('HealthCheck' in spec, false);
+  }
 });

@@ -25,13 +25,18 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
       registryAuth: decodeRegistryConfig(req.headers['x-registry-config']),
     };
     for (const t of options.tags) if (!t) throw invalid('invalid reference format');
-    res.writeHead(200, { 'Content-Type': 'application/json' });
+    // As dockerd: the 200 goes out with the first message, so a build that fails before saying
+    // anything (no Dockerfile, a context that is not a tar) is answered with its error status
+    const begin = () => {
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
+    };
     // the client went away before the answer ended: Docker cancels the build
     const cancel = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) cancel.abort();
     });
     const send = (msg: Record<string, unknown>) => {
+      begin();
       if (!res.destroyed) res.write(`${JSON.stringify(msg)}\r\n`);
     };
     try {
@@ -40,10 +45,12 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
         aux: (id) => send({ aux: { ID: id } }),
       }, cancel.signal);
     } catch (e) {
+      if (!res.headersSent) throw e;
       const message = (e as Error).message;
       const code = e instanceof StepFailed ? e.exitCode : 1;
       send({ errorDetail: { code, message }, error: message });
     }
+    begin();
     res.end();
   });
 

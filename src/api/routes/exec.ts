@@ -27,10 +27,12 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     // the API's door read the body off the connection (readUpgradeBody) and decoded it
     const body = await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req);
     const exec = execs.get(ctx.params.id);
+    // the terminal is the exec's (from its create); the start's Tty only chooses the framing,
+    // so a TTY exec started without it sends its terminal's output in multiplexed frames
     const tty = body.Tty ?? exec.config.Tty === true;
     const detachKeys = parseDetachKeys(exec.config.DetachKeys || DEFAULT_DETACH_KEYS);
     if (body.Detach) {
-      await execs.start(ctx.params.id, { detach: true, tty, consoleSize: body.ConsoleSize });
+      await execs.start(ctx.params.id, { detach: true, consoleSize: body.ConsoleSize });
       ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
       ctx.res.end();
       return;
@@ -41,7 +43,7 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     let started;
     try {
-      started = await execs.start(ctx.params.id, { detach: false, tty, consoleSize: body.ConsoleSize });
+      started = await execs.start(ctx.params.id, { detach: false, consoleSize: body.ConsoleSize });
     } catch (e) {
       const msg = Buffer.from(`${(e as Error).message}\r\n`);
       out.end(tty ? msg : frame(1, msg));
@@ -56,6 +58,8 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     socket?.on('stdout', (d: Buffer) => write(1, d));
     socket?.on('stderr', (d: Buffer) => write(2, d));
     const input = ctx.upgradeSocket;
+    let detach = () => undefined as void;
+    const detached = new Promise<void>((resolve) => (detach = resolve));
     if (input && exec.config.AttachStdin) {
       const filter = new KeySequenceDetector(detachKeys);
       socket?.on('drain', () => input.resume());
@@ -63,7 +67,7 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
         const { pass: forward, escaped: detached } = filter.feed(chunk);
         // a process that does not read its stdin holds the client back
         if (socket && !socket.writeStdin(forward)) input.pause();
-        if (detached) socket?.close();
+        if (detached) detach();
       });
       input.on('end', () => socket?.closeStdin());
       input.resume(); // reading the request body paused it
@@ -74,7 +78,8 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     const clientGone = new Promise<void>((resolve) => (input ?? ctx.res.socket)?.once('close', () => resolve()));
     const socketClosed = new Promise<void>((resolve) => socket?.once('close', () => resolve()));
     // the output is complete once conmon closes the socket after the process ended
-    await Promise.race([Promise.all([exited, socketClosed]), clientGone]);
+    // detaching leaves the process running and ends the client's stream (as dockerd does)
+    await Promise.race([Promise.all([exited, socketClosed]), clientGone, detached]);
     socket?.close();
     out.end();
   });

@@ -23,7 +23,7 @@ export interface ImageRouteDeps {
 export function imageSummary(img: Image, containers: number): Record<string, unknown> {
   return {
     Id: img.id,
-    ParentId: '',
+    ParentId: img.parent ?? '',
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests,
     Created: img.config.created ? Math.floor(Date.parse(img.config.created) / 1000) : 0,
@@ -41,7 +41,7 @@ export function imageInspect(img: Image, graph: Record<string, string>, driver: 
     Id: img.id,
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests,
-    Parent: '',
+    Parent: img.parent ?? '',
     Comment: c.comment ?? c.history?.[c.history.length - 1]?.comment ?? '',
     Created: c.created ?? '',
     DockerVersion: c.docker_version ?? '',

@@ -105,10 +105,12 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     sendJSON(res, 200, list.map((n) => networkJSON(n, m, false)));
   });
 
-  router.add('GET', '/networks/:id', async ({ res, params }) => {
+  router.add('GET', '/networks/:id', async ({ res, params, query }) => {
+    // ?scope= narrows the search to networks of that scope (local, swarm), as in Docker
+    const scope = query.get('scope') || undefined;
     const local = m.find(params.id);
-    if (local) return sendJSON(res, 200, networkJSON(local, m, true));
-    const net = findNetwork({ networks: await clusterNetworks() } as Parameters<typeof findNetwork>[0], params.id);
+    if (local && (!scope || local.Scope === scope)) return sendJSON(res, 200, networkJSON(local, m, true));
+    const net = scope && scope !== 'swarm' ? undefined : findNetwork({ networks: await clusterNetworks() } as Parameters<typeof findNetwork>[0], params.id);
     if (!net) throw notFound(`network ${params.id} not found`);
     sendJSON(res, 200, overlayJSON(net));
   });

@@ -1,6 +1,7 @@
 import type { Router } from '../router';
 import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, pruneLabelsMatch } from '../../common/filters';
 import { queryBool, queryFilters, readJSONBody, sendJSON } from '../respond';
+import { compareVersions } from '../server';
 import type { ContainerManager } from '../../container/manager';
 import type { EventBus } from '../../daemon/events';
 import type { VolumeCreateBody, VolumeRecord, VolumeStore } from '../../volume/store';
@@ -66,14 +67,14 @@ export function registerVolumeRoutes(router: Router, d: VolumeRouteDeps): void {
     res.end();
   });
 
-  router.add('POST', '/volumes/prune', async ({ res, query }) => {
+  router.add('POST', '/volumes/prune', async ({ res, query, apiVersion }) => {
     const filters = queryFilters(query);
     acceptFilters(filters, ACCEPTED_FILTERS.volumePrune);
-    const all = filterBool(filters, 'all', false);
+    // API 1.42 made prune keep named volumes unless asked for all; older clients get the old prune
+    const all = compareVersions(apiVersion, '1.42') < 0 || filterBool(filters, 'all', false);
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of store.list()) {
-      // Docker prunes only anonymous volumes unless asked for all
       if (!all && !v.anonymous) continue;
       if (users(v.Name).length) continue;
       if (!pruneLabelsMatch(filters, v.Labels)) continue;

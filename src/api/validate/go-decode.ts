@@ -7,8 +7,9 @@
  * - integers must be whole and fit their Go type (`number 1e+20` does not fit an int64);
  * - `null` is accepted everywhere, as Go accepts it: a struct field set to null is as if absent,
  *   a null list element or map value is its type's zero value;
- * - a struct's keys match its fields case-insensitively (Go prefers the exact spelling), and are
- *   left as sent;
+ * - a struct's keys match its fields case-insensitively (Go prefers the exact spelling), and
+ *   come out under the field's spelling (dockerd's, where the reference spells one otherwise:
+ *   scripts/gen-api-schema.js keeps those overrides);
  *   unknown keys are kept and not checked, as Go ignores them;
  * - a strslice field (Cmd, Entrypoint, Shell) takes a string as a one-element list.
  *
@@ -162,14 +163,12 @@ export class GoDecoder {
           const field = key in n.props && Object.prototype.hasOwnProperty.call(n.props, key) ? key : keys.get(key.toLowerCase());
           if (field === undefined) continue;
           const v = value[key];
-          // the key stays as the client spelt it: the reference spells some fields otherwise
-          // than dockerd's structs and the clients do (ContainerSpec's `Healthcheck`, which
-          // the reference calls `HealthCheck`), and the handlers read the clients' spelling
+          if (field !== key) delete value[key];
           if (v === null) {
-            delete value[key];
+            delete value[field];
             continue;
           }
-          value[key] = this.walk(n.props[field], v, { struct: n.name, path: [...path, field] });
+          value[field] = this.walk(n.props[field], v, { struct: n.name, path: [...path, field] });
         }
         return value;
       }

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO, TestDaemon, runCommand } from '../helpers/daemon';
+
+// docker-py's own integration suite (../shared/conformance, outside this repository) against a
+// berthd of this test's own. The suite's list holds the 317 tests that pass against Docker 20.10;
+// each must pass here too, except the ones named below with their reason.
+const CONFORMANCE = path.resolve(REPO, '..', 'shared', 'conformance');
+const SCRIPT = path.join(CONFORMANCE, 'docker-py.sh');
+const PYTEST = '/usr/bin/python3';
+
+type Exception =
+  /** berth answers as Docker does for API 1.50; Docker 20.10 spoke 1.41 and answered otherwise */
+  | { kind: 'api-version'; reason: string }
+  /** still failing while issue 16 is open: a behaviour of berth's to fix, then remove the entry */
+  | { kind: 'not-yet'; reason: string };
+
+const EXCEPTIONS: Record<string, Exception> = {
+  'api_volume_test.TestVolumes::test_prune_volumes': {
+    kind: 'api-version',
+    reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
+  },
+  // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
+  'api_build_test.BuildTest::test_build_with_cache_from': { kind: 'not-yet', reason: 'build: cache_from not honoured' },
+  'api_build_test.BuildTest::test_build_with_extra_hosts': { kind: 'not-yet', reason: 'build: extrahosts not given to RUN steps' },
+  'api_build_test.BuildTest::test_build_with_network_mode': { kind: 'not-yet', reason: 'build: networkmode for RUN steps' },
+  'api_config_test.ConfigAPITest::test_create_config_with_templating': { kind: 'not-yet', reason: 'configs: Templating not kept' },
+  'api_container_test.CreateContainerTest::test_create_with_links': { kind: 'not-yet', reason: 'legacy links: no ALIAS_* environment' },
+  'api_container_test.CreateContainerTest::test_create_with_mac_address': { kind: 'not-yet', reason: 'MacAddress not applied' },
+  'api_container_test.LinkTest::test_remove_link': { kind: 'not-yet', reason: 'DELETE /containers/{name}/{link}?link=1 not routed' },
+  'api_network_test.TestNetworks::test_connect_and_force_disconnect_container': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network' },
+  'api_network_test.TestNetworks::test_connect_with_ipv4_address': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network' },
+  'api_network_test.TestNetworks::test_connect_with_ipv6_address': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network; IPv6' },
+  'api_network_test.TestNetworks::test_connect_with_links': { kind: 'not-yet', reason: 'network: reconnect after disconnecting the last network; links' },
+  'api_network_test.TestNetworks::test_connect_with_mac_address': { kind: 'not-yet', reason: 'network: per-endpoint MacAddress not shown' },
+  'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
+  'api_network_test.TestNetworks::test_create_network_ipv6_enabled': { kind: 'not-yet', reason: 'network: EnableIPv6' },
+  'api_network_test.TestNetworks::test_create_with_driveropt': { kind: 'not-yet', reason: 'network: endpoint DriverOpts' },
+  'api_network_test.TestNetworks::test_create_with_ipv6_address': { kind: 'not-yet', reason: 'network: IPv6 endpoint addresses' },
+  'api_network_test.TestNetworks::test_create_with_linklocal_ips': { kind: 'not-yet', reason: 'network: IPAMConfig.LinkLocalIPs' },
+  'api_network_test.TestNetworks::test_create_with_links': { kind: 'not-yet', reason: 'network: endpoint Links' },
+  'api_plugin_test.PluginTest::test_create_plugin': { kind: 'not-yet', reason: 'plugin API' },
+  'api_plugin_test.PluginTest::test_plugin_privileges': { kind: 'not-yet', reason: 'plugin API' },
+  'api_service_test.ServiceTest::test_create_service_global_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
+  'api_service_test.ServiceTest::test_create_service_replicated_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
+  'api_service_test.ServiceTest::test_create_service_with_network_attachment_config': { kind: 'not-yet', reason: 'swarm: network attachment DriverOpts' },
+  'api_service_test.ServiceTest::test_inspect_service_insert_defaults': { kind: 'not-yet', reason: 'swarm: insertDefaults' },
+  'api_swarm_test.SwarmTest::test_init_swarm_custom_addr_pool_both_args': { kind: 'not-yet', reason: 'swarm: DefaultAddrPool' },
+  'api_swarm_test.SwarmTest::test_init_swarm_custom_addr_pool_only_pool': { kind: 'not-yet', reason: 'swarm: DefaultAddrPool' },
+  'api_swarm_test.SwarmTest::test_init_swarm_custom_addr_pool_only_subnet_size': { kind: 'not-yet', reason: 'swarm: SubnetSize' },
+  'api_swarm_test.SwarmTest::test_init_swarm_data_path_port': { kind: 'not-yet', reason: 'swarm: DataPathPort' },
+  'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
+  'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
+  // these three fail in some runs only (swarm timing under load): listed so the suite does not flake
+  'api_service_test.ServiceTest::test_update_service_with_defaults_networks': { kind: 'not-yet', reason: 'swarm: a network an earlier test removed with its service is sometimes still there (409 already exists); seen once under load' },
+  'models_nodes_test.NodesTest::test_list_get_update': { kind: 'not-yet', reason: 'swarm: the node\'s version still moves by itself just after init, so an update with the version just read is out of sequence (fails alone on main too; passed in the baseline run by timing)' },
+  'models_services_test.ServiceTest::test_tasks': { kind: 'not-yet', reason: 'swarm: a one-replica service briefly lists two tasks desired running (seen once under load)' },
+};
+
+interface SuiteResult {
+  passing: number;
+  listed: number;
+  failing: Map<string, string>;
+}
+
+function parseSummary(stdout: string): SuiteResult {
+  const failing = new Map<string, string>();
+  for (const m of stdout.matchAll(/^does not pass: (\S+) \((\w[\w ]*)\)$/gm)) failing.set(m[1], m[2]);
+  const total = /^(\d+) of (\d+) listed tests pass$/m.exec(stdout);
+  assert.ok(total, `no summary line from docker-py.sh:\n${stdout}`);
+  return { passing: Number(total[1]), listed: Number(total[2]), failing };
+}
+
+test('docker-py integration suite: every listed test passes but the named exceptions', { timeout: 10 * 60_000 }, async (t) => {
+  if (!existsSync(SCRIPT)) {
+    t.skip(`docker-py suite not found at ${CONFORMANCE}`);
+    return;
+  }
+  const probe = await runCommand(PYTEST, ['-c', 'import pytest, pytest_timeout, requests, websocket, paramiko, packaging']);
+  if (probe.code !== 0) {
+    t.skip(`docker-py needs Debian's python3-pytest, -pytest-timeout, -requests, -websocket, -paramiko, -packaging (run scripts/setup.sh): ${probe.stderr.trim()}`);
+    return;
+  }
+  const d = await TestDaemon.start();
+  const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'docker-py-'));
+  try {
+    // the suite's image, as on the machine where its list was made
+    const tag = await d.api('POST', '/images/busybox/tag?repo=alpine&tag=3.10');
+    assert.equal(tag.status, 201, tag.body);
+    // a docker config of its own: docker-py keeps contexts beside it (else in the working directory)
+    const config = path.join(out, 'docker-config');
+    await fsp.mkdir(config);
+    await fsp.writeFile(path.join(config, 'config.json'), '{}');
+    const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_PY_OUT: out, DOCKER_CONFIG: config, HOME: out };
+    const started = Date.now();
+    // in the daemon's network namespace: some tests connect to published ports on 127.0.0.1
+    const run = await runCommand('nsenter', [`--net=/run/netns/${d.netns}`, 'bash', SCRIPT], { env, timeoutMs: 9 * 60_000 });
+    t.diagnostic(`docker-py suite took ${Math.round((Date.now() - started) / 1000)} s`);
+    const result = parseSummary(run.stdout);
+    t.diagnostic(`${result.passing} of ${result.listed} listed tests pass`);
+
+    const nowPassing = Object.keys(EXCEPTIONS).filter((n) => !result.failing.has(n));
+    for (const n of nowPassing) t.diagnostic(`now passes, remove it from EXCEPTIONS: ${n} (${EXCEPTIONS[n].kind})`);
+    const unexpected = [...result.failing].filter(([n]) => !EXCEPTIONS[n]).map(([n, how]) => `${n} (${how})`);
+    assert.deepEqual(unexpected, [], `listed docker-py tests fail that are not named exceptions (log: ${out}/pytest.log)`);
+    await fsp.rm(out, { recursive: true, force: true });
+  } finally {
+    await d.cleanup();
+  }
+});
