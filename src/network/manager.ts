@@ -305,6 +305,10 @@ export class NetworkManager {
       const exists = await run('ip', ['link', 'show', n.bridge!]).then(() => true, () => false);
       if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, ...(n.Driver === 'overlay' ? ['mtu', String(OVERLAY_MTU)] : []), 'type', 'bridge']);
       await run('ip', ['addr', 'replace', `${c.Gateway}/${prefix}`, 'dev', n.bridge!]);
+      // A bridge left to itself takes the lowest MAC of its ports, so it changes whenever a
+      // container comes or goes, and the others keep sending to the old one until their ARP
+      // entry expires: no DNS, no gateway for seconds after a recreate. Fixed, as Docker's.
+      if (n.Driver === 'bridge') await run('ip', ['link', 'set', n.bridge!, 'address', macForIP(c.Gateway)]);
       if (n.Driver === 'overlay') {
         if (!this.overlayAddr) throw new BerthError('UNAVAILABLE', `network ${n.Name} is an overlay network: this node is not part of a swarm`);
         await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr);
