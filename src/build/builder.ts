@@ -105,7 +105,9 @@ export class Builder {
         const fromStage = findStage(plan.df, baseName);
         const base: Base = baseName.toLowerCase() === 'scratch' ? { kind: 'scratch' } : fromStage && fromStage.index < stage.index ? { kind: 'stage', index: fromStage.index } : { kind: 'image', name: baseName };
         let state = await this.baseState(base, results, run);
-        say(` ---> ${shortId(await this.stateId(state))}\n`);
+        // an image base shows its own ID, as Docker's does
+        const baseImage = base.kind === 'image' ? this.d.images.resolve(base.name) : undefined;
+        say(` ---> ${shortId(baseImage?.id ?? (await this.stateId(state)))}\n`);
         const scope = StageScope.create(plan.globals, o.buildArgs, state.config?.Env ?? [], plan.escape);
         // the base image's ONBUILD triggers run first, and are not passed on
         const triggers: Instruction[] = state.config?.OnBuild?.length ? parseDockerfile(`FROM scratch\n${state.config.OnBuild.join('\n')}\n`).stages[0].instructions : [];
@@ -120,7 +122,8 @@ export class Builder {
           stepNo++;
           say(`Step ${stepNo}/${total} : ${instr.original}\n`);
           state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), run);
-          say(` ---> ${shortId(await this.stateId(state))}\n`);
+          // the last step's arrow names the built image, said once it has its ID
+          if (stepNo < total) say(` ---> ${shortId(await this.stateId(state))}\n`);
         }
         results.set(stage.index, state);
         final = state;
@@ -131,6 +134,7 @@ export class Builder {
       // the last step's time: a build that changed nothing gives the same image ID again
       const id = await this.d.images.addImage({ ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() });
       for (const t of o.tags) await this.d.images.tag(id, t);
+      if (plan.order[plan.order.length - 1].instructions.length) say(` ---> ${shortId(id)}\n`);
       progress.aux(id);
       if (o.quiet) progress.stream(`${id}\n`);
       else {

@@ -303,7 +303,8 @@ export class ContainerManager {
   private networkPlan(rec: ContainerRecord): [string, EndpointRequest][] {
     const mode = rec.HostConfig.NetworkMode ?? 'bridge';
     const eps = rec.EndpointsConfig ?? { [mode]: {} };
-    const primaryId = this.o.network.get(mode).Id;
+    // the mode's network may be gone when the container was disconnected from it first
+    const primaryId = this.o.network.find(mode)?.Id;
     const entries = Object.entries(eps).filter(([k]) => this.o.network.find(k));
     entries.sort(([a], [b]) => Number(this.o.network.find(b)!.Id === primaryId) - Number(this.o.network.find(a)!.Id === primaryId));
     return entries;
@@ -341,7 +342,7 @@ export class ContainerManager {
       const eps = rec.EndpointsConfig ?? { [mode]: {} };
       if (Object.keys(eps).some((k) => this.o.network.find(k)?.Id === n.Id)) throw new BerthError('FORBIDDEN', `endpoint with name ${rec.Name.slice(1)} already exists in network ${n.Name}`);
       if (rec.State.Running && rec.Sandbox) {
-        await this.o.network.connectRunning(rec.ID, n, req);
+        await this.o.network.connectRunning(rec.ID, n, req, portRequests(rec.HostConfig, rec.Config));
         rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
       }
       rec.EndpointsConfig = { ...eps, [network]: req };
@@ -365,9 +366,9 @@ export class ContainerManager {
         rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
       }
       const { [key]: _gone, ...rest } = eps;
+      // the mode stays as it was (Docker's way): a container left on no network runs with its
+      // loopback only, and can be connected again, to this network or another
       rec.EndpointsConfig = rest;
-      // a container left on no network has nothing left of its mode: it is `none` from now on
-      if (this.o.network.find(mode)?.Id === n.Id) rec.HostConfig.NetworkMode = Object.keys(rest)[0] ?? 'none';
       await this.store.save(rec);
     });
   }

@@ -59,7 +59,7 @@ function networksOf(rec: ContainerRecord, nets?: NetworkView): NetworkEntryData[
   return out;
 }
 
-function networkEntry(d: NetworkEntryData, containerId: string, hostname?: string): Record<string, unknown> {
+function networkEntry(d: NetworkEntryData, rec: Pick<ContainerRecord, 'ID' | 'Name' | 'Config'>): Record<string, unknown> {
   const ep = d.ep;
   const aliases = d.req?.Aliases?.length ? d.req.Aliases : null;
   return {
@@ -77,8 +77,9 @@ function networkEntry(d: NetworkEntryData, containerId: string, hostname?: strin
     IPv6Gateway: '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    // Docker lists the names the network's DNS answers for this container
-    DNSNames: ep && d.name !== 'bridge' ? [hostname ?? '', containerId.slice(0, 12), ...(ep.aliases ?? [])].filter(Boolean) : null,
+    // the names the network's DNS answers for this container, in Docker's order (the first
+    // one answers reverse lookups), each once
+    DNSNames: ep && d.name !== 'bridge' ? [...new Set([rec.Name.slice(1), ...(ep.aliases ?? []), rec.ID.slice(0, 12), rec.Config.Hostname ?? ''].filter(Boolean))] : null,
   };
 }
 
@@ -119,7 +120,7 @@ export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; roo
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode ?? 'bridge' },
-    NetworkSettings: { Networks: Object.fromEntries(networksOf(rec, nets).map((n) => [n.name, networkEntry(n, rec.ID, rec.Config.Hostname)])) },
+    NetworkSettings: { Networks: Object.fromEntries(networksOf(rec, nets).map((n) => [n.name, networkEntry(n, rec)])) },
     Mounts: mountsView(rec, volumeDir),
   };
   if (sizes) {
@@ -254,7 +255,7 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
         IPPrefixLen: bridge?.prefixLen ?? 0,
         IPv6Gateway: '',
         MacAddress: bridge?.mac ?? '',
-        Networks: Object.fromEntries(networks.map((n) => [n.name, networkEntry(n, rec.ID, rec.Config.Hostname)])),
+        Networks: Object.fromEntries(networks.map((n) => [n.name, networkEntry(n, rec)])),
       };
     })(),
   };

@@ -305,6 +305,10 @@ export class NetworkManager {
       const exists = await run('ip', ['link', 'show', n.bridge!]).then(() => true, () => false);
       if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, ...(n.Driver === 'overlay' ? ['mtu', String(OVERLAY_MTU)] : []), 'type', 'bridge']);
       await run('ip', ['addr', 'replace', `${c.Gateway}/${prefix}`, 'dev', n.bridge!]);
+      // A bridge left to itself takes the lowest MAC of its ports, so it changes whenever a
+      // container comes or goes, and the others keep sending to the old one until their ARP
+      // entry expires: no DNS, no gateway for seconds after a recreate. Fixed, as Docker's.
+      if (n.Driver === 'bridge') await run('ip', ['link', 'set', n.bridge!, 'address', macForIP(c.Gateway)]);
       if (n.Driver === 'overlay') {
         if (!this.overlayAddr) throw new BerthError('UNAVAILABLE', `network ${n.Name} is an overlay network: this node is not part of a swarm`);
         await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr);
@@ -600,16 +604,31 @@ export class NetworkManager {
     await applyFirewall(this.activeNetworks()).catch((e: unknown) => this.o.log(`firewall: ${(e as Error).message}`));
   }
 
-  /** Connects a running container's sandbox to one more network. */
-  async connectRunning(containerId: string, n: NetworkRecord, req: EndpointRequest): Promise<Endpoint> {
+  /**
+   * Connects a running container's sandbox to one more network. A sandbox left on no network
+   * (its last one disconnected) takes this one as its first, and its published ports with it.
+   */
+  async connectRunning(containerId: string, n: NetworkRecord, req: EndpointRequest, ports: PortRequest[] = []): Promise<Endpoint> {
     const a = this.attachments.get(containerId);
     if (!a) throw conflict('container is not running');
     if (a.state.endpoints.some((e) => e.networkId === n.Id)) throw new BerthError('FORBIDDEN', `endpoint with name ${a.name} already exists in network ${n.Name}`);
     const used = new Set(a.state.endpoints.map((e) => e.ifName));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
-    const ep = await this.attach(containerId, a.state.netns, n, req, `eth${i}`, []);
-    a.state.endpoints.push(ep);
+    const state = a.state;
+    const withPorts = state.endpoints.length === 0 && ports.length > 0;
+    if (withPorts) state.ports = await this.ports.allocate(containerId, ports, () => state.endpoints[0]?.ipAddress);
+    let ep: Endpoint;
+    try {
+      ep = await this.attach(containerId, state.netns, n, req, `eth${i}`, withPorts ? state.ports : []);
+    } catch (e) {
+      if (withPorts) {
+        this.ports.release(containerId);
+        state.ports = [];
+      }
+      throw e;
+    }
+    state.endpoints.push(ep);
     return ep;
   }
 

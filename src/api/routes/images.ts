@@ -44,6 +44,12 @@ export function imageInspect(img: Image, graph: Record<string, string>, driver: 
     Parent: img.parent ?? '',
     Comment: c.comment ?? c.history?.[c.history.length - 1]?.comment ?? '',
     Created: c.created ?? '',
+    // Docker dropped these at API 1.45, but clients of the Docker 20.10 era negotiate up and
+    // then read them unguarded (docker-compose 1.29 takes ContainerConfig.Volumes on every
+    // recreate, and fails with KeyError against a daemon that leaves it out); 20.10 always
+    // sent them, an empty config where the image has none.
+    Container: c.container ?? '',
+    ContainerConfig: c.container_config ?? EMPTY_CONTAINER_CONFIG,
     DockerVersion: c.docker_version ?? '',
     Author: c.author ?? '',
     Config: c.config ?? {},
@@ -57,6 +63,13 @@ export function imageInspect(img: Image, graph: Record<string, string>, driver: 
     Metadata: { LastTagTime: img.lastTagTime ?? '0001-01-01T00:00:00Z' },
   };
 }
+
+/** A Go `container.Config` of zero values, as Docker prints one. */
+const EMPTY_CONTAINER_CONFIG = {
+  Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+  Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null,
+  WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+};
 
 export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
   const store = d.images;
