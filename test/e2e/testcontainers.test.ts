@@ -122,9 +122,8 @@ test('Network with aliases: containers on it reach each other by alias', async (
 });
 
 // compose 1.29 disconnects a new container from its last network and connects it again with its
-// aliases; that works once the compose slice of issue 16 keeps the network mode on disconnect
-// (seen passing with that change): drop the todo when both are in
-test('DockerComposeEnvironment (docker-compose 1.29): a stack comes up, is reached and goes down', { todo: 'needs a container to reconnect to its last network (compose slice)' }, async () => {
+// aliases: the container keeps its network mode through that, as with Docker
+test('DockerComposeEnvironment (docker-compose 1.29): a stack comes up, is reached and goes down', async () => {
   const dir = path.join(work, 'stack');
   await fsp.mkdir(dir, { recursive: true });
   await fsp.writeFile(
