@@ -14,9 +14,10 @@ import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference';
 import { BuildCache, type CacheSession } from './cache';
+import { CacheFromSources } from './cache-from';
 import { SourceTree } from './context';
 import { CopyInto } from './copy-into';
-import { runStep, throwIfCancelled } from './run-step';
+import { runStep, throwIfCancelled, type StepNetwork } from './run-step';
 import { checkpoint } from './checkpoint';
 import { ContextArchive } from './context-archive';
 import { planBuild, toStep, type BuildPlan, type Step } from './plan';
@@ -35,6 +36,12 @@ export interface BuildOptions {
   quiet: boolean;
   /** credentials for base image pulls, by registry host (the X-Registry-Config header) */
   registryAuth?: Record<string, AuthConfig>;
+  /** `name:address` lines for the RUN steps' /etc/hosts */
+  extraHosts?: string[];
+  /** the RUN steps' network: host (the default), none, or a user network's name or ID */
+  networkMode?: string;
+  /** images whose lines are the only cache (`--cache-from`); absent: the whole step cache */
+  cacheFrom?: string[];
 }
 
 export interface BuildProgress {
@@ -51,6 +58,8 @@ export interface BuilderDeps {
   runtimePath: string;
   runtimeRoot: string;
   cgroupParent: string;
+  /** a network for the RUN steps of one build (`networkmode` none or a user network); `release` undoes it */
+  stepNetwork?: (mode: string, owner: string) => Promise<{ network: StepNetwork; release: () => Promise<void> }>;
   /** pulls a base image the store lacks; returns its ID */
   pull?: (ref: Reference, auth: AuthConfig, say: (text: string) => void) => Promise<string>;
 }
@@ -86,6 +95,7 @@ export class Builder {
     const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
     await fsp.mkdir(work, { recursive: true });
     const cache = this.cache.session();
+    let network: { network: StepNetwork; release: () => Promise<void> } | undefined;
     try {
       const ctx = await ContextArchive.receive(context, work);
       const plan = await planBuild((rel) => ctx.read(rel), o);
@@ -93,7 +103,20 @@ export class Builder {
         if (!o.quiet) progress.stream(text);
       };
       const results = new Map<number, State>();
-      const run: BuildRun = { results, plan, ctx, work, o, say, cache, signal };
+      const mode = o.networkMode ?? '';
+      const ownNetwork = !['', 'default', 'host'].includes(mode);
+      if (ownNetwork && !this.d.stepNetwork) throw invalid(`network mode ${mode} is not supported for builds`);
+      // the network is made once, when the first RUN step needs it
+      let made: Promise<StepNetwork> | undefined;
+      const stepNetwork = ownNetwork
+        ? () =>
+            (made ??= this.d.stepNetwork!(mode, `build-${path.basename(work)}`).then((n) => {
+              network = n;
+              return n.network;
+            }))
+        : undefined;
+      const cacheFrom = o.cacheFrom?.length ? CacheFromSources.resolve(o.cacheFrom, this.d.images) : undefined;
+      const run: BuildRun = { results, plan, ctx, work, o, say, cache, signal, stepNetwork, cacheFrom };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
@@ -144,6 +167,7 @@ export class Builder {
       return id;
     } finally {
       cache.close();
+      if (network) await network.release().catch(() => undefined);
       await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
     }
   }
@@ -185,13 +209,19 @@ export class Builder {
     const isMeta = !['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(step.kind);
     const metaKey = isMeta ? BuildCache.key([await this.stateId(state), 'meta', { ...step, text: undefined }]) : '';
     if (isMeta && !o.noCache) {
-      const hit = await cache.get(metaKey);
+      const hit = await cache.get(metaKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s)));
       if (hit) {
         say(' ---> Using cache\n');
         return hit;
       }
     }
-    const result = await this.applyStep(state, step, run);
+    let result = await this.applyStep(state, step, run);
+    // a metadata step's result is known without running it: a cache-from source may have it
+    const restored = isMeta && !o.noCache && run.cacheFrom?.restore(state, result.history?.[result.history.length - 1]?.created_by ?? '', result.config ?? {});
+    if (restored) {
+      say(' ---> Using cache\n');
+      result = restored;
+    }
     if (isMeta) await cache.put(metaKey, result, { input: BuildCache.stateDigest(state), description: step.text });
     return result;
   }
@@ -273,6 +303,8 @@ export class Builder {
             // as Docker's classic builder: a step's stderr comes in red (ANSI 91), each write whole
             output: (s, data) => run.say(s === 'stderr' ? `\x1b[91m${data.toString()}\x1b[0m` : data.toString()),
             signal: run.signal,
+            network: await run.stepNetwork?.(),
+            extraHosts: run.o.extraHosts,
           });
         }, false, true);
       }
@@ -384,10 +416,12 @@ export class Builder {
     const cacheKey = BuildCache.key([await this.stateId(state), config, keyParts]);
     if (!o.noCache) {
       // a hit has all its layers in the store
-      const hit = await cache.get(cacheKey);
-      if (hit) {
+      const hit = await cache.get(cacheKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s)));
+      const restored = hit ?? run.cacheFrom?.restore(state, createdBy, config);
+      if (restored) {
         say(' ---> Using cache\n');
-        return hit;
+        if (!hit) await cache.put(cacheKey, restored, { input: BuildCache.stateDigest(state), description });
+        return restored;
       }
     }
     const chain = chainIDs(state.rootfs.diff_ids);
@@ -442,6 +476,10 @@ interface BuildRun {
   cache: CacheSession;
   /** aborted when the client went away */
   signal?: AbortSignal;
+  /** the RUN steps' network when the build asked for one of its own */
+  stepNetwork?: () => Promise<StepNetwork>;
+  /** the build named cache sources: only their lines are cache */
+  cacheFrom?: CacheFromSources;
 }
 
 type Base = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; name: string };

@@ -49,7 +49,7 @@ export class BuildCache {
     const used = new Set<string>();
     this.sessions.add(used);
     return {
-      get: (key) => this.hit(key, used),
+      get: (key, accept) => this.hit(key, used, accept),
       put: (key, state, step) => this.put(key, state, step, used),
       close: () => void this.sessions.delete(used),
     };
@@ -65,11 +65,12 @@ export class BuildCache {
   }
 
   /** A hit is a record whose layers are all still in the image store; its use is recorded. */
-  private async hit(key: string, used: Set<string>): Promise<ImageConfigFile | undefined> {
+  private async hit(key: string, used: Set<string>, accept?: (state: ImageConfigFile) => boolean): Promise<ImageConfigFile | undefined> {
     if (this.deleting.has(key)) return undefined;
     const rec = await this.read(key);
     if (!rec || this.deleting.has(key)) return undefined;
     if (!chainIDs(rec.state.rootfs.diff_ids).every((c) => this.images.hasLayer(c))) return undefined;
+    if (accept && !accept(rec.state)) return undefined;
     used.add(key);
     const stored: StoredRecord = { ...rec, lastUsedAt: new Date().toISOString(), usageCount: rec.usageCount + 1 };
     // use counts are for `system df`: a crash may lose one, so no fsync on a build's hot path
@@ -258,8 +259,8 @@ export class BuildCache {
 
 /** A build's handle on the cache: what it gets and puts is in use until it closes. */
 export interface CacheSession {
-  /** the state after the step of this key, if the cache has it and all its layers */
-  get(key: string): Promise<ImageConfigFile | undefined>;
+  /** the state after the step of this key, if the cache has it and all its layers (and `accept` takes it) */
+  get(key: string, accept?: (state: ImageConfigFile) => boolean): Promise<ImageConfigFile | undefined>;
   /** records a step: `input` is the stateDigest of the state it started from, `description` the step as written */
   put(key: string, state: ImageConfigFile, step: { input: string; description: string }): Promise<void>;
   close(): void;

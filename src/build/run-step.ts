@@ -5,7 +5,7 @@ import type { ContainerConfig } from '../api/types';
 import { BerthError } from '../common/errors';
 import { detectCgroupVersion } from '../container/cgroups';
 import { writeEtcFiles } from '../container/etc-files';
-import { buildSpec, specToJSON } from '../container/spec';
+import { buildSpec, specToJSON, type NetworkNamespace } from '../container/spec';
 import { resolveUser } from '../container/user';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
@@ -45,12 +45,25 @@ export interface RunStepOptions {
   output: (stream: 'stdout' | 'stderr', data: Buffer) => void;
   /** aborted when the build is cancelled: the command is killed, the step fails */
   signal?: AbortSignal;
+  /** the build's `networkmode`: the daemon's namespace when not given */
+  network?: StepNetwork;
+  /** the build's `extrahosts` (`name:address`), for the step's /etc/hosts */
+  extraHosts?: string[];
+}
+
+/** Where a build's RUN steps are networked: a namespace made for the build (none, a user network) or the daemon's. */
+export interface StepNetwork {
+  netns: NetworkNamespace;
+  addresses?: string[];
+  /** a user-defined network's DNS server */
+  embeddedDns?: string;
+  gateway?: string;
 }
 
 /**
  * Runs one RUN instruction: the step's snapshot mounted as the root of a short-lived OCI
  * container, run with `runc run` and its output passed on as it comes. The container shares
- * the daemon's network namespace, as builds have no network of their own yet.
+ * the daemon's network namespace unless the build asked for a network.
  */
 export async function runStep(o: RunStepOptions): Promise<void> {
   const bundle = path.join(o.workDir, o.key);
@@ -58,23 +71,31 @@ export async function runStep(o: RunStepOptions): Promise<void> {
   await fsp.mkdir(rootfs, { recursive: true });
   await mountAll(await o.snapshotter.mounts(o.key), rootfs);
   try {
-    const etc = await writeEtcFiles(bundle, { hostname: o.key.slice(0, 12), hostConfig: {}, hostNetwork: true });
+    const net: StepNetwork = o.network ?? { netns: 'host' };
+    const hostNetwork = net.netns === 'host';
+    const hostConfig = { ExtraHosts: o.extraHosts ?? [] };
+    const etc = await writeEtcFiles(bundle, { hostname: o.key.slice(0, 12), hostConfig, hostNetwork, addresses: net.addresses, embeddedDns: net.embeddedDns, gateway: net.gateway });
     const user = await resolveUser(rootfs, o.config.User ?? '');
     const config: ContainerConfig = { ...o.config, Entrypoint: null, Cmd: o.args };
     const spec = buildSpec({
       id: o.key,
       config,
-      hostConfig: { NetworkMode: 'host' },
+      hostConfig: { NetworkMode: hostNetwork ? 'host' : 'none' },
       rootfs,
       user,
       etcFiles: { hosts: etc.hostsPath, hostname: etc.hostnamePath, resolvConf: etc.resolvConfPath },
-      netns: 'host',
+      netns: net.netns,
       cgroupsPath: `${o.cgroupParent}/${o.key}`,
       cgroupVersion: detectCgroupVersion(),
       terminal: false,
     });
-    // the image's /etc files are what the step should see and keep, not the daemon's copies
-    spec.mounts = spec.mounts.filter((m) => !['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(m.destination));
+    // the image's /etc files are what the step should see and keep, not the daemon's copies;
+    // as Docker's classic builder, extra hosts and a network of the build's own are seen
+    // through the step's files, which leave the image's own as they were
+    const own = new Set(['/etc/hostname']);
+    if (!o.extraHosts?.length && hostNetwork) own.add('/etc/hosts');
+    if (hostNetwork) own.add('/etc/resolv.conf');
+    spec.mounts = spec.mounts.filter((m) => !own.has(m.destination));
     await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
     throwIfCancelled(o.signal);
     let killing: Promise<void> | undefined;

@@ -27,6 +27,7 @@ import { requireAttachSockets } from '../runtime/attach-socket';
 import { registerArchiveRoutes } from '../api/routes/archive';
 import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
+import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
 import { registerExecRoutes } from '../api/routes/exec';
 import { ExecManager } from '../container/exec';
@@ -155,6 +156,7 @@ export class Daemon {
       runtimePath: c.runtimes[c.defaultRuntime] ?? c.runtimes.runc,
       runtimeRoot: path.join(c.execRoot, 'build-runtime'),
       cgroupParent: c.cgroupParent,
+      stepNetwork: stepNetworks(network),
       // the legacy builder pulls a missing base image, and shows the pull's steps in its output
       pull: async (ref, auth, say) => {
         const progress = new ProgressReporter((m) => {

@@ -23,6 +23,9 @@ export function registerBuildRoutes(router: Router, builder: Builder): void {
       noCache: queryBool(query, 'nocache'),
       quiet: queryBool(query, 'q'),
       registryAuth: decodeRegistryConfig(req.headers['x-registry-config']),
+      extraHosts: query.getAll('extrahosts').flatMap((h) => h.split(',')).filter((h) => h),
+      networkMode: query.get('networkmode') || undefined,
+      cacheFrom: jsonParam<string[]>(query.get('cachefrom'), 'cachefrom'),
     };
     for (const t of options.tags) if (!t) throw invalid('invalid reference format');
     // As dockerd: the 200 goes out with the first message, so a build that fails before saying
