@@ -24,9 +24,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
-  'api_build_test.BuildTest::test_build_with_cache_from': { kind: 'not-yet', reason: 'build: cache_from not honoured' },
-  'api_build_test.BuildTest::test_build_with_extra_hosts': { kind: 'not-yet', reason: 'build: extrahosts not given to RUN steps' },
-  'api_build_test.BuildTest::test_build_with_network_mode': { kind: 'not-yet', reason: 'build: networkmode for RUN steps' },
   'api_config_test.ConfigAPITest::test_create_config_with_templating': { kind: 'not-yet', reason: 'configs: Templating not kept' },
   'api_container_test.CreateContainerTest::test_create_with_links': { kind: 'not-yet', reason: 'legacy links: no ALIAS_* environment' },
   'api_container_test.CreateContainerTest::test_create_with_mac_address': { kind: 'not-yet', reason: 'MacAddress not applied' },
