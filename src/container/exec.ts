@@ -8,7 +8,7 @@ import { resizeConsole } from '../runtime/console';
 import type { ContainerManager } from './manager';
 import type { ContainerRecord } from './model';
 import { containerCapabilities } from './security-defaults';
-import { resolveUser } from './user';
+import { processUser, resolveUser } from './user';
 
 /** The body of POST /containers/{id}/exec. */
 export interface ExecCreateBody {
@@ -164,7 +164,7 @@ export class ExecManager {
     if (c.WorkingDir) proc.cwd = c.WorkingDir;
     if (c.User) {
       const user = await resolveUser(path.join(this.containers.bundlePath(rec.ID), 'rootfs'), c.User, rec.HostConfig.GroupAdd);
-      proc.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+      proc.user = processUser(user);
       const homeAt = env.findIndex((x) => key(x) === 'HOME');
       if (homeAt >= 0 && !(c.Env ?? []).some((x) => key(x) === 'HOME')) env[homeAt] = `HOME=${user.home}`;
     }

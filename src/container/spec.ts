@@ -26,7 +26,7 @@ import {
   parseDeviceCgroupRule,
   parseSecurityOptions,
 } from './security-defaults';
-import type { ResolvedUser } from './user';
+import { processUser, type ResolvedUser } from './user';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -422,7 +422,7 @@ export function buildSpec(input: SpecInput): OciSpec {
 
   const process: OciProcess = {
     terminal: input.terminal,
-    user: { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length ? { additionalGids: [...input.user.additionalGids] } : {}) },
+    user: processUser(input.user),
     args,
     env: containerEnv(config, hostname, input.terminal, input.user.home),
     cwd: config.WorkingDir || '/',

@@ -155,3 +155,12 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
   for (const g of groupAdd ?? []) additionalGids.push(findGroup(groups, g));
   return { uid, gid, additionalGids: [...new Set(additionalGids)], home: entry?.home || '/' };
 }
+
+/**
+ * The OCI process user of a resolved user, as dockerd (25 and later) writes it: the primary
+ * group is also the first supplementary one, so `id` lists it in `groups=` and a process
+ * keeps it across a setgid.
+ */
+export function processUser(u: ResolvedUser): { uid: number; gid: number; additionalGids: number[] } {
+  return { uid: u.uid, gid: u.gid, additionalGids: [...new Set([u.gid, ...u.additionalGids])] };
+}

@@ -55,7 +55,7 @@ describe('buildSpec: process', () => {
   });
   it('gives a non-root user only the bounding set', () => {
     const s = buildSpec(input({}, {}, { user: { uid: 1000, gid: 1000, additionalGids: [10], home: '/home/u' } }));
-    assert.deepEqual(s.process.user, { uid: 1000, gid: 1000, additionalGids: [10] });
+    assert.deepEqual(s.process.user, { uid: 1000, gid: 1000, additionalGids: [1000, 10] }, 'the primary group is also a supplementary one, as dockerd writes it');
     assert.deepEqual(s.process.capabilities, { bounding: [...DEFAULT_CAPABILITIES] });
   });
   it('applies cap-add and cap-drop in any spelling, and ALL', () => {
