@@ -107,13 +107,18 @@ export function portList(rec: ContainerRecord): Record<string, unknown>[] {
   return out;
 }
 
+/** The list's Command as dockerd writes it: the path and its arguments, those holding a space in single quotes (not escaped). */
+export function commandSummary(path: string, args: string[]): string {
+  return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
+}
+
 export function containerSummary(rec: ContainerRecord, sizes?: { rw: number; rootFs: number }, nets?: NetworkView, volumeDir?: (name: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Id: rec.ID,
     Names: [rec.Name],
     Image: rec.Config.Image ?? rec.Image,
     ImageID: rec.Image,
-    Command: [rec.Path, ...rec.Args].join(' '),
+    Command: commandSummary(rec.Path, rec.Args),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
     Ports: portList(rec),
     Labels: rec.Config.Labels ?? {},

@@ -24,3 +24,16 @@ test('run -u uid:gid: the group is a supplementary group too, in the container a
     await d.docker(['rm', '-f', 'ugroups']);
   }
 });
+
+test('ps: the Command quotes the arguments that hold a space, as dockerd lists it', async () => {
+  const c = await d.docker(['run', '-d', '--name', 'quoted', 'busybox', 'sh', '-c', 'echo started; sleep 300']);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    const list = await d.api('GET', '/containers/json?filters=' + encodeURIComponent('{"name":["quoted"]}'));
+    assert.equal(list.json()[0].Command, "sh -c 'echo started; sleep 300'");
+    const ps = await d.docker(['ps', '--filter', 'name=quoted', '--format', '{{.Command}}']);
+    assert.equal(ps.stdout, '"sh -c \'echo started…"\n', ps.stderr);
+  } finally {
+    await d.docker(['rm', '-f', 'quoted']);
+  }
+});
