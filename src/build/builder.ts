@@ -7,6 +7,7 @@ import type { ContainerConfig, ImageConfigFile } from '../api/types';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { digestOf, shortId } from '../common/ids';
 import { resolveUser } from '../container/user';
+import { DEFAULT_PATH_ENV } from '../container/spec';
 import { ScopedFS, ScopeError } from '../archive/scoped-fs';
 import { mountAll, unmount } from '../layer/mount';
 import type { Snapshotter } from '../layer/snapshotter';
@@ -178,7 +179,7 @@ export class Builder {
 
   private async baseState(base: Base, results: Map<number, State>, run: BuildRun): Promise<State> {
     if (base.kind === 'scratch') {
-      return { architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      return { architecture: 'amd64', os: 'linux', config: { Env: [`PATH=${DEFAULT_PATH_ENV}`] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
     }
     if (base.kind === 'stage') {
       const s = results.get(base.index);
@@ -200,7 +201,10 @@ export class Builder {
     }
     if (!img) throw notFound(`pull access denied for ${base.name}, repository does not exist or may require 'docker login'`);
     const { created: _c, ...rest } = img.config;
-    return { ...rest, config: { ...(img.config.config ?? {}) }, history: [...(img.config.history ?? [])] };
+    const config = { ...(img.config.config ?? {}) };
+    // as the classic builder: a stage on a base that sets no PATH runs, and is committed, with the default one
+    if (!(config.Env ?? []).some((e) => e.split('=')[0] === 'PATH')) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH_ENV}`];
+    return { ...rest, config, history: [...(img.config.history ?? [])] };
   }
 
   private async runStepCached(state: State, step: Step, run: BuildRun): Promise<State> {

@@ -236,7 +236,8 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
       Entrypoint: null,
       OnBuild: null,
       Labels: {},
-      ...rec.Config,
+      // a field the record holds as undefined (an image with no Env) shows as Docker's null
+      ...Object.fromEntries(Object.entries(rec.Config).filter(([, v]) => v !== undefined)),
     },
     NetworkSettings: (() => {
       const networks = networksOf(rec, nets);

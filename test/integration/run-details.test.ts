@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { TestDaemon } from '../helpers/daemon';
+import { TestDaemon, runCommand } from '../helpers/daemon';
 
 // What the real docker CLI shows of a container and an image, as dockerd gives it.
 let d: TestDaemon;
@@ -36,4 +36,23 @@ test('ps: the Command quotes the arguments that hold a space, as dockerd lists i
   } finally {
     await d.docker(['rm', '-f', 'quoted']);
   }
+});
+
+test('an image built FROM a base without PATH gets the default PATH; a container of that base adds none to its Config.Env', async () => {
+  const src = await d.docker(['create', '--name', 'nopath-src', 'busybox']);
+  assert.equal(src.code, 0, src.stderr);
+  const exported = await runCommand('sh', ['-c', `docker export nopath-src | docker import - nopath:1`], { env: { ...process.env, DOCKER_HOST: d.host } });
+  assert.equal(exported.code, 0, exported.stderr);
+  await d.docker(['rm', 'nopath-src']);
+  assert.deepEqual((await d.api('GET', '/images/nopath:1/json')).json().Config.Env ?? [], [], 'an imported image has no Env');
+  const built = await d.docker(['build', '-t', 'nopath:built', '-'], { input: 'FROM nopath:1\nRUN true\n' });
+  assert.equal(built.code, 0, built.stderr);
+  assert.deepEqual((await d.api('GET', '/images/nopath:built/json')).json().Config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  const c = await d.api('POST', '/containers/create?name=nopath-c', { Image: 'nopath:1', Cmd: ['true'], Env: ['A=1'] });
+  assert.equal(c.status, 201, c.body);
+  assert.deepEqual((await d.api('GET', '/containers/nopath-c/json')).json().Config.Env, ['A=1']);
+  await d.api('DELETE', '/containers/nopath-c');
+  assert.equal((await d.docker(['create', '--name', 'nopath-d', 'nopath:1', 'true'])).code, 0);
+  assert.equal((await d.api('GET', '/containers/nopath-d/json')).json().Config.Env, null, 'no Env of its own and none from the image');
+  await d.api('DELETE', '/containers/nopath-d');
 });
