@@ -121,6 +121,9 @@ export class Builder {
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
+      // the image the last stage is made on (through its stages): the built image's Parent, which keeps it from removal
+      let finalBase: string | undefined;
+      const stageBases = new Map<number, string>();
       for (const stage of plan.order) {
         throwIfCancelled(signal);
         stepNo++;
@@ -151,12 +154,15 @@ export class Builder {
         }
         results.set(stage.index, state);
         final = state;
+        finalBase = baseImage?.id ?? (base.kind === 'stage' ? stageBases.get(base.index) : undefined);
+        if (finalBase) stageBases.set(stage.index, finalBase);
       }
       if (!final) throw invalid('no build stage in current context');
       throwIfCancelled(signal);
       if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
       // the last step's time: a build that changed nothing gives the same image ID again
-      const id = await this.d.images.addImage({ ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() });
+      const built = { ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() };
+      const id = await this.d.images.addImage(built, undefined, undefined, { parent: finalBase });
       for (const t of o.tags) await this.d.images.tag(id, t);
       if (plan.order[plan.order.length - 1].instructions.length) say(` ---> ${shortId(id)}\n`);
       progress.aux(id);

@@ -215,7 +215,8 @@ export class ImageStore {
           this.repositories.delete(r);
           out.push({ Untagged: r });
         }
-        if (remaining.length > 0 || users.length > 0) {
+        // as dockerd: the last name of an image that children are made on goes, the image stays
+        if (remaining.length > 0 || users.length > 0 || this.hasChildren(id)) {
           await this.persist(id);
           return out;
         }
@@ -223,6 +224,7 @@ export class ImageStore {
         throw conflict(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`);
       }
     } else {
+      if (this.hasChildren(id)) throw conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image has dependent child images`);
       if (running) throw conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
       if (users.length > 0 && !opts.force) throw conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is being used by stopped container ${shortId(users[0].id)}`);
       if (img.repoTags.length > 1 && !opts.force) throw conflict(`conflict: unable to delete ${shortId(id)} (must be forced) - image is referenced in multiple repositories`);
@@ -247,6 +249,12 @@ export class ImageStore {
     if (!opts.noPrune) for (const d of await this.releaseLayers(img.config.rootfs.diff_ids)) out.push({ Deleted: d });
     await this.content.delete(id);
     return out;
+  }
+
+  /** Images committed or built on this one (whose Parent it is) keep it: Docker's dependent child images. */
+  private hasChildren(id: string): boolean {
+    for (const [child, meta] of this.meta) if (meta.parent === id && child !== id && this.images.has(child)) return true;
+    return false;
   }
 
   /** Deletes the layers of a removed image that no other image shares, top first. */
@@ -422,7 +430,8 @@ export class ImageStore {
     const id = await this.content.put(raw);
     this.images.set(id, config);
     if (!this.meta.has(id)) this.meta.set(id, {});
-    if (o.parent) this.meta.set(id, { ...this.meta.get(id), parent: o.parent });
+    // a build that changed nothing gives its base's own ID: no image is its own parent
+    if (o.parent && o.parent !== id) this.meta.set(id, { ...this.meta.get(id), parent: o.parent });
     if (tag) {
       this.repositories.set(familiarString(withDefaultTag(parseReference(tag))), id);
       this.meta.set(id, { ...this.meta.get(id), lastTagTime: new Date().toISOString() });

@@ -56,3 +56,38 @@ test('an image built FROM a base without PATH gets the default PATH; a container
   assert.equal((await d.api('GET', '/containers/nopath-d/json')).json().Config.Env, null, 'no Env of its own and none from the image');
   await d.api('DELETE', '/containers/nopath-d');
 });
+
+test('rmi: an image that a committed or built image is made on cannot be deleted, even forced; its last name can go', async () => {
+  const base = await d.docker(['build', '-q', '-t', 'parent:1', '-'], { input: 'FROM busybox\nRUN echo parent > /parent\n' });
+  assert.equal(base.code, 0, base.stderr);
+  const parentId = base.stdout.trim();
+  const built = await d.docker(['build', '-q', '-t', 'child:built', '-'], { input: 'FROM parent:1\nRUN echo child > /child\n' });
+  assert.equal(built.code, 0, built.stderr);
+  assert.equal((await d.api('GET', '/images/child:built/json')).json().Parent, parentId);
+  const refused = `conflict: unable to delete ${parentId.slice(7, 19)} (cannot be forced) - image has dependent child images`;
+  for (const q of ['', '?force=1']) {
+    const r = await d.api('DELETE', `/images/${parentId}${q}`);
+    assert.equal(r.status, 409, r.body);
+    assert.equal(r.json().message, refused);
+  }
+  // by its last name: untagged, kept for its child
+  const untag = await d.api('DELETE', '/images/parent:1');
+  assert.equal(untag.status, 200, untag.body);
+  assert.deepEqual(untag.json(), [{ Untagged: 'parent:1' }]);
+  assert.equal((await d.api('GET', `/images/${parentId}/json`)).status, 200);
+  // a commit is a child too
+  const c = await d.api('POST', '/containers/create?name=committer', { Image: 'child:built', Cmd: ['true'] });
+  assert.equal(c.status, 201, c.body);
+  const committed = await d.api('POST', '/commit?container=committer');
+  assert.equal(committed.status, 201, committed.body);
+  assert.equal((await d.api('DELETE', '/containers/committer')).status, 204);
+  assert.equal((await d.api('DELETE', '/images/child:built')).json().some((i: { Deleted?: string }) => i.Deleted), false, 'the built child keeps its commit\'s parent');
+  const commitId = committed.json().Id;
+  assert.equal((await d.api('DELETE', `/images/${commitId}`)).status, 200);
+  const childId = (await d.api('GET', `/images/json?all=1`)).json().find((i: { ParentId: string }) => i.ParentId === parentId)?.Id;
+  assert.ok(childId, 'the built child is still there');
+  assert.equal((await d.api('DELETE', `/images/${childId}`)).status, 200);
+  const gone = await d.api('DELETE', `/images/${parentId}`);
+  assert.equal(gone.status, 200, gone.body);
+  assert.ok(gone.json().some((i: { Deleted?: string }) => i.Deleted === parentId));
+});

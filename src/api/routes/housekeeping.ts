@@ -125,16 +125,23 @@ export function registerHousekeepingRoutes(router: Router, d: HousekeepingDeps):
     const used = new Set(d.containers.list().map((c) => c.Image));
     const out: { Untagged?: string; Deleted?: string }[] = [];
     let reclaimed = 0;
-    for (const img of d.images.list()) {
-      if (used.has(img.id)) continue;
-      if (danglingOnly && img.repoTags.length > 0) continue;
-      if (!keep(img.config.created ? Date.parse(img.config.created) : 0, img.config.config?.Labels ?? {})) continue;
-      try {
-        const items = await d.images.remove(img.id, { force: true, noPrune: false, users: () => [] });
-        out.push(...items);
-        if (items.some((i) => i.Deleted === img.id)) reclaimed += img.size;
-      } catch {
-        // shared with an image that stays, or gone meanwhile
+    // an image with children stays until they have gone: passes until one deletes nothing
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const img of d.images.list()) {
+        if (used.has(img.id)) continue;
+        if (danglingOnly && img.repoTags.length > 0) continue;
+        if (!keep(img.config.created ? Date.parse(img.config.created) : 0, img.config.config?.Labels ?? {})) continue;
+        try {
+          const items = await d.images.remove(img.id, { force: true, noPrune: false, users: () => [] });
+          out.push(...items);
+          if (items.some((i) => i.Deleted === img.id)) {
+            reclaimed += img.size;
+            progress = true;
+          }
+        } catch {
+          // it has children that stay, or is shared with an image that stays, or gone meanwhile
+        }
       }
     }
     d.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
