@@ -63,6 +63,8 @@ export class NetworkManager {
   private readonly peers = new OverlayPeers();
   /** this node's swarm address, the source of its VXLAN traffic; unset outside a swarm */
   private overlayAddr?: string;
+  /** the swarm's data path port: the VXLAN devices' UDP port */
+  private overlayPort?: number;
   /** the endpoints of an overlay on other nodes, as the cluster knows them (for DNS) */
   private remoteMembers: (networkId: string) => Member[] = () => [];
 
@@ -311,7 +313,7 @@ export class NetworkManager {
       if (n.Driver === 'bridge') await run('ip', ['link', 'set', n.bridge!, 'address', macForIP(c.Gateway)]);
       if (n.Driver === 'overlay') {
         if (!this.overlayAddr) throw new BerthError('UNAVAILABLE', `network ${n.Name} is an overlay network: this node is not part of a swarm`);
-        await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr);
+        await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr, this.overlayPort);
         this.peers.reset(vxlanName(n.Id));
       }
       await run('ip', ['link', 'set', n.bridge!, 'up']);
@@ -355,11 +357,13 @@ export class NetworkManager {
   // ---- overlay networks (swarm) ----------------------------------------------------
 
   /**
-   * Joins the swarm's data plane: `addr` is this node's swarm address. Overlays that running
-   * containers were found on at start-up (before the swarm was back) come up now.
+   * Joins the swarm's data plane: `addr` is this node's swarm address, `port` the swarm's
+   * data path port. Overlays that running containers were found on at start-up (before the
+   * swarm was back) come up now.
    */
-  async joinOverlayPlane(addr: string, remoteMembers: (networkId: string) => Member[]): Promise<void> {
+  async joinOverlayPlane(addr: string, remoteMembers: (networkId: string) => Member[], port?: number): Promise<void> {
     this.overlayAddr = addr;
+    this.overlayPort = port;
     this.remoteMembers = remoteMembers;
     for (const { network, inUse } of this.overlays()) {
       if (!inUse) continue;

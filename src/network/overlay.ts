@@ -12,6 +12,7 @@ import { run } from '../common/exec';
  * Endpoints' MACs follow from their addresses (02:42 and the four bytes of the IPv4
  * address, as Docker's), so a node can program a peer from the cluster's task list alone.
  */
+/** the swarm's data path port unless it was made with another (`swarm init --data-path-port`) */
 export const VXLAN_PORT = 4789;
 /** 1500 less the VXLAN, UDP, IP and Ethernet headers */
 export const OVERLAY_MTU = 1450;
@@ -28,16 +29,16 @@ export function macForIP(ip: string): string {
   return ['02', '42', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
 }
 
-/** Makes the VXLAN device of an overlay (VNI `vni`, sending from `localAddr`) a port of its bridge. */
-export async function ensureVxlan(dev: string, bridge: string, vni: number, localAddr: string): Promise<void> {
+/** Makes the VXLAN device of an overlay (VNI `vni`, sending from `localAddr` to UDP `port`) a port of its bridge. */
+export async function ensureVxlan(dev: string, bridge: string, vni: number, localAddr: string, port = VXLAN_PORT): Promise<void> {
   const existing = await run('ip', ['-d', '-j', 'link', 'show', dev]).then((r) => r.stdout, () => undefined);
   if (existing) {
     // made by an earlier run for another address (the node rejoined elsewhere): made again
-    const info = (JSON.parse(existing) as { linkinfo?: { info_data?: { id?: number; local?: string } } }[])[0]?.linkinfo?.info_data;
-    if (info?.id !== vni || info?.local !== localAddr) await run('ip', ['link', 'del', dev]);
+    const info = (JSON.parse(existing) as { linkinfo?: { info_data?: { id?: number; local?: string; port?: number } } }[])[0]?.linkinfo?.info_data;
+    if (info?.id !== vni || info?.local !== localAddr || info?.port !== port) await run('ip', ['link', 'del', dev]);
     else return setPort(dev, bridge);
   }
-  await run('ip', ['link', 'add', dev, 'mtu', String(OVERLAY_MTU), 'type', 'vxlan', 'id', String(vni), 'local', localAddr, 'dstport', String(VXLAN_PORT), 'nolearning', 'proxy']);
+  await run('ip', ['link', 'add', dev, 'mtu', String(OVERLAY_MTU), 'type', 'vxlan', 'id', String(vni), 'local', localAddr, 'dstport', String(port), 'nolearning', 'proxy']);
   await setPort(dev, bridge);
 }
 

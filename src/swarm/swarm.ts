@@ -14,6 +14,8 @@ import { conflict, invalid, unavailable } from '../common/errors';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
 import type { ContainerManager } from '../container/manager';
 import type { NetworkManager } from '../network/manager';
+import { VXLAN_PORT } from '../network/overlay';
+import { parseCidr, type Cidr } from '../network/subnets';
 import type { EventBus } from '../daemon/events';
 import { Agent } from './cluster/agent';
 import { Leader } from './cluster/leader';
@@ -35,6 +37,8 @@ export const ETCD_CLIENT_PORT = 2379;
 const ETCD_PASSWORD_FILE = 'etcd.password';
 export const ETCD_PEER_PORT = 2380;
 const ROLE_CHECK_MS = 1000;
+/** how long `swarm init` waits for the new leader's first pass before it answers anyway */
+const INIT_SETTLE_MS = 10_000;
 
 /** What a node remembers of its swarm between daemon starts. */
 interface LocalState {
@@ -127,8 +131,9 @@ export class Swarm {
 
   // ---- init -------------------------------------------------------------------------
 
-  async init(o: { advertiseAddr?: string; listenAddr?: string; spec?: Partial<ClusterObject['Spec']> }): Promise<string> {
+  async init(o: { advertiseAddr?: string; listenAddr?: string; spec?: Partial<ClusterObject['Spec']>; dataPlane?: DataPlaneOptions }): Promise<string> {
     if (this.state) throw unavailable(ALREADY_IN_SWARM);
+    const plane = dataPlane(o.dataPlane ?? {});
     return this.exclusive(async () => {
       const addr = resolveAdvertiseAddr(o.advertiseAddr, o.listenAddr);
       await fsp.rm(this.dir, { recursive: true, force: true });
@@ -153,16 +158,19 @@ export class Swarm {
           UpdatedAt: now,
           Spec: defaultSpec(o.spec),
           RootCA: { CertPem: ca.certPem },
-          DefaultAddrPool: ['10.0.0.0/8'],
-          SubnetSize: 24,
-          DataPathPort: 4789,
+          ...plane,
         };
         await this.store!.kv.put(`${PREFIX}cluster`, JSON.stringify({ ...cluster, Version: undefined }));
         await this.store!.putSecrets({ JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) }, CAKeyPem: ca.keyPem });
-        await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr));
+        // the first manager leads from the start: its record says so, so the leader's first
+        // pass has nothing to change in it
+        await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr, undefined, true));
         await enableAccessControl(this.client!, nodeId, etcdPassword);
         await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
         await this.startRoles();
+        // a client reads the node right after init and updates it with that version: the
+        // leader's first writes (the node's state, its own leadership) must be behind us
+        if (!(await this.leader?.settled(INIT_SETTLE_MS))) this.d.log('swarm: init returns before the leader\'s first pass');
         return nodeId;
       } catch (e) {
         await this.teardown();
@@ -556,7 +564,7 @@ export class Swarm {
     await writeFileAtomic(path.join(certs, 'node.key'), node.keyPem, 0o600);
   }
 
-  private nodeObject(id: string, role: 'worker' | 'manager', addr: string, desc?: { hostname: string; nanoCPUs: number; memoryBytes: number; engineVersion: string }): SwarmNode {
+  private nodeObject(id: string, role: 'worker' | 'manager', addr: string, desc?: { hostname: string; nanoCPUs: number; memoryBytes: number; engineVersion: string }, leader = false): SwarmNode {
     const now = new Date().toISOString();
     return {
       ID: id,
@@ -571,7 +579,7 @@ export class Swarm {
         Engine: { EngineVersion: desc?.engineVersion ?? this.d.engineVersion },
       },
       Status: { State: 'ready', Addr: addr },
-      ManagerStatus: role === 'manager' ? { Leader: false, Reachability: 'reachable', Addr: `${addr}:${SWARM_PORT}` } : undefined,
+      ManagerStatus: role === 'manager' ? { Leader: leader, Reachability: 'reachable', Addr: `${addr}:${SWARM_PORT}` } : undefined,
     };
   }
 
@@ -625,6 +633,32 @@ export function resolveAdvertiseAddr(advertise: string | undefined, listen: stri
   if (candidates.length === 1) return candidates[0].split(' ')[0];
   if (candidates.length === 0) throw invalid('could not find the system\'s IP address - specify one with --advertise-addr');
   throw invalid(`could not choose an IP address to advertise since this system has multiple addresses on different interfaces (${candidates.join(' and ')}) - specify one with --advertise-addr`);
+}
+
+/** What `swarm init` may say of the overlays' addresses and VXLAN port. */
+export interface DataPlaneOptions {
+  defaultAddrPool?: string[];
+  subnetSize?: number;
+  dataPathPort?: number;
+}
+
+/** The cluster's pools, subnet size and data path port, Docker's defaults where none given; refused in Docker's words. */
+function dataPlane(o: DataPlaneOptions): Required<Pick<ClusterObject, 'DefaultAddrPool' | 'SubnetSize' | 'DataPathPort'>> {
+  const port = o.dataPathPort || VXLAN_PORT;
+  if (port < 1024 || port > 49151) throw invalid(`Datapath port number is not in valid range (1024-49151) : ${port}`);
+  const size = o.subnetSize || 24;
+  if (size > 29) throw invalid(`invalid subnet size ${size}: it must be at most 29`);
+  const pools = o.defaultAddrPool?.length ? o.defaultAddrPool : ['10.0.0.0/8'];
+  for (const p of pools) {
+    let pool: Cidr;
+    try {
+      pool = parseCidr(p);
+    } catch {
+      throw invalid(`invalid default address pool ${p}: it must be an IPv4 CIDR`);
+    }
+    if (pool.bits > size) throw invalid(`invalid default address pool ${p}: its subnet size ${size} is larger than the pool`);
+  }
+  return { DefaultAddrPool: pools, SubnetSize: size, DataPathPort: port };
 }
 
 function defaultSpec(given: Partial<ClusterObject['Spec']> = {}): ClusterObject['Spec'] {

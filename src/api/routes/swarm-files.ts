@@ -13,7 +13,8 @@ import { createFile, filterFiles, getFile, removeFile, updateFile, type FileKind
 
 export function registerSwarmFileRoutes(router: Router, swarm: Swarm): void {
   for (const kind of ['secrets', 'configs'] as FileKind[]) {
-    const present = (f: SwarmFileObject) => (kind === 'secrets' ? { ...f, Spec: { Name: f.Spec.Name, Labels: f.Spec.Labels ?? {} } } : f);
+    const present = (f: SwarmFileObject) =>
+      kind === 'secrets' ? { ...f, Spec: { Name: f.Spec.Name, Labels: f.Spec.Labels ?? {}, ...(f.Spec.Templating ? { Templating: f.Spec.Templating } : {}) } } : f;
 
     router.add('GET', `/${kind}`, async ({ res, query }) => {
       const store = swarm.managerStore();

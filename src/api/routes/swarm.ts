@@ -51,8 +51,10 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
   });
 
   router.add('POST', '/swarm/init', async ({ req, res }) => {
-    const body = (await readJSONBody<{ ListenAddr?: string; AdvertiseAddr?: string; Spec?: Partial<ClusterObject['Spec']>; ForceNewCluster?: boolean }>(req)) ?? {};
-    const id = await swarm.init({ advertiseAddr: body.AdvertiseAddr, listenAddr: body.ListenAddr, spec: body.Spec });
+    const body =
+      (await readJSONBody<{ ListenAddr?: string; AdvertiseAddr?: string; Spec?: Partial<ClusterObject['Spec']>; ForceNewCluster?: boolean; DefaultAddrPool?: string[]; SubnetSize?: number; DataPathPort?: number }>(req)) ?? {};
+    const dataPlane = { defaultAddrPool: body.DefaultAddrPool ?? undefined, subnetSize: body.SubnetSize, dataPathPort: body.DataPathPort };
+    const id = await swarm.init({ advertiseAddr: body.AdvertiseAddr, listenAddr: body.ListenAddr, spec: body.Spec, dataPlane });
     sendJSON(res, 200, id);
   });
 
@@ -150,10 +152,10 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
     sendJSON(res, 201, await cluster(() => createService(store, spec)));
   });
 
-  router.add('GET', '/services/:id', async ({ res, params }) => {
+  router.add('GET', '/services/:id', async ({ res, params, query }) => {
     const store = swarm.managerStore();
     const snap = await cluster(() => store.snapshot());
-    sendJSON(res, 200, presentService(findService(snap, params.id)));
+    sendJSON(res, 200, presentService(findService(snap, params.id), queryBool(query, 'insertDefaults')));
   });
 
   router.add('POST', '/services/:id/update', async ({ req, res, params, query }) => {

@@ -16,7 +16,8 @@ import { fileTarget } from './files';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isTerminal, stateRank, type ClusterNetwork, type Service, type Task, type TaskState } from './model';
-import { PREFIX, type ClusterStore, type Snapshot } from './store';
+import { renderPayload, templateContext } from './templating';
+import { PREFIX, type ClusterObject, type ClusterStore, type Snapshot } from './store';
 import { Rerunner } from '../../common/rerun';
 
 /** how long a node may miss heartbeats before the leader calls it down */
@@ -73,7 +74,11 @@ export class Agent {
   constructor(private readonly d: AgentDeps) {}
 
   async start(): Promise<void> {
-    await this.d.network.joinOverlayPlane(this.d.advertiseAddr, (id) => this.clusterMembers(id));
+    const cluster = await this.d.store.getObject<ClusterObject>('cluster').catch((e: Error) => {
+      this.d.log(`swarm agent: reading the data path port (4789 meanwhile): ${e.message}`);
+      return undefined;
+    });
+    await this.d.network.joinOverlayPlane(this.d.advertiseAddr, (id) => this.clusterMembers(id), cluster?.DataPathPort);
     // secrets of tasks whose containers went while berthd was down
     const live = new Set(this.taskContainers().map((c) => c.Config.Labels![TASK_LABEL]));
     for (const taskId of await fsp.readdir(this.d.filesDir).catch(() => [] as string[])) if (!live.has(taskId)) await this.removeTaskFiles(taskId);
@@ -282,7 +287,7 @@ export class Agent {
       let files: FileMount[];
       try {
         await this.d.ensureImage(spec.Image);
-        files = await this.writeTaskFiles(t, snap);
+        files = await this.writeTaskFiles(t, svc, snap);
       } catch (e) {
         await this.setStatus(t.ID, 'rejected', 'preparing', { Err: (e as Error).message });
         await this.removeTaskFiles(t.ID);
@@ -327,29 +332,40 @@ export class Agent {
    * each bind-mounted read-only where the task wants it. Configs come from the cluster's
    * objects; secrets from a manager, which gives them to this node for this task only.
    */
-  private async writeTaskFiles(t: Task, snap: Snapshot): Promise<FileMount[]> {
+  private async writeTaskFiles(t: Task, svc: Service, snap: Snapshot): Promise<FileMount[]> {
     const c = t.Spec.ContainerSpec;
     if (!c.Secrets?.length && !c.Configs?.length) return [];
     const dir = path.join(this.d.filesDir, t.ID);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const managers = snap.nodes.filter((n) => n.ManagerStatus && snap.alive.has(n.ID)).map((n) => n.Status.Addr);
-    const out: FileMount[] = [];
-    const write = async (kind: 'secret' | 'config', i: number, data: Buffer, file: { Name: string; UID?: string; GID?: string; Mode?: number }) => {
-      const source = path.join(dir, `${kind}-${i}`);
-      await fsp.writeFile(source, data, { mode: 0o600 });
-      await fsp.chown(source, Number(file.UID ?? 0) || 0, Number(file.GID ?? 0) || 0);
-      await fsp.chmod(source, file.Mode ?? 0o444);
-      out.push({ Type: 'bind', Source: source, Target: fileTarget(kind === 'secret' ? 'secrets' : 'configs', file.Name), ReadOnly: true });
-    };
-    for (const [i, r] of (c.Configs ?? []).entries()) {
+    type File = { kind: 'secret' | 'config'; name: string; data: Buffer; templated: boolean; file: { Name: string; UID?: string; GID?: string; Mode?: number } };
+    const files: File[] = [];
+    for (const r of c.Configs ?? []) {
       const config = snap.configs.find((x) => x.ID === r.ConfigID);
       if (!config || !r.File) throw new Error(`config ${r.ConfigName ?? r.ConfigID} not found`);
-      await write('config', i, Buffer.from(config.Spec.Data ?? '', 'base64'), r.File);
+      files.push({ kind: 'config', name: config.Spec.Name, data: Buffer.from(config.Spec.Data ?? '', 'base64'), templated: !!config.Spec.Templating, file: r.File });
     }
-    for (const [i, r] of (c.Secrets ?? []).entries()) {
+    for (const r of c.Secrets ?? []) {
       if (!r.SecretID || !r.File) throw new Error(`secret ${r.SecretName} not found`);
-      await write('secret', i, await this.d.fetchSecret(t.ID, r.SecretID, managers), r.File);
+      const secret = snap.secrets.find((x) => x.ID === r.SecretID);
+      files.push({ kind: 'secret', name: secret?.Spec.Name ?? r.SecretName ?? '', data: await this.d.fetchSecret(t.ID, r.SecretID, managers), templated: !!secret?.Spec.Templating, file: r.File });
+    }
+    // templated payloads see the task's other files as they are stored, never rendered
+    const raw = (kind: 'secret' | 'config') => (name: string) => {
+      const f = files.find((x) => x.kind === kind && x.name === name);
+      if (!f) throw new Error(`${kind} ${name} is not one of the task's`);
+      return f.data.toString('utf8');
+    };
+    const ctx = templateContext(t, svc, snap.nodes.find((n) => n.ID === t.NodeID));
+    const out: FileMount[] = [];
+    for (const [i, f] of files.entries()) {
+      const data = f.templated ? renderPayload(f.data, ctx, { env: c.Env ?? [], config: raw('config'), secret: raw('secret') }) : f.data;
+      const source = path.join(dir, `${f.kind}-${i}`);
+      await fsp.writeFile(source, data, { mode: 0o600 });
+      await fsp.chown(source, Number(f.file.UID ?? 0) || 0, Number(f.file.GID ?? 0) || 0);
+      await fsp.chmod(source, f.file.Mode ?? 0o444);
+      out.push({ Type: 'bind', Source: source, Target: fileTarget(f.kind === 'secret' ? 'secrets' : 'configs', f.file.Name), ReadOnly: true });
     }
     return out;
   }

@@ -144,8 +144,6 @@ function normalizeSpec(spec: ServiceSpec, id: string): ServiceSpec {
   out.Labels ??= {};
   out.TaskTemplate.ForceUpdate ??= 0;
   out.TaskTemplate.Placement ??= {};
-  out.UpdateConfig = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first', ...(out.UpdateConfig ?? {}) };
-  out.RollbackConfig = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first', ...(out.RollbackConfig ?? {}) };
   out.EndpointSpec = { Mode: 'vip', ...(out.EndpointSpec ?? {}) };
   for (const p of out.EndpointSpec.Ports ?? []) {
     p.Protocol ??= 'tcp';
@@ -265,10 +263,41 @@ export function serviceStatus(svc: Service, snap: Snapshot): { RunningTasks: num
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: mine.filter((t) => t.Status.State === 'complete').length };
 }
 
-/** A service as the API shows it (the internal SpecVersion left out). */
-export function presentService(svc: Service): Service {
+/**
+ * What swarmkit fills in for a field the spec leaves out; the spec is kept as sent, and
+ * `GET /services/{id}?insertDefaults=true` shows it with these filled in.
+ */
+const UPDATE_DEFAULTS = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' } as const;
+const SERVICE_DEFAULTS = {
+  TaskTemplate: {
+    ContainerSpec: { StopGracePeriod: 10e9, DNSConfig: {} },
+    Resources: { Limits: {}, Reservations: {} },
+    RestartPolicy: { Condition: 'any', Delay: 5e9, MaxAttempts: 0 },
+    Placement: {},
+  },
+  UpdateConfig: UPDATE_DEFAULTS,
+  RollbackConfig: UPDATE_DEFAULTS,
+  EndpointSpec: { Mode: 'vip' },
+};
+
+/** `given` with every field it leaves out taken from `defaults`, objects merged field by field. */
+function withDefaults(given: unknown, defaults: unknown): unknown {
+  if (given === undefined || given === null) return structuredClone(defaults);
+  if (typeof given !== 'object' || Array.isArray(given) || typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) return given;
+  const out: Record<string, unknown> = { ...(given as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(defaults)) out[k] = withDefaults(out[k], v);
+  return out;
+}
+
+export function insertServiceDefaults(spec: ServiceSpec): ServiceSpec {
+  return withDefaults(spec, SERVICE_DEFAULTS) as ServiceSpec;
+}
+
+/** A service as the API shows it (the internal SpecVersion left out), with defaults if asked. */
+export function presentService(svc: Service, insertDefaults = false): Service {
   const { SpecVersion: _s, ...rest } = svc;
-  return rest as Service;
+  if (!insertDefaults) return rest as Service;
+  return { ...rest, Spec: insertServiceDefaults(rest.Spec), ...(rest.PreviousSpec ? { PreviousSpec: insertServiceDefaults(rest.PreviousSpec) } : {}) } as Service;
 }
 
 export function presentTask(t: Task, svc: Service | undefined): Task {

@@ -8,6 +8,7 @@
 import { BerthError, conflict, invalid, notFound } from '../../common/errors';
 import { labelsMatch } from '../../common/filters';
 import { newObjectId } from './control';
+import { checkTemplating } from './templating';
 import type { ServiceSpec, SwarmFileObject, Task } from './model';
 import { SECRET_DATA_PREFIX, type ClusterStore, type Snapshot } from './store';
 
@@ -46,7 +47,8 @@ export async function createFile(store: ClusterStore, kind: FileKind, spec: Swar
   const snap = await store.snapshot();
   if (snap[kind].some((x) => x.Spec.Name === name)) throw conflict(`rpc error: code = AlreadyExists desc = ${what} ${name} already exists`);
   const now = new Date().toISOString();
-  const obj: SwarmFileObject = { ID: newObjectId(), Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: { Name: name, Labels: spec?.Labels ?? {} } };
+  const templating = checkTemplating(spec?.Templating);
+  const obj: SwarmFileObject = { ID: newObjectId(), Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: { Name: name, Labels: spec?.Labels ?? {}, ...(templating ? { Templating: templating } : {}) } };
   if (kind === 'configs') obj.Spec.Data = data.toString('base64');
   else {
     // the data first: a secret is never listed without it

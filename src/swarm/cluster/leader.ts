@@ -35,6 +35,9 @@ export class Leader {
   /** each node's etcd access as last set by this leader */
   private readonly accessSet = new Map<string, 'manager' | 'worker'>();
   private lastAccessError = '';
+  private passedOnce!: () => void;
+  /** resolved once this manager has led one full pass: the nodes' states are written by then */
+  private readonly firstPass = new Promise<void>((r) => (this.passedOnce = r));
 
   constructor(
     private readonly store: ClusterStore,
@@ -46,6 +49,17 @@ export class Leader {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Waits (up to `timeoutMs`) until this manager has led one pass; whether it has. */
+  async settled(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    try {
+      return await Promise.race([this.firstPass.then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   start(): void {
@@ -128,6 +142,7 @@ export class Leader {
       clearTimeout(this.wakeTimer);
       this.wakeTimer = setTimeout(() => this.queuePass(), Math.max(0, plan.wakeAt - Date.now()) + 5);
     }
+    this.passedOnce();
   }
 
   /** A node is ready while its heartbeat lease lives; managers' reachability follows. */

@@ -93,8 +93,15 @@ export interface TaskSpec {
   RestartPolicy?: { Condition?: 'none' | 'on-failure' | 'any'; Delay?: number; MaxAttempts?: number; Window?: number };
   Placement?: { Constraints?: string[]; Preferences?: unknown[]; MaxReplicas?: number };
   ForceUpdate?: number;
-  Networks?: { Target: string; Aliases?: string[] }[];
+  Networks?: NetworkAttachmentConfig[];
   [other: string]: unknown;
+}
+
+/** A service's place on a network: the network, its names there, and options for the driver (kept, not used by berth's overlay). */
+export interface NetworkAttachmentConfig {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
 }
 
 export interface UpdateConfig {
@@ -122,7 +129,7 @@ export interface ServiceSpec {
   UpdateConfig?: UpdateConfig;
   RollbackConfig?: UpdateConfig;
   EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: PortConfig[] };
-  Networks?: { Target: string }[];
+  Networks?: NetworkAttachmentConfig[];
 }
 
 export interface Service {

@@ -7,7 +7,7 @@
  */
 import { BerthError, conflict, invalid, notFound } from '../../common/errors';
 import { cidrSize, cidrString, contains, formatIPv4, overlaps, parseCidr, parseIPv4, type Cidr } from '../../network/subnets';
-import { isTerminal, type ClusterNetwork, type NetworkAttachment, type ServiceSpec, type Task, type VirtualIP } from './model';
+import { isTerminal, type ClusterNetwork, type NetworkAttachment, type NetworkAttachmentConfig, type ServiceSpec, type Task, type VirtualIP } from './model';
 import { newObjectId } from './control';
 import type { ClusterStore, Snapshot } from './store';
 
@@ -125,17 +125,17 @@ export async function removeNetwork(store: ClusterStore, ref: string): Promise<C
 /** A service's networks named by ID, as Docker keeps them; an unknown one is refused. */
 export function resolveServiceNetworks(spec: ServiceSpec, snap: Snapshot): void {
   // the deprecated top-level Networks mean the same as the task template's
-  const all = [...(spec.TaskTemplate.Networks ?? []), ...(spec.Networks ?? [])] as { Target: string; Aliases?: string[] }[];
+  const all = [...(spec.TaskTemplate.Networks ?? []), ...(spec.Networks ?? [])] as NetworkAttachmentConfig[];
   delete spec.Networks;
   if (!all.length) return;
   const seen = new Set<string>();
-  const out: { Target: string; Aliases?: string[] }[] = [];
+  const out: NetworkAttachmentConfig[] = [];
   for (const n of all) {
     const net = findNetwork(snap, n.Target);
     if (!net) throw notFound(`network ${n.Target} not found`);
     if (seen.has(net.ID)) throw invalid(`rpc error: code = InvalidArgument desc = duplicate network attachment ${n.Target}`);
     seen.add(net.ID);
-    out.push({ Target: net.ID, ...(n.Aliases?.length ? { Aliases: n.Aliases } : {}) });
+    out.push({ Target: net.ID, ...(n.Aliases?.length ? { Aliases: n.Aliases } : {}), ...(n.DriverOpts && Object.keys(n.DriverOpts).length ? { DriverOpts: n.DriverOpts } : {}) });
   }
   spec.TaskTemplate.Networks = out;
 }

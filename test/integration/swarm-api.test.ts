@@ -1,0 +1,142 @@
+/**
+ * Swarm mode through the Engine API as SDKs drive it (docker-py's suite), on one node:
+ * what `swarm init` is given (address pools, subnet size, data path port) is kept and used,
+ * a node's version stays put once init has answered, service specs are kept as sent (the
+ * defaults only on request), network attachment options are kept, and templated configs
+ * are rendered into the task as Docker renders them.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { TestDaemon } from '../helpers/daemon';
+import { sleep, until } from '../helpers/wait';
+
+let d: TestDaemon;
+
+async function json(method: string, url: string, body?: unknown, status = 200): Promise<any> {
+  const r = await d.api(method, url, body);
+  assert.equal(r.status, status, `${method} ${url}: ${r.body}`);
+  return r.body ? r.json() : undefined;
+}
+
+before(async () => {
+  d = await TestDaemon.start();
+});
+
+after(async () => {
+  await d?.api('POST', '/swarm/leave?force=1').catch(() => undefined);
+  await d?.cleanup();
+});
+
+test('swarm init refuses a data path port out of range, in Docker\'s words', async () => {
+  const r = await d.api('POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', DataPathPort: 80 });
+  assert.equal(r.status, 400, r.body);
+  assert.match(r.json().message, /Datapath port number is not in valid range \(1024-49151\) : 80/);
+});
+
+test('swarm init keeps DefaultAddrPool, SubnetSize and DataPathPort; the node\'s version is stable once init answers', async () => {
+  const nodeId = await json('POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', DefaultAddrPool: ['10.123.0.0/16', '10.124.0.0/16'], SubnetSize: 26, DataPathPort: 7777 });
+  // docker-py reads the node and updates it with that version: the leader's first writes
+  // (the node's state, its leadership) came before init answered, none follows
+  const node = await json('GET', `/nodes/${nodeId}`);
+  assert.equal(node.ManagerStatus.Leader, true);
+  assert.equal(node.Status.State, 'ready');
+  for (let i = 0; i < 5; i++) {
+    await sleep(200); // a window to watch, not a condition to wait for: nothing may write the node in it
+    assert.equal((await json('GET', `/nodes/${nodeId}`)).Version.Index, node.Version.Index, 'the node changed by itself after init');
+  }
+  await json('POST', `/nodes/${nodeId}/update?version=${node.Version.Index}`, { ...node.Spec, Labels: { foo: 'bar' } });
+  assert.deepEqual((await json('GET', `/nodes/${nodeId}`)).Spec.Labels, { foo: 'bar' });
+
+  const swarm = await json('GET', '/swarm');
+  assert.deepEqual(swarm.DefaultAddrPool, ['10.123.0.0/16', '10.124.0.0/16']);
+  assert.equal(swarm.SubnetSize, 26);
+  assert.equal(swarm.DataPathPort, 7777);
+});
+
+test('overlays take /SubnetSize subnets from the pool; their VXLAN devices use the data path port', async () => {
+  const net = await json('POST', '/networks/create', { Name: 'poolnet', Driver: 'overlay' }, 201);
+  const inspect = await json('GET', `/networks/${net.Id}`);
+  assert.equal(inspect.IPAM.Config[0].Subnet, '10.123.0.0/26');
+
+  const svc = await json('POST', '/services/create', { Name: 'onpool', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '300'] }, Networks: [{ Target: 'poolnet' }] } }, 201);
+  try {
+    await until('a running task of onpool', async () => {
+      const tasks = (await json('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['onpool'] }))}`)) as { Status: { State: string } }[];
+      return tasks.some((t) => t.Status.State === 'running') ? true : undefined;
+    }, 60_000);
+    const link = JSON.parse(execFileSync('nsenter', [`--net=/run/netns/${d.netns}`, 'ip', '-d', '-j', 'link', 'show', `vx-${net.Id.slice(0, 12)}`]).toString()) as { linkinfo: { info_data: { port: number } } }[];
+    assert.equal(link[0].linkinfo.info_data.port, 7777);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
+
+test('a service\'s spec is kept as sent; insertDefaults=true shows Docker\'s defaults', async () => {
+  const svc = await json('POST', '/services/create', { Name: 'plain', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '300'] } }, Mode: { Replicated: { Replicas: 0 } } }, 201);
+  try {
+    const plain = await json('GET', `/services/${svc.ID}`);
+    assert.equal(plain.Spec.RollbackConfig, undefined);
+    assert.equal(plain.Spec.UpdateConfig, undefined);
+    const full = await json('GET', `/services/${svc.ID}?insertDefaults=true`);
+    const update = { Parallelism: 1, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' };
+    assert.deepEqual(full.Spec.RollbackConfig, update);
+    assert.deepEqual(full.Spec.UpdateConfig, update);
+    assert.deepEqual(full.Spec.TaskTemplate.RestartPolicy, { Condition: 'any', Delay: 5e9, MaxAttempts: 0 });
+    assert.equal(full.Spec.TaskTemplate.ContainerSpec.StopGracePeriod, 10e9);
+    assert.deepEqual(full.Spec.TaskTemplate.ContainerSpec.Command, ['sleep', '300']);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
+
+test('a network attachment keeps its DriverOpts', async () => {
+  const net = await json('POST', '/networks/create', { Name: 'optsnet', Driver: 'overlay' }, 201);
+  const svc = await json('POST', '/services/create', {
+    Name: 'withopts',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['true'] }, Networks: [{ Target: 'optsnet', Aliases: ['optsalias'], DriverOpts: { foo: 'bar' } }] },
+    Mode: { Replicated: { Replicas: 0 } },
+  }, 201);
+  try {
+    const spec = (await json('GET', `/services/${svc.ID}`)).Spec;
+    assert.deepEqual(spec.TaskTemplate.Networks, [{ Target: net.Id, Aliases: ['optsalias'], DriverOpts: { foo: 'bar' } }]);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
+
+test('a templated config keeps its Templating and is rendered into the task as Docker renders it', async () => {
+  const template = '{{ .Service.Name }} {{ .Task.Name }} {{ .Task.Slot }} {{ .Node.Hostname }} {{ env "GREETING" }} {{ config "plainconf" }}';
+  const cfg = await json('POST', '/configs/create', { Name: 'tplconf', Data: Buffer.from(template).toString('base64'), Templating: { Name: 'golang' } }, 201);
+  const plain = await json('POST', '/configs/create', { Name: 'plainconf', Data: Buffer.from('{{ not rendered }}').toString('base64') }, 201);
+  assert.deepEqual((await json('GET', `/configs/${cfg.ID}`)).Spec.Templating, { Name: 'golang' });
+  const bad = await d.api('POST', '/configs/create', { Name: 'badtpl', Data: 'eA==', Templating: { Name: 'jinja' } });
+  assert.equal(bad.status, 400, bad.body);
+
+  const svc = await json('POST', '/services/create', {
+    Name: 'tpl',
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: 'busybox',
+        Command: ['sleep', '300'],
+        Env: ['GREETING=hello'],
+        Configs: [
+          { ConfigID: cfg.ID, ConfigName: 'tplconf', File: { Name: '/tpl.txt', UID: '0', GID: '0', Mode: 0o444 } },
+          { ConfigID: plain.ID, ConfigName: 'plainconf', File: { Name: '/plain.txt', UID: '0', GID: '0', Mode: 0o444 } },
+        ],
+      },
+    },
+  }, 201);
+  try {
+    const task = await until('a running task of tpl', async () => {
+      const tasks = (await json('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['tpl'] }))}`)) as { ID: string; NodeID: string; Status: { State: string; ContainerStatus?: { ContainerID: string } } }[];
+      return tasks.find((t) => t.Status.State === 'running');
+    }, 60_000);
+    const node = await json('GET', `/nodes/${task.NodeID}`);
+    const cat = await d.docker(['exec', task.Status.ContainerStatus!.ContainerID, 'cat', '/tpl.txt', '/plain.txt']);
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, `tpl tpl.1.${task.ID} 1 ${node.Description.Hostname} hello {{ not rendered }}{{ not rendered }}`);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
