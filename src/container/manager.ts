@@ -27,6 +27,7 @@ import { signalNumber } from './signals';
 import { containerTop, type TopResult } from './top';
 import type { NetworkManager } from '../network/manager';
 import type { EndpointRequest, SandboxState } from '../network/model';
+import { endpointRequest, type EndpointSettingsBody } from '../network/endpoint-request';
 import { portRequests } from '../network/ports';
 import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
@@ -283,19 +284,27 @@ export class ContainerManager {
     if (primary.Driver !== 'bridge' && primary.Driver !== 'overlay') throw invalid(`network ${mode} cannot be used as a network mode here`);
     for (const [name, cfg] of Object.entries(requested)) {
       if (name === 'default' && mode === 'bridge') {
-        out.bridge = { ...(cfg ?? {}) };
+        out.bridge = endpointRequest(cfg as EndpointSettingsBody | null);
         continue;
       }
       const n = this.o.network.get(name);
       if (n.Driver !== 'bridge' && n.Driver !== 'overlay') throw invalid(`container cannot be connected to network ${name} and to ${mode}`);
       // a task's address comes from the cluster; a container of its own has none to bring
       if (n.Driver === 'overlay' && !cfg?.IPAMConfig?.IPv4Address) throw notAttachable(name);
-      out[name] = { Aliases: cfg?.Aliases ?? undefined, IPAMConfig: cfg?.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : undefined };
+      out[name] = endpointRequest(cfg as EndpointSettingsBody | null);
     }
     if (primary.Driver === 'overlay' && !Object.entries(out).some(([k, e]) => this.o.network.find(k)?.Id === primary.Id && e.IPAMConfig?.IPv4Address)) throw notAttachable(mode);
     const ip = Object.values(out).find((e) => e.IPAMConfig?.IPv4Address);
     if (ip && primary.builtin && out[mode] === ip) throw invalid('user specified IP address is supported on user defined networks only');
-    if (!Object.keys(out).some((k) => this.o.network.find(k)?.Id === primary.Id)) out[mode] = {};
+    let primaryKey = Object.keys(out).find((k) => this.o.network.find(k)?.Id === primary.Id);
+    if (!primaryKey) out[(primaryKey = mode)] = {};
+    // the container-wide MacAddress (deprecated since API 1.44) is the main network's endpoint's
+    const mac = body.MacAddress ? endpointRequest({ MacAddress: body.MacAddress }).MacAddress : undefined;
+    if (mac) {
+      const ep = out[primaryKey];
+      if (ep.MacAddress && ep.MacAddress !== mac) throw invalid('the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty');
+      ep.MacAddress = mac;
+    }
     return out;
   }
 
@@ -350,17 +359,16 @@ export class ContainerManager {
     });
   }
 
-  disconnectNetwork(idOrName: string, network: string, force: boolean): Promise<void> {
+  disconnectNetwork(idOrName: string, network: string): Promise<void> {
     const rec = this.store.get(idOrName);
     return this.withLock(rec.ID, async () => {
       const n = this.o.network.get(network);
       const mode = rec.HostConfig.NetworkMode ?? 'bridge';
       const eps = rec.EndpointsConfig ?? (mode === 'host' || mode === 'none' || mode.startsWith('container:') ? {} : { [mode]: {} });
       const key = Object.keys(eps).find((k) => this.o.network.find(k)?.Id === n.Id);
-      if (!key) {
-        if (force) return;
-        throw new BerthError('FORBIDDEN', `container ${rec.ID} is not connected to network ${n.Name}`);
-      }
+      // force is for an endpoint whose container is gone; a container that is there but not
+      // on the network is an error either way, as in Docker
+      if (!key) throw new BerthError('FORBIDDEN', `container ${rec.ID} is not connected to network ${n.Name}`);
       if (rec.State.Running) {
         await this.o.network.disconnectRunning(rec.ID, n);
         rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;

@@ -63,11 +63,12 @@ function networkEntry(d: NetworkEntryData, rec: Pick<ContainerRecord, 'ID' | 'Na
   const ep = d.ep;
   const aliases = d.req?.Aliases?.length ? d.req.Aliases : null;
   return {
-    IPAMConfig: d.req?.IPAMConfig?.IPv4Address ? { IPv4Address: d.req.IPAMConfig.IPv4Address } : null,
-    Links: null,
+    IPAMConfig: d.req?.IPAMConfig ? { ...d.req.IPAMConfig } : null,
+    Links: d.req?.Links?.length ? d.req.Links : null,
     Aliases: aliases,
-    MacAddress: ep?.mac ?? '',
-    DriverOpts: null,
+    // what the endpoint has while it runs, else what was asked for
+    MacAddress: ep?.mac ?? d.req?.MacAddress ?? '',
+    DriverOpts: d.req?.DriverOpts ?? null,
     GwPriority: 0,
     NetworkID: d.networkId,
     EndpointID: ep?.endpointId ?? '',

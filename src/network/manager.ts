@@ -492,6 +492,8 @@ export class NetworkManager {
       // the peers of an overlay know an endpoint's MAC from its address
       if (n.Driver === 'overlay') capabilityArgs.mac = macForIP(ip);
     }
+    // an overlay's MAC is its address's (its peers are programmed so); a bridge takes the one asked for
+    if (epReq.MacAddress && n.Driver === 'bridge') capabilityArgs.mac = epReq.MacAddress;
     if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
     let result: CniResult;
     try {
@@ -504,6 +506,10 @@ export class NetworkManager {
     }
     const addr = result.ips?.[0];
     if (!addr) throw new BerthError('SYSTEM', `network ${n.Name}: the CNI plugins gave no address`);
+    // link-local addresses are the endpoint's too, beside the one IPAM gave (not leased: link-local)
+    for (const ll of epReq.IPAMConfig?.LinkLocalIPs ?? []) {
+      await run('nsenter', [`--net=${netns}`, 'ip', 'addr', 'add', `${ll}/${ll.includes(':') ? 64 : 16}`, 'dev', ifName]);
+    }
     const [ipAddress, prefix] = addr.address.split('/');
     const iface = result.interfaces?.find((i) => i.name === ifName && i.sandbox);
     const endpoint: Endpoint = {
@@ -515,6 +521,7 @@ export class NetworkManager {
       gateway: addr.gateway ?? n.IPAM.Config[0].Gateway,
       mac: iface?.mac ?? '',
       aliases: n.builtin ? [] : [...(epReq.Aliases ?? [])],
+      links: n.builtin || !epReq.Links?.length ? undefined : [...epReq.Links],
       result,
     };
     this.o.events.publish('network', 'connect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
@@ -659,7 +666,7 @@ export class NetworkManager {
   // ---- DNS -------------------------------------------------------------------------
 
   private members(networkId: string): { id: string; name: string; aliases: string[]; ip: string }[] {
-    return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress }));
+    return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress, links: e.endpoint.links }));
   }
 
   /** An overlay's DNS also knows the endpoints on other nodes; a local one wins a shared address. */

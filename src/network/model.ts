@@ -29,7 +29,12 @@ export interface NetworkRecord {
 /** What a container asked for on one network (NetworkingConfig.EndpointsConfig, network connect). */
 export interface EndpointRequest {
   Aliases?: string[];
-  IPAMConfig?: { IPv4Address?: string };
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] };
+  /** `container:alias` (or `container`): on a user-defined network, alias resolves to container for this one only */
+  Links?: string[];
+  /** kept and shown as sent: the bridge driver has no endpoint options of its own */
+  DriverOpts?: Record<string, string>;
+  MacAddress?: string;
 }
 
 /** A container's interface on one network while its sandbox exists. */
@@ -42,6 +47,8 @@ export interface Endpoint {
   gateway: string;
   mac: string;
   aliases: string[];
+  /** `container:alias` links this endpoint's DNS answers for its own container only */
+  links?: string[];
   /** the CNI result of ADD, handed back to DEL */
   result: CniResult;
 }

@@ -1,0 +1,104 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { TestDaemon } from '../helpers/daemon';
+
+// What a container asks for on a network (EndpointSettings) is kept, shown in inspect and applied:
+// MAC addresses, link-local addresses, driver options, links; and connect/disconnect as Docker.
+let d: TestDaemon;
+before(async () => {
+  d = await TestDaemon.start();
+  const n = await d.api('POST', '/networks/create', { Name: 'epnet' });
+  assert.equal(n.status, 201, n.body);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+async function run(name: string, extra: Record<string, unknown>, cmd = ['sleep', '300']): Promise<string> {
+  const c = await d.api('POST', `/containers/create?name=${name}`, { Image: 'busybox', Cmd: cmd, ...extra });
+  assert.equal(c.status, 201, c.body);
+  const s = await d.api('POST', `/containers/${name}/start`);
+  assert.equal(s.status, 204, s.body);
+  return c.json().Id as string;
+}
+
+const endpoint = async (name: string, network: string) => (await d.api('GET', `/containers/${name}/json`)).json().NetworkSettings.Networks[network];
+
+test('endpoint settings are kept and shown: DriverOpts, IPAMConfig.LinkLocalIPs, Links, MacAddress; the MAC and link-local address are on the interface', async () => {
+  await run('ep1', {
+    HostConfig: { NetworkMode: 'epnet' },
+    NetworkingConfig: {
+      EndpointsConfig: {
+        epnet: {
+          DriverOpts: { 'com.example.setting': 'on' },
+          IPAMConfig: { LinkLocalIPs: ['169.254.8.8'] },
+          Links: ['upstream:up'],
+          MacAddress: '02:42:0a:0b:0c:0d',
+        },
+      },
+    },
+  });
+  const ep = await endpoint('ep1', 'epnet');
+  assert.deepEqual(ep.DriverOpts, { 'com.example.setting': 'on' });
+  assert.deepEqual(ep.IPAMConfig, { LinkLocalIPs: ['169.254.8.8'] });
+  assert.deepEqual(ep.Links, ['upstream:up']);
+  assert.equal(ep.MacAddress, '02:42:0a:0b:0c:0d');
+  const addr = await d.berth(['exec', 'ep1', 'ip', 'addr', 'show', 'eth0']);
+  assert.equal(addr.code, 0, addr.stderr);
+  assert.match(addr.stdout, /link\/ether 02:42:0a:0b:0c:0d/);
+  assert.match(addr.stdout, /inet 169\.254\.8\.8\//);
+  assert.equal((await d.berth(['rm', '-f', 'ep1'])).code, 0);
+});
+
+test('a bad MAC address in the endpoint settings of a connect is refused', async () => {
+  const c = await d.api('POST', '/containers/create?name=badmac', { Image: 'busybox' });
+  assert.equal(c.status, 201, c.body);
+  const conn = await d.api('POST', '/networks/epnet/connect', { Container: 'badmac', EndpointConfig: { MacAddress: 'nope' } });
+  assert.equal(conn.status, 400, conn.body);
+  assert.match(conn.json().message, /invalid MAC address nope/);
+  assert.equal((await d.berth(['rm', '-f', 'badmac'])).code, 0);
+});
+
+test('the container-wide MacAddress is the main network\'s endpoint\'s, on the default bridge too', async () => {
+  await run('mac1', { MacAddress: '02:42:ac:11:00:0a' });
+  const inspect = (await d.api('GET', '/containers/mac1/json')).json();
+  assert.equal(inspect.NetworkSettings.MacAddress, '02:42:ac:11:00:0a');
+  assert.equal(inspect.NetworkSettings.Networks.bridge.MacAddress, '02:42:ac:11:00:0a');
+  const addr = await d.berth(['exec', 'mac1', 'cat', '/sys/class/net/eth0/address']);
+  assert.equal(addr.stdout.trim(), '02:42:ac:11:00:0a');
+  assert.equal((await d.berth(['rm', '-f', 'mac1'])).code, 0);
+});
+
+test('connect with a MacAddress: shown on the endpoint before the container runs, and applied when it starts', async () => {
+  const c = await d.api('POST', '/containers/create?name=mac2', { Image: 'busybox', Cmd: ['sleep', '300'] });
+  assert.equal(c.status, 201, c.body);
+  const conn = await d.api('POST', '/networks/epnet/connect', { Container: 'mac2', EndpointConfig: { MacAddress: '02:42:ac:11:00:02' } });
+  assert.equal(conn.status, 200, conn.body);
+  assert.equal((await endpoint('mac2', 'epnet')).MacAddress, '02:42:ac:11:00:02');
+  assert.equal((await d.api('POST', '/containers/mac2/start')).status, 204);
+  assert.equal((await endpoint('mac2', 'epnet')).MacAddress, '02:42:ac:11:00:02');
+  assert.equal((await d.berth(['rm', '-f', 'mac2'])).code, 0);
+});
+
+test('an endpoint link on a user network: its alias resolves for the linking container only', async () => {
+  await run('linker', { HostConfig: { NetworkMode: 'epnet' }, NetworkingConfig: { EndpointsConfig: { epnet: { Links: ['upstream:bar'] } } } });
+  await run('bystander', { HostConfig: { NetworkMode: 'epnet' } });
+  const upstreamId = await run('upstream', { HostConfig: { NetworkMode: 'epnet' } });
+  const upstreamIp = (await endpoint(upstreamId, 'epnet')).IPAddress as string;
+  const seen = await d.berth(['exec', 'linker', 'nslookup', 'bar']);
+  assert.equal(seen.code, 0, seen.stdout + seen.stderr);
+  assert.match(seen.stdout, new RegExp(`Address: ${upstreamIp.replace(/\./g, '\\.')}`));
+  const other = await d.berth(['exec', 'bystander', 'nslookup', 'bar']);
+  assert.notEqual(other.code, 0, other.stdout);
+  assert.equal((await d.berth(['rm', '-f', 'linker', 'bystander', 'upstream'])).code, 0);
+});
+
+test('disconnect, forced or not, of a container that is not on the network is refused', async () => {
+  await run('loner', { HostConfig: { NetworkMode: 'bridge' } });
+  for (const Force of [false, true]) {
+    const r = await d.api('POST', '/networks/epnet/disconnect', { Container: 'loner', Force });
+    assert.equal(r.status, 403, r.body);
+    assert.match(r.json().message, /is not connected to network epnet/);
+  }
+  assert.equal((await d.berth(['rm', '-f', 'loner'])).code, 0);
+});
