@@ -20,6 +20,7 @@ import { changesResources, mergeUpdate, type ContainerUpdateBody } from './updat
 import { resolveUser } from './user';
 import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
+import { checkLegacyLinks, linkEnv, linkHostsEntry, resolveLegacyLinks, withoutLink } from './legacy-links';
 import { initialState, type ContainerRecord } from './model';
 import { generateName } from './names';
 import { ContainerStore } from './store';
@@ -211,6 +212,7 @@ export class ContainerManager {
     validateHostConfig(hostConfig);
     await this.refuseClusterOnlyNetworks(hostConfig, body);
     const endpoints = this.validateNetworking(hostConfig, body);
+    if (hostConfig.NetworkMode === 'bridge') checkLegacyLinks(hostConfig.Links, (n) => this.store.find(n));
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     validateLogConfig(hostConfig.LogConfig, this.o.logDriver);
@@ -456,7 +458,9 @@ export class ContainerManager {
       rec.Sandbox = net.sandbox;
       const primary = net.sandbox?.endpoints[0];
       const primaryNetwork = primary ? this.o.network.find(primary.networkId) : undefined;
+      const links = netMode === 'bridge' ? resolveLegacyLinks(rec, (n) => this.store.find(n), this.o.network.find('bridge')?.Id) : [];
       const files = await writeEtcFiles(this.store.dir(id), {
+        links: links.map(linkHostsEntry),
         hostname: rec.Config.Hostname ?? id.slice(0, 12),
         domainname: rec.Config.Domainname,
         hostConfig: hc,
@@ -470,7 +474,8 @@ export class ContainerManager {
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
         id,
-        config: rec.Config,
+        // the links' variables come first: the container's own of the same name win, as in Docker
+        config: links.length ? { ...rec.Config, Env: [...links.flatMap((l) => linkEnv(rec.Name, l)), ...(rec.Config.Env ?? [])] } : rec.Config,
         hostConfig: hc,
         rootfs,
         user,
@@ -825,6 +830,18 @@ export class ContainerManager {
   }
 
   // ---- remove ----------------------------------------------------------------------
+
+  /** `rm --link parent/alias`: the parent forgets the link; both containers stay. */
+  removeLink(parentName: string, alias: string): Promise<void> {
+    const rec = this.store.find(parentName);
+    if (!rec) throw notFound(`No such container: ${parentName}/${alias}`);
+    return this.withLock(rec.ID, async () => {
+      const kept = withoutLink(rec.HostConfig.Links, alias);
+      if (!kept) throw notFound(`No such container: ${parentName}/${alias}`);
+      rec.HostConfig.Links = kept.length ? kept : null;
+      await this.store.save(rec);
+    });
+  }
 
   remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.store.get(idOrName);

@@ -28,8 +28,6 @@ const EXCEPTIONS: Record<string, Exception> = {
   'api_build_test.BuildTest::test_build_with_extra_hosts': { kind: 'not-yet', reason: 'build: extrahosts not given to RUN steps' },
   'api_build_test.BuildTest::test_build_with_network_mode': { kind: 'not-yet', reason: 'build: networkmode for RUN steps' },
   'api_config_test.ConfigAPITest::test_create_config_with_templating': { kind: 'not-yet', reason: 'configs: Templating not kept' },
-  'api_container_test.CreateContainerTest::test_create_with_links': { kind: 'not-yet', reason: 'legacy links: no ALIAS_* environment' },
-  'api_container_test.LinkTest::test_remove_link': { kind: 'not-yet', reason: 'DELETE /containers/{name}/{link}?link=1 not routed' },
   'api_network_test.TestNetworks::test_connect_with_ipv6_address': { kind: 'not-yet', reason: 'network: IPv6' },
   'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
   'api_network_test.TestNetworks::test_create_network_ipv6_enabled': { kind: 'not-yet', reason: 'network: EnableIPv6' },

@@ -4,6 +4,7 @@ import { TestDaemon } from '../helpers/daemon';
 
 // What a container asks for on a network (EndpointSettings) is kept, shown in inspect and applied:
 // MAC addresses, link-local addresses, driver options, links; and connect/disconnect as Docker.
+// Legacy links (HostConfig.Links on the default bridge) give Docker's environment and hosts entry.
 let d: TestDaemon;
 before(async () => {
   d = await TestDaemon.start();
@@ -101,4 +102,55 @@ test('disconnect, forced or not, of a container that is not on the network is re
     assert.match(r.json().message, /is not connected to network epnet/);
   }
   assert.equal((await d.berth(['rm', '-f', 'loner'])).code, 0);
+});
+
+test('legacy links: ALIAS_PORT_*, ALIAS_NAME and ALIAS_ENV_* variables and an /etc/hosts entry; the container\'s own variables win', async () => {
+  const childId = await run('linked-db', { Env: ['FOO=1', 'SHARED=child'], ExposedPorts: { '5432/tcp': {}, '53/udp': {} } });
+  const childIp = (await endpoint(childId, 'bridge')).IPAddress as string;
+  assert.match(childIp, /^\d+\.\d+\.\d+\.\d+$/);
+  await run('linking', { Env: ['DB_ENV_SHARED=mine'], HostConfig: { Links: ['linked-db:db'] } });
+  const env = (await d.berth(['exec', 'linking', 'env'])).stdout.split('\n');
+  for (const want of [
+    `DB_PORT=udp://${childIp}:53`,
+    `DB_PORT_53_UDP=udp://${childIp}:53`,
+    `DB_PORT_5432_TCP=tcp://${childIp}:5432`,
+    `DB_PORT_5432_TCP_ADDR=${childIp}`,
+    'DB_PORT_5432_TCP_PORT=5432',
+    'DB_PORT_5432_TCP_PROTO=tcp',
+    'DB_NAME=/linking/db',
+    'DB_ENV_FOO=1',
+    'DB_ENV_SHARED=mine',
+  ]) assert.ok(env.includes(want), `${want} not in:\n${env.join('\n')}`);
+  assert.ok(!env.some((e) => e.startsWith('DB_ENV_PATH=')), 'PATH is not passed on');
+  const hosts = (await d.berth(['exec', 'linking', 'cat', '/etc/hosts'])).stdout;
+  assert.match(hosts, new RegExp(`^${childIp.replace(/\./g, '\\.')}\\tdb ${childId.slice(0, 12)} linked-db$`, 'm'));
+  assert.equal((await d.berth(['rm', '-f', 'linking', 'linked-db'])).code, 0);
+});
+
+test('legacy links: the linked container must exist at create and run at start', async () => {
+  const missing = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Links: ['nosuch:x'] } });
+  assert.equal(missing.status, 404, missing.body);
+  assert.match(missing.json().message, /could not get container for nosuch/);
+  assert.equal((await d.api('POST', '/containers/create?name=stopped-db', { Image: 'busybox' })).status, 201);
+  const c = await d.api('POST', '/containers/create?name=eager', { Image: 'busybox', HostConfig: { Links: ['stopped-db:db'] } });
+  assert.equal(c.status, 201, c.body);
+  const s = await d.api('POST', '/containers/eager/start');
+  assert.equal(s.status, 409, s.body);
+  assert.match(s.json().message, /Cannot link to a non running container: \/stopped-db AS \/eager\/db/);
+  assert.equal((await d.berth(['rm', '-f', 'eager', 'stopped-db'])).code, 0);
+});
+
+test('DELETE /containers/{parent}/{alias}?link=1 removes the link and leaves both containers', async () => {
+  await run('target', {});
+  await run('parent', { HostConfig: { Links: ['target:tgt'] } });
+  const r = await d.api('DELETE', '/containers/parent/tgt?link=1');
+  assert.equal(r.status, 204, r.body);
+  assert.equal((await d.api('GET', '/containers/parent/json')).json().HostConfig.Links, null);
+  assert.equal((await d.api('GET', '/containers/target/json')).status, 200);
+  const again = await d.api('DELETE', '/containers/parent/tgt?link=1');
+  assert.equal(again.status, 404, again.body);
+  const own = await d.api('DELETE', '/containers/parent?link=1');
+  assert.equal(own.status, 409, own.body);
+  assert.equal((await d.api('GET', '/containers/parent/json')).status, 200);
+  assert.equal((await d.berth(['rm', '-f', 'parent', 'target'])).code, 0);
 });
