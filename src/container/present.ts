@@ -75,9 +75,9 @@ function networkEntry(d: NetworkEntryData, rec: Pick<ContainerRecord, 'ID' | 'Na
     Gateway: ep?.gateway ?? '',
     IPAddress: ep?.ipAddress ?? '',
     IPPrefixLen: ep?.prefixLen ?? 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: ep?.ipv6Gateway ?? '',
+    GlobalIPv6Address: ep?.ipv6Address ?? '',
+    GlobalIPv6PrefixLen: ep?.ipv6PrefixLen ?? 0,
     // the names the network's DNS answers for this container, in Docker's order (the first
     // one answers reverse lookups), each once
     DNSNames: ep && d.name !== 'bridge' ? [...new Set([rec.Name.slice(1), ...(ep.aliases ?? []), rec.ID.slice(0, 12), rec.Config.Hostname ?? ''].filter(Boolean))] : null,
@@ -250,11 +250,11 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
         SecondaryIPv6Addresses: null,
         EndpointID: bridge?.endpointId ?? '',
         Gateway: bridge?.gateway ?? '',
-        GlobalIPv6Address: '',
-        GlobalIPv6PrefixLen: 0,
+        GlobalIPv6Address: bridge?.ipv6Address ?? '',
+        GlobalIPv6PrefixLen: bridge?.ipv6PrefixLen ?? 0,
         IPAddress: bridge?.ipAddress ?? '',
         IPPrefixLen: bridge?.prefixLen ?? 0,
-        IPv6Gateway: '',
+        IPv6Gateway: bridge?.ipv6Gateway ?? '',
         MacAddress: bridge?.mac ?? '',
         Networks: Object.fromEntries(networks.map((n) => [n.name, networkEntry(n, rec)])),
       };

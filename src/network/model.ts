@@ -45,6 +45,10 @@ export interface Endpoint {
   ipAddress: string;
   prefixLen: number;
   gateway: string;
+  /** on an IPv6 network: the endpoint's IPv6 address, its prefix and gateway */
+  ipv6Address?: string;
+  ipv6PrefixLen?: number;
+  ipv6Gateway?: string;
   mac: string;
   aliases: string[];
   /** `container:alias` links this endpoint's DNS answers for its own container only */

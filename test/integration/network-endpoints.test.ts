@@ -154,3 +154,42 @@ test('DELETE /containers/{parent}/{alias}?link=1 removes the link and leaves bot
   assert.equal((await d.api('GET', '/containers/parent/json')).status, 200);
   assert.equal((await d.berth(['rm', '-f', 'parent', 'target'])).code, 0);
 });
+
+test('IPv6 networks: EnableIPv6 shown, containers get IPv6 addresses and the gateway, a fixed one with IPv6Address (also on connect)', async () => {
+  const n = await d.api('POST', '/networks/create', { Name: 'v6net', EnableIPv6: true, IPAM: { Config: [{ Subnet: '2001:db8:389::/64', IPRange: '2001:db8:389::/96', Gateway: '2001:db8:389::ffff' }] } });
+  assert.equal(n.status, 201, n.body);
+  const net = (await d.api('GET', '/networks/v6net')).json();
+  assert.equal(net.EnableIPv6, true);
+  const v6 = net.IPAM.Config.find((c: { Subnet: string }) => c.Subnet.includes(':'));
+  assert.deepEqual(v6, { Subnet: '2001:db8:389::/64', IPRange: '2001:db8:389::/96', Gateway: '2001:db8:389::ffff' });
+  assert.ok(net.IPAM.Config.some((c: { Subnet: string }) => !c.Subnet.includes(':')), 'an IPv4 subnet is allocated too');
+
+  await run('six', { HostConfig: { NetworkMode: 'v6net' } });
+  const ep = await endpoint('six', 'v6net');
+  assert.match(ep.GlobalIPv6Address, /^2001:db8:389::/);
+  assert.equal(ep.GlobalIPv6PrefixLen, 64);
+  assert.equal(ep.IPv6Gateway, '2001:db8:389::ffff');
+  const route = await d.berth(['exec', 'six', 'ip', '-6', 'route', 'show', 'default']);
+  assert.match(route.stdout, /default via 2001:db8:389::ffff/);
+  const ping = await d.berth(['exec', 'six', 'ping', '-6', '-c', '1', '-W', '5', '2001:db8:389::ffff']);
+  assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+
+  const fixed = await d.api('POST', '/containers/create?name=six-fixed', { Image: 'busybox', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'v6net' }, NetworkingConfig: { EndpointsConfig: { v6net: { IPAMConfig: { IPv6Address: '2001:db8:389::f00d' } } } } });
+  assert.equal(fixed.status, 201, fixed.body);
+  assert.equal((await d.api('POST', '/containers/six-fixed/start')).status, 204);
+  assert.equal((await endpoint('six-fixed', 'v6net')).GlobalIPv6Address, '2001:db8:389::f00d');
+  assert.equal((await d.api('POST', '/networks/v6net/disconnect', { Container: 'six-fixed' })).status, 200);
+  const again = await d.api('POST', '/networks/v6net/connect', { Container: 'six-fixed', EndpointConfig: { IPAMConfig: { IPv6Address: '2001:db8:389::beef' } } });
+  assert.equal(again.status, 200, again.body);
+  const ep2 = await endpoint('six-fixed', 'v6net');
+  assert.equal(ep2.IPAMConfig.IPv6Address, '2001:db8:389::beef');
+  assert.equal(ep2.GlobalIPv6Address, '2001:db8:389::beef');
+  const shown = (await d.api('GET', '/networks/v6net')).json().Containers;
+  assert.ok(Object.values(shown).some((c) => (c as { IPv6Address: string }).IPv6Address === '2001:db8:389::beef/64'), JSON.stringify(shown));
+  await run('six-out', {});
+  const outside = await d.api('POST', '/networks/v6net/connect', { Container: 'six-out', EndpointConfig: { IPAMConfig: { IPv6Address: '2001:db8:999::1' } } });
+  assert.equal(outside.status, 400, outside.body);
+  assert.match(outside.json().message, /no configured subnet or ip-range contain the IP address 2001:db8:999::1/);
+  assert.equal((await d.berth(['rm', '-f', 'six', 'six-fixed', 'six-out'])).code, 0);
+  assert.equal((await d.api('DELETE', '/networks/v6net')).status, 204);
+});

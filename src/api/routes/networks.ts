@@ -34,7 +34,7 @@ export function networkJSON(n: NetworkRecord, m: NetworkManager, withContainers:
         EndpointID: e.endpoint.endpointId,
         MacAddress: e.endpoint.mac,
         IPv4Address: `${e.endpoint.ipAddress}/${e.endpoint.prefixLen}`,
-        IPv6Address: '',
+        IPv6Address: e.endpoint.ipv6Address ? `${e.endpoint.ipv6Address}/${e.endpoint.ipv6PrefixLen}` : '',
       };
     }
   }
@@ -122,7 +122,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
       const swarm = d.swarm();
       if (!swarm?.local) throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
       const local = m.list().filter((n) => n.Scope === 'local');
-      return sendJSON(res, 201, await swarm.createNetwork(body, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet)), local.map((n) => n.Name)));
+      return sendJSON(res, 201, await swarm.createNetwork(body, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet).filter((sub) => !sub.includes(':'))), local.map((n) => n.Name)));
     }
     sendJSON(res, 201, await m.create(body));
   });
