@@ -38,6 +38,8 @@ export async function writeEtcFiles(
     embeddedDns?: string;
     /** what `--add-host name:host-gateway` resolves to */
     gateway?: string;
+    /** legacy links: the linked containers' addresses and names */
+    links?: { ip: string; names: string[] }[];
   },
 ): Promise<EtcFiles> {
   const files: EtcFiles = {
@@ -62,6 +64,7 @@ export async function writeEtcFiles(
     const target = extra.slice(i + 1);
     hosts.push(`${target === 'host-gateway' ? (opts.gateway ?? '') : target}\t${extra.slice(0, i)}`);
   }
+  for (const link of opts.links ?? []) hosts.push(`${link.ip}\t${link.names.join(' ')}`);
   await writeFileAtomic(files.hostsPath, `${hosts.join('\n')}\n`, 0o644);
 
   const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');

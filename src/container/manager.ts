@@ -20,6 +20,7 @@ import { changesResources, mergeUpdate, type ContainerUpdateBody } from './updat
 import { resolveUser } from './user';
 import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
+import { checkLegacyLinks, linkEnv, linkHostsEntry, resolveLegacyLinks, withoutLink } from './legacy-links';
 import { initialState, type ContainerRecord } from './model';
 import { generateName } from './names';
 import { ContainerStore } from './store';
@@ -27,6 +28,7 @@ import { signalNumber } from './signals';
 import { containerTop, type TopResult } from './top';
 import type { NetworkManager } from '../network/manager';
 import type { EndpointRequest, SandboxState } from '../network/model';
+import { endpointRequest, type EndpointSettingsBody } from '../network/endpoint-request';
 import { portRequests } from '../network/ports';
 import type { VolumeStore } from '../volume/store';
 import { planMounts, startMounts, type MountPoint } from './mounts';
@@ -210,6 +212,7 @@ export class ContainerManager {
     validateHostConfig(hostConfig);
     await this.refuseClusterOnlyNetworks(hostConfig, body);
     const endpoints = this.validateNetworking(hostConfig, body);
+    if (hostConfig.NetworkMode === 'bridge') checkLegacyLinks(hostConfig.Links, (n) => this.store.find(n));
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     validateLogConfig(hostConfig.LogConfig, this.o.logDriver);
@@ -283,19 +286,27 @@ export class ContainerManager {
     if (primary.Driver !== 'bridge' && primary.Driver !== 'overlay') throw invalid(`network ${mode} cannot be used as a network mode here`);
     for (const [name, cfg] of Object.entries(requested)) {
       if (name === 'default' && mode === 'bridge') {
-        out.bridge = { ...(cfg ?? {}) };
+        out.bridge = endpointRequest(cfg as EndpointSettingsBody | null);
         continue;
       }
       const n = this.o.network.get(name);
       if (n.Driver !== 'bridge' && n.Driver !== 'overlay') throw invalid(`container cannot be connected to network ${name} and to ${mode}`);
       // a task's address comes from the cluster; a container of its own has none to bring
       if (n.Driver === 'overlay' && !cfg?.IPAMConfig?.IPv4Address) throw notAttachable(name);
-      out[name] = { Aliases: cfg?.Aliases ?? undefined, IPAMConfig: cfg?.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : undefined };
+      out[name] = endpointRequest(cfg as EndpointSettingsBody | null);
     }
     if (primary.Driver === 'overlay' && !Object.entries(out).some(([k, e]) => this.o.network.find(k)?.Id === primary.Id && e.IPAMConfig?.IPv4Address)) throw notAttachable(mode);
     const ip = Object.values(out).find((e) => e.IPAMConfig?.IPv4Address);
     if (ip && primary.builtin && out[mode] === ip) throw invalid('user specified IP address is supported on user defined networks only');
-    if (!Object.keys(out).some((k) => this.o.network.find(k)?.Id === primary.Id)) out[mode] = {};
+    let primaryKey = Object.keys(out).find((k) => this.o.network.find(k)?.Id === primary.Id);
+    if (!primaryKey) out[(primaryKey = mode)] = {};
+    // the container-wide MacAddress (deprecated since API 1.44) is the main network's endpoint's
+    const mac = body.MacAddress ? endpointRequest({ MacAddress: body.MacAddress }).MacAddress : undefined;
+    if (mac) {
+      const ep = out[primaryKey];
+      if (ep.MacAddress && ep.MacAddress !== mac) throw invalid('the container-wide MAC address must match the endpoint-specific MAC address for the main network, or be left empty');
+      ep.MacAddress = mac;
+    }
     return out;
   }
 
@@ -350,17 +361,16 @@ export class ContainerManager {
     });
   }
 
-  disconnectNetwork(idOrName: string, network: string, force: boolean): Promise<void> {
+  disconnectNetwork(idOrName: string, network: string): Promise<void> {
     const rec = this.store.get(idOrName);
     return this.withLock(rec.ID, async () => {
       const n = this.o.network.get(network);
       const mode = rec.HostConfig.NetworkMode ?? 'bridge';
       const eps = rec.EndpointsConfig ?? (mode === 'host' || mode === 'none' || mode.startsWith('container:') ? {} : { [mode]: {} });
       const key = Object.keys(eps).find((k) => this.o.network.find(k)?.Id === n.Id);
-      if (!key) {
-        if (force) return;
-        throw new BerthError('FORBIDDEN', `container ${rec.ID} is not connected to network ${n.Name}`);
-      }
+      // force is for an endpoint whose container is gone; a container that is there but not
+      // on the network is an error either way, as in Docker
+      if (!key) throw new BerthError('FORBIDDEN', `container ${rec.ID} is not connected to network ${n.Name}`);
       if (rec.State.Running) {
         await this.o.network.disconnectRunning(rec.ID, n);
         rec.Sandbox = this.o.network.sandboxOf(rec.ID) ?? rec.Sandbox;
@@ -448,7 +458,9 @@ export class ContainerManager {
       rec.Sandbox = net.sandbox;
       const primary = net.sandbox?.endpoints[0];
       const primaryNetwork = primary ? this.o.network.find(primary.networkId) : undefined;
+      const links = netMode === 'bridge' ? resolveLegacyLinks(rec, (n) => this.store.find(n), this.o.network.find('bridge')?.Id) : [];
       const files = await writeEtcFiles(this.store.dir(id), {
+        links: links.map(linkHostsEntry),
         hostname: rec.Config.Hostname ?? id.slice(0, 12),
         domainname: rec.Config.Domainname,
         hostConfig: hc,
@@ -462,7 +474,8 @@ export class ContainerManager {
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
         id,
-        config: rec.Config,
+        // the links' variables come first: the container's own of the same name win, as in Docker
+        config: links.length ? { ...rec.Config, Env: [...links.flatMap((l) => linkEnv(rec.Name, l)), ...(rec.Config.Env ?? [])] } : rec.Config,
         hostConfig: hc,
         rootfs,
         user,
@@ -817,6 +830,18 @@ export class ContainerManager {
   }
 
   // ---- remove ----------------------------------------------------------------------
+
+  /** `rm --link parent/alias`: the parent forgets the link; both containers stay. */
+  removeLink(parentName: string, alias: string): Promise<void> {
+    const rec = this.store.find(parentName);
+    if (!rec) throw notFound(`No such container: ${parentName}/${alias}`);
+    return this.withLock(rec.ID, async () => {
+      const kept = withoutLink(rec.HostConfig.Links, alias);
+      if (!kept) throw notFound(`No such container: ${parentName}/${alias}`);
+      rec.HostConfig.Links = kept.length ? kept : null;
+      await this.store.save(rec);
+    });
+  }
 
   remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.store.get(idOrName);

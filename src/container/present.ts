@@ -63,20 +63,21 @@ function networkEntry(d: NetworkEntryData, rec: Pick<ContainerRecord, 'ID' | 'Na
   const ep = d.ep;
   const aliases = d.req?.Aliases?.length ? d.req.Aliases : null;
   return {
-    IPAMConfig: d.req?.IPAMConfig?.IPv4Address ? { IPv4Address: d.req.IPAMConfig.IPv4Address } : null,
-    Links: null,
+    IPAMConfig: d.req?.IPAMConfig ? { ...d.req.IPAMConfig } : null,
+    Links: d.req?.Links?.length ? d.req.Links : null,
     Aliases: aliases,
-    MacAddress: ep?.mac ?? '',
-    DriverOpts: null,
+    // what the endpoint has while it runs, else what was asked for
+    MacAddress: ep?.mac ?? d.req?.MacAddress ?? '',
+    DriverOpts: d.req?.DriverOpts ?? null,
     GwPriority: 0,
     NetworkID: d.networkId,
     EndpointID: ep?.endpointId ?? '',
     Gateway: ep?.gateway ?? '',
     IPAddress: ep?.ipAddress ?? '',
     IPPrefixLen: ep?.prefixLen ?? 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: ep?.ipv6Gateway ?? '',
+    GlobalIPv6Address: ep?.ipv6Address ?? '',
+    GlobalIPv6PrefixLen: ep?.ipv6PrefixLen ?? 0,
     // the names the network's DNS answers for this container, in Docker's order (the first
     // one answers reverse lookups), each once
     DNSNames: ep && d.name !== 'bridge' ? [...new Set([rec.Name.slice(1), ...(ep.aliases ?? []), rec.ID.slice(0, 12), rec.Config.Hostname ?? ''].filter(Boolean))] : null,
@@ -255,11 +256,11 @@ export function containerInspect(rec: ContainerRecord, paths: { dir: string; log
         SecondaryIPv6Addresses: null,
         EndpointID: bridge?.endpointId ?? '',
         Gateway: bridge?.gateway ?? '',
-        GlobalIPv6Address: '',
-        GlobalIPv6PrefixLen: 0,
+        GlobalIPv6Address: bridge?.ipv6Address ?? '',
+        GlobalIPv6PrefixLen: bridge?.ipv6PrefixLen ?? 0,
         IPAddress: bridge?.ipAddress ?? '',
         IPPrefixLen: bridge?.prefixLen ?? 0,
-        IPv6Gateway: '',
+        IPv6Gateway: bridge?.ipv6Gateway ?? '',
         MacAddress: bridge?.mac ?? '',
         Networks: Object.fromEntries(networks.map((n) => [n.name, networkEntry(n, rec)])),
       };

@@ -10,6 +10,8 @@ export interface Member {
   name: string;
   aliases: string[];
   ip: string;
+  /** `container:alias`: names only this member's own queries resolve */
+  links?: string[];
 }
 
 export interface NetworkDnsOptions {
@@ -30,9 +32,11 @@ export class NetworkDns {
     const server = await DnsServer.start({
       address,
       lookup: {
-        resolve: (name) => {
+        resolve: (asked, clientIp) => {
+          const all = members();
+          const name = linkTarget(all.find((m) => m.ip === clientIp)?.links, asked) ?? asked;
           const out: string[] = [];
-          for (const m of members()) {
+          for (const m of all) {
             const names = [m.name, m.id.slice(0, 12), ...m.aliases].map((x) => x.toLowerCase());
             if (names.includes(name)) out.push(m.ip);
           }
@@ -58,4 +62,13 @@ export class NetworkDns {
   async stopAll(): Promise<void> {
     for (const id of [...this.servers.keys()]) await this.stop(id);
   }
+}
+
+/** The container a link of the asking container names by this alias (`container:alias`), if any. */
+function linkTarget(links: string[] | undefined, asked: string): string | undefined {
+  for (const link of links ?? []) {
+    const [target, alias] = link.replace(/^\//, '').split(':');
+    if ((alias || target).toLowerCase() === asked) return target.toLowerCase();
+  }
+  return undefined;
 }

@@ -33,7 +33,8 @@ export function rulesFor(networks: NetworkRecord[]): string {
       // published ports: connections the portmap plugin rewrote towards a container
       `-A ${FILTER_CHAIN} -o ${n.bridge} -m conntrack --ctstate DNAT -j ACCEPT`,
     );
-    if (!n.Internal) for (const c of n.IPAM.Config) nat.push(`-A ${NAT_CHAIN} -s ${c.Subnet} ! -o ${n.bridge} -j MASQUERADE`);
+    // IPv4 only: IPv6 subnets are routed, not masqueraded (as Docker does by default)
+    if (!n.Internal) for (const c of n.IPAM.Config.filter((x) => !x.Subnet.includes(':'))) nat.push(`-A ${NAT_CHAIN} -s ${c.Subnet} ! -o ${n.bridge} -j MASQUERADE`);
   }
   return ['*filter', `:${FILTER_CHAIN} - [0:0]`, ...filter, 'COMMIT', '*nat', `:${NAT_CHAIN} - [0:0]`, ...nat, 'COMMIT', ''].join('\n');
 }

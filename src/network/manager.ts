@@ -10,6 +10,7 @@ import { applyFirewall } from './firewall';
 import type { Endpoint, EndpointRequest, NetworkRecord, PortMapping, SandboxState } from './model';
 import { createNetns, removeNetns } from './netns';
 import { PortAllocator, type PortRequest } from './ports';
+import { cidr6String, contains6, firstHost6, formatIPv6, lastHost6, overlaps6, parseCidr6, parseIPv6, randomUla64, type Cidr6 } from './subnets6';
 import { allocateSubnet, cidrString, contains, firstHost, overlaps, parseCidr, parseIPv4, type Cidr } from './subnets';
 import { NetworkDns, type Member } from './dns-registry';
 import { ensureVxlan, macForIP, OverlayPeers, OVERLAY_MTU, overlayBridgeName, vxlanName, type OverlayPeer } from './overlay';
@@ -201,7 +202,7 @@ export class NetworkManager {
         throw notFound(`plugin "${driver}" not found`);
       }
       if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
-      const inUse = this.list().flatMap((n) => n.IPAM.Config.map((c) => parseCidr(c.Subnet)));
+      const inUse = this.list().flatMap((n) => v4Configs(n).map((c) => parseCidr(c.Subnet)));
       const requested = body.IPAM?.Config ?? [];
       const ipv4 = requested.filter((c) => !c.Subnet || !c.Subnet.includes(':'));
       const config: NetworkRecord['IPAM']['Config'] = [];
@@ -229,6 +230,7 @@ export class NetworkManager {
         if (c.AuxiliaryAddresses) entry.AuxiliaryAddresses = c.AuxiliaryAddresses;
         config.push(entry);
       }
+      if (body.EnableIPv6) config.push(...this.ipv6Config(requested.filter((c) => c.Subnet?.includes(':'))));
       const id = randomBytes(32).toString('hex');
       const options = body.Options ?? {};
       const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
@@ -242,7 +244,7 @@ export class NetworkManager {
         Scope: 'local',
         Internal: body.Internal === true,
         Attachable: body.Attachable === true,
-        EnableIPv6: false,
+        EnableIPv6: body.EnableIPv6 === true,
         Labels: body.Labels ?? {},
         Options: options,
         // Options as sent: null when the client sent none, as Docker keeps it
@@ -252,8 +254,35 @@ export class NetworkManager {
       await this.persist(rec);
       this.networks.set(id, rec);
       this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
-      return { Id: id, Warning: body.EnableIPv6 ? 'IPv6 is not supported by berth yet: the network has IPv4 only' : '' };
+      return { Id: id, Warning: '' };
     });
+  }
+
+  /** An IPv6 network's subnet (one), checked as Docker does; a unique local /64 when none was asked for. */
+  private ipv6Config(requested: IpamConfigBody[]): NetworkRecord['IPAM']['Config'] {
+    if (requested.length > 1) throw invalid('berth supports one IPv6 subnet per network');
+    const inUse = this.list().flatMap((n) => v6Configs(n).map((c) => parseCidr6(c.Subnet)));
+    const c = requested[0] ?? {};
+    let subnet: Cidr6;
+    if (c.Subnet) {
+      subnet = parseCidr6(c.Subnet);
+      if (subnet.bits > 126) throw invalid(`invalid subnet ${c.Subnet}: too small for containers`);
+      if (inUse.some((u) => overlaps6(u, subnet))) throw new BerthError('FORBIDDEN', 'invalid pool request: Pool overlaps with other one on this address space');
+    } else {
+      subnet = randomUla64(inUse);
+    }
+    const gateway = c.Gateway || firstHost6(subnet);
+    const gw = parseIPv6(gateway);
+    if (gw === undefined) throw invalid(`invalid gateway address ${gateway}`);
+    if (!contains6(subnet, gw)) throw invalid(`no matching subnet for gateway ${gateway}`);
+    const entry: NetworkRecord['IPAM']['Config'][number] = { Subnet: cidr6String(subnet), Gateway: gateway };
+    if (c.IPRange) {
+      const r = parseCidr6(c.IPRange);
+      if (!overlaps6(r, subnet) || r.bits < subnet.bits) throw invalid(`no matching subnet for range ${c.IPRange}`);
+      entry.IPRange = cidr6String(r);
+    }
+    if (c.AuxiliaryAddresses) entry.AuxiliaryAddresses = c.AuxiliaryAddresses;
+    return [entry];
   }
 
   /** Containers with an endpoint on the network (running ones: endpoints exist while they run). */
@@ -307,6 +336,10 @@ export class NetworkManager {
       const exists = await run('ip', ['link', 'show', n.bridge!]).then(() => true, () => false);
       if (!exists) await run('ip', ['link', 'add', 'name', n.bridge!, ...(n.Driver === 'overlay' ? ['mtu', String(OVERLAY_MTU)] : []), 'type', 'bridge']);
       await run('ip', ['addr', 'replace', `${c.Gateway}/${prefix}`, 'dev', n.bridge!]);
+      for (const c6 of v6Configs(n)) {
+        await fsp.writeFile(`/proc/sys/net/ipv6/conf/${n.bridge}/disable_ipv6`, '0').catch(() => undefined);
+        await run('ip', ['-6', 'addr', 'replace', `${c6.Gateway}/${c6.Subnet.split('/')[1]}`, 'dev', n.bridge!, 'nodad']);
+      }
       // A bridge left to itself takes the lowest MAC of its ports, so it changes whenever a
       // container comes or goes, and the others keep sending to the old one until their ARP
       // entry expires: no DNS, no gateway for seconds after a recreate. Fixed, as Docker's.
@@ -318,6 +351,7 @@ export class NetworkManager {
       }
       await run('ip', ['link', 'set', n.bridge!, 'up']);
       await fsp.writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch(() => undefined);
+      if (v6Configs(n).length) await fsp.writeFile('/proc/sys/net/ipv6/conf/all/forwarding', '1').catch(() => undefined);
       this.up.add(n.Id);
       await applyFirewall(this.activeNetworks());
       if (!n.builtin) await this.dns.start(n.Id, c.Gateway, !n.Internal);
@@ -332,6 +366,18 @@ export class NetworkManager {
       range.rangeStart = firstHost(r);
       range.rangeEnd = formatLast(r);
     }
+    const ranges: Record<string, string>[][] = [[range]];
+    const routes: { dst: string }[] = n.Internal ? [] : [{ dst: '0.0.0.0/0' }];
+    for (const c6 of v6Configs(n)) {
+      const r6: Record<string, string> = { subnet: c6.Subnet, gateway: c6.Gateway };
+      if (c6.IPRange) {
+        const r = parseCidr6(c6.IPRange);
+        r6.rangeStart = formatIPv6(r.base + 1n);
+        r6.rangeEnd = lastHost6(r);
+      }
+      ranges.push([r6]);
+      if (!n.Internal) routes.push({ dst: '::/0' });
+    }
     const plugins: CniConfList['plugins'] = [
       {
         type: 'bridge',
@@ -343,8 +389,8 @@ export class NetworkManager {
         ipam: {
           type: 'host-local',
           dataDir: path.join(this.dir, 'ipam'),
-          ranges: [[range]],
-          routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }],
+          ranges,
+          routes,
         },
         capabilities: { ips: true, mac: true },
       },
@@ -394,7 +440,7 @@ export class NetworkManager {
       if (clash) throw conflict(`network with name ${def.Name} already exists on this node`);
       // the manager checked its own networks only: one of this node's may hold the subnet
       const subnet = parseCidr(def.subnet);
-      const taken = this.list().find((n) => n.IPAM.Config.some((c) => overlaps(parseCidr(c.Subnet), subnet)));
+      const taken = this.list().find((n) => v4Configs(n).some((c) => overlaps(parseCidr(c.Subnet), subnet)));
       if (taken) throw new BerthError('FORBIDDEN', `overlay network ${def.Name} (${def.subnet}) overlaps network ${taken.Name} (${taken.IPAM.Config[0].Subnet}) on this node`);
       const rec: NetworkRecord = {
         Id: def.Id,
@@ -484,6 +530,7 @@ export class NetworkManager {
     if (n.Driver !== 'bridge' && n.Driver !== 'overlay') throw invalid(`container cannot be connected to network ${n.Name}: ${n.Driver} networks take no endpoints`);
     await this.ensureUp(n);
     const capabilityArgs: Record<string, unknown> = {};
+    const ips: string[] = [];
     const ip = epReq.IPAMConfig?.IPv4Address;
     if (ip) {
       const addr = parseIPv4(ip);
@@ -492,10 +539,23 @@ export class NetworkManager {
       if (n.builtin) throw invalid('user specified IP address is supported on user defined networks only');
       if (!contains(subnet, addr)) throw invalid(`no configured subnet or ip-range contain the IP address ${ip}`);
       if (this.endpointsOn(n.Id).some((e) => e.endpoint.ipAddress === ip)) throw new BerthError('FORBIDDEN', 'Address already in use');
-      capabilityArgs.ips = [`${ip}/${subnet.bits}`];
+      ips.push(`${ip}/${subnet.bits}`);
       // the peers of an overlay know an endpoint's MAC from its address
       if (n.Driver === 'overlay') capabilityArgs.mac = macForIP(ip);
     }
+    const ip6 = epReq.IPAMConfig?.IPv6Address;
+    if (ip6) {
+      const addr = parseIPv6(ip6);
+      const subnet = v6Configs(n).map((c) => parseCidr6(c.Subnet))[0];
+      if (addr === undefined) throw invalid(`invalid IPv6 address: ${ip6}`);
+      if (n.builtin) throw invalid('user specified IP address is supported on user defined networks only');
+      if (!subnet || !contains6(subnet, addr)) throw invalid(`no configured subnet or ip-range contain the IP address ${ip6}`);
+      if (this.endpointsOn(n.Id).some((e) => e.endpoint.ipv6Address && parseIPv6(e.endpoint.ipv6Address) === addr)) throw new BerthError('FORBIDDEN', 'Address already in use');
+      ips.push(`${formatIPv6(addr)}/${subnet.bits}`);
+    }
+    if (ips.length) capabilityArgs.ips = ips;
+    // an overlay's MAC is its address's (its peers are programmed so); a bridge takes the one asked for
+    if (epReq.MacAddress && n.Driver === 'bridge') capabilityArgs.mac = epReq.MacAddress;
     if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
     let result: CniResult;
     try {
@@ -506,8 +566,13 @@ export class NetworkManager {
       if (/no IP addresses available/i.test(msg)) throw new BerthError('FORBIDDEN', `no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
       throw e;
     }
-    const addr = result.ips?.[0];
+    const addr = result.ips?.find((a) => !a.address.includes(':'));
+    const addr6 = result.ips?.find((a) => a.address.includes(':'));
     if (!addr) throw new BerthError('SYSTEM', `network ${n.Name}: the CNI plugins gave no address`);
+    // link-local addresses are the endpoint's too, beside the one IPAM gave (not leased: link-local)
+    for (const ll of epReq.IPAMConfig?.LinkLocalIPs ?? []) {
+      await run('nsenter', [`--net=${netns}`, 'ip', 'addr', 'add', `${ll}/${ll.includes(':') ? 64 : 16}`, 'dev', ifName]);
+    }
     const [ipAddress, prefix] = addr.address.split('/');
     const iface = result.interfaces?.find((i) => i.name === ifName && i.sandbox);
     const endpoint: Endpoint = {
@@ -518,7 +583,11 @@ export class NetworkManager {
       prefixLen: Number(prefix),
       gateway: addr.gateway ?? n.IPAM.Config[0].Gateway,
       mac: iface?.mac ?? '',
+      ...(addr6
+        ? { ipv6Address: formatIPv6(parseIPv6(addr6.address.split('/')[0])!), ipv6PrefixLen: Number(addr6.address.split('/')[1]), ipv6Gateway: addr6.gateway ?? v6Configs(n)[0]?.Gateway ?? '' }
+        : {}),
       aliases: n.builtin ? [] : [...(epReq.Aliases ?? [])],
+      links: n.builtin || !epReq.Links?.length ? undefined : [...epReq.Links],
       result,
     };
     this.o.events.publish('network', 'connect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
@@ -600,7 +669,8 @@ export class NetworkManager {
         continue;
       }
       for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        // host-local's lease files are named by the address (IPv4 or IPv6)
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f) && !/^[0-9a-f:]+$/i.test(f)) continue;
         const owner = (await fsp.readFile(path.join(dir, f), 'utf8').catch(() => '')).split(/\s/)[0];
         if (owner && !live.has(owner)) await fsp.rm(path.join(dir, f), { force: true });
       }
@@ -663,7 +733,7 @@ export class NetworkManager {
   // ---- DNS -------------------------------------------------------------------------
 
   private members(networkId: string): { id: string; name: string; aliases: string[]; ip: string }[] {
-    return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress }));
+    return this.endpointsOn(networkId).map((e) => ({ id: e.containerId, name: e.name, aliases: e.endpoint.aliases, ip: e.endpoint.ipAddress, links: e.endpoint.links }));
   }
 
   /** An overlay's DNS also knows the endpoints on other nodes; a local one wins a shared address. */
@@ -707,6 +777,8 @@ function formatLast(c: Cidr): string {
   return [last >>> 24, (last >>> 16) & 255, (last >>> 8) & 255, last & 255].join('.');
 }
 
+type IpamConfigBody = NonNullable<NonNullable<NetworkCreateBody['IPAM']>['Config']>[number];
+
 /** POST /networks/create, as the API takes it. */
 export interface NetworkCreateBody {
   Name?: string;
@@ -718,4 +790,13 @@ export interface NetworkCreateBody {
   Options?: Record<string, string>;
   IPAM?: { Driver?: string; Options?: Record<string, string>; Config?: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }[] };
   CheckDuplicate?: boolean;
+}
+
+/** A network's IPv4 subnets (the first is its main one: bridges and DNS live there). */
+export function v4Configs(n: NetworkRecord): NetworkRecord['IPAM']['Config'] {
+  return n.IPAM.Config.filter((c) => !c.Subnet.includes(':'));
+}
+
+export function v6Configs(n: NetworkRecord): NetworkRecord['IPAM']['Config'] {
+  return n.IPAM.Config.filter((c) => c.Subnet.includes(':'));
 }

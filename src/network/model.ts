@@ -29,7 +29,12 @@ export interface NetworkRecord {
 /** What a container asked for on one network (NetworkingConfig.EndpointsConfig, network connect). */
 export interface EndpointRequest {
   Aliases?: string[];
-  IPAMConfig?: { IPv4Address?: string };
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] };
+  /** `container:alias` (or `container`): on a user-defined network, alias resolves to container for this one only */
+  Links?: string[];
+  /** kept and shown as sent: the bridge driver has no endpoint options of its own */
+  DriverOpts?: Record<string, string>;
+  MacAddress?: string;
 }
 
 /** A container's interface on one network while its sandbox exists. */
@@ -40,8 +45,14 @@ export interface Endpoint {
   ipAddress: string;
   prefixLen: number;
   gateway: string;
+  /** on an IPv6 network: the endpoint's IPv6 address, its prefix and gateway */
+  ipv6Address?: string;
+  ipv6PrefixLen?: number;
+  ipv6Gateway?: string;
   mac: string;
   aliases: string[];
+  /** `container:alias` links this endpoint's DNS answers for its own container only */
+  links?: string[];
   /** the CNI result of ADD, handed back to DEL */
   result: CniResult;
 }

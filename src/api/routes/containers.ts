@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import { invalid } from '../../common/errors';
+import { conflict, invalid, notFound } from '../../common/errors';
 import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
 import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
@@ -131,7 +131,15 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
   });
 
   router.add('DELETE', '/containers/:id', async ({ res, params, query }) => {
+    // a link's name is `parent/alias`: a container's own name is not a link to remove
+    if (queryBool(query, 'link')) throw conflict('Conflict, cannot remove the default link name of the container');
     await m.remove(params.id, { force: queryBool(query, 'force'), volumes: queryBool(query, 'v') });
+    sendNoContent(res);
+  });
+
+  router.add('DELETE', '/containers/:parent/:alias', async ({ res, params, query }) => {
+    if (!queryBool(query, 'link')) throw notFound(`No such container: ${params.parent}/${params.alias}`);
+    await m.removeLink(params.parent, params.alias);
     sendNoContent(res);
   });
 

@@ -4,7 +4,8 @@ import { acceptFilters, ACCEPTED_FILTERS, filterBool, labelsMatch, pruneLabelsMa
 import { queryFilters, readJSONBody, sendJSON } from '../respond';
 import type { ContainerManager } from '../../container/manager';
 import type { NetworkCreateBody, NetworkManager } from '../../network/manager';
-import type { EndpointRequest, NetworkRecord } from '../../network/model';
+import type { NetworkRecord } from '../../network/model';
+import { endpointRequest, type EndpointSettingsBody } from '../../network/endpoint-request';
 import type { ClusterNetwork } from '../../swarm/cluster/model';
 import { findNetwork, overlayJSON, type OverlayCreateBody } from '../../swarm/cluster/networks';
 
@@ -33,7 +34,7 @@ export function networkJSON(n: NetworkRecord, m: NetworkManager, withContainers:
         EndpointID: e.endpoint.endpointId,
         MacAddress: e.endpoint.mac,
         IPv4Address: `${e.endpoint.ipAddress}/${e.endpoint.prefixLen}`,
-        IPv6Address: '',
+        IPv6Address: e.endpoint.ipv6Address ? `${e.endpoint.ipv6Address}/${e.endpoint.ipv6PrefixLen}` : '',
       };
     }
   }
@@ -121,7 +122,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
       const swarm = d.swarm();
       if (!swarm?.local) throw unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
       const local = m.list().filter((n) => n.Scope === 'local');
-      return sendJSON(res, 201, await swarm.createNetwork(body, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet)), local.map((n) => n.Name)));
+      return sendJSON(res, 201, await swarm.createNetwork(body, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet).filter((sub) => !sub.includes(':'))), local.map((n) => n.Name)));
     }
     sendJSON(res, 201, await m.create(body));
   });
@@ -139,15 +140,11 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
   });
 
   router.add('POST', '/networks/:id/connect', async ({ req, res, params }) => {
-    const body = await readJSONBody<{ Container?: string; EndpointConfig?: EndpointRequest | null }>(req);
+    const body = await readJSONBody<{ Container?: string; EndpointConfig?: EndpointSettingsBody | null }>(req);
     if (!body.Container) throw invalid('container is required');
     const n = m.get(params.id);
     if (!d.containers.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
-    const cfg = body.EndpointConfig ?? {};
-    await d.containers.connectNetwork(body.Container, n.Name, {
-      Aliases: cfg.Aliases ?? undefined,
-      IPAMConfig: cfg.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : undefined,
-    });
+    await d.containers.connectNetwork(body.Container, n.Name, endpointRequest(body.EndpointConfig));
     res.writeHead(200, { 'Content-Length': 0 });
     res.end();
   });
@@ -157,7 +154,8 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     if (!body.Container) throw invalid('container is required');
     const n = m.get(params.id);
     if (!d.containers.find(body.Container)) throw notFound(`No such container: ${body.Container}`);
-    await d.containers.disconnectNetwork(body.Container, n.Name, body.Force === true);
+    // Force matters only for an endpoint whose container is gone, and berth keeps none such
+    await d.containers.disconnectNetwork(body.Container, n.Name);
     res.writeHead(200, { 'Content-Length': 0 });
     res.end();
   });
