@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { validateServiceSpec } from '../../src/swarm/cluster/control';
+import { cluster, validateServiceSpec } from '../../src/swarm/cluster/control';
+import { BerthError } from '../../src/common/errors';
 import { asItsServiceDefines } from '../../src/swarm/cluster/agent';
 import type { Service, ServiceSpec, Task } from '../../src/swarm/cluster/model';
 
@@ -24,4 +25,16 @@ test('an agent runs a task with its service\'s spec, not the one written in the 
   assert.deepEqual(asItsServiceDefines(task(2), svc)?.Spec, v2);
   assert.deepEqual(asItsServiceDefines(task(1), svc)?.Spec, v1);
   assert.equal(asItsServiceDefines(task(0), svc), undefined);
+});
+
+test('an etcd that lost quorum reads as no leader, whichever way the request failed', async () => {
+  for (const msg of ['no answer within 5000 ms', 'socket hang up', 'read ECONNRESET', 'etcdserver: request timed out', 'connect ECONNREFUSED 10.0.0.1:2379']) {
+    await assert.rejects(
+      cluster(() => Promise.reject(new Error(msg))),
+      (e: unknown) => e instanceof BerthError && e.status === 503 && /The swarm does not have a leader/.test(e.message),
+      msg,
+    );
+  }
+  // a refusal of berth's own (a status) is not mistaken for a lost quorum
+  await assert.rejects(cluster(() => Promise.reject(new BerthError('NOT_FOUND', 'service x not found: socket hang up'))), (e: unknown) => e instanceof BerthError && e.status === 404);
 });

@@ -23,7 +23,7 @@ export async function cluster<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     const msg = (e as Error).message ?? '';
-    if (/timed? ?out|ECONNREFUSED|no leader|unavailable|EHOSTUNREACH|ETIMEDOUT|etcdserver/i.test(msg) && !(e as { status?: number }).status) throw unavailable(NO_LEADER);
+    if (/timed? ?out|no answer within|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|no leader|unavailable|EHOSTUNREACH|ETIMEDOUT|etcdserver/i.test(msg) && !(e as { status?: number }).status) throw unavailable(NO_LEADER);
     throw e;
   }
 }
