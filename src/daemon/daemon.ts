@@ -10,6 +10,8 @@ import { Distribution } from '../distribution/service';
 import { NetworkManager } from '../network/manager';
 import { registerNetworkRoutes } from '../api/routes/networks';
 import { registerVolumeRoutes } from '../api/routes/volumes';
+import { registerPluginRoutes } from '../api/routes/plugins';
+import { PluginStore } from '../plugin/store';
 import { registerHousekeepingRoutes } from '../api/routes/housekeeping';
 import { registerStatsRoutes } from '../api/routes/stats';
 import { HealthMonitor } from '../container/health';
@@ -144,6 +146,7 @@ export class Daemon {
     registerDistributionRoutes(router, { distribution, events });
     registerNetworkRoutes(router, { network, containers, swarm: () => swarm });
     registerVolumeRoutes(router, { volumes, containers, events });
+    registerPluginRoutes(router, { plugins: await PluginStore.open(path.join(c.dataRoot, 'plugins')), events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
     registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });

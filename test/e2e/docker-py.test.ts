@@ -25,8 +25,6 @@ const EXCEPTIONS: Record<string, Exception> = {
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
   'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
-  'api_plugin_test.PluginTest::test_create_plugin': { kind: 'not-yet', reason: 'plugin API' },
-  'api_plugin_test.PluginTest::test_plugin_privileges': { kind: 'not-yet', reason: 'plugin API' },
   'api_service_test.ServiceTest::test_create_service_global_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
   'api_service_test.ServiceTest::test_create_service_replicated_job_mode': { kind: 'not-yet', reason: 'swarm: jobs' },
   'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
