@@ -209,7 +209,7 @@ test('a failed job task is retried; a global job runs once on the node; a job ca
     assert.deepEqual(tasks.map((t) => t.Status.State).sort(), ['complete', 'failed']);
     await until('gjob completed on the node', async () => ((await tasksOf('gjob')).some((t) => t.Status.State === 'complete') ? true : undefined), 60_000);
     assert.equal((await tasksOf('gjob')).length, 1, 'once, not again');
-    assert.deepEqual(await statusOf('gjob'), { RunningTasks: 0, DesiredTasks: 1, CompletedTasks: 1 });
+    assert.deepEqual(await statusOf('gjob'), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
     const g = await json('GET', `/services/${global.ID}`);
     const change = await d.api('POST', `/services/${global.ID}/update?version=${g.Version.Index}`, { ...g.Spec, Mode: { Global: {} } });
     assert.equal(change.status, 400, change.body);
@@ -218,5 +218,34 @@ test('a failed job task is retried; a global job runs once on the node; a job ca
     await d.api('DELETE', `/services/${svc.ID}`);
     await d.api('DELETE', `/services/${global.ID}`);
     execFileSync('rm', ['-rf', dir]);
+  }
+});
+
+test('jobs through the CLIs: --mode replicated-job --max-concurrent, --mode global-job; service ls shows completions as docker does', async () => {
+  const created = await d.docker(['service', 'create', '--detach', '--name', 'clijob', '--mode', 'replicated-job', '--max-concurrent', '2', '--replicas', '3', 'busybox', 'true']);
+  assert.equal(created.code, 0, created.stderr);
+  const own = await d.berth(['service', 'create', '--detach', '--name', 'berthjob', '--mode', 'global-job', 'busybox', 'true']);
+  assert.equal(own.code, 0, own.stderr);
+  try {
+    const spec = (await json('GET', '/services/clijob')).Spec;
+    assert.deepEqual(spec.Mode, { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } });
+    const berthSpec = (await json('GET', '/services/berthjob')).Spec;
+    assert.deepEqual(berthSpec.Mode, { GlobalJob: {} });
+    const ls = await until('both jobs completed in service ls', async () => {
+      const r = await d.docker(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
+      if (r.stdout.includes('clijob replicated job 0/0 (3/3 completed)') && r.stdout.includes('berthjob global job 0/0 (1/1 completed)')) return r.stdout;
+      throw new Error(r.stdout + r.stderr);
+    }, 60_000);
+    const mine = await d.berth(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
+    assert.equal(mine.stdout.split('\n').filter((l) => l.includes('job')).sort().join('\n'), ls.split('\n').filter((l) => l.includes('job')).sort().join('\n'));
+    const scale = await d.docker(['service', 'scale', 'berthjob=2']);
+    assert.notEqual(scale.code, 0);
+    assert.match(scale.stderr, /scale can only be used with replicated or replicated-job mode/);
+    const wrong = await d.berth(['service', 'create', '--detach', '--max-concurrent', '2', 'busybox', 'true']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /max-concurrent can only be used with replicated-job mode/);
+  } finally {
+    await d.api('DELETE', '/services/clijob');
+    await d.api('DELETE', '/services/berthjob');
   }
 });

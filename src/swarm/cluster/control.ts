@@ -273,8 +273,9 @@ export function serviceStatus(svc: Service, snap: Snapshot): { RunningTasks: num
     const current = mine.filter((t) => (t.JobIteration?.Index ?? 0) === iteration);
     const completed = current.filter((t) => t.Status.State === 'complete').length;
     const wanted = current.filter((t) => t.DesiredState === 'running').length;
-    // a replicated job wants as many at once as it may run and has left to do; a global job one per node it runs on
-    const desired = svc.Spec.Mode?.ReplicatedJob ? Math.min(jobLimits(svc.Spec).maxConcurrent, Math.max(0, jobLimits(svc.Spec).totalCompletions - completed)) : wanted + completed;
+    // a replicated job wants as many at once as it may run and has left to do; a global job
+    // the tasks not completed yet (the docker CLI adds the completed ones for its total)
+    const desired = svc.Spec.Mode?.ReplicatedJob ? Math.min(jobLimits(svc.Spec).maxConcurrent, Math.max(0, jobLimits(svc.Spec).totalCompletions - completed)) : wanted;
     return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
   }
   const desired = isGlobal(svc.Spec) ? mine.filter((t) => t.DesiredState === 'running').length : replicasOf(svc.Spec);
