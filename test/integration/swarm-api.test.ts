@@ -140,3 +140,112 @@ test('a templated config keeps its Templating and is rendered into the task as D
     await d.api('DELETE', `/services/${svc.ID}`);
   }
 });
+
+interface JobTask { ID: string; Slot?: number; NodeID: string; DesiredState: string; JobIteration?: { Index: number }; Status: { State: string } }
+
+async function tasksOf(service: string): Promise<JobTask[]> {
+  return json('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`);
+}
+
+async function statusOf(name: string): Promise<{ RunningTasks: number; DesiredTasks: number; CompletedTasks: number }> {
+  const all = (await json('GET', '/services?status=true')) as { Spec: { Name: string }; ServiceStatus: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } }[];
+  return all.find((s) => s.Spec.Name === name)!.ServiceStatus;
+}
+
+test('a replicated job runs its tasks to TotalCompletions, at most MaxConcurrent at once; an update runs it again', async () => {
+  const svc = await json('POST', '/services/create', {
+    Name: 'repjob',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sh', '-c', 'sleep 0.5'] } },
+    Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } },
+  }, 201);
+  try {
+    const created = await json('GET', `/services/${svc.ID}`);
+    assert.deepEqual(created.Spec.Mode, { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } });
+    assert.equal(created.JobStatus.JobIteration.Index, 0);
+    assert.ok(Date.parse(created.JobStatus.LastExecution) > 0, created.JobStatus.LastExecution);
+    let most = 0;
+    await until('3 completed tasks of repjob', async () => {
+      const tasks = await tasksOf('repjob');
+      most = Math.max(most, tasks.filter((t) => t.DesiredState === 'running').length);
+      return tasks.filter((t) => t.Status.State === 'complete').length >= 3 ? tasks : undefined;
+    }, 60_000);
+    assert.ok(most <= 2, `at most MaxConcurrent tasks at once, saw ${most}`);
+    const tasks = await tasksOf('repjob');
+    assert.equal(tasks.length, 3, 'no task beyond TotalCompletions');
+    assert.deepEqual(tasks.map((t) => [t.Status.State, t.DesiredState, t.JobIteration?.Index]), Array(3).fill(['complete', 'shutdown', 0]));
+    assert.deepEqual(tasks.map((t) => t.Slot).sort(), [1, 2, 3]);
+    assert.deepEqual(await statusOf('repjob'), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 3 });
+
+    // as Docker's: updating a job runs it again, as a new iteration
+    const r = await d.api('POST', `/services/${svc.ID}/update?version=${created.Version.Index}`, { ...created.Spec, Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } });
+    assert.equal(r.status, 200, r.body);
+    const updated = await json('GET', `/services/${svc.ID}`);
+    assert.equal(updated.JobStatus.JobIteration.Index, 1);
+    await until('a completed task of the second iteration', async () => ((await tasksOf('repjob')).some((t) => t.JobIteration?.Index === 1 && t.Status.State === 'complete') ? true : undefined), 60_000);
+    assert.equal((await statusOf('repjob')).CompletedTasks, 1);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
+
+test('a failed job task is retried; a global job runs once on the node; a job cannot become a service', async () => {
+  // fails until its second try: the marker file lives on the host bind mount
+  const dir = execFileSync('mktemp', ['-d', '/tmp/berth-job-XXXXXX']).toString().trim();
+  const svc = await json('POST', '/services/create', {
+    Name: 'retryjob',
+    TaskTemplate: {
+      ContainerSpec: { Image: 'busybox', Command: ['sh', '-c', 'test -e /m/tried || { touch /m/tried; exit 3; }'], Mounts: [{ Type: 'bind', Source: dir, Target: '/m' }] },
+      RestartPolicy: { Delay: 0 },
+    },
+    Mode: { ReplicatedJob: {} },
+  }, 201);
+  const global = await json('POST', '/services/create', { Name: 'gjob', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['true'] } }, Mode: { GlobalJob: {} } }, 201);
+  try {
+    assert.deepEqual((await json('GET', `/services/${svc.ID}`)).Spec.Mode, { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } });
+    const tasks = await until('retryjob completed after a failure', async () => {
+      const ts = await tasksOf('retryjob');
+      return ts.some((t) => t.Status.State === 'complete') ? ts : undefined;
+    }, 60_000);
+    assert.deepEqual(tasks.map((t) => t.Status.State).sort(), ['complete', 'failed']);
+    await until('gjob completed on the node', async () => ((await tasksOf('gjob')).some((t) => t.Status.State === 'complete') ? true : undefined), 60_000);
+    assert.equal((await tasksOf('gjob')).length, 1, 'once, not again');
+    assert.deepEqual(await statusOf('gjob'), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
+    const g = await json('GET', `/services/${global.ID}`);
+    const change = await d.api('POST', `/services/${global.ID}/update?version=${g.Version.Index}`, { ...g.Spec, Mode: { Global: {} } });
+    assert.equal(change.status, 400, change.body);
+    assert.match(change.body, /service mode change is not allowed/);
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+    await d.api('DELETE', `/services/${global.ID}`);
+    execFileSync('rm', ['-rf', dir]);
+  }
+});
+
+test('jobs through the CLIs: --mode replicated-job --max-concurrent, --mode global-job; service ls shows completions as docker does', async () => {
+  const created = await d.docker(['service', 'create', '--detach', '--name', 'clijob', '--mode', 'replicated-job', '--max-concurrent', '2', '--replicas', '3', 'busybox', 'true']);
+  assert.equal(created.code, 0, created.stderr);
+  const own = await d.berth(['service', 'create', '--detach', '--name', 'berthjob', '--mode', 'global-job', 'busybox', 'true']);
+  assert.equal(own.code, 0, own.stderr);
+  try {
+    const spec = (await json('GET', '/services/clijob')).Spec;
+    assert.deepEqual(spec.Mode, { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } });
+    const berthSpec = (await json('GET', '/services/berthjob')).Spec;
+    assert.deepEqual(berthSpec.Mode, { GlobalJob: {} });
+    const ls = await until('both jobs completed in service ls', async () => {
+      const r = await d.docker(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
+      if (r.stdout.includes('clijob replicated job 0/0 (3/3 completed)') && r.stdout.includes('berthjob global job 0/0 (1/1 completed)')) return r.stdout;
+      throw new Error(r.stdout + r.stderr);
+    }, 60_000);
+    const mine = await d.berth(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
+    assert.equal(mine.stdout.split('\n').filter((l) => l.includes('job')).sort().join('\n'), ls.split('\n').filter((l) => l.includes('job')).sort().join('\n'));
+    const scale = await d.docker(['service', 'scale', 'berthjob=2']);
+    assert.notEqual(scale.code, 0);
+    assert.match(scale.stderr, /scale can only be used with replicated or replicated-job mode/);
+    const wrong = await d.berth(['service', 'create', '--detach', '--max-concurrent', '2', 'busybox', 'true']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /max-concurrent can only be used with replicated-job mode/);
+  } finally {
+    await d.api('DELETE', '/services/clijob');
+    await d.api('DELETE', '/services/berthjob');
+  }
+});

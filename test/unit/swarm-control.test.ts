@@ -7,9 +7,11 @@ import type { Service, ServiceSpec, Task } from '../../src/swarm/cluster/model';
 
 const spec = (o: Partial<ServiceSpec>): ServiceSpec => ({ Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, ...o });
 
-test('service specs: a job is refused rather than run as a service; replicas must be whole and not negative', () => {
-  assert.throws(() => validateServiceSpec(spec({ Mode: { ReplicatedJob: { TotalCompletions: 3 } } as ServiceSpec['Mode'] })), /does not run jobs/);
-  assert.throws(() => validateServiceSpec(spec({ Mode: { GlobalJob: {} } as ServiceSpec['Mode'] })), /does not run jobs/);
+test('service specs: jobs are accepted with whole limits; one mode only; replicas must be whole and not negative', () => {
+  validateServiceSpec(spec({ Mode: { ReplicatedJob: { TotalCompletions: 3 } } }));
+  validateServiceSpec(spec({ Mode: { GlobalJob: {} } }));
+  assert.throws(() => validateServiceSpec(spec({ Mode: { ReplicatedJob: { MaxConcurrent: -1 } } })), /MaxConcurrent must be a non-negative integer/);
+  assert.throws(() => validateServiceSpec(spec({ Mode: { GlobalJob: {}, Replicated: { Replicas: 1 } } })), /service mode is not valid/);
   assert.throws(() => validateServiceSpec(spec({ Mode: { Replicated: { Replicas: -1 } } })), /invalid replicas value -1/);
   assert.throws(() => validateServiceSpec(spec({ Mode: { Replicated: { Replicas: 1.5 } } })), /invalid replicas value/);
   assert.throws(() => validateServiceSpec(spec({ TaskTemplate: { ContainerSpec: { Image: '' } } })), /image reference must be provided/);

@@ -165,3 +165,31 @@ test('an update is completed only after the new tasks ran for the monitor period
   const late = reconcile(view({ nodes, services: [svc], tasks: [fresh], now: T0 + 2500 }));
   assert.equal(late.services.get('web')?.UpdateStatus?.State, 'completed');
 });
+
+test('a replicated job runs MaxConcurrent at a time until TotalCompletions completed; a failure is retried', () => {
+  const nodes = [node('a'), node('b')];
+  const job = service('job', { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } }, { JobStatus: { JobIteration: { Index: 0 }, LastExecution: '' } });
+  const first = reconcile(view({ nodes, services: [job] }));
+  assert.deepEqual(first.create.map((t) => t.Slot), [1, 2]);
+  assert.ok(first.create.every((t) => t.JobIteration?.Index === 0));
+  const it0 = { JobIteration: { Index: 0 } };
+  const done = task('job', 1, 'a', 'complete', it0);
+  const failed = task('job', 2, 'b', 'failed', { ...it0, Status: { Timestamp: new Date(T0 - 10_000).toISOString(), State: 'failed', Message: '' } });
+  const next = reconcile(view({ nodes, services: [job], tasks: [done, failed] }));
+  assert.equal(next.patch.get(done.ID)?.DesiredState, 'shutdown', 'a completed task is ended, not restarted');
+  assert.deepEqual(next.create.map((t) => t.Slot).sort(), [2, 3], 'the failed slot again, and the next one');
+  const all = [1, 2, 3, 4, 5].map((s) => task('job', s, 'a', 'complete', { ...it0, DesiredState: 'shutdown' }));
+  assert.equal(reconcile(view({ nodes, services: [job], tasks: all })).create.length, 0, 'done after TotalCompletions');
+  const rerun = { ...job, JobStatus: { JobIteration: { Index: 1 }, LastExecution: '' } };
+  assert.equal(reconcile(view({ nodes, services: [rerun], tasks: all })).create.length, 2, 'a new iteration runs again');
+  const none = service('job', { Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, RestartPolicy: { Condition: 'none' } } });
+  assert.equal(reconcile(view({ nodes, services: [none], tasks: [task('job', 1, 'a', 'failed', { DesiredState: 'shutdown' })] })).create.length, 0);
+});
+
+test('a global job runs once on each eligible node', () => {
+  const nodes = [node('a'), node('b'), node('c', { availability: 'drain' })];
+  const job = service('gj', { Mode: { GlobalJob: {} } });
+  assert.deepEqual(reconcile(view({ nodes, services: [job] })).create.map((t) => t.NodeID).sort(), ['a', 'b']);
+  const p = reconcile(view({ nodes, services: [job], tasks: [task('gj', undefined, 'a', 'complete'), task('gj', undefined, 'b', 'running')] }));
+  assert.equal(p.create.length, 0);
+});

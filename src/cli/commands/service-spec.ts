@@ -141,6 +141,7 @@ export const commonServiceFlags: FlagDef[] = [
   boolFlag('no-resolve-image', 'Do not query the registry to resolve image digest and supported platforms'),
   boolFlag('quiet', 'Suppress progress output', 'q'),
   boolFlag('read-only', "Mount the container's root filesystem as read only"),
+  { name: 'max-concurrent', type: 'uint', help: 'Number of job tasks to run concurrently (default equal to --replicas)', parse: (v) => uintValue(v) },
   { name: 'replicas', type: 'uint', help: 'Number of tasks', parse: (v) => uintValue(v) },
   { name: 'replicas-max-per-node', type: 'uint64', help: 'Maximum number of tasks per node (default 0 = unlimited)', parse: (v) => uintValue(v) },
   { name: 'reserve-cpu', type: 'decimal', help: 'Reserve CPUs', parse: parseNanoCpus },
@@ -370,6 +371,8 @@ export function buildCreateSpec(p: ParsedFlags, env: NodeJS.ProcessEnv): Service
 
   const mode = v.mode as string;
   const replicas = p.changed.has('replicas') ? (v.replicas as number) : undefined;
+  const maxConcurrent = p.changed.has('max-concurrent') ? (v['max-concurrent'] as number) : undefined;
+  if (maxConcurrent !== undefined && mode !== 'replicated-job') throw new StatusError('max-concurrent can only be used with replicated-job mode', 1);
   switch (mode) {
     case 'replicated':
       spec.Mode = { Replicated: replicas === undefined ? {} : { Replicas: replicas } };
@@ -379,7 +382,8 @@ export function buildCreateSpec(p: ParsedFlags, env: NodeJS.ProcessEnv): Service
       spec.Mode = { Global: {} };
       break;
     case 'replicated-job':
-      spec.Mode = { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: replicas ?? 1 } };
+      // as Docker's CLI: as many at once as there are to do, unless told otherwise
+      spec.Mode = { ReplicatedJob: { MaxConcurrent: maxConcurrent ?? replicas, TotalCompletions: replicas } };
       break;
     case 'global-job':
       if (replicas !== undefined) throw new StatusError('replicas can only be used with replicated or replicated-job mode', 1);
@@ -466,6 +470,10 @@ export function applyUpdateFlags(spec: ServiceSpec, p: ParsedFlags): void {
     if (spec.Mode?.Replicated) spec.Mode.Replicated.Replicas = v.replicas as number;
     else if (spec.Mode?.ReplicatedJob) spec.Mode.ReplicatedJob.TotalCompletions = v.replicas as number;
     else throw new StatusError('replicas can only be used with replicated or replicated-job mode', 1);
+  }
+  if (has('max-concurrent')) {
+    if (!spec.Mode?.ReplicatedJob) throw new StatusError('max-concurrent can only be used with replicated-job mode', 1);
+    spec.Mode.ReplicatedJob.MaxConcurrent = v['max-concurrent'] as number;
   }
   if (has('env-add') || has('env-rm')) {
     const envKey = (e: string) => e.split('=')[0];

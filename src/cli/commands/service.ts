@@ -96,8 +96,9 @@ export class ServiceContext {
   Mode(): string {
     const m = this._s.Spec?.Mode ?? {};
     if (m.Global) return 'global';
-    if (m.ReplicatedJob) return 'replicated-job';
-    if (m.GlobalJob) return 'global-job';
+    // as the docker CLI prints them (the flag's words have a dash, the column's a space)
+    if (m.ReplicatedJob) return 'replicated job';
+    if (m.GlobalJob) return 'global job';
     return 'replicated';
   }
   Replicas(): string {
@@ -105,7 +106,8 @@ export class ServiceContext {
     const { running, desired } = this._counts;
     let s = `${running}/${desired}`;
     if (m.ReplicatedJob) s += ` (${this._counts.completed ?? 0}/${m.ReplicatedJob.TotalCompletions ?? 1} completed)`;
-    else if (m.GlobalJob) s += ` (${this._counts.completed ?? 0}/${desired} completed)`;
+    // a global job's total is what is left to do and what is done
+    else if (m.GlobalJob) s += ` (${this._counts.completed ?? 0}/${desired + (this._counts.completed ?? 0)} completed)`;
     const max = this._s.Spec?.TaskTemplate?.Placement?.MaxReplicas;
     if (max && m.Replicated) s += ` (max ${max} per node)`;
     return s;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound, unavailable } from '../../common/errors';
 import { labelsMatch } from '../../common/filters';
-import { isGlobal, isTerminal, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
+import { isGlobal, isJob, isTerminal, jobLimits, modeKind, replicasOf, type NodeSpec, type Service, type ServiceSpec, type SwarmNode, type Task } from './model';
 import { parseConstraint } from './scheduler';
 import { resolveServiceNetworks, serviceVips } from './networks';
 import { resolveServiceFiles } from './files';
@@ -114,10 +114,12 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   }
   const replicas = spec.Mode?.Replicated?.Replicas;
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) throw invalid(`invalid replicas value ${replicas}`);
-  if (spec.Mode?.Replicated && spec.Mode?.Global) throw invalid('rpc error: code = InvalidArgument desc = service mode is not valid');
-  // never run a job as a service that restarts forever: refused until jobs are there
-  const mode = (spec.Mode ?? {}) as Record<string, unknown>;
-  if (mode.ReplicatedJob || mode.GlobalJob) throw invalid('rpc error: code = Unimplemented desc = berth does not run jobs (replicated-job, global-job) yet');
+  const modes = ['Replicated', 'Global', 'ReplicatedJob', 'GlobalJob'] as const;
+  if (modes.filter((m) => spec.Mode?.[m]).length > 1) throw invalid('rpc error: code = InvalidArgument desc = service mode is not valid');
+  const job = spec.Mode?.ReplicatedJob;
+  for (const [field, n] of Object.entries({ MaxConcurrent: job?.MaxConcurrent, TotalCompletions: job?.TotalCompletions })) {
+    if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw invalid(`rpc error: code = InvalidArgument desc = ReplicatedJob: ${field} must be a non-negative integer`);
+  }
   for (const c of spec.TaskTemplate.Placement?.Constraints ?? []) {
     try {
       parseConstraint(c);
@@ -139,8 +141,12 @@ export function validateServiceSpec(spec: ServiceSpec): void {
 function normalizeSpec(spec: ServiceSpec, id: string): ServiceSpec {
   const out: ServiceSpec = structuredClone(spec);
   if (!out.Name) out.Name = id.slice(0, 12).replace(/^[^a-z]/, 'x');
-  if (!out.Mode || (!out.Mode.Replicated && !out.Mode.Global)) out.Mode = { Replicated: { Replicas: 1 } };
+  if (!out.Mode || (!out.Mode.Replicated && !out.Mode.Global && !out.Mode.ReplicatedJob && !out.Mode.GlobalJob)) out.Mode = { Replicated: { Replicas: 1 } };
   if (out.Mode.Replicated && out.Mode.Replicated.Replicas === undefined) out.Mode.Replicated.Replicas = 1;
+  if (out.Mode.ReplicatedJob) {
+    const { maxConcurrent, totalCompletions } = jobLimits(out);
+    out.Mode.ReplicatedJob = { MaxConcurrent: maxConcurrent, TotalCompletions: totalCompletions };
+  }
   out.Labels ??= {};
   out.TaskTemplate.ForceUpdate ??= 0;
   out.TaskTemplate.Placement ??= {};
@@ -170,6 +176,7 @@ export async function createService(store: ClusterStore, spec: ServiceSpec): Pro
   resolveServiceNetworks(norm, snap);
   resolveServiceFiles(norm, snap);
   const svc: Service = { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: norm, Endpoint: endpointOf(norm, snap.services), SpecVersion: 1 };
+  if (isJob(norm)) svc.JobStatus = { JobIteration: { Index: 0 }, LastExecution: now };
   const vips = serviceVips(norm, snap, id, undefined);
   if (vips) svc.Endpoint!.VirtualIPs = vips;
   if (!(await store.create('services', svc))) throw conflict(`service ${id} already exists`);
@@ -211,15 +218,17 @@ export async function updateService(store: ClusterStore, ref: string, version: n
   } else {
     validateServiceSpec(spec);
     if (spec.Name && spec.Name !== svc.Spec.Name) throw invalid('rpc error: code = Unimplemented desc = renaming services is not supported');
-    if (isGlobal(spec) !== isGlobal(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
+    if (modeKind(spec) !== modeKind(svc.Spec)) throw invalid('rpc error: code = Unimplemented desc = service mode change is not allowed');
     const norm = normalizeSpec({ ...spec, Name: svc.Spec.Name }, svc.ID);
     resolveServiceNetworks(norm, snap);
     resolveServiceFiles(norm, snap);
     next = { ...svc, Spec: norm, PreviousSpec: svc.Spec, Endpoint: endpointOf(norm, snap.services.filter((s) => s.ID !== svc.ID), svc.Endpoint) };
     const vips = serviceVips(norm, snap, svc.ID, svc.Endpoint?.VirtualIPs);
     if (vips) next.Endpoint!.VirtualIPs = vips;
-    // only a change of what the tasks run starts a rolling update; scaling does not
-    if (JSON.stringify(norm.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) {
+    // as swarmkit's: every update of a job runs it again, as a new iteration
+    if (isJob(norm)) next.JobStatus = { JobIteration: { Index: (svc.JobStatus?.JobIteration.Index ?? 0) + 1 }, LastExecution: new Date().toISOString() };
+    // only a change of what the tasks run starts a rolling update; scaling does not (nor a job's run)
+    else if (JSON.stringify(norm.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) {
       next.UpdateStatus = { State: 'updating', StartedAt: new Date().toISOString(), Message: 'update in progress' };
     }
   }
@@ -250,7 +259,7 @@ export function filterServices(services: Service[], f: Filters): Service[] {
     if (!labelsMatch(s.Spec.Labels, f.label)) return false;
     // berth's services are all of containers (Docker's other runtime is plugins)
     if (f.runtime && !f.runtime.includes('container')) return false;
-    if (f.mode && !f.mode.includes(isGlobal(s.Spec) ? 'global' : 'replicated')) return false;
+    if (f.mode && !f.mode.includes(modeKind(s.Spec))) return false;
     return true;
   });
 }
@@ -259,8 +268,18 @@ export function filterServices(services: Service[], f: Filters): Service[] {
 export function serviceStatus(svc: Service, snap: Snapshot): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
   const mine = snap.tasks.filter((t) => t.ServiceID === svc.ID);
   const running = mine.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running').length;
+  if (isJob(svc.Spec)) {
+    const iteration = svc.JobStatus?.JobIteration.Index ?? 0;
+    const current = mine.filter((t) => (t.JobIteration?.Index ?? 0) === iteration);
+    const completed = current.filter((t) => t.Status.State === 'complete').length;
+    const wanted = current.filter((t) => t.DesiredState === 'running').length;
+    // a replicated job wants as many at once as it may run and has left to do; a global job
+    // the tasks not completed yet (the docker CLI adds the completed ones for its total)
+    const desired = svc.Spec.Mode?.ReplicatedJob ? Math.min(jobLimits(svc.Spec).maxConcurrent, Math.max(0, jobLimits(svc.Spec).totalCompletions - completed)) : wanted;
+    return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
+  }
   const desired = isGlobal(svc.Spec) ? mine.filter((t) => t.DesiredState === 'running').length : replicasOf(svc.Spec);
-  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: mine.filter((t) => t.Status.State === 'complete').length };
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
 }
 
 /**

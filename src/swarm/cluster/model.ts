@@ -125,7 +125,12 @@ export interface ServiceSpec {
   Name: string;
   Labels?: Record<string, string>;
   TaskTemplate: TaskSpec;
-  Mode?: { Replicated?: { Replicas?: number }; Global?: Record<string, never> };
+  Mode?: {
+    Replicated?: { Replicas?: number };
+    Global?: Record<string, never>;
+    ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+    GlobalJob?: Record<string, never>;
+  };
   UpdateConfig?: UpdateConfig;
   RollbackConfig?: UpdateConfig;
   EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: PortConfig[] };
@@ -141,6 +146,8 @@ export interface Service {
   PreviousSpec?: ServiceSpec;
   Endpoint?: { Spec: NonNullable<ServiceSpec['EndpointSpec']>; Ports?: PortConfig[]; VirtualIPs?: VirtualIP[] };
   UpdateStatus?: { State: 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed'; StartedAt?: string; CompletedAt?: string; Message?: string };
+  /** a job's run: each update of a job service runs it again, as a new iteration */
+  JobStatus?: { JobIteration: ObjectVersion; LastExecution: string };
   /** internal: bumped by every spec change, so tasks can tell which spec made them */
   SpecVersion?: number;
 }
@@ -166,6 +173,8 @@ export interface Task {
     PortStatus?: { Ports?: PortConfig[] };
   };
   DesiredState: TaskState;
+  /** the run of its job service this task belongs to */
+  JobIteration?: ObjectVersion;
   /** internal: the service's SpecVersion this task was made from */
   SpecVersion?: number;
   /** internal: when the task may start (a restart delay) */
@@ -178,6 +187,28 @@ export interface Task {
 
 export function isGlobal(spec: ServiceSpec): boolean {
   return spec.Mode?.Global !== undefined;
+}
+
+export type ServiceModeKind = 'replicated' | 'global' | 'replicated-job' | 'global-job';
+
+export function modeKind(spec: ServiceSpec): ServiceModeKind {
+  const m = spec.Mode ?? {};
+  if (m.Global) return 'global';
+  if (m.ReplicatedJob) return 'replicated-job';
+  if (m.GlobalJob) return 'global-job';
+  return 'replicated';
+}
+
+/** A job's tasks run to completion once; a failed one is retried, a completed one never. */
+export function isJob(spec: ServiceSpec): boolean {
+  return spec.Mode?.ReplicatedJob !== undefined || spec.Mode?.GlobalJob !== undefined;
+}
+
+/** A replicated job's limits as swarmkit reads them: one at a time, and as many completions as may run at once. */
+export function jobLimits(spec: ServiceSpec): { maxConcurrent: number; totalCompletions: number } {
+  const j = spec.Mode?.ReplicatedJob ?? {};
+  const maxConcurrent = j.MaxConcurrent || 1;
+  return { maxConcurrent, totalCompletions: j.TotalCompletions || maxConcurrent };
 }
 
 export function replicasOf(spec: ServiceSpec): number {

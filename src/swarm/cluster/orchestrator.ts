@@ -4,7 +4,7 @@
  * leader applies the plan to etcd; the agents on the nodes act on what it writes.
  */
 import { randomBytes } from 'node:crypto';
-import { isGlobal, isTerminal, replicasOf, type Service, type SwarmNode, type Task, type TaskState } from './model';
+import { isGlobal, isJob, isTerminal, jobLimits, replicasOf, type Service, type SwarmNode, type Task, type TaskState } from './model';
 import { acceptsTasks, addToLoad, chooseNode, emptyLoad, loadOf, satisfies } from './scheduler';
 
 export interface TaskPatch {
@@ -80,7 +80,8 @@ export function reconcile(view: ClusterView): Plan {
   for (const svc of view.services) {
     const mine = view.tasks.filter((t) => t.ServiceID === svc.ID);
     const rs = svc.Spec.TaskTemplate.RestartPolicy ?? {};
-    const condition = rs.Condition ?? 'any';
+    // a job's task that completed is done: only a failed one is run again
+    const condition = isJob(svc.Spec) && (rs.Condition ?? 'any') === 'any' ? 'on-failure' : (rs.Condition ?? 'any');
     const delayMs = (rs.Delay ?? DEFAULT_RESTART_DELAY_NS) / 1e6;
     const newTask = (slot: number | undefined, nodeId: string | undefined, notBefore?: number): Task => {
       const t = makeTask(svc, slot, nodeId, iso);
@@ -92,7 +93,7 @@ export function reconcile(view: ClusterView): Plan {
       return t;
     };
     /** whether an ended task of this slot is restarted, and when */
-    const restartOf = (ended: Task[], last: Task): { restart: boolean; at: number } => {
+    const restartOf: Restart = (ended, last) => {
       const failed = last.Status.State === 'failed' || last.Status.State === 'rejected';
       if (condition === 'none' || (condition === 'on-failure' && !failed)) return { restart: false, at: 0 };
       const max = rs.MaxAttempts ?? 0;
@@ -105,6 +106,11 @@ export function reconcile(view: ClusterView): Plan {
       const lost = desired(last) === 'shutdown' && last.DesiredState === 'running' && !isTerminal(last.Status.State);
       return { restart: true, at: lost ? view.now : Date.parse(last.Status.Timestamp) + delayMs };
     };
+
+    if (isJob(svc.Spec)) {
+      reconcileJob(svc, mine, view, plan, desired, patch, restartOf, newTask);
+      continue;
+    }
 
     if (isGlobal(svc.Spec)) {
       for (const node of view.nodes) {
@@ -163,6 +169,65 @@ export function reconcile(view: ClusterView): Plan {
 
   schedule(view, plan, live(), iso);
   return plan;
+}
+
+type Restart = (ended: Task[], last: Task) => { restart: boolean; at: number };
+
+/**
+ * A job's current iteration, as swarmkit runs it: a replicated job fills its completion
+ * slots, at most MaxConcurrent at once, until TotalCompletions tasks have completed; a
+ * global job runs one task on each eligible node. Tasks of an earlier iteration stop.
+ */
+function reconcileJob(
+  svc: Service,
+  mine: Task[],
+  view: ClusterView,
+  plan: Plan,
+  desired: (t: Task) => TaskState,
+  patch: (t: Task, p: TaskPatch) => void,
+  restartOf: Restart,
+  newTask: (slot: number | undefined, nodeId: string | undefined, notBefore?: number) => Task,
+): void {
+  const iteration = svc.JobStatus?.JobIteration.Index ?? 0;
+  const ofIteration = (t: Task) => (t.JobIteration?.Index ?? 0) === iteration;
+  for (const t of mine) {
+    if (desired(t) !== 'running') continue;
+    if (!ofIteration(t) || isTerminal(t.Status.State)) patch(t, { DesiredState: 'shutdown' });
+  }
+  const current = mine.filter(ofIteration);
+  const active = (ts: Task[]) => ts.some((t) => desired(t) === 'running' && !isTerminal(t.Status.State));
+  /** the next task of a group (a slot, a node) that has not completed yet, if it is due one */
+  const next = (group: Task[], slot: number | undefined, nodeId: string | undefined): boolean => {
+    if (group.some((t) => t.Status.State === 'complete') || active(group)) return false;
+    const ended = group.filter((t) => isTerminal(t.Status.State)).sort(byTime);
+    const last = ended[ended.length - 1];
+    if (!last) {
+      newTask(slot, nodeId).JobIteration = { Index: iteration };
+      return true;
+    }
+    const r = restartOf(ended, last);
+    if (r.restart) newTask(slot, nodeId, r.at).JobIteration = { Index: iteration };
+    return r.restart;
+  };
+
+  if (svc.Spec.Mode?.GlobalJob) {
+    for (const node of view.nodes) {
+      const onNode = current.filter((t) => t.NodeID === node.ID);
+      const eligible = satisfies(node, svc.Spec.TaskTemplate.Placement?.Constraints) && node.Spec.Availability !== 'drain' && node.Status.State !== 'down';
+      if (!eligible || !acceptsTasks(node)) continue;
+      next(onNode, undefined, node.ID);
+    }
+    pruneHistory(mine, (t) => t.NodeID ?? '', view.historyLimit, plan, desired);
+    return;
+  }
+  const { maxConcurrent, totalCompletions } = jobLimits(svc.Spec);
+  const bySlot = new Map<number, Task[]>();
+  for (const t of current) bySlot.set(t.Slot ?? 0, [...(bySlot.get(t.Slot ?? 0) ?? []), t]);
+  let running = [...bySlot.values()].filter(active).length;
+  for (let slot = 1; slot <= totalCompletions && running < maxConcurrent; slot++) {
+    if (next(bySlot.get(slot) ?? [], slot, undefined)) running++;
+  }
+  pruneHistory(mine, (t) => String(t.Slot ?? 0), view.historyLimit, plan, desired);
 }
 
 /** A new task of the service's current spec; one given its node is assigned already. */
