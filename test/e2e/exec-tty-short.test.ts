@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { TestDaemon } from '../helpers/daemon';
+import { BERTH, TestDaemon } from '../helpers/daemon';
 
 // `docker exec -it c echo hi` from a terminal: the CLI forwards a keystroke the moment the
 // stream opens, often after the short process has exited and conmon stopped taking stdin.
@@ -47,5 +48,28 @@ test('exec -it of a short command keeps its output when a key arrives as it exit
     const out = await startTyping(created.json().Id, 'x');
     // the terminal echoes the key if it came while the process still had it open
     assert.ok(['hi\r\n', 'xhi\r\n', 'hi\r\nx'].includes(out), `run ${i}: ${JSON.stringify(out)}`);
+  }
+});
+
+/** Runs `command` in a pseudo-terminal (script), its stdin held open so that no EOF is typed. */
+function inTerminal(command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qc', command, '/dev/null'], { env: { ...process.env, DOCKER_HOST: d.host }, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve(out);
+    });
+  });
+}
+
+test('berth exec -it of a short command prints exactly its output in a terminal', { timeout: 180_000 }, async () => {
+  for (let i = 0; i < 10; i++) {
+    // the local terminal must not turn the container terminal's \r\n into \r\r\n
+    assert.equal(await inTerminal(`${process.execPath} ${BERTH} -H ${d.host} exec -it web echo hi`), 'hi\r\n', `run ${i}`);
   }
 });
