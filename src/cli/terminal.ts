@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+
 /**
  * The local terminal during an attached session (run -it, attach, exec -it):
  * raw mode while the session lasts, so keys like Ctrl-C reach the container's
@@ -23,6 +25,10 @@ export interface TerminalOutput {
 export function enterRawMode(stdin: TerminalInput): () => void {
   if (!stdin.isTTY || !stdin.setRawMode) return () => undefined;
   stdin.setRawMode(true);
+  // Node's raw mode keeps output processing, so the terminal turns the container terminal's
+  // "\r\n" into "\r\r\n"; the docker CLI makes the output raw too. Leaving raw mode
+  // restores the settings Node saved before, output processing with them.
+  if ((stdin as unknown) === process.stdin && process.stdout.isTTY) spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   let restored = false;
   const restore = () => {
     if (restored) return;

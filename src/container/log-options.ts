@@ -30,6 +30,8 @@ const DRIVERS: Record<string, string[]> = {
   'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
   local: ['max-file', 'max-size', 'compress'],
   'k8s-file': ['max-file', 'max-size', 'tag'],
+  // keeps nothing: `docker logs` is refused
+  none: [],
 };
 /** options every driver takes (how the daemon buffers a log) */
 const COMMON_OPTS = ['mode', 'max-buffer-size'];

@@ -500,6 +500,7 @@ export class ContainerManager {
         pidFile: path.join(bundle, 'pidfile'),
         conmonPidFile: path.join(bundle, 'conmon.pid'),
         logPath: this.logPath(id),
+        noLog: rec.HostConfig.LogConfig?.Type === 'none',
         exitDir: this.exitDir,
         socketDir: this.socketDir,
         runtimePath: runtime.binary,

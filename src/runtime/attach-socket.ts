@@ -47,11 +47,15 @@ function newSeqpacketSocket(): SeqpacketSocket {
 const STDIN_PACKET = 8192;
 /** stdin bytes handed to the socket but not yet to the kernel, above which writeStdin says stop */
 const STDIN_HIGH_WATER = 1024 * 1024;
+/** how node-unix-socket words a write the peer no longer reads */
+const WRITE_ERROR = /Broken pipe|EPIPE|EPERM/;
 
 export class AttachSocket extends EventEmitter {
   private closed = false;
   private stdinPending = 0;
   private stdinFull = false;
+  /** conmon no longer takes stdin */
+  private stdinDead = false;
 
   private constructor(private readonly sock: SeqpacketSocket) {
     super();
@@ -68,7 +72,19 @@ export class AttachSocket extends EventEmitter {
     };
     sock.on('end', done);
     sock.on('close', done);
-    sock.on('error', done);
+    // node-unix-socket destroys the socket on any error, a failed write too. conmon stops
+    // reading stdin once the process has closed it (a short `exec -it echo hi` already has
+    // when the client's first keystroke comes): the write fails with EPIPE while the process's
+    // output still waits in the socket. So a write's error ends stdin only, not the output.
+    sock.removeAllListeners('_error');
+    sock.on('_error', (err: Error) => {
+      if (WRITE_ERROR.test(err.message)) {
+        this.stdinDead = true;
+        return;
+      }
+      done();
+      setImmediate(() => sock.destroy());
+    });
   }
 
   static connect(path: string): Promise<AttachSocket> {
@@ -91,7 +107,7 @@ export class AttachSocket extends EventEmitter {
    * longer one, so input is cut into packets it reads whole.
    */
   writeStdin(data: Buffer): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.stdinDead) return false;
     for (let at = 0; at < data.length; at += STDIN_PACKET) {
       const packet = data.subarray(at, at + STDIN_PACKET);
       this.stdinPending += packet.length;

@@ -10,6 +10,8 @@ export interface ConmonCreateOptions {
   /** conmon's own pid, so a restarted daemon can find it */
   conmonPidFile: string;
   logPath: string;
+  /** keep no log at all (the `none` log driver) */
+  noLog?: boolean;
   exitDir: string;
   socketDir: string;
   runtimePath: string;
@@ -42,7 +44,7 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
     '-b', o.bundle,
     '-p', o.pidFile,
     '--conmon-pidfile', o.conmonPidFile,
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.noLog ? 'none' : `k8s-file:${o.logPath}`,
     '--exit-dir', o.exitDir,
     '--socket-dir-path', o.socketDir,
     '--runtime-arg', `--root=${o.runtimeRoot}`,

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ServerResponse } from 'node:http';
-import { conflict, invalid, notFound } from '../../common/errors';
+import { BerthError, conflict, invalid, notFound } from '../../common/errors';
 import type { ContainerCreateBody } from '../types';
 import type { Router } from '../router';
 import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON, sendNoContent } from '../respond';
@@ -149,6 +149,8 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const stdout = queryBool(query, 'stdout');
     const stderr = queryBool(query, 'stderr');
     if (!stdout && !stderr) throw invalid('You must choose at least one stream');
+    // dockerd's answer for a driver it cannot read back (a 501)
+    if (rec.HostConfig.LogConfig?.Type === 'none') throw new BerthError('NOT_IMPLEMENTED', 'configured logging driver does not support reading');
     const tailRaw = query.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && !Number.isFinite(tail)) throw invalid(`invalid value for tail: ${tailRaw}`);
