@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { BerthError, isErrno } from '../common/errors';
+import { BerthError, invalid, isErrno } from '../common/errors';
 import { cleanPath, MalformedTargetError, parseRequestTarget, type RequestTarget } from '../common/request-target';
 import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
@@ -202,10 +202,15 @@ async function removeStaleSocket(sock: string): Promise<void> {
  * reads next. They are taken off here, and anything after them (the client's stdin, sent
  * early) is put back on the socket for the stream.
  */
+/** attach and exec-start bodies are a few hundred bytes of JSON */
+const MAX_UPGRADE_BODY = 1024 * 1024;
+
 export async function readUpgradeBody(ctx: RequestContext): Promise<Buffer> {
   const socket = ctx.upgradeSocket;
   if (!socket) return readBody(ctx.req);
   const length = Number(ctx.req.headers['content-length'] ?? 0);
+  // the same bound as any other request body: a declared length is not a licence to buffer
+  if (length > MAX_UPGRADE_BODY) throw invalid('request body too large');
   let got = ctx.upgradeHead ?? Buffer.alloc(0);
   if (Number.isFinite(length) && length > got.length) {
     got = await new Promise<Buffer>((resolve, reject) => {

@@ -202,3 +202,12 @@ test('every server closes a connection that never finishes its headers (slowlori
   await registryStillAnswers();
   await swarmPortStillAnswers();
 });
+
+test('berthd: an upgrade request declaring a huge body is refused at once, not buffered', async () => {
+  const r = await rawExchange(berthd, [
+    'POST /v1.50/exec/nope/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{"Detach":false',
+  ]);
+  assert.match(r.text, /^HTTP\/1\.1 400 /);
+  assert.match(r.text, /request body too large/);
+  await berthdStillAnswers();
+});
