@@ -34,6 +34,7 @@ const EXCEPTIONS: Record<string, Exception> = {
   // registry fails at once, the task is rejected and its replacement made before the first
   // listing; an offline Docker fails the pull slowly (a DNS time-out), so it lists one task
   'api_service_test.ServiceTest::test_create_service_with_network_attachment_config': { kind: 'not-yet', reason: 'swarm: passed in narrowed runs, failed once in the full suite under load (not yet looked into)' },
+  'api_service_test.ServiceTest::test_service_logs': { kind: 'not-yet', reason: 'swarm: the task container did not appear within the test\'s 10 s once, in a loaded full run (passed in the others)' },
   'models_services_test.ServiceTest::test_tasks': { kind: 'not-yet', reason: 'swarm: the first listing already holds the rejected task and its replacement (an image pull that fails at once)' },
   'models_services_test.ServiceTest::test_scale_method_service': { kind: 'not-yet', reason: 'swarm: the first listing already holds the rejected task and its replacement (an image pull that fails at once)' },
 };
