@@ -115,8 +115,10 @@ export async function removeNetwork(store: ClusterStore, ref: string): Promise<C
   if (!net) throw notFound(`network ${ref} not found`);
   const user = snap.services.find((s) => (s.Spec.TaskTemplate.Networks ?? []).some((n) => n.Target === net.ID));
   if (user) throw new BerthError('FORBIDDEN', `rpc error: code = FailedPrecondition desc = network ${net.ID} is in use by service ${user.ID}`);
-  // as swarmkit's: only a task still meant to run holds it (a removed service's are stopping)
-  const task = snap.tasks.find((t) => t.DesiredState === 'running' && !isTerminal(t.Status.State) && t.NetworksAttachments?.some((a) => a.Network.ID === net.ID));
+  // as swarmkit's: only a task still meant to run holds it; a removed service's tasks are
+  // stopping, also before the orchestrator has told them so
+  const services = new Set(snap.services.map((s) => s.ID));
+  const task = snap.tasks.find((t) => t.DesiredState === 'running' && services.has(t.ServiceID) && !isTerminal(t.Status.State) && t.NetworksAttachments?.some((a) => a.Network.ID === net.ID));
   if (task) throw new BerthError('FORBIDDEN', `rpc error: code = FailedPrecondition desc = network ${net.ID} is in use by task ${task.ID}`);
   await store.remove('networks', net.ID);
   return net;
