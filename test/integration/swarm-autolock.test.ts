@@ -1,0 +1,123 @@
+/**
+ * Manager autolock with the real docker CLI, on one node: `swarm init --autolock` prints the
+ * key, the node's private files are kept sealed on disk, a daemon restart leaves the node
+ * locked (info says so, the cluster's calls answer Docker's 503) until `swarm unlock` is
+ * given the key (a wrong one refused), `unlock-key --rotate` replaces the key, and
+ * `swarm update --autolock=false` makes the node start unlocked again.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { TestDaemon } from '../helpers/daemon';
+
+let d: TestDaemon;
+
+const LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
+
+async function docker(args: string[], input?: string): Promise<string> {
+  const r = await d.docker(args, { input });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const nodeState = async () => (await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim();
+
+async function restart(): Promise<void> {
+  await d.stopProcess();
+  await d.startProcess();
+}
+
+before(async () => {
+  d = await TestDaemon.start();
+});
+
+after(async () => {
+  await d?.api('POST', '/swarm/leave?force=1').catch(() => undefined);
+  await d?.cleanup();
+});
+
+test('init --autolock prints the unlock key; the node\'s private files are sealed on disk', async () => {
+  const out = await docker(['swarm', 'init', '--autolock', '--advertise-addr', '127.0.0.1']);
+  const key = /^\s+(SWMKEY-1-\S+)$/m.exec(out)?.[1];
+  assert.ok(key, `no unlock key in:\n${out}`);
+  assert.equal((await docker(['swarm', 'unlock-key', '-q'])).trim(), key);
+  assert.equal((await docker(['info', '--format', '{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}'])).trim(), 'true');
+  const certs = path.join(d.dataRoot, 'swarm', 'certs');
+  const files = readdirSync(certs);
+  assert.ok(files.includes('node.key.sealed'), files.join(' '));
+  assert.ok(!files.includes('node.key'), `a plain node key on disk: ${files.join(' ')}`);
+  assert.ok(!files.some((f) => f === 'etcd.password' || f === 'ca.key' || f === 'etcd-client.key'), files.join(' '));
+});
+
+test('after a restart the node is locked until unlocked with the key; a wrong key is refused', async () => {
+  const key = (await docker(['swarm', 'unlock-key', '-q'])).trim();
+  await docker(['service', 'create', '--name', 'keep', '--detach', 'busybox', 'sleep', '1000']);
+  await restart();
+  assert.equal(await nodeState(), 'locked');
+  const info = JSON.parse(await docker(['info', '--format', '{{json .Swarm}}']));
+  assert.equal(info.Error, LOCKED);
+  assert.equal(info.NodeID, '');
+  const ls = await d.docker(['node', 'ls']);
+  assert.equal(ls.code, 1);
+  assert.match(ls.stderr, new RegExp(LOCKED.replace(/[.*+?^${}()|[\]\\"]/g, '\\$&')));
+  const api = await d.api('GET', '/swarm');
+  assert.equal(api.status, 503, api.body);
+
+  const wrong = await d.docker(['swarm', 'unlock'], { input: `SWMKEY-1-${'A'.repeat(43)}\n` });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /swarm could not be unlocked: invalid key provided/);
+  const garbled = await d.api('POST', '/swarm/unlock', { UnlockKey: 'not-a-key' });
+  assert.equal(garbled.status, 400, garbled.body);
+  assert.match(garbled.body, /invalid key string/);
+  assert.equal(await nodeState(), 'locked');
+
+  await docker(['swarm', 'unlock'], `${key}\n`);
+  assert.equal(await nodeState(), 'active');
+  assert.match(await docker(['service', 'ls', '--format', '{{.Name}}']), /^keep$/m);
+  const again = await d.docker(['swarm', 'unlock'], { input: `${key}\n` });
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /swarm is not locked/);
+  const apiAgain = await d.api('POST', '/swarm/unlock', { UnlockKey: key });
+  assert.equal(apiAgain.status, 409, apiAgain.body);
+});
+
+test('unlock-key --rotate: a new key; after a restart only the new key unlocks', async () => {
+  const old = (await docker(['swarm', 'unlock-key', '-q'])).trim();
+  const rotated = await docker(['swarm', 'unlock-key', '--rotate']);
+  assert.match(rotated, /Successfully rotated manager unlock key/);
+  const key = (await docker(['swarm', 'unlock-key', '-q'])).trim();
+  assert.notEqual(key, old);
+  assert.ok(rotated.includes(key), rotated);
+  await restart();
+  assert.equal(await nodeState(), 'locked');
+  const stale = await d.docker(['swarm', 'unlock'], { input: `${old}\n` });
+  assert.equal(stale.code, 1);
+  assert.match(stale.stderr, /invalid key provided/);
+  await docker(['swarm', 'unlock'], `${key}\n`);
+  assert.equal(await nodeState(), 'active');
+});
+
+test('swarm update --autolock=false: no key any more, the files are plain, a restart leaves the node active', async () => {
+  await docker(['swarm', 'update', '--autolock=false']);
+  const none = await d.docker(['swarm', 'unlock-key']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no unlock key is set/);
+  const certs = path.join(d.dataRoot, 'swarm', 'certs');
+  assert.ok(existsSync(path.join(certs, 'node.key')));
+  assert.ok(!existsSync(path.join(certs, 'node.key.sealed')));
+  await restart();
+  assert.equal(await nodeState(), 'active');
+  assert.match(await docker(['service', 'ls', '--format', '{{.Name}}']), /^keep$/m);
+  // and on again: a key is printed, and the next restart locks
+  const on = await docker(['swarm', 'update', '--autolock=true']);
+  const key = /^\s+(SWMKEY-1-\S+)$/m.exec(on)?.[1];
+  assert.ok(key, on);
+  await restart();
+  assert.equal(await nodeState(), 'locked');
+  const leave = await d.docker(['swarm', 'leave']);
+  assert.equal(leave.code, 1);
+  assert.match(leave.stderr, /Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message./);
+  await docker(['swarm', 'leave', '--force']);
+  assert.equal(await nodeState(), 'inactive');
+});
