@@ -21,7 +21,7 @@ import { Agent } from './cluster/agent';
 import { Leader } from './cluster/leader';
 import { RoutingMesh } from './cluster/mesh';
 import type { ClusterNetwork, SwarmNode } from './cluster/model';
-import { createNetwork, removeNetwork, type OverlayCreateBody } from './cluster/networks';
+import { createNetwork, INGRESS_NAME, removeNetwork, type OverlayCreateBody } from './cluster/networks';
 import { cluster } from './cluster/control';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
 import { addNodeUser, enableAccessControl, newPassword, setNodeAccess } from './cluster/access';
@@ -198,6 +198,11 @@ export class Swarm {
         // the first manager leads from the start: its record says so, so the leader's first
         // pass has nothing to change in it
         await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr, undefined, true));
+        // Docker's swarm has its ingress network from the start (`docker network ls` shows it)
+        const local = this.d.network.list();
+        await createNetwork(this.store!, { Name: INGRESS_NAME, Driver: 'overlay', Ingress: true }, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet).filter((sub) => !sub.includes(':'))), local.map((n) => n.Name).filter((n) => n !== INGRESS_NAME)).catch((e: Error) =>
+          this.d.log(`swarm: the ingress network: ${e.message}`),
+        );
         await enableAccessControl(this.client!, nodeId, etcdPassword);
         await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
         await this.startRoles();

@@ -51,7 +51,7 @@ export function networkJSON(n: NetworkRecord, m: NetworkManager, withContainers:
     IPAM: n.IPAM,
     Internal: n.Internal,
     Attachable: n.Attachable,
-    Ingress: false,
+    Ingress: n.Ingress === true,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
