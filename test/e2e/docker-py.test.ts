@@ -25,9 +25,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
-  'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
-  'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
-  'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
   // these three fail in some runs only (swarm timing under load): listed so the suite does not flake
   'api_service_test.ServiceTest::test_update_service_with_defaults_networks': { kind: 'not-yet', reason: 'swarm: a network an earlier test removed with its service is sometimes still there (409 already exists); seen once under load' },
   // both create a service of `alpine` (not on the machine): its pull from the test's unreachable
