@@ -1,5 +1,5 @@
 /**
- * Manager autolock with the real docker CLI, on one node: `swarm init --autolock` prints the
+ * Manager autolock with the real docker CLI (and berth's for `unlock`), on one node: `swarm init --autolock` prints the
  * key, the node's private files are kept sealed on disk, a daemon restart leaves the node
  * locked (info says so, the cluster's calls answer Docker's 503) until `swarm unlock` is
  * given the key (a wrong one refused), `unlock-key --rotate` replaces the key, and
@@ -94,8 +94,11 @@ test('unlock-key --rotate: a new key; after a restart only the new key unlocks',
   const stale = await d.docker(['swarm', 'unlock'], { input: `${old}\n` });
   assert.equal(stale.code, 1);
   assert.match(stale.stderr, /invalid key provided/);
-  await docker(['swarm', 'unlock'], `${key}\n`);
+  // berth's own CLI unlocks as docker's does
+  const berthUnlock = await d.berth(['swarm', 'unlock'], { input: `${key}\n` });
+  assert.equal(berthUnlock.code, 0, berthUnlock.stderr);
   assert.equal(await nodeState(), 'active');
+  assert.equal((await d.berth(['swarm', 'unlock-key', '-q'])).stdout.trim(), key);
 });
 
 test('swarm update --autolock=false: no key any more, the files are plain, a restart leaves the node active', async () => {
