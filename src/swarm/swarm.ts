@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:https';
-import { conflict, invalid, unavailable } from '../common/errors';
+import { conflict, invalid, system, unavailable } from '../common/errors';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
 import type { ContainerManager } from '../container/manager';
 import type { NetworkManager } from '../network/manager';
@@ -376,8 +376,10 @@ export class Swarm {
       try {
         await this.activate();
       } catch (e) {
+        // locked again, as before: the next unlock tries anew
         await this.teardown();
-        throw e;
+        await this.keys.forget();
+        throw system(`swarm component could not be started: ${(e as Error).message}`, e);
       }
     });
   }
