@@ -571,7 +571,8 @@ export class Swarm {
   private async followRole(): Promise<void> {
     const s = this.state;
     if (!s || !this.store || this.busy) return;
-    await this.followUnlockKey().catch((e) => this.d.log(`swarm: following the unlock key: ${(e as Error).message}`));
+    // tried again within a second: a cluster without quorum would fill the log
+    await this.followUnlockKey().catch(() => undefined);
     const node = await this.store.getObject<SwarmNode>('nodes', s.nodeId).catch(() => undefined);
     if (!node || node.Spec.Role === s.role) return;
     await this.exclusive(async () => {
