@@ -3,13 +3,17 @@
  * key, the node's private files are kept sealed on disk, a daemon restart leaves the node
  * locked (info says so, the cluster's calls answer Docker's 503) until `swarm unlock` is
  * given the key (a wrong one refused), `unlock-key --rotate` replaces the key, and
- * `swarm update --autolock=false` makes the node start unlocked again.
+ * `swarm update --autolock=false` makes the node start unlocked again; with two managers, the
+ * one that joins seals its files too and follows a rotation.
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
+import { labJson, SwarmLab } from '../helpers/swarm-lab';
+import { until } from '../helpers/wait';
+import { parseUnlockKey, unseal } from '../../src/swarm/autolock';
 
 let d: TestDaemon;
 
@@ -123,4 +127,49 @@ test('swarm update --autolock=false: no key any more, the files are plain, a res
   assert.match(leave.stderr, /Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message./);
   await docker(['swarm', 'leave', '--force']);
   assert.equal(await nodeState(), 'inactive');
+});
+
+test('with two managers: a manager that joins an autolocked swarm seals its files; a rotation reaches it; it unlocks with the new key', async () => {
+  const lab = await SwarmLab.start(2);
+  try {
+    const [n1, n2] = lab.nodes;
+    await labJson(n1, 'POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: n1.addr, Spec: { EncryptionConfig: { AutoLockManagers: true } } });
+    const swarm = await labJson(n1, 'GET', '/swarm');
+    await labJson(n2, 'POST', '/swarm/join', { RemoteAddrs: [`${n1.addr}:2377`], JoinToken: swarm.JoinTokens.Manager, AdvertiseAddr: n2.addr, ListenAddr: '0.0.0.0:2377' });
+    const certs2 = path.join(n2.d.dataRoot, 'swarm', 'certs');
+    await until('the joined manager\'s files sealed', async () => (existsSync(path.join(certs2, 'node.key.sealed')) && !existsSync(path.join(certs2, 'node.key')) ? true : undefined), 15_000);
+
+    const first = (await labJson(n1, 'GET', '/swarm/unlockkey')).UnlockKey as string;
+    const version = (await labJson(n1, 'GET', '/swarm')).Version.Index as number;
+    await labJson(n1, 'POST', `/swarm/update?version=${version}&rotateManagerUnlockKey=true`, (await labJson(n1, 'GET', '/swarm')).Spec);
+    const rotated = (await labJson(n2, 'GET', '/swarm/unlockkey')).UnlockKey as string;
+    assert.notEqual(rotated, first);
+    // the other manager seals again with the new key within its role check: only then can it be restarted
+    const opensWith = (key: string) => {
+      try {
+        unseal(parseUnlockKey(key), readFileSync(path.join(certs2, 'node.key.sealed')));
+        return true;
+      } catch {
+        return undefined;
+      }
+    };
+    await until('the joined manager\'s files sealed with the new key', async () => opensWith(rotated), 15_000);
+    assert.equal(opensWith(first), undefined);
+
+    await n2.d.stopProcess();
+    await n2.d.startProcess();
+    assert.equal((await labJson(n2, 'GET', '/info')).Swarm.LocalNodeState, 'locked');
+    const stale = await n2.d.api('POST', '/swarm/unlock', { UnlockKey: first });
+    assert.equal(stale.status, 401, stale.body);
+    await labJson(n2, 'POST', '/swarm/unlock', { UnlockKey: rotated });
+    assert.equal((await labJson(n2, 'GET', '/info')).Swarm.LocalNodeState, 'active');
+    const nodes = await until('both managers ready', async () => {
+      const list = (await labJson(n2, 'GET', '/nodes')) as { Status: { State: string } }[];
+      return list.length === 2 && list.every((x) => x.Status.State === 'ready') ? list : undefined;
+    }, 30_000);
+    assert.equal(nodes.length, 2);
+  } finally {
+    for (const n of lab.nodes) await n.d.api('POST', '/swarm/leave?force=1').catch(() => undefined);
+    await lab.cleanup();
+  }
 });
