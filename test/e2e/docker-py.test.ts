@@ -25,9 +25,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
-  'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
-  'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
-  'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
 };
 
 interface SuiteResult {

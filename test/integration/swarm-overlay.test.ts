@@ -83,7 +83,8 @@ test('network create -d overlay on a manager: a swarm-scoped network with a subn
 
   const ls = await n1.d.docker(['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
   assert.equal(ls.code, 0, ls.stderr);
-  assert.equal(ls.stdout.trim(), 'appnet overlay swarm');
+  // the swarm's ingress network is listed too, as Docker's
+  assert.equal(ls.stdout.trim(), 'appnet overlay swarm\ningress overlay swarm');
   const inspect = await json(n1, 'GET', '/networks/appnet');
   assert.equal(inspect.Id, id);
   assert.equal(inspect.Scope, 'swarm');
