@@ -7,9 +7,10 @@ import { UsageError, StatusError, ExitError, errorMessage } from './errors';
 import { commonCommands, otherCommands, groups, loadSpec, mainHelp, groupHelp, CommandEntry } from './registry';
 import type { CommandContext, CommandSpec } from './command';
 import type { EngineClient } from '../client/engine';
+import { CLI_VERSION, buildTag } from './build-info';
 
 export const PROG = 'berth';
-export const CLI_VERSION = '0.1.0';
+export { CLI_VERSION } from './build-info';
 
 const globalFlags: FlagDef[] = [
   { name: 'config', type: 'string', help: 'Location of client config files' },
@@ -77,7 +78,7 @@ export async function main(argv: string[], io: MainIO = { stdin: process.stdin, 
     throw e;
   }
   if (global.values.version) {
-    out(`${PROG} version ${CLI_VERSION}, build node-${process.version}\n`);
+    out(`${PROG} version ${CLI_VERSION}, build ${buildTag()}\n`);
     return 0;
   }
   if (global.args.length === 0 || (global.help && global.args.length === 0)) {
