@@ -8,7 +8,8 @@
  * --berthd starts a berthd of the bench's own (bench/own-daemon.ts: its own roots and network
  * namespace, all removed at the end); else the daemon at -H / --host / DOCKER_HOST. --clients
  * names the clients (`berth` is this repository's bin/berth, which runs the compiled CLI when
- * the build made one; anything else is a command on PATH), the first being the one the
+ * the build made one; `berth-node` is `node bin/berth`, the CLI on Node; anything else is a
+ * command on PATH), the first being the one the
  * others are compared with. Each scenario runs --runs times (--burst-runs for the burst) after
  * one warm-up, the clients taking turns, and the table shows medians in ms and each client's
  * ratio to the first:
@@ -31,13 +32,21 @@ const hostArg = arg('-H', arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/
 
 interface Scenario {
   name: string;
-  /** runs one sample with `cli` against `host`; resolves with its time in ms */
-  sample: (cli: string, host: string) => Promise<number>;
+  /** runs one sample with `client` against `host`; resolves with its time in ms */
+  sample: (client: string, host: string) => Promise<number>;
   runs: number;
 }
 
+/** What runs for a client name: `berth-node` is bin/berth run by Node (the CLI before it was compiled). */
+function command(client: string): string[] {
+  return client === 'berth-node' ? [process.execPath, cliPath('berth')] : [cliPath(client)];
+}
+
 function once(args: string[]): Scenario['sample'] {
-  return async (cli, host) => succeeded(await timeCli(cli, args, { host, stdout: 'ignore' }), `${cli} ${args.join(' ')}`).ms;
+  return async (client, host) => {
+    const [cmd, ...pre] = command(client);
+    return succeeded(await timeCli(cmd, [...pre, ...args], { host, stdout: 'ignore' }), `${client} ${args.join(' ')}`).ms;
+  };
 }
 
 function scenarios(box: string): Scenario[] {
@@ -51,9 +60,9 @@ function scenarios(box: string): Scenario[] {
     { name: `run --rm --network none ${image} true`, sample: once(runArgs), runs },
     {
       name: '16 x run --rm, 8 at a time (total)',
-      sample: async (cli, host) => {
+      sample: async (client, host) => {
         const t0 = process.hrtime.bigint();
-        await parallel(Array.from({ length: 16 }, (_, i) => i), 8, async () => void (await once(runArgs)(cli, host)));
+        await parallel(Array.from({ length: 16 }, (_, i) => i), 8, async () => void (await once(runArgs)(client, host)));
         return Number(process.hrtime.bigint() - t0) / 1e6;
       },
       runs: burstRuns,
@@ -66,10 +75,10 @@ async function measure(host: string, box: string): Promise<{ name: string; media
   const table: { name: string; medians: number[] }[] = [];
   for (const s of scenarios(box)) {
     const samples: number[][] = clients.map(() => []);
-    for (const c of clients) await s.sample(cliPath(c), host); // warm-up
+    for (const c of clients) await s.sample(c, host); // warm-up
     for (let i = 0; i < s.runs; i++) {
       // the clients take turns, so a slow moment of the machine falls on all of them
-      for (const [k, c] of clients.entries()) samples[k].push(await s.sample(cliPath(c), host));
+      for (const [k, c] of clients.entries()) samples[k].push(await s.sample(c, host));
     }
     table.push({ name: s.name, medians: samples.map(median) });
     console.error(`${s.name}: ${samples.map((x, k) => `${clients[k]} ${median(x).toFixed(1)}`).join(', ')}`);
@@ -80,7 +89,7 @@ async function measure(host: string, box: string): Promise<{ name: string; media
 function print(host: string, table: { name: string; medians: number[] }[]): void {
   const head = ['', ...clients.map((c) => `${c} (ms)`), ...clients.slice(1).map((c) => `${c} / ${clients[0]}`)];
   const rows = table.map((r) => [r.name, ...r.medians.map((m) => m.toFixed(1)), ...r.medians.slice(1).map((m) => `${(m / r.medians[0]).toFixed(2)}x`)]);
-  console.log(`daemon: ${host}; clients: ${clients.map((c) => `${c} = ${cliPath(c)}`).join(', ')}; medians of ${runs} (burst: ${burstRuns})`);
+  console.log(`daemon: ${host}; clients: ${clients.map((c) => `${c} = ${command(c).join(' ')}`).join(', ')}; medians of ${runs} (burst: ${burstRuns})`);
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => ' --- ').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
