@@ -5,6 +5,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, u
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../helpers/daemon';
+import { CLI_VERSION, buildTag, cliRuntime } from '../../src/cli/build-info';
 
 // A copy of bin/berth in a tree of its own, with stand-ins for the two CLIs it can start:
 // dist/bin/berth (the compiled one) and dist/src/cli/main.js (the Node one).
@@ -77,4 +78,13 @@ test('found through a symlink (npm bin links), by relative path, and run as `nod
   assert.equal(run('sh', ['-c', 'PATH="$PWD/links:$PATH" berth ps']), 'compiled 1 ps');
   // Node reads the same file as JavaScript and always loads the Node CLI
   assert.equal(run(process.execPath, [launcher, 'ps']), 'node ["ps"]');
+});
+
+test('the version names the runtime that built and runs the CLI', () => {
+  assert.equal(buildTag({ name: 'bun', version: '1.4.5' }), 'bun-1.4.5');
+  assert.equal(buildTag({ name: 'node', version: '20.20.2' }), 'node-v20.20.2');
+  // under node --test this process is Node
+  assert.deepEqual(cliRuntime(), { name: 'node', version: process.versions.node });
+  const viaNode = execFileSync(process.execPath, [path.join(REPO, 'bin', 'berth'), '--version']).toString();
+  assert.equal(viaNode, `berth version ${CLI_VERSION}, build node-v${process.versions.node}\n`);
 });
