@@ -64,7 +64,18 @@ export interface MainIO {
 }
 
 /** Runs the CLI on argv (without node and script); resolves with the exit status. */
-export async function main(argv: string[], io: MainIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+// process.stdin is made on first use, and making it costs start-up time (a stream over fd 0):
+// only the commands that read their input touch it
+const processIO: MainIO = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+};
+
+export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
   const out = (s: string) => void io.stdout.write(s);
   const err = (s: string) => void io.stderr.write(s);
   let global: ParsedFlags;
@@ -124,7 +135,9 @@ export async function main(argv: string[], io: MainIO = { stdin: process.stdin, 
       }
       return client;
     },
-    stdin: io.stdin,
+    get stdin() {
+      return io.stdin;
+    },
     stdout: io.stdout,
     stderr: io.stderr,
     env: io.env,
