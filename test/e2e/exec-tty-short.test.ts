@@ -72,6 +72,6 @@ function inTerminal(command: string): Promise<string> {
 test('berth exec -it of a short command prints exactly its output in a terminal', { timeout: 180_000 }, async () => {
   for (let i = 0; i < 10; i++) {
     // the local terminal must not turn the container terminal's \r\n into \r\r\n
-    assert.equal(await inTerminal(`${process.execPath} ${BERTH} -H ${d.host} exec -it web echo hi`), 'hi\r\n', `run ${i}`);
+    assert.equal(await inTerminal(`${BERTH} -H ${d.host} exec -it web echo hi`), 'hi\r\n', `run ${i}`);
   }
 });
