@@ -168,7 +168,7 @@ test('replicas spread evenly and run as containers on their nodes; scale up and 
   assert.ok(Math.max(...c9) - Math.min(...c9) <= 1, `spread ${c9}`);
   const stale = await n1.d.api('POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, svc.Spec);
   assert.equal(stale.status, 400, 'an update with an old version is refused');
-  assert.match(stale.json().message, /update out of sequence/);
+  assert.match(stale.json().message, /update out of sequence$/);
   const now = await json(n1, 'GET', '/services/web');
   await json(n1, 'POST', `/services/web/update?version=${now.Version.Index}`, { ...now.Spec, Mode: { Replicated: { Replicas: 4 } } });
   await converged(n1, 'web', 4);

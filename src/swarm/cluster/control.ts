@@ -82,7 +82,7 @@ export async function updateNode(store: ClusterStore, ref: string, version: numb
     throw invalid(`rpc error: code = FailedPrecondition desc = node ${node.ID} is down: its role can change only while it is up`);
   }
   const next: SwarmNode = { ...node, Spec: { ...spec, Labels: spec.Labels ?? {} }, UpdatedAt: new Date().toISOString() };
-  if (!(await store.replace('nodes', next, version))) throw outOfSequence(version);
+  if (!(await store.replace('nodes', next, version))) throw outOfSequence();
 }
 
 /** Removes a node from the cluster's books; its ID. */
@@ -234,7 +234,7 @@ export async function updateService(store: ClusterStore, ref: string, version: n
   }
   if (JSON.stringify(next.Spec.TaskTemplate) !== JSON.stringify(svc.Spec.TaskTemplate)) next.SpecVersion = (svc.SpecVersion ?? 0) + 1;
   next.UpdatedAt = new Date().toISOString();
-  if (!(await store.replace('services', next, version))) throw outOfSequence(version);
+  if (!(await store.replace('services', next, version))) throw outOfSequence();
   return { Warnings: null };
 }
 
@@ -248,8 +248,9 @@ export async function removeService(store: ClusterStore, ref: string): Promise<v
   }
 }
 
-function outOfSequence(version: number) {
-  return invalid(`rpc error: code = Unknown desc = update out of sequence (version ${version})`);
+/** swarmkit's words exactly: docker-py retries an update whose error ends with them */
+function outOfSequence() {
+  return invalid('rpc error: code = Unknown desc = update out of sequence');
 }
 
 export function filterServices(services: Service[], f: Filters): Service[] {
