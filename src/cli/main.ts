@@ -180,14 +180,19 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
   }
 }
 
-/** Exits once what was written to stdout and stderr has been handed to the OS. */
+/**
+ * Exits once what was written to stdout and stderr has been handed to the OS. Ending the
+ * streams, not an empty write: Bun (the compiled CLI) writes to a pipe asynchronously and
+ * calls an empty write's callback before the earlier writes are out, so `berth logs | wc -l`
+ * lost the end of a long log.
+ */
 function exitAfterFlush(code: number): void {
   let pending = 2;
   const done = () => {
     if (--pending === 0) process.exit(code);
   };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+  process.stdout.end(done);
+  process.stderr.end(done);
 }
 
 if (require.main === module || (require.main && /bin[\\/]berth$/.test(require.main.filename))) {

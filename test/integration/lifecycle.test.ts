@@ -30,6 +30,21 @@ test('stdout and stderr stay apart', async () => {
   assert.equal(r.stderr, 'err\n');
 });
 
+test('a long output reaches a pipe whole before the CLI exits (run, logs; stdout and stderr)', async () => {
+  // the compiled CLI once exited with the end of its output still unwritten
+  const run = await d.berth(['run', '--name', 'long-out', 'busybox', 'sh', '-c', 'seq 1 60000; seq 1 20000 >&2']);
+  assert.equal(run.code, 0, run.stderr.slice(-200));
+  assert.equal(run.stdout.split('\n').length - 1, 60000);
+  assert.equal(run.stderr.split('\n').length - 1, 20000);
+  for (let i = 0; i < 8; i++) {
+    const logs = await d.berth(['logs', 'long-out'], { timeoutMs: 60_000 });
+    assert.equal(logs.stdout.split('\n').length - 1, 60000, `logs run ${i}`);
+    assert.ok(logs.stdout.endsWith('\n60000\n'));
+    assert.equal(logs.stderr.split('\n').length - 1, 20000, `logs run ${i}`);
+  }
+  await d.berth(['rm', 'long-out']);
+});
+
 test('a command that does not exist is 127, one that cannot run is 126', async () => {
   const missing = await d.berth(['run', '--rm', 'busybox', 'no-such-command']);
   assert.equal(missing.code, 127, missing.stderr);
