@@ -36,6 +36,7 @@ import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-poli
 import { validateHealthcheck } from './health';
 import { effectiveLogConfig, logLimits, validateLogConfig } from './log-options';
 import { LogRotation } from './log-rotation';
+import { span, timed } from '../common/timing';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -245,8 +246,8 @@ export class ContainerManager {
       MountPoints: mountPoints,
     };
     try {
-      await this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image));
-      await this.store.save(rec);
+      await timed('snapshot prepare', id, () => this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image)));
+      await timed('record save', id, () => this.store.save(rec));
     } catch (e) {
       this.store.releaseName(fullName, id);
       await this.o.snapshotter.remove(id).catch(() => undefined);
@@ -433,7 +434,7 @@ export class ContainerManager {
         this.clearBackoff(rec.ID);
         rec.RestartCount = 0;
       }
-      await this.startLocked(rec);
+      await timed('start', rec.ID, () => this.startLocked(rec));
     });
   }
 
@@ -445,21 +446,23 @@ export class ContainerManager {
     const bundle = this.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
     const runtime = this.runtimeFor(rec);
+    const prepared = span('bundle prepare', id);
     await fsp.rm(bundle, { recursive: true, force: true });
     await fsp.mkdir(rootfs, { recursive: true });
     await fsp.rm(path.join(this.exitDir, id), { force: true });
+    prepared();
     let mounted = false;
     try {
-      await mountAll(await this.o.snapshotter.mounts(id), rootfs);
+      await timed('rootfs mount', id, async () => mountAll(await this.o.snapshotter.mounts(id), rootfs));
       mounted = true;
       const hc = rec.HostConfig;
       const netMode = hc.NetworkMode ?? 'bridge';
-      const net = await this.setupNetwork(rec);
+      const net = await timed('network setup', id, () => this.setupNetwork(rec));
       rec.Sandbox = net.sandbox;
       const primary = net.sandbox?.endpoints[0];
       const primaryNetwork = primary ? this.o.network.find(primary.networkId) : undefined;
       const links = netMode === 'bridge' ? resolveLegacyLinks(rec, (n) => this.store.find(n), this.o.network.find('bridge')?.Id) : [];
-      const files = await writeEtcFiles(this.store.dir(id), {
+      const files = await timed('etc files', id, () => writeEtcFiles(this.store.dir(id), {
         links: links.map(linkHostsEntry),
         hostname: rec.Config.Hostname ?? id.slice(0, 12),
         domainname: rec.Config.Domainname,
@@ -468,9 +471,10 @@ export class ContainerManager {
         addresses: net.sandbox?.endpoints.map((e) => e.ipAddress).slice(0, 1),
         embeddedDns: primaryNetwork ? this.o.network.dnsServerFor(primaryNetwork) : undefined,
         gateway: primary?.gateway,
-      });
-      const own = await startMounts(rec.MountPoints ?? [], this.o.volumes, rootfs);
+      }));
+      const own = await timed('volume mounts', id, () => startMounts(rec.MountPoints ?? [], this.o.volumes, rootfs));
       this.volumesInUse.set(id, own.acquired);
+      const specDone = span('spec', id);
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
         id,
@@ -493,7 +497,8 @@ export class ContainerManager {
         spec.mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: await initBinary(), options: ['rbind', 'ro'] });
       }
       await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
-      const pid = await conmonCreate({
+      specDone();
+      const pid = await timed('conmon + runtime create', id, () => conmonCreate({
         id,
         name: rec.Name.slice(1),
         bundle,
@@ -508,10 +513,10 @@ export class ContainerManager {
         terminal: rec.Config.Tty === true,
         stdin: rec.Config.OpenStdin === true,
         leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
-      });
+      }));
       const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
-      await this.connectPendingAttach(id);
-      await runtime.start(id);
+      await timed('attach connect', id, () => this.connectPendingAttach(id));
+      await timed('runtime start', id, () => runtime.start(id));
       this.keepLogWithinLimits(rec);
       rec.State = {
         ...rec.State,
@@ -528,7 +533,7 @@ export class ContainerManager {
       };
       rec.MonitorPid = monitorPid;
       rec.ManuallyStopped = false;
-      await this.store.save(rec);
+      await timed('record save', id, () => this.store.save(rec));
       this.o.events.publish('container', 'start', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     } catch (e) {
       await runtime.delete(id).catch(() => undefined);
@@ -671,7 +676,7 @@ export class ContainerManager {
     if (raw.trim() === '') return; // conmon has created the file but not written it yet
     this.handlingExit.add(id);
     try {
-      await this.withLock(id, () => this.handleExit(rec, Number(raw.trim()), finishedAt));
+      await this.withLock(id, () => timed('exit', id, () => this.handleExit(rec, Number(raw.trim()), finishedAt)));
     } catch (e) {
       this.o.log(`handling the exit of ${id}: ${(e as Error).message}`);
     } finally {
@@ -683,8 +688,8 @@ export class ContainerManager {
     // a second notice of the same exit finds the container stopped, or waiting to restart
     if (!rec.State.Running || rec.State.Restarting) return;
     const id = rec.ID;
-    const oomKilled = await readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false);
-    await this.releaseRuntime(rec);
+    const oomKilled = await timed('oom check', id, () => readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false));
+    await timed('release runtime', id, () => this.releaseRuntime(rec));
     rec.State = {
       ...rec.State,
       Status: 'exited',
@@ -697,7 +702,7 @@ export class ContainerManager {
       FinishedAt: finishedAt.toISOString(),
     };
     rec.MonitorPid = undefined;
-    await this.store.save(rec);
+    await timed('record save', id, () => this.store.save(rec));
     await fsp.rm(path.join(this.exitDir, id), { force: true });
     if (oomKilled) this.o.events.publish('container', 'oom', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     this.o.events.publish('container', 'die', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), exitCode: String(rec.State.ExitCode) });
@@ -709,7 +714,7 @@ export class ContainerManager {
       return;
     }
     if (rec.HostConfig.AutoRemove) {
-      await this.removeLocked(rec, { force: true, volumes: true }).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
+      await timed('remove', id, () => this.removeLocked(rec, { force: true, volumes: true })).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
     }
   }
 
@@ -722,15 +727,17 @@ export class ContainerManager {
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
     this.logRotation.unwatch(rec.ID);
     const bundle = this.bundleDir(rec.ID);
-    await this.runtimeFor(rec).delete(rec.ID);
+    await timed('runtime delete', rec.ID, () => this.runtimeFor(rec).delete(rec.ID));
     for (const name of this.volumesInUse.get(rec.ID) ?? []) await this.o.volumes.releaseMount(name);
     this.volumesInUse.delete(rec.ID);
     // the network goes with the run: address, ports and namespace are free for others
-    await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`));
+    await timed('network teardown', rec.ID, () => this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`)));
     rec.Sandbox = undefined;
-    await unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`));
+    await timed('rootfs unmount', rec.ID, () => unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`)));
+    const cleaned = span('bundle remove', rec.ID);
     await fsp.rm(path.join(this.socketDir, rec.ID), { force: true });
     await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+    cleaned();
   }
 
   // ---- stop, kill, wait ------------------------------------------------------------
@@ -846,7 +853,7 @@ export class ContainerManager {
 
   remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.store.get(idOrName);
-    return this.withLock(rec.ID, () => this.removeLocked(rec, opts));
+    return this.withLock(rec.ID, () => timed('remove', rec.ID, () => this.removeLocked(rec, opts)));
   }
 
   private async removeLocked(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
@@ -873,12 +880,12 @@ export class ContainerManager {
     this.clearBackoff(rec.ID);
     // recorded first, so a daemon killed half-way finishes the removal when it starts again
     rec.State.Status = 'removing';
-    await this.store.save(rec);
+    await timed('record save', rec.ID, () => this.store.save(rec));
     await this.releaseRuntime(rec).catch(() => undefined);
-    await this.o.snapshotter.remove(rec.ID).catch((e) => {
+    await timed('snapshot remove', rec.ID, () => this.o.snapshotter.remove(rec.ID).catch((e) => {
       if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) throw e;
-    });
-    await this.store.delete(rec);
+    }));
+    await timed('record delete', rec.ID, () => this.store.delete(rec));
     if (opts.volumes) {
       for (const p of rec.MountPoints ?? []) {
         if (p.Type !== 'volume' || !p.Anonymous || !p.Name) continue;
