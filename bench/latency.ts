@@ -17,7 +17,6 @@
  * other daemon (-H) it prints the whole commands only.
  */
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
 import { arg, cliPath, endpoint, median, request, succeeded, timeCli } from './lib';
 import { BERTHD, OwnDaemon } from './own-daemon';
 
@@ -36,6 +35,8 @@ interface Timing {
   kind: 'api' | 'span';
   /** `POST /containers/{id}/start` or a span's name */
   name: string;
+  /** the container or exec the line is about: the first 12 digits of its ID */
+  id: string;
   at: number;
   dur: number;
 }
@@ -48,6 +49,7 @@ function parseTimings(text: string): Timing[] {
     const m = LINE.exec(line);
     if (!m) continue;
     let name = m[2];
+    const id = /\b([0-9a-f]{12})(?:[0-9a-f]{52})?\b/.exec(name)?.[1] ?? '';
     if (m[1] === 'api') {
       // `POST /v1.50/containers/<id>/start?x=1 204` → `POST /containers/{id}/start`
       const [method, url] = name.split(' ');
@@ -55,21 +57,19 @@ function parseTimings(text: string): Timing[] {
     } else {
       name = name.replace(/ [0-9a-f]{12}$/, '');
     }
-    out.push({ kind: m[1] as Timing['kind'], name, at: Number(m[3]), dur: Number(m[4]) });
+    out.push({ kind: m[1] as Timing['kind'], name, id, at: Number(m[3]), dur: Number(m[4]) });
   }
   return out;
 }
 
-/** The daemon's log from a byte offset on, read as each run ends. */
-class LogCursor {
-  private offset = 0;
-  constructor(private readonly file: string) {}
-  take(): string {
-    const buf = readFileSync(this.file);
-    const text = buf.subarray(this.offset).toString();
-    this.offset = buf.length;
-    return text;
-  }
+/**
+ * A run's timings: the API calls that arrived while its client ran, and the spans of the
+ * containers and execs those calls named (some end after the client did, in the next run's time).
+ */
+function timingsOf(all: Timing[], t0: number, t1: number): Timing[] {
+  const calls = all.filter((t) => t.kind === 'api' && t.at >= t0 && t.at <= t1);
+  const ids = new Set(calls.map((c) => c.id).filter(Boolean));
+  return [...calls, ...all.filter((t) => t.kind === 'span' && t.at >= t0 && ids.has(t.id))];
 }
 
 /** Per name, the offset (from the client's spawn) and duration of each run's timings. */
@@ -138,15 +138,15 @@ async function main(): Promise<void> {
       d.setUp();
       await d.start();
     }
-    const log = d ? new LogCursor(d.logFile) : undefined;
+    const runWindows: [number, number][] = [];
+    const execWindows: [number, number][] = [];
     const runArgs = ['run', '--rm', '--network', 'none', image, 'true'];
     for (let i = 0; i < 2; i++) await timeRun(host, runArgs); // warm-up
-    log?.take();
     const runTimes: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await timeRun(host, runArgs);
       runTimes.push(r.ms);
-      if (log) runBreakdown.add(parseTimings(log.take()), r.t0, r.t1);
+      runWindows.push([r.t0, r.t1]);
     }
     rows.push([`${cliName} run --rm --network none ${image} true (median of ${runs})`, `${median(runTimes).toFixed(0)} ms`]);
 
@@ -160,19 +160,22 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: Math.min(width, burst) }, worker));
       bursts.push(performance.now() - t0);
     }
-    log?.take();
     rows.push([`${burst} x run --rm, ${width} at a time, total (median of 3)`, `${median(bursts).toFixed(0)} ms`]);
 
     box = (await timeRun(host, ['run', '-d', '--network', 'none', image, 'sleep', '600'])).stdout.trim();
     for (let i = 0; i < 2; i++) await timeRun(host, ['exec', box, 'true']);
-    log?.take();
     const execTimes: number[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await timeRun(host, ['exec', box, 'true']);
       execTimes.push(r.ms);
-      if (log) execBreakdown.add(parseTimings(log.take()), r.t0, r.t1);
+      execWindows.push([r.t0, r.t1]);
     }
     rows.push([`${cliName} exec CONTAINER true (median of ${runs})`, `${median(execTimes).toFixed(0)} ms`]);
+    if (d) {
+      const all = parseTimings(d.log());
+      for (const [t0, t1] of runWindows) runBreakdown.add(timingsOf(all, t0, t1), t0, t1);
+      for (const [t0, t1] of execWindows) execBreakdown.add(timingsOf(all, t0, t1), t0, t1);
+    }
   } catch (e) {
     failure = e;
   } finally {
