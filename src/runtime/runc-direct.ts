@@ -116,9 +116,9 @@ export async function deleteDirect(root: string, id: string): Promise<boolean> {
   if (Object.values(hooks).some((h) => Array.isArray(h) && h.length > 0)) return false;
   if (state.intel_rdt_path) return false;
   if ((await initStatus(state.init_process_pid, state.init_process_start)) === 'alive') return false;
-  for (const dir of new Set(Object.values(state.cgroup_paths ?? {}))) {
-    if (!(await removeCgroup(dir))) return false;
-  }
+  // one folder per hierarchy on cgroup v1: they go side by side
+  const removed = await Promise.all([...new Set(Object.values(state.cgroup_paths ?? {}))].map(removeCgroup));
+  if (removed.includes(false)) return false;
   await fsp.rm(path.join(root, id), { recursive: true, force: true });
   return true;
 }
