@@ -74,10 +74,12 @@ export async function startDirect(root: string, id: string): Promise<boolean> {
   // die first, the open would block for ever: a watch opens the write end itself to let
   // it go, and the empty read then says the container is dead, as runc does.
   let dead = false;
+  let opened = false;
   const watch = setInterval(() => {
     void initStatus(state.init_process_pid, state.init_process_start).then(async (s) => {
-      if (s === 'alive' || dead) return;
+      if (s === 'alive' || opened) return;
       dead = true;
+      // fails (ENXIO) while our open has not reached the kernel yet: the next tick tries again
       const w = await fsp.open(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK).catch(() => undefined);
       await w?.close();
     });
@@ -85,6 +87,7 @@ export async function startDirect(root: string, id: string): Promise<boolean> {
   let data: Buffer;
   try {
     const fh = await fsp.open(fifo, fsc.O_RDONLY);
+    opened = true;
     try {
       data = await fh.readFile();
     } finally {
