@@ -16,7 +16,8 @@ import { isErrno } from '../common/errors';
  * writes one byte, then execs the user's process, which closes its end) and removes the
  * fifo. `runc delete` of a stopped container with a PID namespace of its own (so none of
  * its processes can outlive init) removes its cgroups, then its state folder; it also runs
- * poststop hooks and removes an Intel RDT group, so a container with either is left to runc.
+ * poststop hooks, removes an Intel RDT group and stops a systemd cgroup's unit, so a container
+ * with any of those is left to runc.
  *
  * BERTH_RUNC_DIRECT=0 turns both off.
  */
@@ -30,6 +31,7 @@ interface RuncState {
   config?: {
     namespaces?: { type: string; path?: string }[];
     Hooks?: Record<string, unknown[] | null> | null;
+    cgroups?: { Systemd?: boolean };
   };
 }
 
@@ -118,6 +120,8 @@ export async function deleteDirect(root: string, id: string): Promise<boolean> {
   const hooks = state.config.Hooks ?? {};
   if (Object.values(hooks).some((h) => Array.isArray(h) && h.length > 0)) return false;
   if (state.intel_rdt_path) return false;
+  // a systemd-managed cgroup is a unit to stop, not folders to remove
+  if (state.config.cgroups?.Systemd) return false;
   if ((await initStatus(state.init_process_pid, state.init_process_start)) === 'alive') return false;
   // one folder per hierarchy on cgroup v1: they go side by side
   const removed = await Promise.all([...new Set(Object.values(state.cgroup_paths ?? {}))].map(removeCgroup));
