@@ -16,9 +16,10 @@
  * duration of each API call and of each span: a breakdown of the command's time. Against any
  * other daemon (-H) it prints the whole commands only.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { arg, cliPath, endpoint, median, request, succeeded, timeCli } from './lib';
-import { BERTHD, OwnDaemon } from './own-daemon';
+import { arg, cliPath, median, succeeded, timeCli } from './lib';
+import { BERTHD, OwnDaemon, endpoint, request } from './own-daemon';
 
 const own = process.argv.includes('--berthd');
 const runs = Number(arg('--runs', '15'));
@@ -126,7 +127,7 @@ async function timeRun(host: string, args: string[]): Promise<{ ms: number; t0: 
 }
 
 async function main(): Promise<void> {
-  const d = own ? new OwnDaemon({ bench: 'latency', debug: true }) : undefined;
+  const d = own ? new OwnDaemon({ debug: true }) : undefined;
   const host = d ? d.host : arg('-H', arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock'));
   const rows: [string, string][] = [];
   const runBreakdown = new Breakdown();
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
     }
     rows.push([`${cliName} exec CONTAINER true (median of ${runs})`, `${median(execTimes).toFixed(0)} ms`]);
     if (d) {
-      const all = parseTimings(d.log());
+      const all = parseTimings(readFileSync(d.logFile, 'utf8'));
       for (const [t0, t1] of runWindows) runBreakdown.add(timingsOf(all, t0, t1), t0, t1);
       for (const [t0, t1] of execWindows) execBreakdown.add(timingsOf(all, t0, t1), t0, t1);
     }
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   } finally {
     const ep = endpoint(host);
     if (box) await request(ep, 'DELETE', `/containers/${box}?force=1`).catch(() => undefined);
-    if (d) await d.tearDown(async () => undefined).catch((e: unknown) => console.error(`clean-up: ${(e as Error).message}`));
+    if (d) await d.tearDown().catch((e: unknown) => console.error(`clean-up: ${(e as Error).message}`));
   }
   if (rows.length) {
     console.log(`daemon: ${d ? `berthd of the bench (${BERTHD}, --debug)` : host}  client: ${cli}`);

@@ -1,6 +1,5 @@
-/** What the benchmarks share: their command line, their statistics, timing a CLI command, the API. */
+/** What the benchmarks share: their command line, their statistics, timing a CLI command. */
 import { spawn } from 'node:child_process';
-import * as http from 'node:http';
 import * as path from 'node:path';
 
 /** The value after `name` on the command line, or `dflt`. */
@@ -57,37 +56,4 @@ export function timeCli(cli: string, args: string[], opts: TimeOptions): Promise
 export function succeeded(r: Timed, what: string): Timed {
   if (r.code !== 0) throw new Error(`${what} exited with ${r.code}`);
   return r;
-}
-
-/** Where a daemon listens, as http.request options. */
-export interface Endpoint {
-  socketPath?: string;
-  host?: string;
-  port?: number;
-}
-
-export function endpoint(hostUrl: string): Endpoint {
-  if (hostUrl.startsWith('unix://')) return { socketPath: hostUrl.slice('unix://'.length) };
-  const u = new URL(hostUrl.replace(/^tcp:/, 'http:'));
-  return { host: u.hostname, port: Number(u.port || 2375) };
-}
-
-export function request(ep: Endpoint, method: string, urlPath: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request({ ...ep, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-export async function api<T>(ep: Endpoint, method: string, urlPath: string, body?: unknown): Promise<T> {
-  const r = await request(ep, method, urlPath, body);
-  if (r.status >= 300) throw new Error(`${method} ${urlPath}: ${r.status} ${r.text.trim()}`);
-  return (r.text ? JSON.parse(r.text) : undefined) as T;
 }

@@ -23,8 +23,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { api, arg, cliPath, endpoint, median, request, succeeded, timeCli, type Endpoint } from './lib';
-import { BERTHD, OwnDaemon } from './own-daemon';
+import { arg, cliPath, median, succeeded, timeCli } from './lib';
+import { BERTHD, OwnDaemon, type Endpoint, api, endpoint, ms, parallel, request, sleep } from './own-daemon';
 
 const LABEL = 'berth-bench';
 const RUN_ID = `lifecycle-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -36,7 +36,7 @@ function checkInterrupted(): void {
 
 const own = process.argv.includes('--berthd');
 const debug = process.argv.includes('--debug');
-const profileDir = arg('--profile', '');
+const profileDir = arg('--profile', '') || undefined;
 const runs = Number(arg('--runs', own ? '5' : '20'));
 const total = Number(arg('--containers', '200'));
 const running = Number(arg('--running', '100'));
@@ -51,18 +51,6 @@ interface Summary {
 }
 
 const listAll = (ep: Endpoint) => api<Summary[]>(ep, 'GET', '/containers/json?all=1');
-
-/** Runs `fn` over `items`, `width` at a time. */
-async function parallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-}
-
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 // ---------------------------------------------------------------- the scenario
 
@@ -142,7 +130,7 @@ async function measureStartup(d: OwnDaemon, ep: Endpoint, ids: Set<string>, rows
 
 async function main(): Promise<void> {
   if (running > total) throw new Error('--running is more than --containers');
-  const d = own ? new OwnDaemon({ bench: 'lc', debug, profileDir: profileDir || undefined }) : undefined;
+  const d = own ? new OwnDaemon({ debug, profileDir }) : undefined;
   const host = d ? d.host : arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock');
   const ep = endpoint(host);
   const made: string[] = [];
@@ -169,7 +157,7 @@ async function main(): Promise<void> {
   } finally {
     // removing the containers before the daemon stops takes their mounts with them
     await removeContainers(ep, made).catch(() => undefined);
-    if (d) await d.tearDown(async () => removeContainers(ep, (await listAll(ep)).map((c) => c.Id))).catch((e: unknown) => console.error(`clean-up: ${(e as Error).message}`));
+    if (d) await d.tearDown().catch((e: unknown) => console.error(`clean-up: ${(e as Error).message}`));
   }
   if (rows.length) {
     const width = Math.max(...rows.map((r) => r[0].length));

@@ -1,49 +1,93 @@
 /**
- * A berthd of a bench's own: bin/berthd with its own data root, exec root, socket and cgroup
- * parent under temporary names, inside a network namespace made with `ip netns add`, and
- * everything needed to remove all of it again, whatever state it is in.
+ * What benches that start a berthd of their own share: the daemon (its own data root, exec
+ * root, socket and cgroup parent, in a network namespace of its own, all removed again by
+ * tearDown) and a tiny client of its API over the socket.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync, openSync, closeSync } from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { endpoint, request } from './lib';
 import { removeCgroups, unmountUnder } from '../test/helpers/daemon';
 
 export const BERTHD = path.join(__dirname, '..', '..', 'bin', 'berthd');
 
-const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-
 export interface OwnDaemonOptions {
-  /** names the bench in temporary names and the kept log */
-  bench: string;
-  /** run with --debug, and keep the log after tear-down */
+  /** keep berthd's --debug log (copied to the temporary folder at tearDown) */
   debug?: boolean;
-  /** node writes a CPU profile of each start into this folder */
+  /** have node write a CPU profile of each start into this folder */
   profileDir?: string;
 }
 
+// ---------------------------------------------------------------- the API, over the daemon's socket
+
+export interface Endpoint {
+  socketPath?: string;
+  host?: string;
+  port?: number;
+}
+
+export function endpoint(hostUrl: string): Endpoint {
+  if (hostUrl.startsWith('unix://')) return { socketPath: hostUrl.slice('unix://'.length) };
+  const u = new URL(hostUrl.replace(/^tcp:/, 'http:'));
+  return { host: u.hostname, port: Number(u.port || 2375) };
+}
+
+export function request(ep: Endpoint, method: string, urlPath: string, body?: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request({ ...ep, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export async function api<T>(ep: Endpoint, method: string, urlPath: string, body?: unknown): Promise<T> {
+  const r = await request(ep, method, urlPath, body);
+  if (r.status >= 300) throw new Error(`${method} ${urlPath}: ${r.status} ${r.text.trim()}`);
+  return (r.text ? JSON.parse(r.text) : undefined) as T;
+}
+
+
+/** Runs `fn` over `items`, `width` at a time. */
+export async function parallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+export const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+export const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+
+// ---------------------------------------------------------------- a berthd of the bench's own
+
+/**
+ * A berthd with its own data root, exec root, socket and cgroup parent, in a network
+ * namespace of its own, and everything needed to remove all of it again.
+ */
 export class OwnDaemon {
   readonly tag = randomBytes(4).toString('hex');
   readonly netns = `berth-bench-${this.tag}`;
-  readonly base: string;
-  readonly dataRoot: string;
+  readonly base = path.join(os.tmpdir(), `berth-bench-lc-${this.tag}`);
+  readonly dataRoot = path.join(this.base, 'data');
   // short: the socket's path must fit in sun_path
   readonly execRoot = `/run/bbl-${this.tag}`;
   readonly host = `unix://${this.execRoot}/berth.sock`;
   readonly cgroupParent = `/berth-bench-${this.tag}`;
-  readonly logFile: string;
+  readonly logFile = path.join(this.base, 'berthd.log');
   private proc?: ChildProcess;
   private nsMade = false;
   private starts = 0;
 
-  constructor(private readonly o: OwnDaemonOptions) {
-    this.base = path.join(os.tmpdir(), `berth-bench-${o.bench}-${this.tag}`);
-    this.dataRoot = path.join(this.base, 'data');
-    this.logFile = path.join(this.base, 'berthd.log');
-  }
+  constructor(private readonly opts: OwnDaemonOptions = {}) {}
 
   setUp(): void {
     mkdirSync(this.base, { recursive: true });
@@ -53,9 +97,9 @@ export class OwnDaemon {
     execFileSync('nsenter', [`--net=/run/netns/${this.netns}`, 'ip', 'link', 'set', 'lo', 'up']);
   }
 
-  /** Spawns berthd; resolves with ms from spawn to /_ping answering. */
+  /** Spawns berthd; resolves with ms from spawn to /_ping answering, and the process. */
   async start(): Promise<number> {
-    const profileDir = this.o.profileDir;
+    const profileDir = this.opts.profileDir;
     const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `berthd-start-${++this.starts}.cpuprofile`] : [];
     const args = [
       `--net=/run/netns/${this.netns}`,
@@ -70,7 +114,7 @@ export class OwnDaemon {
       '--config-file', path.join(this.base, 'daemon.json'),
       // a short name is never looked up on Docker Hub: the bench sends nothing outside
       '--default-registry', '127.0.0.1:1',
-      ...(this.o.debug ? ['--debug'] : []),
+      ...(this.opts.debug ? ['--debug'] : []),
     ];
     const log = openSync(this.logFile, 'a');
     const t0 = process.hrtime.bigint();
@@ -88,10 +132,6 @@ export class OwnDaemon {
     }
   }
 
-  get alive(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
   /** SIGTERM (nsenter execs node: the pid is berthd's), then SIGKILL if it lingers. */
   async stop(): Promise<void> {
     const p = this.proc;
@@ -104,24 +144,16 @@ export class OwnDaemon {
     }
   }
 
-  /** The log so far. */
-  log(): string {
+  tail(): string {
     try {
-      return readFileSync(this.logFile, 'utf8');
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-20).join('\n');
     } catch {
       return '';
     }
   }
 
-  tail(): string {
-    return this.log().split('\n').slice(-20).join('\n');
-  }
-
-  /**
-   * Removes everything the daemon made, whatever state it is in; every step is tried.
-   * `removeContainers` (while the daemon still answers) takes their mounts and cgroups with them.
-   */
-  async tearDown(removeContainers: () => Promise<void>): Promise<void> {
+  /** Removes everything the daemon made, whatever state it is in; every step is tried. */
+  async tearDown(): Promise<void> {
     const step = async (what: string, fn: () => unknown) => {
       try {
         await fn();
@@ -129,7 +161,15 @@ export class OwnDaemon {
         console.error(`clean-up, ${what}: ${(e as Error).message}`);
       }
     };
-    if (this.alive) await step('removing containers', removeContainers);
+    const alive = this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+    if (alive) {
+      // removing the containers first takes their overlay mounts and cgroups with them
+      const ep = endpoint(this.host);
+      await step('removing containers', async () => {
+        const all = await api<{ Id: string }[]>(ep, 'GET', '/containers/json?all=1');
+        await parallel(all, 8, async (c) => void (await request(ep, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
+      });
+    }
     await step('stopping berthd', () => this.stop());
     // conmons of containers that were not removed (their pids are in the bundles)
     const bundles = path.join(this.execRoot, 'bundles');
@@ -164,8 +204,8 @@ export class OwnDaemon {
     });
     await step('removing cgroups', () => removeCgroups(this.cgroupParent));
     if (this.nsMade) await step('removing the namespace', () => execFileSync('ip', ['netns', 'del', this.netns], { stdio: 'ignore' }));
-    if (this.o.debug && existsSync(this.logFile)) {
-      const kept = path.join(os.tmpdir(), `berth-bench-${this.o.bench}-${this.tag}.log`);
+    if (this.opts.debug && existsSync(this.logFile)) {
+      const kept = path.join(os.tmpdir(), `berth-bench-${this.tag}.log`);
       await step('keeping the log', () => copyFileSync(this.logFile, kept));
       console.log(`berthd's log: ${kept}`);
     }

@@ -7,9 +7,10 @@ import { UsageError, StatusError, ExitError, errorMessage } from './errors';
 import { commonCommands, otherCommands, groups, loadSpec, mainHelp, groupHelp, CommandEntry } from './registry';
 import type { CommandContext, CommandSpec } from './command';
 import type { EngineClient } from '../client/engine';
+import { CLI_VERSION, buildTag } from './build-info';
 
 export const PROG = 'berth';
-export const CLI_VERSION = '0.1.0';
+export { CLI_VERSION } from './build-info';
 
 const globalFlags: FlagDef[] = [
   { name: 'config', type: 'string', help: 'Location of client config files' },
@@ -63,7 +64,18 @@ export interface MainIO {
 }
 
 /** Runs the CLI on argv (without node and script); resolves with the exit status. */
-export async function main(argv: string[], io: MainIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+// process.stdin is made on first use, and making it costs start-up time (a stream over fd 0):
+// only the commands that read their input touch it
+const processIO: MainIO = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+};
+
+export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
   const out = (s: string) => void io.stdout.write(s);
   const err = (s: string) => void io.stderr.write(s);
   let global: ParsedFlags;
@@ -77,7 +89,7 @@ export async function main(argv: string[], io: MainIO = { stdin: process.stdin, 
     throw e;
   }
   if (global.values.version) {
-    out(`${PROG} version ${CLI_VERSION}, build node-${process.version}\n`);
+    out(`${PROG} version ${CLI_VERSION}, build ${buildTag()}\n`);
     return 0;
   }
   if (global.args.length === 0 || (global.help && global.args.length === 0)) {
@@ -123,7 +135,9 @@ export async function main(argv: string[], io: MainIO = { stdin: process.stdin, 
       }
       return client;
     },
-    stdin: io.stdin,
+    get stdin() {
+      return io.stdin;
+    },
     stdout: io.stdout,
     stderr: io.stderr,
     env: io.env,

@@ -224,10 +224,53 @@ export const groups: Record<string, GroupEntry> = {
   },
 };
 
+/**
+ * Where each command module is. Every require names its file literally, so a
+ * bundler (bun build --compile) sees and includes them all, while Node still
+ * loads only the one the command needs.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const commandModules: Record<string, () => Record<string, CommandSpec>> = {
+  archive: () => require('./commands/archive'),
+  attach: () => require('./commands/attach'),
+  build: () => require('./commands/build'),
+  changes: () => require('./commands/changes'),
+  cp: () => require('./commands/cp'),
+  df: () => require('./commands/df'),
+  events: () => require('./commands/events'),
+  exec: () => require('./commands/exec'),
+  history: () => require('./commands/history'),
+  images: () => require('./commands/images'),
+  import: () => require('./commands/import'),
+  inspect: () => require('./commands/inspect'),
+  lifecycle: () => require('./commands/lifecycle'),
+  login: () => require('./commands/login'),
+  logs: () => require('./commands/logs'),
+  network: () => require('./commands/network'),
+  node: () => require('./commands/node'),
+  port: () => require('./commands/port'),
+  prune: () => require('./commands/prune'),
+  ps: () => require('./commands/ps'),
+  pull: () => require('./commands/pull'),
+  push: () => require('./commands/push'),
+  rename: () => require('./commands/rename'),
+  run: () => require('./commands/run'),
+  search: () => require('./commands/search'),
+  secret: () => require('./commands/secret'),
+  service: () => require('./commands/service'),
+  stats: () => require('./commands/stats'),
+  swarm: () => require('./commands/swarm'),
+  system: () => require('./commands/system'),
+  top: () => require('./commands/top'),
+  update: () => require('./commands/update'),
+  volume: () => require('./commands/volume'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 export function loadSpec(entry: CommandEntry): CommandSpec {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(`./commands/${entry.module}`) as Record<string, CommandSpec>;
-  return mod[entry.spec];
+  const load = commandModules[entry.module];
+  if (!load) throw new Error(`berth: no command module ${entry.module}`);
+  return load()[entry.spec];
 }
 
 function listing(entries: Record<string, { summary: string }>): string {

@@ -13,10 +13,11 @@
  * non-2xx answers (status + the daemon's `message`); every method throws
  * DaemonUnreachableError when nothing answers at the address.
  */
-import * as http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { DaemonEndpoint, parseDaemonAddress, resolveDaemonAddress } from './address';
+import { sendRequest } from './http1';
 
 export const API_VERSION = '1.50';
 
@@ -34,9 +35,10 @@ export interface RequestOptions {
 
 export interface EngineResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  /** lower-case names */
+  headers: IncomingHttpHeaders;
   /** The unread body. Read it with one of the helpers below, or consume the stream. */
-  stream: http.IncomingMessage;
+  stream: Readable;
   buffer(): Promise<Buffer>;
   text(): Promise<string>;
   /** Parsed JSON, or undefined for an empty body. */
@@ -108,6 +110,13 @@ function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
+// the reasons of the statuses the daemon answers with, for an error without a body
+const statusText: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable',
+  409: 'Conflict', 412: 'Precondition Failed', 413: 'Payload Too Large', 416: 'Range Not Satisfiable', 500: 'Internal Server Error',
+  501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
 /** The daemon's error text: `{"message": ...}` when it is JSON, else the body itself. */
 export function errorMessageFromBody(status: number, body: string): string {
   const trimmed = body.trim();
@@ -117,7 +126,7 @@ export function errorMessageFromBody(status: number, body: string): string {
   } catch {
     // not JSON: fall through to the raw text
   }
-  return trimmed || `${status} ${http.STATUS_CODES[status] ?? 'error'}`;
+  return trimmed || `${status} ${statusText[status] ?? 'error'}`;
 }
 
 export class EngineClient {
@@ -138,10 +147,10 @@ export class EngineClient {
     return versioned + encodeQuery(query);
   }
 
-  private connectOptions(): http.RequestOptions {
+  private connect(): net.Socket {
     return this.endpoint.kind === 'unix'
-      ? { socketPath: this.endpoint.socketPath }
-      : { host: this.endpoint.host, port: this.endpoint.port };
+      ? net.connect({ path: this.endpoint.socketPath, allowHalfOpen: true })
+      : net.connect({ host: this.endpoint.host, port: this.endpoint.port, allowHalfOpen: true });
   }
 
   private unreachable(e: unknown): unknown {
@@ -162,28 +171,26 @@ export class EngineClient {
       if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
     } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
 
-    return new Promise((resolve, reject) => {
-      const req = http.request({ ...this.connectOptions(), method, path: this.pathFor(path, opts.query), headers, agent: false, signal: opts.signal }, (res) => {
+    return sendRequest(this.connect(), { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
+      (res) => {
         let buffered: Promise<Buffer> | undefined;
-        const buffer = () => (buffered ??= readAll(res));
-        resolve({
-          status: res.statusCode ?? 0,
+        const buffer = () => (buffered ??= readAll(res.body));
+        return {
+          status: res.status,
           headers: res.headers,
-          stream: res,
+          stream: res.body,
           buffer,
           text: async () => (await buffer()).toString('utf8'),
           json: async <T>() => {
             const text = (await buffer()).toString('utf8');
             return (text.trim() ? JSON.parse(text) : undefined) as T;
           },
-        });
-      });
-      req.on('error', (e) => reject(this.unreachable(e)));
-      if (isReadable(payload)) {
-        payload.on('error', (e) => req.destroy(e));
-        payload.pipe(req);
-      } else req.end(payload);
-    });
+        };
+      },
+      (e: unknown) => {
+        throw this.unreachable(e);
+      },
+    );
   }
 
   /** Sends a request and parses the JSON answer; non-2xx → EngineError. */
@@ -194,7 +201,7 @@ export class EngineClient {
   }
 
   /** Sends a request and hands back the body as a stream; non-2xx → EngineError. */
-  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<Readable> {
     const res = await this.request(method, path, opts);
     if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorMessageFromBody(res.status, await res.text()));
     return res.stream;
@@ -217,10 +224,7 @@ export class EngineClient {
    */
   hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
     return new Promise((resolve, reject) => {
-      const socket =
-        this.endpoint.kind === 'unix'
-          ? net.connect({ path: this.endpoint.socketPath, allowHalfOpen: true })
-          : net.connect({ host: this.endpoint.host, port: this.endpoint.port, allowHalfOpen: true });
+      const socket = this.connect();
       let head = Buffer.alloc(0);
       let settled = false;
       const fail = (e: unknown) => {

@@ -309,14 +309,17 @@ export async function* readLogBatches(file: string, o: LogReadOptions): AsyncGen
 
 /**
  * The file that follows `reader`'s in the log, found by inode (names shift at each rotation):
- * undefined while `reader` is on the file conmon writes, or on one just renamed whose
- * successor conmon has not made yet.
+ * undefined while `reader` is on the file conmon writes, on one just renamed whose
+ * successor conmon has not made yet, or while a rotation's renames are under way.
  */
 async function nextLogFile(file: string, reader: ForwardReader | undefined): Promise<OpenLog | undefined> {
   const names = await logFiles(file);
   const inodes = await Promise.all(names.map((n) => fsp.stat(n).then((st) => st.ino, () => undefined)));
-  const at = reader ? inodes.indexOf((await reader.fh.stat()).ino) : -1;
+  const own = reader ? await reader.fh.stat() : undefined;
+  const at = own ? inodes.indexOf(own.ino) : -1;
   if (reader && at === names.length - 1) return undefined;
+  // not in the listing but still linked: the listing crossed a rotation's renames; look again later
+  if (own && at === -1 && own.nlink > 0) return undefined;
   // not found: ours was removed as the oldest, so the oldest left comes next
   for (const name of names.slice(at + 1)) {
     const opened = await openLog(name);

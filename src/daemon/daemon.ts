@@ -107,7 +107,7 @@ export class Daemon {
       logDriver: c.logDriver,
       logOpts: c.logOpts,
       isClusterNetwork: async (idOrName) => {
-        if (swarm?.local?.role !== 'manager') return false;
+        if (swarm?.local?.role !== 'manager' || swarm.locked) return false;
         const known = await swarm.networks().catch(() => []);
         return known.some((n) => n.ID === idOrName || n.Spec.Name === idOrName || (idOrName.length >= 12 && n.ID.startsWith(idOrName)));
       },
@@ -121,7 +121,7 @@ export class Daemon {
     registerSystemRoutes(router, {
       swarm: {
         info: () => (swarm ? swarmInfo(swarm) : Promise.resolve({ NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null })),
-        header: () => (swarm?.local ? `active/${swarm.local.role}` : 'inactive'),
+        header: () => (swarm?.locked ? 'locked' : swarm?.local ? `active/${swarm.local.role}` : 'inactive'),
       },
       containers,
       images,

@@ -13,7 +13,7 @@ import { PortAllocator, type PortRequest } from './ports';
 import { cidr6String, contains6, firstHost6, formatIPv6, lastHost6, overlaps6, parseCidr6, parseIPv6, randomUla64, type Cidr6 } from './subnets6';
 import { allocateSubnet, cidrString, contains, firstHost, overlaps, parseCidr, parseIPv4, type Cidr } from './subnets';
 import { NetworkDns, type Member } from './dns-registry';
-import { ensureVxlan, macForIP, OverlayPeers, OVERLAY_MTU, overlayBridgeName, vxlanName, type OverlayPeer } from './overlay';
+import { ensureVxlan, macForIP, overlayBridgeMac, OverlayPeers, OVERLAY_MTU, overlayBridgeName, vxlanName, type OverlayPeer } from './overlay';
 
 /**
  * Networks and the containers' places on them. Bridge networks are CNI `bridge` + `host-local`
@@ -342,8 +342,10 @@ export class NetworkManager {
       }
       // A bridge left to itself takes the lowest MAC of its ports, so it changes whenever a
       // container comes or goes, and the others keep sending to the old one until their ARP
-      // entry expires: no DNS, no gateway for seconds after a recreate. Fixed, as Docker's.
-      if (n.Driver === 'bridge') await run('ip', ['link', 'set', n.bridge!, 'address', macForIP(c.Gateway)]);
+      // entry expires: no DNS, no gateway for seconds after a recreate. Fixed, as Docker's
+      // (an overlay's per node: overlay.ts).
+      const mac = n.Driver === 'overlay' ? overlayBridgeMac(c.Gateway, this.overlayAddr ?? '') : macForIP(c.Gateway);
+      await run('ip', ['link', 'set', n.bridge!, 'address', mac]);
       if (n.Driver === 'overlay') {
         if (!this.overlayAddr) throw new BerthError('UNAVAILABLE', `network ${n.Name} is an overlay network: this node is not part of a swarm`);
         await ensureVxlan(vxlanName(n.Id), n.bridge!, n.vni!, this.overlayAddr, this.overlayPort);

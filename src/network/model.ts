@@ -10,6 +10,8 @@ export interface NetworkRecord {
   Scope: 'local' | 'swarm';
   Internal: boolean;
   Attachable: boolean;
+  /** the swarm's ingress network (a cluster overlay as the API lists it) */
+  Ingress?: boolean;
   EnableIPv6: boolean;
   Labels: Record<string, string>;
   Options: Record<string, string>;

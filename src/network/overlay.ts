@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { run } from '../common/exec';
 
 /**
@@ -27,6 +28,19 @@ export function vxlanName(networkId: string): string {
 
 export function macForIP(ip: string): string {
   return ['02', '42', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * The MAC of an overlay's bridge on one node: fixed, so that it does not follow the lowest
+ * MAC of the bridge's ports as containers come and go (the containers would keep sending to
+ * the old one, and lose their DNS server and gateway, until their ARP entry expired), and
+ * different on each node, whose bridges all carry the gateway address, so that a frame one
+ * node's bridge sends over VXLAN never arrives at another's with that one's own MAC. 02:43
+ * keeps it apart from the endpoints' 02:42.
+ */
+export function overlayBridgeMac(gateway: string, nodeAddr: string): string {
+  const h = createHash('sha256').update(`${gateway} ${nodeAddr}`).digest();
+  return ['02', '43', ...[...h.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** Makes the VXLAN device of an overlay (VNI `vni`, sending from `localAddr` to UDP `port`) a port of its bridge. */

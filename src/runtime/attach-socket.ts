@@ -38,6 +38,12 @@ function newSeqpacketSocket(): SeqpacketSocket {
  * bytes written to the socket go to the container's stdin; half-closing the socket
  * closes the container's stdin when conmon was told to (stdin once).
  *
+ * stdin goes through a second connection of its own, made at the first write. conmon gives
+ * every connection the output and takes stdin from any, and node-unix-socket closes a
+ * connection whose write fails: a keystroke that reaches conmon after the process ended
+ * (`exec -it c echo hi` typed into at once) would otherwise close the connection the
+ * process's last output still waits in.
+ *
  * Events: 'stdout' (Buffer), 'stderr' (Buffer), 'close', and 'drain' once stdin that had
  * backed up has been taken by the kernel.
  *
@@ -56,8 +62,13 @@ export class AttachSocket extends EventEmitter {
   private stdinFull = false;
   /** conmon no longer takes stdin */
   private stdinDead = false;
+  /** the connection stdin goes through, once something was written */
+  private stdin?: { sock: SeqpacketSocket; connected: boolean; queue: Buffer[]; ending: boolean };
 
-  private constructor(private readonly sock: SeqpacketSocket) {
+  private constructor(
+    private readonly sock: SeqpacketSocket,
+    private readonly path: string,
+  ) {
     super();
     sock.on('data', (packet: Buffer) => {
       if (packet.length < 1 || this.closed) return;
@@ -72,10 +83,8 @@ export class AttachSocket extends EventEmitter {
     };
     sock.on('end', done);
     sock.on('close', done);
-    // node-unix-socket destroys the socket on any error, a failed write too. conmon stops
-    // reading stdin once the process has closed it (a short `exec -it echo hi` already has
-    // when the client's first keystroke comes): the write fails with EPIPE while the process's
-    // output still waits in the socket. So a write's error ends stdin only, not the output.
+    // node-unix-socket destroys the socket on any error; the output connection writes
+    // nothing but its half-close, so an error here ends it
     sock.removeAllListeners('_error');
     sock.on('_error', (err: Error) => {
       if (WRITE_ERROR.test(err.message)) {
@@ -94,7 +103,7 @@ export class AttachSocket extends EventEmitter {
       try {
         sock.connect(path, () => {
           sock.off('error', reject);
-          resolve(new AttachSocket(sock));
+          resolve(new AttachSocket(sock, path));
         });
       } catch (e) {
         reject(e);
@@ -108,13 +117,51 @@ export class AttachSocket extends EventEmitter {
    */
   writeStdin(data: Buffer): boolean {
     if (this.closed || this.stdinDead) return false;
+    const stdin = this.stdin ?? this.openStdin();
     for (let at = 0; at < data.length; at += STDIN_PACKET) {
       const packet = data.subarray(at, at + STDIN_PACKET);
       this.stdinPending += packet.length;
-      this.sock.write(packet, 0, packet.length, () => this.stdinWritten(packet.length));
+      if (stdin.connected) this.sendStdin(stdin.sock, packet);
+      else stdin.queue.push(packet);
     }
     if (this.stdinPending > STDIN_HIGH_WATER) this.stdinFull = true;
     return !this.stdinFull;
+  }
+
+  private openStdin(): NonNullable<AttachSocket['stdin']> {
+    const sock = newSeqpacketSocket();
+    const stdin = { sock, connected: false, queue: [] as Buffer[], ending: false };
+    this.stdin = stdin;
+    // whatever ends this connection (conmon gone, stdin closed) ends stdin only
+    const dead = () => {
+      this.stdinDead = true;
+      stdin.queue = [];
+    };
+    sock.on('data', () => undefined);
+    sock.on('error', dead);
+    sock.on('end', dead);
+    sock.on('close', dead);
+    sock.removeAllListeners('_error');
+    sock.on('_error', dead);
+    try {
+      sock.connect(this.path, () => {
+        stdin.connected = true;
+        for (const packet of stdin.queue) this.sendStdin(sock, packet);
+        stdin.queue = [];
+        if (stdin.ending) sock.end();
+      });
+    } catch {
+      dead();
+    }
+    return stdin;
+  }
+
+  private sendStdin(sock: SeqpacketSocket, packet: Buffer): void {
+    try {
+      sock.write(packet, 0, packet.length, () => this.stdinWritten(packet.length));
+    } catch {
+      this.stdinDead = true;
+    }
   }
 
   private stdinWritten(n: number): void {
@@ -127,7 +174,10 @@ export class AttachSocket extends EventEmitter {
 
   /** Sends EOF to the container's stdin, keeping the output coming. */
   closeStdin(): void {
-    if (!this.closed) this.sock.end();
+    if (this.closed) return;
+    if (!this.stdin) this.sock.end();
+    else if (this.stdin.connected) this.stdin.sock.end();
+    else this.stdin.ending = true;
   }
 
   close(): void {
@@ -135,7 +185,11 @@ export class AttachSocket extends EventEmitter {
     this.closed = true;
     // node-unix-socket aborts the process when a socket is destroyed inside its own 'data'
     // callback (a reader dropping a slow client does just that): destroy it on the next turn
-    setImmediate(() => this.sock.destroy());
+    const stdin = this.stdin?.sock;
+    setImmediate(() => {
+      this.sock.destroy();
+      stdin?.destroy();
+    });
     this.emit('close');
     // whatever a route hung on this connection goes with it
     this.removeAllListeners();

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:https';
-import { conflict, invalid, unavailable } from '../common/errors';
+import { conflict, invalid, system, unavailable } from '../common/errors';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from '../common/fsutil';
 import type { ContainerManager } from '../container/manager';
 import type { NetworkManager } from '../network/manager';
@@ -21,7 +21,7 @@ import { Agent } from './cluster/agent';
 import { Leader } from './cluster/leader';
 import { RoutingMesh } from './cluster/mesh';
 import type { ClusterNetwork, SwarmNode } from './cluster/model';
-import { createNetwork, removeNetwork, type OverlayCreateBody } from './cluster/networks';
+import { createNetwork, INGRESS_NAME, removeNetwork, type OverlayCreateBody } from './cluster/networks';
 import { cluster } from './cluster/control';
 import { ClusterStore, PREFIX, type ClusterObject, type KV } from './cluster/store';
 import { addNodeUser, enableAccessControl, newPassword, setNodeAccess } from './cluster/access';
@@ -31,6 +31,7 @@ import { requestJoin, startSwarmServer, SWARM_PORT, type JoinAnswer, type JoinRe
 import { fetchTaskLogs, serveTaskLogs, type LogLine, type TaskLogQuery } from './task-logs';
 import { fetchTaskSecret, serveTaskSecret } from './task-secrets';
 import { caDigest, createRootCA, issueCertificate, makeJoinToken, parseJoinToken, tokensEqual } from './pki';
+import { NodeKeys, newUnlockKey, parseUnlockKey, SWARM_LOCKED } from './autolock';
 
 export const ETCD_CLIENT_PORT = 2379;
 /** the node's etcd password, beside its certificate (access.ts) */
@@ -66,6 +67,13 @@ export const NOT_IN_SWARM = 'This node is not part of a swarm';
 export const NOT_A_MANAGER = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
 export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
+/** What `swarm update` may ask besides the new spec. */
+export interface SwarmUpdateFlags {
+  rotateWorkerToken?: boolean;
+  rotateManagerToken?: boolean;
+  rotateManagerUnlockKey?: boolean;
+}
+
 export class Swarm {
   private state?: LocalState;
   private client?: EtcdClient;
@@ -77,6 +85,8 @@ export class Swarm {
   private joinServer?: Server;
   private busy = false;
   private roleTimer?: NodeJS.Timeout;
+  /** the unlock key this node's files are sealed with ('' while they are plain) */
+  private unlockKey = '';
 
   private constructor(private readonly d: SwarmDeps) {}
 
@@ -84,11 +94,23 @@ export class Swarm {
     return path.join(this.d.dataRoot, 'swarm');
   }
 
+  /** The node's private files: where they are read, and their sealing under autolock. */
+  private get keys(): NodeKeys {
+    return new NodeKeys(path.join(this.dir, 'certs'), path.join(this.d.execRoot, 'swarm', 'keys'));
+  }
+
   static async open(d: SwarmDeps): Promise<Swarm> {
     const s = new Swarm(d);
     const state = await readJSON<LocalState>(path.join(s.dir, 'state.json')).catch(() => undefined);
     if (state) {
       s.state = state;
+      if (s.keys.sealed) {
+        // autolock: the readable copies of a former run go, the node waits for `swarm unlock`
+        await s.keys.forget();
+        d.log('swarm: this node is locked (autolock): it takes part in the swarm once unlocked');
+        return s;
+      }
+      await s.keys.load();
       // the cluster may take a moment (the other managers, etcd's own start): not fatal
       await s.activate().catch((e) => d.log(`swarm: resuming: ${(e as Error).message}`));
     }
@@ -99,8 +121,14 @@ export class Swarm {
     return this.state;
   }
 
+  /** Whether the node is in a swarm but locked: autolock is on and the daemon restarted. */
+  get locked(): boolean {
+    return this.state !== undefined && this.keys.locked;
+  }
+
   /** The cluster's store, for managers only (the API's swarm, node, service and task calls). */
   managerStore(): ClusterStore {
+    if (this.locked) throw unavailable(SWARM_LOCKED);
     if (!this.state || !this.store) throw unavailable(`${NOT_IN_SWARM}. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`);
     if (this.state.role !== 'manager') throw unavailable(NOT_A_MANAGER);
     return this.store;
@@ -139,6 +167,8 @@ export class Swarm {
       await fsp.rm(this.dir, { recursive: true, force: true });
       await fsp.mkdir(path.join(this.dir, 'certs'), { recursive: true, mode: 0o700 });
       const ca = await createRootCA(path.join(this.dir, 'certs'));
+      const autolock = o.spec?.EncryptionConfig?.AutoLockManagers === true;
+      const unlockKey = autolock ? newUnlockKey() : '';
       const nodeId = newSwarmId();
       const clusterId = newSwarmId();
       await this.writeCerts(ca.certPem, await issueCertificate(ca, { commonName: nodeId, organizationalUnit: 'swarm-manager', organization: clusterId, ipAddresses: [addr] }));
@@ -146,6 +176,9 @@ export class Swarm {
       this.state = { nodeId, clusterId, role: 'manager', advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: [`https://${addr}:${ETCD_CLIENT_PORT}`] };
       const etcdPassword = newPassword();
       await writeFileAtomic(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE), etcdPassword, 0o600);
+      await this.keys.load();
+      if (unlockKey) await this.keys.seal(parseUnlockKey(unlockKey));
+      this.unlockKey = unlockKey;
       try {
         await this.startMember(`${nodeId}=https://${addr}:${ETCD_PEER_PORT}`, 'new');
         this.connect();
@@ -161,10 +194,15 @@ export class Swarm {
           ...plane,
         };
         await this.store!.kv.put(`${PREFIX}cluster`, JSON.stringify({ ...cluster, Version: undefined }));
-        await this.store!.putSecrets({ JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) }, CAKeyPem: ca.keyPem });
+        await this.store!.putSecrets({ JoinTokens: { Worker: makeJoinToken(digest), Manager: makeJoinToken(digest) }, CAKeyPem: ca.keyPem, ...(unlockKey ? { UnlockKey: unlockKey } : {}) });
         // the first manager leads from the start: its record says so, so the leader's first
         // pass has nothing to change in it
         await this.store!.create('nodes', this.nodeObject(nodeId, 'manager', addr, undefined, true));
+        // Docker's swarm has its ingress network from the start (`docker network ls` shows it)
+        const local = this.d.network.list();
+        await createNetwork(this.store!, { Name: INGRESS_NAME, Driver: 'overlay', Ingress: true }, local.flatMap((n) => n.IPAM.Config.map((c) => c.Subnet).filter((sub) => !sub.includes(':'))), local.map((n) => n.Name).filter((n) => n !== INGRESS_NAME)).catch((e: Error) =>
+          this.d.log(`swarm: the ingress network: ${e.message}`),
+        );
         await enableAccessControl(this.client!, nodeId, etcdPassword);
         await writeJSONAtomic(path.join(this.dir, 'state.json'), this.state);
         await this.startRoles();
@@ -175,7 +213,7 @@ export class Swarm {
       } catch (e) {
         await this.teardown();
         this.state = undefined;
-        await fsp.rm(this.dir, { recursive: true, force: true });
+        await this.forgetFiles();
         throw e;
       }
     });
@@ -206,6 +244,9 @@ export class Swarm {
       await this.writeCerts(answer.caCertPem, { certPem: answer.certPem, keyPem: answer.keyPem });
       await this.writeEtcdClientCert(answer.etcdClient);
       await writeFileAtomic(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE), answer.etcdPassword, 0o600);
+      // a manager that joins an autolocked swarm seals its files once its role loop reads the key
+      await this.keys.load();
+      this.unlockKey = '';
       this.state = { nodeId: answer.nodeId, clusterId: answer.clusterId, role: answer.role, advertiseAddr: addr, listenAddr: listenHost(o.listenAddr), etcdEndpoints: answer.etcdEndpoints };
       try {
         this.connect();
@@ -223,7 +264,7 @@ export class Swarm {
         if (answer.role === 'manager') await this.removeOwnMember().catch((err: Error) => this.d.log(`swarm: removing this node's etcd member after the failed join: ${err.message}`));
         await this.teardown();
         this.state = undefined;
-        await fsp.rm(this.dir, { recursive: true, force: true });
+        await this.forgetFiles();
         throw e;
       }
     });
@@ -282,6 +323,7 @@ export class Swarm {
   async leave(force: boolean): Promise<void> {
     const state = this.state;
     if (!state) throw unavailable(NOT_IN_SWARM);
+    if (this.locked && !force) throw unavailable('Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.');
     if (state.role === 'manager' && !force) {
       throw unavailable(
         'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
@@ -300,8 +342,85 @@ export class Swarm {
       }
       await this.teardown(true);
       this.state = undefined;
-      await fsp.rm(this.dir, { recursive: true, force: true });
+      await this.forgetFiles();
     });
+  }
+
+  /** The node's swarm files, its private files' readable copies too. */
+  private async forgetFiles(): Promise<void> {
+    await fsp.rm(this.dir, { recursive: true, force: true });
+    await this.keys.forget();
+    this.unlockKey = '';
+  }
+
+  // ---- autolock -------------------------------------------------------------------------
+
+  /** The swarm's unlock key ('' when autolock is off): managers only. */
+  async getUnlockKey(): Promise<string> {
+    const store = this.managerStore();
+    return (await cluster(() => store.getSecrets()))?.secrets.UnlockKey ?? '';
+  }
+
+  /**
+   * `swarm unlock`: the node's files opened with the key, then the node takes its part in
+   * the swarm as after any start. Docker's answers: not in a swarm (503), not locked (409),
+   * not a key (400), the wrong key (401).
+   */
+  async unlock(keyText: string): Promise<void> {
+    if (!this.state) throw unavailable(NOT_IN_SWARM);
+    if (!this.locked) throw conflict('swarm is not locked');
+    const key = parseUnlockKey(keyText);
+    await this.exclusive(async () => {
+      await this.keys.open(key);
+      this.unlockKey = keyText.trim();
+      try {
+        await this.activate();
+      } catch (e) {
+        // locked again, as before: the next unlock tries anew
+        await this.teardown();
+        await this.keys.forget();
+        throw system(`swarm component could not be started: ${(e as Error).message}`, e);
+      }
+    });
+  }
+
+  /**
+   * `swarm update`: the new spec (merged over the current one), join tokens and the unlock
+   * key rotated on request. Turning autolock on makes a key, off drops it; this node seals
+   * or unseals its files now, the other managers within a role check (followRole).
+   */
+  async update(version: number, spec: Partial<ClusterObject['Spec']> | undefined, flags: SwarmUpdateFlags): Promise<void> {
+    const store = this.managerStore();
+    await cluster(async () => {
+      const c = await store.getObject<ClusterObject>('cluster');
+      const s = await store.getSecrets();
+      if (!c || !s) throw invalid('the swarm is not ready yet');
+      const digest = caDigest(c.RootCA.CertPem);
+      const next: ClusterObject = { ...c, Spec: spec ? { ...c.Spec, ...spec } : c.Spec, UpdatedAt: new Date().toISOString() };
+      if (!(await store.replace('cluster', next, version))) throw invalid(`rpc error: code = Unknown desc = update out of sequence`);
+      const tokens = s.secrets.JoinTokens;
+      const autolock = next.Spec.EncryptionConfig?.AutoLockManagers === true;
+      const unlockKey = autolock ? (flags.rotateManagerUnlockKey || !s.secrets.UnlockKey ? newUnlockKey() : s.secrets.UnlockKey) : undefined;
+      const { UnlockKey: _old, ...rest } = s.secrets;
+      await store.putSecrets({
+        ...rest,
+        JoinTokens: { Worker: flags.rotateWorkerToken ? makeJoinToken(digest) : tokens.Worker, Manager: flags.rotateManagerToken ? makeJoinToken(digest) : tokens.Manager },
+        ...(unlockKey ? { UnlockKey: unlockKey } : {}),
+      });
+    });
+    await this.followUnlockKey();
+  }
+
+  /** Seals this node's files with the swarm's unlock key, again with a new one, or unseals them: a manager's follow the cluster's key, a worker's are plain. */
+  private async followUnlockKey(): Promise<void> {
+    const s = this.state;
+    if (!s || !this.store || this.locked) return;
+    const wanted = s.role === 'manager' ? ((await this.store.getSecrets())?.secrets.UnlockKey ?? '') : '';
+    if (wanted === this.unlockKey) return;
+    if (wanted) await this.keys.seal(parseUnlockKey(wanted));
+    else await this.keys.unseal();
+    this.unlockKey = wanted;
+    this.d.log(wanted ? 'swarm: this node\'s files are sealed with the swarm\'s unlock key' : 'swarm: autolock is off: this node\'s files are plain');
   }
 
   /** Stops what the swarm runs on this node (daemon shutdown keeps the state for next time). */
@@ -322,14 +441,14 @@ export class Swarm {
     const certs = path.join(this.dir, 'certs');
     let password: string | undefined;
     try {
-      password = readFileSync(path.join(certs, ETCD_PASSWORD_FILE), 'utf8').trim();
+      password = readFileSync(this.keys.path(ETCD_PASSWORD_FILE), 'utf8').trim();
     } catch {
       // a node of a swarm made before etcd's access control
     }
     const unnamed = existsSync(path.join(certs, 'etcd-client.crt'));
     this.client = new EtcdClient({
       endpoints: this.state!.etcdEndpoints,
-      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, unnamed ? 'etcd-client.crt' : 'node.crt'), keyFile: path.join(certs, unnamed ? 'etcd-client.key' : 'node.key') },
+      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, unnamed ? 'etcd-client.crt' : 'node.crt'), keyFile: this.keys.path(unnamed ? 'etcd-client.key' : 'node.key') },
       credentials: password ? { user: this.state!.nodeId, password } : undefined,
     });
     this.store = new ClusterStore(this.client as unknown as KV);
@@ -345,8 +464,8 @@ export class Swarm {
       advertiseAddress: s.advertiseAddr,
       clientPort: ETCD_CLIENT_PORT,
       peerPort: ETCD_PEER_PORT,
-      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key') },
-      clientTls: existsSync(path.join(certs, 'etcd-client.crt')) ? { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'etcd-client.crt'), keyFile: path.join(certs, 'etcd-client.key') } : undefined,
+      tls: { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'node.crt'), keyFile: this.keys.path('node.key') },
+      clientTls: existsSync(path.join(certs, 'etcd-client.crt')) ? { caFile: path.join(certs, 'ca.crt'), certFile: path.join(certs, 'etcd-client.crt'), keyFile: this.keys.path('etcd-client.key') } : undefined,
       initialCluster: initialCluster ?? '',
       initialClusterState: clusterState ?? 'existing',
       log: this.d.log,
@@ -356,7 +475,7 @@ export class Swarm {
 
   /** Whether this cluster's etcd has access control (swarms made since it came have). */
   private get hasAccessControl(): boolean {
-    return existsSync(path.join(this.dir, 'certs', ETCD_PASSWORD_FILE));
+    return existsSync(this.keys.path(ETCD_PASSWORD_FILE));
   }
 
   private newLeader(): Leader {
@@ -452,6 +571,8 @@ export class Swarm {
   private async followRole(): Promise<void> {
     const s = this.state;
     if (!s || !this.store || this.busy) return;
+    // tried again within a second: a cluster without quorum would fill the log
+    await this.followUnlockKey().catch(() => undefined);
     const node = await this.store.getObject<SwarmNode>('nodes', s.nodeId).catch(() => undefined);
     if (!node || node.Spec.Role === s.role) return;
     await this.exclusive(async () => {
@@ -541,7 +662,7 @@ export class Swarm {
     return {
       ca: await fsp.readFile(path.join(certs, 'ca.crt'), 'utf8'),
       cert: await fsp.readFile(path.join(certs, 'node.crt'), 'utf8'),
-      key: await fsp.readFile(path.join(certs, 'node.key'), 'utf8'),
+      key: await fsp.readFile(this.keys.path('node.key'), 'utf8'),
     };
   }
 

@@ -377,3 +377,33 @@ services:
     assert.equal(oneoffs.stdout, '');
   });
 });
+
+test('run -T without the docker CLI (COMPOSE_INTERACTIVE_NO_CLI=1): a command that exits at once gives its output and its code', async () => {
+  const p = await project('nocli', {
+    'docker-compose.yml': `version: "3.8"
+services:
+  svc:
+    image: busybox
+    command: sleep 100
+`,
+  });
+  await withProject(p, async () => {
+    // compose starts the container, then attaches (stdin, stdout, stderr, each on its own
+    // connection): the command has often ended by then, and each attach must still end
+    const env = { COMPOSE_INTERACTIVE_NO_CLI: '1' };
+    for (let i = 0; i < 3; i++) {
+      const echo = await p.compose(['run', '-T', 'svc', 'echo', `hello ${i}`], env);
+      assert.equal(echo.code, 0, echo.stderr);
+      assert.equal(echo.stdout, `hello ${i}\n`);
+    }
+    const both = await p.compose(['run', '--rm', '-T', 'svc', 'sh', '-c', 'echo out; echo err >&2; exit 3'], env);
+    assert.equal(both.code, 3, both.stderr);
+    assert.equal(both.stdout, 'out\n');
+    assert.match(both.stderr, /^err$/m);
+    // a command that outlives the attach streams to its end (as with dockerd, what it wrote
+    // between the start and the attach is not replayed: compose attaches without logs)
+    const slow = await p.compose(['run', '--rm', '-T', 'svc', 'sh', '-c', 'sleep 1; echo late; exit 5'], env);
+    assert.equal(slow.code, 5, slow.stderr);
+    assert.equal(slow.stdout, 'late\n');
+  });
+});

@@ -25,18 +25,6 @@ const EXCEPTIONS: Record<string, Exception> = {
     reason: 'from API 1.42 on, volume prune removes only anonymous volumes unless all=true; the test prunes a named volume (a client pinned to 1.41 gets the old behaviour)',
   },
   // ---- not yet: remove each entry when its behaviour is fixed (docs/conformance-docker-py.md) ----
-  'api_network_test.TestNetworks::test_create_network_ingress': { kind: 'not-yet', reason: 'network: swarm ingress network' },
-  'api_swarm_test.SwarmTest::test_init_swarm_with_autolock_managers': { kind: 'not-yet', reason: 'swarm: autolock' },
-  'api_swarm_test.SwarmTest::test_rotate_manager_unlock_key': { kind: 'not-yet', reason: 'swarm: autolock' },
-  // these three fail in some runs only (swarm timing under load): listed so the suite does not flake
-  'api_service_test.ServiceTest::test_update_service_with_defaults_networks': { kind: 'not-yet', reason: 'swarm: a network an earlier test removed with its service is sometimes still there (409 already exists); seen once under load' },
-  // both create a service of `alpine` (not on the machine): its pull from the test's unreachable
-  // registry fails at once, the task is rejected and its replacement made before the first
-  // listing; an offline Docker fails the pull slowly (a DNS time-out), so it lists one task
-  'api_service_test.ServiceTest::test_create_service_with_network_attachment_config': { kind: 'not-yet', reason: 'swarm: passed in narrowed runs, failed once in the full suite under load (not yet looked into)' },
-  'api_service_test.ServiceTest::test_service_logs': { kind: 'not-yet', reason: 'swarm: the task container did not appear within the test\'s 10 s once, in a loaded full run (passed in the others)' },
-  'models_services_test.ServiceTest::test_tasks': { kind: 'not-yet', reason: 'swarm: the first listing already holds the rejected task and its replacement (an image pull that fails at once)' },
-  'models_services_test.ServiceTest::test_scale_method_service': { kind: 'not-yet', reason: 'swarm: the first listing already holds the rejected task and its replacement (an image pull that fails at once)' },
 };
 
 interface SuiteResult {
@@ -83,8 +71,22 @@ test('docker-py integration suite: every listed test passes but the named except
 
     const nowPassing = Object.keys(EXCEPTIONS).filter((n) => !result.failing.has(n));
     for (const n of nowPassing) t.diagnostic(`now passes, remove it from EXCEPTIONS: ${n} (${EXCEPTIONS[n].kind})`);
-    const unexpected = [...result.failing].filter(([n]) => !EXCEPTIONS[n]).map(([n, how]) => `${n} (${how})`);
-    assert.deepEqual(unexpected, [], `listed docker-py tests fail that are not named exceptions (log: ${out}/pytest.log)`);
+    let unexpected = [...result.failing].filter(([n]) => !EXCEPTIONS[n]);
+    // A few swarm tests give the cluster a fixed few seconds (docker-py's own helpers call
+    // them "a bit flaky" and retry some): one that fails in the loaded full run gets a second
+    // run on its own, as pytest-rerunfailures would give it. It is named here either way; one
+    // that fails again fails this test.
+    if (unexpected.length && unexpected.length <= 5) {
+      for (const [n, how] of unexpected) t.diagnostic(`failed in the full run, run again: ${n} (${how}); log ${out}/pytest.log`);
+      await fsp.mkdir(path.join(out, 'again'));
+      const again = await runCommand('nsenter', [`--net=/run/netns/${d.netns}`, 'bash', SCRIPT, '-k', unexpected.map(([n]) => n.split('::').pop()).join(' or ')], {
+        env: { ...env, DOCKER_PY_OUT: path.join(out, 'again') },
+        timeoutMs: 3 * 60_000,
+      });
+      const second = parseSummary(again.stdout);
+      unexpected = unexpected.filter(([n]) => second.failing.has(n));
+    }
+    assert.deepEqual(unexpected.map(([n, how]) => `${n} (${how})`), [], `listed docker-py tests fail that are not named exceptions (log: ${out}/pytest.log)`);
     await fsp.rm(out, { recursive: true, force: true });
   } finally {
     await d.cleanup();

@@ -25,7 +25,7 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const berth = (...args: string[]) => [process.execPath, BERTH, '-H', d.host, ...args];
+const berth = (...args: string[]) => [BERTH, '-H', d.host, ...args];
 /** busybox sh's prompt as root in /: "/ # ". */
 const prompts = (screen: string) => (screen.match(/^\/ # /gm) ?? []).length;
 const PROMPT = /^\/ # $/m;
@@ -236,7 +236,7 @@ test('run --init: pid 1 is the init and orphans are reaped', { timeout: 60_000 }
  * its traps) and the CLI has relayed it; resolves with the CLI's exit.
  */
 async function signalCli(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsed: number }> {
-  const child = spawn(process.execPath, [BERTH, '-H', d.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BERTH, ['-H', d.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));

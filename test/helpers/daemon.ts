@@ -121,7 +121,7 @@ export class TestDaemon {
 
   /** Runs the berth CLI against this daemon. */
   berth(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
-    return runCommand(process.execPath, [BERTH, '-H', this.host, ...args], opts);
+    return runCommand(BERTH, ['-H', this.host, ...args], opts);
   }
 
   /** Runs the real docker CLI against this daemon. */

@@ -6,7 +6,7 @@
  * private socket (`tmux -S`), started with an empty config, so a test never sees
  * or touches the user's tmux, nor another test's.
  *
- *   const t = await TmuxSession.start(['node', BERTH, '-H', d.host, 'run', '-it', 'busybox', 'sh'], { width: 100, height: 30 });
+ *   const t = await TmuxSession.start([BERTH, '-H', d.host, 'run', '-it', 'busybox', 'sh'], { width: 100, height: 30 });
  *   try {
  *     await t.waitForText(/# $/m);
  *     t.type('echo hi\n');

@@ -45,7 +45,7 @@ async function contextDir(name: string, dockerfile: string): Promise<string> {
 /** The bytes of `berth save IMAGE`: every layer of the image, uncompressed. */
 async function savedImage(image: string): Promise<Buffer> {
   const file = path.join(tmp, `${randomBytes(4).toString('hex')}.tar`);
-  const r = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} save ${image} > ${file}`]);
+  const r = await runCommand('sh', ['-c', `${BERTH} -H ${d.host} save ${image} > ${file}`]);
   assert.equal(r.code, 0, r.stderr);
   return fsp.readFile(file);
 }

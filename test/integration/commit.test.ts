@@ -104,7 +104,7 @@ test('commit leaves out what volumes, binds and tmpfs hold, and the /etc files t
 });
 
 test('export streams the whole filesystem of a stopped and of a running container', async () => {
-  const stopped = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} export changer | tar -t`]);
+  const stopped = await runCommand('sh', ['-c', `${BERTH} -H ${d.host} export changer | tar -t`]);
   assert.equal(stopped.code, 0, stopped.stderr);
   const names = stopped.stdout.split('\n');
   assert.ok(names.includes('hello'));
@@ -114,7 +114,7 @@ test('export streams the whole filesystem of a stopped and of a running containe
   assert.equal(run.code, 0, run.stderr);
   // the export is of a running container: it sees /live once the shell has written it
   const live = await until('the running container to have written /live', async () => {
-    const r = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} export live | tar -xO live`]);
+    const r = await runCommand('sh', ['-c', `${BERTH} -H ${d.host} export live | tar -xO live`]);
     return r.stdout === 'live\n' ? r.stdout : undefined;
   });
   assert.equal(live, 'live\n');

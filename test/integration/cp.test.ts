@@ -41,7 +41,7 @@ after(async () => {
 });
 
 const sh = (cmd: string) => runCommand('sh', ['-c', cmd]);
-const berthCmd = () => `${process.execPath} ${BERTH} -H ${d.host}`;
+const berthCmd = () => `${BERTH} -H ${d.host}`;
 
 function makeTar(entries: { name: string; type?: 'file' | 'symlink' | 'link' | 'directory'; body?: string; linkname?: string; mode?: number }[]): Promise<Buffer> {
   const pack = tar.pack();
@@ -341,7 +341,7 @@ test('a stopped container copies through its volumes with driver options, mounte
   const out = await d.berth(['cp', 'vol-stopped:/mnt/v/inside', '-']);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /from the device/);
-  const put = await runCommand(process.execPath, [BERTH, '-H', d.host, 'cp', path.join(hostDir, 'inside'), 'vol-stopped:/mnt/v/copied']);
+  const put = await runCommand(BERTH, ['-H', d.host, 'cp', path.join(hostDir, 'inside'), 'vol-stopped:/mnt/v/copied']);
   assert.equal(put.code, 0, put.stderr);
   assert.equal(readFileSync(path.join(hostDir, 'copied'), 'utf8'), 'from the device\n');
   // released just after the answer is sent

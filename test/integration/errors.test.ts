@@ -40,7 +40,7 @@ test('operations on missing containers say "No such container"', async () => {
 });
 
 test('a CLI that cannot reach the daemon says where it looked', async () => {
-  const r = await runCommand(process.execPath, [BERTH, '-H', 'unix:///run/berth-nowhere.sock', 'ps']);
+  const r = await runCommand(BERTH, ['-H', 'unix:///run/berth-nowhere.sock', 'ps']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /unix:\/\/\/run\/berth-nowhere.sock/);
   assert.match(r.stderr, /berthd/);

@@ -22,7 +22,7 @@ async function nextSecond(): Promise<void> {
 }
 
 test('a live stream gets the container lifecycle, filtered as asked', async () => {
-  const child = spawn(process.execPath, [BERTH, '-H', d.host, 'events', '--filter', 'type=container', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BERTH, ['-H', d.host, 'events', '--filter', 'type=container', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   try {

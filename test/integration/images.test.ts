@@ -101,7 +101,7 @@ async function fileInImage(image: string, file: string): Promise<string> {
   const c = await d.berth(['create', image, 'true']);
   assert.equal(c.code, 0, c.stderr);
   try {
-    const r = await runCommand('sh', ['-c', `${process.execPath} ${BERTH} -H ${d.host} export ${c.stdout.trim()} | tar -xO ${file.replace(/^\//, '')}`]);
+    const r = await runCommand('sh', ['-c', `${BERTH} -H ${d.host} export ${c.stdout.trim()} | tar -xO ${file.replace(/^\//, '')}`]);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
   } finally {

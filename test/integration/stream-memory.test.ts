@@ -158,9 +158,9 @@ test('with max-size=1m and max-file=2, a container writing 10 MB keeps two files
   await d.berth(['rm', 'rotating']);
 });
 
-// todo, not passing yet: in some runs the follower misses the first lines written after it
-// attached while `logs` afterwards has them all (seen on an idle machine; cause not found yet)
-test('logs spans the rotated files, and a logs -f follower goes on through each rotation', { todo: 'a follower sometimes misses the first lines (issue 15 follow-up)' }, async () => {
+// (a follower once went back to the oldest file when its listing crossed a rotation's renames:
+// the lines came twice)
+test('logs spans the rotated files, and a logs -f follower goes on through each rotation', async () => {
   const script = `echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; ${paced(30)}`;
   const run = await d.berth(['run', '-d', '--name', 'rotating-f', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=5', 'busybox', 'sh', '-c', script]);
   assert.equal(run.code, 0, run.stderr);
@@ -187,7 +187,8 @@ test('logs spans the rotated files, and a logs -f follower goes on through each 
   await ready;
   assert.equal((await d.berth(['exec', 'rotating-f', 'touch', '/tmp/go'])).code, 0);
   const numbers = lineNumbers((await followed).slice('ready\n'.length));
-  assert.deepEqual(numbers, Array.from({ length: 30000 }, (_, i) => i + 1));
+  const gap = numbers.findIndex((n, i) => n !== i + 1);
+  assert.ok(gap === -1 && numbers.length === 30000, `the follower got ${numbers.length} lines; from index ${gap}: ${numbers.slice(Math.max(0, gap - 2), gap + 5)}`);
   assert.ok((await logFilesOf('rotating-f')).length > 1, 'the log was rotated');
   const all = (await d.berth(['logs', 'rotating-f'], { timeoutMs: 60_000 })).stdout;
   assert.deepEqual(lineNumbers(all.slice('ready\n'.length)), numbers);

@@ -54,10 +54,12 @@ test('swarm init keeps DefaultAddrPool, SubnetSize and DataPathPort; the node\'s
   assert.equal(swarm.DataPathPort, 7777);
 });
 
-test('overlays take /SubnetSize subnets from the pool; their VXLAN devices use the data path port', async () => {
+test('overlays take /SubnetSize subnets from the pool, the ingress network the first; their VXLAN devices use the data path port', async () => {
+  const ingress = await json('GET', '/networks/ingress');
+  assert.equal(ingress.IPAM.Config[0].Subnet, '10.123.0.0/26');
   const net = await json('POST', '/networks/create', { Name: 'poolnet', Driver: 'overlay' }, 201);
   const inspect = await json('GET', `/networks/${net.Id}`);
-  assert.equal(inspect.IPAM.Config[0].Subnet, '10.123.0.0/26');
+  assert.equal(inspect.IPAM.Config[0].Subnet, '10.123.0.64/26');
 
   const svc = await json('POST', '/services/create', { Name: 'onpool', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '300'] }, Networks: [{ Target: 'poolnet' }] } }, 201);
   try {
@@ -69,6 +71,51 @@ test('overlays take /SubnetSize subnets from the pool; their VXLAN devices use t
     assert.equal(link[0].linkinfo.info_data.port, 7777);
   } finally {
     await d.api('DELETE', `/services/${svc.ID}`);
+  }
+});
+
+test('the swarm has its ingress network; one only: another is refused until it is removed, and it cannot go while a service publishes a port', async () => {
+  const ingress = await json('GET', '/networks/ingress');
+  assert.equal(ingress.Ingress, true);
+  assert.equal(ingress.Scope, 'swarm');
+  assert.equal(ingress.Driver, 'overlay');
+  assert.equal(ingress.Options['com.docker.network.driver.overlay.vxlanid_list'], '4096');
+  const listed = (await json('GET', '/networks')) as { Name: string; Ingress: boolean }[];
+  assert.deepEqual(listed.filter((n) => n.Ingress).map((n) => n.Name), ['ingress']);
+
+  const second = await d.api('POST', '/networks/create', { Name: 'ingress-x', Driver: 'overlay', Ingress: true });
+  assert.equal(second.status, 409, second.body);
+  assert.equal(second.json().message, `rpc error: code = AlreadyExists desc = ingress network (${ingress.Id}) is already present`);
+
+  const svc = await json('POST', '/services/create', { Name: 'publisher', TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '300'] } }, EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 18080 }] } }, 201);
+  try {
+    const held = await d.api('DELETE', '/networks/ingress');
+    assert.equal(held.status, 403, held.body);
+    assert.match(held.json().message, new RegExp(`ingress network cannot be removed because service ${svc.ID} depends on it`));
+  } finally {
+    await d.api('DELETE', `/services/${svc.ID}`);
+  }
+  await json('DELETE', '/networks/ingress', undefined, 204);
+  // the docker CLI, as a user makes a new one
+  const made = await d.docker(['network', 'create', '--ingress', '-d', 'overlay', 'ingress-x']);
+  assert.equal(made.code, 0, made.stderr);
+  const x = await json('GET', '/networks/ingress-x');
+  assert.equal(x.Ingress, true);
+  assert.equal((await d.docker(['network', 'inspect', '-f', '{{.Ingress}}', 'ingress-x'])).stdout.trim(), 'true');
+  await json('DELETE', '/networks/ingress-x', undefined, 204);
+  // and back as it was, for the tests after
+  const back = await json('POST', '/networks/create', { Name: 'ingress', Driver: 'overlay', Ingress: true }, 201);
+  assert.equal((await json('GET', `/networks/${back.Id}`)).Ingress, true);
+});
+
+test('an ingress network is refused without a swarm', async () => {
+  const other = await TestDaemon.start();
+  try {
+    const r = await other.docker(['network', 'create', '--ingress', '-d', 'overlay', 'ingress-x']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /This node is not a swarm manager/);
+  } finally {
+    await other.cleanup();
   }
 });
 

@@ -83,7 +83,8 @@ test('network create -d overlay on a manager: a swarm-scoped network with a subn
 
   const ls = await n1.d.docker(['network', 'ls', '--filter', 'driver=overlay', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
   assert.equal(ls.code, 0, ls.stderr);
-  assert.equal(ls.stdout.trim(), 'appnet overlay swarm');
+  // the swarm's ingress network is listed too, as Docker's
+  assert.equal(ls.stdout.trim(), 'appnet overlay swarm\ningress overlay swarm');
   const inspect = await json(n1, 'GET', '/networks/appnet');
   assert.equal(inspect.Id, id);
   assert.equal(inspect.Scope, 'swarm');
@@ -161,17 +162,24 @@ test('tasks on three nodes reach each other over the overlay by address, by serv
   // endpoint mode dnsrr: the service's name gives the tasks' addresses, and no VIP
   const rr = await n1.d.docker(['service', 'create', '--detach', '--name', 'rr', '--replicas', '2', '--endpoint-mode', 'dnsrr', '--network', 'appnet', 'busybox', 'sleep', '100000']);
   assert.equal(rr.code, 0, rr.stderr);
-  const rrTasks = await running('rr', 2);
-  assert.equal((await json(n1, 'GET', '/services/rr')).Endpoint.VirtualIPs, undefined);
-  let seenRr = '';
-  await until('rr named by its tasks\' addresses', async () => {
-    const r = await inTask(tasks[0], ['nslookup', 'rr']);
-    seenRr = `${r.stdout}${r.stderr} (want ${rrTasks.map(addressOf).sort()}, asked on ${nodeOf(tasks[0]).addr}, rr on ${rrTasks.map((t) => nodeOf(t).addr)})`;
-    return JSON.stringify(addressesIn(r.stdout)) === JSON.stringify(rrTasks.map(addressOf).sort()) ? true : undefined;
-  }, 15_000).catch((e) => {
-    throw new Error(`${(e as Error).message}: ${seenRr}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`);
-  });
-  await json(n1, 'DELETE', '/services/rr');
+  try {
+    const rrTasks = await running('rr', 2);
+    assert.equal((await json(n1, 'GET', '/services/rr')).Endpoint.VirtualIPs, undefined);
+    let seenRr = '';
+    await until('rr named by its tasks\' addresses', async () => {
+      const r = await inTask(tasks[0], ['nslookup', 'rr']);
+      seenRr = `${r.stdout}${r.stderr} (want ${rrTasks.map(addressOf).sort()}, asked on ${nodeOf(tasks[0]).addr}, rr on ${rrTasks.map((t) => nodeOf(t).addr)})`;
+      return JSON.stringify(addressesIn(r.stdout)) === JSON.stringify(rrTasks.map(addressOf).sort()) ? true : undefined;
+    }, 30_000).catch(async (e) => {
+      // what the asking container and its node see of the gateway, for a DNS server that does not answer
+      const neigh = await inTask(tasks[0], ['ip', 'neigh']);
+      const links = execFileSync('nsenter', [`--net=/run/netns/${nodeOf(tasks[0]).d.netns}`, 'ip', '-br', 'link']).toString();
+      throw new Error(`${(e as Error).message}: ${seenRr}\n${neigh.stdout}\n${links}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network|dns/.test(l)).slice(-12).join('\n')).join('\n--\n')}`);
+    });
+  } finally {
+    // the tests after this one count the network's users and the tasks on it
+    await json(n1, 'DELETE', '/services/rr');
+  }
 
   // VXLAN between the nodes: the other nodes' endpoints are programmed, not learned
   const id = (await json(n1, 'GET', '/networks/appnet')).Id as string;
@@ -189,7 +197,7 @@ test('a task scaled away leaves the other nodes\' DNS and forwarding tables', as
   await until('tasks.web down to two addresses', async () => {
     const r = await inTask(tasks[0], ['nslookup', 'tasks.web']);
     const found = addressesIn(r.stdout);
-    lastLookup = `${r.stdout} on ${nodeOf(tasks[0]).addr}; kept ${[...kept]}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`;
+    lastLookup = `${r.stdout} on ${nodeOf(tasks[0]).addr}; kept ${[...kept]}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network|dns/.test(l)).slice(-12).join('\n')).join('\n--\n')}`;
     return found.length === 2 && found.every((a) => kept.has(a)) ? true : undefined;
   }, 15_000).catch((e) => {
     throw new Error(`${(e as Error).message}: ${lastLookup}`);
@@ -244,7 +252,7 @@ test('a worker\'s berthd restarted: its tasks stay on the overlay, reachable by 
   await until('the service name from the restarted node', async () => {
     const got = await inTask(onWorker, ['timeout', '5', 'wget', '-qO-', 'http://web:8080/']);
     const ns = await inTask(onWorker, ['nslookup', 'web']);
-    last = `${got.code} ${got.stdout} ${got.stderr}\n${ns.stdout}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network/.test(l)).slice(-8).join('\n')).join('\n--\n')}`;
+    last = `${got.code} ${got.stdout} ${got.stderr}\n${ns.stdout}\n${lab.nodes.map((n) => n.d.output.split('\n').filter((l) => /swarm|network|dns/.test(l)).slice(-12).join('\n')).join('\n--\n')}`;
     return got.code === 0 ? true : undefined;
   }, 30_000).catch((e) => {
     throw new Error(`${(e as Error).message}: ${last}`);

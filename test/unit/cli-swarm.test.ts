@@ -523,6 +523,61 @@ test('swarm init: the request, then docker\'s messages with the worker token and
   assert.equal(again.stderr, 'Error response from daemon: This node is already part of a swarm.\n');
 });
 
+test('autolock: init --autolock and update --autolock=true print the key; unlock-key [-q] [--rotate]; unlock reads the key only when locked', async () => {
+  const KEY = 'SWMKEY-1-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ';
+  const hint = (key: string) =>
+    `To unlock a swarm manager after it restarts, run the \`berth swarm unlock\`\ncommand and provide the following key:\n\n    ${key}\n\n` +
+    'Remember to store this key in a password manager, since without it you\nwill not be able to restart the manager.\n';
+  let locked = false;
+  let key = KEY;
+  answers['POST /swarm/init'] = (_s, res) => json(res, 200, 'nodeid0000000000000000001');
+  answers['GET /swarm'] = (_s, res) => json(res, 200, { ID: 'sw', Version: { Index: 4 }, Spec: { Name: 'default', EncryptionConfig: { AutoLockManagers: locked } }, JoinTokens: { Worker: 'SWMTKN-1-worker', Manager: 'SWMTKN-1-manager' } });
+  answers['GET /info'] = (_s, res) => json(res, 200, { Swarm: { NodeID: 'n', NodeAddr: '192.168.1.5', LocalNodeState: locked ? 'locked' : 'active', RemoteManagers: [{ NodeID: 'n', Addr: '192.168.1.5:2377' }] } });
+  answers['GET /swarm/unlockkey'] = (_s, res) => json(res, 200, { UnlockKey: key });
+  answers['POST /swarm/update'] = (_s, res) => noContent(res, 200);
+  answers['POST /swarm/unlock'] = (_s, res) => noContent(res, 200);
+
+  const init = await berth(['swarm', 'init', '--autolock']);
+  assert.equal(init.code, 0, init.stderr);
+  assert.ok(init.stdout.endsWith(`follow the instructions.\n\n${hint(KEY)}`), init.stdout);
+  assert.deepEqual(JSON.parse(find('POST', '/swarm/init')!.body).Spec, { EncryptionConfig: { AutoLockManagers: true } });
+
+  const q = await berth(['swarm', 'unlock-key', '-q']);
+  assert.equal(q.stdout, `${KEY}\n`);
+  assert.equal((await berth(['swarm', 'unlock-key'])).stdout, hint(KEY));
+  const notOn = await berth(['swarm', 'unlock-key', '--rotate']);
+  assert.equal(notOn.code, 1);
+  assert.equal(notOn.stderr, 'cannot rotate because autolock is not turned on\n');
+
+  seen.length = 0;
+  const on = await berth(['swarm', 'update', '--autolock=true']);
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal(on.stdout, `Swarm updated.\n${hint(KEY)}`);
+  assert.deepEqual(JSON.parse(find('POST', '/swarm/update')!.body), { Name: 'default', EncryptionConfig: { AutoLockManagers: true } });
+
+  locked = true;
+  seen.length = 0;
+  key = 'SWMKEY-1-rotatedrotatedrotatedrotatedrotatedrotat';
+  const rot = await berth(['swarm', 'unlock-key', '--rotate']);
+  assert.equal(rot.code, 0, rot.stderr);
+  assert.equal(rot.stdout, `Successfully rotated manager unlock key.\n\n${hint(key)}`);
+  assert.equal(find('POST', '/swarm/update')!.url, '/swarm/update?version=4&rotateManagerUnlockKey=true');
+
+  seen.length = 0;
+  const un = await runCli(['-H', engine.host, 'swarm', 'unlock'], { stdin: `${key}\n` });
+  assert.equal(un.code, 0, un.stderr);
+  assert.deepEqual(JSON.parse(find('POST', '/swarm/unlock')!.body), { UnlockKey: key });
+  locked = false;
+  const not = await runCli(['-H', engine.host, 'swarm', 'unlock'], { stdin: `${key}\n` });
+  assert.equal(not.code, 1);
+  assert.equal(not.stderr, 'Error: swarm is not locked\n');
+
+  key = '';
+  const none = await berth(['swarm', 'unlock-key']);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, 'no unlock key is set\n');
+});
+
 test('swarm join: worker or manager as /info says after joining', async () => {
   answers['POST /swarm/join'] = (_s, res) => noContent(res, 200);
   let manager = false;
@@ -581,7 +636,7 @@ test('swarm join-token, rotation at the swarm\'s version, leave, and what berth 
   assert.equal(post.url, '/swarm/update?version=9');
   assert.deepEqual(JSON.parse(post.body), { Name: 'default', Orchestration: { TaskHistoryRetentionLimit: 10 } });
 
-  for (const cmd of [['unlock-key'], ['unlock'], ['ca', '--rotate']]) {
+  for (const cmd of [['ca', '--rotate']]) {
     const u = await berth(['swarm', ...cmd]);
     assert.equal(u.code, 1, cmd.join(' '));
     assert.match(u.stderr, new RegExp(`^berth swarm ${cmd[0]}: not supported: `));

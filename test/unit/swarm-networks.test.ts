@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { allocateAddresses, findNetwork, overlayJSON, resolveServiceNetworks, serviceVips } from '../../src/swarm/cluster/networks';
+import { allocateAddresses, findNetwork, overlayJSON, removeNetwork, resolveServiceNetworks, serviceVips } from '../../src/swarm/cluster/networks';
 import { routes } from '../../src/swarm/cluster/mesh';
 import type { ClusterNetwork, Service, ServiceSpec, SwarmNode, Task } from '../../src/swarm/cluster/model';
-import type { Snapshot } from '../../src/swarm/cluster/store';
-import { macForIP } from '../../src/network/overlay';
+import type { ClusterStore, Snapshot } from '../../src/swarm/cluster/store';
+import { macForIP, overlayBridgeMac } from '../../src/network/overlay';
 import { vipRules } from '../../src/network/vip';
 
 function network(id: string, name: string, subnet: string, gateway: string, vni: number): ClusterNetwork {
@@ -157,4 +157,26 @@ test('an overlay as the API shows it', () => {
   assert.equal(j.Driver, 'overlay');
   assert.deepEqual((j.IPAM as { Config: unknown[] }).Config, [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }]);
   assert.equal((j.Options as Record<string, string>)['com.docker.network.driver.overlay.vxlanid_list'], '4097');
+});
+
+test('an overlay bridge\'s MAC: fixed for a node, different between nodes, never an endpoint\'s', () => {
+  const a = overlayBridgeMac('10.0.1.1', '192.168.9.1');
+  assert.equal(a, overlayBridgeMac('10.0.1.1', '192.168.9.1'));
+  assert.notEqual(a, overlayBridgeMac('10.0.1.1', '192.168.9.2'));
+  assert.match(a, /^02:43(:[0-9a-f]{2}){4}$/);
+});
+
+test('a network is removable once its service is gone, while the tasks of that service still stop', async () => {
+  const net = network('n1', 'appnet', '10.0.1.0/24', '10.0.1.1', 4097);
+  const svc = { ID: 's1', Spec: spec([{ Target: 'n1' }]) } as unknown as Service;
+  const running = task('t1', ['n1'], 'running', ['10.0.1.2/24']);
+  const removed: string[] = [];
+  const storeOf = (snap: Snapshot) => ({ snapshot: async () => snap, remove: async (_kind: string, id: string) => void removed.push(id) }) as unknown as ClusterStore;
+  await assert.rejects(removeNetwork(storeOf(snapshot({ networks: [net], services: [svc], tasks: [running] })), 'appnet'), /is in use by service s1/);
+  // the service's tasks still want to run: they block it only while the service exists
+  const svcNoNet = { ID: 's1', Spec: spec([]) } as unknown as Service;
+  await assert.rejects(removeNetwork(storeOf(snapshot({ networks: [net], services: [svcNoNet], tasks: [running] })), 'appnet'), /is in use by task t1/);
+  assert.deepEqual(removed, []);
+  await removeNetwork(storeOf(snapshot({ networks: [net], services: [], tasks: [running] })), 'appnet');
+  assert.deepEqual(removed, ['n1']);
 });

@@ -187,6 +187,15 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const aborted = closed(out);
     const wants = (s: 'stdout' | 'stderr') => (s === 'stdout' ? stdout : stderr);
     const encode = (s: 'stdout' | 'stderr', data: Buffer) => (tty ? data : frame(s === 'stdout' ? 1 : 2, data));
+    const attachedAt = Date.now();
+    /** The output of the container's last run, from its log. */
+    const replayRun = async () => {
+      const since = runBegan(rec) / 1000;
+      for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, since, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) {
+        if (out.destroyed) return;
+        if (wants(r.stream) && !out.write(encode(r.stream, r.data))) await drainedOrClosed(out);
+      }
+    };
     if (logs) {
       // the log is read at the client's pace
       for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) {
@@ -198,11 +207,30 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
       out.end();
       return;
     }
-    const conn = await m.attach(rec.ID, aborted);
-    if (!conn) return;
+    // a container whose process has ended before its exit is handled has no attach socket
+    // left: the attach waits for the exit to be handled, and then goes as one that came after
+    const conn = justExited(rec)
+      ? undefined
+      : await m.attach(rec.ID, aborted).catch(async (e: unknown) => {
+          if (!rec.State.Running || rec.State.Restarting) throw e;
+          await m.exitPromise(rec.ID);
+          return undefined;
+        });
+    if (!conn) {
+      if (out.destroyed) return;
+      // the client started the container and attached right after (docker-compose's `run`
+      // does): dockerd would still be handling the exit, and the attach would get the run's
+      // output and its end; here the exit is handled already, so the log gives that output
+      if (justExited(rec) && !logs) await replayRun();
+      out.end();
+      return;
+    }
     // conmon's socket cannot be paused: a client that falls too far behind is let go
+    let delivered = false;
     const write = (s: 'stdout' | 'stderr', data: Buffer) => {
-      if (wants(s) && !writeOrDrop(out, encode(s, data))) conn.close();
+      if (!wants(s)) return;
+      delivered = true;
+      if (!writeOrDrop(out, encode(s, data))) conn.close();
     };
     conn.on('stdout', (d: Buffer) => write('stdout', d));
     conn.on('stderr', (d: Buffer) => write('stderr', d));
@@ -221,11 +249,45 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     } else if (input) {
       input.on('data', () => undefined);
     }
-    await Promise.race([new Promise((resolve) => conn.once('close', resolve)), aborted]);
+    const ended = await Promise.race([new Promise<boolean>((resolve) => conn.once('close', () => resolve(true))), aborted.then(() => false)]);
     conn.close();
+    // attached just after the start to a process that had written and ended before conmon
+    // passed anything on: as an attach after the exit, the log gives that run's output
+    if (ended && !delivered && !logs && attachedAt - Date.parse(rec.State.StartedAt) < ATTACH_EXIT_GRACE_MS) {
+      // the exit follows soon when the socket closed for it (not at all when stdin's end closed it)
+      if (rec.State.Running && !rec.State.Restarting) await Promise.race([m.exitPromise(rec.ID), new Promise((r) => setTimeout(r, ATTACH_EXIT_GRACE_MS))]);
+      if (justExited(rec)) await replayRun();
+    }
     out.end();
   });
 
+}
+
+/**
+ * How long after its exit an attach still belongs to the run that ended: dockerd handles an
+ * exit in tens of milliseconds to a few hundred under load, and an attach that comes within
+ * that gets the run's output and then its end. Later, an attach waits for the next start
+ * (as `docker start -a` wants), as dockerd's does.
+ */
+const ATTACH_EXIT_GRACE_MS = 1000;
+
+/**
+ * StartedAt is stamped once the runtime has started the process, and a process that ends at
+ * once may even have its exit handled first: its output can be older than both stamps by as
+ * long as a start takes. The run's output is read from this much before them.
+ */
+const START_SLACK_MS = 1000;
+
+function justExited(rec: ContainerRecord): boolean {
+  if (rec.State.Running || rec.State.Restarting) return false;
+  const finished = Date.parse(rec.State.FinishedAt ?? '');
+  const started = Date.parse(rec.State.StartedAt ?? '');
+  return Number.isFinite(finished) && Number.isFinite(started) && started > 0 && Date.now() - finished < ATTACH_EXIT_GRACE_MS;
+}
+
+/** When the last run's output can begin (ms since the epoch). */
+function runBegan(rec: ContainerRecord): number {
+  return Math.min(Date.parse(rec.State.StartedAt), Date.parse(rec.State.FinishedAt ?? '') || Infinity) - START_SLACK_MS;
 }
 
 /** `since`/`until` in seconds (0: unset), in the forms of Docker's GetTimestamp. */

@@ -12,6 +12,8 @@ import { findNetwork, overlayJSON, type OverlayCreateBody } from '../../swarm/cl
 /** The swarm's overlay networks, where this node is a manager (src/swarm/swarm.ts). */
 export interface SwarmNetworks {
   readonly local: { role: 'worker' | 'manager' } | undefined;
+  /** a locked manager (autolock) knows no overlays until unlocked */
+  readonly locked: boolean;
   networks(): Promise<ClusterNetwork[]>;
   createNetwork(body: OverlayCreateBody, localSubnets: string[], localNames: string[]): Promise<{ Id: string; Warning: string }>;
   removeNetwork(ref: string): Promise<void>;
@@ -49,7 +51,7 @@ export function networkJSON(n: NetworkRecord, m: NetworkManager, withContainers:
     IPAM: n.IPAM,
     Internal: n.Internal,
     Attachable: n.Attachable,
-    Ingress: false,
+    Ingress: n.Ingress === true,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
@@ -73,7 +75,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
   /** A manager's view of the cluster's overlays; none elsewhere. */
   const clusterNetworks = async (): Promise<ClusterNetwork[]> => {
     const swarm = d.swarm();
-    return swarm?.local?.role === 'manager' ? swarm.networks() : [];
+    return swarm?.local?.role === 'manager' && !swarm.locked ? swarm.networks() : [];
   };
   /** A cluster overlay as a record (its API JSON has the same fields), for the list's filters. */
   const asRecord = (n: ClusterNetwork): NetworkRecord => overlayJSON(n) as unknown as NetworkRecord;
@@ -83,7 +85,7 @@ export function registerNetworkRoutes(router: Router, d: NetworkRouteDeps): void
     acceptFilters(filters, ACCEPTED_FILTERS.networkList);
     const cluster = await clusterNetworks();
     const clusterIds = new Set(cluster.map((n) => n.ID));
-    const isManager = d.swarm()?.local?.role === 'manager';
+    const isManager = d.swarm()?.local?.role === 'manager' && !d.swarm()?.locked;
     // a manager lists the cluster's overlays; a removed one's local copy lingers only until its last task has stopped
     const local = m.list().filter((n) => n.Scope !== 'swarm' || !isManager || clusterIds.has(n.Id));
     const localIds = new Set(local.map((n) => n.Id));

@@ -7,7 +7,7 @@ import type { Router } from '../router';
 import { queryBool, queryFilters, queryInt, readJSONBody, sendJSON } from '../respond';
 import { acceptFilters, ACCEPTED_FILTERS } from '../../common/filters';
 import type { Swarm } from '../../swarm/swarm';
-import { makeJoinToken, caDigest } from '../../swarm/pki';
+import { SWARM_LOCKED } from '../../swarm/autolock';
 import type { ClusterObject } from '../../swarm/cluster/store';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeSpec, ServiceSpec, SwarmNode, Task } from '../../swarm/cluster/model';
@@ -73,31 +73,25 @@ export function registerSwarmRoutes(router: Router, swarm: Swarm): void {
   });
 
   router.add('POST', '/swarm/update', async ({ req, res, query }) => {
-    const store = swarm.managerStore();
     const spec = (await readJSONBody<ClusterObject['Spec']>(req)) ?? undefined;
-    const v = version(query);
-    await cluster(async () => {
-      const c = await store.getObject<ClusterObject>('cluster');
-      if (!c) throw invalid('the swarm is not ready yet');
-      const digest = caDigest(c.RootCA.CertPem);
-      const next: ClusterObject = { ...c, Spec: spec ? { ...c.Spec, ...spec } : c.Spec, UpdatedAt: new Date().toISOString() };
-      if (!(await store.replace('cluster', next, v))) throw invalid(`rpc error: code = Unknown desc = update out of sequence`);
-      const rotateWorker = queryBool(query, 'rotateWorkerToken');
-      const rotateManager = queryBool(query, 'rotateManagerToken');
-      if (rotateWorker || rotateManager) {
-        const s = await store.getSecrets();
-        if (!s) throw invalid('the swarm is not ready yet');
-        const tokens = s.secrets.JoinTokens;
-        await store.putSecrets({ ...s.secrets, JoinTokens: { Worker: rotateWorker ? makeJoinToken(digest) : tokens.Worker, Manager: rotateManager ? makeJoinToken(digest) : tokens.Manager } });
-      }
+    await swarm.update(version(query), spec, {
+      rotateWorkerToken: queryBool(query, 'rotateWorkerToken'),
+      rotateManagerToken: queryBool(query, 'rotateManagerToken'),
+      rotateManagerUnlockKey: queryBool(query, 'rotateManagerUnlockKey'),
     });
     res.writeHead(200);
     res.end();
   });
 
   router.add('GET', '/swarm/unlockkey', async ({ res }) => {
-    swarm.managerStore();
-    sendJSON(res, 200, { UnlockKey: '' });
+    sendJSON(res, 200, { UnlockKey: await swarm.getUnlockKey() });
+  });
+
+  router.add('POST', '/swarm/unlock', async ({ req, res }) => {
+    const body = (await readJSONBody<{ UnlockKey?: string }>(req)) ?? {};
+    await swarm.unlock(body.UnlockKey ?? '');
+    res.writeHead(200);
+    res.end();
   });
 
   // ---- nodes
@@ -264,6 +258,8 @@ function swarmObject(c: ClusterObject): Record<string, unknown> {
 export async function swarmInfo(swarm: Swarm): Promise<Record<string, unknown>> {
   const s = swarm.local;
   if (!s) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+  // a locked node is known by its address only, as Docker's (its identity is sealed)
+  if (swarm.locked) return { NodeID: '', NodeAddr: s.advertiseAddr, LocalNodeState: 'locked', ControlAvailable: false, Error: SWARM_LOCKED, RemoteManagers: null };
   const base = { NodeID: s.nodeId, NodeAddr: s.advertiseAddr, LocalNodeState: 'active', ControlAvailable: s.role === 'manager', Error: '' };
   if (s.role !== 'manager') return { ...base, RemoteManagers: s.etcdEndpoints.map((e) => ({ NodeID: '', Addr: e.replace(/^https?:\/\//, '').replace(/:\d+$/, ':2377') })) };
   try {

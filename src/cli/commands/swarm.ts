@@ -1,7 +1,7 @@
 /**
  * `berth swarm init | join | join-token | leave | update` over the Engine API's
- * /swarm endpoints, with docker's flags and messages. berth's swarm has no
- * autolock and no external CA, so `unlock-key`, `unlock` and `ca` say so and exit 1.
+ * /swarm endpoints, with docker's flags and messages, manager autolock too (`unlock`,
+ * `unlock-key`). berth's swarm has no external CA, so `ca` says so and exits 1.
  */
 import type { CommandContext, CommandSpec } from '../command';
 import type { FlagDef, ParsedFlags } from '../flags';
@@ -101,15 +101,14 @@ export const swarmInit: CommandSpec = {
   ],
   async run(ctx, p) {
     const v = p.values;
-    if (v.autolock) throw new StatusError(`${ctx.prog} swarm init --autolock: not supported: berth's swarm has no manager autolocking`, 1);
     const body: Record<string, unknown> = {
       ListenAddr: v['listen-addr'] as string,
       AdvertiseAddr: v['advertise-addr'] as string,
       DataPathAddr: v['data-path-addr'] as string,
       DataPathPort: v['data-path-port'] as number,
       ForceNewCluster: !!v['force-new-cluster'],
-      Spec: applySpecFlags({}, p),
-      AutoLockManagers: false,
+      Spec: { ...applySpecFlags({}, p), ...(v.autolock ? { EncryptionConfig: { AutoLockManagers: true } } : {}) },
+      AutoLockManagers: !!v.autolock,
       Availability: checkAvailability(v.availability as string),
     };
     if (p.changed.has('default-addr-pool')) {
@@ -122,6 +121,7 @@ export const swarmInit: CommandSpec = {
     ctx.out(`Swarm initialized: current node (${nodeId}) is now a manager.\n\n`);
     ctx.out(await joinHint(ctx, 'worker', swarm.JoinTokens.Worker));
     ctx.out(`To add a manager to this swarm, run '${ctx.prog} swarm join-token manager' and follow the instructions.\n\n`);
+    if (v.autolock) ctx.out(unlockHint(ctx, await fetchUnlockKey(ctx)));
     return 0;
   },
 };
@@ -203,13 +203,16 @@ export const swarmUpdate: CommandSpec = {
   args: { max: 0 },
   flags: [{ name: 'autolock', type: 'bool', help: 'Change manager autolocking setting (true|false)' }, ...specFlags],
   async run(ctx, p) {
-    if (p.values.autolock) throw new StatusError(`${ctx.prog} swarm update --autolock: not supported: berth's swarm has no manager autolocking`, 1);
     if (p.changed.size === 0) throw new UsageError('at least one flag is required', 'args');
     const client = ctx.client();
     const s = await client.call<SwarmInfo>('GET', '/swarm');
     const spec = applySpecFlags(structuredClone(s.Spec ?? {}), p);
+    const wasLocked = s.Spec?.EncryptionConfig?.AutoLockManagers === true;
+    if (p.changed.has('autolock')) spec.EncryptionConfig = { ...(spec.EncryptionConfig ?? {}), AutoLockManagers: !!p.values.autolock };
     await client.call('POST', '/swarm/update', { query: { version: String(s.Version.Index) }, body: spec });
     ctx.out('Swarm updated.\n');
+    // turned on: the key is printed once, as docker does
+    if (spec.EncryptionConfig?.AutoLockManagers === true && !wasLocked) ctx.out(unlockHint(ctx, await fetchUnlockKey(ctx)));
     return 0;
   },
 };
@@ -228,8 +231,84 @@ function unsupported(name: string, usage: string, summary: string, flags: FlagDe
   };
 }
 
-export const swarmUnlockKey = unsupported('unlock-key', '[OPTIONS]', 'Manage the unlock key', [boolFlag('quiet', 'Only display token', 'q'), boolFlag('rotate', 'Rotate unlock key')], "berth's swarm has no manager autolocking");
-export const swarmUnlock = unsupported('unlock', '', 'Unlock swarm', [], "berth's swarm has no manager autolocking");
+// ---------------------------------------------------------------- autolock
+
+/** docker's words for the unlock key ('' prints nothing). */
+function unlockHint(ctx: CommandContext, key: string): string {
+  if (!key) return '';
+  return (
+    `To unlock a swarm manager after it restarts, run the \`${ctx.prog} swarm unlock\`\ncommand and provide the following key:\n\n    ${key}\n\n` +
+    'Remember to store this key in a password manager, since without it you\nwill not be able to restart the manager.\n'
+  );
+}
+
+async function fetchUnlockKey(ctx: CommandContext): Promise<string> {
+  try {
+    return (await ctx.client().call<{ UnlockKey: string }>('GET', '/swarm/unlockkey')).UnlockKey ?? '';
+  } catch (e) {
+    throw new StatusError(`could not fetch unlock key: ${(e as Error).message}`, 1);
+  }
+}
+
+export const swarmUnlockKey: CommandSpec = {
+  usage: '[OPTIONS]',
+  summary: 'Manage the unlock key',
+  args: { max: 0 },
+  flags: [boolFlag('quiet', 'Only display token', 'q'), boolFlag('rotate', 'Rotate unlock key')],
+  async run(ctx, p) {
+    const client = ctx.client();
+    if (p.values.rotate) {
+      const s = await client.call<SwarmInfo>('GET', '/swarm');
+      if (s.Spec?.EncryptionConfig?.AutoLockManagers !== true) throw new StatusError('cannot rotate because autolock is not turned on', 1);
+      await client.call('POST', '/swarm/update', { query: { version: String(s.Version.Index), rotateManagerUnlockKey: 'true' }, body: s.Spec });
+      if (!p.values.quiet) ctx.out('Successfully rotated manager unlock key.\n\n');
+    }
+    const key = await fetchUnlockKey(ctx);
+    if (!key) throw new StatusError('no unlock key is set', 1);
+    ctx.out(p.values.quiet ? `${key}\n` : unlockHint(ctx, key));
+    return 0;
+  },
+};
+
+export const swarmUnlock: CommandSpec = {
+  usage: '',
+  summary: 'Unlock swarm',
+  args: { max: 0 },
+  flags: [],
+  async run(ctx) {
+    const client = ctx.client();
+    // asked only of a node that is locked, as docker does
+    const info = await client.call<{ Swarm?: InfoSwarm }>('GET', '/info');
+    const state = info.Swarm?.LocalNodeState;
+    if (state === 'inactive') throw new StatusError('Error: This node is not part of a swarm', 1);
+    if (state !== 'locked') throw new StatusError('Error: swarm is not locked', 1);
+    if (ctx.stdin.isTTY) ctx.out('Enter unlock key: ');
+    const key = await readLine(ctx.stdin);
+    await client.call('POST', '/swarm/unlock', { body: { UnlockKey: key } });
+    return 0;
+  },
+};
+
+/** The first line of the input (all of it if it has no newline), without its line end. */
+function readLine(input: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const done = () => {
+      input.off('data', onData);
+      input.off('end', done);
+      input.off('error', reject);
+      input.pause();
+      resolve(text.split('\n')[0].trim());
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      if (text.includes('\n')) done();
+    };
+    input.on('data', onData);
+    input.once('end', done);
+    input.once('error', reject);
+  });
+}
 export const swarmCa = unsupported(
   'ca',
   '[OPTIONS]',

@@ -5,8 +5,7 @@ import { Template, TemplateError } from '../template';
 import { StatusError } from '../errors';
 import { bytesSize } from '../../common/units';
 import { describeError } from './shared';
-
-const CLI_VERSION = '0.1.0';
+import { CLI_VERSION, cliRuntime } from '../build-info';
 
 function goArch(): string {
   return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
@@ -77,11 +76,12 @@ export const version: CommandSpec = {
   args: { max: 0 },
   flags: [formatFlag],
   async run(ctx, p) {
+    const runtime = cliRuntime();
     const client = {
       Version: CLI_VERSION,
       ApiVersion: API_VERSION,
       DefaultAPIVersion: API_VERSION,
-      NodeVersion: process.version,
+      Runtime: `${runtime.name} ${runtime.version}`,
       Os: process.platform,
       Arch: goArch(),
       Context: 'default',
@@ -101,7 +101,7 @@ export const version: CommandSpec = {
         'Client:\n' +
           row(' ', 'Version', client.Version, 19) +
           row(' ', 'API version', client.ApiVersion, 19) +
-          row(' ', 'Node version', client.NodeVersion, 19) +
+          row(' ', 'Runtime', client.Runtime, 19) +
           row(' ', 'OS/Arch', `${client.Os}/${client.Arch}`, 19) +
           row(' ', 'Context', client.Context, 19),
       );

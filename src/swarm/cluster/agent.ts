@@ -2,8 +2,9 @@
  * The agent every swarm node runs: it keeps the node's heartbeat alive, and makes the
  * containers on this node match the tasks the leader assigned to it. A task it is told to
  * run is pulled, created and started, and its progress written back (preparing, starting,
- * running, then complete or failed with the exit code); a task told to stop is stopped and
- * removed. Containers of tasks no longer assigned here (stale after the node was away) go.
+ * running, then complete or failed with the exit code); a task told to shut down is stopped,
+ * its container kept while the task is in the history; a task removed loses its container.
+ * Containers of tasks no longer assigned here (stale after the node was away) go.
  */
 import type { ContainerCreateBody } from '../../api/types';
 import type { ContainerManager } from '../../container/manager';
@@ -151,9 +152,13 @@ export class Agent {
     for (const [taskId, c] of byTask) {
       const t = mine.get(taskId);
       if (t && t.DesiredState === 'running') continue;
+      // a task told to shut down keeps its stopped container while the task is in the
+      // history, as Docker's does (`ps -a` finds it, its logs stay); a removed one loses it
+      const keep = t?.DesiredState === 'shutdown';
+      if (keep && !c.State.Running && isTerminal(t.Status.State)) continue;
       if (this.busy.has(taskId)) continue;
       this.busy.add(taskId);
-      void this.stopTask(taskId, c.ID, t).finally(() => this.busy.delete(taskId));
+      void this.stopTask(taskId, c.ID, t, keep).finally(() => this.busy.delete(taskId));
     }
     for (const t of mine.values()) {
       if (t.DesiredState !== 'running' || isTerminal(t.Status.State) || this.busy.has(t.ID)) continue;
@@ -374,11 +379,11 @@ export class Agent {
     await fsp.rm(path.join(this.d.filesDir, taskId), { recursive: true, force: true }).catch(() => undefined);
   }
 
-  private async stopTask(taskId: string, containerId: string, t: Task | undefined): Promise<void> {
+  private async stopTask(taskId: string, containerId: string, t: Task | undefined, keepContainer = false): Promise<void> {
     const rec = this.d.containers.find(containerId);
     const grace = t?.Spec.ContainerSpec.StopGracePeriod;
     if (rec?.State.Running) await this.d.containers.stop(containerId, { timeout: grace !== undefined ? Math.round(grace / 1e9) : 10 }).catch(() => undefined);
-    await this.d.containers.remove(containerId, { force: true, volumes: true }).catch((e) => this.d.log(`swarm agent: removing ${containerId}: ${(e as Error).message}`));
+    if (!keepContainer) await this.d.containers.remove(containerId, { force: true, volumes: true }).catch((e) => this.d.log(`swarm agent: removing ${containerId}: ${(e as Error).message}`));
     await this.removeTaskFiles(taskId);
     if (t && !isTerminal(t.Status.State)) await this.setStatus(taskId, 'shutdown', 'shutdown').catch((e) => this.d.log(`swarm agent: task ${taskId}: ${(e as Error).message}`));
   }

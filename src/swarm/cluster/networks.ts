@@ -13,6 +13,10 @@ import type { ClusterStore, Snapshot } from './store';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const FIRST_VNI = 4097;
+/** Docker's ingress network has VXLAN 4096, below the user networks' */
+const INGRESS_VNI = 4096;
+/** the ingress network `swarm init` makes, as Docker's */
+export const INGRESS_NAME = 'ingress';
 
 /** POST /networks/create for an overlay, as the API takes it. */
 export interface OverlayCreateBody {
@@ -42,10 +46,14 @@ export async function createNetwork(store: ClusterStore, body: OverlayCreateBody
   const name = body.Name ?? '';
   if (!name) throw invalid('network name is required');
   if (!NAME.test(name)) throw invalid(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  if (body.Ingress) throw invalid('berth does not make ingress networks: its routing mesh needs none');
+  if (body.Ingress && body.Attachable) throw invalid('rpc error: code = InvalidArgument desc = ingress network cannot be attachable');
   if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
   const snap = await store.snapshot();
   if (snap.networks.some((n) => n.Spec.Name === name) || localNames.includes(name)) throw conflict(`network with name ${name} already exists`);
+  // one ingress network per swarm (berth's routing mesh forwards in user space and does not
+  // attach tasks to it: it is kept and shown as Docker's is)
+  const ingress = body.Ingress ? snap.networks.find((n) => n.Spec.Ingress) : undefined;
+  if (ingress) throw conflict(`rpc error: code = AlreadyExists desc = ingress network (${ingress.ID}) is already present`);
   const taken = [...snap.networks.flatMap((n) => n.IPAMOptions.Configs.map((c) => parseCidr(c.Subnet))), ...localSubnets.map(parseCidr)];
   const ipv4 = (body.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
   if (ipv4.length > 1) throw invalid('berth supports one IPv4 subnet per network');
@@ -63,7 +71,7 @@ export async function createNetwork(store: ClusterStore, body: OverlayCreateBody
   const gw = parseIPv4(gateway);
   if (gw === undefined || !contains(subnet, gw)) throw invalid(`no matching subnet for gateway ${gateway}`);
   const usedVnis = new Set(snap.networks.map((n) => n.VNI));
-  let vni = FIRST_VNI;
+  let vni = body.Ingress && !usedVnis.has(INGRESS_VNI) ? INGRESS_VNI : FIRST_VNI;
   while (usedVnis.has(vni)) vni++;
   const now = new Date().toISOString();
   const ipam = { Driver: { Name: 'default' }, Configs: [{ Subnet: cidrString(subnet), Gateway: gateway }] };
@@ -79,7 +87,7 @@ export async function createNetwork(store: ClusterStore, body: OverlayCreateBody
       IPAMOptions: ipam,
       Internal: body.Internal === true,
       Attachable: body.Attachable === true,
-      Ingress: false,
+      Ingress: body.Ingress === true,
       Scope: 'swarm',
     },
     DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vni) } },
@@ -99,9 +107,8 @@ function poolSubnet(snap: Snapshot, taken: Cidr[]): Cidr {
     const pool = parseCidr(p);
     if (size < pool.bits) continue;
     const step = 2 ** (32 - size);
-    // Docker's default pool starts with its ingress network: the first subnet stays free,
-    // so addresses look as Docker users know them (10.0.1.x first)
-    for (let base = own ? pool.base : pool.base + step; base < pool.base + cidrSize(pool); base += step) {
+    // the pool's first subnet is the ingress network's, made at init (10.0.0.0/24 by default)
+    for (let base = pool.base; base < pool.base + cidrSize(pool); base += step) {
       const c = { base, bits: size };
       if (!taken.some((t) => overlaps(t, c))) return c;
     }
@@ -113,10 +120,16 @@ export async function removeNetwork(store: ClusterStore, ref: string): Promise<C
   const snap = await store.snapshot();
   const net = findNetwork(snap, ref);
   if (!net) throw notFound(`network ${ref} not found`);
+  if (net.Spec.Ingress) {
+    const publishing = snap.services.find((s) => (s.Spec.EndpointSpec?.Ports ?? []).some((p) => p.PublishMode !== 'host'));
+    if (publishing) throw new BerthError('FORBIDDEN', `rpc error: code = FailedPrecondition desc = ingress network cannot be removed because service ${publishing.ID} depends on it`);
+  }
   const user = snap.services.find((s) => (s.Spec.TaskTemplate.Networks ?? []).some((n) => n.Target === net.ID));
   if (user) throw new BerthError('FORBIDDEN', `rpc error: code = FailedPrecondition desc = network ${net.ID} is in use by service ${user.ID}`);
-  // as swarmkit's: only a task still meant to run holds it (a removed service's are stopping)
-  const task = snap.tasks.find((t) => t.DesiredState === 'running' && !isTerminal(t.Status.State) && t.NetworksAttachments?.some((a) => a.Network.ID === net.ID));
+  // as swarmkit's: only a task still meant to run holds it; a removed service's tasks are
+  // stopping, also before the orchestrator has told them so
+  const services = new Set(snap.services.map((s) => s.ID));
+  const task = snap.tasks.find((t) => t.DesiredState === 'running' && services.has(t.ServiceID) && !isTerminal(t.Status.State) && t.NetworksAttachments?.some((a) => a.Network.ID === net.ID));
   if (task) throw new BerthError('FORBIDDEN', `rpc error: code = FailedPrecondition desc = network ${net.ID} is in use by task ${task.ID}`);
   await store.remove('networks', net.ID);
   return net;
@@ -243,7 +256,7 @@ export function overlayJSON(n: ClusterNetwork): Record<string, unknown> {
     IPAM: { Driver: 'default', Options: null, Config: n.IPAMOptions.Configs.map((c) => ({ Subnet: c.Subnet, Gateway: c.Gateway })) },
     Internal: n.Spec.Internal === true,
     Attachable: n.Spec.Attachable === true,
-    Ingress: false,
+    Ingress: n.Spec.Ingress === true,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: null,

@@ -37,6 +37,8 @@ export interface ClusterSecrets {
   JoinTokens: { Worker: string; Manager: string };
   /** the CA's key: any manager signs the certificates of nodes that join */
   CAKeyPem: string;
+  /** the managers' unlock key while autolock is on (src/swarm/autolock.ts) */
+  UnlockKey?: string;
 }
 
 export interface ClusterObject {
