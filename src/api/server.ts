@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BerthError, invalid, isErrno } from '../common/errors';
+import { apiCall } from '../common/timing';
 import { cleanPath, MalformedTargetError, parseRequestTarget, type RequestTarget } from '../common/request-target';
 import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
@@ -87,7 +88,8 @@ export class ApiServer {
 
   /** dispatch() answers every error itself; what escapes it (a failure while answering) is logged, never left to end the process. */
   private serve(req: http.IncomingMessage, res: http.ServerResponse, upgradeSocket?: Duplex, upgradeHead?: Buffer): void {
-    this.dispatch(req, res, upgradeSocket, upgradeHead).catch((e: unknown) => {
+    const answered = apiCall(req.method ?? 'GET', req.url ?? '');
+    this.dispatch(req, res, upgradeSocket, upgradeHead).then(() => answered(res.statusCode), (e: unknown) => {
       this.opts.log(`error: answering ${req.method} ${req.url}: ${e instanceof Error ? e.stack : String(e)}`);
       res.destroy();
       upgradeSocket?.destroy();

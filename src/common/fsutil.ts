@@ -7,21 +7,23 @@ import { isErrno } from './errors';
  * Writes a file so that a reader (or a daemon restarted after a crash) sees either
  * the old content or the new one, never a half-written file.
  */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600, opts: { durable?: boolean } = {}): Promise<void> {
   // unique per write: two saves of one file in the same millisecond must not share a temp file
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await fsp.open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    // `durable: false` is for what a power loss makes moot anyway (which processes run):
+    // the rename alone still shows readers, and a daemon killed at any point, old or new
+    if (opts.durable !== false) await fh.sync();
   } finally {
     await fh.close();
   }
   await fsp.rename(tmp, file);
 }
 
-export async function writeJSONAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value));
+export async function writeJSONAtomic(file: string, value: unknown, opts: { durable?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value), 0o600, opts);
 }
 
 /** Reads JSON, or returns undefined when the file does not exist. */

@@ -1,7 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { HostConfig } from '../api/types';
-import { writeFileAtomic } from '../common/fsutil';
 
 /**
  * The three files Docker bind-mounts into every container: /etc/hostname, /etc/hosts and
@@ -48,7 +47,7 @@ export async function writeEtcFiles(
     resolvConfPath: path.join(dir, 'resolv.conf'),
   };
   const hc = opts.hostConfig;
-  await writeFileAtomic(files.hostnamePath, `${opts.hostname}\n`, 0o644);
+  const hostResolvRead = fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
 
   let hosts: string[];
   if (opts.hostNetwork) {
@@ -65,11 +64,15 @@ export async function writeEtcFiles(
     hosts.push(`${target === 'host-gateway' ? (opts.gateway ?? '') : target}\t${extra.slice(0, i)}`);
   }
   for (const link of opts.links ?? []) hosts.push(`${link.ip}\t${link.names.join(' ')}`);
-  await writeFileAtomic(files.hostsPath, `${hosts.join('\n')}\n`, 0o644);
-
-  const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const hostResolv = await hostResolvRead;
   const resolv = opts.embeddedDns && !hc.Dns?.length ? embeddedResolvConf(hostResolv, hc, opts.embeddedDns) : resolvConf(hostResolv, hc, opts.hostNetwork);
-  await writeFileAtomic(files.resolvConfPath, resolv, 0o644);
+  // written afresh at every start, before the container runs: a crash loses nothing a
+  // restart would not write again, so no fsync and no temporary file
+  await Promise.all([
+    fsp.writeFile(files.hostnamePath, `${opts.hostname}\n`, { mode: 0o644 }),
+    fsp.writeFile(files.hostsPath, `${hosts.join('\n')}\n`, { mode: 0o644 }),
+    fsp.writeFile(files.resolvConfPath, resolv, { mode: 0o644 }),
+  ]);
   return files;
 }
 

@@ -4,6 +4,7 @@ import { conflict, invalid, notFound } from '../common/errors';
 import { newId } from '../common/ids';
 import type { AttachSocket } from '../runtime/attach-socket';
 import { conmonExec } from '../runtime/conmon-exec';
+import { span, timed } from '../common/timing';
 import { resizeConsole } from '../runtime/console';
 import type { ContainerManager } from './manager';
 import type { ContainerRecord } from './model';
@@ -101,7 +102,7 @@ export class ExecManager {
     await fsp.mkdir(path.join(e.bundle, 'exits'), { recursive: true });
     const processPath = path.join(e.bundle, 'process.json');
     try {
-      await fsp.writeFile(processPath, JSON.stringify(await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize)));
+      await timed('exec spec', e.id, async () => fsp.writeFile(processPath, JSON.stringify(await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize))));
       const handle = await conmonExec({
         containerId: rec.ID,
         execId: e.id,
@@ -117,7 +118,9 @@ export class ExecManager {
       });
       e.running = true;
       e.pid = handle.pid;
+      const ran = span('exec process ran', e.id);
       const exited = handle.exited.then(async (code) => {
+        ran();
         e.running = false;
         e.exitCode = code;
         await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);

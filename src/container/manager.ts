@@ -36,6 +36,7 @@ import { nextBackoff, restartsAfterExit, startsWithDaemon } from './restart-poli
 import { validateHealthcheck } from './health';
 import { effectiveLogConfig, logLimits, validateLogConfig } from './log-options';
 import { LogRotation } from './log-rotation';
+import { span, timed } from '../common/timing';
 
 export interface ContainerManagerOptions {
   dataRoot: string;
@@ -84,6 +85,8 @@ export class ContainerManager {
   private exitWatcher?: FSWatcher;
   /** callbacks waiting for a container's next exit, and for its removal */
   private readonly exitWaiters = new Map<string, ((code: number) => void)[]>();
+  /** removals waiting for conmon to write an exit file (they hold the lock the exit handler needs) */
+  private readonly exitFileWaiters = new Map<string, (() => void)[]>();
   private readonly removeWaiters = new Map<string, (() => void)[]>();
   /** containers whose exit is being handled, so a second notification does nothing */
   private readonly handlingExit = new Set<string>();
@@ -124,7 +127,12 @@ export class ContainerManager {
     await m.discardOrphanSnapshots(new Set(unreadable.map((u) => u.id)));
     for (const d of [m.exitDir, m.socketDir, m.runtimeRoot(), path.join(o.execRoot, 'bundles')]) await fsp.mkdir(d, { recursive: true });
     m.exitWatcher = watch(m.exitDir, (_ev, file) => {
-      if (file && !file.startsWith('.')) void m.onExitFile(file.toString());
+      if (!file || file.startsWith('.')) return;
+      const id = file.toString();
+      const waiting = m.exitFileWaiters.get(id);
+      m.exitFileWaiters.delete(id);
+      for (const w of waiting ?? []) w();
+      void m.onExitFile(id);
     });
     await m.restore();
     return m;
@@ -245,8 +253,8 @@ export class ContainerManager {
       MountPoints: mountPoints,
     };
     try {
-      await this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image));
-      await this.store.save(rec);
+      await timed('snapshot prepare', id, () => this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image)));
+      await timed('record save', id, () => this.store.save(rec));
     } catch (e) {
       this.store.releaseName(fullName, id);
       await this.o.snapshotter.remove(id).catch(() => undefined);
@@ -433,7 +441,7 @@ export class ContainerManager {
         this.clearBackoff(rec.ID);
         rec.RestartCount = 0;
       }
-      await this.startLocked(rec);
+      await timed('start', rec.ID, () => this.startLocked(rec));
     });
   }
 
@@ -445,21 +453,23 @@ export class ContainerManager {
     const bundle = this.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
     const runtime = this.runtimeFor(rec);
+    const prepared = span('bundle prepare', id);
     await fsp.rm(bundle, { recursive: true, force: true });
     await fsp.mkdir(rootfs, { recursive: true });
     await fsp.rm(path.join(this.exitDir, id), { force: true });
+    prepared();
     let mounted = false;
     try {
-      await mountAll(await this.o.snapshotter.mounts(id), rootfs);
+      await timed('rootfs mount', id, async () => mountAll(await this.o.snapshotter.mounts(id), rootfs));
       mounted = true;
       const hc = rec.HostConfig;
       const netMode = hc.NetworkMode ?? 'bridge';
-      const net = await this.setupNetwork(rec);
+      const net = await timed('network setup', id, () => this.setupNetwork(rec));
       rec.Sandbox = net.sandbox;
       const primary = net.sandbox?.endpoints[0];
       const primaryNetwork = primary ? this.o.network.find(primary.networkId) : undefined;
       const links = netMode === 'bridge' ? resolveLegacyLinks(rec, (n) => this.store.find(n), this.o.network.find('bridge')?.Id) : [];
-      const files = await writeEtcFiles(this.store.dir(id), {
+      const files = await timed('etc files', id, () => writeEtcFiles(this.store.dir(id), {
         links: links.map(linkHostsEntry),
         hostname: rec.Config.Hostname ?? id.slice(0, 12),
         domainname: rec.Config.Domainname,
@@ -468,9 +478,10 @@ export class ContainerManager {
         addresses: net.sandbox?.endpoints.map((e) => e.ipAddress).slice(0, 1),
         embeddedDns: primaryNetwork ? this.o.network.dnsServerFor(primaryNetwork) : undefined,
         gateway: primary?.gateway,
-      });
-      const own = await startMounts(rec.MountPoints ?? [], this.o.volumes, rootfs);
+      }));
+      const own = await timed('volume mounts', id, () => startMounts(rec.MountPoints ?? [], this.o.volumes, rootfs));
       this.volumesInUse.set(id, own.acquired);
+      const specDone = span('spec', id);
       const user = await resolveUser(rootfs, rec.Config.User ?? '', hc.GroupAdd);
       const spec = buildSpec({
         id,
@@ -493,7 +504,8 @@ export class ContainerManager {
         spec.mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: await initBinary(), options: ['rbind', 'ro'] });
       }
       await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
-      const pid = await conmonCreate({
+      specDone();
+      const pid = await timed('conmon + runtime create', id, () => conmonCreate({
         id,
         name: rec.Name.slice(1),
         bundle,
@@ -508,10 +520,10 @@ export class ContainerManager {
         terminal: rec.Config.Tty === true,
         stdin: rec.Config.OpenStdin === true,
         leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
-      });
+      }));
       const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
-      await this.connectPendingAttach(id);
-      await runtime.start(id);
+      await timed('attach connect', id, () => this.connectPendingAttach(id));
+      await timed('runtime start', id, () => runtime.start(id));
       this.keepLogWithinLimits(rec);
       rec.State = {
         ...rec.State,
@@ -528,7 +540,8 @@ export class ContainerManager {
       };
       rec.MonitorPid = monitorPid;
       rec.ManuallyStopped = false;
-      await this.store.save(rec);
+      // "running" does not outlive a power loss, which ends the container too
+      await timed('record save', id, () => this.store.save(rec, { durable: false }));
       this.o.events.publish('container', 'start', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     } catch (e) {
       await runtime.delete(id).catch(() => undefined);
@@ -669,9 +682,11 @@ export class ContainerManager {
       throw e;
     }
     if (raw.trim() === '') return; // conmon has created the file but not written it yet
+    // a second notice may have read the file alongside this one
+    if (!rec.State.Running || rec.State.Restarting || this.handlingExit.has(id)) return;
     this.handlingExit.add(id);
     try {
-      await this.withLock(id, () => this.handleExit(rec, Number(raw.trim()), finishedAt));
+      await this.withLock(id, () => timed('exit', id, () => this.handleExit(rec, Number(raw.trim()), finishedAt)));
     } catch (e) {
       this.o.log(`handling the exit of ${id}: ${(e as Error).message}`);
     } finally {
@@ -683,8 +698,8 @@ export class ContainerManager {
     // a second notice of the same exit finds the container stopped, or waiting to restart
     if (!rec.State.Running || rec.State.Restarting) return;
     const id = rec.ID;
-    const oomKilled = await readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false);
-    await this.releaseRuntime(rec);
+    const oomKilled = await timed('oom check', id, () => readOomKilled(this.cgroupsPath(id), this.cgroupVersion).catch(() => false));
+    await timed('release runtime', id, () => this.releaseRuntime(rec));
     rec.State = {
       ...rec.State,
       Status: 'exited',
@@ -697,19 +712,26 @@ export class ContainerManager {
       FinishedAt: finishedAt.toISOString(),
     };
     rec.MonitorPid = undefined;
-    await this.store.save(rec);
-    await fsp.rm(path.join(this.exitDir, id), { force: true });
+    const restarts = !this.shuttingDown && restartsAfterExit(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.ManuallyStopped === true, rec.RestartCount);
+    // an auto-removed container's record is next saved as "removing", with this exit in it;
+    // until then the exit file stays, so a daemon killed meanwhile handles the exit again
+    const autoRemove = !restarts && rec.HostConfig.AutoRemove === true;
+    if (!autoRemove) {
+      await timed('record save', id, () => this.store.save(rec));
+      await fsp.rm(path.join(this.exitDir, id), { force: true });
+    }
     if (oomKilled) this.o.events.publish('container', 'oom', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
     this.o.events.publish('container', 'die', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), exitCode: String(rec.State.ExitCode) });
     const waiters = this.exitWaiters.get(id) ?? [];
     this.exitWaiters.delete(id);
     for (const w of waiters) w(rec.State.ExitCode);
-    if (!this.shuttingDown && restartsAfterExit(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.ManuallyStopped === true, rec.RestartCount)) {
+    if (restarts) {
       await this.scheduleRestart(rec, finishedAt.getTime() - Date.parse(rec.State.StartedAt));
       return;
     }
-    if (rec.HostConfig.AutoRemove) {
-      await this.removeLocked(rec, { force: true, volumes: true }).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
+    if (autoRemove) {
+      await timed('remove', id, () => this.removeLocked(rec, { force: true, volumes: true })).catch((e) => this.o.log(`auto-removing ${id}: ${(e as Error).message}`));
+      await fsp.rm(path.join(this.exitDir, id), { force: true });
     }
   }
 
@@ -722,15 +744,27 @@ export class ContainerManager {
   private async releaseRuntime(rec: ContainerRecord): Promise<void> {
     this.logRotation.unwatch(rec.ID);
     const bundle = this.bundleDir(rec.ID);
-    await this.runtimeFor(rec).delete(rec.ID);
+    const runtimeGone = timed('runtime delete', rec.ID, () => this.runtimeFor(rec).delete(rec.ID));
+    // In a PID namespace of its own nothing of the container outlives its init, so the
+    // network and the root filesystem go alongside the runtime's clean-up; a container
+    // sharing another's namespace may still have processes until the runtime kills them.
+    if (rec.HostConfig.PidMode) await runtimeGone;
+    const sandbox = rec.Sandbox;
+    rec.Sandbox = undefined;
+    // the network goes with the run: address, ports and namespace are free for others
+    const networkGone = timed('network teardown', rec.ID, () => this.o.network.teardownSandbox(rec.ID, sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`)));
+    // a bundle that is gone was released before (an exit, then the removal): nothing is mounted
+    const rootfsGone = timed('rootfs unmount', rec.ID, async () => {
+      if (await exists(bundle)) await unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`));
+    });
+    const [runtime] = await Promise.allSettled([runtimeGone, networkGone, rootfsGone]);
+    if (runtime.status === 'rejected') throw runtime.reason;
     for (const name of this.volumesInUse.get(rec.ID) ?? []) await this.o.volumes.releaseMount(name);
     this.volumesInUse.delete(rec.ID);
-    // the network goes with the run: address, ports and namespace are free for others
-    await this.o.network.teardownSandbox(rec.ID, rec.Sandbox).catch((e) => this.o.log(`network of ${rec.ID}: ${(e as Error).message}`));
-    rec.Sandbox = undefined;
-    await unmount(path.join(bundle, 'rootfs')).catch((e) => this.o.log(`unmount ${rec.ID}: ${(e as Error).message}`));
+    const cleaned = span('bundle remove', rec.ID);
     await fsp.rm(path.join(this.socketDir, rec.ID), { force: true });
     await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+    cleaned();
   }
 
   // ---- stop, kill, wait ------------------------------------------------------------
@@ -846,7 +880,7 @@ export class ContainerManager {
 
   remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.store.get(idOrName);
-    return this.withLock(rec.ID, () => this.removeLocked(rec, opts));
+    return this.withLock(rec.ID, () => timed('remove', rec.ID, () => this.removeLocked(rec, opts)));
   }
 
   private async removeLocked(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
@@ -867,18 +901,23 @@ export class ContainerManager {
       // the exit handler needs this container's lock, which we hold: handle the exit here
       const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
       if (rec.State.Running) await this.handleExit(rec, code);
+      // an auto-removed container is gone with its exit
+      if (!this.store.find(rec.ID)) return;
     }
     // an export or copy still reading the files of the run that just ended keeps them
     await this.runningReadersGone(rec.ID);
     this.clearBackoff(rec.ID);
     // recorded first, so a daemon killed half-way finishes the removal when it starts again
     rec.State.Status = 'removing';
-    await this.store.save(rec);
+    // a power loss that forgets "removing" leaves the container as it was, removable again
+    await timed('record save', rec.ID, () => this.store.save(rec, { durable: false }));
     await this.releaseRuntime(rec).catch(() => undefined);
-    await this.o.snapshotter.remove(rec.ID).catch((e) => {
-      if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) throw e;
-    });
-    await this.store.delete(rec);
+    // the record goes before the snapshot: a daemon killed in between finds a snapshot no
+    // container names, which it discards at start (never a container without its files)
+    await timed('record delete', rec.ID, () => this.store.delete(rec));
+    await timed('snapshot remove', rec.ID, () => this.o.snapshotter.remove(rec.ID).catch((e) => {
+      if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) this.o.log(`the snapshot of ${shortId(rec.ID)} stays until the next start: ${(e as Error).message}`);
+    }));
     if (opts.volumes) {
       for (const p of rec.MountPoints ?? []) {
         if (p.Type !== 'volume' || !p.Anonymous || !p.Name) continue;
@@ -891,13 +930,32 @@ export class ContainerManager {
     for (const w of waiters) w();
   }
 
+  /** The code conmon writes into the exit file, read as soon as the file changes; 137 after 10 s. */
   private async waitExitFile(id: string): Promise<number> {
-    for (let i = 0; i < 200; i++) {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      // listening first: a write between the read and the wait is not missed
+      let notify!: () => void;
+      const changed = new Promise<void>((resolve) => (notify = resolve));
+      const list = this.exitFileWaiters.get(id) ?? [];
+      list.push(notify);
+      this.exitFileWaiters.set(id, list);
       const raw = await fsp.readFile(path.join(this.exitDir, id), 'utf8').catch(() => '');
-      if (raw.trim() !== '') return Number(raw.trim());
-      await delay(50);
+      if (raw.trim() !== '') {
+        this.dropExitFileWaiter(id, notify);
+        return Number(raw.trim());
+      }
+      // the watch is the fast path; the timer covers a notification the watch missed
+      await Promise.race([changed, delay(250)]);
+      this.dropExitFileWaiter(id, notify);
     }
     return 137;
+  }
+
+  private dropExitFileWaiter(id: string, w: () => void): void {
+    const list = (this.exitFileWaiters.get(id) ?? []).filter((x) => x !== w);
+    if (list.length) this.exitFileWaiters.set(id, list);
+    else this.exitFileWaiters.delete(id);
   }
 
   // ---- restart policies ------------------------------------------------------------

@@ -98,11 +98,12 @@ export class ContainerStore {
     return this.byName.has(name.startsWith('/') ? name : `/${name}`);
   }
 
-  async save(rec: ContainerRecord): Promise<void> {
+  /** `durable: false` skips the fsync (see writeFileAtomic): for states no power loss outlives. */
+  async save(rec: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     this.byId.set(rec.ID, rec);
     this.byName.set(rec.Name, rec.ID);
     await fsp.mkdir(this.dir(rec.ID), { recursive: true });
-    await writeJSONAtomic(this.recordPath(rec.ID), rec);
+    await writeJSONAtomic(this.recordPath(rec.ID), rec, opts);
   }
 
   async delete(rec: ContainerRecord): Promise<void> {

@@ -1,5 +1,6 @@
 import { BerthError } from '../common/errors';
 import { keepRunningOnUncaught } from '../common/last-resort';
+import { enableSpans } from '../common/timing';
 import { parseDaemonArgs, USAGE } from './config';
 import { Daemon, VERSION } from './daemon';
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const debug = config.debug;
   const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
   keepRunningOnUncaught(log);
+  if (debug) enableSpans(log);
   const daemon = new Daemon(config, debug ? log : (m) => (/^(error|berthd )/.test(m) ? log(m) : undefined));
   try {
     await daemon.start();

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { system } from '../common/errors';
 import type { Mount } from './snapshotter';
+import { MNT_DETACH, native } from '../native';
 
 /**
  * Mounting what a snapshotter describes, through mount(8)/umount(8) (util-linux).
@@ -10,9 +11,14 @@ import type { Mount } from './snapshotter';
  * longer, the lower/upper/work paths are rewritten relative to their common directory
  * and mount(8) runs there, as Docker's overlay2 driver does; with the snapshotter's
  * short `l/` links that holds a couple of hundred layers.
+ *
+ * With the native addon (src/native/), an overlay whose options are all overlay's own and
+ * fit the page, and every unmount, are system calls made in the daemon instead.
  */
 const PAGE_SIZE = 4096;
 const PATH_OPTIONS = ['lowerdir', 'upperdir', 'workdir'];
+/** overlay's own options: passed to mount(2) as its data, with no mount flags to derive */
+const OVERLAY_DATA = new Set([...PATH_OPTIONS, 'index', 'redirect_dir', 'metacopy', 'xino', 'userxattr', 'volatile', 'nfs_export', 'uuid', 'default_permissions']);
 
 /** Mounts each in turn on `target` (later ones on top); undoes them all if one fails. */
 export async function mountAll(mounts: Mount[], target: string): Promise<void> {
@@ -35,6 +41,12 @@ async function mountOne(m: Mount, target: string): Promise<void> {
     return;
   }
   let options = m.options.join(',');
+  if (native && m.type === 'overlay' && options.length < PAGE_SIZE && m.options.every((o) => OVERLAY_DATA.has(splitOption(o)[0]))) {
+    await native.mount(m.source, target, 'overlay', 0, options).catch((e: Error) => {
+      throw system(`mounting: ${e.message}`, e);
+    });
+    return;
+  }
   let cwd: string | undefined;
   if (options.length >= PAGE_SIZE) ({ options, cwd } = relativeOptions(m.options));
   await mountCommand(['-t', m.type, '-o', options, '--', m.source, target], cwd);
@@ -78,6 +90,7 @@ function commonDir(paths: string[]): string {
  * mount is detached lazily (MNT_DETACH), so that it goes once its last user does.
  */
 export async function unmount(target: string): Promise<void> {
+  if (native) return unmountNative(target);
   try {
     await runMount('umount', ['--', target]);
   } catch (e) {
@@ -88,6 +101,24 @@ export async function unmount(target: string): Promise<void> {
       return;
     }
     throw system(`unmounting ${target}: ${msg}`, e);
+  }
+}
+
+async function unmountNative(target: string): Promise<void> {
+  const n = native!;
+  try {
+    await n.umount(target, 0);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // not a mount point (EINVAL) or not there: as umount(8) says "not mounted"
+    if (code === 'EINVAL' || code === 'ENOENT') return;
+    if (code === 'EBUSY') {
+      await n.umount(target, MNT_DETACH).catch((e2: Error) => {
+        throw system(`unmounting ${target}: ${e2.message}`, e2);
+      });
+      return;
+    }
+    throw system(`unmounting ${target}: ${(e as Error).message}`, e);
   }
 }
 

@@ -33,16 +33,21 @@ export interface SnapshotRecord {
 export class SnapshotStore {
   private readonly snapshotsDir: string;
   private readonly refsDir: string;
+  private readonly trashDir: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly root: string) {
     this.snapshotsDir = path.join(root, 'snapshots');
     this.refsDir = path.join(root, 'refs');
+    this.trashDir = path.join(root, 'trash');
   }
 
   async init(): Promise<void> {
     await mkdirp(this.snapshotsDir, 0o700);
     await mkdirp(this.refsDir, 0o700);
+    await mkdirp(this.trashDir, 0o700);
+    // what a daemon that ended meanwhile had not finished deleting
+    for (const entry of await fsp.readdir(this.trashDir)) this.deleteLater(path.join(this.trashDir, entry));
   }
 
   /** Where a snapshot's files live. */
@@ -148,8 +153,21 @@ export class SnapshotStore {
       }
       await this.unlink(name);
       await cleanup(rec);
-      await fsp.rm(this.dirOf(rec.id), { recursive: true, force: true });
+      // a rename takes the files out of sight at once; deleting them (a container's
+      // writes can be large) goes on in the background, and a new start empties the trash
+      const trash = path.join(this.trashDir, rec.id);
+      try {
+        await fsp.rename(this.dirOf(rec.id), trash);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) await fsp.rm(this.dirOf(rec.id), { recursive: true, force: true });
+        return;
+      }
+      this.deleteLater(trash);
     });
+  }
+
+  private deleteLater(dir: string): void {
+    void fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   async list(): Promise<SnapshotRecord[]> {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../common/errors';
 import { AttachSocket } from './attach-socket';
+import { span, timed } from '../common/timing';
 
 export interface ConmonExecOptions {
   containerId: string;
@@ -96,6 +97,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
   ];
   if (o.terminal) args.push('-t');
   if (o.stdin) args.push('-i');
+  const ready = span('exec conmon ready', o.execId);
   const child = spawn(process.env.BERTH_CONMON ?? 'conmon', args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
@@ -114,11 +116,14 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
   };
   try {
     start.write(Buffer.from([0]));
-    const ready = await attachPipe.next();
-    if (!ready || ready.data < 0) throw execError(ready?.message ?? (stderr || 'conmon did not set up the exec session'));
-    const socket = o.attach ? await AttachSocket.connect(path.join(o.bundle, 'attach')) : undefined;
+    const set = await attachPipe.next();
+    ready();
+    if (!set || set.data < 0) throw execError(set?.message ?? (stderr || 'conmon did not set up the exec session'));
+    const socket = o.attach ? await timed('exec attach connect', o.execId, () => AttachSocket.connect(path.join(o.bundle, 'attach'))) : undefined;
+    const runtimeExec = span('exec runtime exec', o.execId);
     start.write(Buffer.from([0]));
     const started = await sync.next();
+    runtimeExec();
     if (!started || started.data <= 0) {
       socket?.close();
       throw execError(started?.message ?? (stderr || 'the exec process did not start'));

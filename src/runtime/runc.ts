@@ -1,4 +1,7 @@
+import * as path from 'node:path';
 import { run } from '../common/exec';
+import { exists } from '../common/fsutil';
+import { deleteDirect, startDirect } from './runc-direct';
 
 /**
  * The OCI runtime's command line (runc, or crun selected per container). Every call names
@@ -10,11 +13,17 @@ export class OciRuntime {
     readonly stateRoot: string,
   ) {}
 
+  /** runc's own state layout is known (runc-direct.ts); crun's is not */
+  private get isRunc(): boolean {
+    return path.basename(this.binary) === 'runc';
+  }
+
   private args(rest: string[]): string[] {
     return ['--root', this.stateRoot, ...rest];
   }
 
   async start(id: string): Promise<void> {
+    if (this.isRunc && (await startDirect(this.stateRoot, id))) return;
     await run(this.binary, this.args(['start', id]));
   }
 
@@ -23,6 +32,9 @@ export class OciRuntime {
   }
 
   async delete(id: string): Promise<void> {
+    // runc and crun both keep a folder per container under the root: none, nothing to delete
+    if (!(await exists(path.join(this.stateRoot, id)))) return;
+    if (this.isRunc && (await deleteDirect(this.stateRoot, id).catch(() => false))) return;
     try {
       await run(this.binary, this.args(['delete', '--force', id]));
     } catch (e) {

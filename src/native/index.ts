@@ -1,0 +1,28 @@
+import * as path from 'node:path';
+
+/**
+ * The daemon's native addon (src/native/mount.c, built into dist/native/ by
+ * scripts/build-native.js), or undefined when it was not built or BERTH_NATIVE=0: callers
+ * then use the commands the addon saves them (mount(8), umount(8)).
+ */
+export interface NativeAddon {
+  /** mount(2) on the thread pool; rejects with an Error whose `code` is the errno name */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
+  /** umount2(2) on the thread pool */
+  umount(target: string, flags: number): Promise<void>;
+}
+
+/** umount2's flag for a lazy unmount */
+export const MNT_DETACH = 2;
+
+function load(): NativeAddon | undefined {
+  if (process.env.BERTH_NATIVE === '0') return undefined;
+  try {
+    // dist/src/native/index.js → dist/native/berth_native.node
+    return require(path.join(__dirname, '..', '..', 'native', 'berth_native.node')) as NativeAddon;
+  } catch {
+    return undefined;
+  }
+}
+
+export const native: NativeAddon | undefined = load();

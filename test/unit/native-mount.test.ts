@@ -1,0 +1,74 @@
+/**
+ * The native addon's mount(2)/umount2(2) (src/native/) through src/layer/mount.ts, as the
+ * daemon uses them for a container's root filesystem; and the same calls through mount(8)
+ * with BERTH_NATIVE=0, so both paths behave alike.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promises as fsp, readFileSync, openSync, closeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { native } from '../../src/native';
+import { mountAll, unmount } from '../../src/layer/mount';
+
+const mounted = (target: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === target);
+
+async function overlayDirs(): Promise<{ base: string; lower: string; upper: string; work: string; target: string }> {
+  const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-native-mount-'));
+  const d = { base, lower: path.join(base, 'lower'), upper: path.join(base, 'upper'), work: path.join(base, 'work'), target: path.join(base, 'rootfs') };
+  for (const p of [d.lower, d.upper, d.work, d.target]) await fsp.mkdir(p);
+  await fsp.writeFile(path.join(d.lower, 'from-lower'), 'hello');
+  return d;
+}
+
+test('npm run build builds the addon, and BERTH_NATIVE=0 turns it off', () => {
+  const loaded = (env: string | undefined) => {
+    const { BERTH_NATIVE: _, ...rest } = process.env;
+    const code = `process.stdout.write(String(require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'native'))}).native !== undefined))`;
+    return execFileSync(process.execPath, ['-e', code], { env: env === undefined ? rest : { ...rest, BERTH_NATIVE: env } }).toString();
+  };
+  assert.equal(loaded(undefined), 'true', 'dist/native/berth_native.node loads');
+  assert.equal(loaded('0'), 'false');
+  assert.equal(native !== undefined, process.env.BERTH_NATIVE !== '0', 'this test runs the path the environment chose');
+});
+
+test('an overlay is mounted and unmounted by system calls; unmounting twice is fine', async () => {
+  const d = await overlayDirs();
+  try {
+    await mountAll([{ type: 'overlay', source: 'overlay', options: ['index=off', `lowerdir=${d.lower}`, `upperdir=${d.upper}`, `workdir=${d.work}`] }], d.target);
+    assert.ok(mounted(d.target));
+    assert.equal(await fsp.readFile(path.join(d.target, 'from-lower'), 'utf8'), 'hello');
+    await fsp.writeFile(path.join(d.target, 'written'), 'x');
+    assert.equal(await fsp.readFile(path.join(d.upper, 'written'), 'utf8'), 'x', 'writes land in the upper dir');
+    await unmount(d.target);
+    assert.equal(mounted(d.target), false);
+    await unmount(d.target); // not mounted: success, as umount(8)'s "not mounted" was
+    await unmount(path.join(d.base, 'no-such-dir'));
+  } finally {
+    await unmount(d.target).catch(() => undefined);
+    await fsp.rm(d.base, { recursive: true, force: true });
+  }
+});
+
+test('a busy mount is detached lazily, and a bad mount says why', async () => {
+  const d = await overlayDirs();
+  try {
+    await mountAll([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${d.lower}`, `upperdir=${d.upper}`, `workdir=${d.work}`] }], d.target);
+    const fd = openSync(path.join(d.target, 'from-lower'), 'r');
+    try {
+      await unmount(d.target);
+      assert.equal(mounted(d.target), false, 'gone from the mount table while a file is open');
+    } finally {
+      closeSync(fd);
+    }
+    await assert.rejects(
+      mountAll([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${path.join(d.base, 'missing')}`] }], d.target),
+      /mounting: .*(No such file|ENOENT|special device)/,
+    );
+    assert.equal(mounted(d.target), false);
+  } finally {
+    await unmount(d.target).catch(() => undefined);
+    await fsp.rm(d.base, { recursive: true, force: true });
+  }
+});
