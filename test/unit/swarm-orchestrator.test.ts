@@ -145,6 +145,30 @@ test('a rolling update replaces Parallelism tasks at a time and waits Delay betw
   assert.equal(paused.services.get('web')?.UpdateStatus?.State, 'paused');
 });
 
+test('a start-first update starts each new task before its old one stops', () => {
+  const nodes = [node('a'), node('b')];
+  const svc = service('web', { Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Parallelism: 1, Order: 'start-first' } }, { SpecVersion: 2, UpdateStatus: { State: 'updating', StartedAt: new Date(T0 - 30_000).toISOString() } });
+  const old = [1, 2].map((s) => task('web', s, s === 1 ? 'a' : 'b', 'running'));
+  const first = reconcile(view({ nodes, services: [svc], tasks: old }));
+  assert.deepEqual(first.create.map((t) => t.Slot), [1]);
+  assert.equal(first.patch.size, 0, 'the old task of slot 1 runs on while its replacement starts');
+  // the replacement starting: nothing more happens (not a second one for slot 1, not slot 2)
+  const starting = { ...first.create[0], Status: { ...first.create[0].Status, State: 'starting' as TaskState } };
+  const second = reconcile(view({ nodes, services: [svc], tasks: [...old, starting] }));
+  assert.equal(second.create.length, 0);
+  assert.equal(second.patch.size, 0);
+  // running: the old one of slot 1 stops, and slot 2 gets its replacement
+  const running = { ...starting, Status: { ...starting.Status, State: 'running' as TaskState, Timestamp: new Date(T0 - 1000).toISOString() } };
+  const third = reconcile(view({ nodes, services: [svc], tasks: [...old, running] }));
+  assert.equal(third.patch.get(old[0].ID)?.DesiredState, 'shutdown');
+  assert.equal(third.patch.get(old[1].ID), undefined);
+  assert.deepEqual(third.create.map((t) => t.Slot), [2]);
+  // stop-first (the default) stops the old one in the same step as it makes the new one
+  const stopFirst = service('web', { Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Parallelism: 1 } }, { SpecVersion: 2, UpdateStatus: { State: 'updating', StartedAt: new Date(T0 - 30_000).toISOString() } });
+  const plain = reconcile(view({ nodes, services: [stopFirst], tasks: old }));
+  assert.equal(plain.patch.get(old[0].ID)?.DesiredState, 'shutdown');
+});
+
 test('chooseNode respects reservations', () => {
   const nodes = [node('a'), node('b')];
   const heavy = { ContainerSpec: { Image: 'x' }, Resources: { Reservations: { MemoryBytes: 3 * 2 ** 30 } } };

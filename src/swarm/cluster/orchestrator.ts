@@ -254,7 +254,8 @@ function byTime(a: Task, b: Task): number {
 
 /**
  * Replaces tasks made from an older spec, `Parallelism` at a time with `Delay` between
- * batches; a new task that fails pauses the update (or rolls it back) as the service says.
+ * batches, stopping the old task first or (`Order: start-first`) once its replacement runs;
+ * a new task that fails pauses the update (or rolls it back) as the service says.
  */
 function rollingUpdate(svc: Service, mine: Task[], plan: Plan, now: number, desired: (t: Task) => TaskState, wake: (at: number) => void): void {
   const version = svc.SpecVersion ?? 0;
@@ -262,8 +263,18 @@ function rollingUpdate(svc: Service, mine: Task[], plan: Plan, now: number, desi
   if (state === 'paused' || state === 'rollback_paused') return;
   const rollingBack = state === 'rollback_started';
   const cfg = (rollingBack ? svc.Spec.RollbackConfig : svc.Spec.UpdateConfig) ?? {};
-  const outdated = mine.filter((t) => desired(t) === 'running' && !isTerminal(t.Status.State) && (t.SpecVersion ?? 0) !== version && !plan.patch.has(t.ID));
+  let outdated = mine.filter((t) => desired(t) === 'running' && !isTerminal(t.Status.State) && (t.SpecVersion ?? 0) !== version && !plan.patch.has(t.ID));
   const fresh = mine.filter((t) => (t.SpecVersion ?? 0) === version);
+  // start-first: an old task goes once its replacement runs, and a slot (a node for a global
+  // service) whose replacement is on its way is not replaced again meanwhile
+  const startFirst = cfg.Order === 'start-first';
+  if (startFirst) {
+    const place = (t: Task) => (t.Slot === undefined ? `node ${t.NodeID}` : `slot ${t.Slot}`);
+    const replacement = new Map<string, Task>();
+    for (const t of fresh) if (desired(t) === 'running' && !isTerminal(t.Status.State)) replacement.set(place(t), t);
+    for (const t of outdated) if (replacement.get(place(t))?.Status.State === 'running') plan.patch.set(t.ID, { ...(plan.patch.get(t.ID) ?? {}), DesiredState: 'shutdown' });
+    outdated = outdated.filter((t) => !replacement.has(place(t)));
+  }
   const startedAt = svc.UpdateStatus?.StartedAt ? Date.parse(svc.UpdateStatus.StartedAt) : 0;
   const failedFresh = fresh.find((t) => (t.Status.State === 'failed' || t.Status.State === 'rejected') && Date.parse(t.CreatedAt) >= startedAt);
   if (failedFresh && (state === 'updating' || state === 'rollback_started')) {
@@ -309,7 +320,7 @@ function rollingUpdate(svc: Service, mine: Task[], plan: Plan, now: number, desi
     return;
   }
   for (const t of outdated.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)).slice(0, room)) {
-    plan.patch.set(t.ID, { ...(plan.patch.get(t.ID) ?? {}), DesiredState: 'shutdown' });
+    if (!startFirst) plan.patch.set(t.ID, { ...(plan.patch.get(t.ID) ?? {}), DesiredState: 'shutdown' });
     // a global task stays on its node; a replica goes where the scheduler says
     plan.create.push(makeTask(svc, t.Slot, t.Slot === undefined ? t.NodeID : undefined, new Date(now).toISOString()));
   }
