@@ -3,6 +3,7 @@
  * verifyContainerSettings on Linux): each refuses with dockerd's words, as a 400, before
  * anything is made; CpuShares is brought into the kernel's range as dockerd does.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerCreateBody, HostConfig } from '../api/types';
 import { invalid } from '../common/errors';
@@ -23,7 +24,20 @@ export function isMacAddress(s: string): boolean {
   return [3, 4, 10].includes(dotted.length) && dotted.every((p) => /^[0-9a-fA-F]{4}$/.test(p));
 }
 
-export function checkCreateRequest(body: ContainerCreateBody, hc: HostConfig): void {
+/** What the host's kernel offers that a request may ask for. */
+export interface HostSupport {
+  /** the cpu cgroup's real-time scheduler budget (cgroup v1 with CONFIG_RT_GROUP_SCHED) */
+  cpuRealtime: boolean;
+}
+
+let probed: HostSupport | undefined;
+
+function hostSupport(): HostSupport {
+  probed ??= { cpuRealtime: ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct'].some((d) => existsSync(path.join(d, 'cpu.rt_runtime_us'))) };
+  return probed;
+}
+
+export function checkCreateRequest(body: ContainerCreateBody, hc: HostConfig, host: HostSupport = hostSupport()): void {
   const hostname = body.Hostname ?? '';
   if (Buffer.byteLength(hostname) > MAX_HOSTNAME_BYTES) throw invalid(`hostname ${JSON.stringify(hostname)} is too long (maximum ${MAX_HOSTNAME_BYTES} bytes)`);
   if (body.StopSignal) signalNumber(body.StopSignal);
@@ -39,8 +53,17 @@ export function checkCreateRequest(body: ContainerCreateBody, hc: HostConfig): v
       throw invalid(`invalid mount config for type "bind": invalid mount path: '${m.Source}' mount path must be absolute`);
     }
   }
+  checkRealtime(hc, host);
   const shares = hc.CpuShares ?? 0;
   if (shares < 0) throw invalid(`invalid CPU shares (${shares}): value must be a positive integer`);
   if (shares > 0 && shares < MIN_CPU_SHARES) hc.CpuShares = MIN_CPU_SHARES;
   if (shares > MAX_CPU_SHARES) hc.CpuShares = MAX_CPU_SHARES;
+}
+
+/** dockerd's checks of the real-time CPU options, at create and at update. */
+export function checkRealtime(hc: Pick<HostConfig, 'CpuRealtimePeriod' | 'CpuRealtimeRuntime'>, host: HostSupport = hostSupport()): void {
+  const period = hc.CpuRealtimePeriod ?? 0;
+  const runtime = hc.CpuRealtimeRuntime ?? 0;
+  if ((period !== 0 || runtime !== 0) && !host.cpuRealtime) throw invalid('Your kernel does not support CPU real-time scheduler');
+  if (period !== 0 && runtime !== 0 && runtime > period) throw invalid('cpu-rt-runtime cannot be higher than cpu-rt-period');
 }

@@ -6,6 +6,7 @@
 import type { HostConfig, RestartPolicy } from '../api/types';
 import { invalid } from '../common/errors';
 import { validateHostConfig } from './config-merge';
+import { checkRealtime } from './create-checks';
 
 /** The API's ContainerUpdateConfig: the Resources fields plus the restart policy. */
 export type ContainerUpdateBody = Partial<
@@ -66,6 +67,7 @@ export function mergeUpdate(current: HostConfig, body: ContainerUpdateBody, cpus
     }
     next.RestartPolicy = policy;
   }
+  if (body.CpuRealtimePeriod || body.CpuRealtimeRuntime) checkRealtime(next);
   validateHostConfig(next, cpus);
   return next;
 }
