@@ -66,14 +66,28 @@ export interface MainIO {
 /** Runs the CLI on argv (without node and script); resolves with the exit status. */
 // process.stdin is made on first use, and making it costs start-up time (a stream over fd 0):
 // only the commands that read their input touch it
+let stdinStream: NodeJS.ReadStream | undefined;
 const processIO: MainIO = {
   get stdin() {
-    return process.stdin;
+    stdinStream ??= openStdin();
+    return stdinStream;
   },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
 };
+
+/**
+ * stdin: the terminal as process.stdin (raw mode, resize); anything else read as a file from
+ * fd 0. Bun's process.stdin over a pipe now and then stops short of its end when it is read
+ * late and slowly (`berth load < image.tar` hung in about one run of ten under load).
+ */
+function openStdin(): NodeJS.ReadStream {
+  const { isatty } = require('node:tty') as typeof import('node:tty');
+  if (isatty(0) || !process.versions.bun) return process.stdin;
+  const { createReadStream } = require('node:fs') as typeof import('node:fs');
+  return Object.assign(createReadStream('', { fd: 0, autoClose: false, highWaterMark: 256 * 1024 }), { isTTY: false as const, fd: 0 as const }) as unknown as NodeJS.ReadStream;
+}
 
 export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
   const out = (s: string) => void io.stdout.write(s);
