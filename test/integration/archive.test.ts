@@ -153,6 +153,19 @@ test('saving twice gives the same bytes; stdout, gzip and the images/{name}/get 
   assert.equal(r.stdout, 'Loaded image: busybox:latest\n');
 });
 
+test('load reads a whole archive from a pipe every time', async () => {
+  // the compiled CLI's stdin once stopped short of the end now and then, and load waited on
+  const file = path.join(tmp, 'piped.tar');
+  assert.equal((await d.berth(['save', '-o', file, 'busybox'])).code, 0);
+  const bytes = await fsp.readFile(file);
+  for (let i = 0; i < 10; i++) {
+    await emptyDaemon(d2);
+    const r = await d2.berth(['load'], { input: bytes, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, `load ${i}: ${r.stderr}`);
+    assert.equal(r.stdout, 'Loaded image: busybox:latest\n');
+  }
+});
+
 test('unknown images are a 404 before anything is streamed; images named by ID are saved untagged', async () => {
   const r = await d.api('GET', '/images/get?names=busybox&names=nosuch:1');
   assert.equal(r.status, 404);
