@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as http from 'node:http';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { TestDaemon } from '../helpers/daemon';
 import { sleep, until } from '../helpers/wait';
 
@@ -301,4 +302,31 @@ test('logs spans the rotated files, and a logs -f follower goes on through each 
   const all = (await d.berth(['logs', 'rotating-f'], { timeoutMs: 60_000 })).stdout;
   assert.deepEqual(lineNumbers(all.slice('ready\n'.length)), numbers);
   await d.berth(['rm', 'rotating-f']);
+});
+
+test('daemon.json log-opts max-size=1m, max-file=2 apply to new containers: inspect shows them and a 5 MB writer keeps two files of about 1 MB', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-logopts-'));
+  const config = path.join(dir, 'daemon.json');
+  await fsp.writeFile(config, JSON.stringify({ 'log-opts': { 'max-size': '1m', 'max-file': '2' } }));
+  // the last --config-file given is the one berthd reads
+  const own = await TestDaemon.start(['--config-file', config]);
+  try {
+    const run = await own.berth(['run', '--name', 'daemon-opts', 'busybox', 'sh', '-c', paced(36)], { timeoutMs: 120_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const logConfig = JSON.parse((await own.berth(['inspect', '-f', '{{json .HostConfig.LogConfig}}', 'daemon-opts'])).stdout) as { Type: string; Config: Record<string, string> };
+    assert.deepEqual(logConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
+    const logPath = (await own.berth(['inspect', '-f', '{{.LogPath}}', 'daemon-opts'])).stdout.trim();
+    const base = path.basename(logPath);
+    const names = (await fsp.readdir(path.dirname(logPath))).filter((n) => n === base || (n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1))));
+    const files = await Promise.all(names.map(async (n) => ({ name: n, size: (await fsp.stat(path.join(path.dirname(logPath), n))).size })));
+    assert.equal(files.length, 2, `files: ${JSON.stringify(files)}`);
+    // of the ~5 MB logged, about 2 MB stay (each file may overshoot by what came before a rotation)
+    const kept = files.reduce((n, f) => n + f.size, 0);
+    assert.ok(kept >= 1 * MB && kept <= 4 * MB, `files: ${JSON.stringify(files)}`);
+    const tail = await own.berth(['logs', '--tail', '1', 'daemon-opts']);
+    assert.deepEqual(lineNumbers(tail.stdout), [36000]);
+  } finally {
+    await own.cleanup();
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 });
