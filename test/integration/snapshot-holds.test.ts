@@ -94,3 +94,90 @@ test('an export of a running container keeps its files through a forced removal,
   assert.equal((await rm).status, 204);
   assert.equal((await d.api('GET', '/containers/exp-running/json')).status, 404);
 });
+
+/** `work`'s result, and whether `other` had already settled when `work` settled. */
+async function settledBefore<T>(work: Promise<T>, other: { done: boolean }): Promise<{ value: T; otherDone: boolean }> {
+  const value = await work;
+  return { value, otherDone: other.done };
+}
+
+/** A request whose completion can be looked at while it is pending. */
+function tracked(method: string, urlPath: string): { done: boolean; result: Promise<{ status: number; body: string }> } {
+  const t = { done: false, result: d.api(method, urlPath) };
+  t.result = t.result.then((r) => {
+    t.done = true;
+    return r;
+  });
+  return t;
+}
+
+// the container's own files: 256 MB of random data, which a commit must copy into a layer and
+// hash (seconds, on this machine), and 100,000 files, which a diff must walk (about a second,
+// where a start takes a tenth of that and a removal deletes them from under the walk)
+const SLOW_COMMIT = 'head -c 268435456 /dev/urandom > /big';
+const MANY = 100_000;
+const SLOW_DIFF = `mkdir /many && cd /many && seq 1 ${MANY} | xargs touch`;
+
+test('a commit of a stopped container holds it: a start waits until the commit ends', async () => {
+  assert.equal((await d.berth(['run', '--name', 'commit-stopped', 'busybox', 'sh', '-c', SLOW_COMMIT], { timeoutMs: 120_000 })).code, 0);
+  const commit = tracked('POST', '/commit?container=commit-stopped&repo=held&tag=commit');
+  await new Promise((res) => setTimeout(res, 100));
+  const start = tracked('POST', '/containers/commit-stopped/start');
+  // the start is queued behind the commit's hold; a status read is not
+  assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}}', 'commit-stopped'])).stdout.trim(), 'exited');
+  assert.equal(commit.done, false, 'the commit takes longer than an inspect (else this test shows nothing)');
+  assert.equal(start.done, false, 'the start waits for the commit');
+  const committed = await settledBefore(commit.result, start);
+  assert.equal(committed.value.status, 201, committed.value.body);
+  assert.equal(committed.otherDone, false, 'the start ended only after the commit');
+  assert.equal((await start.result).status, 204);
+  // the image holds the file whole
+  const size = await d.berth(['run', '--rm', 'held:commit', 'stat', '-c', '%s', '/big']);
+  assert.equal(size.stdout.trim(), '268435456', size.stderr);
+  assert.equal((await d.berth(['rm', '-f', 'commit-stopped'])).code, 0);
+  assert.equal((await d.berth(['rmi', 'held:commit'])).code, 0);
+});
+
+test('a commit of a stopped container holds it: a removal waits until the commit ends', async () => {
+  assert.equal((await d.berth(['run', '--name', 'commit-rm', 'busybox', 'sh', '-c', SLOW_COMMIT], { timeoutMs: 120_000 })).code, 0);
+  const commit = tracked('POST', '/commit?container=commit-rm&repo=held&tag=rm');
+  await new Promise((res) => setTimeout(res, 100));
+  const rm = tracked('DELETE', '/containers/commit-rm');
+  assert.equal((await d.api('GET', '/containers/commit-rm/json')).status, 200, 'the container is still there while the commit runs');
+  assert.equal(commit.done, false, 'the commit takes longer than an inspect (else this test shows nothing)');
+  assert.equal(rm.done, false, 'the removal waits for the commit');
+  const committed = await settledBefore(commit.result, rm);
+  assert.equal(committed.value.status, 201, committed.value.body);
+  assert.equal(committed.otherDone, false, 'the removal ended only after the commit');
+  assert.equal((await rm.result).status, 204);
+  assert.equal((await d.api('GET', '/containers/commit-rm/json')).status, 404);
+  const size = await d.berth(['run', '--rm', 'held:rm', 'stat', '-c', '%s', '/big']);
+  assert.equal(size.stdout.trim(), '268435456', size.stderr);
+  assert.equal((await d.berth(['rmi', 'held:rm'])).code, 0);
+});
+
+test('a diff of a stopped container holds it: a start waits until the diff ends', async () => {
+  assert.equal((await d.berth(['run', '--name', 'diff-held', 'busybox', 'sh', '-c', SLOW_DIFF], { timeoutMs: 120_000 })).code, 0);
+  const diff = tracked('GET', '/containers/diff-held/changes');
+  await new Promise((res) => setTimeout(res, 50));
+  const start = tracked('POST', '/containers/diff-held/start');
+  const listed = await settledBefore(diff.result, start);
+  assert.equal(listed.value.status, 200, listed.value.body);
+  assert.equal(listed.otherDone, false, 'the start ended only after the diff');
+  assert.equal((await start.result).status, 204);
+  // (the command runs again, fails at mkdir, and the container stops)
+  assert.equal((await d.berth(['wait', 'diff-held'])).code, 0);
+});
+
+test('a diff of a stopped container holds it: a removal waits until the diff ends, and the diff is whole', async () => {
+  const diff = tracked('GET', '/containers/diff-held/changes');
+  await new Promise((res) => setTimeout(res, 50));
+  const rm = tracked('DELETE', '/containers/diff-held');
+  const listed = await settledBefore(diff.result, rm);
+  assert.equal(listed.value.status, 200, listed.value.body);
+  assert.equal(listed.otherDone, false, 'the removal ended only after the diff');
+  const paths = new Set((JSON.parse(listed.value.body) as { Path: string }[]).map((c) => c.Path));
+  assert.ok(paths.has('/many/1') && paths.has(`/many/${MANY}`), `${paths.size} changes listed`);
+  assert.equal((await rm.result).status, 204);
+  assert.equal((await d.api('GET', '/containers/diff-held/json')).status, 404);
+});
