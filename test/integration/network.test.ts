@@ -179,6 +179,13 @@ test('published ports without a host IP answer on [::] too (relayed to the IPv4 
   assert.match(clash.stderr, /Bind for :::8180 failed: port is already allocated/);
   await d.berth(['rm', '-f', 'v6clash']);
 
+  // a daemon crash: the running container's two sockets are held again from its record
+  await d.stopProcess('SIGKILL');
+  await d.startProcess();
+  const again = await inDaemonNs('curl', '-s', '--max-time', '5', 'http://[::1]:8180/hostname');
+  assert.equal(again.stdout.trim(), hostname, `[::1]:8180 after a daemon restart: ${again.stderr}`);
+  assert.deepEqual(JSON.parse(await inspect('v6web', '{{json .NetworkSettings.Ports}}'))['80/tcp'], ports['80/tcp']);
+
   assert.equal((await d.berth(['stop', '-t', '1', 'v6web'])).code, 0);
   const stopped = await inDaemonNs('curl', '-s', '--max-time', '2', 'http://[::1]:8180/hostname');
   assert.equal(stopped.code, 7, `[::]:8180 is released at stop: ${stopped.stderr}`);
