@@ -9,7 +9,7 @@ import { cniAdd, cniDel, CNI_VERSION, DEFAULT_CNI_PATH, type CniConfList, type C
 import { applyFirewall } from './firewall';
 import type { Endpoint, EndpointRequest, NetworkRecord, PortMapping, SandboxState } from './model';
 import { createNetns, removeNetns } from './netns';
-import { PortAllocator, type PortRequest } from './ports';
+import { cniPortMappings, PortAllocator, type PortRequest } from './ports';
 import { cidr6String, contains6, firstHost6, formatIPv6, lastHost6, overlaps6, parseCidr6, parseIPv6, randomUla64, type Cidr6 } from './subnets6';
 import { allocateSubnet, cidrString, contains, firstHost, overlaps, parseCidr, parseIPv4, type Cidr } from './subnets';
 import { NetworkDns, type Member } from './dns-registry';
@@ -558,7 +558,7 @@ export class NetworkManager {
     if (ips.length) capabilityArgs.ips = ips;
     // an overlay's MAC is its address's (its peers are programmed so); a bridge takes the one asked for
     if (epReq.MacAddress && n.Driver === 'bridge') capabilityArgs.mac = epReq.MacAddress;
-    if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
+    if (ports.length) capabilityArgs.portMappings = cniPortMappings(ports);
     let result: CniResult;
     try {
       result = await cniAdd(this.confList(n, ports.length > 0), { containerId: path.basename(netns), netns, ifName, capabilityArgs }, this.cniPath);
@@ -600,7 +600,7 @@ export class NetworkManager {
     const n = this.networks.get(ep.networkId);
     if (n) {
       const capabilityArgs: Record<string, unknown> = {};
-      if (ports.length) capabilityArgs.portMappings = ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
+      if (ports.length) capabilityArgs.portMappings = cniPortMappings(ports);
       await cniDel(this.confList(n, ports.length > 0), { containerId: path.basename(netns), netns, ifName: ep.ifName, capabilityArgs }, ep.result, this.cniPath).catch((e: unknown) =>
         this.o.log(`network ${n.Name}: releasing ${containerId.slice(0, 12)}: ${(e as Error).message}`),
       );

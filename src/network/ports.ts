@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { ContainerConfig, HostConfig } from '../api/types';
 import { BerthError, invalid } from '../common/errors';
@@ -9,8 +10,14 @@ import type { PortMapping } from './model';
  * holds a socket on each host port as well, as docker-proxy does: it makes "port is already
  * allocated" true also for ports that programs of the host hold, and it relays TCP
  * connections that reach it without passing the NAT rules.
+ *
+ * A binding without a host IP is published on both families, as Docker 20.10+ does: on
+ * 0.0.0.0 and, where the daemon's namespace has IPv6, on [::] (IPv6 only) with the same port
+ * number; both are relayed to the container's IPv4 address and recorded as two mappings.
+ * An explicit address, 0.0.0.0 included, binds that address alone.
  */
 export interface PortRequest {
+  /** '' = unspecified: 0.0.0.0 and [::] */
   hostIP: string;
   /** 0 = any free port; from..to = a free port in that range */
   hostPortFrom: number;
@@ -47,8 +54,8 @@ export function portRequests(hc: HostConfig, config: ContainerConfig): PortReque
     const { port, protocol } = parsePortKey(key);
     for (const b of list ?? [{}]) {
       const [from, to] = parseHostPort(b.HostPort);
-      const hostIP = b.HostIp || '0.0.0.0';
-      if (!net.isIP(hostIP)) throw invalid(`invalid host IP: ${hostIP}`);
+      const hostIP = b.HostIp ?? '';
+      if (hostIP && !net.isIP(hostIP)) throw invalid(`invalid host IP: ${hostIP}`);
       out.push({ hostIP, hostPortFrom: from, hostPortTo: to, containerPort: port, protocol });
     }
   }
@@ -56,15 +63,39 @@ export function portRequests(hc: HostConfig, config: ContainerConfig): PortReque
     for (const key of Object.keys((config.ExposedPorts ?? {}) as Record<string, unknown>)) {
       const { port, protocol } = parsePortKey(key);
       if (out.some((r) => r.containerPort === port && r.protocol === protocol)) continue;
-      out.push({ hostIP: '0.0.0.0', hostPortFrom: 0, hostPortTo: 0, containerPort: port, protocol });
+      out.push({ hostIP: '', hostPortFrom: 0, hostPortTo: 0, containerPort: port, protocol });
     }
   }
   return out;
 }
 
+/** Whether the daemon's network namespace has IPv6 (the module loaded and not disabled by sysctl). */
+export function namespaceHasIPv6(): boolean {
+  try {
+    return fs.readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The port mappings the CNI portmap plugin is given: 0.0.0.0 as '' (both families, for the
+ * container's addresses of each), so the [::] twin of an unspecified binding is already covered.
+ */
+export function cniPortMappings(ports: readonly PortMapping[]): { hostPort: number; containerPort: number; protocol: string; hostIP: string }[] {
+  const twinOfWildcard = (p: PortMapping) =>
+    p.hostIP === '::' && ports.some((q) => q.hostIP === '0.0.0.0' && q.hostPort === p.hostPort && q.containerPort === p.containerPort && q.protocol === p.protocol);
+  return ports
+    .filter((p) => !twinOfWildcard(p))
+    .map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIP === '0.0.0.0' ? '' : p.hostIP }));
+}
+
 type Holder = { close(): void };
 
 const isWildcard = (ip: string) => ip === '0.0.0.0' || ip === '::';
+const family = (ip: string) => (net.isIPv6(ip) ? 6 : 4);
+/** The bind errors of a namespace without IPv6: the [::] twin is then left out, as Docker does. */
+const noIPv6 = (e: unknown) => ['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((e as NodeJS.ErrnoException).code ?? '');
 
 export class PortAllocator {
   /** "proto/port" → the bindings holding it */
@@ -73,7 +104,8 @@ export class PortAllocator {
 
   private conflicts(hostIP: string, port: number, protocol: string): boolean {
     const list = this.taken.get(`${protocol}/${port}`) ?? [];
-    return list.some((t) => t.hostIP === hostIP || isWildcard(t.hostIP) || isWildcard(hostIP));
+    // [::] is held IPv6-only, so a wildcard blocks only addresses of its own family
+    return list.some((t) => t.hostIP === hostIP || (family(t.hostIP) === family(hostIP) && (isWildcard(t.hostIP) || isWildcard(hostIP))));
   }
 
   /**
@@ -83,7 +115,7 @@ export class PortAllocator {
   async allocate(owner: string, requests: PortRequest[], target: () => string | undefined): Promise<PortMapping[]> {
     const got: PortMapping[] = [];
     try {
-      for (const r of requests) got.push(await this.allocateOne(owner, r, target));
+      for (const r of requests) got.push(...(await this.allocateOne(owner, r, target)));
     } catch (e) {
       this.release(owner);
       throw e;
@@ -91,26 +123,27 @@ export class PortAllocator {
     return got;
   }
 
-  private async allocateOne(owner: string, r: PortRequest, target: () => string | undefined): Promise<PortMapping> {
+  private async allocateOne(owner: string, r: PortRequest, target: () => string | undefined): Promise<PortMapping[]> {
     const fixed = r.hostPortFrom !== 0 && r.hostPortFrom === r.hostPortTo;
     const candidates = fixed ? [r.hostPortFrom] : r.hostPortFrom ? range(r.hostPortFrom, r.hostPortTo) : this.ephemeralOrder();
+    const addresses = r.hostIP ? [r.hostIP] : ['0.0.0.0', ...(namespaceHasIPv6() ? ['::'] : [])];
     let lastError: unknown;
     for (const port of candidates) {
-      if (this.conflicts(r.hostIP, port, r.protocol)) {
+      if (addresses.some((a) => this.conflicts(a, port, r.protocol))) {
         lastError = undefined;
         continue;
       }
       try {
-        const holder = await hold(r.hostIP, port, r.protocol, () => target(), r.containerPort);
+        const held = await holdAll(addresses, port, r, target, !r.hostIP);
         const key = `${r.protocol}/${port}`;
-        this.taken.set(key, [...(this.taken.get(key) ?? []), { hostIP: r.hostIP, owner, holder }]);
-        return { hostIP: r.hostIP, hostPort: port, containerPort: r.containerPort, protocol: r.protocol };
+        this.taken.set(key, [...(this.taken.get(key) ?? []), ...held.map((h) => ({ hostIP: h.hostIP, owner, holder: h.holder }))]);
+        return held.map((h) => ({ hostIP: h.hostIP, hostPort: port, containerPort: r.containerPort, protocol: r.protocol }));
       } catch (e) {
         lastError = e;
         if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (e as NodeJS.ErrnoException).code !== 'EACCES') break;
       }
     }
-    const shown = `${r.hostIP}:${fixed || !r.hostPortFrom ? r.hostPortFrom || '' : `${r.hostPortFrom}-${r.hostPortTo}`}`;
+    const shown = `${addresses[0]}:${fixed || !r.hostPortFrom ? r.hostPortFrom || '' : `${r.hostPortFrom}-${r.hostPortTo}`}`;
     if (lastError && (lastError as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') {
       throw invalid(`failed to bind port ${shown}/${r.protocol}: Error starting userland proxy: listen ${r.protocol} ${shown}: bind: cannot assign requested address`);
     }
@@ -145,11 +178,33 @@ function range(from: number, to: number): number[] {
   return out;
 }
 
-/** Binds the host port: a TCP listener that relays to the container, or a UDP socket. */
+/**
+ * Holds one port on every address, or on none. With `optionalIPv6` (an unspecified host IP)
+ * a namespace that cannot bind [::] keeps the IPv4 socket alone.
+ */
+async function holdAll(addresses: string[], port: number, r: PortRequest, target: () => string | undefined, optionalIPv6: boolean): Promise<{ hostIP: string; holder: Holder }[]> {
+  const held: { hostIP: string; holder: Holder }[] = [];
+  try {
+    for (const hostIP of addresses) {
+      try {
+        held.push({ hostIP, holder: await hold(hostIP, port, r.protocol, target, r.containerPort) });
+      } catch (e) {
+        if (optionalIPv6 && hostIP === '::' && noIPv6(e)) continue;
+        throw e;
+      }
+    }
+  } catch (e) {
+    for (const h of held) h.holder.close();
+    throw e;
+  }
+  return held;
+}
+
+/** Binds the host port: a TCP listener that relays to the container, or a UDP socket. IPv6 addresses are held IPv6-only. */
 function hold(hostIP: string, port: number, protocol: string, target: () => string | undefined, containerPort: number): Promise<Holder> {
   return new Promise((resolve, reject) => {
     if (protocol === 'udp') {
-      const sock = dgram.createSocket(net.isIPv6(hostIP) ? 'udp6' : 'udp4');
+      const sock = net.isIPv6(hostIP) ? dgram.createSocket({ type: 'udp6', ipv6Only: true }) : dgram.createSocket('udp4');
       sock.once('error', reject);
       sock.bind({ address: hostIP, port, exclusive: true }, () => {
         sock.removeListener('error', reject);
@@ -172,7 +227,7 @@ function hold(hostIP: string, port: number, protocol: string, target: () => stri
       upstream.on('error', end);
     });
     server.once('error', reject);
-    server.listen({ host: hostIP, port, exclusive: true }, () => {
+    server.listen({ host: hostIP, port, exclusive: true, ipv6Only: net.isIPv6(hostIP) }, () => {
       server.removeListener('error', reject);
       resolve({ close: () => server.close() });
     });

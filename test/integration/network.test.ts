@@ -106,8 +106,8 @@ test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from ou
   assert.equal(udp.stdout.trim(), 'ping-udp', 'UDP published on 127.0.0.1');
 
   const ports = JSON.parse(await inspect('web', '{{json .NetworkSettings.Ports}}'));
-  assert.deepEqual(ports['80/tcp'][0], { HostIp: '0.0.0.0', HostPort: '8080' });
-  assert.deepEqual(ports['7/udp'][0], { HostIp: '127.0.0.1', HostPort: '5353' });
+  assert.deepEqual(ports['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }]);
+  assert.deepEqual(ports['7/udp'], [{ HostIp: '127.0.0.1', HostPort: '5353' }]);
 
   const clash = await d.berth(['run', '-d', '--name', 'web2', '-p', '8080:80', 'busybox', 'sleep', '300']);
   assert.notEqual(clash.code, 0);
@@ -118,6 +118,7 @@ test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from ou
   assert.equal(all.code, 0, all.stderr);
   const random = JSON.parse(await inspect('webp', '{{json .NetworkSettings.Ports}}'));
   const hostPort = Number(random['80/tcp'][0].HostPort);
+  assert.deepEqual(random['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }, { HostIp: '::', HostPort: String(hostPort) }], 'a random port is the same on both families');
   assert.ok(hostPort >= 49153 && hostPort <= 60999, `random port ${hostPort}`);
   assert.ok(random['7/udp'][0].HostPort);
   const viaRandom = await inDaemonNs('curl', '-s', '--max-time', '5', `http://127.0.0.1:${hostPort}/hostname`);
@@ -126,9 +127,9 @@ test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from ou
   // the docker CLI shows them too
   const dockerPort = await d.docker(['port', 'web', '80']);
   assert.equal(dockerPort.code, 0, dockerPort.stderr);
-  assert.match(dockerPort.stdout, /0\.0\.0\.0:8080/);
+  assert.equal(dockerPort.stdout, '0.0.0.0:8080\n[::]:8080\n');
   const ps = await d.docker(['ps', '--format', '{{.Names}} {{.Ports}}', '--filter', 'name=web']);
-  assert.match(ps.stdout, /^web .*0\.0\.0\.0:8080->80\/tcp/m);
+  assert.match(ps.stdout, /^web .*0\.0\.0\.0:8080->80\/tcp, \[::\]:8080->80\/tcp/m);
 
   const ranged = await d.berth(['run', '-d', '--name', 'webr', '-p', '9000-9001:80-81', 'busybox', 'sleep', '300']);
   assert.equal(ranged.code, 0, ranged.stderr);
@@ -142,6 +143,64 @@ test('published ports: TCP and UDP, fixed and random, from 127.0.0.1 and from ou
   const again = await d.berth(['run', '-d', '--name', 'web3', '-p', '8080:80', 'busybox', 'sleep', '300']);
   assert.equal(again.code, 0, `the port is free again: ${again.stderr}`);
   await d.berth(['rm', '-f', 'web3']);
+});
+
+test('published ports without a host IP answer on [::] too (relayed to the IPv4 container); explicit addresses and a namespace without IPv6 keep one', async () => {
+  assert.equal((await inDaemonNs('cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6')).stdout.trim(), '0', "the daemon's namespace has IPv6");
+  const web = await d.berth(['run', '-d', '--name', 'v6web', '-p', '8180:80', '-p', '127.0.0.1:8181:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
+  assert.equal(web.code, 0, web.stderr);
+  const hostname = await inspect('v6web', '{{.Config.Hostname}}');
+  for (const url of ['http://127.0.0.1:8180/hostname', 'http://[::1]:8180/hostname', 'http://127.0.0.1:8181/hostname']) {
+    const got = await inDaemonNs('curl', '-s', '--max-time', '5', url);
+    assert.equal(got.stdout.trim(), hostname, `${url}: ${got.stderr}`);
+  }
+  const onlyV4 = await inDaemonNs('curl', '-s', '--max-time', '2', 'http://[::1]:8181/hostname');
+  assert.equal(onlyV4.code, 7, `127.0.0.1:8181 is not on [::1] (curl: 7, refused): ${onlyV4.stderr}`);
+
+  const ports = JSON.parse(await inspect('v6web', '{{json .NetworkSettings.Ports}}'));
+  assert.deepEqual(ports['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '8180' }, { HostIp: '::', HostPort: '8180' }, { HostIp: '127.0.0.1', HostPort: '8181' }]);
+  const list = (await d.api('GET', '/containers/json?filters=' + encodeURIComponent(JSON.stringify({ name: ['v6web'] })))).json() as { Ports: unknown[] }[];
+  assert.deepEqual(
+    [...list[0].Ports].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+    [
+      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8180, Type: 'tcp' },
+      { IP: '127.0.0.1', PrivatePort: 80, PublicPort: 8181, Type: 'tcp' },
+      { IP: '::', PrivatePort: 80, PublicPort: 8180, Type: 'tcp' },
+    ],
+  );
+  for (const cli of [d.docker.bind(d), d.berth.bind(d)]) {
+    const port = await cli(['port', 'v6web']);
+    assert.equal(port.stdout, '80/tcp -> 0.0.0.0:8180\n80/tcp -> 127.0.0.1:8181\n80/tcp -> [::]:8180\n', port.stderr);
+    const ps = await cli(['ps', '--format', '{{.Ports}}', '--filter', 'name=v6web']);
+    assert.equal(ps.stdout.trim(), '0.0.0.0:8180->80/tcp, 127.0.0.1:8181->80/tcp, [::]:8180->80/tcp', ps.stderr);
+  }
+  const clash = await d.berth(['run', '-d', '--name', 'v6clash', '-p', '[::]:8180:80', 'busybox', 'sleep', '300']);
+  assert.notEqual(clash.code, 0, 'the [::] twin holds the port');
+  assert.match(clash.stderr, /Bind for :::8180 failed: port is already allocated/);
+  await d.berth(['rm', '-f', 'v6clash']);
+
+  // a daemon crash: the running container's two sockets are held again from its record
+  await d.stopProcess('SIGKILL');
+  await d.startProcess();
+  const again = await inDaemonNs('curl', '-s', '--max-time', '5', 'http://[::1]:8180/hostname');
+  assert.equal(again.stdout.trim(), hostname, `[::1]:8180 after a daemon restart: ${again.stderr}`);
+  assert.deepEqual(JSON.parse(await inspect('v6web', '{{json .NetworkSettings.Ports}}'))['80/tcp'], ports['80/tcp']);
+
+  assert.equal((await d.berth(['stop', '-t', '1', 'v6web'])).code, 0);
+  const stopped = await inDaemonNs('curl', '-s', '--max-time', '2', 'http://[::1]:8180/hostname');
+  assert.equal(stopped.code, 7, `[::]:8180 is released at stop: ${stopped.stderr}`);
+  assert.equal((await d.berth(['rm', '-f', 'v6web'])).code, 0);
+
+  // a namespace without IPv6: IPv4 alone, as Docker does
+  await inDaemonNs('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1');
+  try {
+    const v4 = await d.berth(['run', '-d', '--name', 'v4web', '-p', '8182:80', 'busybox', 'sleep', '300']);
+    assert.equal(v4.code, 0, v4.stderr);
+    assert.deepEqual(JSON.parse(await inspect('v4web', '{{json .NetworkSettings.Ports}}'))['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '8182' }]);
+  } finally {
+    await d.berth(['rm', '-f', 'v4web']);
+    await inDaemonNs('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0');
+  }
 });
 
 test('user-defined networks: names, aliases and short IDs resolve; other names are forwarded; networks are apart', async () => {
