@@ -67,6 +67,8 @@ export async function startDirect(root: string, id: string): Promise<boolean> {
   const fifo = path.join(root, id, 'exec.fifo');
   const state = await readState(root, id);
   if (!state) return false;
+  // runc start also runs poststart hooks: a container with hooks is left to it
+  if (Object.values(state.config?.Hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0)) return false;
   try {
     if (!(await fsp.stat(fifo)).isFIFO()) return false;
   } catch {

@@ -109,3 +109,17 @@ test('start of a container whose init died says so instead of waiting for ever',
     await fsp.rm(root, { recursive: true, force: true });
   }
 });
+
+test('start leaves a container with hooks to runc, its fifo untouched', async () => {
+  const root = await stateRoot();
+  try {
+    const dir = path.join(root, 'c4');
+    await fsp.mkdir(dir);
+    execFileSync('mkfifo', [path.join(dir, 'exec.fifo')]);
+    await writeState(root, 'c4', { init_process_pid: 2 ** 22 + 1, init_process_start: 1, config: { ...ownPidNs, Hooks: { poststart: [{ path: '/bin/true' }] } } });
+    assert.equal(await startDirect(root, 'c4'), false);
+    assert.ok(existsSync(path.join(dir, 'exec.fifo')));
+  } finally {
+    await fsp.rm(root, { recursive: true, force: true });
+  }
+});
