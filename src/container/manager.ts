@@ -445,11 +445,20 @@ export class ContainerManager {
     });
   }
 
+  /** When each container's last start began (this daemon's run only): its output is not older. */
+  private readonly startsBegan = new Map<string, number>();
+
+  /** When the container's last start began, if this daemon started it (ms since the epoch). */
+  lastStartBegan(id: string): number | undefined {
+    return this.startsBegan.get(id);
+  }
+
   private async startLocked(rec: ContainerRecord): Promise<void> {
     if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
     if (rec.State.Running && !rec.State.Restarting) throw notModified('container already started');
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
     const id = rec.ID;
+    this.startsBegan.set(id, Date.now());
     const bundle = this.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
     const runtime = this.runtimeFor(rec);
@@ -915,6 +924,7 @@ export class ContainerManager {
     // the record goes before the snapshot: a daemon killed in between finds a snapshot no
     // container names, which it discards at start (never a container without its files)
     await timed('record delete', rec.ID, () => this.store.delete(rec));
+    this.startsBegan.delete(rec.ID);
     await timed('snapshot remove', rec.ID, () => this.o.snapshotter.remove(rec.ID).catch((e) => {
       if (!(e instanceof BerthError && e.code === 'NOT_FOUND')) this.o.log(`the snapshot of ${shortId(rec.ID)} stays until the next start: ${(e as Error).message}`);
     }));

@@ -45,6 +45,21 @@ test('a long output reaches a pipe whole before the CLI exits (run, logs; stdout
   await d.berth(['rm', 'long-out']);
 });
 
+test('start -a right after a run gets the new run\'s output only (berth and docker CLIs)', async () => {
+  // an attach that came within a second of an exit was once given the earlier run's lines
+  for (let i = 0; i < 4; i++) {
+    await d.berth(['rm', '-f', 'again-a']);
+    const first = await d.berth(['run', '--name', 'again-a', 'busybox', 'cat', '/proc/uptime']);
+    const second = await d.berth(['start', '-a', 'again-a']);
+    const third = await d.docker(['start', '-a', 'again-a']);
+    for (const r of [first, second, third]) assert.equal(r.code, 0, r.stderr);
+    const lines = [first, second, third].map((r) => r.stdout.trim().split('\n'));
+    assert.deepEqual(lines.map((l) => l.length), [1, 1, 1], JSON.stringify(lines));
+    assert.equal(new Set(lines.flat()).size, 3, `three runs, three readings: ${JSON.stringify(lines)}`);
+  }
+  await d.berth(['rm', '-f', 'again-a']);
+});
+
 test('a command that does not exist is 127, one that cannot run is 126', async () => {
   const missing = await d.berth(['run', '--rm', 'busybox', 'no-such-command']);
   assert.equal(missing.code, 127, missing.stderr);

@@ -190,7 +190,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const attachedAt = Date.now();
     /** The output of the container's last run, from its log. */
     const replayRun = async () => {
-      const since = runBegan(rec) / 1000;
+      const since = (m.lastStartBegan(rec.ID) ?? runBegan(rec)) / 1000;
       for await (const r of readLogs(m.logPath(rec.ID), { stdout, stderr, since, follow: false, isRunning: () => false, stopped: Promise.resolve(), aborted })) {
         if (out.destroyed) return;
         if (wants(r.stream) && !out.write(encode(r.stream, r.data))) await drainedOrClosed(out);
@@ -209,7 +209,13 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     }
     // a container whose process has ended before its exit is handled has no attach socket
     // left: the attach waits for the exit to be handled, and then goes as one that came after
-    const conn = justExited(rec)
+    const began = m.lastStartBegan(rec.ID);
+    // A run that ended within the second may be this client's (docker-compose's `run` starts,
+    // then attaches) or the one before the run it is about to start (`docker start -a`
+    // attaches, then starts, as soon as the attach is answered, which it is by now): a start
+    // that comes within START_AFTER_ATTACH_MS says which.
+    const replay = justExited(rec) && !(await startFollows(() => m.lastStartBegan(rec.ID) !== began, aborted));
+    const conn = replay
       ? undefined
       : await m.attach(rec.ID, aborted).catch(async (e: unknown) => {
           if (!rec.State.Running || rec.State.Restarting) throw e;
@@ -221,7 +227,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
       // the client started the container and attached right after (docker-compose's `run`
       // does): dockerd would still be handling the exit, and the attach would get the run's
       // output and its end; here the exit is handled already, so the log gives that output
-      if (justExited(rec) && !logs) await replayRun();
+      if ((replay || justExited(rec)) && !logs) await replayRun();
       out.end();
       return;
     }
@@ -253,7 +259,10 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     conn.close();
     // attached just after the start to a process that had written and ended before conmon
     // passed anything on: as an attach after the exit, the log gives that run's output
-    if (ended && !delivered && !logs && attachedAt - Date.parse(rec.State.StartedAt) < ATTACH_EXIT_GRACE_MS) {
+    // (only an attach that came after the start: one that waited for it, as `start -a`'s
+    // does, had its stream from the first byte, and earlier runs' lines are not its own)
+    const sinceStart = attachedAt - (m.lastStartBegan(rec.ID) ?? Date.parse(rec.State.StartedAt));
+    if (ended && !delivered && !logs && sinceStart >= 0 && sinceStart < ATTACH_EXIT_GRACE_MS) {
       // the exit follows soon when the socket closed for it (not at all when stdin's end closed it)
       if (rec.State.Running && !rec.State.Restarting) await Promise.race([m.exitPromise(rec.ID), new Promise((r) => setTimeout(r, ATTACH_EXIT_GRACE_MS))]);
       if (justExited(rec)) await replayRun();
@@ -278,6 +287,20 @@ const ATTACH_EXIT_GRACE_MS = 1000;
  */
 const START_SLACK_MS = 1000;
 
+/** How long an attach to a container that has just exited waits to see whether a start follows. */
+const START_AFTER_ATTACH_MS = 300;
+
+/** Whether `started()` turns true within START_AFTER_ATTACH_MS (looked at every 10 ms). */
+async function startFollows(started: () => boolean, aborted: Promise<unknown>): Promise<boolean> {
+  let gone = false;
+  void aborted.then(() => (gone = true));
+  for (let waited = 0; waited < START_AFTER_ATTACH_MS && !gone; waited += 10) {
+    if (started()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return started();
+}
+
 function justExited(rec: ContainerRecord): boolean {
   if (rec.State.Running || rec.State.Restarting) return false;
   const finished = Date.parse(rec.State.FinishedAt ?? '');
@@ -285,7 +308,7 @@ function justExited(rec: ContainerRecord): boolean {
   return Number.isFinite(finished) && Number.isFinite(started) && started > 0 && Date.now() - finished < ATTACH_EXIT_GRACE_MS;
 }
 
-/** When the last run's output can begin (ms since the epoch). */
+/** When the last run's output can begin (ms since the epoch), for a run another daemon started. */
 function runBegan(rec: ContainerRecord): number {
   return Math.min(Date.parse(rec.State.StartedAt), Date.parse(rec.State.FinishedAt ?? '') || Infinity) - START_SLACK_MS;
 }
