@@ -364,13 +364,8 @@ class LayerUnpacker {
     const parentComponents = components.slice(0, -1);
     const parent = this.known.hostPath(this.root, parentComponents) ?? resolveDir(this.root, parentComponents, { missing: 'stop', entryName: components.join('/') });
     if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return false;
-    try {
-      const st = fs.lstatSync(hostPath);
-      return !mustBeDir || st.isDirectory();
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return false;
-      throw e;
-    }
+    const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+    return st !== undefined && (!mustBeDir || st.isDirectory());
   }
 }
 
@@ -403,13 +398,9 @@ function lutimes(p: string, header: tar.Header): void {
  * (rm removes the link itself). Returns true when an existing directory was kept.
  */
 function replaceExisting(hostPath: string, keepDirectory: boolean, onRemove: () => void): boolean {
-  let st;
-  try {
-    st = fs.lstatSync(hostPath);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return false;
-    throw e;
-  }
+  // the common case, nothing there, costs no exception
+  const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+  if (st === undefined) return false;
   if (keepDirectory && st.isDirectory()) return true;
   onRemove();
   fs.rmSync(hostPath, { recursive: true, force: true });

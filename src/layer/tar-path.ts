@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { invalid, isErrno } from '../common/errors';
+import { invalid } from '../common/errors';
 
 /**
  * Path safety for unpacking layers: every name in a tar is treated as a path inside
@@ -122,11 +122,9 @@ export function resolveDir(root: string, components: string[], opts: ResolveOpti
       continue;
     }
     const hostPath = path.join(root, ...current, part);
-    let st;
-    try {
-      st = fs.lstatSync(hostPath);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e;
+    // ENOENT is an answer, not an error: no exception (and its stack trace) is made for it
+    const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+    if (st === undefined) {
       if (opts.missing === 'stop') return undefined;
       if (opts.missing === 'fail') throw invalid(`invalid tar header: ${JSON.stringify(opts.entryName)}: ${path.join(...current, part)} does not exist in the layer`);
       fs.mkdirSync(hostPath, 0o755);
