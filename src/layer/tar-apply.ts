@@ -194,7 +194,9 @@ class LayerUnpacker {
 
   private async regularFile(at: Placement, header: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
     this.replaceExisting(at.hostPath, false);
-    const fd = fs.openSync(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    // Made with its permission bits where the umask allows; setuid, setgid and sticky come
+    // only after the chown (which would clear them).
+    const fd = fs.openSync(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, modeOf(header) & 0o777);
     try {
       const chunks = data[Symbol.asyncIterator]();
       for (;;) {
@@ -212,9 +214,7 @@ class LayerUnpacker {
         else writeAll(fd, buf);
         this.size += buf.length;
       }
-      // chown before chmod: chown clears setuid/setgid bits.
-      fs.fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
-      fs.fchmodSync(fd, modeOf(header));
+      setOwnerAndMode(fs.fstatSync(fd), header, (uid, gid) => fs.fchownSync(fd, uid, gid), (mode) => fs.fchmodSync(fd, mode));
       const mtime = header.mtime ?? new Date(0);
       fs.futimesSync(fd, mtime, mtime);
     } finally {
@@ -334,7 +334,7 @@ class LayerUnpacker {
   /** Applies what had to wait for the whole tar: xattrs, opacity, directory metadata. */
   async finish(): Promise<void> {
     for (const x of this.xattrs) {
-      if (!(this.stillThere(x.components, x.hostPath))) continue;
+      if (!this.stillThere(x.components, x.hostPath)) continue;
       try {
         await setXattr([x.hostPath], x.name, x.value);
       } catch (e) {
@@ -348,24 +348,27 @@ class LayerUnpacker {
     }
     await markOverlayOpaque(opaque);
     for (const d of this.dirs.values()) {
-      if (!(this.stillThere(d.components, d.hostPath, true))) continue;
-      fs.lchownSync(d.hostPath, d.header.uid ?? 0, d.header.gid ?? 0);
-      fs.chmodSync(d.hostPath, modeOf(d.header)); // checked just above: a directory
+      const st = this.stillThere(d.components, d.hostPath, true);
+      if (!st) continue;
+      // checked just above: a directory, so chmod does not follow a symlink
+      setOwnerAndMode(st, d.header, (uid, gid) => fs.lchownSync(d.hostPath, uid, gid), (mode) => fs.chmodSync(d.hostPath, mode));
       lutimes(d.hostPath, d.header);
     }
   }
 
   /**
-   * True when the path recorded for an entry still resolves to the same place (a later
-   * entry may have replaced a parent by a symlink, or the entry by something else).
+   * The entry's lstat when the path recorded for it still resolves to the same place (a
+   * later entry may have replaced a parent by a symlink, or the entry by something else);
+   * undefined when it does not.
    */
-  private stillThere(components: string[], hostPath: string, mustBeDir = false): boolean {
-    if (components.length === 0) return true;
+  private stillThere(components: string[], hostPath: string, mustBeDir = false): fs.Stats | undefined {
     const parentComponents = components.slice(0, -1);
-    const parent = this.known.hostPath(this.root, parentComponents) ?? resolveDir(this.root, parentComponents, { missing: 'stop', entryName: components.join('/') });
-    if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return false;
+    if (components.length > 0) {
+      const parent = this.known.hostPath(this.root, parentComponents) ?? resolveDir(this.root, parentComponents, { missing: 'stop', entryName: components.join('/') });
+      if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return undefined;
+    }
     const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
-    return st !== undefined && (!mustBeDir || st.isDirectory());
+    return st !== undefined && (!mustBeDir || st.isDirectory()) ? st : undefined;
   }
 }
 
@@ -381,6 +384,21 @@ async function writeAllAsync(fd: number, buf: Buffer): Promise<void> {
 /** writeSync may write less than asked: loop until the chunk is on disk (in the page cache). */
 function writeAll(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+}
+
+/**
+ * Gives an entry the header's owner and mode, changing only what `st` (its state now) does
+ * not already have: on a journaling file system each change is an inode update of its own,
+ * and most entries are created right (root's, with the umask's usual bits).
+ */
+function setOwnerAndMode(st: fs.Stats, header: tar.Header, chown: (uid: number, gid: number) => void, chmod: (mode: number) => void): void {
+  const uid = header.uid ?? 0;
+  const gid = header.gid ?? 0;
+  const mode = modeOf(header);
+  const chowned = st.uid !== uid || st.gid !== gid;
+  // chown before chmod: chown clears setuid/setgid bits, so after one the mode is set again
+  if (chowned) chown(uid, gid);
+  if (chowned || (st.mode & 0o7777) !== mode) chmod(mode);
 }
 
 function modeOf(header: tar.Header): number {
