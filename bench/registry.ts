@@ -1,13 +1,13 @@
 /**
- * Registry benchmark: push and pull of an image of two 100 MB layers over loopback, and
- * several pulls at once, through the docker CLI (or `berth`) against any Docker-API daemon.
+ * Registry benchmark: push and pull of an image of two 100 MB layers (or, with --content base,
+ * one layer shaped like a Debian base) over loopback, and several pulls at once, through the docker CLI (or `berth`) against any Docker-API daemon.
  * The image is built FROM scratch, so no base image is needed, and anew for every run
  * (--no-cache, and a file unique to the run in each layer), so every push uploads its
  * layers for real.
  *
  *   node dist/bench/registry.js --host unix:///run/berth/berth.sock \
  *       [--serve berth|distribution | --registry 127.0.0.1:5000] [--cli berth] [--runs 3] [--concurrent 4]
- *       [--content mixed|random]
+ *       [--content mixed|random|base]
  *
  * --content mixed (the default) is what images hold: one layer of real files (text and
  * binaries copied from /usr/share and /usr/lib, which compress the way real layers do) and
@@ -15,6 +15,10 @@
  * random layers, the figure the README quoted first. The bench prints the bytes each push
  * sent (the layer and config sizes the registry's manifest records), beside the bytes of
  * the files, so a fast push of well-compressed layers is told apart from a fast compressor.
+ *
+ * --content base is one layer the shape of a Debian bookworm base as mmdebstrap makes it
+ * (about 180 MB in 9.5k files, most of them small): BASE_FILES real files sampled evenly from
+ * a sorted walk of REAL_FILE_SOURCES, so the pull's cost per file shows, not only per byte.
  *
  * With --serve the benchmark starts that registry on a free loopback port and stops it after:
  * berth's own berth-registry, or the CNCF Distribution registry (Debian's docker-registry).
@@ -39,6 +43,10 @@ const content = arg('--content', 'mixed');
 const LAYER_BYTES = 100 * 1000 * 1000;
 /** Where the layer of real files is copied from, in this order, until it holds LAYER_BYTES. */
 const REAL_FILE_SOURCES = ['/usr/share', '/usr/lib'];
+/** --content base: at most this many files and bytes, no file bigger than BASE_MAX_FILE. */
+const BASE_FILES = 9500;
+const BASE_BYTES = 180 * 1000 * 1000;
+const BASE_MAX_FILE = 8 * 1024 * 1024;
 
 async function sh(args: string[], quiet = true): Promise<number> {
   const r = await timeCli(cli, args, { host, env: { DOCKER_BUILDKIT: '0' }, stdout: quiet ? 'ignore' : 'inherit' });
@@ -106,6 +114,43 @@ function copyRealFiles(dir: string): number {
   return total;
 }
 
+/**
+ * Copies a Debian-base-shaped tree into `dir`: every k-th regular file of a sorted walk of
+ * REAL_FILE_SOURCES (k chosen to give BASE_FILES files), until BASE_BYTES are there.
+ * The same host gives the same files on every run.
+ */
+function copyBaseFiles(dir: string): { bytes: number; files: number } {
+  const candidates: { from: string; rel: string; size: number }[] = [];
+  const walk = (src: string, rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(src).sort();
+    } catch {
+      return; // unreadable: skipped
+    }
+    for (const name of names) {
+      const from = path.join(src, name);
+      const st = lstatSync(from);
+      if (st.isDirectory()) walk(from, path.join(rel, name));
+      else if (st.isFile() && st.size > 0 && st.size <= BASE_MAX_FILE) candidates.push({ from, rel, size: st.size });
+    }
+  };
+  for (const src of REAL_FILE_SOURCES) walk(src, src.slice(1));
+  const step = Math.max(1, Math.floor(candidates.length / BASE_FILES));
+  let bytes = 0;
+  let files = 0;
+  for (let i = 0; i < candidates.length && files < BASE_FILES; i += step) {
+    const c = candidates[i];
+    if (bytes + c.size > BASE_BYTES) break;
+    mkdirSync(path.join(dir, c.rel), { recursive: true });
+    copyFileSync(c.from, path.join(dir, c.rel, path.basename(c.from)));
+    bytes += c.size;
+    files++;
+  }
+  if (files < BASE_FILES / 2) throw new Error(`only ${files} files found under ${REAL_FILE_SOURCES.join(', ')}`);
+  return { bytes, files };
+}
+
 /** The bytes a push sent for an image: its config and layer blobs, as the registry's manifest lists them. */
 async function pushedBytes(image: string): Promise<number> {
   const [, repo, tag] = /^[^/]+\/(.+):([^:]+)$/.exec(image) ?? [];
@@ -131,10 +176,11 @@ async function main(): Promise<void> {
     if (serve) reg = await startRegistry(serve, dir);
     if (!registry) throw new Error('give --registry HOST:PORT or --serve berth|distribution');
     const ctx = path.join(dir, 'ctx');
-    if (content !== 'mixed' && content !== 'random') throw new Error(`--content takes mixed or random, not ${content}`);
+    if (!['mixed', 'random', 'base'].includes(content)) throw new Error(`--content takes mixed, random or base, not ${content}`);
     // the real files are copied once, into the context; each run adds a file of its own so the layer is new
     const realFiles = path.join(ctx, 'a');
-    const realBytes = content === 'mixed' ? copyRealFiles(realFiles) : 0;
+    const base = content === 'base' ? copyBaseFiles(realFiles) : undefined;
+    const realBytes = content === 'mixed' ? copyRealFiles(realFiles) : (base?.bytes ?? 0);
     let fileBytes = 0;
     const sent: number[] = [];
     const pushes: number[] = [];
@@ -142,19 +188,24 @@ async function main(): Promise<void> {
     const parallel: number[] = [];
     for (let r = 0; r < runs; r++) {
       const stamp = `${Date.now()}-${r}\n`;
-      if (content === 'mixed') {
+      if (content !== 'random') {
         writeFileSync(path.join(realFiles, 'run-stamp'), stamp);
       } else {
         rmSync(realFiles, { recursive: true, force: true });
         mkdirSync(realFiles, { recursive: true });
         randomFile(path.join(realFiles, 'random'));
       }
-      rmSync(path.join(ctx, 'b'), { recursive: true, force: true });
-      mkdirSync(path.join(ctx, 'b'));
-      randomFile(path.join(ctx, 'b', 'random'));
-      writeFileSync(path.join(ctx, 'b', 'run-stamp'), stamp);
-      fileBytes = (content === 'mixed' ? realBytes : LAYER_BYTES) + LAYER_BYTES + 2 * stamp.length;
-      writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nCOPY b /b\n');
+      if (base) {
+        fileBytes = realBytes + stamp.length;
+        writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a /\n');
+      } else {
+        rmSync(path.join(ctx, 'b'), { recursive: true, force: true });
+        mkdirSync(path.join(ctx, 'b'));
+        randomFile(path.join(ctx, 'b', 'random'));
+        writeFileSync(path.join(ctx, 'b', 'run-stamp'), stamp);
+        fileBytes = (content === 'mixed' ? realBytes : LAYER_BYTES) + LAYER_BYTES + 2 * stamp.length;
+        writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nCOPY b /b\n');
+      }
       const image = `${registry}/berth-bench/big:${Date.now()}-${r}`;
       await sh(['build', '-q', '--no-cache', '-t', image, ctx]);
       pushes.push(await sh(['push', image]));
@@ -162,17 +213,18 @@ async function main(): Promise<void> {
       await sh(['rmi', image]);
       pulls.push(await sh(['pull', image]));
       await sh(['rmi', image]);
+      if (concurrent === 0) continue; // --concurrent 0: the single pull only
       const t0 = process.hrtime.bigint();
       await Promise.all(Array.from({ length: concurrent }, () => sh(['pull', image])));
       parallel.push(Number(process.hrtime.bigint() - t0) / 1e6);
       await sh(['rmi', image]);
     }
-    const what = content === 'mixed' ? '100 MB of files + 100 MB random' : '2 x 100 MB random';
+    const what = base ? `one layer of ${base.files + 1} real files (Debian-base-like)` : content === 'mixed' ? '100 MB of files + 100 MB random' : '2 x 100 MB random';
     console.log(`daemon: ${host}  client: ${cli}  registry: ${serve || 'given'} at ${registry}  (median of ${runs})`);
     console.log(`layers: ${what}; ${(fileBytes / 1e6).toFixed(1)} MB of files, ${(median(sent) / 1e6).toFixed(1)} MB pushed per push`);
     console.log(`push                                ${(median(pushes) / 1000).toFixed(2)} s`);
-    console.log(`pull, same image                    ${(median(pulls) / 1000).toFixed(2)} s`);
-    console.log(`${concurrent} pulls of it at once              ${(median(parallel) / 1000).toFixed(2)} s`);
+    console.log(`pull, same image                    ${(median(pulls) / 1000).toFixed(2)} s  (${pulls.map((p) => (p / 1000).toFixed(2)).join(", ")})`);
+    if (concurrent > 0) console.log(`${concurrent} pulls of it at once              ${(median(parallel) / 1000).toFixed(2)} s`);
   } finally {
     if (reg?.pid) process.kill(reg.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { BerthError, invalid, notFound, system } from '../common/errors';
+import { span } from '../common/timing';
 import type { ImageConfigFile } from '../api/types';
 import { chainIDs, type ImageStore } from '../image/store';
 import { familiarName, familiarString, type Reference } from '../image/reference';
@@ -256,7 +257,9 @@ async function fetchLayersApart(
     try {
       if (signal.aborted) throw new Error('pull aborted');
       const tar = decompressor(l);
+      const endOpen = span('pull.blob.open', l.digest.slice(7));
       const blob = await openVerifiedBlob(client, ref, l, progress, signal);
+      endOpen();
       blob.on('error', (e) => tar.destroy(e));
       blob.pipe(tar);
       const layer = await d.images.unpackDetached(tar);

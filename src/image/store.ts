@@ -10,6 +10,7 @@ import type { ImageConfigFile } from '../api/types';
 import type { Snapshotter } from '../layer/snapshotter';
 import type { ContentStore } from './content-store';
 import { familiarName, familiarString, parseReference, withDefaultTag } from './reference';
+import { span } from '../common/timing';
 
 /** One layer of the store, named by its chain ID, which is also its snapshot's name. */
 export interface LayerRecord {
@@ -304,7 +305,9 @@ export class ImageStore {
   async unpackDetached(tar: Readable): Promise<DetachedLayer> {
     if (!this.unpacksLayersApart) throw new Error(`the ${this.snapshotter.driver} driver cannot unpack layers apart`);
     const key = `ingest-${randomBytes(8).toString('hex')}`;
+    const endPrepare = span('layer.prepare', key);
     await this.snapshotter.prepare(key);
+    endPrepare();
     const applied = await this.applyInto(key, tar);
     return { key, diffID: applied.diffID, size: applied.size };
   }
@@ -342,7 +345,9 @@ export class ImageStore {
         throw premature && c.status === 'rejected' ? c.reason : a.reason;
       }
       if (c.status === 'rejected') throw c.reason;
+      const endCommit = span('layer.blob.commit', key);
       await writer.commit(a.value.diffID);
+      endCommit();
       return a.value;
     } catch (e) {
       await writer.abort();
@@ -359,11 +364,13 @@ export class ImageStore {
         await this.snapshotter.remove(key);
         return existing;
       }
+      const endCommit = span('layer.snapshot.commit', key);
       if (onto) await this.snapshotter.commitOnto(hex(chainID), key, parentChainID ? hex(parentChainID) : undefined);
       else await this.snapshotter.commit(hex(chainID), key);
       const rec: LayerRecord = { chainID, diffID: applied.diffID, parent: parentChainID, size: applied.size };
       await writeJSONAtomic(path.join(this.root, 'layers', `${hex(chainID)}.json`), rec);
       this.layers.set(chainID, rec);
+      endCommit();
       return rec;
     } catch (e) {
       await this.snapshotter.remove(key).catch(() => undefined);

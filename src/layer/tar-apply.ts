@@ -6,9 +6,10 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BerthError, invalid, isErrno, system } from '../common/errors';
+import { span } from '../common/timing';
 import type { ApplyResult } from './snapshotter';
 import { makeOverlayWhiteout, makeSpecialFile } from './special-files';
-import { cleanEntryPath, placeEntry, Placement, resolveDir, unsafe } from './tar-path';
+import { cleanEntryPath, placeEntry, Placement, resolveDir, ResolvedDirs, unsafe } from './tar-path';
 import { markOverlayOpaque, setXattr } from './xattr';
 
 /**
@@ -60,12 +61,18 @@ export async function applyTar(root: string, input: Readable, opts: ApplyOptions
   const piped = pipeline(input, hasher, extract);
   piped.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
   const unpacker = new LayerUnpacker(root, opts.whiteouts);
+  const endApply = span('layer.apply', path.basename(path.dirname(root)));
+  let entries = 0;
   try {
     for await (const entry of extract) {
       await unpacker.entry(entry);
+      entries++;
     }
     await piped;
+    const endFinish = span('layer.apply.finish', path.basename(path.dirname(root)));
     await unpacker.finish();
+    endFinish();
+    endApply(`entries=${entries} bytes=${unpacker.size}`);
   } catch (e) {
     input.destroy();
     extract.destroy();
@@ -115,6 +122,8 @@ class LayerUnpacker {
   private readonly xattrs: DeferredXattr[] = [];
   /** Host paths this layer wrote: an opaque dir in plain mode keeps only these. */
   private readonly written = new Set<string>();
+  /** Parent directories resolved so far; forgotten whenever anything is removed. */
+  private readonly known = new ResolvedDirs();
 
   constructor(
     private readonly root: string,
@@ -144,7 +153,7 @@ class LayerUnpacker {
     const base = components[components.length - 1];
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(header, components.slice(0, -1), base);
 
-    const at = placeEntry(this.root, components, header.name);
+    const at = placeEntry(this.root, components, header.name, this.known);
     switch (header.type) {
       case 'directory':
         this.directory(at, components, header);
@@ -172,13 +181,22 @@ class LayerUnpacker {
   }
 
   private directory(at: Placement, components: string[], header: tar.Header): void {
-    if (!replaceExisting(at.hostPath, true)) fs.mkdirSync(at.hostPath, 0o755);
+    if (!this.replaceExisting(at.hostPath, true)) fs.mkdirSync(at.hostPath, 0o755);
     this.dirs.set(at.hostPath, { components, hostPath: at.hostPath, header });
+    // a real directory now (kept only if lstat said so, or just made): entries in it start here
+    this.known.remember(components, path.relative(this.root, at.hostPath).split(path.sep));
+  }
+
+  /** replaceExisting, forgetting the resolved directories when something was removed. */
+  private replaceExisting(hostPath: string, keepDirectory: boolean): boolean {
+    return replaceExisting(hostPath, keepDirectory, () => this.known.forget());
   }
 
   private async regularFile(at: Placement, header: tar.Header, data: AsyncIterable<unknown>): Promise<void> {
-    replaceExisting(at.hostPath, false);
-    const fd = fs.openSync(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    this.replaceExisting(at.hostPath, false);
+    // Made with its permission bits where the umask allows; setuid, setgid and sticky come
+    // only after the chown (which would clear them).
+    const fd = fs.openSync(at.hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, modeOf(header) & 0o777);
     try {
       const chunks = data[Symbol.asyncIterator]();
       for (;;) {
@@ -196,9 +214,7 @@ class LayerUnpacker {
         else writeAll(fd, buf);
         this.size += buf.length;
       }
-      // chown before chmod: chown clears setuid/setgid bits.
-      fs.fchownSync(fd, header.uid ?? 0, header.gid ?? 0);
-      fs.fchmodSync(fd, modeOf(header));
+      setOwnerAndMode(fs.fstatSync(fd), header, (uid, gid) => fs.fchownSync(fd, uid, gid), (mode) => fs.fchmodSync(fd, mode));
       const mtime = header.mtime ?? new Date(0);
       fs.futimesSync(fd, mtime, mtime);
     } finally {
@@ -209,7 +225,7 @@ class LayerUnpacker {
   private symlink(at: Placement, header: tar.Header): void {
     // The target is stored as given: it is only ever followed inside the root,
     // by resolveDir here and by the container's own root later.
-    replaceExisting(at.hostPath, false);
+    this.replaceExisting(at.hostPath, false);
     fs.symlinkSync(header.linkname ?? '', at.hostPath);
     fs.lchownSync(at.hostPath, header.uid ?? 0, header.gid ?? 0);
     lutimes(at.hostPath, header);
@@ -241,12 +257,12 @@ class LayerUnpacker {
     }
     if (st.isDirectory()) throw invalid(`invalid tar header: hardlink ${JSON.stringify(header.name)} -> ${JSON.stringify(linkname)}: target is a directory`);
     if (source === at.hostPath) return;
-    replaceExisting(at.hostPath, false);
+    this.replaceExisting(at.hostPath, false);
     fs.linkSync(source, at.hostPath);
   }
 
   private async special(at: Placement, header: tar.Header): Promise<void> {
-    replaceExisting(at.hostPath, false);
+    this.replaceExisting(at.hostPath, false);
     const kind = header.type === 'fifo' ? 'fifo' : header.type === 'block-device' ? 'block' : 'char';
     await makeSpecialFile(at.hostPath, kind, modeOf(header), header.devmajor ?? 0, header.devminor ?? 0);
     fs.lchownSync(at.hostPath, header.uid ?? 0, header.gid ?? 0);
@@ -262,24 +278,30 @@ class LayerUnpacker {
     if (this.mode === 'overlay') {
       const parent = resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
       const hostPath = path.join(parent, name);
-      replaceExisting(hostPath, false);
+      this.replaceExisting(hostPath, false);
       await makeOverlayWhiteout(hostPath);
       fs.lchownSync(hostPath, header.uid ?? 0, header.gid ?? 0);
       this.written.add(hostPath);
     } else {
       const parent = resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
-      if (parent !== undefined) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+      if (parent !== undefined) {
+        this.known.forget();
+        fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+      }
     }
   }
 
   private opaqueDir(header: tar.Header, dir: string[]): void {
     if (this.mode === 'overlay') {
-      const hostPath = resolveDir(this.root, dir, { missing: 'create', entryName: header.name });
+      const hostPath = resolveDir(this.root, dir, { missing: 'create', entryName: header.name, known: this.known });
       this.opaque.set(hostPath, dir);
       return;
     }
     const hostPath = resolveDir(this.root, dir, { missing: 'stop', entryName: header.name });
-    if (hostPath !== undefined) this.removeUnwritten(hostPath);
+    if (hostPath !== undefined) {
+      this.known.forget();
+      this.removeUnwritten(hostPath);
+    }
   }
 
   /** Empties a directory of what lower layers put there, keeping this layer's entries. */
@@ -312,7 +334,7 @@ class LayerUnpacker {
   /** Applies what had to wait for the whole tar: xattrs, opacity, directory metadata. */
   async finish(): Promise<void> {
     for (const x of this.xattrs) {
-      if (!(this.stillThere(x.components, x.hostPath))) continue;
+      if (!this.stillThere(x.components, x.hostPath)) continue;
       try {
         await setXattr([x.hostPath], x.name, x.value);
       } catch (e) {
@@ -326,28 +348,27 @@ class LayerUnpacker {
     }
     await markOverlayOpaque(opaque);
     for (const d of this.dirs.values()) {
-      if (!(this.stillThere(d.components, d.hostPath, true))) continue;
-      fs.lchownSync(d.hostPath, d.header.uid ?? 0, d.header.gid ?? 0);
-      fs.chmodSync(d.hostPath, modeOf(d.header)); // checked just above: a directory
+      const st = this.stillThere(d.components, d.hostPath, true);
+      if (!st) continue;
+      // checked just above: a directory, so chmod does not follow a symlink
+      setOwnerAndMode(st, d.header, (uid, gid) => fs.lchownSync(d.hostPath, uid, gid), (mode) => fs.chmodSync(d.hostPath, mode));
       lutimes(d.hostPath, d.header);
     }
   }
 
   /**
-   * True when the path recorded for an entry still resolves to the same place (a later
-   * entry may have replaced a parent by a symlink, or the entry by something else).
+   * The entry's lstat when the path recorded for it still resolves to the same place (a
+   * later entry may have replaced a parent by a symlink, or the entry by something else);
+   * undefined when it does not.
    */
-  private stillThere(components: string[], hostPath: string, mustBeDir = false): boolean {
-    if (components.length === 0) return true;
-    const parent = resolveDir(this.root, components.slice(0, -1), { missing: 'stop', entryName: components.join('/') });
-    if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return false;
-    try {
-      const st = fs.lstatSync(hostPath);
-      return !mustBeDir || st.isDirectory();
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return false;
-      throw e;
+  private stillThere(components: string[], hostPath: string, mustBeDir = false): fs.Stats | undefined {
+    const parentComponents = components.slice(0, -1);
+    if (components.length > 0) {
+      const parent = this.known.hostPath(this.root, parentComponents) ?? resolveDir(this.root, parentComponents, { missing: 'stop', entryName: components.join('/') });
+      if (parent === undefined || path.join(parent, components[components.length - 1]) !== hostPath) return undefined;
     }
+    const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+    return st !== undefined && (!mustBeDir || st.isDirectory()) ? st : undefined;
   }
 }
 
@@ -365,6 +386,21 @@ function writeAll(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
 }
 
+/**
+ * Gives an entry the header's owner and mode, changing only what `st` (its state now) does
+ * not already have: on a journaling file system each change is an inode update of its own,
+ * and most entries are created right (root's, with the umask's usual bits).
+ */
+function setOwnerAndMode(st: fs.Stats, header: tar.Header, chown: (uid: number, gid: number) => void, chmod: (mode: number) => void): void {
+  const uid = header.uid ?? 0;
+  const gid = header.gid ?? 0;
+  const mode = modeOf(header);
+  const chowned = st.uid !== uid || st.gid !== gid;
+  // chown before chmod: chown clears setuid/setgid bits, so after one the mode is set again
+  if (chowned) chown(uid, gid);
+  if (chowned || (st.mode & 0o7777) !== mode) chmod(mode);
+}
+
 function modeOf(header: tar.Header): number {
   return (header.mode ?? 0o644) & 0o7777;
 }
@@ -379,15 +415,12 @@ function lutimes(p: string, header: tar.Header): void {
  * except a directory that a directory entry merges into. Never follows a symlink
  * (rm removes the link itself). Returns true when an existing directory was kept.
  */
-function replaceExisting(hostPath: string, keepDirectory: boolean): boolean {
-  let st;
-  try {
-    st = fs.lstatSync(hostPath);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return false;
-    throw e;
-  }
+function replaceExisting(hostPath: string, keepDirectory: boolean, onRemove: () => void): boolean {
+  // the common case, nothing there, costs no exception
+  const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+  if (st === undefined) return false;
   if (keepDirectory && st.isDirectory()) return true;
+  onRemove();
   fs.rmSync(hostPath, { recursive: true, force: true });
   return false;
 }

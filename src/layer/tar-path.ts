@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { invalid, isErrno } from '../common/errors';
+import { invalid } from '../common/errors';
 
 /**
  * Path safety for unpacking layers: every name in a tar is treated as a path inside
@@ -57,6 +57,47 @@ export interface ResolveOptions {
   refuseEscapingSymlinks?: boolean;
   /** The tar name, for error messages. */
   entryName: string;
+  /** Directories resolved before, to start from (only with missing: "create", never with refuseEscapingSymlinks). */
+  known?: ResolvedDirs;
+}
+
+/**
+ * Directories of one unpacking already resolved, by their cleaned components, each to its
+ * real place (components relative to the root, symlinks followed within it, a directory
+ * there). An entry in a known directory then costs no lstat per path component.
+ *
+ * A resolution stays true as long as nothing under the root is removed or replaced: an
+ * entry is only ever created where no name was (resolving a path creates the directories
+ * it lacks, so a name a resolution went through exists, and replacing it is a removal).
+ * The unpacker therefore calls `forget` whenever it removes anything. Nothing else writes
+ * to a snapshot while a layer is unpacked into it.
+ */
+export class ResolvedDirs {
+  private readonly dirs = new Map<string, string[]>();
+
+  /** The resolution of `components`, or of their longest known prefix, and how many components it covers. */
+  longestKnown(components: string[]): { resolved: string[]; covered: number } | undefined {
+    for (let k = components.length; k > 0; k--) {
+      const resolved = this.dirs.get(components.slice(0, k).join('/'));
+      if (resolved) return { resolved, covered: k };
+    }
+    return undefined;
+  }
+
+  /** The host path of exactly these components, when known. */
+  hostPath(root: string, components: string[]): string | undefined {
+    const resolved = components.length === 0 ? [] : this.dirs.get(components.join('/'));
+    return resolved && path.join(root, ...resolved);
+  }
+
+  /** Records that `components` resolve to the directory at `resolved` (relative to the root). */
+  remember(components: string[], resolved: string[]): void {
+    if (components.length > 0) this.dirs.set(components.join('/'), resolved);
+  }
+
+  forget(): void {
+    this.dirs.clear();
+  }
 }
 
 /**
@@ -66,8 +107,10 @@ export interface ResolveOptions {
 export function resolveDir(root: string, components: string[], opts: ResolveOptions & { missing: 'create' | 'fail' }): string;
 export function resolveDir(root: string, components: string[], opts: ResolveOptions): string | undefined;
 export function resolveDir(root: string, components: string[], opts: ResolveOptions): string | undefined {
-  const pending = [...components];
-  const current: string[] = [];
+  const known = opts.missing === 'create' && !opts.refuseEscapingSymlinks ? opts.known : undefined;
+  const start = known?.longestKnown(components);
+  const pending = start ? components.slice(start.covered) : [...components];
+  const current: string[] = start ? [...start.resolved] : [];
   let hops = 0;
   while (pending.length > 0) {
     const part = pending.shift() as string;
@@ -79,11 +122,9 @@ export function resolveDir(root: string, components: string[], opts: ResolveOpti
       continue;
     }
     const hostPath = path.join(root, ...current, part);
-    let st;
-    try {
-      st = fs.lstatSync(hostPath);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e;
+    // ENOENT is an answer, not an error: no exception (and its stack trace) is made for it
+    const st = fs.lstatSync(hostPath, { throwIfNoEntry: false });
+    if (st === undefined) {
       if (opts.missing === 'stop') return undefined;
       if (opts.missing === 'fail') throw invalid(`invalid tar header: ${JSON.stringify(opts.entryName)}: ${path.join(...current, part)} does not exist in the layer`);
       fs.mkdirSync(hostPath, 0o755);
@@ -106,6 +147,7 @@ export function resolveDir(root: string, components: string[], opts: ResolveOpti
     }
     current.push(part);
   }
+  known?.remember(components, current);
   return path.join(root, ...current);
 }
 
@@ -116,8 +158,8 @@ export interface Placement {
   hostPath: string;
 }
 
-export function placeEntry(root: string, components: string[], entryName: string): Placement {
+export function placeEntry(root: string, components: string[], entryName: string, known?: ResolvedDirs): Placement {
   const base = components[components.length - 1];
-  const parentDir = resolveDir(root, components.slice(0, -1), { missing: 'create', entryName });
+  const parentDir = resolveDir(root, components.slice(0, -1), { missing: 'create', entryName, known });
   return { parentDir, base, hostPath: path.join(parentDir, base) };
 }

@@ -191,3 +191,38 @@ test('long names (PAX / GNU) unpack at the full path', async (t) => {
   await apply(root, [{ name: long, data: 'long' }]);
   assert.equal(await fsp.readFile(path.join(root, long), 'utf8'), 'long');
 });
+
+test('root-owned entries get exactly their mode, whatever the umask and the directory they are made in', async (t) => {
+  // The unpacker changes owner and mode only where the create did not already give them.
+  const root = await tempRoot(t);
+  // a directory from a lower layer (plain mode): setgid, group 50, so new files would inherit group 50
+  await fsp.mkdir(path.join(root, 'shared'));
+  await fsp.chown(path.join(root, 'shared'), 0, 50);
+  await fsp.chmod(path.join(root, 'shared'), 0o2775);
+  const old = process.umask(0o077);
+  t.after(() => process.umask(old));
+  await apply(
+    root,
+    [
+      { name: 'f666', data: 'a', mode: 0o666 },
+      { name: 'f444', data: 'b', mode: 0o444 },
+      { name: 'f755', data: 'c', mode: 0o755 },
+      { name: 'suid', data: 'd', mode: 0o4755 },
+      { name: 'd777/', type: 'directory', mode: 0o777 },
+      { name: 'd2755/', type: 'directory', mode: 0o2755, gid: 7 },
+      { name: 'shared/file', data: 'e', mode: 0o644, uid: 0, gid: 0 },
+    ],
+    'plain',
+  );
+  const mode = async (n: string) => (await fsp.lstat(path.join(root, n))).mode & 0o7777;
+  assert.equal(await mode('f666'), 0o666);
+  assert.equal(await mode('f444'), 0o444);
+  assert.equal(await mode('f755'), 0o755);
+  assert.equal(await mode('suid'), 0o4755);
+  assert.equal(await mode('d777'), 0o777);
+  assert.equal(await mode('d2755'), 0o2755);
+  assert.equal((await fsp.lstat(path.join(root, 'd2755'))).gid, 7);
+  const shared = await fsp.lstat(path.join(root, 'shared', 'file'));
+  assert.equal(shared.gid, 0, 'the header group, not the one inherited from a setgid directory');
+  assert.equal(shared.mode & 0o7777, 0o644);
+});

@@ -203,3 +203,33 @@ test('a symlink loop is rejected, not followed forever', async (t) => {
     invalidWith(/too many levels of symbolic links/),
   );
 });
+
+test('a directory replaced by a symlink later in the same layer is not remembered as a directory', async (t) => {
+  // The unpacker remembers resolved directories; replacing one must make it resolve afresh.
+  const { base, root } = await sandbox(t);
+  const name = unique();
+  await applyEntries(root, [
+    { name: 'd/', type: 'directory' },
+    { name: 'd/first', data: '1' },
+    { name: 'd', type: 'symlink', linkname: '../../..' },
+    { name: `d/${name}`, data: 'x' },
+  ]);
+  // "../../.." climbs to the root and stops there: the file lands at the root, never above it
+  assert.equal(await fsp.readFile(path.join(root, name), 'utf8'), 'x');
+  assert.equal(await exists(path.join(base, name)), false);
+  assert.equal(await exists(path.join(root, 'd', 'first')), false);
+  assert.equal((await fsp.lstat(path.join(root, 'd'))).isSymbolicLink(), true);
+});
+
+test('a parent directory made implicitly, then replaced by a symlink to "/", keeps later entries inside the root', async (t) => {
+  const { root } = await sandbox(t);
+  const name = unique();
+  await applyEntries(root, [
+    { name: 'p/q/one', data: '1' },
+    { name: 'p/q/two', data: '2' },
+    { name: 'p/q', type: 'symlink', linkname: '/' },
+    { name: `p/q/${name}`, data: 'x' },
+  ]);
+  assert.equal(await exists(path.join('/', name)), false);
+  assert.equal(await fsp.readFile(path.join(root, name), 'utf8'), 'x');
+});
