@@ -60,6 +60,19 @@ test('start -a right after a run gets the new run\'s output only (berth and dock
   await d.berth(['rm', '-f', 'again-a']);
 });
 
+test('the log read right after a start holds the output of a command that ends at once', async () => {
+  // docker-py's build tests: create `ls -a`, start, read the logs with no wait in between
+  for (let i = 0; i < 10; i++) {
+    const created = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['echo', `quick ${i}`] });
+    assert.equal(created.status, 201, created.body);
+    const id = created.json().Id as string;
+    assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+    const logs = await d.api('GET', `/containers/${id}/logs?stdout=1`);
+    assert.ok(logs.body.includes(`quick ${i}`), `run ${i}: ${JSON.stringify(logs.body)}`);
+    await d.api('DELETE', `/containers/${id}?force=1`);
+  }
+});
+
 test('a command that does not exist is 127, one that cannot run is 126', async () => {
   const missing = await d.berth(['run', '--rm', 'busybox', 'no-such-command']);
   assert.equal(missing.code, 127, missing.stderr);

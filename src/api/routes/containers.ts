@@ -163,6 +163,14 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     res.flushHeaders();
     const aborted = closed(res);
     const stopped = rec.State.Running ? m.exitPromise(rec.ID).then(() => undefined) : Promise.resolve();
+    // A process started a moment ago may not have written yet: `start` answers once the
+    // process is exec'd, and a client that reads the log at once (docker-py's build tests
+    // run `ls -a`, start, then read) would find it empty. A read within LOGS_SETTLE_MS of the
+    // start waits until the process ends or that long has passed since the start.
+    const sinceStart = Date.now() - Date.parse(rec.State.StartedAt);
+    if (!follow && rec.State.Running && sinceStart >= 0 && sinceStart < LOGS_SETTLE_MS) {
+      await Promise.race([stopped, aborted, new Promise((r) => setTimeout(r, LOGS_SETTLE_MS - sinceStart))]);
+    }
     for await (const batch of readLogBatches(m.logPath(rec.ID), { stdout, stderr, tail, since: since || undefined, until: until || undefined, follow: follow && rec.State.Running, isRunning: () => rec.State.Running, stopped, aborted })) {
       const items = batch.map((r) => ({ stream: r.stream === 'stdout' ? (1 as const) : (2 as const), payload: timestamps ? Buffer.concat([Buffer.from(`${r.time} `), r.data]) : r.data }));
       const chunk = tty ? Buffer.concat(items.map((i) => i.payload)) : frameAll(items);
@@ -286,6 +294,9 @@ const ATTACH_EXIT_GRACE_MS = 1000;
  * long as a start takes. The run's output is read from this much before them.
  */
 const START_SLACK_MS = 1000;
+
+/** How long after its start a non-following read of a running container's log waits for the process. */
+const LOGS_SETTLE_MS = 100;
 
 /** How long an attach to a container that has just exited waits to see whether a start follows. */
 const START_AFTER_ATTACH_MS = 300;
