@@ -148,7 +148,8 @@ test('a commit of a stopped container holds it: a removal waits until the commit
   assert.equal(rm.done, false, 'the removal waits for the commit');
   const committed = await settledBefore(commit.result, rm);
   assert.equal(committed.value.status, 201, committed.value.body);
-  assert.equal(committed.otherDone, false, 'the removal ended only after the commit');
+  // (whole is the contract: a removal answers in a few ms now, as soon as the commit lets go,
+  // so which answer reaches the client first is a race)
   assert.equal((await rm.result).status, 204);
   assert.equal((await d.api('GET', '/containers/commit-rm/json')).status, 404);
   const size = await d.berth(['run', '--rm', 'held:rm', 'stat', '-c', '%s', '/big']);
@@ -175,7 +176,8 @@ test('a diff of a stopped container holds it: a removal waits until the diff end
   const rm = tracked('DELETE', '/containers/diff-held');
   const listed = await settledBefore(diff.result, rm);
   assert.equal(listed.value.status, 200, listed.value.body);
-  assert.equal(listed.otherDone, false, 'the removal ended only after the diff');
+  // (whole is the contract: a removal answers in a few ms now, as soon as the diff lets go,
+  // so which answer reaches the client first is a race)
   const paths = new Set((JSON.parse(listed.value.body) as { Path: string }[]).map((c) => c.Path));
   assert.ok(paths.has('/many/1') && paths.has(`/many/${MANY}`), `${paths.size} changes listed`);
   assert.equal((await rm.result).status, 204);
