@@ -84,12 +84,19 @@ async function startRegistry(kind: string, dir: string): Promise<ChildProcess> {
   throw new Error(`${kind} registry did not start on ${registry}`);
 }
 
+interface RealFile {
+  from: string;
+  /** its folder, relative to the layer's root */
+  rel: string;
+  size: number;
+}
+
 /**
- * Copies regular files from REAL_FILE_SOURCES into `dir` (same relative paths) until
- * LAYER_BYTES are there; the walk is sorted, so every run copies the same files.
+ * The non-empty regular files under REAL_FILE_SOURCES, in a sorted walk (the same host gives
+ * the same files on every run), until `visit` says stop.
  */
-function copyRealFiles(dir: string): number {
-  let total = 0;
+function walkRealFiles(visit: (f: RealFile) => 'next' | 'stop'): void {
+  let stopped = false;
   const walk = (src: string, rel: string): void => {
     let names: string[];
     try {
@@ -98,52 +105,53 @@ function copyRealFiles(dir: string): number {
       return; // unreadable: skipped
     }
     for (const name of names) {
-      if (total >= LAYER_BYTES) return;
+      if (stopped) return;
       const from = path.join(src, name);
       const st = lstatSync(from);
       if (st.isDirectory()) walk(from, path.join(rel, name));
-      else if (st.isFile() && st.size > 0 && total + st.size <= LAYER_BYTES) {
-        mkdirSync(path.join(dir, rel), { recursive: true });
-        copyFileSync(from, path.join(dir, rel, name));
-        total += st.size;
-      }
+      else if (st.isFile() && st.size > 0) stopped = visit({ from, rel, size: st.size }) === 'stop';
     }
   };
-  for (const src of REAL_FILE_SOURCES) walk(src, src.slice(1));
+  for (const src of REAL_FILE_SOURCES) if (!stopped) walk(src, src.slice(1));
+}
+
+function copyInto(dir: string, f: RealFile): void {
+  mkdirSync(path.join(dir, f.rel), { recursive: true });
+  copyFileSync(f.from, path.join(dir, f.rel, path.basename(f.from)));
+}
+
+/** Copies files of REAL_FILE_SOURCES into `dir` (same relative paths) until LAYER_BYTES are there. */
+function copyRealFiles(dir: string): number {
+  let total = 0;
+  walkRealFiles((f) => {
+    if (total >= LAYER_BYTES) return 'stop';
+    if (total + f.size <= LAYER_BYTES) {
+      copyInto(dir, f);
+      total += f.size;
+    }
+    return 'next';
+  });
   if (total < LAYER_BYTES / 2) throw new Error(`only ${total} bytes of files found under ${REAL_FILE_SOURCES.join(', ')}`);
   return total;
 }
 
 /**
- * Copies a Debian-base-shaped tree into `dir`: every k-th regular file of a sorted walk of
- * REAL_FILE_SOURCES (k chosen to give BASE_FILES files), until BASE_BYTES are there.
- * The same host gives the same files on every run.
+ * Copies a Debian-base-shaped tree into `dir`: every k-th file of the walk (k chosen to give
+ * BASE_FILES files, none over BASE_MAX_FILE), until BASE_BYTES are there.
  */
 function copyBaseFiles(dir: string): { bytes: number; files: number } {
-  const candidates: { from: string; rel: string; size: number }[] = [];
-  const walk = (src: string, rel: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(src).sort();
-    } catch {
-      return; // unreadable: skipped
-    }
-    for (const name of names) {
-      const from = path.join(src, name);
-      const st = lstatSync(from);
-      if (st.isDirectory()) walk(from, path.join(rel, name));
-      else if (st.isFile() && st.size > 0 && st.size <= BASE_MAX_FILE) candidates.push({ from, rel, size: st.size });
-    }
-  };
-  for (const src of REAL_FILE_SOURCES) walk(src, src.slice(1));
+  const candidates: RealFile[] = [];
+  walkRealFiles((f) => {
+    if (f.size <= BASE_MAX_FILE) candidates.push(f);
+    return 'next';
+  });
   const step = Math.max(1, Math.floor(candidates.length / BASE_FILES));
   let bytes = 0;
   let files = 0;
   for (let i = 0; i < candidates.length && files < BASE_FILES; i += step) {
     const c = candidates[i];
     if (bytes + c.size > BASE_BYTES) break;
-    mkdirSync(path.join(dir, c.rel), { recursive: true });
-    copyFileSync(c.from, path.join(dir, c.rel, path.basename(c.from)));
+    copyInto(dir, c);
     bytes += c.size;
     files++;
   }
