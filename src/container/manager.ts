@@ -261,8 +261,16 @@ export class ContainerManager {
       await fsp.rm(this.store.dir(id), { recursive: true, force: true });
       throw e;
     }
-    this.o.events.publish('container', 'create', id, { image: body.Image, name: fullName.slice(1) });
+    this.publishEvent(rec, 'create');
     return { Id: id, Warnings: [] };
+  }
+
+  /**
+   * Publishes a container event as dockerd does: the container's labels, then its image and
+   * name, then what the action adds (so `events --filter label=…` finds the container's events).
+   */
+  publishEvent(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.o.events.publish('container', action, rec.ID, { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? '', name: rec.Name.slice(1), ...extra });
   }
 
   /** A network only the swarm knows (no task has brought it here yet) is an overlay this container cannot join. */
@@ -409,7 +417,7 @@ export class ContainerManager {
       }
       this.store.releaseName(oldName, rec.ID);
       this.o.network.renameSandbox(rec.ID, full.slice(1));
-      this.o.events.publish('container', 'rename', rec.ID, { image: rec.Config.Image ?? '', name: full.slice(1), oldName });
+      this.publishEvent(rec, 'rename', { oldName });
     });
   }
 
@@ -551,7 +559,7 @@ export class ContainerManager {
       rec.ManuallyStopped = false;
       // "running" does not outlive a power loss, which ends the container too
       await timed('record save', id, () => this.store.save(rec, { durable: false }));
-      this.o.events.publish('container', 'start', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'start');
     } catch (e) {
       await runtime.delete(id).catch(() => undefined);
       if (mounted) await unmount(rootfs).catch(() => undefined);
@@ -627,7 +635,7 @@ export class ContainerManager {
       }
       rec.HostConfig = next;
       await this.store.save(rec);
-      this.o.events.publish('container', 'update', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'update');
       return { Warnings: [] };
     });
   }
@@ -641,7 +649,7 @@ export class ContainerManager {
     await this.runtimeFor(rec).pause(rec.ID);
     rec.State = { ...rec.State, Paused: true, Status: 'paused' };
     await this.store.save(rec);
-    this.o.events.publish('container', 'pause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'pause');
   }
 
   async unpause(idOrName: string): Promise<void> {
@@ -650,13 +658,15 @@ export class ContainerManager {
     await this.runtimeFor(rec).resume(rec.ID);
     rec.State = { ...rec.State, Paused: false, Status: 'running' };
     await this.store.save(rec);
-    this.o.events.publish('container', 'unpause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'unpause');
   }
 
   async top(idOrName: string, psArgs: string): Promise<TopResult> {
     const rec = this.store.get(idOrName);
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
-    return containerTop(this.cgroupsPath(rec.ID), this.cgroupVersion, psArgs);
+    const top = await containerTop(this.cgroupsPath(rec.ID), this.cgroupVersion, psArgs);
+    this.publishEvent(rec, 'top');
+    return top;
   }
 
   async resize(idOrName: string, height: number, width: number): Promise<void> {
@@ -664,6 +674,7 @@ export class ContainerManager {
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
     if (!rec.Config.Tty) return;
     await resizeConsole(this.bundleDir(rec.ID), height, width);
+    this.publishEvent(rec, 'resize', { height: String(height), width: String(width) });
   }
 
   private async exitFileExists(id: string): Promise<boolean> {
@@ -729,8 +740,8 @@ export class ContainerManager {
       await timed('record save', id, () => this.store.save(rec));
       await fsp.rm(path.join(this.exitDir, id), { force: true });
     }
-    if (oomKilled) this.o.events.publish('container', 'oom', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
-    this.o.events.publish('container', 'die', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), exitCode: String(rec.State.ExitCode) });
+    if (oomKilled) this.publishEvent(rec, 'oom');
+    this.publishEvent(rec, 'die', { exitCode: String(rec.State.ExitCode) });
     const waiters = this.exitWaiters.get(id) ?? [];
     this.exitWaiters.delete(id);
     for (const w of waiters) w(rec.State.ExitCode);
@@ -792,7 +803,7 @@ export class ContainerManager {
     // a signal the client names must be one; only the sending's own failure is forgiven below
     if (opts.signal) signalNumber(opts.signal);
     if (await this.cancelPendingRestart(rec)) {
-      this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'stop');
       return;
     }
     if (!rec.State.Running) throw notModified('container already stopped');
@@ -811,7 +822,7 @@ export class ContainerManager {
       await this.signal(rec, 'SIGKILL').catch(() => undefined);
       await Promise.race([exited, delay(10_000)]);
     }
-    this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'stop');
   }
 
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
@@ -820,7 +831,7 @@ export class ContainerManager {
     if (rec.State.Restarting) {
       if (num !== 9 && num !== 15) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
       if (await this.cancelPendingRestart(rec)) {
-        this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+        this.publishEvent(rec, 'kill', { signal: String(num) });
         return;
       }
     }
@@ -830,7 +841,7 @@ export class ContainerManager {
     // shows the exit (137), never a container still running
     const exited = num === 9 ? this.nextExit(rec.ID) : undefined;
     await this.signal(rec, signal);
-    this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+    this.publishEvent(rec, 'kill', { signal: String(num) });
     if (exited) await Promise.race([exited, delay(10_000)]);
   }
 
@@ -850,7 +861,7 @@ export class ContainerManager {
       if (!(e instanceof BerthError && e.code === 'NOT_MODIFIED')) throw e;
     });
     await this.start(rec.ID);
-    this.o.events.publish('container', 'restart', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'restart');
   }
 
   /** Resolves as Docker's wait does, for the given condition. */
@@ -906,7 +917,7 @@ export class ContainerManager {
       const exited = this.nextExit(rec.ID);
       rec.ManuallyStopped = true;
       if (rec.State.Paused) await this.runtimeFor(rec).resume(rec.ID).catch(() => undefined);
-      await this.signal(rec, 'SIGKILL').catch(() => undefined);
+      await this.signal(rec, 'SIGKILL').then(() => this.publishEvent(rec, 'kill', { signal: '9' }), () => undefined);
       // the exit handler needs this container's lock, which we hold: handle the exit here
       const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
       if (rec.State.Running) await this.handleExit(rec, code);
@@ -934,7 +945,7 @@ export class ContainerManager {
         await this.o.volumes.remove(p.Name, { force: true, users: this.volumeUsers(p.Name) }).catch((e) => this.o.log(`volume ${p.Name}: ${(e as Error).message}`));
       }
     }
-    this.o.events.publish('container', 'destroy', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'destroy');
     const waiters = this.removeWaiters.get(rec.ID) ?? [];
     this.removeWaiters.delete(rec.ID);
     for (const w of waiters) w();

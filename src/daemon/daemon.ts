@@ -149,8 +149,8 @@ export class Daemon {
     registerPluginRoutes(router, { plugins: await PluginStore.open(path.join(c.dataRoot, 'plugins')), events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
-    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });
-    registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), containers });
+    registerArchiveRoutes(router, { containers, snapshotter, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
       snapshotter,

@@ -192,6 +192,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const tty = rec.Config.Tty === true;
     if (stream) requireAttachSockets();
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    m.publishEvent(rec, 'attach');
     const aborted = closed(out);
     const wants = (s: 'stdout' | 'stderr') => (s === 'stdout' ? stdout : stderr);
     const encode = (s: 'stdout' | 'stderr', data: Buffer) => (tty ? data : frame(s === 'stdout' ? 1 : 2, data));
