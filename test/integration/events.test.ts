@@ -85,6 +85,21 @@ test('container events carry the container\'s labels (a label filter finds them)
   assert.equal(execs.stdout, 'evlab\n');
 });
 
+test('image events name the image and carry its labels, as in dockerd', async () => {
+  const t0 = Math.floor(Date.now() / 1000) - 1;
+  assert.equal((await d.berth(['create', '--name', 'evimg', 'busybox', 'true'])).code, 0);
+  const c = await d.berth(['commit', '--change', 'LABEL team=blue', 'evimg', 'evimg:1']);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+  assert.equal((await d.berth(['tag', 'evimg:1', 'evimg:2'])).code, 0);
+  assert.equal((await d.berth(['rm', 'evimg'])).code, 0);
+  assert.equal((await d.berth(['rmi', 'evimg:1', 'evimg:2'])).code, 0);
+  await nextSecond();
+  const r = await d.berth(['events', '--since', String(t0), '--until', '0s', '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.Actor.Attributes.team}}']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [`tag ${id} evimg:2 blue`, `untag ${id} ${id} blue`, `untag ${id} ${id} blue`, `delete ${id} ${id} <no value>`, ''].join('\n'));
+});
+
 test('the docker CLI reads the same stream', async () => {
   const t0 = Math.floor(Date.now() / 1000) - 1;
   assert.equal((await d.berth(['volume', 'create', 'evvol'])).code, 0);
