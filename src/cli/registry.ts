@@ -69,6 +69,15 @@ export interface GroupEntry {
 }
 
 export const groups: Record<string, GroupEntry> = {
+  checkpoint: {
+    summary: 'Manage checkpoints',
+    subcommands: {
+      create: e('checkpoint', 'checkpointCreate', 'Create a checkpoint from a running container'),
+      ls: e('checkpoint', 'checkpointLs', 'List checkpoints for a container'),
+      rm: e('checkpoint', 'checkpointRm', 'Remove a checkpoint'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   builder: {
     summary: 'Manage builds',
     subcommands: {
@@ -235,6 +244,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   attach: () => require('./commands/attach'),
   build: () => require('./commands/build'),
   changes: () => require('./commands/changes'),
+  checkpoint: () => require('./commands/checkpoint'),
   cp: () => require('./commands/cp'),
   df: () => require('./commands/df'),
   events: () => require('./commands/events'),

@@ -31,6 +31,8 @@ import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerCheckpointRoutes } from '../api/routes/checkpoints';
+import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
 import { ExecManager } from '../container/exec';
 import { conflict, isErrno } from '../common/errors';
@@ -137,9 +139,12 @@ export class Daemon {
         startedAt: Date.now(),
         registries: c.registries,
         liveRestore: c.liveRestore,
+        experimental: c.experimental,
       },
     });
-    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log });
+    const checkpoints = new Checkpoints(containers);
+    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
+    if (c.experimental) registerCheckpointRoutes(router, checkpoints);
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
@@ -194,7 +199,7 @@ export class Daemon {
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
     registerSwarmFileRoutes(router, swarm);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental });
     await this.server.listen();
     // restart policies act once the daemon serves: the network is reconciled by now
     void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
