@@ -206,7 +206,7 @@ export class ContainerManager {
 
   // ---- create ----------------------------------------------------------------------
 
-  async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
     const image = this.o.images.resolve(body.Image);
     if (!image) {
@@ -228,7 +228,8 @@ export class ContainerManager {
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
     validateHealthcheck(config.Healthcheck);
-    config.Image = body.Image;
+    // a moved container is made from its image's ID, and keeps the name it was given
+    config.Image = o.imageName ?? body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
     const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes))];
@@ -251,6 +252,7 @@ export class ContainerManager {
       Platform: 'linux',
       EndpointsConfig: endpoints,
       MountPoints: mountPoints,
+      ...(o.movePending ? { MovePending: true } : {}),
     };
     try {
       await timed('snapshot prepare', id, () => this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image)));
@@ -271,6 +273,21 @@ export class ContainerManager {
    */
   publishEvent(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.o.events.publish('container', action, rec.ID, { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? '', name: rec.Name.slice(1), ...extra });
+  }
+
+  /** A container made for a move that is still coming in: the only kind its layer and log may be written into. */
+  requireMovePending(idOrName: string): ContainerRecord {
+    const rec = this.store.get(idOrName);
+    if (!rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} was not created for a move, or its move is complete`);
+    return rec;
+  }
+
+  completeMove(idOrName: string): Promise<void> {
+    const rec = this.requireMovePending(idOrName);
+    return this.withLock(rec.ID, async () => {
+      delete rec.MovePending;
+      await this.store.save(rec);
+    });
   }
 
   /** A network only the swarm knows (no task has brought it here yet) is an overlay this container cannot join. */
@@ -465,6 +482,7 @@ export class ContainerManager {
     if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
     if (rec.State.Running && !rec.State.Restarting) throw notModified('container already started');
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+    if (rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} is being moved here and is not whole yet`);
     const id = rec.ID;
     this.startsBegan.set(id, Date.now());
     const bundle = this.bundleDir(id);
@@ -1088,7 +1106,7 @@ export class ContainerManager {
       return listing.then((all) => (all ? all.get(rec.ID) : rt.state(rec.ID)));
     };
     for (const rec of this.store.all()) {
-      if (rec.State.Status === 'removing') {
+      if (rec.State.Status === 'removing' || rec.MovePending) {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
         continue;
       }

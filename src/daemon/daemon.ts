@@ -31,6 +31,7 @@ import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerMoveRoutes } from '../api/routes/move';
 import { registerCheckpointRoutes } from '../api/routes/checkpoints';
 import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
@@ -145,6 +146,7 @@ export class Daemon {
     const checkpoints = new Checkpoints(containers);
     registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
     if (c.experimental) registerCheckpointRoutes(router, checkpoints);
+    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
