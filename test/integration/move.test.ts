@@ -99,6 +99,19 @@ test('only what the target lacks is sent: the layers it holds are left out; a se
   assert.equal((await ok(src, ['inspect', '-f', '{{.State.Status}}', 'small2'])).trim(), 'exited');
 });
 
+test('through the Engine API alone (as to a Docker daemon): the own layer becomes an image layer, volumes go through a helper container', async () => {
+  await ok(src, ['volume', 'create', 'pvol']);
+  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f']);
+  const r = await src.berth(['container', 'move', 'flat', '--to', dst.host, '--with-volumes', '--engine-api-only']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /Committing flat's own layer into berth-moved\/flat:[0-9a-f]{12}/);
+  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f']), 'flat\nvol\n');
+  assert.equal((await dst.berth(['exec', 'flat', 'cat', '/etc/group'])).code, 1);
+  assert.match((await ok(dst, ['inspect', '-f', '{{.Config.Image}}', 'flat'])).trim(), /^berth-moved\/flat:/);
+  assert.equal((await src.berth(['images', '-q', 'berth-moved/flat'])).stdout, '', 'the commit made for the move is gone from the source');
+});
+
 test('refused before anything stops: unknown container, unreachable target, name or port taken there', async () => {
   await ok(src, ['run', '-d', '--name', 'busy', '-p', '18081:80', 'busybox', 'sleep', '300']);
   const none = await src.berth(['container', 'move', 'ghost', '--to', dst.host]);

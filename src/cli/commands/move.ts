@@ -26,6 +26,7 @@ export const move: CommandSpec = {
     { name: 'with-volumes', type: 'bool', help: 'Move the named volumes the container uses too' },
     { name: 'keep', type: 'bool', help: 'Keep the source container (stopped) and its volumes, for a rollback' },
     { name: 'checkpoint', type: 'bool', help: 'Move a running container warm, from a checkpoint (needs CRIU)' },
+    { name: 'engine-api-only', type: 'bool', help: "Move as to a Docker daemon (the container's layer becomes an image layer), even to berth" },
   ],
   async run(ctx, p) {
     const to = p.values.to as string;
@@ -34,7 +35,7 @@ export const move: CommandSpec = {
     const target = targetClient(to);
     if (target.address === ctx.client().address) throw new StatusError('Error: the target is the daemon the container is on', 1);
     const progress = new MoveProgress((s) => ctx.out(s), !!ctx.stdout.isTTY);
-    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep }, progress);
+    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'] }, progress);
     const began = Date.now();
     const r = await mover.run(p.args[0]);
     const total = r.sent.image + r.sent.layer + r.sent.logs + r.sent.volumes;

@@ -21,6 +21,8 @@ import { addressesOverlap, createBody, namedVolumes, publishedPorts, userNetwork
 export interface MoveOptions {
   withVolumes: boolean;
   keep: boolean;
+  /** treat the target as a plain Docker daemon (only the Engine API), whatever it is */
+  engineApiOnly?: boolean;
 }
 
 export interface MoveResult {
@@ -103,7 +105,7 @@ export class ContainerMove {
     } catch (e) {
       throw new StatusError(`Error: the target ${this.targetName} does not answer: ${(e as Error).message}`, 1);
     }
-    this.targetIsBerth = version.Platform?.Name === 'berth';
+    this.targetIsBerth = version.Platform?.Name === 'berth' && !this.o.engineApiOnly;
 
     const there = await this.target.request('GET', `/containers/${encodeURIComponent(name)}/json`);
     const taken = await there.text();
@@ -153,7 +155,7 @@ export class ContainerMove {
   private async copy(c: ContainerInfo, name: string): Promise<{ id: string }> {
     const image = this.targetIsBerth ? await this.sendImage(c) : await this.sendCommittedImage(c, name);
     await this.makeNetworks(c);
-    if (this.o.withVolumes) await this.sendVolumes(c);
+    if (this.o.withVolumes) await this.sendVolumes(c, image);
     if (!this.targetIsBerth) {
       this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
       const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image) });
@@ -210,7 +212,7 @@ export class ContainerMove {
     this.progress.say(`Committing ${name}'s own layer into ${repo}:${tag} (the target is not berth)`);
     const committed = await this.source.call<{ Id: string }>('POST', '/commit', { query: { container: c.Id, repo, tag, pause: false }, body: {} });
     try {
-      this.sent.image += await this.relay('Sending the image', `/images/${committed.Id}/get`, 'POST', '/images/load', {}, { quiet: true });
+      this.sent.image += await this.relay('Sending the image', `/images/${encodeURIComponent(`${repo}:${tag}`)}/get`, 'POST', '/images/load', {}, { quiet: true });
     } finally {
       await this.source.call('DELETE', `/images/${encodeURIComponent(`${repo}:${tag}`)}`).catch(() => undefined);
     }
@@ -232,7 +234,8 @@ export class ContainerMove {
     }
   }
 
-  private async sendVolumes(c: ContainerInfo): Promise<void> {
+  /** `image` is one the target holds by now: a helper container on a Docker target is made from it. */
+  private async sendVolumes(c: ContainerInfo, image: string): Promise<void> {
     for (const name of namedVolumes(c)) {
       const v = await this.source.call<VolumeInfo>('GET', `/volumes/${encodeURIComponent(name)}`);
       await this.target.call('POST', '/volumes/create', { body: { Name: name, Driver: v.Driver ?? 'local', DriverOpts: v.Options ?? {}, Labels: v.Labels ?? {} } });
@@ -244,7 +247,7 @@ export class ContainerMove {
       }
       // Docker has no volume archive: a container that mounts the volume (never started) takes the files
       const helper = await this.target.call<{ Id: string }>('POST', '/containers/create', {
-        body: { Image: c.Config.Image, Entrypoint: ['true'], Cmd: [], NetworkDisabled: true, HostConfig: { Binds: [`${name}:${VOLUME_HELPER_PATH}`], NetworkMode: 'none' } },
+        body: { Image: image, Entrypoint: ['true'], Cmd: [], NetworkDisabled: true, HostConfig: { Binds: [`${name}:${VOLUME_HELPER_PATH}`], NetworkMode: 'none' } },
       });
       try {
         this.sent.volumes += await this.relay(`Sending volume ${name}`, from, 'PUT', `/containers/${helper.Id}/archive`, { path: VOLUME_HELPER_PATH });
