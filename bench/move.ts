@@ -2,7 +2,7 @@
  * Container move benchmark: `berth container move` of one container between two daemons,
  * against a raw copy of the same files.
  *
- *   node dist/bench/move.js [--runs 3] [--mb 100] [--files 2000] [--to tcp://… | unix://…]
+ *   node dist/bench/move.js [--runs 3] [--mb 100] [--files 2000] [--to tcp://… | unix://…] [--verbose] [--debug]
  *
  * The bench starts a berthd of its own (bench/own-daemon.ts: own data root, exec root, socket,
  * cgroup parent and network namespace, all removed at the end) and, unless --to names a
@@ -52,8 +52,9 @@ function rawCopy(upper: string): number {
 }
 
 async function main(): Promise<void> {
-  const a = new OwnDaemon();
-  const b = to ? undefined : new OwnDaemon();
+  const debug = process.argv.includes('--debug');
+  const a = new OwnDaemon({ debug });
+  const b = to ? undefined : new OwnDaemon({ debug });
   let interrupted = false;
   process.on('SIGINT', () => (interrupted = true));
   try {
