@@ -47,6 +47,12 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
   for (const b of queued.splice(0)) stream.write(b);
   stream.on('data', (d: Buffer) => ws.send(d, { binary: true }));
   stream.resume();
-  stream.on('error', () => ws.close());
-  stream.on('close', () => ws.close(1000, 'exited'));
+  // the daemon ends its side when the exec's process exits (the socket is half-open)
+  const ended = () => {
+    if (ws.readyState === ws.OPEN) ws.close(1000, 'exited');
+    stream?.destroy();
+  };
+  stream.on('end', ended);
+  stream.on('close', ended);
+  stream.on('error', ended);
 }

@@ -152,7 +152,7 @@ test('the terminal is an exec with a TTY over a WebSocket, refused without sessi
   assert.match(seen, /\/dev\/pts\/\d+/, 'a real TTY');
   const closed = new Promise((r) => ws.once('close', r));
   ws.send(Buffer.from('exit\n'));
-  await closed;
+  await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the terminal did not close when the shell exited')), 10_000))]);
   const inspected = (await d.api('GET', `/exec/${id}/json`)).json();
   assert.equal(inspected.Running, false);
 });
