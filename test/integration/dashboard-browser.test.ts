@@ -1,0 +1,196 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, headless, driven by puppeteer-core): log
+ * in with the link `berth dashboard` prints, watch a container started from the CLI appear
+ * without a reload, read its live logs, check its memory chart against `berth stats`, type
+ * into its terminal, stop it and see its state change; no session, no data. Screenshots of
+ * the main pages go to test-artifacts/dashboard/.
+ *
+ * Chromium runs inside the daemon's network namespace (a wrapper enters it; DevTools speaks
+ * over a pipe), so the browser sees only that namespace's loopback.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- functions run in the page, where the DOM is */
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { REPO, TestDaemon } from '../helpers/daemon';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO, 'test-artifacts', 'dashboard');
+const MiB = 1024 * 1024;
+
+let d: TestDaemon;
+let browser: Browser | undefined;
+let browserPid: number | undefined;
+let tmp: string;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) return;
+  d = await TestDaemon.start(['--dashboard', '127.0.0.1:9880']);
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-browser-'));
+  const wrapper = path.join(tmp, 'chromium-in-netns');
+  await fsp.writeFile(wrapper, `#!/bin/sh\nexec nsenter --net=/run/netns/${d.netns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  browser = await puppeteer.launch({
+    executablePath: wrapper,
+    pipe: true,
+    ignoreDefaultArgs: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+      `--user-data-dir=${path.join(tmp, 'profile')}`,
+      '--remote-debugging-pipe',
+      'about:blank',
+    ],
+    defaultViewport: { width: 1280, height: 900 },
+    timeout: 30_000,
+  });
+  browserPid = browser.process()?.pid;
+  await fsp.mkdir(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  if (browserPid) {
+    try {
+      process.kill(browserPid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await d?.cleanup();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Parses the docker CLI's sizes ("1.23MiB", "512KiB", "4B"). */
+function parseSize(s: string): number {
+  const m = /^([\d.]+)\s*([KMGT]?i?B)$/.exec(s.trim());
+  if (!m) throw new Error(`not a size: ${s}`);
+  const mult: Record<string, number> = { B: 1, KiB: 1024, MiB: MiB, GiB: 1024 * MiB, TiB: 1024 * 1024 * MiB, kB: 1000, MB: 1e6, GB: 1e9 };
+  return Number(m[1]) * (mult[m[2]] ?? 1);
+}
+
+test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; refused without a session', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
+  const page = await browser!.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()} ${m.location().url ?? ''}`);
+  });
+
+  // log in with the link; it leaves the address bar without the token
+  const link = await d.berth(['dashboard']);
+  assert.equal(link.code, 0, link.stderr);
+  await page.goto(link.stdout.trim(), { waitUntil: 'load' });
+  assert.equal(new URL(page.url()).search, '', 'the token is gone from the address');
+  await page.waitForSelector('table[data-testid="containers"], main p.muted');
+  const paint = await page.evaluate(() => {
+    const entries = (performance as any).getEntriesByType('paint').map((e: any) => [e.name, Math.round(e.startTime)]);
+    const nav = (performance as any).getEntriesByType('navigation')[0];
+    return { paint: Object.fromEntries(entries) as Record<string, number>, domContentLoaded: Math.round(nav?.domContentLoadedEventEnd ?? 0), load: Math.round(nav?.loadEventEnd ?? 0) };
+  });
+  console.log(`# dashboard first paint: ${JSON.stringify(paint)} (ms from navigation start, login redirect included)`);
+
+  // a container started from the CLI appears without a reload
+  await page.evaluate(() => ((globalThis as any).marker = 42));
+  const run = await d.berth(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', "trap 'exit 0' TERM; i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"]);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  await page.waitForSelector('tr[data-name="web"][data-state="running"]', { timeout: 10_000 });
+  assert.equal(await page.evaluate(() => (globalThis as any).marker), 42, 'no reload happened');
+  await shot(page, 'containers');
+  await page.setViewport({ width: 390, height: 844 });
+  await shot(page, 'containers-phone');
+  await page.setViewport({ width: 1280, height: 900 });
+
+  // its page: the memory chart agrees with `berth stats --no-stream`
+  await page.click('tr[data-name="web"] a');
+  await page.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-testid="memory-chart"]')?.getAttribute('data-last') || 0) > 0, { timeout: 15_000 });
+  const stats = await d.berth(['stats', '--no-stream', '--format', '{{.MemUsage}}|{{.CPUPerc}}', 'web']);
+  assert.equal(stats.code, 0, stats.stderr);
+  const [memText, cpuText] = stats.stdout.trim().split('|');
+  const cliMem = parseSize(memText.split('/')[0]);
+  const chartMem = Number(await page.$eval('[data-testid="memory-chart"]', (e) => e.getAttribute('data-last')));
+  assert.ok(Math.abs(chartMem - cliMem) <= Math.max(MiB, cliMem * 0.2), `chart memory ${chartMem} vs berth stats ${cliMem} (${memText})`);
+  const chartCpu = Number(await page.$eval('[data-testid="cpu-chart"]', (e) => e.getAttribute('data-last')));
+  const cliCpu = parseFloat(cpuText);
+  assert.ok(Number.isFinite(chartCpu) && chartCpu >= 0 && Math.abs(chartCpu - cliCpu) < 25, `chart CPU ${chartCpu}% vs berth stats ${cliCpu}%`);
+  await shot(page, 'container-overview');
+
+  // live logs: new lines arrive while the page is open
+  await page.click('[data-testid="tab-logs"]');
+  await page.waitForFunction(() => /line-\d+/.test((globalThis as any).document.querySelector('[data-testid="logs"]')?.textContent ?? ''), { timeout: 10_000 });
+  const lastLine = () => page.$eval('[data-testid="logs"]', (e) => Math.max(...[...(e.textContent ?? '').matchAll(/line-(\d+)/g)].map((m) => Number(m[1]))));
+  const before = await lastLine();
+  await page.waitForFunction((n: number) => Math.max(...[...((globalThis as any).document.querySelector('[data-testid="logs"]')?.textContent ?? '').matchAll(/line-(\d+)/g)].map((m) => Number(m[1]))) > n + 2, { timeout: 10_000 }, before);
+  await page.type('[data-testid="log-search"]', `line-${before}`);
+  const filtered = await page.$eval('[data-testid="logs"]', (e) => (e.textContent ?? '').split('\n').filter(Boolean) as string[]);
+  assert.ok(filtered.length >= 1 && filtered.every((l: string) => l.includes(`line-${before}`)), `search keeps only matching lines: ${filtered.slice(0, 5).join(' | ')}`);
+  await shot(page, 'container-logs');
+
+  // the terminal: type, see the echo of the shell's answer
+  await page.click('[data-testid="tab-terminal"]');
+  await page
+    .waitForFunction(() => /connected/.test((globalThis as any).document.querySelector('[data-testid="terminal-status"]')?.textContent ?? ''), { timeout: 10_000 })
+    .catch(async (e: Error) => {
+      await shot(page, 'failed-terminal');
+      const status = await page.$eval('[data-testid="terminal-status"]', (el) => el.textContent).catch(() => 'no status');
+      throw new Error(`${e.message}: ${status}; ${problems.join('; ')}`);
+    });
+  await page.focus('.xterm-helper-textarea');
+  await page.keyboard.type('echo typed-$((40+2))\n');
+  await page
+    .waitForFunction(() => [...((globalThis as any).document.querySelector('.xterm-rows')?.children ?? [])].some((row: any) => row.textContent.trim() === 'typed-42'), { timeout: 10_000 })
+    .catch(async (e: Error) => {
+      await shot(page, 'failed-terminal');
+      const text = await page.$eval('.xterm-rows', (el) => [...el.children].map((r) => r.textContent).join('\n')).catch(() => 'no terminal');
+      throw new Error(`${e.message}: terminal shows ${JSON.stringify(text)}; ${problems.join('; ')}`);
+    });
+  await shot(page, 'container-terminal');
+
+  // the other pages render from the Engine API
+  for (const [hash, selector] of [
+    ['images', 'table[data-testid="images"] tbody tr'],
+    ['volumes', 'table[data-testid="volumes"]'],
+    ['networks', 'table[data-testid="networks"] tbody tr'],
+    ['events', '[data-testid="events"] li'],
+    ['system', '[data-testid="df-chart"] canvas'],
+  ]) {
+    await page.goto(`http://127.0.0.1:9880/#/${hash}`);
+    await page.waitForSelector(selector, { timeout: 10_000 });
+    if (hash === 'events') assert.match(await page.$eval('[data-testid="events"]', (e) => e.textContent ?? ''), /container start/);
+    await shot(page, hash);
+  }
+
+  // stop it from the list; its state changes on screen
+  await page.goto('http://127.0.0.1:9880/#/containers');
+  await page.waitForSelector('tr[data-name="web"][data-state="running"]');
+  await page.click('tr[data-name="web"] button[aria-label="Stop web"]');
+  await page.waitForSelector('tr[data-name="web"][data-state="exited"]', { timeout: 15_000 });
+  const inspected = (await d.api('GET', `/containers/${id}/json`)).json();
+  assert.equal(inspected.State.Status, 'exited');
+  await shot(page, 'containers-stopped');
+  assert.deepEqual(problems, []);
+
+  // a browser without the session cookie gets the login hint and no data
+  const stranger = await browser!.createBrowserContext();
+  const other = await stranger.newPage();
+  await other.goto('http://127.0.0.1:9880/');
+  await other.waitForSelector('main.login');
+  const status = await other.evaluate(async () => (await fetch('/api/containers/json')).status);
+  assert.equal(status, 401);
+  await shot(other, 'login-required');
+  await stranger.close();
+});
