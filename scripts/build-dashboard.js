@@ -38,7 +38,7 @@ if (!bun) {
 const assets = path.join(out, 'assets');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(assets, { recursive: true });
-run(bun, ['build', path.join(ui, 'main.tsx'), '--outdir', assets, '--minify', '--target', 'browser', '--entry-naming', '[name].[ext]', '--asset-naming', '[name].[ext]']);
+run(bun, ['build', path.join(ui, 'main.tsx'), '--outdir', assets, '--minify', '--splitting', '--target', 'browser', '--entry-naming', '[name].[ext]', '--chunk-naming', 'chunk-[hash].[ext]', '--asset-naming', '[name].[ext]']);
 fs.copyFileSync(path.join(ui, 'index.html'), path.join(out, 'index.html'));
 const size = fs.readdirSync(assets).map((f) => `${f} ${(fs.statSync(path.join(assets, f)).size / 1024).toFixed(0)} KiB`);
 console.log(`build-dashboard: dist/dashboard (${size.join(', ')})`);

@@ -2,18 +2,22 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
+/** line colours with at least 4.5:1 contrast on white */
+const COLOURS = ['#1f5fbf', '#a4161a', '#0b5d27'];
+
 export interface ChartProps {
   title: string;
-  /** seconds since the epoch and values, oldest first */
+  /** seconds since the epoch, oldest first */
   times: number[];
-  values: number[];
+  /** one line per series, each as long as `times`; the first is written out as the latest value */
+  series: { label: string; values: number[] }[];
   format: (v: number) => string;
   /** the y axis never shows less than this (100 for percent) */
   minMax?: number;
   testId: string;
 }
 
-export function LineChart({ title, times, values, format, minMax, testId }: ChartProps) {
+export function LineChart({ title, times, series, format, minMax, testId }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
   useEffect(() => {
@@ -24,11 +28,15 @@ export function LineChart({ title, times, values, format, minMax, testId }: Char
         width: width(),
         height: 160,
         legend: { show: false },
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, minMax ?? 1)] } },
-        axes: [{ stroke: '#333' }, { stroke: '#333', size: 70, values: (_u, ticks) => ticks.map(format) }],
-        series: [{}, { label: title, stroke: '#1f5fbf', width: 2, fill: 'rgba(31,95,191,0.12)' }],
+        scales: {
+          // always the last minute, also while there are only a few samples
+          x: { range: (_u, _min, max) => [max - 60, max] },
+          y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, minMax ?? 1)] },
+        },
+        axes: [{ stroke: '#333' }, { stroke: '#333', size: 90, values: (_u, ticks) => ticks.map(format) }],
+        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2, fill: i === 0 ? 'rgba(31,95,191,0.12)' : undefined }))],
       },
-      [[], []],
+      [[], ...series.map(() => [])],
       el,
     );
     const onResize = () => plot.current?.setSize({ width: width(), height: 160 });
@@ -39,13 +47,19 @@ export function LineChart({ title, times, values, format, minMax, testId }: Char
     };
   }, []);
   useEffect(() => {
-    plot.current?.setData([times, values]);
-  }, [times, values]);
-  const last = values.length ? values[values.length - 1] : undefined;
+    plot.current?.setData([times, ...series.map((s) => s.values)]);
+  }, [times, series]);
+  const latest = series.map((s) => (s.values.length ? s.values[s.values.length - 1] : undefined));
   return (
-    <figure class="chart" data-testid={testId} data-last={last === undefined ? '' : String(last)}>
+    <figure class="chart" data-testid={testId} data-last={latest[0] === undefined ? '' : String(latest[0])}>
       <figcaption>
-        {title}: <strong>{last === undefined ? '…' : format(last)}</strong>
+        {title}:{' '}
+        {series.map((s, i) => (
+          <span class="reading">
+            {series.length > 1 && <span style={{ color: COLOURS[i % COLOURS.length] }}>■ {s.label} </span>}
+            <strong>{latest[i] === undefined ? '…' : format(latest[i]!)}</strong>{' '}
+          </span>
+        ))}
       </figcaption>
       <div ref={box} />
     </figure>

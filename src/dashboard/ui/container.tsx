@@ -2,9 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, jsonLines, readStream } from './api';
 import { useEvents } from './events';
-import { LineChart } from './chart';
 import { LogView } from './logs';
-import { ContainerTerminal } from './terminal';
+import { lazyComponent } from './lazy';
 import { ContainerActions } from './containers';
 import { bytes, shortId } from './format';
 
@@ -25,6 +24,7 @@ interface Stats {
   precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
   networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
 }
 
 /** The docker CLI's arithmetic, so the chart and `berth stats` agree. */
@@ -44,44 +44,62 @@ export function memoryUsage(m: Stats['memory_stats']): number {
 
 const WINDOW = 60;
 
+/** Bytes read and written, summed over devices (what `berth stats` shows as BLOCK I/O). */
+export function blockIo(s: Stats): { read: number; write: number } {
+  let read = 0;
+  let write = 0;
+  for (const e of s.blkio_stats?.io_service_bytes_recursive ?? []) {
+    if (e.op.toLowerCase() === 'read') read += e.value;
+    if (e.op.toLowerCase() === 'write') write += e.value;
+  }
+  return { read, write };
+}
+
+export interface StatsSample {
+  t: number;
+  cpu: number;
+  mem: number;
+  limit: number;
+  rx: number;
+  tx: number;
+  read: number;
+  write: number;
+}
+
+export function sample(s: Stats): StatsSample {
+  const nets = Object.values(s.networks ?? {});
+  return {
+    t: Date.parse(s.read) / 1000 || Date.now() / 1000,
+    cpu: cpuPercent(s),
+    mem: memoryUsage(s.memory_stats),
+    limit: s.memory_stats.limit ?? 0,
+    rx: nets.reduce((n, x) => n + x.rx_bytes, 0),
+    tx: nets.reduce((n, x) => n + x.tx_bytes, 0),
+    ...blockIo(s),
+  };
+}
+
+const Charts = lazyComponent(() => import('./stats-charts').then((m) => m.StatsChartsView));
+const Terminal = lazyComponent(() => import('./terminal').then((m) => m.ContainerTerminal));
+
 /** Stats stream only while this is on screen: leaving the page closes it, and the daemon's sampling with it. */
 function StatsCharts({ id }: { id: string }) {
-  const [series, setSeries] = useState({ t: [] as number[], cpu: [] as number[], mem: [] as number[], limit: 0, rx: 0, tx: 0 });
+  const [samples, setSamples] = useState<StatsSample[]>([]);
   useEffect(() => {
     const ac = new AbortController();
-    const t: number[] = [];
-    const cpu: number[] = [];
-    const mem: number[] = [];
+    const acc: StatsSample[] = [];
     readStream(
       `/containers/${encodeURIComponent(id)}/stats?stream=1`,
       ac.signal,
       jsonLines<Stats>((s) => {
-        t.push(Date.parse(s.read) / 1000 || Date.now() / 1000);
-        cpu.push(cpuPercent(s));
-        mem.push(memoryUsage(s.memory_stats));
-        for (const a of [t, cpu, mem]) if (a.length > WINDOW) a.shift();
-        const nets = Object.values(s.networks ?? {});
-        setSeries({
-          t: t.slice(),
-          cpu: cpu.slice(),
-          mem: mem.slice(),
-          limit: s.memory_stats.limit ?? 0,
-          rx: nets.reduce((n, x) => n + x.rx_bytes, 0),
-          tx: nets.reduce((n, x) => n + x.tx_bytes, 0),
-        });
+        acc.push(sample(s));
+        if (acc.length > WINDOW + 1) acc.shift();
+        setSamples(acc.slice());
       }),
     ).catch(() => undefined);
     return () => ac.abort();
   }, [id]);
-  return (
-    <div class="charts">
-      <LineChart title="CPU" times={series.t} values={series.cpu} format={(v) => `${v.toFixed(2)}%`} minMax={5} testId="cpu-chart" />
-      <LineChart title="Memory" times={series.t} values={series.mem} format={bytes} minMax={1024 * 1024} testId="memory-chart" />
-      <p class="muted">
-        Memory limit {series.limit ? bytes(series.limit) : '…'} · Network received {bytes(series.rx)}, sent {bytes(series.tx)}
-      </p>
-    </div>
-  );
+  return <Charts samples={samples} />;
 }
 
 function Processes({ id }: { id: string }) {
@@ -165,7 +183,7 @@ export function ContainerPage({ id, tab }: { id: string; tab?: string }) {
       )}
       {current === 'logs' && <LogView id={c.Id} tty={c.Config.Tty} />}
       {current === 'processes' && (running ? <Processes id={c.Id} /> : <p class="muted">Not running.</p>)}
-      {current === 'terminal' && (running ? <ContainerTerminal id={c.Id} /> : <p class="muted">Start the container to open a terminal.</p>)}
+      {current === 'terminal' && (running ? <Terminal id={c.Id} /> : <p class="muted">Start the container to open a terminal.</p>)}
       {current === 'inspect' && <pre class="json">{JSON.stringify(c, null, 2)}</pre>}
     </section>
   );

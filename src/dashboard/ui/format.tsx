@@ -6,7 +6,7 @@ export function bytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n : n.toFixed(2)}${units[i]}`;
+  return `${i === 0 ? Math.round(n) : n.toFixed(2)}${units[i]}`;
 }
 
 export function siBytes(n: number): string {
@@ -16,7 +16,7 @@ export function siBytes(n: number): string {
     n /= 1000;
     i++;
   }
-  return `${i === 0 ? n : n.toFixed(i > 1 ? 2 : 1)}${units[i]}`;
+  return `${i === 0 ? Math.round(n) : n.toFixed(i > 1 ? 2 : 1)}${units[i]}`;
 }
 
 export function ago(seconds: number): string {

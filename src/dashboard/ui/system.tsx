@@ -2,8 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api';
 import { recentEvents, useEvents, type EngineEvent } from './events';
-import { BarChart } from './chart';
+import { lazyComponent } from './lazy';
 import { siBytes } from './format';
+
+const BarChart = lazyComponent(() => import('./chart').then((m) => m.BarChart));
 
 export function EventsPage() {
   const [events, setEvents] = useState<EngineEvent[]>(recentEvents.slice());
