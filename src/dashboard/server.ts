@@ -91,6 +91,16 @@ export class DashboardServer {
     });
   }
 
+  /**
+   * On loopback, a page of another site whose name was made to resolve to 127.0.0.1 (DNS
+   * rebinding) would be same-origin with itself; it gets no cookie, and with this no page either.
+   */
+  private hostAllowed(req: http.IncomingMessage): boolean {
+    if (!isLoopback(this.opts.settings.host)) return true;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    return host === 'localhost' || host === '[::1]' || isLoopback(host);
+  }
+
   private session(req: http.IncomingMessage): { id?: string; session?: Session } {
     const id = readCookie(req, SESSION_COOKIE);
     return { id, session: this.sessions.get(id) };
@@ -100,6 +110,7 @@ export class DashboardServer {
     setSecurityHeaders(res, this.tls);
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const method = req.method ?? 'GET';
+    if (!this.hostAllowed(req)) return json(res, 421, { message: 'this dashboard answers to 127.0.0.1, localhost and [::1] only' });
     try {
       if (url.pathname.startsWith('/api/')) return this.api(req, res, url, method);
       if (url.pathname === '/session' && method === 'GET') {
@@ -159,6 +170,7 @@ export class DashboardServer {
     const refuse = (status: number): void => {
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     };
+    if (!this.hostAllowed(req)) return refuse(421);
     if (url.pathname !== '/terminal') return refuse(404);
     if (!session) return refuse(401);
     if (!isSameOrigin(req, this.tls) || !csrfMatches(session, url.searchParams.get('csrf') ?? undefined)) return refuse(403);
