@@ -13,6 +13,7 @@ import { ContainersPage } from './containers';
 import { ContainerPage } from './container';
 import { ImagesPage, NetworksPage, VolumesPage } from './resources';
 import { EventsPage, SystemPage } from './system';
+import { SwarmPage } from './swarm';
 
 const NAV: [string, string][] = [
   ['containers', 'Containers'],
@@ -21,6 +22,7 @@ const NAV: [string, string][] = [
   ['networks', 'Networks'],
   ['events', 'Events'],
   ['system', 'Disk use'],
+  ['swarm', 'Swarm'],
 ];
 
 function useRoute(): string[] {
@@ -49,6 +51,8 @@ function Page({ route }: { route: string[] }) {
       return <EventsPage />;
     case 'system':
       return <SystemPage />;
+    case 'swarm':
+      return <SwarmPage />;
     default:
       return <p>Page not found. <a href="#/containers">Containers</a></p>;
   }
