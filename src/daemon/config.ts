@@ -77,6 +77,7 @@ Options:
       --dashboard ADDR:PORT    Serve the web dashboard there (off by default; e.g. 127.0.0.1:9880)
       --dashboard-tls-cert string  TLS certificate for the dashboard (needed off loopback)
       --dashboard-tls-key string   TLS key for the dashboard
+      --dashboard-tls-cacert string  Log in browsers whose client certificate this CA signed
   -v, --version                Print version information and quit
 `;
 
@@ -102,6 +103,7 @@ interface DaemonJson {
   dashboard?: string;
   'dashboard-tls-cert'?: string;
   'dashboard-tls-key'?: string;
+  'dashboard-tls-cacert'?: string;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -116,7 +118,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const logOpts: Record<string, string> = {};
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
-  const dashboardFlags: { address?: string; tlsCert?: string; tlsKey?: string } = {};
+  const dashboardFlags: { address?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -221,6 +223,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--dashboard-tls-key':
         dashboardFlags.tlsKey = next();
         break;
+      case '--dashboard-tls-cacert':
+        dashboardFlags.tlsCa = next();
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -283,7 +288,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
     logDriver: log.Type,
     logOpts: log.Config,
-    dashboard: resolveDashboardSettings(dashboardFlags, { address: file.dashboard, tlsCert: file['dashboard-tls-cert'], tlsKey: file['dashboard-tls-key'] }),
+    dashboard: resolveDashboardSettings(dashboardFlags, { address: file.dashboard, tlsCert: file['dashboard-tls-cert'], tlsKey: file['dashboard-tls-key'], tlsCa: file['dashboard-tls-cacert'] }),
   };
 }
 

@@ -14,6 +14,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { hostname } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { DashboardSettings } from './settings';
 import { isLoopback } from './settings';
@@ -52,7 +53,15 @@ export class DashboardServer {
     const { settings } = this.opts;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.serve(req, res);
     const server = this.tls
-      ? https.createServer({ cert: readFileSync(settings.tlsCert!), key: readFileSync(settings.tlsKey!) }, handler)
+      ? https.createServer(
+          {
+            cert: readFileSync(settings.tlsCert!),
+            key: readFileSync(settings.tlsKey!),
+            // a client certificate is asked for, not required: a login link works as well
+            ...(settings.tlsCa ? { ca: readFileSync(settings.tlsCa), requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          handler,
+        )
       : http.createServer(handler);
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     server.requestTimeout = 0;
@@ -106,6 +115,18 @@ export class DashboardServer {
     return { id, session: this.sessions.get(id) };
   }
 
+  /**
+   * A browser that shows a client certificate signed by --dashboard-tls-cacert needs no login
+   * link: its first request opens a session (and sets the cookie on that answer).
+   */
+  private sessionOrCertificate(req: http.IncomingMessage, res: http.ServerResponse): { id?: string; session?: Session } {
+    const found = this.session(req);
+    if (found.session || !this.opts.settings.tlsCa || !(req.socket as TLSSocket).authorized) return found;
+    const made = this.sessions.create();
+    res.setHeader('Set-Cookie', sessionCookie(made.id, this.tls, Math.floor(SESSION_TTL_MS / 1000)));
+    return made;
+  }
+
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     setSecurityHeaders(res, this.tls);
     const url = new URL(req.url ?? '/', 'http://dashboard');
@@ -114,7 +135,7 @@ export class DashboardServer {
     try {
       if (url.pathname.startsWith('/api/')) return this.api(req, res, url, method);
       if (url.pathname === '/session' && method === 'GET') {
-        const { session } = this.session(req);
+        const { session } = this.sessionOrCertificate(req, res);
         if (!session) return json(res, 401, { message: 'no session: log in with the link `berth dashboard` prints' });
         return json(res, 200, { csrf: session.csrf });
       }
@@ -152,7 +173,7 @@ export class DashboardServer {
   }
 
   private api(req: http.IncomingMessage, res: http.ServerResponse, url: URL, method: string): void {
-    const { session } = this.session(req);
+    const { session } = this.sessionOrCertificate(req, res);
     if (!session) return json(res, 401, { message: 'no session: log in with the link `berth dashboard` prints' });
     if (method !== 'GET' && method !== 'HEAD' && (!isSameOrigin(req, this.tls) || !csrfMatches(session, header(req, CSRF_HEADER)))) {
       return json(res, 403, { message: 'cross-site request refused' });

@@ -13,6 +13,8 @@ export interface DashboardSettings {
   /** PEM files; both or neither */
   tlsCert?: string;
   tlsKey?: string;
+  /** a CA (PEM): a browser with a client certificate it signed logs in without a token */
+  tlsCa?: string;
 }
 
 export const DEFAULT_DASHBOARD_PORT = 9880;
@@ -47,23 +49,26 @@ export function isLoopback(host: string): boolean {
  * off. Refuses a non-loopback address without a certificate and key, and half a TLS pair.
  */
 export function resolveDashboardSettings(
-  flags: { address?: string; tlsCert?: string; tlsKey?: string },
-  file: { address?: unknown; tlsCert?: unknown; tlsKey?: unknown },
+  flags: { address?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string },
+  file: { address?: unknown; tlsCert?: unknown; tlsKey?: unknown; tlsCa?: unknown },
 ): DashboardSettings | undefined {
+  const names: Record<string, string> = { address: 'dashboard', tlsCert: 'dashboard-tls-cert', tlsKey: 'dashboard-tls-key', tlsCa: 'dashboard-tls-cacert' };
   for (const [key, v] of Object.entries(file)) {
-    if (v !== undefined && typeof v !== 'string') throw invalid(`daemon.json: ${key === 'address' ? 'dashboard' : `dashboard-${key === 'tlsCert' ? 'tls-cert' : 'tls-key'}`} must be a string`);
+    if (v !== undefined && typeof v !== 'string') throw invalid(`daemon.json: ${names[key]} must be a string`);
   }
   const address = flags.address ?? (file.address as string | undefined);
   const tlsCert = flags.tlsCert ?? (file.tlsCert as string | undefined);
   const tlsKey = flags.tlsKey ?? (file.tlsKey as string | undefined);
+  const tlsCa = flags.tlsCa ?? (file.tlsCa as string | undefined);
   if (!address) {
-    if (tlsCert || tlsKey) throw invalid('--dashboard-tls-cert and --dashboard-tls-key need --dashboard ADDR:PORT');
+    if (tlsCert || tlsKey || tlsCa) throw invalid('--dashboard-tls-cert, --dashboard-tls-key and --dashboard-tls-cacert need --dashboard ADDR:PORT');
     return undefined;
   }
   const { host, port } = parseDashboardAddress(address);
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw invalid('the dashboard needs both --dashboard-tls-cert and --dashboard-tls-key');
+  if (tlsCa && !tlsCert) throw invalid('--dashboard-tls-cacert needs --dashboard-tls-cert and --dashboard-tls-key');
   if (!tlsCert && !isLoopback(host)) {
     throw invalid(`refusing to serve the dashboard on ${address} without TLS: give --dashboard-tls-cert and --dashboard-tls-key, or listen on 127.0.0.1`);
   }
-  return { host, port, tlsCert, tlsKey };
+  return { host, port, tlsCert, tlsKey, ...(tlsCa ? { tlsCa } : {}) };
 }

@@ -19,6 +19,8 @@ test('the dashboard is off by default, and off loopback only with a certificate 
   assert.throws(() => resolveDashboardSettings({ address: '0.0.0.0:9880' }, {}), /without TLS/);
   assert.throws(() => resolveDashboardSettings({ address: '10.1.2.3:9880', tlsCert: '/c.pem' }, {}), /both/);
   assert.throws(() => resolveDashboardSettings({ tlsCert: '/c.pem', tlsKey: '/k.pem' }, {}), /need --dashboard/);
+  assert.throws(() => resolveDashboardSettings({ address: '127.0.0.1:9880', tlsCa: '/ca.pem' }, {}), /cacert needs/);
+  assert.throws(() => resolveDashboardSettings({ address: '127.0.0.1:9880' }, { tlsCa: 5 }), /dashboard-tls-cacert must be a string/);
   assert.deepEqual(resolveDashboardSettings({ address: '0.0.0.0:9880', tlsCert: '/c.pem', tlsKey: '/k.pem' }, {}), { host: '0.0.0.0', port: 9880, tlsCert: '/c.pem', tlsKey: '/k.pem' });
   // daemon.json's "dashboard" under the flag
   assert.deepEqual(resolveDashboardSettings({}, { address: 'localhost:1234' }), { host: 'localhost', port: 1234, tlsCert: undefined, tlsKey: undefined });

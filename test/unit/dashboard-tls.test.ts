@@ -10,16 +10,22 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { DashboardServer } from '../../src/dashboard/server';
 import { BERTHD } from '../helpers/daemon';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-dash-tls-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function get(mod: typeof http | typeof https, port: number, pathAndQuery: string, host = `127.0.0.1:${port}`): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+function get(
+  mod: typeof http | typeof https,
+  port: number,
+  pathAndQuery: string,
+  host = `127.0.0.1:${port}`,
+  client: { cert?: Buffer; key?: Buffer } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = mod.request({ host: '127.0.0.1', port, path: pathAndQuery, headers: { host }, rejectUnauthorized: false }, (res) => {
+    const req = mod.request({ host: '127.0.0.1', port, path: pathAndQuery, headers: { host }, rejectUnauthorized: false, agent: false, ...client }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
@@ -41,6 +47,35 @@ test('under TLS the session cookie is Secure and the answers carry HSTS', async 
     assert.equal(r.status, 303);
     assert.match(String(r.headers['set-cookie']), /HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
     assert.match(String(r.headers['strict-transport-security']), /max-age=/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('with --dashboard-tls-cacert, a browser with a client certificate the CA signed needs no link', async () => {
+  const f = (name: string) => path.join(dir, name);
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ossl('req', '-x509', ...ecKey, '-days', '1', '-subj', '/CN=berth test CA', '-keyout', f('ca-key.pem'), '-out', f('ca.pem'));
+  ossl('req', '-x509', ...ecKey, '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', f('server-key.pem'), '-out', f('server.pem'));
+  ossl('req', ...ecKey, '-subj', '/CN=admin', '-keyout', f('client-key.pem'), '-out', f('client.csr'));
+  ossl('x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-CAcreateserial', '-days', '1', '-out', f('client.pem'));
+  // a certificate from someone else's CA
+  ossl('req', '-x509', ...ecKey, '-days', '1', '-subj', '/CN=stranger', '-keyout', f('other-key.pem'), '-out', f('other.pem'));
+  const server = new DashboardServer({
+    settings: { host: '127.0.0.1', port: 0, tlsCert: f('server.pem'), tlsKey: f('server-key.pem'), tlsCa: f('ca.pem') },
+    engineSocket: f('no-engine.sock'),
+    log: () => undefined,
+    assetsDir: f('no-assets'),
+  });
+  await server.listen();
+  try {
+    const host = `127.0.0.1:${server.port}`;
+    assert.equal((await get(https, server.port, '/session')).status, 401, 'no certificate, no session');
+    assert.equal((await get(https, server.port, '/session', host, { cert: readFileSync(f('other.pem')), key: readFileSync(f('other-key.pem')) })).status, 401, 'a stranger\'s certificate');
+    const r = await get(https, server.port, '/session', host, { cert: readFileSync(f('client.pem')), key: readFileSync(f('client-key.pem')) });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['set-cookie']), /^berth_dashboard=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; .*Secure/);
   } finally {
     await server.close();
   }
