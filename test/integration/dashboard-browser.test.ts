@@ -166,6 +166,16 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
     });
   await shot(page, 'container-terminal');
 
+  // its files: a folder listed by ls in the container, a file read through the archive API
+  await page.click('[data-testid="tab-files"]');
+  await page.waitForSelector('[data-testid="files"] button');
+  await page.evaluate(() => [...(globalThis as any).document.querySelectorAll('[data-testid="files"] button')].find((b: any) => b.textContent === 'etc/').click());
+  await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('[data-testid="files"] button')].some((b: any) => b.textContent === 'hostname'), { timeout: 10_000 });
+  await page.evaluate(() => [...(globalThis as any).document.querySelectorAll('[data-testid="files"] button')].find((b: any) => b.textContent === 'hostname').click());
+  await page.waitForSelector('[data-testid="file-content"]');
+  assert.equal((await page.$eval('[data-testid="file-content"]', (e) => e.textContent ?? '')).trim(), id.slice(0, 12), '/etc/hostname is the container\'s short ID');
+  await shot(page, 'container-files');
+
   // the other pages render from the Engine API
   for (const [hash, selector] of [
     ['images', 'table[data-testid="images"] tbody tr'],

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, jsonLines, readStream } from './api';
 import { useEvents } from './events';
 import { LogView } from './logs';
+import { FileBrowser } from './files';
 import { lazyComponent } from './lazy';
 import { ContainerActions } from './containers';
 import { bytes, shortId } from './format';
@@ -129,7 +130,7 @@ function Processes({ id }: { id: string }) {
   );
 }
 
-const TABS = ['overview', 'logs', 'processes', 'terminal', 'inspect'] as const;
+const TABS = ['overview', 'logs', 'processes', 'terminal', 'files', 'inspect'] as const;
 type Tab = (typeof TABS)[number];
 
 export function ContainerPage({ id, tab }: { id: string; tab?: string }) {
@@ -184,6 +185,7 @@ export function ContainerPage({ id, tab }: { id: string; tab?: string }) {
       {current === 'logs' && <LogView id={c.Id} tty={c.Config.Tty} />}
       {current === 'processes' && (running ? <Processes id={c.Id} /> : <p class="muted">Not running.</p>)}
       {current === 'terminal' && (running ? <Terminal id={c.Id} /> : <p class="muted">Start the container to open a terminal.</p>)}
+      {current === 'files' && <FileBrowser id={c.Id} running={running} />}
       {current === 'inspect' && <pre class="json">{JSON.stringify(c, null, 2)}</pre>}
     </section>
   );
