@@ -75,6 +75,43 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/**
+ * Text whose colour against its background falls under WCAG AA (4.5:1, or 3:1 for large text):
+ * every element with text of its own, its background found up the tree (white at the top).
+ * Inside the terminal the container's programs choose the colours, so it is left out.
+ */
+function contrastFailures(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const g = globalThis as any;
+    const parse = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, gr, b]: number[]) => {
+      const ch = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * ch(r) + 0.7152 * ch(gr) + 0.0722 * ch(b);
+    };
+    const background = (el: any): number[] => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(g.getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const failures: string[] = [];
+    for (const el of g.document.querySelectorAll('body *')) {
+      if (el.closest('.xterm') || !el.offsetParent) continue;
+      const own = [...el.childNodes].some((n: any) => n.nodeType === 3 && n.textContent.trim());
+      if (!own) continue;
+      const st = g.getComputedStyle(el);
+      const fg = parse(st.color).slice(0, 3);
+      const [l1, l2] = [lum(fg), lum(background(el))].sort((a, b) => b - a);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) failures.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`);
+    }
+    return failures;
+  });
+}
+
 /** Parses the docker CLI's sizes ("1.23MiB", "512KiB", "4B"). */
 function parseSize(s: string): number {
   const m = /^([\d.]+)\s*([KMGT]?i?B)$/.exec(s.trim());
@@ -116,6 +153,7 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
   await page.waitForSelector('tr[data-name="web"][data-state="running"]', { timeout: 10_000 });
   assert.equal(await page.evaluate(() => (globalThis as any).marker), 42, 'no reload happened');
   await shot(page, 'containers');
+  assert.deepEqual(await contrastFailures(page), [], 'WCAG AA contrast on the containers page');
   await page.setViewport({ width: 390, height: 844 });
   await shot(page, 'containers-phone');
   await page.setViewport({ width: 1280, height: 900 });
@@ -133,6 +171,7 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
   const cliCpu = parseFloat(cpuText);
   assert.ok(Number.isFinite(chartCpu) && chartCpu >= 0 && Math.abs(chartCpu - cliCpu) < 25, `chart CPU ${chartCpu}% vs berth stats ${cliCpu}%`);
   for (const chart of ['network-chart', 'disk-chart']) await page.waitForSelector(`[data-testid="${chart}"] canvas`);
+  assert.deepEqual(await contrastFailures(page), [], 'WCAG AA contrast on a container\'s page');
   await shot(page, 'container-overview');
 
   // live logs: new lines arrive while the page is open
@@ -186,6 +225,7 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
   ]) {
     await page.goto(`http://127.0.0.1:9880/#/${hash}`);
     await page.waitForSelector(selector, { timeout: 10_000 });
+    assert.deepEqual(await contrastFailures(page), [], `WCAG AA contrast on #/${hash}`);
     if (hash === 'events') assert.match(await page.$eval('[data-testid="events"]', (e) => e.textContent ?? ''), /container start/);
     await shot(page, hash);
   }
