@@ -32,8 +32,11 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 run(process.execPath, [tsc, '-p', path.join(ui, 'tsconfig.json')]);
 const bun = bunPath();
 if (!bun) {
-  console.error('build-dashboard: no working bun in node_modules (npm ci installs it)');
-  process.exit(1);
+  // like the compiled CLI, a missing Bun must not cost the daemon: berthd then says the
+  // dashboard is not built
+  console.warn('build-dashboard: no working bun in node_modules (npm ci installs it); the dashboard is not built');
+  fs.rmSync(out, { recursive: true, force: true });
+  process.exit(0);
 }
 const assets = path.join(out, 'assets');
 fs.rmSync(out, { recursive: true, force: true });

@@ -150,6 +150,11 @@ export class DashboardServer {
       if (method !== 'GET' && method !== 'HEAD') return json(res, 405, { message: 'method not allowed' });
       if (url.pathname === '/' && url.searchParams.has('token')) return this.login(res, url.searchParams.get('token') ?? '');
       const file = this.assets.get(url.pathname === '/' ? '/index.html' : url.pathname);
+      if (!file && url.pathname === '/') {
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('The dashboard front end is not built (dist/dashboard is missing): run npm run build.\n');
+        return;
+      }
       if (!file) return json(res, 404, { message: 'page not found' });
       res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
       res.end(method === 'HEAD' ? undefined : file.body);
