@@ -74,3 +74,26 @@ test('session cookies are HttpOnly and SameSite=Strict, Secure under TLS; only s
   assert.ok(!isSameOrigin(req({ host: '127.0.0.1:9880' }), false), 'no Origin, no pass');
   assert.ok(!isSameOrigin(req({ host: '127.0.0.1:9880', origin: 'http://127.0.0.1:9880', 'sec-fetch-site': 'cross-site' }), false));
 });
+
+test('POST /berth/dashboard/login-tokens: 404 when the dashboard is off, else a token and its link', async () => {
+  const { Router } = await import('../../src/api/router');
+  const { registerDashboardRoutes } = await import('../../src/api/routes/dashboard');
+  const { isBerthError } = await import('../../src/common/errors');
+  let on: { tokens: LoginTokens; loginUrl: (t: string) => string } | undefined;
+  const router = new Router();
+  registerDashboardRoutes(router, () => on);
+  const found = router.match('POST', '/berth/dashboard/login-tokens');
+  assert.ok(found && found !== 'method-not-allowed');
+  let status = 0;
+  let body = '';
+  const res = { req: { method: 'POST' }, writeHead: (s: number) => (status = s), setHeader: () => undefined, end: (b: string) => (body = b) };
+  const ctx = { res, req: {}, params: {}, query: new URLSearchParams(), apiVersion: '1.50' } as never;
+  await assert.rejects(async () => found.handler(ctx), (e: unknown) => isBerthError(e, 'NOT_FOUND') && /dashboard is off/.test((e as Error).message));
+  on = { tokens: new LoginTokens(), loginUrl: (t) => `http://127.0.0.1:9880/?token=${t}` };
+  await found.handler(ctx);
+  assert.equal(status, 201);
+  const answer = JSON.parse(body) as { Token: string; URL: string; ExpiresAt: string };
+  assert.equal(answer.URL, `http://127.0.0.1:9880/?token=${answer.Token}`);
+  assert.ok(on.tokens.redeem(answer.Token), 'the token it gave is live');
+  assert.ok(Date.parse(answer.ExpiresAt) > Date.now());
+});
