@@ -42,6 +42,12 @@ const assets = path.join(out, 'assets');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(assets, { recursive: true });
 run(bun, ['build', path.join(ui, 'main.tsx'), '--outdir', assets, '--minify', '--splitting', '--target', 'browser', '--entry-naming', '[name].[ext]', '--chunk-naming', 'chunk-[hash].[ext]', '--asset-naming', '[name].[ext]']);
-fs.copyFileSync(path.join(ui, 'index.html'), path.join(out, 'index.html'));
+// the chunks main.js imports statically are announced in the page, so they load beside it
+// rather than after it
+const mainJs = fs.readFileSync(path.join(assets, 'main.js'), 'utf8');
+const statics = [...new Set([...mainJs.matchAll(/(?:from|import)\s*"\.\/(chunk-[\w-]+\.js)"/g)].map((m) => m[1]))];
+const preload = statics.map((c) => `<link rel="modulepreload" href="/assets/${c}">`).join('\n');
+const html = fs.readFileSync(path.join(ui, 'index.html'), 'utf8').replace('</head>', `${preload ? `${preload}\n` : ''}</head>`);
+fs.writeFileSync(path.join(out, 'index.html'), html);
 const size = fs.readdirSync(assets).map((f) => `${f} ${(fs.statSync(path.join(assets, f)).size / 1024).toFixed(0)} KiB`);
 console.log(`build-dashboard: dist/dashboard (${size.join(', ')})`);

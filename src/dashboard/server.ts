@@ -156,7 +156,12 @@ export class DashboardServer {
         return;
       }
       if (!file) return json(res, 404, { message: 'page not found' });
-      res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+      if (req.headers['if-none-match'] === file.etag) {
+        res.writeHead(304, { etag: file.etag, 'cache-control': 'no-cache' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache', etag: file.etag });
       res.end(method === 'HEAD' ? undefined : file.body);
     } catch (e) {
       this.opts.log(`error: dashboard ${method} ${url.pathname}: ${(e as Error).stack}`);

@@ -2,6 +2,7 @@
  * The dashboard's front end: files bundled at build time (scripts/build-dashboard.js) into
  * dist/dashboard/, read once into memory, never fetched from anywhere at run time.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -18,6 +19,8 @@ const TYPES: Record<string, string> = {
 export interface StaticFile {
   body: Buffer;
   type: string;
+  /** from the content: a reload revalidates and gets 304 */
+  etag: string;
 }
 
 /** Files by URL path ("/index.html", "/assets/main.js"). */
@@ -34,7 +37,10 @@ export function loadAssets(dir: string): Map<string, StaticFile> {
       const file = path.join(abs, name);
       const url = `${rel}/${name}`;
       if (statSync(file).isDirectory()) walk(file, url);
-      else files.set(url, { body: readFileSync(file), type: TYPES[path.extname(name)] ?? 'application/octet-stream' });
+      else {
+        const body = readFileSync(file);
+        files.set(url, { body, type: TYPES[path.extname(name)] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+      }
     }
   };
   walk(dir, '');

@@ -5,70 +5,37 @@
  * into its terminal, stop it and see its state change; no session, no data. Screenshots of
  * the main pages go to test-artifacts/dashboard/.
  *
- * Chromium runs inside the daemon's network namespace (a wrapper enters it; DevTools speaks
- * over a pipe), so the browser sees only that namespace's loopback.
+ * Chromium runs inside the daemon's network namespace (test/helpers/chromium.ts), so the
+ * browser sees only that namespace's loopback.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- functions run in the page, where the DOM is */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { existsSync, promises as fsp } from 'node:fs';
-import * as os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { REPO, TestDaemon } from '../helpers/daemon';
+import { haveChromium, launchChromiumInNetns, type NetnsBrowser } from '../helpers/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'dashboard');
 const MiB = 1024 * 1024;
 
 let d: TestDaemon;
+let chromium: NetnsBrowser | undefined;
 let browser: Browser | undefined;
-let browserPid: number | undefined;
-let tmp: string;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) return;
+  if (!haveChromium()) return;
   d = await TestDaemon.start(['--dashboard', '127.0.0.1:9880']);
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-browser-'));
-  const wrapper = path.join(tmp, 'chromium-in-netns');
-  await fsp.writeFile(wrapper, `#!/bin/sh\nexec nsenter --net=/run/netns/${d.netns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  browser = await puppeteer.launch({
-    executablePath: wrapper,
-    pipe: true,
-    ignoreDefaultArgs: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-      `--user-data-dir=${path.join(tmp, 'profile')}`,
-      '--remote-debugging-pipe',
-      'about:blank',
-    ],
-    defaultViewport: { width: 1280, height: 900 },
-    timeout: 30_000,
-  });
-  browserPid = browser.process()?.pid;
+  chromium = await launchChromiumInNetns(d.netns);
+  browser = chromium.browser;
   await fsp.mkdir(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
-  await browser?.close().catch(() => undefined);
-  if (browserPid) {
-    try {
-      process.kill(browserPid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  await chromium?.close();
   await d?.api('POST', '/swarm/leave?force=1').catch(() => undefined);
   await d?.cleanup();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -120,7 +87,7 @@ function parseSize(s: string): number {
   return Number(m[1]) * (mult[m[2]] ?? 1);
 }
 
-test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; refused without a session', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
+test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; refused without a session', { skip: !haveChromium() && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
   const page = await browser!.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));

@@ -88,3 +88,22 @@ export function jsonLines<T>(onValue: (v: T) => void): (chunk: Uint8Array) => vo
     }
   };
 }
+
+/**
+ * GETs asked for while the session is still being checked, so the first page's data does not
+ * wait for that round trip; taken once by the page that wants it.
+ */
+const early = new Map<string, Promise<unknown>>();
+
+export function prefetch(path: string): void {
+  early.set(
+    path,
+    fetch(`/api${path}`, { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : undefined), () => undefined),
+  );
+}
+
+export function getPrefetched<T>(path: string): Promise<T> {
+  const p = early.get(path);
+  early.delete(path);
+  return (p ?? Promise.resolve(undefined)).then((v) => (v === undefined ? get<T>(path) : (v as T)));
+}

@@ -1,6 +1,6 @@
 /** The containers list: state, health, ports, image, uptime; actions; filter and search; live. */
 import { useEffect, useState } from 'preact/hooks';
-import { del, get, post } from './api';
+import { del, get, getPrefetched, post } from './api';
 import { useEvents } from './events';
 import { shortId } from './format';
 
@@ -68,8 +68,8 @@ export function ContainersPage() {
   const [search, setSearch] = useState('');
   const [state, setState] = useState('all');
   const [, tick] = useState(0);
-  const load = () =>
-    get<ContainerSummary[]>('/containers/json?all=1').then(
+  const load = (first = false) =>
+    (first ? getPrefetched<ContainerSummary[]>('/containers/json?all=1') : get<ContainerSummary[]>('/containers/json?all=1')).then(
       (l) => {
         setList(l);
         setError('');
@@ -77,7 +77,7 @@ export function ContainersPage() {
       (e: Error) => setError(e.message),
     );
   useEffect(() => {
-    void load();
+    void load(true);
     // the uptime text ("Up 5 minutes") moves on without events
     const t = setInterval(() => void load().then(() => tick((n) => n + 1)), 30_000);
     return () => clearInterval(t);

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import '@xterm/xterm/css/xterm.css';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { loadSession } from './api';
+import { loadSession, prefetch } from './api';
 import { startEventStream } from './events';
 import { ContainersPage } from './containers';
 import { ContainerPage } from './container';
@@ -95,8 +95,11 @@ function Login() {
 
 async function boot() {
   const root = document.getElementById('app')!;
+  // the usual first page's list travels beside the session check
+  if (/^(#\/?(containers\/?)?)?$/.test(location.hash)) prefetch('/containers/json?all=1');
+  const session = await loadSession();
   root.textContent = '';
-  if (!(await loadSession())) {
+  if (!session) {
     render(<Login />, root);
     return;
   }
