@@ -8,7 +8,7 @@
  *   node dist/bench/dashboard.js [--runs 10] [--containers 20]
  */
 import { arg, median } from './lib';
-import { api, OwnDaemon, parallel } from './own-daemon';
+import { api, BERTHD, OwnDaemon, parallel } from './own-daemon';
 import { haveChromium, launchChromiumInNetns } from '../test/helpers/chromium';
 import type { Page } from 'puppeteer-core';
 
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '10'));
   const containers = Number(arg('--containers', '20'));
   const d = new OwnDaemon({ extraArgs: ['--dashboard', `127.0.0.1:${PORT}`] });
+  console.log(`daemon: ${BERTHD} (a berthd of its own, --dashboard 127.0.0.1:${PORT}); client: headless chromium`);
   let chromium: Awaited<ReturnType<typeof launchChromiumInNetns>> | undefined;
   try {
     d.setUp();
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       },
     );
     chromium = await launchChromiumInNetns(d.netns);
+    console.log(`browser: ${await chromium.browser.version()}`);
     const cold: { fcp: number; listed: number }[] = [];
     const warm: { fcp: number; listed: number }[] = [];
     for (let r = 0; r < runs; r++) {
