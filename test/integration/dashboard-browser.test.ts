@@ -193,6 +193,10 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
     await page.goto(`http://127.0.0.1:9880/#/${hash}`);
     await page.waitForSelector(selector, { timeout: 10_000 });
     assert.deepEqual(await contrastFailures(page), [], `WCAG AA contrast on #/${hash}`);
+    if (hash === 'images') {
+      await page.click('table[data-testid="images"] button[aria-expanded="false"]');
+      await page.waitForFunction(() => /Layers \(\d+\)/.test((globalThis as any).document.querySelector('table[data-testid="images"]')?.textContent ?? ''), { timeout: 10_000 });
+    }
     if (hash === 'events') assert.match(await page.$eval('[data-testid="events"]', (e) => e.textContent ?? ''), /container start/);
     await shot(page, hash);
   }
