@@ -129,7 +129,8 @@ export class DashboardServer {
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     setSecurityHeaders(res, this.tls);
-    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const url = targetOf(req);
+    if (!url) return json(res, 400, { message: 'malformed request target' });
     const method = req.method ?? 'GET';
     if (!this.hostAllowed(req)) return json(res, 421, { message: 'this dashboard answers to 127.0.0.1, localhost and [::1] only' });
     try {
@@ -196,11 +197,12 @@ export class DashboardServer {
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const url = targetOf(req);
     const { session } = this.session(req);
     const refuse = (status: number): void => {
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     };
+    if (!url) return refuse(400);
     if (!this.hostAllowed(req)) return refuse(421);
     if (url.pathname !== '/terminal') return refuse(404);
     if (!session) return refuse(401);
@@ -210,6 +212,17 @@ export class DashboardServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       void joinExecToWebSocket(ws, this.opts.engineSocket, execId, this.opts.log);
     });
+  }
+}
+
+/** The request's path and query; undefined when it is not a path ("//host/…", junk). */
+function targetOf(req: http.IncomingMessage): URL | undefined {
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/') || raw.startsWith('//')) return undefined;
+  try {
+    return new URL(raw, 'http://dashboard');
+  } catch {
+    return undefined;
   }
 }
 

@@ -156,3 +156,11 @@ test('the terminal is an exec with a TTY over a WebSocket, refused without sessi
   const inspected = (await d.api('GET', `/exec/${id}/json`)).json();
   assert.equal(inspected.Running, false);
 });
+
+test('malformed request targets are refused, and the listener carries on', async () => {
+  for (const target of ['//evil.example/api/containers/json', 'http://127.0.0.1:9880/api/containers/json', '*']) {
+    const r = await dash('GET', target);
+    assert.equal(r.status, 400, target);
+  }
+  assert.equal((await dash('GET', '/session')).status, 401);
+});
