@@ -20,6 +20,8 @@ export interface ApiServerOptions {
   /** Listen addresses as dockerd's -H takes them: unix:///path, tcp://host:port, fd:// not supported. */
   hosts: string[];
   log: (msg: string) => void;
+  /** answered in `Docker-Experimental`: the docker CLI offers `checkpoint` only when it is true */
+  experimental?: boolean;
 }
 
 /** Orders API versions ("1.41" < "1.50"); routes use it where Docker's behaviour moved with the version. */
@@ -119,7 +121,7 @@ export class ApiServer {
       if (found === undefined) throw new BerthError('NOT_FOUND', 'page not found');
       if (found === 'method-not-allowed') throw new BerthError('NOT_FOUND', 'page not found');
       res.setHeader('Api-Version', API_VERSION);
-      res.setHeader('Docker-Experimental', 'false');
+      res.setHeader('Docker-Experimental', String(this.opts.experimental === true));
       res.setHeader('Ostype', 'linux');
       res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
       const ctx: RequestContext = { req, res, params: found.params, query: target.query, apiVersion, upgradeSocket, upgradeHead };

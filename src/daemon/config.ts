@@ -30,6 +30,8 @@ export interface DaemonConfig {
   /** containers' default log driver and options (dockerd --log-driver, --log-opt; see container/log-options.ts) */
   logDriver: string;
   logOpts: Record<string, string>;
+  /** dockerd --experimental: the checkpoint routes, and the `Docker-Experimental` answer clients check */
+  experimental: boolean;
   /** the web dashboard's listener (--dashboard); off when unset */
   dashboard?: DashboardSettings;
 }
@@ -48,6 +50,7 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   logDriver: DEFAULT_LOG_DRIVER,
   logOpts: {},
+  experimental: false,
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -71,6 +74,7 @@ Options:
       --bip string             Specify default-bridge IPv4 network (default "172.17.0.1/16")
       --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
       --dns list               DNS server to use
+      --experimental           Enable experimental features (checkpoints)
       --live-restore           Keep containers running while the daemon is down (default true)
       --log-driver string      Default driver for container logs (default "json-file")
       --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
@@ -98,6 +102,7 @@ interface DaemonJson {
   'fixed-cidr'?: string;
   dns?: string[];
   'live-restore'?: boolean;
+  experimental?: boolean;
   'log-driver'?: string;
   'log-opts'?: Record<string, string>;
   dashboard?: string;
@@ -214,6 +219,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--live-restore':
         flags.liveRestore = value === undefined ? true : value !== 'false';
         break;
+      case '--experimental':
+        flags.experimental = value === undefined ? true : value !== 'false';
+        break;
       case '--dashboard':
         dashboardFlags.address = next();
         break;
@@ -286,6 +294,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     fixedCidr: fixedCidr ?? file['fixed-cidr'],
     dns: dns.length ? dns : (file.dns ?? []),
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
+    experimental: flags.experimental ?? file.experimental === true,
     logDriver: log.Type,
     logOpts: log.Config,
     dashboard: resolveDashboardSettings(dashboardFlags, { address: file.dashboard, tlsCert: file['dashboard-tls-cert'], tlsKey: file['dashboard-tls-key'], tlsCa: file['dashboard-tls-cacert'] }),

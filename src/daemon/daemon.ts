@@ -31,6 +31,9 @@ import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerMoveRoutes } from '../api/routes/move';
+import { registerCheckpointRoutes } from '../api/routes/checkpoints';
+import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
 import { registerDashboardRoutes } from '../api/routes/dashboard';
 import { DashboardServer } from '../dashboard/server';
@@ -140,9 +143,13 @@ export class Daemon {
         startedAt: Date.now(),
         registries: c.registries,
         liveRestore: c.liveRestore,
+        experimental: c.experimental,
       },
     });
-    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log });
+    const checkpoints = new Checkpoints(containers);
+    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
+    if (c.experimental) registerCheckpointRoutes(router, checkpoints);
+    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
@@ -152,8 +159,8 @@ export class Daemon {
     registerPluginRoutes(router, { plugins: await PluginStore.open(path.join(c.dataRoot, 'plugins')), events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
-    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });
-    registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), containers });
+    registerArchiveRoutes(router, { containers, snapshotter, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
       snapshotter,
@@ -199,7 +206,7 @@ export class Daemon {
     registerSwarmFileRoutes(router, swarm);
     const dashboard = c.dashboard ? new DashboardServer({ settings: c.dashboard, engineSocket: dashboardEngineSocket(c.hosts), log: this.log }) : undefined;
     registerDashboardRoutes(router, () => dashboard);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental });
     await this.server.listen();
     if (dashboard) {
       await dashboard.listen();
