@@ -221,6 +221,11 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
   await shot(page, 'swarm');
   assert.deepEqual(problems.filter((p) => !/status of 503/.test(p)), [], 'no errors but the 503 of a node in no swarm');
 
+  // logging out ends the session: the login hint again, the API refused
+  await page.click('header button.logout');
+  await page.waitForSelector('main.login');
+  assert.equal(await page.evaluate(async () => (await fetch('/api/containers/json')).status), 401);
+
   // a browser without the session cookie gets the login hint and no data
   const stranger = await browser!.createBrowserContext();
   const other = await stranger.newPage();

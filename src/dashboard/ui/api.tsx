@@ -107,3 +107,9 @@ export function getPrefetched<T>(path: string): Promise<T> {
   early.delete(path);
   return (p ?? Promise.resolve(undefined)).then((v) => (v === undefined ? get<T>(path) : (v as T)));
 }
+
+/** Ends the session (POST /logout, with the CSRF token) and shows the login page. */
+export async function logout(): Promise<void> {
+  await fetch('/logout', { method: 'POST', headers: { 'X-Berth-CSRF': csrf }, credentials: 'same-origin' }).catch(() => undefined);
+  location.replace('/');
+}

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import '@xterm/xterm/css/xterm.css';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { loadSession, prefetch } from './api';
+import { loadSession, logout, prefetch } from './api';
 import { startEventStream } from './events';
 import { ContainersPage } from './containers';
 import { ContainerPage } from './container';
@@ -74,6 +74,9 @@ function App() {
             </a>
           ))}
         </nav>
+        <button class="logout" onClick={() => void logout()}>
+          Log out
+        </button>
       </header>
       <main>
         <Page route={route} />
