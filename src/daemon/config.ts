@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { invalid } from '../common/errors';
 import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../container/log-options';
 import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
+import { resolveDashboardSettings, type DashboardSettings } from '../dashboard/settings';
 
 /** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
 export interface DaemonConfig {
@@ -31,6 +32,8 @@ export interface DaemonConfig {
   logOpts: Record<string, string>;
   /** dockerd --experimental: the checkpoint routes, and the `Docker-Experimental` answer clients check */
   experimental: boolean;
+  /** the web dashboard's listener (--dashboard); off when unset */
+  dashboard?: DashboardSettings;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -75,6 +78,10 @@ Options:
       --live-restore           Keep containers running while the daemon is down (default true)
       --log-driver string      Default driver for container logs (default "json-file")
       --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
+      --dashboard ADDR:PORT    Serve the web dashboard there (off by default; e.g. 127.0.0.1:9880)
+      --dashboard-tls-cert string  TLS certificate for the dashboard (needed off loopback)
+      --dashboard-tls-key string   TLS key for the dashboard
+      --dashboard-tls-cacert string  Log in browsers whose client certificate this CA signed
   -v, --version                Print version information and quit
 `;
 
@@ -98,6 +105,10 @@ interface DaemonJson {
   experimental?: boolean;
   'log-driver'?: string;
   'log-opts'?: Record<string, string>;
+  dashboard?: string;
+  'dashboard-tls-cert'?: string;
+  'dashboard-tls-key'?: string;
+  'dashboard-tls-cacert'?: string;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -112,6 +123,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const logOpts: Record<string, string> = {};
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
+  const dashboardFlags: { address?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -210,6 +222,18 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--experimental':
         flags.experimental = value === undefined ? true : value !== 'false';
         break;
+      case '--dashboard':
+        dashboardFlags.address = next();
+        break;
+      case '--dashboard-tls-cert':
+        dashboardFlags.tlsCert = next();
+        break;
+      case '--dashboard-tls-key':
+        dashboardFlags.tlsKey = next();
+        break;
+      case '--dashboard-tls-cacert':
+        dashboardFlags.tlsCa = next();
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -273,6 +297,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     experimental: flags.experimental ?? file.experimental === true,
     logDriver: log.Type,
     logOpts: log.Config,
+    dashboard: resolveDashboardSettings(dashboardFlags, { address: file.dashboard, tlsCert: file['dashboard-tls-cert'], tlsKey: file['dashboard-tls-key'], tlsCa: file['dashboard-tls-cacert'] }),
   };
 }
 

@@ -35,6 +35,8 @@ import { registerMoveRoutes } from '../api/routes/move';
 import { registerCheckpointRoutes } from '../api/routes/checkpoints';
 import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
+import { registerDashboardRoutes } from '../api/routes/dashboard';
+import { DashboardServer } from '../dashboard/server';
 import { ExecManager } from '../container/exec';
 import { conflict, isErrno } from '../common/errors';
 import { newId } from '../common/ids';
@@ -58,6 +60,7 @@ export class Daemon {
   private swarm?: Swarm;
   private network?: NetworkManager;
   private journal?: EventJournal;
+  private dashboard?: DashboardServer;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -201,8 +204,15 @@ export class Daemon {
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
     registerSwarmFileRoutes(router, swarm);
+    const dashboard = c.dashboard ? new DashboardServer({ settings: c.dashboard, engineSocket: dashboardEngineSocket(c.hosts), log: this.log }) : undefined;
+    registerDashboardRoutes(router, () => dashboard);
     this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental });
     await this.server.listen();
+    if (dashboard) {
+      await dashboard.listen();
+      this.dashboard = dashboard;
+      this.log(`berthd dashboard on ${dashboard.loginUrl('').replace(/\/\?token=$/, '/')} (log in with: berth dashboard)`);
+    }
     // restart policies act once the daemon serves: the network is reconciled by now
     void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
     try {
@@ -218,6 +228,7 @@ export class Daemon {
    * up) unless live restore is off.
    */
   async stop(): Promise<void> {
+    await this.dashboard?.close();
     await this.server?.close();
     await this.swarm?.close();
     this.health?.close();
@@ -246,4 +257,11 @@ export class Daemon {
     }
     await writeFileAtomic(file, `${process.pid}`, 0o644);
   }
+}
+
+/** The dashboard talks to the Engine API as a client, on the daemon's own unix socket. */
+function dashboardEngineSocket(hosts: string[]): string {
+  const unix = hosts.find((h) => h.startsWith('unix://') || h.startsWith('/'));
+  if (!unix) throw conflict('--dashboard needs berthd to listen on a unix socket too (-H unix:///run/berth/berth.sock)');
+  return unix.replace(/^unix:\/\//, '');
 }
