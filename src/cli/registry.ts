@@ -87,6 +87,21 @@ export const groups: Record<string, GroupEntry> = {
     },
     aliases: { list: 'ls', remove: 'rm' },
   },
+  context: {
+    summary: 'Manage contexts',
+    subcommands: {
+      create: e('context', 'contextCreate', 'Create a context'),
+      export: e('context', 'contextExport', 'Export a context to a tar archive FILE or a tar stream on STDOUT.'),
+      import: e('context', 'contextImport', 'Import a context from a tar or zip file'),
+      inspect: e('context', 'contextInspect', 'Display detailed information on one or more contexts'),
+      ls: e('context', 'contextLs', 'List contexts'),
+      rm: e('context', 'contextRm', 'Remove one or more contexts'),
+      show: e('context', 'contextShow', 'Print the name of the current context'),
+      update: e('context', 'contextUpdate', 'Update a context'),
+      use: e('context', 'contextUse', 'Set the current docker context'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   container: {
     summary: 'Manage containers',
     subcommands: {
@@ -204,7 +219,9 @@ export const groups: Record<string, GroupEntry> = {
   system: {
     summary: 'Manage berth',
     subcommands: {
+      certs: e('certs', 'certs', 'Create a CA, a server and a client certificate for TLS'),
       df: e('df', 'systemDf', 'Show berth disk usage'),
+      'dial-stdio': e('dial-stdio', 'dialStdio', 'Proxy the stdio stream to the daemon connection'),
       events: otherCommands.events,
       info: commonCommands.info,
       prune: e('prune', 'systemPrune', 'Remove unused data'),
@@ -234,6 +251,9 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   archive: () => require('./commands/archive'),
   attach: () => require('./commands/attach'),
   build: () => require('./commands/build'),
+  certs: () => require('./commands/certs'),
+  context: () => require('./commands/context'),
+  'dial-stdio': () => require('./commands/dial-stdio'),
   changes: () => require('./commands/changes'),
   cp: () => require('./commands/cp'),
   df: () => require('./commands/df'),

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { invalid } from '../common/errors';
 import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../container/log-options';
 import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
+import { refusePlainTcp, resolveListenerTls, type ListenerTls, type TlsInput } from './tls-config';
 
 /** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
 export interface DaemonConfig {
@@ -29,6 +30,8 @@ export interface DaemonConfig {
   /** containers' default log driver and options (dockerd --log-driver, --log-opt; see container/log-options.ts) */
   logDriver: string;
   logOpts: Record<string, string>;
+  /** TLS for tcp:// listeners (see tls-config.ts); explicitlyOff: --tls=false was given */
+  tls: ListenerTls & { explicitlyOff: boolean };
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -45,6 +48,7 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   logDriver: DEFAULT_LOG_DRIVER,
   logOpts: {},
+  tls: resolveListenerTls({}, {}, {}),
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -71,6 +75,11 @@ Options:
       --live-restore           Keep containers running while the daemon is down (default true)
       --log-driver string      Default driver for container logs (default "json-file")
       --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
+      --tls                    Use TLS on tcp:// listeners; implied by --tlsverify
+      --tlscacert string       Trust certs signed only by this CA (default "/etc/berth/tls/ca.pem")
+      --tlscert string         Path to TLS certificate file (default "/etc/berth/tls/server-cert.pem")
+      --tlskey string          Path to TLS key file (default "/etc/berth/tls/server-key.pem")
+      --tlsverify              Use TLS and require client certificates signed by the CA
   -v, --version                Print version information and quit
 `;
 
@@ -93,6 +102,11 @@ interface DaemonJson {
   'live-restore'?: boolean;
   'log-driver'?: string;
   'log-opts'?: Record<string, string>;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -105,6 +119,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const dns: string[] = [];
   let logDriver: string | undefined;
   const logOpts: Record<string, string> = {};
+  const tlsFlags: TlsInput = {};
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -202,6 +217,15 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--live-restore':
         flags.liveRestore = value === undefined ? true : value !== 'false';
         break;
+      case '--tls':
+      case '--tlsverify':
+        tlsFlags[arg.slice(2) as 'tls' | 'tlsverify'] = value === undefined ? true : value !== 'false';
+        break;
+      case '--tlscacert':
+      case '--tlscert':
+      case '--tlskey':
+        tlsFlags[arg.slice(2) as 'tlscacert' | 'tlscert' | 'tlskey'] = next();
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -247,8 +271,16 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   }
   const log = { Type: logDriver ?? file['log-driver'] ?? DEFAULTS.logDriver, Config: { ...fileLogOpts, ...logOpts } };
   validateLogConfig(log);
+  const hosts = flags.hosts ?? file.hosts ?? DEFAULTS.hosts;
+  let tls: DaemonConfig['tls'];
+  try {
+    tls = resolveListenerTls(tlsFlags, { tls: file.tls, tlsverify: file.tlsverify, tlscacert: file.tlscacert, tlscert: file.tlscert, tlskey: file.tlskey }, process.env);
+  } catch (e) {
+    throw invalid(`unable to configure the daemon with file ${configFile}: ${(e as Error).message}`);
+  }
+  refusePlainTcp(hosts, tls);
   return {
-    hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
+    hosts,
     dataRoot,
     execRoot,
     pidfile: flags.pidfile ?? file.pidfile ?? `${execRoot}/berthd.pid`,
@@ -264,6 +296,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
     logDriver: log.Type,
     logOpts: log.Config,
+    tls,
   };
 }
 

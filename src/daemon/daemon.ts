@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ApiServer } from '../api/server';
+import { exposedPlainListeners, plainTcpWarning } from './tls-config';
 import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
@@ -194,8 +195,10 @@ export class Daemon {
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
     registerSwarmFileRoutes(router, swarm);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, tls: c.tls });
     await this.server.listen();
+    // loud on purpose, whatever the log level: the operator chose --tls=false for these
+    for (const h of exposedPlainListeners(c.hosts, c.tls)) process.stderr.write(`${plainTcpWarning(h)}\n`);
     // restart policies act once the daemon serves: the network is reconciled by now
     void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
     try {
@@ -203,7 +206,7 @@ export class Daemon {
     } catch (e) {
       this.log(`warning: ${(e as Error).message}; containers run, but attach, exec and run without -d are refused`);
     }
-    this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
+    this.log(`berthd ${VERSION} listening on ${c.hosts.map((h) => (c.tls.enabled && h.startsWith('tcp://') ? `${h} (TLS${c.tls.verify ? ', client certificates verified' : ''})` : h)).join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
   }
 
   /**
