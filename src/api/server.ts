@@ -64,7 +64,7 @@ export class ApiServer {
     for (const host of this.opts.hosts) {
       const secure = secureOptions && host.startsWith('tcp://');
       const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.serve(req, res);
-      const server = secure ? https.createServer({ ...secureOptions, keepAliveTimeout: 60_000 }, handler) : http.createServer({ keepAliveTimeout: 60_000 }, handler);
+      const server = secure ? https.createServer({ ...secureOptions, keepAliveTimeout: 60_000, allowHalfOpen: true }, handler) : http.createServer({ keepAliveTimeout: 60_000 }, handler);
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         this.upgraded.add(socket);
         socket.once('close', () => this.upgraded.delete(socket));

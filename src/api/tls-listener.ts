@@ -56,7 +56,12 @@ export function tlsFront(secure: https.Server, log: (m: string) => void): net.Se
   secure.on('tlsClientError', (e: NodeJS.ErrnoException, socket) => {
     log(`debug: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${e.code ?? ''} ${e.message}`);
   });
-  return net.createServer((socket) => {
+  // hijacked streams (attach, exec) half-close: the client's end of stdin must leave the
+  // daemon's side open for the output still to come, on the raw socket and the TLS one alike
+  secure.on('secureConnection', (socket: net.Socket) => {
+    socket.allowHalfOpen = true;
+  });
+  return net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.once('data', (first: Buffer) => {
