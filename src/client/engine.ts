@@ -118,7 +118,7 @@ function tlsFailureText(e: NodeJS.ErrnoException): string {
     return "the daemon's certificate is not signed by the CA given (--tlscacert, or ca.pem in DOCKER_CERT_PATH)";
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the daemon's certificate is not valid for this host name: ${e.message}`;
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
+  if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
   if (code === 'ECONNRESET' || /socket disconnected before secure/i.test(text)) return `the connection closed during the handshake (${e.message}); the daemon may require a client certificate`;
   return e.message;
 }
@@ -218,8 +218,7 @@ export class EngineClient {
 
   private unreachable(e: unknown): unknown {
     const err = e as NodeJS.ErrnoException;
-    if (err && this.tls && err.code && (tlsCodes.test(err.code) || (err.code === 'ECONNRESET' && /secure|TLS/i.test(err.message)))) return new DaemonTlsError(this.address, err);
-    if (err && this.tls && err.code === 'ECONNRESET') return new DaemonTlsError(this.address, err);
+    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO' || err.code === 'ECONNRESET')) return new DaemonTlsError(this.address, err);
     if (err && this.endpoint.kind === 'ssh' && err.code === 'ESSH') return new Error(`error during connect: ${this.address}: ${err.message}`);
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
   }
