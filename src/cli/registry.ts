@@ -317,14 +317,18 @@ Global Options:
       --config string      Location of client config files
   -c, --context string     Name of the context to use to connect to the daemon
   -D, --debug              Enable debug mode
-  -H, --host list          Daemon socket to connect to
+  -H, --host list          Daemon socket to connect to (unix://, tcp://, ssh://user@host)
   -l, --log-level string   Set the logging level ("debug", "info", "warn", "error", "fatal") (default "info")
       --tls                Use TLS; implied by --tlsverify
-      --tlscacert string   Trust certs signed only by this CA
-      --tlscert string     Path to TLS certificate file
-      --tlskey string      Path to TLS key file
-      --tlsverify          Use TLS and verify the remote
+      --tlscacert string   Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")
+      --tlskey string      Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")
+      --tlsverify          Use TLS and verify the remote (or DOCKER_TLS_VERIFY)
   -v, --version            Print version information and quit
+
+The daemon is chosen by -H, else --context, else BERTH_HOST or DOCKER_HOST, else DOCKER_CONTEXT,
+else the current context (berth context use; shared with the docker CLI, in $DOCKER_CONFIG or
+~/.docker), else unix:///run/berth/berth.sock.
 
 Run '${prog} COMMAND --help' for more information on a command.
 `;

@@ -119,7 +119,11 @@ function tlsFailureText(e: NodeJS.ErrnoException): string {
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the daemon's certificate is not valid for this host name: ${e.message}`;
   if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
-  if (code === 'ECONNRESET' || /socket disconnected before secure/i.test(text)) return `the connection closed during the handshake (${e.message}); the daemon may require a client certificate`;
+  // TLS 1.3 checks the client's certificate after the client's side of the handshake: a refusal
+  // often arrives as a closed connection rather than as an alert the client can read
+  if (code === 'ECONNRESET' || /socket disconnected before secure|socket hang up/i.test(text)) {
+    return `the daemon closed the connection in the handshake (${e.message}): it did not accept the client certificate (missing, expired, or not signed by the daemon's CA)`;
+  }
   return e.message;
 }
 
