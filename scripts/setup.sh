@@ -36,6 +36,14 @@ if dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q "install ok in
   update-rc.d etcd disable >/dev/null 2>&1 || true
 fi
 
+# openssh-server is there for the ssh:// tests, which start their own sshd in a namespace. When
+# this script is what installed it, the package's own service (port 22 on the host) stays off;
+# an sshd the machine already had is left as it was.
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  if command -v systemctl >/dev/null; then systemctl disable ssh.service >/dev/null 2>&1 || true; fi
+  update-rc.d ssh disable >/dev/null 2>&1 || true
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
