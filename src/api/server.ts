@@ -80,7 +80,7 @@ export class ApiServer {
       server.headersTimeout = 60_000;
       if (secure) {
         const front = tlsFront(server as https.Server, this.opts.log);
-        await listenOn(front, host);
+        await listenOn(front, host, 2376);
         this.fronts.push(front);
       } else await listenOn(server, host);
       this.servers.push(server);
@@ -165,7 +165,8 @@ function redirect(res: http.ServerResponse, upgradeSocket: Duplex | undefined, l
   res.end();
 }
 
-async function listenOn(server: net.Server, host: string): Promise<void> {
+/** `defaultPort`: for a tcp:// address without one, 2375 plain and 2376 with TLS, as dockerd */
+async function listenOn(server: net.Server, host: string, defaultPort = 2375): Promise<void> {
   if (host.startsWith('unix://') || host.startsWith('/')) {
     const sock = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
     await fsp.mkdir(path.dirname(sock), { recursive: true });
@@ -184,7 +185,7 @@ async function listenOn(server: net.Server, host: string): Promise<void> {
     const u = new URL(host.replace(/^tcp:/, 'http:'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(Number(u.port || 2375), u.hostname.replace(/^\[|\]$/g, ''), () => {
+      server.listen(Number(u.port || defaultPort), u.hostname.replace(/^\[|\]$/g, ''), () => {
         server.off('error', reject);
         resolve();
       });

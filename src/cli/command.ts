@@ -15,6 +15,8 @@ export interface CommandContext {
   client(): EngineClient;
   /** The daemon address in use (resolving it may throw: an unknown context). */
   readonly address: string;
+  /** The context in use ("default" for -H, DOCKER_HOST or nothing set). */
+  readonly contextName: string;
   /** The global flags that choose the daemon (-H, --context, --tls...), for the context commands. */
   connectionFlags: import('../client/connection').ConnectionFlags;
   /** The client config directory given with --config (credentials live there); unset: BERTH_CONFIG or ~/.berth. */

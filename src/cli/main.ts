@@ -165,6 +165,9 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
     get address() {
       return connect().address;
     },
+    get contextName() {
+      return connect().contextName;
+    },
     connectionFlags,
     configDir: (global.values.config as string | undefined) || undefined,
     client: () => {

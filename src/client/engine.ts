@@ -206,7 +206,7 @@ export class EngineClient {
       const t = this.tls;
       return tls.connect({
         host: ep.host,
-        port: ep.port,
+        port: ep.portGiven ? ep.port : 2376,
         servername: net.isIP(ep.host) ? undefined : ep.host,
         ca: t.ca,
         cert: t.cert,
