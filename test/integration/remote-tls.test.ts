@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon, BERTH, REPO, runCommand, type CommandResult } from '../helpers/daemon';
@@ -102,6 +102,17 @@ test('dockerode over mutual TLS: ping, create, start, wait, logs', async () => {
   assert.equal(out.ping, 'OK');
   assert.equal(out.status, 0);
   assert.match(out.logs, /dockerode-tls/);
+});
+
+test('docker-py over mutual TLS from the standard variables (docker.from_env)', async (t) => {
+  const src = [path.resolve(REPO, '..', 'shared', 'conformance', 'docker-py'), '/work/shared/conformance/docker-py'].find((p) => existsSync(path.join(p, 'docker')));
+  if (!src) return t.skip('docker-py sources not found (../shared/conformance/docker-py)');
+  const script = "import docker; c = docker.from_env(); print(c.ping(), c.version()['Os'], c.containers.run('busybox', ['echo', 'py-tls'], remove=True).decode().strip())";
+  // requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, where a machine sets them, override the CA
+  // docker-py gives it (psf/requests#3829): the system bundle does not know the test's CA
+  const r = await inNs('/usr/bin/python3', ['-c', script], { env: { ...dockerEnv(), PYTHONPATH: src, REQUESTS_CA_BUNDLE: '', CURL_CA_BUNDLE: '' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'True linux py-tls');
 });
 
 test('refusals are clear errors, never hangs: no client cert, another CA, expired cert, plain HTTP to the TLS port', async () => {
