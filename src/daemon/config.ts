@@ -272,6 +272,11 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const log = { Type: logDriver ?? file['log-driver'] ?? DEFAULTS.logDriver, Config: { ...fileLogOpts, ...logOpts } };
   validateLogConfig(log);
   const hosts = flags.hosts ?? file.hosts ?? DEFAULTS.hosts;
+  // as dockerd: a setting given both ways is a conflict, not a silent override
+  const both = (['tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey'] as const).filter((k) => tlsFlags[k] !== undefined && file[k] !== undefined);
+  if (both.length) {
+    throw invalid(`the following directives are specified both as a flag and in the configuration file: ${both.map((k) => `${k}: (from flag: ${String(tlsFlags[k])}, from file: ${String(file[k])})`).join(', ')}`);
+  }
   let tls: DaemonConfig['tls'];
   try {
     tls = resolveListenerTls(tlsFlags, { tls: file.tls, tlsverify: file.tlsverify, tlscacert: file.tlscacert, tlscert: file.tlscert, tlskey: file.tlskey }, process.env);

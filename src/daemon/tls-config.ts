@@ -37,9 +37,9 @@ export const TLS_DEFAULTS = {
 };
 
 /**
- * Merges flags over daemon.json (dockerd refuses a key given both ways; these are booleans and
- * paths where the flag winning is what an operator expects). DOCKER_TLS_VERIFY, which dockerd
- * also reads, turns verification on when neither says otherwise.
+ * Merges flags and daemon.json (config.ts has already refused a key given both ways, as dockerd
+ * does). DOCKER_TLS_VERIFY, which dockerd also reads, turns verification on when neither says
+ * otherwise.
  */
 export function resolveListenerTls(flags: TlsInput, file: TlsInput, env: NodeJS.ProcessEnv): ListenerTls & { explicitlyOff: boolean } {
   const verify = flags.tlsverify ?? file.tlsverify ?? (env.DOCKER_TLS_VERIFY ? true : false);

@@ -40,6 +40,7 @@ test('berthd TLS flags: --tlsverify implies TLS; defaults under /etc/berth/tls; 
   assert.equal(f.tls.verify, false);
   assert.equal(f.tls.cert, '/x/cert.pem');
   await assert.rejects(daemonArgs([], JSON.stringify({ tls: 'yes' })), /tls in the configuration file must be true or false/);
+  await assert.rejects(daemonArgs(['--tlsverify'], '{"tlsverify": true}'), /specified both as a flag and in the configuration file: tlsverify/);
 });
 
 test('berthd refuses plain TCP on a non-loopback address unless --tls=false; loopback and unix are fine', async () => {
