@@ -131,7 +131,7 @@ function endpointFrom(ctx: CommandContext, opts: Record<string, string>, base?: 
 }
 
 const descriptionFlag = { name: 'description', type: 'string', help: 'Description of the context', default: '' };
-const dockerFlag = { name: 'docker', type: 'string', help: 'set the docker endpoint (host, ca, cert, key, skip-tls-verify, from)', default: '', defaultText: '' };
+const dockerFlag = { name: 'docker', type: 'stringToString', help: 'set the docker endpoint: host=unix:///…|tcp://host:port|ssh://user@host, ca, cert, key, skip-tls-verify, from', default: '', defaultText: '[]' };
 
 export const contextCreate: CommandSpec = {
   usage: '[OPTIONS] CONTEXT',
