@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   log: (msg: string) => void;
   /** TLS for the tcp:// listeners (unix sockets stay plain); absent or disabled: plain HTTP */
   tls?: ServerTlsFiles & { enabled: boolean };
+  /** answered in `Docker-Experimental`: the docker CLI offers `checkpoint` only when it is true */
+  experimental?: boolean;
 }
 
 /** Orders API versions ("1.41" < "1.50"); routes use it where Docker's behaviour moved with the version. */
@@ -135,7 +137,7 @@ export class ApiServer {
       if (found === undefined) throw new BerthError('NOT_FOUND', 'page not found');
       if (found === 'method-not-allowed') throw new BerthError('NOT_FOUND', 'page not found');
       res.setHeader('Api-Version', API_VERSION);
-      res.setHeader('Docker-Experimental', 'false');
+      res.setHeader('Docker-Experimental', String(this.opts.experimental === true));
       res.setHeader('Ostype', 'linux');
       res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
       const ctx: RequestContext = { req, res, params: found.params, query: target.query, apiVersion, upgradeSocket, upgradeHead };

@@ -69,6 +69,15 @@ export interface GroupEntry {
 }
 
 export const groups: Record<string, GroupEntry> = {
+  checkpoint: {
+    summary: 'Manage checkpoints',
+    subcommands: {
+      create: e('checkpoint', 'checkpointCreate', 'Create a checkpoint from a running container'),
+      ls: e('checkpoint', 'checkpointLs', 'List checkpoints for a container'),
+      rm: e('checkpoint', 'checkpointRm', 'Remove a checkpoint'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   builder: {
     summary: 'Manage builds',
     subcommands: {
@@ -118,6 +127,7 @@ export const groups: Record<string, GroupEntry> = {
       kill: otherCommands.kill,
       logs: otherCommands.logs,
       ls: commonCommands.ps,
+      move: e('move', 'move', 'Move a container to another daemon'),
       port: otherCommands.port,
       prune: e('prune', 'containerPrune', 'Remove all stopped containers'),
       rename: otherCommands.rename,
@@ -255,6 +265,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   context: () => require('./commands/context'),
   'dial-stdio': () => require('./commands/dial-stdio'),
   changes: () => require('./commands/changes'),
+  checkpoint: () => require('./commands/checkpoint'),
   cp: () => require('./commands/cp'),
   df: () => require('./commands/df'),
   events: () => require('./commands/events'),
@@ -266,6 +277,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   lifecycle: () => require('./commands/lifecycle'),
   login: () => require('./commands/login'),
   logs: () => require('./commands/logs'),
+  move: () => require('./commands/move'),
   network: () => require('./commands/network'),
   node: () => require('./commands/node'),
   port: () => require('./commands/port'),

@@ -32,6 +32,8 @@ export interface DaemonConfig {
   logOpts: Record<string, string>;
   /** TLS for tcp:// listeners (see tls-config.ts); explicitlyOff: --tls=false was given */
   tls: ListenerTls & { explicitlyOff: boolean };
+  /** dockerd --experimental: the checkpoint routes, and the `Docker-Experimental` answer clients check */
+  experimental: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -49,6 +51,7 @@ export const DEFAULTS: DaemonConfig = {
   logDriver: DEFAULT_LOG_DRIVER,
   logOpts: {},
   tls: resolveListenerTls({}, {}, {}),
+  experimental: false,
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -72,6 +75,7 @@ Options:
       --bip string             Specify default-bridge IPv4 network (default "172.17.0.1/16")
       --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
       --dns list               DNS server to use
+      --experimental           Enable experimental features (checkpoints)
       --live-restore           Keep containers running while the daemon is down (default true)
       --log-driver string      Default driver for container logs (default "json-file")
       --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
@@ -100,6 +104,7 @@ interface DaemonJson {
   'fixed-cidr'?: string;
   dns?: string[];
   'live-restore'?: boolean;
+  experimental?: boolean;
   'log-driver'?: string;
   'log-opts'?: Record<string, string>;
   tls?: boolean;
@@ -226,6 +231,9 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--tlskey':
         tlsFlags[arg.slice(2) as 'tlscacert' | 'tlscert' | 'tlskey'] = next();
         break;
+      case '--experimental':
+        flags.experimental = value === undefined ? true : value !== 'false';
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -299,6 +307,7 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     fixedCidr: fixedCidr ?? file['fixed-cidr'],
     dns: dns.length ? dns : (file.dns ?? []),
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
+    experimental: flags.experimental ?? file.experimental === true,
     logDriver: log.Type,
     logOpts: log.Config,
     tls,

@@ -32,6 +32,9 @@ import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerMoveRoutes } from '../api/routes/move';
+import { registerCheckpointRoutes } from '../api/routes/checkpoints';
+import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
 import { ExecManager } from '../container/exec';
 import { conflict, isErrno } from '../common/errors';
@@ -138,9 +141,13 @@ export class Daemon {
         startedAt: Date.now(),
         registries: c.registries,
         liveRestore: c.liveRestore,
+        experimental: c.experimental,
       },
     });
-    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log });
+    const checkpoints = new Checkpoints(containers);
+    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
+    if (c.experimental) registerCheckpointRoutes(router, checkpoints);
+    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
@@ -150,8 +157,8 @@ export class Daemon {
     registerPluginRoutes(router, { plugins: await PluginStore.open(path.join(c.dataRoot, 'plugins')), events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
-    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });
-    registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), containers });
+    registerArchiveRoutes(router, { containers, snapshotter, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
       snapshotter,
@@ -195,7 +202,7 @@ export class Daemon {
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
     registerSwarmFileRoutes(router, swarm);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, tls: c.tls });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental, tls: c.tls });
     await this.server.listen();
     // loud on purpose, whatever the log level: the operator chose --tls=false for these
     for (const h of exposedPlainListeners(c.hosts, c.tls)) process.stderr.write(`${plainTcpWarning(h)}\n`);

@@ -66,6 +66,11 @@ export class OciRuntime {
     return out;
   }
 
+  /** CRIU images of the container's processes into `imagePath`; the container stops unless left running. */
+  async checkpoint(id: string, imagePath: string, o: { leaveRunning: boolean }): Promise<void> {
+    await run(this.binary, this.args(['checkpoint', '--image-path', imagePath, '--work-path', imagePath, ...(o.leaveRunning ? ['--leave-running'] : []), id]), { timeoutMs: 300_000 });
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.binary, this.args(['pause', id]));
   }
