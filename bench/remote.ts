@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   try {
     d.setUp();
     await d.start();
+    console.log(`daemon: berthd of the bench's own (${d.host} and ${TLS_HOST} --tlsverify, namespace ${d.netns}); clients: berth CLI, docker CLI`);
     const nsenter = ['--net=/run/netns/' + d.netns];
     const transports: Array<{ name: string; host: string; env: NodeJS.ProcessEnv }> = [
       { name: 'unix socket', host: d.host, env: {} },

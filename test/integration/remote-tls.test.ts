@@ -139,7 +139,7 @@ test('refusals are clear errors, never hangs: no client cert, another CA, expire
   assert.match(curl.stdout, /Client sent an HTTP request to an HTTPS server\.\n400$/);
 });
 
-test('streams over TLS with the berth CLI: logs -f, exec -i with stdin closed, cp both ways, build, events', async () => {
+test('streams over TLS with the berth CLI: start -a, logs -f, exec -i with stdin closed, cp both ways, build, events', async () => {
   const run = await berthTls(['run', '-d', '--name', 'st', 'busybox', 'sleep', '300']);
   assert.equal(run.code, 0, run.stderr);
   const lf = await berthTls(['run', '-d', '--name', 'lf', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.3; done']);
@@ -148,6 +148,11 @@ test('streams over TLS with the berth CLI: logs -f, exec -i with stdin closed, c
   const logs = await inNs(BERTH, [...tlsFlags(), 'logs', '-f', 'lf'], { timeoutMs: 20_000 });
   assert.equal(logs.code, 0, logs.stderr);
   assert.equal(logs.stdout, 'line1\nline2\nline3\n');
+  // attach before start: every line of a short container, and its exit status
+  assert.equal((await berthTls(['create', '--name', 'at', 'busybox', 'sh', '-c', 'echo attached-out; exit 3'])).code, 0);
+  const at = await berthTls(['start', '-a', 'at']);
+  assert.equal(at.stdout, 'attached-out\n');
+  assert.equal(at.code, 3, at.stderr);
   const ex = await berthTls(['exec', '-i', 'st', 'sh', '-c', 'cat; echo after-eof'], 'in-tls\n');
   assert.equal(ex.code, 0, ex.stderr);
   assert.equal(ex.stdout, 'in-tls\nafter-eof\n');
