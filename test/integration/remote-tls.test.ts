@@ -202,7 +202,23 @@ test('a context made by berth with the TLS files is used by docker, and one made
   assert.equal(ps.stdout.trim(), 'linux');
   const ls = await inNs('docker', ['context', 'ls', '--format', '{{.Name}}{{if .Current}}*{{end}}'], { env });
   assert.match(ls.stdout, /^node1b\*$/m);
-  // -H beats the context; a context that does not exist is a clear error
+  // export/import between the two CLIs keeps the endpoint and the TLS files
+  const tarFile = path.join(tmp, 'node1.dockercontext');
+  assert.equal((await inNs(BERTH, ['context', 'export', 'node1', tarFile], { env })).code, 0);
+  const imp = await inNs('docker', ['context', 'import', 'node1c', tarFile], { env });
+  assert.equal(imp.code, 0, imp.stderr);
+  const viaImport = await inNs('docker', ['--context', 'node1c', 'version', '--format', '{{.Server.Os}}'], { env });
+  assert.equal(viaImport.stdout.trim(), 'linux', viaImport.stderr);
+  assert.equal((await inNs('docker', ['context', 'export', 'node1b', `${tarFile}.docker`], { env })).code, 0);
+  assert.equal((await inNs(BERTH, ['context', 'import', 'node1d', `${tarFile}.docker`], { env })).code, 0);
+  const viaBerthImport = await inNs(BERTH, ['--context', 'node1d', 'info', '--format', '{{.OSType}}'], { env });
+  assert.equal(viaBerthImport.stdout.trim(), 'linux', viaBerthImport.stderr);
+  // DOCKER_HOST beats the current context; -H with --context is refused; an unknown context is a clear error
+  const hostWins = await inNs(BERTH, ['context', 'show'], { env: { ...env, DOCKER_HOST: d.host } });
+  assert.equal(hostWins.stdout.trim(), 'default');
+  const both = await inNs(BERTH, ['-H', d.host, '--context', 'node1', 'ps'], { env });
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /either specify --host or --context, not both/);
   const bad = await inNs(BERTH, ['--context', 'missing', 'ps'], { env, timeoutMs: 10_000 });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /context "missing": context not found/);
