@@ -1,13 +1,19 @@
 /**
  * A connection to a daemon over ssh, as the docker CLI's connection helper makes it: the local
  * `ssh` runs `berth system dial-stdio` on the remote host, which joins its stdin and stdout to
- * the remote daemon's socket, and HTTP goes over that pipe. Every request is one ssh process.
- * The user's own ssh set-up applies (~/.ssh/config, keys, agent, known hosts), as for docker.
+ * the remote daemon's socket, and HTTP goes over that pipe. Every request is one ssh process;
+ * the requests of one CLI command share one ssh connection (OpenSSH's ControlMaster, its socket
+ * in a private directory of this process, the master gone 2 s after the last request), so only
+ * the first pays for the key exchange and authentication, as the docker CLI's kept-alive
+ * connection does. The user's own ssh set-up applies (~/.ssh/config, keys, agent, known hosts).
  *
  * A failure of ssh itself (host unreachable, refused key) surfaces as an error carrying what ssh
  * printed, never as a silent hang-up.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Duplex } from 'node:stream';
 
 export interface SshTarget {
@@ -18,9 +24,22 @@ export interface SshTarget {
   socketPath?: string;
 }
 
-/** The ssh command line for a target (exported for tests and for `--debug`). */
-export function sshArgs(t: SshTarget, remoteProgram = 'berth'): string[] {
+let controlDir: string | undefined;
+
+/** This process's directory for the ssh control socket: private (0700), removed at exit. */
+function sshControlDir(): string {
+  if (!controlDir) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-ssh-'));
+    controlDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return controlDir;
+}
+
+/** The ssh command line for a target; `controlPath` shares one connection among the requests. */
+export function sshArgs(t: SshTarget, controlPath?: string, remoteProgram = 'berth'): string[] {
   const args = ['-o', 'ConnectTimeout=30', '-T'];
+  if (controlPath) args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', 'ControlPersist=2');
   if (t.user) args.push('-l', t.user);
   if (t.port) args.push('-p', String(t.port));
   // `--` keeps a host named like an option from becoming one
@@ -99,5 +118,5 @@ export class CommandConnection extends Duplex {
 }
 
 export function connectSsh(t: SshTarget): CommandConnection {
-  return new CommandConnection('ssh', sshArgs(t));
+  return new CommandConnection('ssh', sshArgs(t, path.join(sshControlDir(), '%C')));
 }

@@ -62,6 +62,8 @@ test('ssh:// addresses parse as the docker CLI reads them, and become ssh … be
   assert.equal(full.port, 2200);
   assert.deepEqual(sshArgs(full), ['-o', 'ConnectTimeout=30', '-T', '-l', 'me', '-p', '2200', '--', 'example.com', 'berth', '--host', 'unix:///var/run/berth.sock', 'system', 'dial-stdio']);
   assert.deepEqual(sshArgs({ host: 'h' }).slice(-4), ['h', 'berth', 'system', 'dial-stdio']);
+  // one connection per command: the requests share a control socket
+  assert.deepEqual(sshArgs({ host: 'h' }, '/tmp/d/%C').slice(3, 9), ['-o', 'ControlMaster=auto', '-o', 'ControlPath=/tmp/d/%C', '-o', 'ControlPersist=2']);
   assert.throws(() => parseDaemonAddress('ssh://'), /invalid SSH URL/);
 });
 
