@@ -149,9 +149,16 @@ export class ContextStore {
     }
   }
 
-  /** config.json's currentContext; undefined for none (or "default"). */
+  /** config.json's currentContext; undefined for none (or "default"), or when config.json is unreadable. */
   currentContext(): string | undefined {
-    const c = this.readConfig().currentContext;
+    let config: Record<string, unknown>;
+    try {
+      config = this.readConfig();
+    } catch {
+      // as the docker CLI: a config file it cannot read does not stop a command (it warns)
+      return undefined;
+    }
+    const c = config.currentContext;
     return typeof c === 'string' && c !== '' && c !== DEFAULT_CONTEXT ? c : undefined;
   }
 
