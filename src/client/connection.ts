@@ -9,9 +9,9 @@
  *   6. the default socket
  *
  * For the default context, TLS comes from --tls/--tlsverify/--tlscacert/--tlscert/--tlskey and
- * DOCKER_TLS_VERIFY/DOCKER_CERT_PATH (default ~/.docker): --tlsverify or DOCKER_TLS_VERIFY (any
- * non-empty value) turn TLS on and check the daemon against the CA; --tls alone encrypts without
- * checking. Files at the default paths that do not exist are left out, as docker does; a file
+ * DOCKER_TLS/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH (default $DOCKER_CONFIG, else ~/.docker):
+ * --tlsverify or DOCKER_TLS_VERIFY (any non-empty value) turn TLS on and check the daemon against
+ * the CA; --tls, DOCKER_TLS or a TLS file flag alone encrypt without checking. Files at the default paths that do not exist are left out, as docker does; a file
  * named on the command line must exist. A stored context carries its own TLS files and
  * SkipTLSVerify; the flags and variables do not apply to it.
  */
@@ -75,7 +75,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
 /** TLS of the default context, from flags and variables; undefined when TLS is off. */
 export function defaultContextTls(flags: ConnectionFlags, env: NodeJS.ProcessEnv): ClientTls | undefined {
   const verify = flags.tlsverify ?? (env.DOCKER_TLS_VERIFY ? true : false);
-  if (!verify && !flags.tls) return undefined;
+  // DOCKER_TLS is --tls; naming any TLS file turns TLS on too (the docker CLI's reference)
+  const tls = flags.tls ?? (!!env.DOCKER_TLS || flags.tlscacert !== undefined || flags.tlscert !== undefined || flags.tlskey !== undefined);
+  if (!verify && !tls) return undefined;
   const certPath = env.DOCKER_CERT_PATH || dockerConfigDir(env);
   const read = (given: string | undefined, name: string, what: string): Buffer | undefined => {
     const file = given ?? path.join(certPath, name);

@@ -109,6 +109,7 @@ test("connection precedence is the docker CLI's: -H, --context, DOCKER_HOST, DOC
     assert.deepEqual(dflt, { contextName: 'default', address: 'tcp://h:2376', tls: { ca: Buffer.from('CA'), cert: undefined, key: undefined, verify: true } });
     assert.throws(() => resolveConnection({ hosts: ['tcp://h:2376'], tlsverify: true, tlscert: path.join(dir, 'none.pem') }, env), /could not read TLS certificate/);
     assert.equal(resolveConnection({ hosts: ['tcp://h:2375'] }, env).tls, undefined);
+    assert.deepEqual(resolveConnection({ hosts: ['tcp://h:2376'] }, { ...env, DOCKER_TLS: '1', DOCKER_CERT_PATH: dir }).tls, { ca: undefined, cert: undefined, key: undefined, verify: false });
   }));
 
 test('--docker takes docker\'s keys as CSV and refuses others', () => {
