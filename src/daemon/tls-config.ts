@@ -39,13 +39,16 @@ export const TLS_DEFAULTS = {
 /**
  * Merges flags and daemon.json (config.ts has already refused a key given both ways, as dockerd
  * does). DOCKER_TLS_VERIFY, which dockerd also reads, turns verification on when neither says
- * otherwise.
+ * otherwise; DOCKER_CERT_PATH, as for dockerd, moves the default files.
  */
 export function resolveListenerTls(flags: TlsInput, file: TlsInput, env: NodeJS.ProcessEnv): ListenerTls & { explicitlyOff: boolean } {
   const verify = flags.tlsverify ?? file.tlsverify ?? (env.DOCKER_TLS_VERIFY ? true : false);
   const tlsSaid = flags.tls ?? file.tls;
   // as dockerd: --tlsverify implies --tls
   const enabled = verify || tlsSaid === true;
+  // dockerd takes DOCKER_CERT_PATH as the folder of its files, named as the client's are
+  const dir = env.DOCKER_CERT_PATH;
+  const defaults = dir ? { cacert: `${dir}/ca.pem`, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` } : TLS_DEFAULTS;
   const explicitlyOff = !enabled && (tlsSaid === false || flags.tlsverify === false || file.tlsverify === false);
   for (const [k, v] of Object.entries(file)) {
     if (v === undefined) continue;
@@ -56,9 +59,9 @@ export function resolveListenerTls(flags: TlsInput, file: TlsInput, env: NodeJS.
     enabled,
     verify,
     explicitlyOff,
-    cacert: flags.tlscacert ?? file.tlscacert ?? TLS_DEFAULTS.cacert,
-    cert: flags.tlscert ?? file.tlscert ?? TLS_DEFAULTS.cert,
-    key: flags.tlskey ?? file.tlskey ?? TLS_DEFAULTS.key,
+    cacert: flags.tlscacert ?? file.tlscacert ?? defaults.cacert,
+    cert: flags.tlscert ?? file.tlscert ?? defaults.cert,
+    key: flags.tlskey ?? file.tlskey ?? defaults.key,
   };
 }
 

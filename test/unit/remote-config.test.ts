@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDaemonArgs } from '../../src/daemon/config';
+import { resolveListenerTls } from '../../src/daemon/tls-config';
 import { parseDaemonAddress } from '../../src/client/address';
 import { sshArgs } from '../../src/client/ssh-conn';
 import { ContextStore } from '../../src/client/context-store';
@@ -40,6 +41,8 @@ test('berthd TLS flags: --tlsverify implies TLS; defaults under /etc/berth/tls; 
   assert.equal(f.tls.verify, false);
   assert.equal(f.tls.cert, '/x/cert.pem');
   await assert.rejects(daemonArgs([], JSON.stringify({ tls: 'yes' })), /tls in the configuration file must be true or false/);
+  const env = resolveListenerTls({}, {}, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' });
+  assert.deepEqual([env.verify, env.cacert, env.cert, env.key], [true, '/certs/ca.pem', '/certs/cert.pem', '/certs/key.pem']);
   await assert.rejects(daemonArgs(['--tlsverify'], '{"tlsverify": true}'), /specified both as a flag and in the configuration file: tlsverify/);
 });
 
