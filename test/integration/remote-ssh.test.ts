@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon, BERTH, BERTHD, runCommand, type CommandResult } from '../helpers/daemon';
+import { TmuxSession } from '../helpers/tmux';
 
 // berthd on plain TCP (allowed only with --tls=false, and then loudly), and reached over ssh: a
 // real OpenSSH server started by the test in the daemon's namespace runs `berth system
@@ -105,6 +106,17 @@ test('berth -H ssh://: ps, run with attach, exec -i with stdin closed', async ()
   // the container exists on the daemon behind ssh
   const local = await d.berth(['inspect', '-f', '{{.State.Status}}', 'over-ssh']);
   assert.equal(local.stdout.trim(), 'exited');
+});
+
+test('berth -H ssh:// run -it: a terminal through ssh', { timeout: 60_000 }, async () => {
+  const env = { PATH: `${tmp}/bin:${process.env.PATH}`, DOCKER_CONFIG: path.join(tmp, 'docker-config') };
+  await TmuxSession.run(['nsenter', `--net=/run/netns/${d.netns}`, BERTH, '-H', SSH_HOST, 'run', '-it', '--rm', 'busybox', 'sh'], { width: 90, height: 20, env }, async (t) => {
+    await t.waitForText(/^\/ # $/m, 30_000);
+    t.type('echo ssh-tty-$((6*7)); stty size\n');
+    await t.waitForText(/^ssh-tty-42$/m);
+    await t.waitForText(/^20 90$/m);
+    t.type('exit\n');
+  });
 });
 
 test('docker -H ssh:// reaches berthd through docker system dial-stdio', async () => {
