@@ -147,7 +147,7 @@ export class Daemon {
     const checkpoints = new Checkpoints(containers);
     registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
     if (c.experimental) registerCheckpointRoutes(router, checkpoints);
-    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot });
+    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot, log: this.log });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });

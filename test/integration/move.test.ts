@@ -3,6 +3,10 @@ import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { BERTH, TestDaemon } from '../helpers/daemon';
 import { until } from '../helpers/wait';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client/engine';
+import { packTar } from '../../src/layer/tar-pack';
 
 // `berth container move` between two berth daemons, each in its own network namespace:
 // the container's configuration, files (its own layer, deletions included), log, named
@@ -172,4 +176,30 @@ test('the source daemon killed in the middle: the target keeps nothing, the sour
   assert.equal((await dst.berth(['inspect', 'web2'])).code, 1, r.out);
   assert.equal((await src.berth(['inspect', 'web2'])).code, 0, 'the source container is whole');
   await ok(src, ['rm', '-f', 'web2']);
+});
+
+test('the move routes take no hostile input: a layer or log tar that names a path outside, a container not made for a move', async () => {
+  const api = new EngineClient(dst.host);
+  const made = await api.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name: 'hostile' }, body: { Image: 'busybox', Cmd: ['true'] } });
+  const escape = path.join(dst.dataRoot, 'escaped');
+  const evil = await packTar([{ name: '../../../../../../../../' + escape.slice(1), data: 'x' }]);
+  for (const format of ['layer', 'overlay']) {
+    const r = await api.request('PUT', `/berth/v1/containers/${made.Id}/layer`, { query: { format }, body: evil });
+    await r.text();
+    assert.equal(r.status, 400, format);
+    assert.equal(existsSync(escape), false, format);
+  }
+  const logs = await api.request('PUT', `/berth/v1/containers/${made.Id}/logfiles`, { body: await packTar([{ name: '../config.v2.json', data: '{}' }]) });
+  assert.equal(logs.status, 400, await logs.text());
+  const start = await api.request('POST', `/containers/${made.Id}/start`);
+  assert.equal(start.status, 409);
+  assert.match(await start.text(), /being moved here and is not whole yet/);
+  await api.call('POST', `/berth/v1/containers/${made.Id}/move-complete`);
+  const late = await api.request('PUT', `/berth/v1/containers/${made.Id}/layer`, { body: await packTar([{ name: 'x', data: 'x' }]) });
+  assert.equal(late.status, 409, 'a whole container takes no more layers');
+  await late.text();
+  const badOmit = await api.request('GET', '/berth/v1/images/busybox/archive', { query: { 'omit-layers': '../x' } });
+  assert.equal(badOmit.status, 400);
+  await badOmit.text();
+  await api.call('DELETE', `/containers/${made.Id}`, { query: { force: true } });
 });

@@ -14,12 +14,14 @@ import type { VolumeStore } from '../../volume/store';
 import { ScopedFS } from '../../archive/scoped-fs';
 import { packLocation } from '../../archive/pack';
 import { extractTar } from '../../archive/extract';
+import { packUpperDir, unpackUpperDir } from '../../layer/upper-transfer';
 
 export interface MoveRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   volumes: VolumeStore;
   dataRoot: string;
+  log: (msg: string) => void;
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -52,14 +54,23 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     await writeSaveArchive(d.images, plan, res, omit).catch(() => res.destroy());
   });
 
-  /** The container's own layer (its changes to the image), as a layer tar. Stopped containers only. */
-  router.add('GET', '/berth/v1/containers/:id/layer', async ({ res, params }) => {
+  /**
+   * The container's own layer (its changes to the image), stopped containers only: a layer
+   * tar, or with `format=overlay` (both daemons on overlay2) its upper directory as it is.
+   */
+  router.add('GET', '/berth/v1/containers/:id/layer', async ({ res, params, query }) => {
     const rec = d.containers.get(params.id);
+    const overlay = layerFormat(query, d.images.snapshotter.driver);
     const hold = await d.containers.holdFiles(rec.ID);
     try {
       if (hold.running) throw conflict(`container ${rec.Name.slice(1)} is running: stop it before its layer is read`);
+      const tar = overlay ? packUpperDir(await d.images.snapshotter.changesDir(rec.ID)) : d.images.snapshotter.diff(rec.ID);
       res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-      await pipeline(d.images.snapshotter.diff(rec.ID), res).catch(() => res.destroy());
+      // the header is out: all the client can be told is that the stream broke
+      await pipeline(tar, res).catch((e: unknown) => {
+        d.log(`sending the layer of ${rec.Name.slice(1)}: ${(e as Error).message}`);
+        res.destroy();
+      });
     } finally {
       await hold.release();
     }
@@ -74,9 +85,10 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
   });
 
   /** Applies a layer tar to a container created for a move (and not yet whole). */
-  router.add('PUT', '/berth/v1/containers/:id/layer', async ({ req, res, params }) => {
+  router.add('PUT', '/berth/v1/containers/:id/layer', async ({ req, res, params, query }) => {
     const rec = d.containers.requireMovePending(params.id);
-    await d.images.snapshotter.apply(rec.ID, req);
+    if (layerFormat(query, d.images.snapshotter.driver)) await unpackUpperDir(req, await d.images.snapshotter.changesDir(rec.ID));
+    else await d.images.snapshotter.apply(rec.ID, req);
     sendNoContent(res);
   });
 
@@ -136,4 +148,12 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
 function openVolume(volumes: VolumeStore, name: string): ScopedFS {
   if (!volumes.find(name)) throw notFound(`get ${name}: no such volume`);
   return ScopedFS.open(volumes.dataDir(name), [], 'refuse');
+}
+
+/** `format=overlay` asks for an overlay upper directory as it is; `layer` (the default) for a layer tar. */
+function layerFormat(query: URLSearchParams, driver: string): boolean {
+  const f = query.get('format') || 'layer';
+  if (f !== 'layer' && f !== 'overlay') throw invalid(`unknown layer format ${f}: layer or overlay`);
+  if (f === 'overlay' && driver !== 'overlay2') throw invalid(`the ${driver} storage driver has no overlay upper directory`);
+  return f === 'overlay';
 }

@@ -164,7 +164,10 @@ export class ContainerMove {
     }
     const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '' }, body: createBody(c, c.Image) });
     this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
-    this.sent.layer += await this.relay(`Sending the container's own layer`, `/berth/v1/containers/${c.Id}/layer`, 'PUT', `/berth/v1/containers/${made.Id}/layer`);
+    // both on overlay2: the upper directory goes as it is (no conversion on either side)
+    const [from, to] = await Promise.all([this.source, this.target].map((e) => e.call<{ Driver?: string }>('GET', '/info')));
+    const format = from.Driver === 'overlay2' && to.Driver === 'overlay2' ? 'overlay' : 'layer';
+    this.sent.layer += await this.relay(`Sending the container's own layer`, `/berth/v1/containers/${c.Id}/layer?format=${format}`, 'PUT', `/berth/v1/containers/${made.Id}/layer`, { format });
     if (c.HostConfig.LogConfig?.Type !== 'none') {
       this.sent.logs += await this.relay('Sending its log', `/berth/v1/containers/${c.Id}/logfiles`, 'PUT', `/berth/v1/containers/${made.Id}/logfiles`);
     }
