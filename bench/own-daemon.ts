@@ -18,7 +18,7 @@ export interface OwnDaemonOptions {
   debug?: boolean;
   /** have node write a CPU profile of each start into this folder */
   profileDir?: string;
-  /** more berthd flags */
+  /** more berthd flags (another -H, --tlsverify ...) */
   extraArgs?: string[];
 }
 

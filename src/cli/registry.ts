@@ -97,6 +97,21 @@ export const groups: Record<string, GroupEntry> = {
     },
     aliases: { list: 'ls', remove: 'rm' },
   },
+  context: {
+    summary: 'Manage contexts',
+    subcommands: {
+      create: e('context', 'contextCreate', 'Create a context'),
+      export: e('context', 'contextExport', 'Export a context to a tar archive FILE or a tar stream on STDOUT.'),
+      import: e('context', 'contextImport', 'Import a context from a tar or zip file'),
+      inspect: e('context', 'contextInspect', 'Display detailed information on one or more contexts'),
+      ls: e('context', 'contextLs', 'List contexts'),
+      rm: e('context', 'contextRm', 'Remove one or more contexts'),
+      show: e('context', 'contextShow', 'Print the name of the current context'),
+      update: e('context', 'contextUpdate', 'Update a context'),
+      use: e('context', 'contextUse', 'Set the current docker context'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   container: {
     summary: 'Manage containers',
     subcommands: {
@@ -215,7 +230,9 @@ export const groups: Record<string, GroupEntry> = {
   system: {
     summary: 'Manage berth',
     subcommands: {
+      certs: e('certs', 'certs', 'Create a CA, a server and a client certificate for TLS'),
       df: e('df', 'systemDf', 'Show berth disk usage'),
+      'dial-stdio': e('dial-stdio', 'dialStdio', 'Proxy the stdio stream to the daemon connection'),
       events: otherCommands.events,
       info: commonCommands.info,
       prune: e('prune', 'systemPrune', 'Remove unused data'),
@@ -245,6 +262,9 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   archive: () => require('./commands/archive'),
   attach: () => require('./commands/attach'),
   build: () => require('./commands/build'),
+  certs: () => require('./commands/certs'),
+  context: () => require('./commands/context'),
+  'dial-stdio': () => require('./commands/dial-stdio'),
   changes: () => require('./commands/changes'),
   checkpoint: () => require('./commands/checkpoint'),
   cp: () => require('./commands/cp'),
@@ -311,14 +331,18 @@ Global Options:
       --config string      Location of client config files
   -c, --context string     Name of the context to use to connect to the daemon
   -D, --debug              Enable debug mode
-  -H, --host list          Daemon socket to connect to
+  -H, --host list          Daemon socket to connect to (unix://, tcp://, ssh://user@host)
   -l, --log-level string   Set the logging level ("debug", "info", "warn", "error", "fatal") (default "info")
       --tls                Use TLS; implied by --tlsverify
-      --tlscacert string   Trust certs signed only by this CA
-      --tlscert string     Path to TLS certificate file
-      --tlskey string      Path to TLS key file
-      --tlsverify          Use TLS and verify the remote
+      --tlscacert string   Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")
+      --tlskey string      Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")
+      --tlsverify          Use TLS and verify the remote (or DOCKER_TLS_VERIFY)
   -v, --version            Print version information and quit
+
+The daemon is chosen by -H, else --context, else BERTH_HOST or DOCKER_HOST, else DOCKER_CONTEXT,
+else the current context (berth context use; shared with the docker CLI, in $DOCKER_CONFIG or
+~/.docker), else unix:///run/berth/berth.sock.
 
 Run '${prog} COMMAND --help' for more information on a command.
 `;

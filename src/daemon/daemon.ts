@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ApiServer } from '../api/server';
+import { exposedPlainListeners, plainTcpWarning } from './tls-config';
 import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
@@ -206,8 +207,10 @@ export class Daemon {
     registerSwarmFileRoutes(router, swarm);
     const dashboard = c.dashboard ? new DashboardServer({ settings: c.dashboard, engineSocket: dashboardEngineSocket(c.hosts), log: this.log }) : undefined;
     registerDashboardRoutes(router, () => dashboard);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental });
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental, tls: c.tls });
     await this.server.listen();
+    // loud on purpose, whatever the log level: the operator chose --tls=false for these
+    for (const h of exposedPlainListeners(c.hosts, c.tls)) process.stderr.write(`${plainTcpWarning(h)}\n`);
     if (dashboard) {
       await dashboard.listen();
       this.dashboard = dashboard;
@@ -220,7 +223,7 @@ export class Daemon {
     } catch (e) {
       this.log(`warning: ${(e as Error).message}; containers run, but attach, exec and run without -d are refused`);
     }
-    this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
+    this.log(`berthd ${VERSION} listening on ${c.hosts.map((h) => (c.tls.enabled && h.startsWith('tcp://') ? `${h} (TLS${c.tls.verify ? ', client certificates verified' : ''})` : h)).join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
   }
 
   /**
