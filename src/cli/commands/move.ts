@@ -5,15 +5,26 @@
  */
 import type { CommandSpec } from '../command';
 import { EngineClient } from '../../client/engine';
+import { ConnectionConfigError, defaultContextTls, resolveConnection, type ConnectionFlags } from '../../client/connection';
 import { StatusError } from '../errors';
 import { humanSize } from '../../common/units';
 import { ContainerMove } from '../move/mover';
 import { MoveProgress } from '../move/progress';
 
-/** `--to`: a daemon address (unix://, tcp://, an absolute socket path). Contexts come with the remote-daemon work. */
-export function targetClient(to: string): EngineClient {
-  if (to.includes('://') || to.startsWith('/')) return new EngineClient(to);
-  throw new StatusError(`Error: context "${to}" does not exist`, 1);
+/**
+ * `--to`: a context (its address and TLS files), or an address as -H takes it; a tcp://
+ * address uses the TLS settings -H would (--tlsverify and the rest, DOCKER_TLS_VERIFY,
+ * DOCKER_CERT_PATH).
+ */
+export function targetClient(to: string, flags: ConnectionFlags, env: NodeJS.ProcessEnv): EngineClient {
+  try {
+    if (to.includes('://') || to.startsWith('/')) return new EngineClient(to, { tls: to.startsWith('tcp://') ? defaultContextTls(flags, env) : undefined });
+    const c = resolveConnection({ hosts: [], context: to }, env);
+    return new EngineClient(c.address, { tls: c.tls });
+  } catch (e) {
+    if (e instanceof ConnectionConfigError) throw new StatusError(`Error: ${e.message}`, 1);
+    throw e;
+  }
 }
 
 export const move: CommandSpec = {
@@ -32,7 +43,7 @@ export const move: CommandSpec = {
     const to = p.values.to as string;
     if (!to) throw new StatusError('Error: --to is required: a context name or a daemon address', 1);
     if (p.values.checkpoint) throw new StatusError('Error: a warm move needs a checkpoint, and berth cannot restore from one yet (see `berth checkpoint`)', 1);
-    const target = targetClient(to);
+    const target = targetClient(to, ctx.connectionFlags, ctx.env);
     if (target.address === ctx.client().address) throw new StatusError('Error: the target is the daemon the container is on', 1);
     const progress = new MoveProgress((s) => ctx.out(s), !!ctx.stdout.isTTY);
     const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'] }, progress);
