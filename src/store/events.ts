@@ -40,7 +40,7 @@ export function eventsFor(db: StoreDb, account: string, product?: string): Store
   const rows = db.prepare(`
     SELECT e.* FROM events e
     WHERE (e.account = @account
-       OR (e.account IS NULL AND e.at >= (SELECT MIN(p.created_at) FROM purchases p WHERE p.account = @account AND p.product = e.product)))
+       OR (e.account IS NULL AND e.id > (SELECT MIN(f.id) FROM events f WHERE f.kind = 'purchase' AND f.account = @account AND f.product = e.product)))
       AND (@product IS NULL OR e.product = @product)
     ORDER BY e.id`).all({ account, product: product ?? null }) as Row[];
   return rows.map(toEvent);
