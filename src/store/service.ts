@@ -6,7 +6,7 @@ import type { Clock } from './clock';
 import { notFound } from './errors';
 import { eventsFor, eventsOfVendor, StoreEvent } from './events';
 import type { PaymentProvider } from './payments';
-import { getProduct, Product, publish, PublishRequest, recordVersion, requireProduct, searchProducts } from './products';
+import { getProduct, Product, publish, PublishRequest, recordVersion, requireProduct, searchProducts, Version, versionsOf } from './products';
 import * as purchases from './purchases';
 import type { Purchase } from './purchases';
 
@@ -89,9 +89,10 @@ export class Store {
     return this.tx(() => purchases.recordCharge(this.o.db, p.id, result.reference, result.settled, this.now()));
   }
 
-  purchases(c: Caller): Purchase[] {
+  /** The caller's purchases, each with the product's newest version. */
+  purchases(c: Caller): (Purchase & { latest: Version | null })[] {
     requireLogin(c);
-    return purchases.purchasesOf(this.o.db, c.account, this.now());
+    return purchases.purchasesOf(this.o.db, c.account, this.now()).map((p) => ({ ...p, latest: versionsOf(this.o.db, p.product)[0] ?? null }));
   }
 
   sales(c: Caller, vendor: string): Sales {
