@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { splitProduct, storeTarget } from '../../src/cli/store/client';
+import { networkingConfig, ownSettings } from '../../src/cli/store/recreate';
+
+test('product references: with or without the registry, tags dropped, nonsense refused', () => {
+  assert.deepEqual(splitProduct('acme/ledger'), { host: undefined, repository: 'acme/ledger' });
+  assert.deepEqual(splitProduct('127.0.0.1:5000/acme/ledger:1.0'), { host: '127.0.0.1:5000', repository: 'acme/ledger' });
+  assert.deepEqual(splitProduct('localhost/acme/ledger'), { host: 'localhost', repository: 'acme/ledger' });
+  assert.deepEqual(splitProduct('store.example/acme/tools/cli'), { host: 'store.example', repository: 'acme/tools/cli' });
+  assert.throws(() => splitProduct('ledger'), /invalid product name/);
+  assert.throws(() => splitProduct('Acme/Ledger'), /invalid product name/);
+});
+
+test('which store: the flag, then BERTH_STORE, then the product\'s registry; HTTP only for loopback', () => {
+  const ctx = { env: { HOME: '/nonexistent' } as NodeJS.ProcessEnv };
+  assert.deepEqual(storeTarget(ctx, '127.0.0.1:5000'), { host: '127.0.0.1:5000', base: 'http://127.0.0.1:5000' });
+  assert.deepEqual(storeTarget({ env: { BERTH_STORE: 'store.example' } }, '', 'other:1'), { host: 'store.example', base: 'https://store.example' });
+  assert.deepEqual(storeTarget(ctx, '', 'http://10.0.0.1:5000'), { host: '10.0.0.1:5000', base: 'http://10.0.0.1:5000' });
+  assert.throws(() => storeTarget(ctx, ''), /which store\?/);
+});
+
+test('upgrade keeps a container\'s own settings and leaves what it inherited to the new image', () => {
+  const image = { Env: ['PATH=/bin', 'V=1'], Cmd: ['serve'], Labels: { vendor: 'acme' }, WorkingDir: '/app', ExposedPorts: { '80/tcp': {} } };
+  const config = {
+    Hostname: '0123456789ab', Image: 'x:1', Env: ['PATH=/bin', 'V=1', 'MODE=prod'], Cmd: ['serve'], Labels: { vendor: 'acme', owner: 'bob' },
+    WorkingDir: '/app', ExposedPorts: { '80/tcp': {} }, User: 'nobody', Tty: false,
+  };
+  assert.deepEqual(ownSettings(config, image, '0123456789abcdef'), { Env: ['MODE=prod'], Labels: { owner: 'bob' }, User: 'nobody', Tty: false });
+  // chosen by the user though equal in name: a different value is kept
+  assert.deepEqual(ownSettings({ ...config, Cmd: ['serve', '--debug'], Hostname: 'web' }, image, '0123456789abcdef').Cmd, ['serve', '--debug']);
+  assert.equal(ownSettings({ ...config, Hostname: 'web' }, image, '0123456789abcdef').Hostname, 'web');
+  const net = networkingConfig({ Id: '0123456789abcdef', Name: '/web', Image: 'sha256:x', Config: {}, HostConfig: {}, State: {},
+    NetworkSettings: { Networks: { app: { Aliases: ['web', '0123456789ab'], IPAMConfig: null } } } });
+  assert.deepEqual(JSON.parse(JSON.stringify(net)), { EndpointsConfig: { app: { Aliases: ['web'] } } });
+});
