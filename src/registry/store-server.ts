@@ -9,6 +9,7 @@ import { openStoreDb } from '../store/db';
 import { identify } from '../store/identity';
 import type { PaymentProvider } from '../store/payments';
 import { Store } from '../store/service';
+import { handleWeb, WEB_PREFIX } from '../store/web/pages';
 import { createHandler, createRegistry } from './app';
 import { HtpasswdFile } from './auth/htpasswd';
 import { loadPrivateKey } from './auth/keys';
@@ -25,6 +26,7 @@ import { createTokenHandler } from './token-server';
  *   /v2/...        the registry, with token auth; the store decides every pull and push
  *   /token         the token service (Docker's token flow; htpasswd users log in here)
  *   /store/v1/...  the store's JSON API, for the same users (Basic or a token from /token)
+ *   /store/...     the store's web pages (/ leads there)
  *
  * Tokens are signed with a key kept in the store's directory (made on first start), so they
  * survive restarts; nothing outside this process needs it.
@@ -114,6 +116,14 @@ export function createStoreServer(o: StoreServerOptions): { handler: http.Reques
     })().catch((e) => sendStoreError(req, res, e));
   };
 
+  const webHandler = (req: http.IncomingMessage, res: http.ServerResponse, p: string, query: URLSearchParams) => {
+    void (async () => {
+      // a wrong password in the browser counts as no login: pages that need one ask again
+      const account = await identify(req, { users, keys, issuer, service }).catch(() => '');
+      await handleWeb(store, { req, res, path: p, query, account, host: req.headers.host ?? 'localhost' });
+    })().catch((e) => sendStoreError(req, res, e));
+  };
+
   const handler: http.RequestListener = (req, res) => {
     let p = '';
     let query = new URLSearchParams();
@@ -126,6 +136,12 @@ export function createStoreServer(o: StoreServerOptions): { handler: http.Reques
     }
     if (p === '/token') return tokenHandler(req, res);
     if (p.startsWith(STORE_PREFIX)) return storeHandler(req, res, decodeURIComponent(p), query);
+    if (p === '/' || p === '/store') {
+      req.resume();
+      res.writeHead(302, { Location: WEB_PREFIX, 'Content-Length': 0 });
+      return void res.end();
+    }
+    if (p.startsWith(WEB_PREFIX)) return webHandler(req, res, decodeURIComponent(p), query);
     return registryHandler(req, res);
   };
   return { handler, store };
