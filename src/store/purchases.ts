@@ -135,18 +135,28 @@ export function markPaid(db: StoreDb, c: Caller, id: number, now: string): Purch
   return getPurchase(db, id, now)!;
 }
 
-/** Checks a refund is possible before the provider is asked; the refund itself is `recordRefund`. */
-export function refundable(db: StoreDb, c: Caller, id: number, now: string): Purchase {
+/**
+ * Step one of a refund: a pending refund payment, so that a second refund of the same purchase
+ * is refused (a unique index: one refund per purchase) before the provider is asked twice.
+ */
+export function openRefund(db: StoreDb, c: Caller, id: number, provider: string, now: string): Purchase {
   const p = vendorsPurchase(db, c, id, now);
   if (p.status !== 'paid') throw conflict(`purchase ${id} is ${p.status}: only a paid purchase can be refunded`);
+  if (db.prepare("SELECT 1 FROM payments WHERE purchase = ? AND kind = 'refund'").get(id)) throw conflict(`a refund of purchase ${id} is already under way`);
+  db.prepare("INSERT INTO payments (purchase, provider, kind, amount_cents, currency, status, reference, created_at) VALUES (?, ?, 'refund', ?, ?, 'pending', '', ?)")
+    .run(id, provider, p.amountCents, p.currency, now);
   return p;
 }
 
-/** Records the refund and ends the entitlement, in the caller's transaction. */
-export function recordRefund(db: StoreDb, c: Caller, id: number, provider: string, reference: string, now: string): Purchase {
-  const p = refundable(db, c, id, now); // again, inside the transaction: it may have changed meanwhile
-  db.prepare("INSERT INTO payments (purchase, provider, kind, amount_cents, currency, status, reference, created_at, settled_at) VALUES (?, ?, 'refund', ?, ?, 'settled', ?, ?, ?)")
-    .run(id, provider, p.amountCents, p.currency, reference, now, now);
+/** The provider refused the refund: as if it had not been asked. */
+export function abandonRefund(db: StoreDb, id: number): void {
+  db.prepare("DELETE FROM payments WHERE purchase = ? AND kind = 'refund' AND status = 'pending'").run(id);
+}
+
+/** Step two: the provider refunded; the entitlement ends. */
+export function recordRefund(db: StoreDb, c: Caller, id: number, reference: string, now: string): Purchase {
+  const p = getPurchase(db, id, now)!;
+  db.prepare("UPDATE payments SET status = 'settled', reference = ?, settled_at = ? WHERE purchase = ? AND kind = 'refund'").run(reference, now, id);
   endPurchase(db, p, 'refunded', now);
   recordEvent(db, { at: now, kind: 'refund', product: p.product, account: p.account, detail: { purchase: id, amountCents: p.amountCents, currency: p.currency, by: c.account } });
   return getPurchase(db, id, now)!;

@@ -82,6 +82,8 @@ export const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL,
     settled_at TEXT
   );
+  -- one refund per purchase: a second one is refused before the provider is asked again
+  CREATE UNIQUE INDEX payments_one_refund ON payments (purchase) WHERE kind = 'refund';
   CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,

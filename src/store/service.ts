@@ -111,9 +111,15 @@ export class Store {
   }
 
   async refund(c: Caller, id: number): Promise<Purchase> {
-    const p = purchases.refundable(this.o.db, c, id, this.now());
-    const { reference } = await this.o.provider.refund({ purchase: p.id, account: p.account, product: p.product, plan: p.plan, amountCents: p.amountCents, currency: p.currency, reference: p.reference ?? '' });
-    return this.tx(() => purchases.recordRefund(this.o.db, c, id, this.o.provider.name, reference, this.now()));
+    const p = this.tx(() => purchases.openRefund(this.o.db, c, id, this.o.provider.name, this.now()));
+    let reference: string;
+    try {
+      ({ reference } = await this.o.provider.refund({ purchase: p.id, account: p.account, product: p.product, plan: p.plan, amountCents: p.amountCents, currency: p.currency, reference: p.reference ?? '' }));
+    } catch (e) {
+      this.tx(() => purchases.abandonRefund(this.o.db, id));
+      throw e;
+    }
+    return this.tx(() => purchases.recordRefund(this.o.db, c, id, reference, this.now()));
   }
 
   revoke(c: Caller, id: number): Purchase {

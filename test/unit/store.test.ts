@@ -170,3 +170,35 @@ test('free and public products, personal namespaces, and the catalog', async () 
   assert.deepEqual(w.store.search('ledger').map((p) => p.repository), ['acme/ledger']);
   assert.deepEqual(w.store.search('acme').map((p) => p.repository), ['acme/ledger', 'acme/tools']);
 });
+
+test('two refunds at once: the provider is asked once; a failed refund leaves the purchase paid', async () => {
+  let refunds = 0;
+  let failNext = false;
+  const slow: PaymentProvider = {
+    name: 'slow',
+    charge: async () => ({ reference: 'CH-1', settled: true }),
+    refund: async () => {
+      refunds++;
+      await new Promise((r) => setTimeout(r, 20));
+      if (failNext) {
+        failNext = false;
+        throw new Error('provider unavailable');
+      }
+      return { reference: `RF-${refunds}` };
+    },
+  };
+  const w = world(slow);
+  const { alice, bob } = await acmeLedger(w);
+  const p = await w.store.buy(bob, 'acme/ledger', 'once');
+  failNext = true;
+  await assert.rejects(w.store.refund(alice, p.id), /provider unavailable/);
+  assert.equal(w.store.purchases(bob)[0].status, 'paid');
+  assert.deepEqual(w.store.access('bob', 'repository', 'acme/ledger', ['pull']).actions, ['pull']);
+  const results = await Promise.allSettled([w.store.refund(alice, p.id), w.store.refund(alice, p.id)]);
+  assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+  const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  assert.match(String(rejected.reason), /a refund of purchase \d+ is already under way/);
+  assert.equal(refunds, 2, 'once failed, once refunded: never twice for one refund');
+  assert.equal(w.store.purchases(bob)[0].status, 'refunded');
+  assert.equal(count(w.db, 'payments'), 2, 'the charge and one refund');
+});
