@@ -115,7 +115,7 @@ test('a vendor publishes; a buyer is refused, buys, is let in once paid, runs, u
   await build(V2, '2.0');
   await ok('alice', ['push', V2]);
   await ok('alice', ['rmi', V2]);
-  assert.match(await ok('bob', ['store', 'purchases']), new RegExp(`${id}\\s+acme/ledger\\s+month\\s+20\\.00 USD\\s+paid\\s+\\d{4}-\\d\\d-\\d\\d\\s+2\\.0`));
+  assert.match(await ok('bob', ['store', 'purchases']), new RegExp(`${id}\\s+acme/ledger\\s+month\\s+20\\.00 USD\\s+paid\\s+\\d{4}-\\d\\d-\\d\\d\\s+2\\.0\\s+berth store upgrade acme/ledger`));
   assert.match(await ok('bob', ['store', 'events', 'acme/ledger']), /version\s+tag=2\.0/);
   const upgraded = await ok('bob', ['store', 'upgrade', 'acme/ledger']);
   assert.match(upgraded, /acme\/ledger: newest is 2\.0 \(sha256:[0-9a-f]{64}\)\n  ledger: [0-9a-f]{12} -> [0-9a-f]{12}\n/);
@@ -128,6 +128,7 @@ test('a vendor publishes; a buyer is refused, buys, is let in once paid, runs, u
   assert.equal(after2.Config.Labels.owner, 'bob');
   assert.equal((await ok('bob', ['exec', 'ledger', 'cat', '/version'])).trim(), '2.0');
   assert.equal((await ok('bob', ['ps', '-a', '-q', '--filter', 'name=pre-upgrade'])).trim(), '', 'the old container is gone');
+  assert.match(await ok('bob', ['store', 'purchases', '--format', '{{.Product}} {{.Update}}']), /^acme\/ledger up to date$/m);
 
   // a version that does not start: the old container comes back, running
   const V3 = `${HOST}/acme/ledger:3.0`;

@@ -184,24 +184,48 @@ export const storeBuy: CommandSpec = {
 };
 
 const purchasesFormat: ListFormat = {
-  defaultTable: 'table {{.ID}}\t{{.Product}}\t{{.Plan}}\t{{.Price}}\t{{.Status}}\t{{.Until}}\t{{.Latest}}',
-  headers: { ID: 'ID', Product: 'PRODUCT', Plan: 'PLAN', Price: 'PRICE', Status: 'STATUS', Until: 'UNTIL', Latest: 'LATEST', Buyer: 'BUYER', Date: 'DATE', Reference: 'REFERENCE' },
+  defaultTable: 'table {{.ID}}\t{{.Product}}\t{{.Plan}}\t{{.Price}}\t{{.Status}}\t{{.Until}}\t{{.Latest}}\t{{.Update}}',
+  headers: { ID: 'ID', Product: 'PRODUCT', Plan: 'PLAN', Price: 'PRICE', Status: 'STATUS', Until: 'UNTIL', Latest: 'LATEST', Update: 'UPGRADE', Buyer: 'BUYER', Date: 'DATE', Reference: 'REFERENCE' },
 };
 
 const statusOf = (x: Purchase) => (x.status === 'paid' && !x.live ? 'lapsed' : x.status);
 const purchaseRow = (x: Purchase) => ({
   ID: x.id, Product: x.product, Plan: x.plan, Price: money(x.amountCents, x.currency), Status: statusOf(x),
-  Until: x.status === 'paid' ? (x.endsAt ? day(x.endsAt) : 'forever') : '', Latest: x.latest?.tag ?? '', Buyer: x.account, Date: day(x.createdAt), Reference: x.reference ?? '',
+  Until: x.status === 'paid' ? (x.endsAt ? day(x.endsAt) : 'forever') : '', Latest: x.latest?.tag ?? '', Update: '', Buyer: x.account, Date: day(x.createdAt), Reference: x.reference ?? '',
 });
+
+/**
+ * Which products have a newer version than the images of them on this daemon: the digests
+ * the local images were pulled by, against each product's newest. Without a reachable daemon,
+ * nothing is said.
+ */
+async function upgradable(ctx: CommandContext, host: string, list: Purchase[]): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>();
+  let images: { RepoDigests?: string[] | null }[];
+  try {
+    images = await ctx.client().call('GET', '/images/json');
+  } catch {
+    return out;
+  }
+  const digests = images.flatMap((i) => i.RepoDigests ?? []);
+  for (const x of list) {
+    const mine = digests.filter((d) => d.startsWith(`${host}/${x.product}@`)).map((d) => d.slice(d.indexOf('@') + 1));
+    if (mine.length && x.latest) out.set(x.product, !mine.includes(x.latest.digest));
+  }
+  return out;
+}
 
 export const storePurchases: CommandSpec = {
   usage: '[OPTIONS]',
-  summary: 'List what you bought, until when, and the newest version',
+  summary: 'List what you bought, until when, the newest version, and whether your images of it are older',
   args: { max: 0 },
   flags: [registryFlag, formatFlag, quietFlag],
   async run(ctx, p) {
     const store = client(ctx, p);
-    list(ctx, p, (await store.call<Purchase[]>('GET', 'purchases')).map(purchaseRow), purchasesFormat, 'ID');
+    const bought = await store.call<Purchase[]>('GET', 'purchases');
+    const newer = await upgradable(ctx, store.target.host, bought);
+    const rows = bought.map((x) => ({ ...purchaseRow(x), Update: newer.get(x.product) ? `berth store upgrade ${x.product}` : newer.has(x.product) ? 'up to date' : '' }));
+    list(ctx, p, rows, purchasesFormat, 'ID');
     return 0;
   },
 };
