@@ -23,5 +23,3 @@ export function fileClock(file: string): Clock {
     return t;
   };
 }
-
-export const iso = (d: Date) => d.toISOString();

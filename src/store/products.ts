@@ -1,5 +1,5 @@
 import type { StoreDb } from './db';
-import { Caller, getVendor, requireVendorMember } from './accounts';
+import { Caller, requireVendorMember } from './accounts';
 import { denied, invalid, notFound } from './errors';
 import { recordEvent } from './events';
 import { parsePrice, Period } from './money';
@@ -179,8 +179,4 @@ export function recordVersion(db: StoreDb, repository: string, tag: string, dige
     ON CONFLICT (product, tag) DO UPDATE SET digest = excluded.digest, pushed_at = excluded.pushed_at, seq = excluded.seq`).run(repository, tag, digest, now, seq);
   if (announce) recordEvent(db, { at: now, kind: 'version', product: repository, account: null, detail: { tag, digest, ...(old ? { previousDigest: old.digest } : {}) } });
   return true;
-}
-
-export function vendorExists(db: StoreDb, name: string): boolean {
-  return getVendor(db, name) !== undefined;
 }

@@ -4,7 +4,7 @@ import { formatAmount } from '../money';
 import type { Product } from '../products';
 import type { Purchase } from '../purchases';
 import type { Store } from '../service';
-import { day, html, Html, page, planText, Viewer } from './html';
+import { day, html, page, planText, Viewer } from './html';
 
 /**
  * The store's web pages, served by the registry beside its API, for the same accounts (the
