@@ -191,3 +191,29 @@ test('the store API refuses forged and expired tokens and bad bodies, and record
   assert.match(bad.stdout, /"code":"INVALID","message":"plan must be a string"/);
   assert.equal((await reg.curl(['-u', 'bob:bob-pw', url])).stdout, before);
 });
+
+test('upgrade moves a swarm service of the product to the newest version, pinned by digest', async () => {
+  // bob owns it again (the first test ended with a refund), and runs it as a service
+  const bought = await ok('bob', ['store', 'buy', 'acme/ledger', '--plan', 'once']);
+  const id = /Purchase (\d+)/.exec(bought)![1];
+  await ok('alice', ['store', 'mark-paid', id]);
+  await ok('bob', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+  const V4 = `${HOST}/acme/ledger:4.0`;
+  await ok('bob', ['pull', `${HOST}/acme/ledger:2.0`]);
+  await ok('bob', ['service', 'create', '--detach', '--name', 'ledger-svc', '--env', 'MODE=prod', `${HOST}/acme/ledger:2.0`]);
+  await build(V4, '4.0');
+  await ok('alice', ['push', V4]);
+  await ok('alice', ['rmi', V4]);
+
+  const up = await ok('bob', ['store', 'upgrade', 'acme/ledger']);
+  assert.match(up, /acme\/ledger: newest is 4\.0 \(sha256:[0-9a-f]{64}\)/);
+  assert.match(up, new RegExp(`service ledger-svc: ${HOST.replace(/\./g, '\\.')}/acme/ledger:2\\.0 -> [0-9a-f]{12}`));
+  assert.match(up, /service ledger-svc: updated to 4\.0/);
+  const svc = JSON.parse(await ok('bob', ['service', 'inspect', 'ledger-svc']))[0];
+  assert.match(svc.Spec.TaskTemplate.ContainerSpec.Image, new RegExp(`^${HOST.replace(/\./g, '\\.')}/acme/ledger:4\\.0@sha256:[0-9a-f]{64}$`));
+  assert.deepEqual(svc.Spec.TaskTemplate.ContainerSpec.Env, ['MODE=prod']);
+  assert.equal(svc.Spec.UpdateConfig.FailureAction, 'rollback');
+  assert.match(await ok('bob', ['store', 'upgrade', 'acme/ledger']), /service ledger-svc: already on [0-9a-f]{12}/);
+  await ok('bob', ['service', 'rm', 'ledger-svc']);
+  await ok('bob', ['swarm', 'leave', '--force']);
+});

@@ -11,6 +11,8 @@ import { StatusError } from '../errors';
 import { prepareFormat, renderList, ListFormat } from '../format/render';
 import { splitProduct, StoreClient, storeTarget } from '../store/client';
 import { ContainerInspect, recreate } from '../store/recreate';
+import { imageOf, pinnedDigest, servicesOf, upgradeService } from '../store/services';
+import { authHeaderFor } from '../credentials';
 import { pullImage } from './pull';
 import { StreamError } from '../format/progress';
 
@@ -328,13 +330,20 @@ export const storeUpgrade: CommandSpec = {
     }
     const digestIn = (img: ImageInspect) => img.RepoDigests?.find((d) => d.startsWith(`${name}@`))?.slice(name.length + 1) ?? '(not from this store)';
     const stale = containers.filter((c) => digestIn(oldImages.get(c.Image)!) !== version.digest);
+    // swarm services: a service tracks a tag until pinned; pinned to the newest, it is up to date
+    const services = await servicesOf(engine, name);
+    const staleServices = services.filter((s) => pinnedDigest(s) !== version.digest);
 
     ctx.out(`${repository}: newest is ${version.tag} (${version.digest})\n`);
     for (const c of containers) {
       const old = digestIn(oldImages.get(c.Image)!);
       ctx.out(`  ${c.Name.replace(/^\//, '')}: ${old === version.digest ? `already on ${shortDigest(old)}` : `${shortDigest(old)} -> ${shortDigest(version.digest)}`}\n`);
     }
-    if (containers.length === 0) ctx.out('  no containers of it here\n');
+    for (const s of services) {
+      const old = pinnedDigest(s);
+      ctx.out(`  service ${s.Spec.Name}: ${old === version.digest ? `already on ${shortDigest(old)}` : `${old ? shortDigest(old) : imageOf(s)} -> ${shortDigest(version.digest)}`}\n`);
+    }
+    if (containers.length === 0 && services.length === 0) ctx.out('  no containers or services of it here\n');
     if (p.values['dry-run']) return 0;
 
     try {
@@ -352,6 +361,14 @@ export const storeUpgrade: CommandSpec = {
       else {
         failed++;
         ctx.err(`${r.name}: the new version did not start (${r.why}); kept the old container\n`);
+      }
+    }
+    for (const s of staleServices) {
+      const why = await upgradeService(engine, s, `${ref}@${version.digest}`, authHeaderFor(ctx, store.target.host));
+      if (why === undefined) ctx.out(`service ${s.Spec.Name}: updated to ${version.tag}\n`);
+      else {
+        failed++;
+        ctx.err(`service ${s.Spec.Name}: the new version did not start: ${why}\n`);
       }
     }
     return failed ? 1 : 0;
