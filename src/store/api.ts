@@ -117,7 +117,7 @@ export async function handleStoreApi(store: Store, caller: Caller, req: Incoming
       currency: str(b, 'currency'),
     }), 201);
   }
-  if ((m = /^products\/(.+)\/events$/.exec(rest)) && method === 'GET') return ok(store.events(caller, m[1]));
+  if ((m = /^products\/([^/]+\/.+)\/events$/.exec(rest)) && method === 'GET') return ok(store.events(caller, m[1]));
   if ((m = /^products\/(.+)$/.exec(rest)) && method === 'GET') return ok(store.product(m[1]));
   if (rest === 'vendors' && method === 'POST') {
     const b = await readJson(req);
