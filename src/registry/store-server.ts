@@ -2,7 +2,7 @@ import { generateKeyPairSync, createPublicKey, KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
-import { parseRequestTarget } from '../common/request-target';
+import { decodePathSegment, parseRequestTarget } from '../common/request-target';
 import { handleStoreApi, sendStoreError, STORE_PREFIX } from '../store/api';
 import type { Clock } from '../store/clock';
 import { openStoreDb } from '../store/db';
@@ -135,13 +135,13 @@ export function createStoreServer(o: StoreServerOptions): { handler: http.Reques
       // the registry's handler answers malformed targets
     }
     if (p === '/token') return tokenHandler(req, res);
-    if (p.startsWith(STORE_PREFIX)) return storeHandler(req, res, decodeURIComponent(p), query);
+    if (p.startsWith(STORE_PREFIX)) return storeHandler(req, res, decodePathSegment(p), query);
     if (p === '/' || p === '/store') {
       req.resume();
       res.writeHead(302, { Location: WEB_PREFIX, 'Content-Length': 0 });
       return void res.end();
     }
-    if (p.startsWith(WEB_PREFIX)) return webHandler(req, res, decodeURIComponent(p), query);
+    if (p.startsWith(WEB_PREFIX)) return webHandler(req, res, decodePathSegment(p), query);
     return registryHandler(req, res);
   };
   return { handler, store };

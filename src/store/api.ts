@@ -84,7 +84,10 @@ export function sendStoreError(req: IncomingMessage, res: ServerResponse, e: unk
   if (!err) console.error(`berth-registry store: ${req.method} ${req.url}:`, e);
   if (res.headersSent) return void res.destroy();
   req.resume();
-  const headers = err?.status === 401 ? { 'WWW-Authenticate': 'Basic realm="berth-registry"' } : {};
+  const headers: Record<string, string> = err?.status === 401 ? { 'WWW-Authenticate': 'Basic realm="berth-registry"' } : {};
+  // A body refused before its end (too large) leaves the connection mid-request: close it, so
+  // the client does not send its next request into the rest of this one.
+  if (!req.complete) headers.Connection = 'close';
   const body = Buffer.from(JSON.stringify({ errors: [{ code: err?.code ?? 'UNKNOWN', message: err?.message ?? 'internal server error' }] }));
   res.writeHead(err?.status ?? 500, { 'Content-Type': 'application/json', 'Content-Length': body.length, ...headers });
   res.end(body);

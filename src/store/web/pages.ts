@@ -190,7 +190,7 @@ export async function handleWeb(store: Store, w: WebRequest): Promise<void> {
     w.req.resume();
     const v = e.code === 'UNAUTHORIZED' ? { account: '', vendors: [] } : viewerOf(store, w.account);
     const body = page('Refused', v, html`<h1>${e.code === 'NOT_FOUND' ? 'Not found' : e.code === 'UNAUTHORIZED' ? 'Log in' : 'Refused'}</h1><p><a href="/store/">Back to the catalogue</a></p>`, { text: e.message, error: true });
-    send(w.res, e.status, body, e.status === 401 ? { 'WWW-Authenticate': REALM } : {});
+    send(w.res, e.status, body, { ...(e.status === 401 ? { 'WWW-Authenticate': REALM } : {}), ...(w.req.complete ? {} : { Connection: 'close' }) });
   }
 }
 
