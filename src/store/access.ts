@@ -1,6 +1,6 @@
 import type { StoreDb } from './db';
 import { getVendor, isMember } from './accounts';
-import { getProduct, isFree, namespaceOf } from './products';
+import { namespaceOf, pullTerms } from './products';
 import { liveEntitlement } from './purchases';
 
 /**
@@ -35,11 +35,11 @@ export function decideAccess(db: StoreDb, who: { account: string; admin: boolean
   if (!vendor) return who.account && ns === who.account && name.includes('/') ? grant(ALL) : grant([], `${who.account || 'an anonymous client'} may not access ${name}`);
   if (isMember(db, vendor.name, who.account)) return grant(ALL);
   const pushRefusal = `only members of vendor ${vendor.name} may push to ${name}`;
-  const product = getProduct(db, name);
+  const product = pullTerms(db, name);
   if (!product) return grant([], asked.some((a) => a !== 'pull') ? pushRefusal : `${name} is not published in this store`);
   let pull: boolean;
   let why: string;
-  if (isFree(product)) {
+  if (product.free) {
     pull = product.publicPull || who.account !== '';
     why = `log in to pull ${name}`;
   } else {

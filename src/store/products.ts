@@ -110,6 +110,14 @@ export function searchProducts(db: StoreDb, query: string): Product[] {
 
 export const isFree = (p: Product) => p.plans.some((plan) => plan.period === 'free');
 
+/** What a pull decision needs of a product, in one small query (it runs at every registry request). */
+export function pullTerms(db: StoreDb, repository: string): { free: boolean; publicPull: boolean } | undefined {
+  const row = db.prepare(`SELECT p.public_pull AS publicPull,
+    EXISTS (SELECT 1 FROM plans pl WHERE pl.product = p.repository AND pl.active = 1 AND pl.period = 'free') AS free
+    FROM products p WHERE p.repository = ?`).get(repository) as { publicPull: number; free: number } | undefined;
+  return row && { free: row.free === 1, publicPull: row.publicPull === 1 };
+}
+
 /**
  * Publishes a repository as a product, or updates one. `tags` is what the registry holds for
  * the repository now, oldest first; publishing a repository without any is refused.
