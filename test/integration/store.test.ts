@@ -35,7 +35,7 @@ const setClock = (iso: string) => fsp.writeFile(path.join(work, 'clock'), iso);
 async function build(tag: string, version: string, cmd = '["sh", "-c", "cat /version; exec sleep 1000"]'): Promise<void> {
   const ctx = path.join(work, `ctx-${version}`);
   await fsp.mkdir(ctx, { recursive: true });
-  await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM busybox\nENV LEDGER_VERSION=${version}\nRUN echo ${version} > /version\nCMD ${cmd}\n`);
+  await fsp.writeFile(path.join(ctx, 'Dockerfile'), `FROM busybox\nENV LEDGER_VERSION=${version}\nRUN echo ${version} > /version\nVOLUME /data\nCMD ${cmd}\n`);
   await ok('alice', ['build', '-q', '-t', tag, ctx]);
 }
 
@@ -105,6 +105,7 @@ test('a vendor publishes; a buyer is refused, buys, is let in once paid, runs, u
   assert.match(await ok('alice', ['store', 'mark-paid', id]), new RegExp(`Purchase ${id} \\(bob, acme/ledger\\): paid until \\d{4}-`));
   await ok('bob', ['pull', V1]);
   await ok('bob', ['run', '-d', '--name', 'ledger', '-e', 'MODE=prod', '--label', 'owner=bob', V1]);
+  await ok('bob', ['exec', 'ledger', 'sh', '-c', 'echo kept > /data/books']);
   assert.match((await as('bob', ['store', 'sales', '--vendor', 'acme'])).stderr, /bob is not a member of vendor acme/);
   const sales = await ok('alice', ['store', 'sales', '--vendor', 'acme']);
   assert.match(sales, new RegExp(`${id}\\s+bob\\s+acme/ledger\\s+month\\s+20\\.00 USD\\s+paid`));
@@ -127,6 +128,7 @@ test('a vendor publishes; a buyer is refused, buys, is let in once paid, runs, u
   assert.ok(after2.Config.Env.includes('LEDGER_VERSION=2.0'), 'the new image\'s own env, not the old one\'s');
   assert.equal(after2.Config.Labels.owner, 'bob');
   assert.equal((await ok('bob', ['exec', 'ledger', 'cat', '/version'])).trim(), '2.0');
+  assert.equal((await ok('bob', ['exec', 'ledger', 'cat', '/data/books'])).trim(), 'kept', 'the anonymous volume came along');
   assert.equal((await ok('bob', ['ps', '-a', '-q', '--filter', 'name=pre-upgrade'])).trim(), '', 'the old container is gone');
   assert.match(await ok('bob', ['store', 'purchases', '--format', '{{.Product}} {{.Update}}']), /^acme\/ledger up to date$/m);
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { splitProduct, storeTarget } from '../../src/cli/store/client';
-import { networkingConfig, ownSettings } from '../../src/cli/store/recreate';
+import { hostConfigFor, networkingConfig, ownSettings } from '../../src/cli/store/recreate';
 
 test('product references: with or without the registry, tags dropped, nonsense refused', () => {
   assert.deepEqual(splitProduct('acme/ledger'), { host: undefined, repository: 'acme/ledger' });
@@ -33,4 +33,21 @@ test('upgrade keeps a container\'s own settings and leaves what it inherited to 
   const net = networkingConfig({ Id: '0123456789abcdef', Name: '/web', Image: 'sha256:x', Config: {}, HostConfig: {}, State: {},
     NetworkSettings: { Networks: { app: { Aliases: ['web', '0123456789ab'], IPAMConfig: null } } } });
   assert.deepEqual(JSON.parse(JSON.stringify(net)), { EndpointsConfig: { app: { Aliases: ['web'] } } });
+});
+
+test('upgrade mounts a container\'s anonymous volumes again, and leaves named ones and binds as they were', () => {
+  const anon = 'a'.repeat(64);
+  const hc = hostConfigFor({
+    Id: 'x', Name: '/web', Image: 'sha256:x', Config: {}, State: {},
+    HostConfig: { Binds: ['/srv/conf:/etc/app:ro'], Mounts: [{ Type: 'volume', Source: 'named', Target: '/named' }], RestartPolicy: { Name: 'always' } },
+    Mounts: [
+      { Type: 'volume', Name: anon, Destination: '/data' },
+      { Type: 'volume', Name: 'named', Destination: '/named' },
+      { Type: 'bind', Destination: '/etc/app' },
+      { Type: 'volume', Name: 'b'.repeat(64), Destination: '/etc/app' },
+    ],
+  });
+  assert.deepEqual(hc.Mounts, [{ Type: 'volume', Source: 'named', Target: '/named' }, { Type: 'volume', Source: anon, Target: '/data' }]);
+  assert.deepEqual(hc.Binds, ['/srv/conf:/etc/app:ro']);
+  assert.deepEqual(hc.RestartPolicy, { Name: 'always' });
 });

@@ -18,6 +18,7 @@ export interface ContainerInspect {
   Config: Json;
   HostConfig: Json;
   NetworkSettings?: { Networks?: Record<string, Json> };
+  Mounts?: { Type?: string; Name?: string; Destination?: string }[];
   State: { Running?: boolean; Restarting?: boolean; ExitCode?: number; Error?: string; Health?: { Status?: string } };
 }
 
@@ -51,6 +52,25 @@ export function networkingConfig(c: ContainerInspect): Json {
   return { EndpointsConfig: endpoints };
 }
 
+/**
+ * The HostConfig for the new container: the old one's, plus its anonymous volumes mounted
+ * again by name (as compose does), so their data carries over instead of starting empty.
+ */
+export function hostConfigFor(c: ContainerInspect): Json {
+  const hc: Json = { ...c.HostConfig };
+  const mounts = [...((hc.Mounts as Json[] | null | undefined) ?? [])];
+  const taken = new Set([
+    ...mounts.map((m) => m.Target as string),
+    ...((hc.Binds as string[] | null | undefined) ?? []).map((b) => b.split(':')[1]),
+  ]);
+  for (const m of c.Mounts ?? []) {
+    if (m.Type !== 'volume' || !m.Name || !m.Destination || !/^[0-9a-f]{64}$/.test(m.Name) || taken.has(m.Destination)) continue;
+    mounts.push({ Type: 'volume', Source: m.Name, Target: m.Destination });
+  }
+  if (mounts.length) hc.Mounts = mounts;
+  return hc;
+}
+
 export interface RecreateResult {
   name: string;
   ok: boolean;
@@ -76,19 +96,36 @@ async function started(client: EngineClient, id: string, settleMs: number): Prom
   }
 }
 
+/** Waits (up to 30 s) for an auto-removed container to be gone, so its name is free. */
+async function waitGone(client: EngineClient, id: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      await client.call('GET', `/containers/${id}/json`);
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+}
+
 /**
  * Replaces container `c` (created from an image whose Config is `oldImage`) by one of the same
  * name and settings on `newImage`. The old container is stopped and renamed aside first, and
  * removed only once the new one has started; otherwise the new one goes and the old one comes
- * back under its name, running if it was.
+ * back under its name, running if it was. A container run with --rm is removed by stopping
+ * it; if its new version fails, it is created again from its settings on its old image.
  */
 export async function recreate(client: EngineClient, c: ContainerInspect, oldImage: Json, newImage: string, settleMs = 1500): Promise<RecreateResult> {
   const name = c.Name.replace(/^\//, '');
   const wasRunning = !!c.State.Running;
   const aside = `${name}_pre-upgrade`;
-  const body = { ...ownSettings(c.Config, oldImage, c.Id), Image: newImage, HostConfig: c.HostConfig, NetworkingConfig: networkingConfig(c) };
+  const body = { ...ownSettings(c.Config, oldImage, c.Id), Image: newImage, HostConfig: hostConfigFor(c), NetworkingConfig: networkingConfig(c) };
+  // --rm: stopping removes it, so there is no old container to go back to, only its settings
+  const autoRemove = c.HostConfig.AutoRemove === true;
+  if (!autoRemove) await client.call('POST', `/containers/${c.Id}/rename`, { query: { name: aside } });
   if (wasRunning) await client.call('POST', `/containers/${c.Id}/stop`);
-  await client.call('POST', `/containers/${c.Id}/rename`, { query: { name: aside } });
+  if (autoRemove) await waitGone(client, c.Id);
   let newId: string | undefined;
   let why: string | undefined;
   try {
@@ -101,10 +138,15 @@ export async function recreate(client: EngineClient, c: ContainerInspect, oldIma
     why = (e as Error).message;
   }
   if (why === undefined) {
-    await client.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+    if (!autoRemove) await client.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
     return { name, ok: true };
   }
   if (newId) await client.call('DELETE', `/containers/${newId}`, { query: { force: true } }).catch(() => undefined);
+  if (autoRemove) {
+    const back = await client.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: { ...body, Image: c.Image } });
+    if (wasRunning) await client.call('POST', `/containers/${back.Id}/start`);
+    return { name, ok: false, why };
+  }
   await client.call('POST', `/containers/${c.Id}/rename`, { query: { name } });
   if (wasRunning) await client.call('POST', `/containers/${c.Id}/start`);
   return { name, ok: false, why };
