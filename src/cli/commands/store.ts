@@ -15,6 +15,7 @@ import { imageOf, pinnedDigest, servicesOf, upgradeService } from '../store/serv
 import { authHeaderFor } from '../credentials';
 import { pullImage } from './pull';
 import { StreamError } from '../format/progress';
+import { formatAmount } from '../../store/money';
 
 interface Plan { name: string; period: string; amountCents: number; currency: string }
 interface Version { tag: string; digest: string; pushedAt: string }
@@ -31,7 +32,7 @@ const registryFlag: FlagDef = { name: 'registry', type: 'string', help: 'The sto
 const formatFlag: FlagDef = { name: 'format', type: 'string', help: formatFlagHelp, default: '' };
 const quietFlag: FlagDef = { name: 'quiet', short: 'q', type: 'bool', help: 'Only display names or ids' };
 
-const money = (cents: number, currency: string) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')} ${currency}`;
+const money = formatAmount;
 const planText = (p: Plan) => (p.period === 'free' ? `${p.name}: free` : `${p.name}: ${money(p.amountCents, p.currency)}${p.period === 'once' ? '' : `/${p.period}`}`);
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
 const shortDigest = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
