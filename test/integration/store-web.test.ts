@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 // loopback only, and chromium runs with its background networking off.
 const BIN = path.resolve(__dirname, '../../../bin/berth-registry');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'berth-store-web-'));
-const USERS = { root: 'root-pw', alice: 'alice-pw', bob: 'bob-pw' };
+const USERS = { root: 'root-pw', alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
 type User = keyof typeof USERS;
 let child: ChildProcess | undefined;
 let browser: Browser | undefined;
@@ -192,4 +192,30 @@ test('malformed store requests are refused, and the server keeps answering', asy
     assert.equal(r.status, status, `${init.method ?? 'GET'} ${p}: ${await r.text()}`);
   }
   assert.equal((await fetch(`${base}/store/v1/products`)).status, 200);
+});
+
+test('registry access over HTTP: public free products for anyone, paid ones refused with the reason', async () => {
+  await pushTinyImage('alice', 'acme/tools', 'latest');
+  await api('alice', 'POST', 'products', { repository: 'acme/tools', title: 'Tools', prices: ['free'], public: true });
+  const tokenFor = async (u: User | undefined, scope: string) => {
+    const r = await fetch(`${base}/token?service=berth-registry&scope=${scope}`, { headers: u ? { Authorization: basic(u) } : {} });
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { token: string }).token;
+  };
+  const manifest = (token: string, repo: string) => fetch(`${base}/v2/${repo}/manifests/${repo === 'acme/tools' ? 'latest' : '1.0'}`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+
+  assert.equal((await manifest(await tokenFor(undefined, 'repository:acme/tools:pull'), 'acme/tools')).status, 200, 'anyone pulls a public free product');
+  const anonPaid = await manifest(await tokenFor(undefined, 'repository:acme/ledger:pull'), 'acme/ledger');
+  assert.equal(anonPaid.status, 401, 'anonymous clients are asked to log in');
+  assert.match(anonPaid.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="berth-registry",scope="repository:acme\/ledger:pull"/);
+  // carol bought nothing: her token lacks pull, and the registry says why
+  const carol = await manifest(await tokenFor('carol', 'repository:acme/ledger:pull'), 'acme/ledger');
+  assert.equal(carol.status, 403);
+  assert.equal(((await carol.json()) as { errors: { message: string }[] }).errors[0].message, 'no active purchase of acme/ledger');
+  const rootToken = await tokenFor('root', 'repository:acme/ledger:pull,push');
+  assert.deepEqual(JSON.parse(Buffer.from(rootToken.split('.')[1], 'base64url').toString()).access, [{ type: 'repository', name: 'acme/ledger', actions: ['pull', 'push'] }], 'an admin may do anything');
+  const bobToken = await tokenFor('bob', 'repository:acme/tools:pull,push');
+  const push = await fetch(`${base}/v2/acme/tools/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${bobToken}` } });
+  assert.equal(push.status, 403);
+  assert.deepEqual(((await push.json()) as { errors: { code: string; message: string }[] }).errors[0], { code: 'DENIED', message: 'only members of vendor acme may push to acme/tools', detail: { type: 'repository', name: 'acme/tools', action: 'push' } });
 });
