@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { splitProduct, storeTarget } from '../../src/cli/store/client';
+import { eventText } from '../../src/cli/commands/store';
 import { hostConfigFor, networkingConfig, ownSettings } from '../../src/cli/store/recreate';
 
 test('product references: with or without the registry, tags dropped, nonsense refused', () => {
@@ -50,4 +51,14 @@ test('upgrade mounts a container\'s anonymous volumes again, and leaves named on
   assert.deepEqual(hc.Mounts, [{ Type: 'volume', Source: 'named', Target: '/named' }, { Type: 'volume', Source: anon, Target: '/data' }]);
   assert.deepEqual(hc.Binds, ['/srv/conf:/etc/app:ro']);
   assert.deepEqual(hc.RestartPolicy, { Name: 'always' });
+});
+
+test('events read as sentences', () => {
+  const ev = (kind: string, detail: Record<string, unknown>, account: string | null = null) => eventText({ at: '', kind, product: 'acme/ledger', account, detail });
+  assert.equal(ev('purchase', { purchase: 3, plan: 'month', amountCents: 2000, currency: 'USD' }, 'bob'), 'purchase 3 by bob: plan month, 20.00 USD');
+  assert.equal(ev('paid', { purchase: 3, until: '2027-01-06T10:00:00.000Z' }), 'purchase 3 paid, until 2027-01-06');
+  assert.equal(ev('paid', { purchase: 4, until: null }), 'purchase 4 paid, for good');
+  assert.equal(ev('price', { plan: 'month', period: 'month', amountCents: 2500, currency: 'EUR', previousCents: 2000 }), 'plan month: 25.00 EUR per month (was 20.00 EUR)');
+  assert.equal(ev('price', { plan: 'old', withdrawn: true }), 'plan old withdrawn');
+  assert.equal(ev('version', { tag: '2.0', digest: `sha256:${'b'.repeat(64)}`, previousDigest: `sha256:${'a'.repeat(64)}` }), `2.0 is ${'b'.repeat(12)} (was ${'a'.repeat(12)})`);
 });

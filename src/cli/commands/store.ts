@@ -284,6 +284,26 @@ export const storeRevoke = vendorAction('revoke', 'Revoke purchases without a re
 
 // ---------------------------------------------------------------- events
 
+interface StoreEvent { at: string; kind: string; product: string; account: string | null; detail: Record<string, unknown> }
+
+/** One line for people about an event; --format json keeps the raw detail (Data). */
+export function eventText(e: StoreEvent): string {
+  const d = e.detail;
+  const price = typeof d.amountCents === 'number' && typeof d.currency === 'string' ? money(d.amountCents, d.currency) : '';
+  switch (e.kind) {
+    case 'published': return `published as ${String(d.title ?? '')}`;
+    case 'purchase': return `purchase ${d.purchase} by ${e.account}: plan ${d.plan}, ${price}`;
+    case 'paid': return `purchase ${d.purchase} paid, ${d.until ? `until ${day(String(d.until))}` : 'for good'}`;
+    case 'refund': return `purchase ${d.purchase} refunded, ${price}`;
+    case 'revoke': return `purchase ${d.purchase} revoked`;
+    case 'version': return `${d.tag} is ${shortDigest(String(d.digest))}${d.previousDigest ? ` (was ${shortDigest(String(d.previousDigest))})` : ' (new)'}`;
+    case 'price':
+      if (d.withdrawn) return `plan ${d.plan} withdrawn`;
+      return `plan ${d.plan}: ${d.period === 'free' ? 'free' : `${price}${d.period === 'once' ? ' once' : ` per ${d.period}`}`}${typeof d.previousCents === 'number' ? ` (was ${money(d.previousCents, String(d.currency))})` : ''}`;
+    default: return JSON.stringify(d);
+  }
+}
+
 export const storeEvents: CommandSpec = {
   usage: '[OPTIONS] [[HOST:PORT/]VENDOR/NAME]',
   summary: 'Purchases, price changes and new versions of what you bought',
@@ -291,9 +311,9 @@ export const storeEvents: CommandSpec = {
   flags: [registryFlag, formatFlag],
   async run(ctx, p) {
     const target = p.args[0] ? product(ctx, p, p.args[0]) : { store: client(ctx, p), repository: undefined };
-    const events = await target.store.call<{ at: string; kind: string; product: string; detail: Record<string, unknown> }[]>('GET', `events${target.repository ? `?product=${encodeURIComponent(target.repository)}` : ''}`);
+    const events = await target.store.call<StoreEvent[]>('GET', `events${target.repository ? `?product=${encodeURIComponent(target.repository)}` : ''}`);
     const spec: ListFormat = { defaultTable: 'table {{.Time}}\t{{.Product}}\t{{.Event}}\t{{.Detail}}', headers: { Time: 'TIME', Product: 'PRODUCT', Event: 'EVENT', Detail: 'DETAIL' } };
-    list(ctx, p, events.map((e) => ({ Time: e.at.replace(/\.\d+Z$/, 'Z'), Product: e.product, Event: e.kind, Detail: Object.entries(e.detail).map(([k, v]) => `${k}=${v}`).join(' ') })), spec, 'Event');
+    list(ctx, p, events.map((e) => ({ Time: e.at.replace(/\.\d+Z$/, 'Z'), Product: e.product, Event: e.kind, Detail: eventText(e), Data: e.detail })), spec, 'Event');
     return 0;
   },
 };
