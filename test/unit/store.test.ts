@@ -202,3 +202,14 @@ test('two refunds at once: the provider is asked once; a failed refund leaves th
   assert.equal(w.store.purchases(bob)[0].status, 'refunded');
   assert.equal(count(w.db, 'payments'), 2, 'the charge and one refund');
 });
+
+test('vendor members: added by a member, then act for the vendor', async () => {
+  const w = world();
+  const { alice, bob } = await acmeLedger(w);
+  await refused(() => w.store.addVendorMember(bob, 'acme', 'bob'), 'DENIED', /bob is not a member of vendor acme/);
+  assert.deepEqual(w.store.addVendorMember(alice, 'acme', 'carol').members, [{ account: 'alice', role: 'owner' }, { account: 'carol', role: 'member' }]);
+  const p = await w.store.buy(bob, 'acme/ledger', 'once');
+  assert.equal(w.store.markPaid(w.store.caller('carol'), p.id).status, 'paid');
+  assert.deepEqual(w.store.access('carol', 'repository', 'acme/ledger', ['pull', 'push']).actions, ['pull', 'push']);
+  assert.deepEqual(w.store.whoami(w.store.caller('carol')), { account: 'carol', admin: false, vendors: ['acme'] });
+});
