@@ -11,7 +11,8 @@ import { MIGRATIONS } from './schema';
 export type StoreDb = Database.Database;
 
 export function openStoreDb(file: string): StoreDb {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  // the records name accounts and their purchases: readable by the registry's user only
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
