@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(runc conmon criu busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl openssh-client openssh-server curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout chromium)
 
+# the image store's web pages are tested in a real browser, headless
+DEBIAN_PACKAGES+=(chromium)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

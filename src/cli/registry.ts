@@ -227,6 +227,24 @@ export const groups: Record<string, GroupEntry> = {
     },
     aliases: {},
   },
+  store: {
+    summary: 'Buy and sell images in a berth-registry store',
+    subcommands: {
+      buy: e('store', 'storeBuy', 'Buy a product on one of its plans'),
+      events: e('store', 'storeEvents', 'Purchases, price changes and new versions of what you bought'),
+      'mark-paid': e('store', 'storeMarkPaid', 'Mark invoices paid (vendor)'),
+      publish: e('store', 'storePublish', 'Publish a repository as a product (vendor)'),
+      purchases: e('store', 'storePurchases', 'List what you bought'),
+      refund: e('store', 'storeRefund', 'Refund purchases, ending their entitlement (vendor)'),
+      revoke: e('store', 'storeRevoke', 'Revoke purchases without a refund (vendor)'),
+      sales: e('store', 'storeSales', "A vendor's sales and revenue (vendor)"),
+      search: e('store', 'storeSearch', "Search the store's catalogue"),
+      show: e('store', 'storeShow', 'Show a product'),
+      upgrade: e('store', 'storeUpgrade', 'Pull the newest version and re-create your containers of it'),
+      vendor: e('store', 'storeVendor', 'Create a vendor, add members, show it'),
+    },
+    aliases: {},
+  },
   system: {
     summary: 'Manage berth',
     subcommands: {
@@ -293,6 +311,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   secret: () => require('./commands/secret'),
   service: () => require('./commands/service'),
   stats: () => require('./commands/stats'),
+  store: () => require('./commands/store'),
   swarm: () => require('./commands/swarm'),
   system: () => require('./commands/system'),
   top: () => require('./commands/top'),
