@@ -17,7 +17,7 @@ import { parseReference, withDefaultTag, type Reference } from '../image/referen
 import { span, timed } from '../common/timing';
 import { BuildCache, type CacheSession } from './cache';
 import { CacheFromSources } from './cache-from';
-import { SourceTree } from './context';
+import { SourceTree, type CopySource } from './context';
 import { CopyInto } from './copy-into';
 import { runStep, throwIfCancelled, type StepNetwork } from './run-step';
 import { checkpoint } from './checkpoint';
@@ -373,13 +373,14 @@ export class Builder {
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
           return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], step.text, run, async (root) => {
-            tree ??= SourceTree.open(await timed('build context unpack', run.id, () => ctx.materialize()));
+            // the context's files come from its index when it holds them all: nothing is unpacked twice
+            const from: CopySource = tree ?? (ctx.copiesFromIndex() ? ctx : (tree = SourceTree.open(await timed('build context unpack', run.id, () => ctx.materialize()))));
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
             const into = new CopyInto(root);
             const tick = checkpoint(run.signal);
             try {
-              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD', tick });
+              for (const rel of sources) await into.copy(from, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD', tick });
             } finally {
               into.close();
             }
