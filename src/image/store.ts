@@ -61,6 +61,8 @@ export function chainIDs(diffIDs: string[]): string[] {
 }
 
 const hex = (digest: string) => digest.replace(/^sha256:/, '');
+/** Bytes gathered before one write of a layer blob that comes in many small pieces. */
+const WRITE_BATCH = 1 << 20;
 
 /**
  * Images and their tags. An image is its config blob (its ID is the blob's digest); its
@@ -387,7 +389,19 @@ export class ImageStore {
     const writer = this.content.writer();
     let diffID: string;
     try {
-      for await (const chunk of diffTar) await writer.write(chunk as Buffer);
+      // a diff of many small files comes as a header, a body and padding each: written in
+      // batches, one write per batch instead of a thread-pool round trip per piece
+      let batch: Buffer[] = [];
+      let batched = 0;
+      for await (const chunk of diffTar) {
+        batch.push(chunk as Buffer);
+        batched += (chunk as Buffer).length;
+        if (batched < WRITE_BATCH) continue;
+        await writer.write(Buffer.concat(batch, batched));
+        batch = [];
+        batched = 0;
+      }
+      if (batched) await writer.write(Buffer.concat(batch, batched));
       diffID = await writer.commit();
     } catch (e) {
       await writer.abort();
