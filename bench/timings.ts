@@ -30,7 +30,8 @@ export function parseTimings(text: string): Timing[] {
       const [method, url] = name.split(' ');
       name = `${method} ${url.split('?')[0].replace(/^\/v\d+\.\d+/, '').replace(/\/[0-9a-f]{64}(?=\/|$)/g, '/{id}')}`;
     } else {
-      name = name.replace(/ [0-9a-f]{12}$/, '');
+      // the ID a span is about: a container's or exec's, or a snapshot key's (`build-1a2b3c`)
+      name = name.replace(/ (?:[0-9a-f]{12}|[a-z]+-[0-9a-f]{1,12})$/, '');
     }
     out.push({ kind: m[1] as Timing['kind'], name, id, at: Number(m[3]), dur: Number(m[4]) });
   }

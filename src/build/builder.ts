@@ -456,11 +456,11 @@ export class Builder {
       } else {
         const root = path.join(work, key);
         await fsp.mkdir(root, { recursive: true });
-        await mountAll(await this.d.snapshotter.mounts(key), root);
+        await timed('build mount', run.id, async () => mountAll(await this.d.snapshotter.mounts(key), root));
         try {
           await change(root, key);
         } finally {
-          await unmount(root).catch(() => undefined);
+          await timed('build unmount', run.id, () => unmount(root).catch(() => undefined));
         }
       }
       endChange();

@@ -388,6 +388,7 @@ export class ImageStore {
   async commitSnapshot(key: string, diffTar: Readable, parentChainID?: string): Promise<LayerRecord> {
     const writer = this.content.writer();
     let diffID: string;
+    const endDiff = span('layer.diff.write', key);
     try {
       // a diff of many small files comes as a header, a body and padding each: written in
       // batches, one write per batch instead of a thread-pool round trip per piece
@@ -407,16 +408,19 @@ export class ImageStore {
       await writer.abort();
       throw e;
     }
+    endDiff();
     const chainID = parentChainID ? digestOf(`${parentChainID} ${diffID}`) : diffID;
     const existing = this.layers.get(chainID);
     if (existing) {
       await this.snapshotter.remove(key);
       return existing;
     }
+    const endCommit = span('layer.snapshot.commit', key);
     await this.snapshotter.commit(hex(chainID), key);
     const rec: LayerRecord = { chainID, diffID, parent: parentChainID, size: await this.snapshotter.usage(hex(chainID)).catch(() => writer.size) };
     await writeJSONAtomic(path.join(this.root, 'layers', `${hex(chainID)}.json`), rec);
     this.layers.set(chainID, rec);
+    endCommit();
     return rec;
   }
 
