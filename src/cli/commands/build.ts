@@ -66,7 +66,7 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
       const childAbs = path.join(dir, childRel);
       if (++sinceTurn >= FILES_PER_TURN) {
         sinceTurn = 0;
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
       const st: Stats = lstatSync(childAbs);
       if (!keep(childRel) && !st.isDirectory()) continue;
@@ -82,7 +82,7 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
   void (async () => {
     try {
       // the first turn before any packing: the request is made meanwhile
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 0));
       await walk('');
       if (extraDockerfile) await add({ name: extraDockerfile.name, mode: 0o644, size: extraDockerfile.content.length, mtime: new Date(0) }, extraDockerfile.content);
       pack.finalize();
