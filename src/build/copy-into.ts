@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, removeTree, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
 import { Readable, Transform } from 'node:stream';
-import { invalid } from '../common/errors';
+import { invalid, isErrno } from '../common/errors';
 import { noTick, type Tick } from './checkpoint';
 import { applyTar } from '../layer/tar-apply';
 import type { CopySource, Excluded, NodeStat, SourceNode } from './context';
@@ -119,6 +119,7 @@ export class CopyInto {
   private async node(n: SourceNode, dirFd: number, name: string, o: CopyOptions): Promise<void> {
     const at = fdChild(dirFd, name);
     if (n.kind === 'other' || n.kind === 'dir') return; // sockets, devices and fifos in a context are not copied
+    if (n.kind === 'file' && n.data) return this.writeFile(dirFd, name, n.data, n.st, o);
     removeTree(dirFd, name);
     if (n.kind === 'symlink') {
       fs.symlinkSync(n.target, at);
@@ -126,7 +127,6 @@ export class CopyInto {
       fs.lutimesSync(at, n.st.atime, n.st.mtime);
       return;
     }
-    if (n.data) return this.writeFile(at, n.data, n.st, o);
     const src = n.open();
     try {
       const out = fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -143,12 +143,34 @@ export class CopyInto {
     }
   }
 
-  /** A file made at `at` (a path through its directory's fd) from content in memory. */
-  private writeFile(at: string, data: Buffer, st: NodeStat, o: CopyOptions): void {
-    const out = fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  /**
+   * The file `name` in the directory open as `dirFd`, made from content in memory. A COPY
+   * is often thousands of small files, so each costs as few calls as it can: made at once
+   * (what is in the way is removed only when the exclusive create finds something), with
+   * its permission bits, and owner and mode changed only where the new file differs.
+   */
+  private writeFile(dirFd: number, name: string, data: Buffer, st: NodeStat, o: CopyOptions): void {
+    const at = fdChild(dirFd, name);
+    const mode = o.mode ?? st.mode & 0o7777;
+    const create = () => fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0o777);
+    let out: number;
+    try {
+      out = create();
+    } catch (e) {
+      if (!isErrno(e, 'EEXIST')) throw e;
+      removeTree(dirFd, name);
+      out = create();
+    }
     try {
       for (let off = 0; off < data.length; ) off += fs.writeSync(out, data, off);
-      finishFile(out, st, o);
+      const made = fs.fstatSync(out);
+      const uid = o.uid ?? 0;
+      const gid = o.gid ?? 0;
+      const chowned = made.uid !== uid || made.gid !== gid;
+      if (chowned) fs.fchownSync(out, uid, gid);
+      // after a chown, always: it clears setuid and setgid bits
+      if (chowned || (made.mode & 0o7777) !== mode) fs.fchmodSync(out, mode);
+      fs.futimesSync(out, st.atime, st.mtime);
     } finally {
       closeQuietly(out);
     }

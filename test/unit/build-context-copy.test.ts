@@ -54,13 +54,14 @@ function listing(root: string): string[] {
 }
 
 /** Copies `sources` to `dest` from the index and from the unpacked context; returns both results. */
-async function bothWays(ctx: ContextArchive, sources: string[], dest: string, destIsDir: boolean, o: Partial<CopyOptions> = {}): Promise<[string[], string[]]> {
+async function bothWays(ctx: ContextArchive, sources: string[], dest: string, destIsDir: boolean, o: Partial<CopyOptions> = {}, prepare?: (root: string) => void): Promise<[string[], string[]]> {
   const results: string[][] = [];
   const disk = SourceTree.open(await ctx.materialize());
   try {
     for (const from of [ctx, disk]) {
       const root = path.join(base, `root-${n++}`);
       fs.mkdirSync(root);
+      prepare?.(root);
       const into = new CopyInto(root);
       try {
         for (const s of sources) await into.copy(from, s, dest, destIsDir, { excluded: none, unpackTars: false, ...o });
@@ -110,6 +111,21 @@ describe('COPY from the context index', () => {
       assert.ok(fromIndex.length > 0);
       assert.deepEqual(fromIndex, fromDisk, `${sources.join(',')} -> ${dest}`);
     }
+  });
+
+  it('replaces what is in the way (a directory, a link to the host, an older file) without following links', async () => {
+    const ctx = await receive(CONTEXT);
+    const host = path.join(base, 'host-file');
+    fs.writeFileSync(host, 'host\n');
+    const [fromIndex, fromDisk] = await bothWays(ctx, ['.'], '/', true, { uid: 5, gid: 6 }, (root) => {
+      fs.mkdirSync(path.join(root, 'a.txt', 'inner'), { recursive: true });
+      fs.symlinkSync(host, path.join(root, 'empty'));
+      fs.writeFileSync(path.join(root, 'run.sh'), 'older content, longer than the new\n', { mode: 0o666 });
+      fs.chownSync(path.join(root, 'run.sh'), 5, 6);
+    });
+    assert.equal(fs.readFileSync(host, 'utf8'), 'host\n', 'the link was replaced, not followed');
+    assert.ok(fromIndex.some((l) => l.startsWith('run.sh 104755 5:6 10 ')), fromIndex.join('\n'));
+    assert.deepEqual(fromIndex, fromDisk);
   });
 
   it('leaves out what the exclusion rule excludes, as the disk walk does', async () => {
