@@ -306,7 +306,7 @@ export class Builder {
         const env = step.env;
         const argsPrefix = step.usedArgs.length ? `|${step.usedArgs.length} ${step.usedArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
         const createdBy = `${argsPrefix}${step.exec ? JSON.stringify(step.exec) : `${shell.join(' ')} ${step.command}`}`;
-        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], step.text, run, async (_root, key) => {
+        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], step.text, run, async (_root, key, release) => {
           await runStep({
             snapshotter: this.d.snapshotter,
             key,
@@ -321,6 +321,7 @@ export class Builder {
             signal: run.signal,
             network: await run.stepNetwork?.(),
             extraHosts: run.o.extraHosts,
+            detachRelease: release,
           });
         }, false, true);
       }
@@ -427,7 +428,8 @@ export class Builder {
     keyParts: unknown[],
     description: string,
     run: BuildRun,
-    change: (root: string, key: string) => Promise<void>,
+    /** `release`: a step that mounts its root itself hands over its unmount (see RunStepOptions.detachRelease) */
+    change: (root: string, key: string, release: (released: Promise<void>) => void) => Promise<void>,
     skipEmpty = false,
     mountedByStep = false,
   ): Promise<State> {
@@ -448,19 +450,24 @@ export class Builder {
     const key = `build-${randomBytes(8).toString('hex')}`;
     await timed('build snapshot prepare', run.id, () => this.d.snapshotter.prepare(key, parent?.replace(/^sha256:/, '')));
     let committed = false;
+    // The step's root is unmounted while its changes are read from the snapshot's own folder:
+    // an overlay's unmount syncs the upper file system, which may take a while on a busy disk.
+    // It is awaited before the snapshot is committed or removed.
+    let released: Promise<void> = Promise.resolve();
+    const release = (p: Promise<void>) => void (released = p);
     try {
       const endChange = span(`build ${String(keyParts[0])} change`, run.id);
       if (mountedByStep) {
         say(` ---> Running in ${key.slice(6, 18)}\n`);
-        await change('', key);
+        await change('', key, release);
       } else {
         const root = path.join(work, key);
         await fsp.mkdir(root, { recursive: true });
         await timed('build mount', run.id, async () => mountAll(await this.d.snapshotter.mounts(key), root));
         try {
-          await change(root, key);
+          await change(root, key, release);
         } finally {
-          await timed('build unmount', run.id, () => unmount(root).catch(() => undefined));
+          released = timed('build unmount', run.id, () => unmount(root).catch(() => undefined));
         }
       }
       endChange();
@@ -472,7 +479,7 @@ export class Builder {
       if (skipEmpty && !changed) {
         next = { ...state, config, history: [...(state.history ?? []), { ...entry, empty_layer: true }] };
       } else {
-        const layer = await this.d.images.commitSnapshot(key, this.d.snapshotter.diff(key), parent);
+        const layer = await this.d.images.commitSnapshot(key, this.d.snapshotter.diff(key), parent, released);
         committed = true;
         next = { ...state, config, rootfs: { type: 'layers', diff_ids: [...state.rootfs.diff_ids, layer.diffID] }, history: [...(state.history ?? []), entry] };
       }
@@ -480,6 +487,7 @@ export class Builder {
       await timed('build cache record', run.id, () => cache.put(cacheKey, next, { input: BuildCache.stateDigest(state), description }));
       return next;
     } finally {
+      await released;
       if (!committed) await this.d.snapshotter.remove(key).catch(() => undefined);
     }
   }

@@ -383,9 +383,10 @@ export class ImageStore {
   /**
    * Turns an active snapshot (a build step's or a container's changes) into a layer: its
    * diff tar is kept as the layer blob, and the snapshot itself is committed under the
-   * chain ID, so nothing is unpacked a second time.
+   * chain ID, so nothing is unpacked a second time. `ready`: what must be done before the
+   * snapshot is committed (its unmount), awaited once the diff is written, so the two overlap.
    */
-  async commitSnapshot(key: string, diffTar: Readable, parentChainID?: string): Promise<LayerRecord> {
+  async commitSnapshot(key: string, diffTar: Readable, parentChainID?: string, ready?: Promise<void>): Promise<LayerRecord> {
     const writer = this.content.writer();
     let diffID: string;
     const endDiff = span('layer.diff.write', key);
@@ -409,6 +410,7 @@ export class ImageStore {
       throw e;
     }
     endDiff();
+    await ready;
     const chainID = parentChainID ? digestOf(`${parentChainID} ${diffID}`) : diffID;
     const existing = this.layers.get(chainID);
     if (existing) {
