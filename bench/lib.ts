@@ -26,6 +26,8 @@ export interface Timed {
   ms: number;
   /** What it printed, when stdout is 'pipe'; '' otherwise. */
   stdout: string;
+  /** What it printed on stderr, when stderr is 'pipe'; '' otherwise. */
+  stderr: string;
 }
 
 export interface TimeOptions {
@@ -35,6 +37,8 @@ export interface TimeOptions {
   env?: NodeJS.ProcessEnv;
   /** The client's stdout: collected, dropped or passed on. Its stderr is passed on, its stdin empty. */
   stdout: 'pipe' | 'ignore' | 'inherit';
+  /** The client's stderr: passed on (the default) or collected. */
+  stderr?: 'pipe' | 'inherit';
 }
 
 /** Runs `cli args` against the host and times it; rejects only if it cannot be started. */
@@ -43,17 +47,19 @@ export function timeCli(cli: string, args: string[], opts: TimeOptions): Promise
   return new Promise((resolve, reject) => {
     const child = spawn(cli, args, {
       env: { ...process.env, DOCKER_HOST: opts.host, BERTH_HOST: opts.host, ...opts.env },
-      stdio: ['ignore', opts.stdout, 'inherit'],
+      stdio: ['ignore', opts.stdout, opts.stderr ?? 'inherit'],
     });
     let stdout = '';
+    let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout }));
+    child.on('close', (code) => resolve({ code, ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout, stderr }));
   });
 }
 
 /** `r` if its command exited 0; else throws "`what` exited with CODE". */
 export function succeeded(r: Timed, what: string): Timed {
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}`);
+  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
   return r;
 }

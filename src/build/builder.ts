@@ -14,9 +14,10 @@ import type { Snapshotter } from '../layer/snapshotter';
 import { chainIDs, type ImageStore } from '../image/store';
 import { ensureBuiltinBusybox, isBuiltinReference } from '../image/builtin';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference';
+import { span, timed } from '../common/timing';
 import { BuildCache, type CacheSession } from './cache';
 import { CacheFromSources } from './cache-from';
-import { SourceTree } from './context';
+import { SourceTree, type CopySource } from './context';
 import { CopyInto } from './copy-into';
 import { runStep, throwIfCancelled, type StepNetwork } from './run-step';
 import { checkpoint } from './checkpoint';
@@ -93,12 +94,13 @@ export class Builder {
   /** `signal`: aborted when the client goes away; the build stops, its RUN killed, nothing tagged. */
   async build(context: Readable, o: BuildOptions, progress: BuildProgress, signal?: AbortSignal): Promise<string> {
     for (const t of o.tags) parseReference(t);
-    const work = path.join(this.d.workRoot, randomBytes(8).toString('hex'));
+    const buildId = randomBytes(8).toString('hex');
+    const work = path.join(this.d.workRoot, buildId);
     await fsp.mkdir(work, { recursive: true });
     const cache = this.cache.session();
     let network: { network: StepNetwork; release: () => Promise<void> } | undefined;
     try {
-      const ctx = await ContextArchive.receive(context, work);
+      const ctx = await timed('build context receive', buildId, () => ContextArchive.receive(context, work));
       const plan = await planBuild((rel) => ctx.read(rel), o);
       const say = (text: string) => {
         if (!o.quiet) progress.stream(text);
@@ -117,7 +119,7 @@ export class Builder {
             }))
         : undefined;
       const cacheFrom = o.cacheFrom?.length ? CacheFromSources.resolve(o.cacheFrom, this.d.images) : undefined;
-      const run: BuildRun = { results, plan, ctx, work, o, say, cache, signal, stepNetwork, cacheFrom };
+      const run: BuildRun = { id: buildId, results, plan, ctx, work, o, say, cache, signal, stepNetwork, cacheFrom };
       const total = plan.order.reduce((n, s) => n + 1 + s.instructions.length, 0);
       let stepNo = 0;
       let final: State | undefined;
@@ -148,7 +150,9 @@ export class Builder {
           throwIfCancelled(signal);
           stepNo++;
           say(`Step ${stepNo}/${total} : ${instr.original}\n`);
+          const endStep = span(`build step ${stepNo} ${instr.kind}`, buildId);
           state = await this.runStepCached(state, toStep(instr, scope, plan.escape, shellOf(state)), run);
+          endStep();
           // the last step's arrow names the built image, said once it has its ID
           if (stepNo < total) say(` ---> ${shortId(await this.stateId(state))}\n`);
         }
@@ -162,8 +166,10 @@ export class Builder {
       if (Object.keys(o.labels).length) final = { ...final, config: { ...final.config, Labels: { ...(final.config?.Labels ?? {}), ...o.labels } } };
       // the last step's time: a build that changed nothing gives the same image ID again
       const built = { ...final, created: final.history?.[final.history.length - 1]?.created ?? new Date().toISOString() };
+      const endImage = span('build image write', buildId);
       const id = await this.d.images.addImage(built, undefined, undefined, { parent: finalBase });
       for (const t of o.tags) await this.d.images.tag(id, t);
+      endImage();
       if (plan.order[plan.order.length - 1].instructions.length) say(` ---> ${shortId(id)}\n`);
       progress.aux(id);
       if (o.quiet) progress.stream(`${id}\n`);
@@ -219,7 +225,7 @@ export class Builder {
     const isMeta = !['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(step.kind);
     const metaKey = isMeta ? BuildCache.key([await this.stateId(state), 'meta', { ...step, text: undefined }]) : '';
     if (isMeta && !o.noCache) {
-      const hit = await cache.get(metaKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s)));
+      const hit = await timed('build cache lookup', run.id, () => cache.get(metaKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s))));
       if (hit) {
         say(' ---> Using cache\n');
         return hit;
@@ -232,7 +238,7 @@ export class Builder {
       say(' ---> Using cache\n');
       result = restored;
     }
-    if (isMeta) await cache.put(metaKey, result, { input: BuildCache.stateDigest(state), description: step.text });
+    if (isMeta) await timed('build cache record', run.id, () => cache.put(metaKey, result, { input: BuildCache.stateDigest(state), description: step.text }));
     return result;
   }
 
@@ -300,7 +306,7 @@ export class Builder {
         const env = step.env;
         const argsPrefix = step.usedArgs.length ? `|${step.usedArgs.length} ${step.usedArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
         const createdBy = `${argsPrefix}${step.exec ? JSON.stringify(step.exec) : `${shell.join(' ')} ${step.command}`}`;
-        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], step.text, run, async (_root, key) => {
+        return this.layerStep(state, config, createdBy, ['RUN', args, step.usedArgs], step.text, run, async (_root, key, release) => {
           await runStep({
             snapshotter: this.d.snapshotter,
             key,
@@ -315,6 +321,7 @@ export class Builder {
             signal: run.signal,
             network: await run.stepNetwork?.(),
             extraHosts: run.o.extraHosts,
+            detachRelease: release,
           });
         }, false, true);
       }
@@ -349,10 +356,12 @@ export class Builder {
             for (const s of step.inline.length ? step.inline.map((f) => f.name) : step.sources) sources.push(...tree.expand(s, srcExcluded));
             digest = await tree.digest(sources, srcExcluded, checkpoint(run.signal));
           } else {
+            const endDigest = span('build context digest', run.id);
             const named = step.sources.map((s) => ctx.resolve(s, srcExcluded));
             if (named.every((n) => n !== undefined)) {
               for (const n of named) sources.push(...n);
               digest = ctx.digest(sources, srcExcluded);
+              endDigest();
             } else {
               // a symlink of the context on the way: resolved and hashed on disk, inside the context
               tree = SourceTree.open(await ctx.materialize());
@@ -365,13 +374,14 @@ export class Builder {
           const destIsDir = step.dest.endsWith('/') || sources.length > 1;
           const createdBy = `/bin/sh -c #(nop) ${step.kind} ${step.kind === 'COPY' ? 'file' : 'file'}:${digest} in ${destRaw} `;
           return await this.layerStep(state, config, createdBy, [step.kind, sources, digest, destRaw, step.chown, step.chmod], step.text, run, async (root) => {
-            tree ??= SourceTree.open(await ctx.materialize());
+            // the context's files come from its index when it holds them all: nothing is unpacked twice
+            const from: CopySource = tree ?? (ctx.copiesFromIndex() ? ctx : (tree = SourceTree.open(await timed('build context unpack', run.id, () => ctx.materialize()))));
             const owner = step.chown ? await resolveOwner(root, step.chown) : {};
             const mode = step.chmod ? parseInt(step.chmod, 8) : undefined;
             const into = new CopyInto(root);
             const tick = checkpoint(run.signal);
             try {
-              for (const rel of sources) await into.copy(tree, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD', tick });
+              for (const rel of sources) await into.copy(from, rel, destRaw, destIsDir, { ...owner, mode, excluded: srcExcluded, unpackTars: step.kind === 'ADD', tick });
             } finally {
               into.close();
             }
@@ -418,7 +428,8 @@ export class Builder {
     keyParts: unknown[],
     description: string,
     run: BuildRun,
-    change: (root: string, key: string) => Promise<void>,
+    /** `release`: a step that mounts its root itself hands over its unmount (see RunStepOptions.detachRelease) */
+    change: (root: string, key: string, release: (released: Promise<void>) => void) => Promise<void>,
     skipEmpty = false,
     mountedByStep = false,
   ): Promise<State> {
@@ -426,7 +437,7 @@ export class Builder {
     const cacheKey = BuildCache.key([await this.stateId(state), config, keyParts]);
     if (!o.noCache) {
       // a hit has all its layers in the store
-      const hit = await cache.get(cacheKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s)));
+      const hit = await timed('build cache lookup', run.id, () => cache.get(cacheKey, run.cacheFrom && ((s) => run.cacheFrom!.allows(s))));
       const restored = hit ?? run.cacheFrom?.restore(state, createdBy, config);
       if (restored) {
         say(' ---> Using cache\n');
@@ -437,36 +448,46 @@ export class Builder {
     const chain = chainIDs(state.rootfs.diff_ids);
     const parent = chain.length ? chain[chain.length - 1] : undefined;
     const key = `build-${randomBytes(8).toString('hex')}`;
-    await this.d.snapshotter.prepare(key, parent?.replace(/^sha256:/, ''));
+    await timed('build snapshot prepare', run.id, () => this.d.snapshotter.prepare(key, parent?.replace(/^sha256:/, '')));
     let committed = false;
+    // The step's root is unmounted while its changes are read from the snapshot's own folder:
+    // an overlay's unmount syncs the upper file system, which may take a while on a busy disk.
+    // It is awaited before the snapshot is committed or removed.
+    let released: Promise<void> = Promise.resolve();
+    const release = (p: Promise<void>) => void (released = p);
     try {
+      const endChange = span(`build ${String(keyParts[0])} change`, run.id);
       if (mountedByStep) {
         say(` ---> Running in ${key.slice(6, 18)}\n`);
-        await change('', key);
+        await change('', key, release);
       } else {
         const root = path.join(work, key);
         await fsp.mkdir(root, { recursive: true });
-        await mountAll(await this.d.snapshotter.mounts(key), root);
+        await timed('build mount', run.id, async () => mountAll(await this.d.snapshotter.mounts(key), root));
         try {
-          await change(root, key);
+          await change(root, key, release);
         } finally {
-          await unmount(root).catch(() => undefined);
+          released = timed('build unmount', run.id, () => unmount(root).catch(() => undefined));
         }
       }
+      endChange();
       throwIfCancelled(run.signal); // a step cut short by a cancel leaves no layer and no cache record
+      const endCommit = span('build layer diff+commit', run.id);
       const changed = (await fsp.readdir(await this.d.snapshotter.changesDir(key))).length > 0 || this.d.snapshotter.driver === 'vfs';
       const entry = { created: new Date().toISOString(), created_by: createdBy };
       let next: State;
       if (skipEmpty && !changed) {
         next = { ...state, config, history: [...(state.history ?? []), { ...entry, empty_layer: true }] };
       } else {
-        const layer = await this.d.images.commitSnapshot(key, this.d.snapshotter.diff(key), parent);
+        const layer = await this.d.images.commitSnapshot(key, this.d.snapshotter.diff(key), parent, released);
         committed = true;
         next = { ...state, config, rootfs: { type: 'layers', diff_ids: [...state.rootfs.diff_ids, layer.diffID] }, history: [...(state.history ?? []), entry] };
       }
-      await cache.put(cacheKey, next, { input: BuildCache.stateDigest(state), description });
+      endCommit();
+      await timed('build cache record', run.id, () => cache.put(cacheKey, next, { input: BuildCache.stateDigest(state), description }));
       return next;
     } finally {
+      await released;
       if (!committed) await this.d.snapshotter.remove(key).catch(() => undefined);
     }
   }
@@ -474,6 +495,8 @@ export class Builder {
 
 /** What every step of one build shares. */
 interface BuildRun {
+  /** the build's ID in the --debug log's spans */
+  id: string;
   /** finished stages by index, for FROM <stage> and COPY --from */
   results: Map<number, State>;
   plan: BuildPlan;

@@ -85,7 +85,10 @@ export class BuildCache {
   private async put(key: string, state: ImageConfigFile, step: { input: string; description: string }, used: Set<string>): Promise<void> {
     used.add(key);
     const rec: StoredRecord = { state, input: step.input, description: step.description, createdAt: new Date().toISOString(), usageCount: 0 };
-    await writeJSONAtomic(this.file(key), rec);
+    // Not synced: a record a power loss takes (or leaves torn, which reads as no record) is a
+    // cache miss, and a hit checks that every layer it names is in the store; an fsync per
+    // step was a good part of a cold build's time on a busy disk.
+    await writeJSONAtomic(this.file(key), rec, { durable: false });
   }
 
   private async read(key: string): Promise<StoredRecord | undefined> {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { constants, createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { invalid } from '../common/errors';
 import { applyTar } from '../layer/tar-apply';
-import { cleanSource, globToRegex, type Excluded } from './context';
+import { cleanSource, globToRegex, type CopySource, type Excluded, type NodeStat, type SourceNode } from './context';
 
 interface Entry {
   type: 'file' | 'directory' | 'symlink' | 'other';
@@ -14,8 +14,10 @@ interface Entry {
   linkname?: string;
   /** sha256 of a file's content */
   digest?: string;
-  /** the content of small files, for the Dockerfile and .dockerignore */
+  /** the content of small files: the Dockerfile, .dockerignore, and what COPY takes from the index */
   content?: Buffer;
+  /** the header's time: what the unpacked file's atime and mtime would be */
+  mtime: Date;
 }
 
 const KEEP_CONTENT = 256 * 1024;
@@ -26,22 +28,28 @@ const KEEP_CONTENT = 256 * 1024;
  * the index, so a build whose steps all hit the cache never unpacks the context; the first
  * step that really copies unpacks it, once.
  */
-export class ContextArchive {
+export class ContextArchive implements CopySource {
   private unpacked?: Promise<string>;
   /** some entry's name goes through a symlink of the context */
   private aliased?: boolean;
+  private servesCopies?: boolean;
+  /** each directory's child names, sorted */
+  private listing?: Map<string, string[]>;
 
   private constructor(
     private readonly tarPath: string,
     private readonly dir: string,
     private readonly entries: Map<string, Entry>,
     private readonly dirs: Set<string>,
+    /** an entry the index cannot stand for: unpacking would treat it apart (see `copiesFromIndex`) */
+    private readonly unusual: boolean,
   ) {}
 
   static async receive(input: Readable, workDir: string): Promise<ContextArchive> {
     const tarPath = path.join(workDir, 'context.tar');
     const entries = new Map<string, Entry>();
     const dirs = new Set<string>(['.']);
+    let unusual = false;
     const extract = tar.extract();
     const file = createWriteStream(tarPath);
     const tee = new PassThrough();
@@ -58,9 +66,11 @@ export class ContextArchive {
           if (size <= KEEP_CONTENT) chunks.push(c);
         });
         stream.on('end', () => {
+          // the root's own entry, names that climb or hold NUL, whiteouts: unpacking gives them meanings of their own
+          if (!rel || header.name.includes('\0') || header.name.split('/').some((p) => p === '..' || p.startsWith(WHITEOUT_PREFIX))) unusual = true;
           if (rel) {
             const type = header.type === 'file' || header.type === 'contiguous-file' ? 'file' : header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : 'other';
-            entries.set(rel, { type, mode: header.mode ?? 0o644, size, linkname: header.linkname ?? undefined, digest: type === 'file' ? h.digest('hex') : undefined, content: type === 'file' && size <= KEEP_CONTENT ? Buffer.concat(chunks) : undefined });
+            entries.set(rel, { type, mode: header.mode ?? 0o644, size, linkname: header.linkname ?? undefined, digest: type === 'file' ? h.digest('hex') : undefined, content: type === 'file' && size <= KEEP_CONTENT ? Buffer.concat(chunks) : undefined, mtime: header.mtime ?? new Date(0) });
             for (let p = path.posix.dirname(rel); p !== '.' && !dirs.has(p); p = path.posix.dirname(p)) dirs.add(p);
             if (type === 'directory') dirs.add(rel);
           }
@@ -81,7 +91,60 @@ export class ContextArchive {
     tee.pipe(file);
     tee.pipe(extract);
     await Promise.all([parsed, written]);
-    return new ContextArchive(tarPath, path.join(workDir, 'context'), entries, dirs);
+    return new ContextArchive(tarPath, path.join(workDir, 'context'), entries, dirs, unusual);
+  }
+
+  /**
+   * Whether COPY can take its files from the index instead of the unpacked context: the
+   * index holds the content of every file, and unpacking would give each entry exactly
+   * what its header says, as a node of the kind it names. Anything else (a hardlink, a
+   * device, a file too big to be kept, a symlink on an entry's way, a name used both as a
+   * file and as a directory, the entries `unusual` marks) sends every copy to the disk.
+   */
+  copiesFromIndex(): boolean {
+    this.servesCopies ??=
+      !this.unusual &&
+      !this.hasLinkOnTheWay() &&
+      [...this.entries].every(([rel, e]) => (e.type === 'file' ? e.content !== undefined && !this.dirs.has(rel) : e.type === 'directory' || (e.type === 'symlink' && !this.dirs.has(rel))));
+    return this.servesCopies;
+  }
+
+  /** The node at `rel` as the unpacked context would show it (CopySource; only when copiesFromIndex). */
+  async visit<T>(rel: string, fn: (n: SourceNode) => Promise<T> | T): Promise<T> {
+    return fn(this.node(cleanName(rel) || '.'));
+  }
+
+  /** The entries of a directory node in name order, less the excluded ones (CopySource). */
+  async eachChild(dir: SourceNode & { kind: 'dir' }, excluded: Excluded, fn: (n: SourceNode) => Promise<void> | void): Promise<void> {
+    for (const name of this.children(dir.rel)) {
+      const rel = dir.rel === '.' ? name : `${dir.rel}/${name}`;
+      if (!excluded(rel)) await fn(this.node(rel));
+    }
+  }
+
+  private node(rel: string): SourceNode {
+    const e = this.entries.get(rel);
+    if (this.isDir(rel)) {
+      // a directory that no entry names is made by unpacking as mkdir -p makes it
+      return { kind: 'dir', rel, st: nodeStat(S_IFDIR, e?.mode ?? 0o755, 0, e?.mtime), fd: -1 };
+    }
+    if (!e) throw invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`);
+    if (e.type === 'symlink') return { kind: 'symlink', rel, st: nodeStat(S_IFLNK, e.mode, 0, e.mtime), target: e.linkname ?? '' };
+    if (e.type !== 'file' || !e.content) throw new Error(`${rel}: not in the context's index`);
+    return {
+      kind: 'file',
+      rel,
+      st: nodeStat(S_IFREG, e.mode, e.size, e.mtime),
+      data: e.content,
+      open: () => {
+        throw new Error(`${rel}: the context's index has no file to open`);
+      },
+    };
+  }
+
+  private hasLinkOnTheWay(): boolean {
+    this.aliased ??= [...this.entries.keys()].some((rel) => this.linkOnTheWay(rel));
+    return this.aliased;
   }
 
   /** A small file's content (the Dockerfile, .dockerignore), or undefined. */
@@ -108,13 +171,20 @@ export class ContextArchive {
   }
 
   private children(rel: string): string[] {
-    const prefix = rel === '.' ? '' : `${rel}/`;
-    const names = new Set<string>();
-    for (const key of [...this.entries.keys(), ...this.dirs]) {
-      if (key === '.' || !key.startsWith(prefix) || key === rel) continue;
-      names.add(key.slice(prefix.length).split('/')[0]);
+    if (!this.listing) {
+      // every directory's names, made once: a walk asks for each directory's
+      const sets = new Map<string, Set<string>>();
+      for (const key of [...this.entries.keys(), ...this.dirs]) {
+        if (key === '.') continue;
+        const slash = key.lastIndexOf('/');
+        const parent = slash < 0 ? '.' : key.slice(0, slash);
+        let names = sets.get(parent);
+        if (!names) sets.set(parent, (names = new Set()));
+        names.add(key.slice(slash + 1));
+      }
+      this.listing = new Map([...sets].map(([dir, names]) => [dir, [...names].sort()]));
     }
-    return [...names].sort();
+    return this.listing.get(rel) ?? [];
   }
 
   /**
@@ -125,8 +195,7 @@ export class ContextArchive {
    */
   resolve(src: string, excluded: Excluded): string[] | undefined {
     // an entry written through a link lands elsewhere than its name says: the index tells nothing then
-    this.aliased ??= [...this.entries.keys()].some((rel) => this.linkOnTheWay(rel));
-    if (this.aliased) return undefined;
+    if (this.hasLinkOnTheWay()) return undefined;
     const clean = cleanSource(src);
     const notFound = () => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
     if (!/[*?[\\]/.test(clean)) {
@@ -180,6 +249,13 @@ export class ContextArchive {
     for (const s of sources) visit(s);
     return h.digest('hex');
   }
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const { S_IFDIR, S_IFREG, S_IFLNK } = constants;
+
+function nodeStat(type: number, mode: number, size: number, mtime = new Date(0)): NodeStat {
+  return { mode: type | (mode & 0o7777), size, atime: mtime, mtime };
 }
 
 function cleanName(name: string): string {

@@ -58,14 +58,38 @@ export function cleanSource(src: string): string {
 
 const notFound = (src: string) => invalid(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
 
+/** What a copy takes from a node's metadata: `fs.Stats` has it, and so does the context's index. */
+export interface NodeStat {
+  mode: number;
+  size: number;
+  atime: Date;
+  mtime: Date;
+}
+
 /** A node of a source tree as a walk meets it; fds are valid during the visit only. */
 export type SourceNode =
-  | { kind: 'dir'; rel: string; st: fs.Stats; fd: number }
-  | { kind: 'file'; rel: string; st: fs.Stats; /** an fd on this very file, opened O_NOFOLLOW; the caller closes it */ open: () => number }
-  | { kind: 'symlink'; rel: string; st: fs.Stats; target: string }
-  | { kind: 'other'; rel: string; st: fs.Stats };
+  | { kind: 'dir'; rel: string; st: NodeStat; /** -1 when the node is not on disk (the context's index) */ fd: number }
+  | {
+      kind: 'file';
+      rel: string;
+      st: NodeStat;
+      /** an fd on this very file, opened O_NOFOLLOW; the caller closes it */
+      open: () => number;
+      /** the whole content, when the source holds it in memory: then `open` is not called */
+      data?: Buffer;
+    }
+  | { kind: 'symlink'; rel: string; st: NodeStat; target: string }
+  | { kind: 'other'; rel: string; st: NodeStat };
 
-export class SourceTree {
+/** What COPY and ADD read from: a tree on disk (SourceTree), or the build context's index (ContextArchive). */
+export interface CopySource {
+  /** Calls `fn` with the node at `rel` (a symlink there is the node, not followed). */
+  visit<T>(rel: string, fn: (n: SourceNode) => Promise<T> | T): Promise<T>;
+  /** Visits the entries of a directory node in name order, leaving out excluded ones. */
+  eachChild(dir: SourceNode & { kind: 'dir' }, excluded: Excluded, fn: (n: SourceNode) => Promise<void> | void): Promise<void>;
+}
+
+export class SourceTree implements CopySource {
   private constructor(private readonly sfs: ScopedFS) {}
 
   static open(root: string): SourceTree {

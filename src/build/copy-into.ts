@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, removeTree, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
-import { Transform } from 'node:stream';
-import { invalid } from '../common/errors';
+import { Readable, Transform } from 'node:stream';
+import { invalid, isErrno } from '../common/errors';
 import { noTick, type Tick } from './checkpoint';
 import { applyTar } from '../layer/tar-apply';
-import type { Excluded, SourceNode, SourceTree } from './context';
+import type { CopySource, Excluded, NodeStat, SourceNode } from './context';
 
 /**
  * The writing half of COPY and ADD: nodes of a source tree copied into a step's root,
@@ -46,7 +46,7 @@ export class CopyInto {
    * goes into it; a file becomes it, or goes into it when it names a directory
    * (`destIsDir`: the destination ends in "/" or takes several sources).
    */
-  async copy(from: SourceTree, rel: string, destPath: string, destIsDir: boolean, o: CopyOptions): Promise<void> {
+  async copy(from: CopySource, rel: string, destPath: string, destIsDir: boolean, o: CopyOptions): Promise<void> {
     await from.visit(rel, async (node) => {
       if (node.kind === 'dir') {
         const dir = this.ensureDir(destPath, node.st, o);
@@ -57,7 +57,19 @@ export class CopyInto {
         }
         return;
       }
-      if (node.kind === 'file' && o.unpackTars) {
+      if (node.kind === 'file' && o.unpackTars && node.data) {
+        const compression = tarCompressionOf(node.data);
+        if (compression) {
+          const dir = this.ensureDir(destPath, undefined, plainDirs(o));
+          try {
+            const raw = Readable.from([node.data]);
+            await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
+          } finally {
+            dir.close();
+          }
+          return;
+        }
+      } else if (node.kind === 'file' && o.unpackTars) {
         const fd = node.open();
         try {
           const compression = tarCompression(fd);
@@ -89,7 +101,7 @@ export class CopyInto {
     });
   }
 
-  private async children(from: SourceTree, dir: SourceNode & { kind: 'dir' }, destFd: number, o: CopyOptions): Promise<void> {
+  private async children(from: CopySource, dir: SourceNode & { kind: 'dir' }, destFd: number, o: CopyOptions): Promise<void> {
     await from.eachChild(dir, o.excluded, async (child) => {
       await o.tick?.();
       const name = path.posix.basename(child.rel);
@@ -107,6 +119,7 @@ export class CopyInto {
   private async node(n: SourceNode, dirFd: number, name: string, o: CopyOptions): Promise<void> {
     const at = fdChild(dirFd, name);
     if (n.kind === 'other' || n.kind === 'dir') return; // sockets, devices and fifos in a context are not copied
+    if (n.kind === 'file' && n.data) return this.writeFile(dirFd, name, n.data, n.st, o);
     removeTree(dirFd, name);
     if (n.kind === 'symlink') {
       fs.symlinkSync(n.target, at);
@@ -121,9 +134,7 @@ export class CopyInto {
         // both ends are fds checked to be these very files: their /proc paths cannot be redirected
         if (n.st.size < CHUNKED_COPY) fs.copyFileSync(fdPath(src), fdPath(out));
         else await copyChunked(src, out, o.tick ?? noTick);
-        fs.fchownSync(out, o.uid ?? 0, o.gid ?? 0); // before chmod: chown clears setuid bits
-        fs.fchmodSync(out, o.mode ?? n.st.mode & 0o7777);
-        fs.futimesSync(out, n.st.atime, n.st.mtime);
+        finishFile(out, n.st, o);
       } finally {
         closeQuietly(out);
       }
@@ -132,8 +143,41 @@ export class CopyInto {
     }
   }
 
+  /**
+   * The file `name` in the directory open as `dirFd`, made from content in memory. A COPY
+   * is often thousands of small files, so each costs as few calls as it can: made at once
+   * (what is in the way is removed only when the exclusive create finds something), with
+   * its permission bits, and owner and mode changed only where the new file differs.
+   */
+  private writeFile(dirFd: number, name: string, data: Buffer, st: NodeStat, o: CopyOptions): void {
+    const at = fdChild(dirFd, name);
+    const mode = o.mode ?? st.mode & 0o7777;
+    const create = () => fs.openSync(at, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0o777);
+    let out: number;
+    try {
+      out = create();
+    } catch (e) {
+      if (!isErrno(e, 'EEXIST')) throw e;
+      removeTree(dirFd, name);
+      out = create();
+    }
+    try {
+      for (let off = 0; off < data.length; ) off += fs.writeSync(out, data, off);
+      const made = fs.fstatSync(out);
+      const uid = o.uid ?? 0;
+      const gid = o.gid ?? 0;
+      const chowned = made.uid !== uid || made.gid !== gid;
+      if (chowned) fs.fchownSync(out, uid, gid);
+      // after a chown, always: it clears setuid and setgid bits
+      if (chowned || (made.mode & 0o7777) !== mode) fs.fchmodSync(out, mode);
+      fs.futimesSync(out, st.atime, st.mtime);
+    } finally {
+      closeQuietly(out);
+    }
+  }
+
   /** The directory `name` in `dirFd`, made (with the source's mode) when missing or not a directory; its fd. */
-  private childDir(dirFd: number, name: string, st: fs.Stats | undefined, o: CopyOptions): number {
+  private childDir(dirFd: number, name: string, st: NodeStat | undefined, o: CopyOptions): number {
     const at = fdChild(dirFd, name);
     let existing: fs.Stats | undefined;
     try {
@@ -152,7 +196,7 @@ export class CopyInto {
   }
 
   /** The destination directory, made with its parents when missing (links on the way followed inside the root). */
-  private ensureDir(destPath: string, st: fs.Stats | undefined, o: CopyOptions): Location {
+  private ensureDir(destPath: string, st: NodeStat | undefined, o: CopyOptions): Location {
     const loc = this.locate(destPath);
     if (loc.isDirFrame) return loc;
     try {
@@ -202,10 +246,21 @@ function plainDirs(o: CopyOptions): CopyOptions {
   return { excluded: o.excluded, unpackTars: o.unpackTars, tick: o.tick };
 }
 
+/** Owner, then mode (chown clears setuid bits), then times: a copied file's metadata. */
+function finishFile(fd: number, st: NodeStat, o: CopyOptions): void {
+  fs.fchownSync(fd, o.uid ?? 0, o.gid ?? 0);
+  fs.fchmodSync(fd, o.mode ?? st.mode & 0o7777);
+  fs.futimesSync(fd, st.atime, st.mtime);
+}
+
 /** ADD unpacks local tar archives (plain or gzip); other files are copied as they are. */
 function tarCompression(fd: number): 'gzip' | 'none' | undefined {
   const head = Buffer.alloc(512);
   const n = fs.readSync(fd, head, 0, 512, 0);
-  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  return n >= 262 && head.subarray(257, 262).toString() === 'ustar' ? 'none' : undefined;
+  return tarCompressionOf(head.subarray(0, n));
+}
+
+function tarCompressionOf(head: Buffer): 'gzip' | 'none' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  return head.length >= 262 && head.subarray(257, 262).toString() === 'ustar' ? 'none' : undefined;
 }

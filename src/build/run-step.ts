@@ -49,6 +49,12 @@ export interface RunStepOptions {
   network?: StepNetwork;
   /** the build's `extrahosts` (`name:address`), for the step's /etc/hosts */
   extraHosts?: string[];
+  /**
+   * Given, the root's unmount and the bundle's removal go on after runStep returns, and their
+   * promise (which never rejects) is handed here: an overlay's unmount syncs its upper file
+   * system, which can overlap the reading of the step's changes.
+   */
+  detachRelease?: (released: Promise<void>) => void;
 }
 
 /** Where a build's RUN steps are networked: a namespace made for the build (none, a user network) or the daemon's. */
@@ -122,8 +128,12 @@ export async function runStep(o: RunStepOptions): Promise<void> {
       throw new StepFailed(`The command '${shown}' returned a non-zero code: ${code}`, code);
     }
   } finally {
-    await unmount(rootfs).catch(() => undefined);
-    await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+    const released = (async () => {
+      await unmount(rootfs).catch(() => undefined);
+      await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+    })();
+    if (o.detachRelease) o.detachRelease(released);
+    else await released;
   }
 }
 

@@ -1,11 +1,16 @@
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { isErrno } from '../common/errors';
 
 /**
  * Bytes a directory tree holds, counted as Docker counts a layer's size: the sizes
  * of everything but directories (regular files, symlinks), each inode once, so that
  * hardlinks are not counted twice.
+ *
+ * A directory's entries are read with synchronous calls (a layer of thousands of small
+ * files would otherwise cost a thread-pool round trip per lstat); the event loop gets a
+ * turn between directories, so a huge tree does not stall the daemon.
  */
 export async function diskUsage(dir: string): Promise<number> {
   const seen = new Set<string>();
@@ -15,14 +20,15 @@ export async function diskUsage(dir: string): Promise<number> {
     const cur = stack.pop() as string;
     let names: string[];
     try {
-      names = await fsp.readdir(cur);
+      names = fs.readdirSync(cur);
     } catch (e) {
       if (isErrno(e, 'ENOENT')) continue;
       throw e;
     }
     for (const name of names) {
       const p = path.join(cur, name);
-      const st = await fsp.lstat(p, { bigint: true });
+      const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
+      if (!st) continue;
       if (st.isDirectory()) {
         stack.push(p);
         continue;
@@ -32,6 +38,7 @@ export async function diskUsage(dir: string): Promise<number> {
       seen.add(inode);
       total += Number(st.size);
     }
+    if (names.length > 0) await yieldToEvents();
   }
   return total;
 }

@@ -30,6 +30,8 @@ const XATTR_PAX_PREFIX = 'SCHILY.xattr.';
 const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 const USTAR_MAX_ID = 0o777777;
 const CHUNK = 256 * 1024;
+/** Files below this size are read whole, synchronously (see readSmallFile). */
+const SMALL_FILE = 1 << 20;
 const EMPTY = Buffer.alloc(0);
 const S_IFREG = 0o100000;
 
@@ -159,6 +161,13 @@ class PackSink implements TarSink {
     return this.put({ name, type: 'file', mode: S_IFREG, uid: 0, gid: 0, mtime: new Date(0) });
   }
 
+  private putSmallFile(header: HeaderArgument, hostPath: string, size: number): Promise<void> {
+    const data = readSmallFile(String(header.name), hostPath, size);
+    return new Promise((resolve, reject) => {
+      this.pack.entry({ ...header, size }, data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   private put(header: HeaderArgument): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pack.entry(header, EMPTY, (err) => (err ? reject(err) : resolve()));
@@ -167,6 +176,7 @@ class PackSink implements TarSink {
 
   /** Streams a file's first `size` bytes (its size when lstat saw it) into the entry. */
   private async putFile(header: HeaderArgument, hostPath: string, size: number): Promise<void> {
+    if (size < SMALL_FILE) return this.putSmallFile(header, hostPath, size);
     const fh = await fsp.open(hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       let entry: EntrySink | undefined;
@@ -191,6 +201,25 @@ class PackSink implements TarSink {
     } finally {
       await fh.close();
     }
+  }
+}
+
+/**
+ * Small files are read whole and synchronously: a layer is often thousands of them, and a
+ * thread-pool round trip per open, read and close would cost more than the reading.
+ */
+function readSmallFile(name: string, hostPath: string, size: number): Buffer {
+  const fd = fs.openSync(hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    for (let off = 0; off < size; ) {
+      const n = fs.readSync(fd, buf, off, size - off, off);
+      if (n === 0) throw system(`${name} shrank while it was being archived`);
+      off += n;
+    }
+    return buf;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

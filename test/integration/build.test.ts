@@ -210,3 +210,30 @@ test('COPY --chown/--chmod apply to what is copied; the folders made to hold it 
   const st = await d.berth(['run', '--rm', 'chmod:1', 'stat', '-c', '%n %a %u:%g', '/made', '/made/deep', '/made/deep/f.txt']);
   assert.equal(st.stdout, '/made 755 0:0\n/made/deep 755 0:0\n/made/deep/f.txt 600 1:2\n');
 });
+
+test('the COPY cache key is the files\' content: a new mtime alone reuses it, new content of the same size and mtime does not', async () => {
+  const dir = await context('keyed', { Dockerfile: 'FROM busybox\nCOPY files/ /files/\nRUN cat /files/a /files/b > /both\nCMD ["cat", "/both"]\n', 'files/a': 'aaaa', 'files/b': 'bbbb' });
+  const a = path.join(dir, 'files', 'a');
+  const then = new Date('2020-01-02T03:04:05Z');
+  await fsp.utimes(a, then, then);
+  const first = await d.berth(['build', '-t', 'keyed:1', dir]);
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  const id = (await d.berth(['image', 'inspect', '-f', '{{.Id}}', 'keyed:1'])).stdout.trim();
+  const copyStep = (out: string) => out.split(/(?=Step \d+\/)/).find((s) => s.startsWith('Step 2/')) ?? '';
+
+  // only the time changed: the content is the same, so is the key
+  await fsp.utimes(a, new Date('2024-05-06T07:08:09Z'), new Date('2024-05-06T07:08:09Z'));
+  const touched = await d.berth(['build', '-t', 'keyed:1', dir]);
+  assert.equal(touched.code, 0, touched.stderr + touched.stdout);
+  assert.match(copyStep(touched.stdout), /Using cache/, 'an mtime-only change reuses the COPY');
+  assert.equal((await d.berth(['image', 'inspect', '-f', '{{.Id}}', 'keyed:1'])).stdout.trim(), id);
+
+  // same size, same mtime as the first build, other bytes: a metadata shortcut would miss this
+  await fsp.writeFile(a, 'AAAA');
+  await fsp.utimes(a, then, then);
+  const changed = await d.berth(['build', '-t', 'keyed:2', dir]);
+  assert.equal(changed.code, 0, changed.stderr + changed.stdout);
+  assert.doesNotMatch(copyStep(changed.stdout), /Using cache/, 'new content runs the COPY again');
+  assert.equal((await d.berth(['run', '--rm', 'keyed:2'])).stdout, 'AAAAbbbb');
+  assert.equal((await d.berth(['run', '--rm', 'keyed:1'])).stdout, 'aaaabbbb', 'the first image keeps its bytes');
+});

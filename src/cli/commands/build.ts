@@ -55,12 +55,19 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
       else pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
   // Synchronous file calls and in-memory bodies for small files: a context is thousands of
-  // small files, and an await per file would cost more than reading them.
+  // small files, and an await per file would cost more than reading them. Every so many
+  // files the event loop gets a turn, so the request goes out and the daemon reads the
+  // first files while later ones are packed.
+  let sinceTurn = 0;
   const walk = async (rel: string): Promise<void> => {
     const abs = rel ? path.join(dir, rel) : dir;
     for (const name of readdirSync(abs).sort()) {
       const childRel = rel ? `${rel}/${name}` : name;
       const childAbs = path.join(dir, childRel);
+      if (++sinceTurn >= FILES_PER_TURN) {
+        sinceTurn = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
       const st: Stats = lstatSync(childAbs);
       if (!keep(childRel) && !st.isDirectory()) continue;
       const common = { name: childRel, mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: st.mtime };
@@ -74,6 +81,8 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
   };
   void (async () => {
     try {
+      // the first turn before any packing: the request is made meanwhile
+      await new Promise((resolve) => setTimeout(resolve, 0));
       await walk('');
       if (extraDockerfile) await add({ name: extraDockerfile.name, mode: 0o644, size: extraDockerfile.content.length, mtime: new Date(0) }, extraDockerfile.content);
       pack.finalize();
@@ -83,6 +92,9 @@ async function packContext(dir: string, dockerfileRel: string, extraDockerfile?:
   })();
   return out;
 }
+
+/** Files packed between two turns of the event loop (see packContext). */
+const FILES_PER_TURN = 128;
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
