@@ -341,7 +341,7 @@ Common Commands:
 ${listing(commonCommands)}
 
 Management Commands:
-${listing(groups)}
+${listing(Object.fromEntries(Object.entries(groups).sort(([x], [y]) => (x < y ? -1 : 1))))}
 
 Commands:
 ${listing(otherCommands)}
