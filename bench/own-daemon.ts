@@ -18,6 +18,8 @@ export interface OwnDaemonOptions {
   debug?: boolean;
   /** have node write a CPU profile of each start into this folder */
   profileDir?: string;
+  /** more berthd flags (e.g. `--add-runtime crun=/usr/bin/crun`) */
+  extraArgs?: string[];
 }
 
 // ---------------------------------------------------------------- the API, over the daemon's socket
@@ -115,6 +117,7 @@ export class OwnDaemon {
       // a short name is never looked up on Docker Hub: the bench sends nothing outside
       '--default-registry', '127.0.0.1:1',
       ...(this.opts.debug ? ['--debug'] : []),
+      ...(this.opts.extraArgs ?? []),
     ];
     const log = openSync(this.logFile, 'a');
     const t0 = process.hrtime.bigint();

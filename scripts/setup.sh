@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc conmon busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout)
+DEBIAN_PACKAGES=(runc crun conmon busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -103,6 +103,7 @@ export class ExecManager {
     const processPath = path.join(e.bundle, 'process.json');
     try {
       await timed('exec spec', e.id, async () => fsp.writeFile(processPath, JSON.stringify(await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize))));
+      const runtime = this.containers.runtimeOf(rec);
       const handle = await conmonExec({
         containerId: rec.ID,
         execId: e.id,
@@ -110,8 +111,9 @@ export class ExecManager {
         bundle: e.bundle,
         processSpecPath: processPath,
         socketDir: this.containers.socketDirectory,
-        runtimePath: this.containers.runtimeBinary(rec),
-        runtimeRoot: this.containers.runtimeStateRoot,
+        runtimePath: runtime.command,
+        runtimeEnv: runtime.env,
+        runtimeRoot: runtime.stateRoot,
         terminal: tty,
         stdin: e.config.AttachStdin === true && !opts.detach,
         attach: !opts.detach,

@@ -14,6 +14,8 @@ export interface ConmonExecOptions {
   processSpecPath: string;
   socketDir: string;
   runtimePath: string;
+  /** the environment the runtime needs (conmon passes its own on); process.env if none */
+  runtimeEnv?: NodeJS.ProcessEnv;
   runtimeRoot: string;
   terminal: boolean;
   stdin: boolean;
@@ -100,7 +102,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
   const ready = span('exec conmon ready', o.execId);
   const child = spawn(process.env.BERTH_CONMON ?? 'conmon', args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
+    env: { ...(o.runtimeEnv ?? process.env), _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
     cwd: o.bundle,
     detached: true,
   });

@@ -15,6 +15,8 @@ export interface ConmonCreateOptions {
   exitDir: string;
   socketDir: string;
   runtimePath: string;
+  /** the environment the runtime needs (conmon passes its own on); process.env if none */
+  runtimeEnv?: NodeJS.ProcessEnv;
   runtimeRoot: string;
   terminal: boolean;
   stdin: boolean;
@@ -58,7 +60,7 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(CONMON, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      env: { ...(o.runtimeEnv ?? process.env), _OCI_SYNCPIPE: '3' },
       detached: true,
     });
     let stderr = '';
