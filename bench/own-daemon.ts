@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { removeCgroups, unmountUnder } from '../test/helpers/daemon';
+import { deleteRuntimeContainers, removeCgroups, unmountUnder } from '../test/helpers/daemon';
 
 export const BERTHD = path.join(__dirname, '..', '..', 'bin', 'berthd');
 
@@ -186,21 +186,7 @@ export class OwnDaemon {
         }
       }
     }
-    for (const root of ['runtime', 'build-runtime'].map((r) => path.join(this.execRoot, r))) {
-      if (!existsSync(root)) continue;
-      try {
-        const list = JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json']).toString() || '[]') as { id: string }[] | null;
-        for (const c of list ?? []) {
-          try {
-            execFileSync('runc', ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
-          } catch {
-            /* already gone */
-          }
-        }
-      } catch {
-        /* no runc state */
-      }
-    }
+    await step('deleting runtime containers', () => deleteRuntimeContainers(this.execRoot));
     await step('unmounting', () => {
       unmountUnder(this.base);
       unmountUnder(this.execRoot);

@@ -547,6 +547,7 @@ export class ContainerManager {
         runtimePath: runtime.command,
         runtimeEnv: runtime.env,
         runtimeRoot: runtime.stateRoot,
+        argv0: spec.process.args[0],
         terminal: rec.Config.Tty === true,
         stdin: rec.Config.OpenStdin === true,
         leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
