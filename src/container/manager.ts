@@ -18,7 +18,7 @@ import { checkCreateRequest } from './create-checks';
 import { buildSpec, containerResources, specToJSON } from './spec';
 import { changesResources, mergeUpdate, type ContainerUpdateBody } from './update';
 import { resolveUser } from './user';
-import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
+import { cgroupDir, detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
 import { checkLegacyLinks, linkEnv, linkHostsEntry, resolveLegacyLinks, withoutLink } from './legacy-links';
 import { initialState, type ContainerRecord } from './model';
@@ -642,9 +642,12 @@ export class ContainerManager {
       if (rec.State.Running && !rec.State.Restarting && changesResources(body)) {
         const resources: Record<string, unknown> = { ...containerResources(next, this.cgroupVersion, this.swapLimit) };
         // lifting a pids limit has to be said: an absent one means "unchanged" to the runtime
-        if ((next.PidsLimit ?? 0) <= 0 && (rec.HostConfig.PidsLimit ?? 0) > 0) resources.pids = { limit: -1 };
+        const liftPids = (next.PidsLimit ?? 0) <= 0 && (rec.HostConfig.PidsLimit ?? 0) > 0;
+        const runtime = this.runtimeFor(rec);
+        if (liftPids && runtime.liftsPidsLimit) resources.pids = { limit: -1 };
         try {
-          await this.runtimeFor(rec).update(rec.ID, resources);
+          await runtime.update(rec.ID, resources);
+          if (liftPids && !runtime.liftsPidsLimit) await fsp.writeFile(path.join(cgroupDir('pids', this.cgroupsPath(rec.ID), this.cgroupVersion), 'pids.max'), 'max');
         } catch (e) {
           throw new BerthError('SYSTEM', `Cannot update container ${rec.ID}: ${(e as Error).message.replace(/^.*?: (?=[^:]*$)/, '')}`);
         }

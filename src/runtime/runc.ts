@@ -29,6 +29,15 @@ export class OciRuntime {
     if (seccompCacheDir && isCrun(binary)) this.seccompCache = new SeccompBpfCache(seccompCacheDir, binary);
   }
 
+  /**
+   * Whether `update` lifts a pids limit when given `{ pids: { limit: -1 } }`. crun (1.8)
+   * writes the -1 as it is, which the kernel refuses, and takes 0 for "unchanged": the
+   * caller then writes "max" to pids.max itself.
+   */
+  get liftsPidsLimit(): boolean {
+    return !isCrun(this.binary);
+  }
+
   /** runc's own state layout is known (runc-direct.ts); crun's is not */
   private get isRunc(): boolean {
     return path.basename(this.binary) === 'runc';
