@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../common/exec';
 import { exists } from '../common/fsutil';
+import { deleteCrunDirect, startCrunDirect } from './crun-direct';
 import { deleteDirect, startDirect } from './runc-direct';
 import { invocationOf, isCrun } from './runtimes';
 import { SeccompBpfCache } from './seccomp-cache';
@@ -38,7 +39,7 @@ export class OciRuntime {
     return !isCrun(this.binary);
   }
 
-  /** runc's own state layout is known (runc-direct.ts); crun's is not */
+  /** runc's own state layout is known to runc-direct.ts, crun's to crun-direct.ts */
   private get isRunc(): boolean {
     return path.basename(this.binary) === 'runc';
   }
@@ -63,6 +64,7 @@ export class OciRuntime {
 
   async start(id: string): Promise<void> {
     if (this.isRunc && (await startDirect(this.stateRoot, id))) return;
+    if (isCrun(this.binary) && (await startCrunDirect(this.stateRoot, id))) return;
     await this.exec(['start', id]);
   }
 
@@ -74,6 +76,7 @@ export class OciRuntime {
     // runc and crun both keep a folder per container under the root: none, nothing to delete
     if (!(await exists(path.join(this.stateRoot, id)))) return;
     if (this.isRunc && (await deleteDirect(this.stateRoot, id).catch(() => false))) return;
+    if (isCrun(this.binary) && (await deleteCrunDirect(this.stateRoot, id).catch(() => false))) return;
     try {
       await this.exec(['delete', '--force', id]);
     } catch (e) {
