@@ -8,9 +8,13 @@
  * controller, and a controller that no v1 hierarchy mounts (hugetlb, often) lands there.
  * runc uses the v1 controllers on such a host and leaves that one alone. This launcher
  * lets crun do the same: in a mount namespace of its own, where /sys/fs/cgroup is private
- * (so nothing done here reaches the host), it detaches the unified mount, and crun then
- * finds a plain cgroup v1 host. Every other mount stays shared with the host's namespace
- * exactly as before, so what crun mounts for a container propagates as it would have.
+ * (so nothing done here reaches the host), it covers the unified mount with an empty tmpfs.
+ * crun then finds a plain cgroup v1 host; the cgroup it makes "in the unified hierarchy"
+ * lands in that tmpfs and goes with the namespace. (Unmounting the unified mount instead
+ * would uncover the host's /sys/fs/cgroup tmpfs beneath it, and crun's folders would stay
+ * there, hidden under the host's mount, for ever.) Every other mount stays shared with the
+ * host's namespace exactly as before, so what crun mounts for a container propagates as it
+ * would have.
  *
  * berthd runs every crun command through it (create and exec through conmon, the others
  * itself), so crun always sees the same host. Elsewhere (cgroup v2, plain v1, a hybrid host
@@ -51,8 +55,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "berth-crun: unshare(CLONE_NEWNS): %s\n", strerror(errno));
       return 125;
     }
-    if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || umount2("/sys/fs/cgroup/unified", MNT_DETACH) != 0) {
-      fprintf(stderr, "berth-crun: hiding /sys/fs/cgroup/unified: %s\n", strerror(errno));
+    if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || mount("none", "/sys/fs/cgroup/unified", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755") != 0) {
+      fprintf(stderr, "berth-crun: covering /sys/fs/cgroup/unified: %s\n", strerror(errno));
       return 125;
     }
   }
