@@ -151,6 +151,8 @@ class Subject {
   readonly execTimes: number[] = [];
   readonly runWindows: [number, number][] = [];
   readonly execWindows: [number, number][] = [];
+  /** CPU ms used by berthd with conmon, the runtime and the container, and by the client, summed over the runs */
+  readonly cpu = { run: { daemon: 0, client: 0, n: 0 }, exec: { daemon: 0, client: 0, n: 0 } };
   readonly runBreakdown = new Breakdown();
   readonly execBreakdown = new Breakdown();
   box = '';
@@ -174,7 +176,18 @@ async function main(): Promise<void> {
   const runtimes = arg('--runtimes', '').split(',').filter(Boolean);
   // a runtime the daemon may not register by itself is registered from its path on this machine
   const extraArgs = runtimes.filter((r) => r !== 'runc').flatMap((r) => ['--add-runtime', `${r}=${which(r)}`]);
-  const d = own ? new OwnDaemon({ debug: true, extraArgs }) : undefined;
+  const d = own ? new OwnDaemon({ debug: true, extraArgs, cpuCgroup: true }) : undefined;
+  /** one sample of a subject's scenario, with the CPU it cost the daemon's side and the client */
+  const sample = async (s: Subject, kind: 'run' | 'exec', args: string[]) => {
+    const d0 = d?.daemonCpuMs() ?? 0;
+    const c0 = childrenCpuMs();
+    const r = await timeRun(host, args);
+    const cpu = s.cpu[kind];
+    cpu.daemon += (d?.daemonCpuMs() ?? 0) - d0;
+    cpu.client += childrenCpuMs() - c0;
+    cpu.n++;
+    return r;
+  };
   const host = d ? d.host : arg('-H', arg('--host', process.env.DOCKER_HOST ?? 'unix:///run/berth/berth.sock'));
   const subjects = runtimes.length ? runtimes.map((r) => new Subject(r)) : [new Subject(undefined)];
   const rows: [string, string][] = [];
@@ -188,7 +201,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 2; i++) for (const s of subjects) await timeRun(host, s.runArgs(...runArgs)); // warm-up
     for (let i = 0; i < runs; i++) {
       for (const s of subjects) {
-        const r = await timeRun(host, s.runArgs(...runArgs));
+        const r = await sample(s, 'run', s.runArgs(...runArgs));
         s.runTimes.push(r.ms);
         s.runWindows.push([r.t0, r.t1]);
       }
@@ -212,12 +225,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < 2; i++) for (const s of subjects) await timeRun(host, ['exec', s.box, 'true']);
     for (let i = 0; i < runs; i++) {
       for (const s of subjects) {
-        const r = await timeRun(host, ['exec', s.box, 'true']);
+        const r = await sample(s, 'exec', ['exec', s.box, 'true']);
         s.execTimes.push(r.ms);
         s.execWindows.push([r.t0, r.t1]);
       }
     }
     for (const s of subjects) rows.push([`${cliName} exec CONTAINER true (median of ${runs})${s.label}`, `${median(s.execTimes).toFixed(0)} ms`]);
+    // CPU is what a loaded machine makes everyone wait for: it moves far less with the load
+    for (const kind of ['run', 'exec'] as const) {
+      for (const s of subjects) {
+        const c = s.cpu[kind];
+        if (!c.n) continue;
+        const daemonPart = d ? `berthd, conmon, runtime, container ${(c.daemon / c.n).toFixed(1)} ms + ` : '';
+        rows.push([`CPU per ${kind === 'run' ? 'run --rm' : 'exec'}, mean${s.label}`, `${daemonPart}client ${(c.client / c.n).toFixed(1)} ms`]);
+      }
+    }
     if (d) {
       const all = parseTimings(readFileSync(d.logFile, 'utf8'));
       for (const s of subjects) {
@@ -242,6 +264,14 @@ async function main(): Promise<void> {
     }
   }
   if (failure) throw failure;
+}
+
+/** CPU time (ms) of this process's finished children: /proc/self/stat's cutime and cstime. */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 16 and 17 of stat(5), counted from the state (field 3) here; clock ticks of 10 ms
+  return (Number(f[13]) + Number(f[14])) * 10;
 }
 
 /** A command's path as the shell would find it, or the name itself. */

@@ -20,6 +20,12 @@ export interface OwnDaemonOptions {
   profileDir?: string;
   /** more berthd flags (e.g. `--add-runtime crun=/usr/bin/crun`) */
   extraArgs?: string[];
+  /**
+   * put berthd in a cgroup of its own under the cgroup parent, so `daemonCpuMs()` can say how
+   * much CPU it and everything it starts used: conmon, the OCI runtime, and the containers
+   * (theirs are under the same parent, and a parent's count keeps what removed children used)
+   */
+  cpuCgroup?: boolean;
 }
 
 // ---------------------------------------------------------------- the API, over the daemon's socket
@@ -129,10 +135,30 @@ export class OwnDaemon {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`berthd exited (${proc.exitCode ?? proc.signalCode}); see ${this.logFile}:\n${this.tail()}`);
       const up = await request(ep, 'GET', '/_ping').then((r) => r.status === 200, () => false);
-      if (up) return ms(t0);
+      if (up) {
+        if (this.opts.cpuCgroup && proc.pid) {
+          mkdirSync(this.cpuCgroupDir, { recursive: true });
+          writeFileSync(path.join(this.cpuCgroupDir, 'cgroup.procs'), String(proc.pid));
+        }
+        return ms(t0);
+      }
       if (ms(t0) > 60_000) throw new Error(`berthd did not answer within 60 s:\n${this.tail()}`);
       await sleep(5);
     }
+  }
+
+  /** berthd's own cgroup (cpuCgroup), beside its containers' under the cgroup parent. */
+  get cpuCgroupDir(): string {
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    return path.join('/sys/fs/cgroup', v2 ? '' : 'cpuacct', this.cgroupParent, 'berthd');
+  }
+
+  /** CPU time (ms) used so far by berthd, what it started and its containers, with cpuCgroup. */
+  daemonCpuMs(): number {
+    const dir = path.dirname(this.cpuCgroupDir);
+    if (existsSync(path.join(dir, 'cpuacct.usage'))) return Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e6;
+    const usec = /usage_usec (\d+)/.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1];
+    return Number(usec) / 1e3;
   }
 
   /** SIGTERM (nsenter execs node: the pid is berthd's), then SIGKILL if it lingers. */
