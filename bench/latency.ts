@@ -152,7 +152,7 @@ class Subject {
   readonly runWindows: [number, number][] = [];
   readonly execWindows: [number, number][] = [];
   /** CPU ms used by berthd with conmon, the runtime and the container, and by the client, summed over the runs */
-  readonly cpu = { run: { daemon: 0, client: 0, n: 0 }, exec: { daemon: 0, client: 0, n: 0 } };
+  readonly cpu = { run: { daemon: 0, berthd: 0, client: 0, n: 0 }, exec: { daemon: 0, berthd: 0, client: 0, n: 0 } };
   readonly runBreakdown = new Breakdown();
   readonly execBreakdown = new Breakdown();
   box = '';
@@ -180,10 +180,12 @@ async function main(): Promise<void> {
   /** one sample of a subject's scenario, with the CPU it cost the daemon's side and the client */
   const sample = async (s: Subject, kind: 'run' | 'exec', args: string[]) => {
     const d0 = d?.daemonCpuMs() ?? 0;
+    const b0 = d?.berthdCpuMs() ?? 0;
     const c0 = childrenCpuMs();
     const r = await timeRun(host, args);
     const cpu = s.cpu[kind];
     cpu.daemon += (d?.daemonCpuMs() ?? 0) - d0;
+    cpu.berthd += (d?.berthdCpuMs() ?? 0) - b0;
     cpu.client += childrenCpuMs() - c0;
     cpu.n++;
     return r;
@@ -236,7 +238,7 @@ async function main(): Promise<void> {
       for (const s of subjects) {
         const c = s.cpu[kind];
         if (!c.n) continue;
-        const daemonPart = d ? `berthd, conmon, runtime, container ${(c.daemon / c.n).toFixed(1)} ms + ` : '';
+        const daemonPart = d ? `berthd, conmon, runtime, container ${(c.daemon / c.n).toFixed(1)} ms (berthd's own ${(c.berthd / c.n).toFixed(1)}) + ` : '';
         rows.push([`CPU per ${kind === 'run' ? 'run --rm' : 'exec'}, mean${s.label}`, `${daemonPart}client ${(c.client / c.n).toFixed(1)} ms`]);
       }
     }

@@ -161,6 +161,14 @@ export class OwnDaemon {
     return Number(usec) / 1e3;
   }
 
+  /** CPU time (ms) berthd's own process has used so far (not conmon's, not the runtime's). */
+  berthdCpuMs(): number {
+    const stat = readFileSync(`/proc/${this.proc?.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks of 10 ms
+    return (Number(f[11]) + Number(f[12])) * 10;
+  }
+
   /** SIGTERM (nsenter execs node: the pid is berthd's), then SIGKILL if it lingers. */
   async stop(): Promise<void> {
     const p = this.proc;
