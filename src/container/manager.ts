@@ -239,6 +239,10 @@ export class ContainerManager {
     const endpoints = this.validateNetworking(hostConfig, body);
     if (hostConfig.NetworkMode === 'bridge') checkLegacyLinks(hostConfig.Links, (n) => this.store.find(n));
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
+    // docker-py sends `runtime=` as a top-level Runtime, which dockerd does not read (its default
+    // was runc anyway): with crun the default, it is honoured when HostConfig names none
+    const topLevelRuntime = (body as { Runtime?: unknown }).Runtime;
+    if (!hostConfig.Runtime && typeof topLevelRuntime === 'string' && topLevelRuntime) hostConfig.Runtime = topLevelRuntime;
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
     // as dockerd does: the container keeps the runtime it was made with, whatever the default becomes
     if (!hostConfig.Runtime) hostConfig.Runtime = this.o.defaultRuntime;
