@@ -18,7 +18,7 @@ export interface OwnDaemonOptions {
   debug?: boolean;
   /** have node write a CPU profile of each start into this folder */
   profileDir?: string;
-  /** more berthd flags (e.g. `--add-runtime crun=/usr/bin/crun`) */
+  /** more berthd flags (another -H, --tlsverify, `--add-runtime crun=/usr/bin/crun` ...) */
   extraArgs?: string[];
   /**
    * put berthd in a cgroup of its own under the cgroup parent, so `daemonCpuMs()` can say how

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc crun conmon busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout)
+DEBIAN_PACKAGES=(runc crun conmon criu busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl openssh-client openssh-server curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout chromium)
 
+# the image store's web pages are tested in a real browser, headless
+DEBIAN_PACKAGES+=(chromium)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,6 +36,14 @@ if dpkg-query -W -f='${Status}' etcd-server 2>/dev/null | grep -q "install ok in
   fi
   if command -v systemctl >/dev/null; then systemctl disable etcd.service >/dev/null 2>&1 || true; fi
   update-rc.d etcd disable >/dev/null 2>&1 || true
+fi
+
+# openssh-server is there for the ssh:// tests, which start their own sshd in a namespace. When
+# this script is what installed it, the package's own service (port 22 on the host) stays off;
+# an sshd the machine already had is left as it was.
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+  if command -v systemctl >/dev/null; then systemctl disable ssh.service >/dev/null 2>&1 || true; fi
+  update-rc.d ssh disable >/dev/null 2>&1 || true
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

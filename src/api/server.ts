@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -9,6 +10,7 @@ import { cleanPath, MalformedTargetError, parseRequestTarget, type RequestTarget
 import { readBody } from './respond';
 import type { Router, RequestContext } from './router';
 import { RequestValidator } from './validate';
+import { loadServerTls, tlsFront, type ServerTlsFiles } from './tls-listener';
 
 export const API_VERSION = '1.50';
 export const MIN_API_VERSION = '1.24';
@@ -20,6 +22,10 @@ export interface ApiServerOptions {
   /** Listen addresses as dockerd's -H takes them: unix:///path, tcp://host:port, fd:// not supported. */
   hosts: string[];
   log: (msg: string) => void;
+  /** TLS for the tcp:// listeners (unix sockets stay plain); absent or disabled: plain HTTP */
+  tls?: ServerTlsFiles & { enabled: boolean };
+  /** answered in `Docker-Experimental`: the docker CLI offers `checkpoint` only when it is true */
+  experimental?: boolean;
 }
 
 /** Orders API versions ("1.41" < "1.50"); routes use it where Docker's behaviour moved with the version. */
@@ -47,14 +53,20 @@ export function writeError(res: http.ServerResponse | undefined, socket: Duplex 
 
 export class ApiServer {
   private readonly servers: http.Server[] = [];
+  /** the sniffing fronts of TLS listeners (see tls-listener.ts) */
+  private readonly fronts: net.Server[] = [];
   /** hijacked connections leave the http server's books; they are closed with it */
   private readonly upgraded = new Set<Duplex>();
   private readonly validator = new RequestValidator();
   constructor(private readonly opts: ApiServerOptions) {}
 
   async listen(): Promise<void> {
+    const tlsOn = this.opts.tls?.enabled === true;
+    const secureOptions = tlsOn && this.opts.hosts.some((h) => h.startsWith('tcp://')) ? await loadServerTls(this.opts.tls!) : undefined;
     for (const host of this.opts.hosts) {
-      const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.serve(req, res));
+      const secure = secureOptions && host.startsWith('tcp://');
+      const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.serve(req, res);
+      const server = secure ? https.createServer({ ...secureOptions, keepAliveTimeout: 60_000, allowHalfOpen: true }, handler) : http.createServer({ keepAliveTimeout: 60_000 }, handler);
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         this.upgraded.add(socket);
         socket.once('close', () => this.upgraded.delete(socket));
@@ -68,17 +80,23 @@ export class ApiServer {
       // Clients hold attach and wait requests open for a long time.
       server.requestTimeout = 0;
       server.headersTimeout = 60_000;
-      await listenOn(server, host);
+      if (secure) {
+        const front = tlsFront(server as https.Server, this.opts.log);
+        await listenOn(front, host, 2376);
+        this.fronts.push(front);
+      } else await listenOn(server, host);
       this.servers.push(server);
     }
   }
 
   async close(): Promise<void> {
     for (const s of this.upgraded) s.destroy();
+    for (const f of this.fronts) f.close();
     await Promise.all(
       this.servers.map(
         (s) =>
           new Promise<void>((resolve) => {
+            // a TLS server behind a front never listened: its close() calls back with an error at once
             s.close(() => resolve());
             s.closeAllConnections();
           }),
@@ -119,7 +137,7 @@ export class ApiServer {
       if (found === undefined) throw new BerthError('NOT_FOUND', 'page not found');
       if (found === 'method-not-allowed') throw new BerthError('NOT_FOUND', 'page not found');
       res.setHeader('Api-Version', API_VERSION);
-      res.setHeader('Docker-Experimental', 'false');
+      res.setHeader('Docker-Experimental', String(this.opts.experimental === true));
       res.setHeader('Ostype', 'linux');
       res.setHeader('Server', `Berth/${process.env.npm_package_version ?? '0.1.0'} (linux)`);
       const ctx: RequestContext = { req, res, params: found.params, query: target.query, apiVersion, upgradeSocket, upgradeHead };
@@ -149,7 +167,8 @@ function redirect(res: http.ServerResponse, upgradeSocket: Duplex | undefined, l
   res.end();
 }
 
-async function listenOn(server: http.Server, host: string): Promise<void> {
+/** `defaultPort`: for a tcp:// address without one, 2375 plain and 2376 with TLS, as dockerd */
+async function listenOn(server: net.Server, host: string, defaultPort = 2375): Promise<void> {
   if (host.startsWith('unix://') || host.startsWith('/')) {
     const sock = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
     await fsp.mkdir(path.dirname(sock), { recursive: true });
@@ -168,7 +187,7 @@ async function listenOn(server: http.Server, host: string): Promise<void> {
     const u = new URL(host.replace(/^tcp:/, 'http:'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(Number(u.port || 2375), u.hostname.replace(/^\[|\]$/g, ''), () => {
+      server.listen(Number(u.port || defaultPort), u.hostname.replace(/^\[|\]$/g, ''), () => {
         server.off('error', reject);
         resolve();
       });

@@ -13,8 +13,12 @@ export interface CommandContext {
   path: string;
   /** The daemon client (created on first use). */
   client(): EngineClient;
-  /** The daemon address in use. */
-  address: string;
+  /** The daemon address in use (resolving it may throw: an unknown context). */
+  readonly address: string;
+  /** The context in use ("default" for -H, DOCKER_HOST or nothing set). */
+  readonly contextName: string;
+  /** The global flags that choose the daemon (-H, --context, --tls...), for the context commands. */
+  connectionFlags: import('../client/connection').ConnectionFlags;
   /** The client config directory given with --config (credentials live there); unset: BERTH_CONFIG or ~/.berth. */
   configDir?: string;
   stdin: NodeJS.ReadStream;

@@ -120,8 +120,30 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
   }
   const debug = global.values.debug as boolean;
   const hosts = global.values.host as string[];
-  const { resolveDaemonAddress } = require('../client/address') as typeof import('../client/address');
-  const address = resolveDaemonAddress(hosts.length ? hosts[hosts.length - 1] : undefined, io.env);
+  const given = (name: string) => (global.changed.has(name) ? (global.values[name] as string | boolean) : undefined);
+  const connectionFlags = {
+    hosts,
+    context: (global.values.context as string | undefined) || undefined,
+    tls: given('tls') as boolean | undefined,
+    tlsverify: given('tlsverify') as boolean | undefined,
+    tlscacert: given('tlscacert') as string | undefined,
+    tlscert: given('tlscert') as string | undefined,
+    tlskey: given('tlskey') as string | undefined,
+  };
+  // resolved on first use: `context` commands work even while the current context is broken
+  let connection: import('../client/connection').Connection | undefined;
+  const connect = () => {
+    if (!connection) {
+      const { resolveConnection, ConnectionConfigError } = require('../client/connection') as typeof import('../client/connection');
+      try {
+        connection = resolveConnection(connectionFlags, io.env);
+      } catch (e) {
+        if (e instanceof ConnectionConfigError) throw new StatusError(e.message, 1);
+        throw e;
+      }
+    }
+    return connection;
+  };
 
   const { path, entry, rest, group } = resolveCommand(global.args);
   if (!entry) {
@@ -140,12 +162,19 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
   const ctx: CommandContext = {
     prog: PROG,
     path,
-    address,
+    get address() {
+      return connect().address;
+    },
+    get contextName() {
+      return connect().contextName;
+    },
+    connectionFlags,
     configDir: (global.values.config as string | undefined) || undefined,
     client: () => {
       if (!client) {
         const { EngineClient: Client } = require('../client/engine') as typeof import('../client/engine');
-        client = new Client(address);
+        const c = connect();
+        client = new Client(c.address, { tls: c.tls });
       }
       return client;
     },

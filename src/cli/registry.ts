@@ -35,6 +35,7 @@ export const otherCommands: Record<string, CommandEntry> = {
   commit: e('changes', 'commit', "Create a new image from a container's changes"),
   cp: e('cp', 'cp', 'Copy files/folders between a container and the local filesystem'),
   create: e('run', 'create', 'Create a new container'),
+  dashboard: e('dashboard', 'dashboard', 'Print a one-time login link to the web dashboard'),
   diff: e('changes', 'diff', "Inspect changes to files or directories on a container's filesystem"),
   events: e('events', 'events', 'Get real time events from the server'),
   export: e('changes', 'exportContainer', "Export a container's filesystem as a tar archive"),
@@ -69,6 +70,15 @@ export interface GroupEntry {
 }
 
 export const groups: Record<string, GroupEntry> = {
+  checkpoint: {
+    summary: 'Manage checkpoints',
+    subcommands: {
+      create: e('checkpoint', 'checkpointCreate', 'Create a checkpoint from a running container'),
+      ls: e('checkpoint', 'checkpointLs', 'List checkpoints for a container'),
+      rm: e('checkpoint', 'checkpointRm', 'Remove a checkpoint'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
   builder: {
     summary: 'Manage builds',
     subcommands: {
@@ -84,6 +94,21 @@ export const groups: Record<string, GroupEntry> = {
       inspect: e('secret', 'configInspect', 'Display detailed information on one or more configs'),
       ls: e('secret', 'configLs', 'List configs'),
       rm: e('secret', 'configRm', 'Remove one or more configs'),
+    },
+    aliases: { list: 'ls', remove: 'rm' },
+  },
+  context: {
+    summary: 'Manage contexts',
+    subcommands: {
+      create: e('context', 'contextCreate', 'Create a context'),
+      export: e('context', 'contextExport', 'Export a context to a tar archive FILE or a tar stream on STDOUT.'),
+      import: e('context', 'contextImport', 'Import a context from a tar or zip file'),
+      inspect: e('context', 'contextInspect', 'Display detailed information on one or more contexts'),
+      ls: e('context', 'contextLs', 'List contexts'),
+      rm: e('context', 'contextRm', 'Remove one or more contexts'),
+      show: e('context', 'contextShow', 'Print the name of the current context'),
+      update: e('context', 'contextUpdate', 'Update a context'),
+      use: e('context', 'contextUse', 'Set the current docker context'),
     },
     aliases: { list: 'ls', remove: 'rm' },
   },
@@ -103,6 +128,7 @@ export const groups: Record<string, GroupEntry> = {
       kill: otherCommands.kill,
       logs: otherCommands.logs,
       ls: commonCommands.ps,
+      move: e('move', 'move', 'Move a container to another daemon'),
       port: otherCommands.port,
       prune: e('prune', 'containerPrune', 'Remove all stopped containers'),
       rename: otherCommands.rename,
@@ -201,10 +227,30 @@ export const groups: Record<string, GroupEntry> = {
     },
     aliases: {},
   },
+  store: {
+    summary: 'Buy and sell images in a berth-registry store',
+    subcommands: {
+      buy: e('store', 'storeBuy', 'Buy a product on one of its plans'),
+      events: e('store', 'storeEvents', 'Purchases, price changes and new versions of what you bought'),
+      'mark-paid': e('store', 'storeMarkPaid', 'Mark invoices paid (vendor)'),
+      publish: e('store', 'storePublish', 'Publish a repository as a product (vendor)'),
+      purchases: e('store', 'storePurchases', 'List what you bought'),
+      refund: e('store', 'storeRefund', 'Refund purchases, ending their entitlement (vendor)'),
+      revoke: e('store', 'storeRevoke', 'Revoke purchases without a refund (vendor)'),
+      sales: e('store', 'storeSales', "A vendor's sales and revenue (vendor)"),
+      search: e('store', 'storeSearch', "Search the store's catalogue"),
+      show: e('store', 'storeShow', 'Show a product'),
+      upgrade: e('store', 'storeUpgrade', 'Pull the newest version and re-create your containers of it'),
+      vendor: e('store', 'storeVendor', 'Create a vendor, add members, show it'),
+    },
+    aliases: {},
+  },
   system: {
     summary: 'Manage berth',
     subcommands: {
+      certs: e('certs', 'certs', 'Create a CA, a server and a client certificate for TLS'),
       df: e('df', 'systemDf', 'Show berth disk usage'),
+      'dial-stdio': e('dial-stdio', 'dialStdio', 'Proxy the stdio stream to the daemon connection'),
       events: otherCommands.events,
       info: commonCommands.info,
       prune: e('prune', 'systemPrune', 'Remove unused data'),
@@ -234,8 +280,13 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   archive: () => require('./commands/archive'),
   attach: () => require('./commands/attach'),
   build: () => require('./commands/build'),
+  certs: () => require('./commands/certs'),
+  context: () => require('./commands/context'),
+  'dial-stdio': () => require('./commands/dial-stdio'),
   changes: () => require('./commands/changes'),
+  checkpoint: () => require('./commands/checkpoint'),
   cp: () => require('./commands/cp'),
+  dashboard: () => require('./commands/dashboard'),
   df: () => require('./commands/df'),
   events: () => require('./commands/events'),
   exec: () => require('./commands/exec'),
@@ -246,6 +297,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   lifecycle: () => require('./commands/lifecycle'),
   login: () => require('./commands/login'),
   logs: () => require('./commands/logs'),
+  move: () => require('./commands/move'),
   network: () => require('./commands/network'),
   node: () => require('./commands/node'),
   port: () => require('./commands/port'),
@@ -259,6 +311,7 @@ const commandModules: Record<string, () => Record<string, CommandSpec>> = {
   secret: () => require('./commands/secret'),
   service: () => require('./commands/service'),
   stats: () => require('./commands/stats'),
+  store: () => require('./commands/store'),
   swarm: () => require('./commands/swarm'),
   system: () => require('./commands/system'),
   top: () => require('./commands/top'),
@@ -297,14 +350,18 @@ Global Options:
       --config string      Location of client config files
   -c, --context string     Name of the context to use to connect to the daemon
   -D, --debug              Enable debug mode
-  -H, --host list          Daemon socket to connect to
+  -H, --host list          Daemon socket to connect to (unix://, tcp://, ssh://user@host)
   -l, --log-level string   Set the logging level ("debug", "info", "warn", "error", "fatal") (default "info")
       --tls                Use TLS; implied by --tlsverify
-      --tlscacert string   Trust certs signed only by this CA
-      --tlscert string     Path to TLS certificate file
-      --tlskey string      Path to TLS key file
-      --tlsverify          Use TLS and verify the remote
+      --tlscacert string   Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem")
+      --tlscert string     Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")
+      --tlskey string      Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")
+      --tlsverify          Use TLS and verify the remote (or DOCKER_TLS_VERIFY)
   -v, --version            Print version information and quit
+
+The daemon is chosen by -H, else --context, else BERTH_HOST or DOCKER_HOST, else DOCKER_CONTEXT,
+else the current context (berth context use; shared with the docker CLI, in $DOCKER_CONFIG or
+~/.docker), else unix:///run/berth/berth.sock.
 
 Run '${prog} COMMAND --help' for more information on a command.
 `;

@@ -7,7 +7,10 @@ export const DEFAULT_DAEMON_ADDRESS = 'unix:///run/berth/berth.sock';
 
 export type DaemonEndpoint =
   | { kind: 'unix'; socketPath: string; address: string }
-  | { kind: 'tcp'; host: string; port: number; address: string; tls: boolean };
+  /** portGiven false: 2375, or 2376 once TLS is on (as the docker CLI) */
+  | { kind: 'tcp'; host: string; port: number; address: string; tls: boolean; portGiven: boolean }
+  /** ssh://[user@]host[:port][/socket]: the remote's `berth system dial-stdio` carries the API */
+  | { kind: 'ssh'; user?: string; host: string; port?: number; socketPath?: string; address: string };
 
 export function resolveDaemonAddress(flagHost?: string, env: NodeJS.ProcessEnv = process.env): string {
   return flagHost || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_DAEMON_ADDRESS;
@@ -28,7 +31,13 @@ export function parseDaemonAddress(address: string): DaemonEndpoint {
     if (!hp) throw new Error(`invalid bind address format: ${address}`);
     const host = (hp[1] || '127.0.0.1').replace(/^\[|\]$/g, '');
     const port = hp[2] ? Number(hp[2]) : proto === 'https' ? 2376 : 2375;
-    return { kind: 'tcp', host, port, address, tls: proto === 'https' };
+    return { kind: 'tcp', host, port, address, tls: proto === 'https', portGiven: hp[2] !== undefined };
+  }
+  if (proto === 'ssh') {
+    const sm = /^(?:([^@/]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?(\/.*)?$/.exec(rest);
+    if (!sm) throw new Error(`invalid SSH URL: ${address}`);
+    const [, user, host, port, socketPath] = sm;
+    return { kind: 'ssh', user: user ? decodeURIComponent(user) : undefined, host: host.replace(/^\[|\]$/g, ''), port: port ? Number(port) : undefined, socketPath: socketPath && socketPath !== '/' ? socketPath : undefined, address };
   }
   throw new Error(`invalid bind address format: ${address}`);
 }

@@ -84,7 +84,50 @@ const unreachableCodes = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTFOUND
 export interface EngineClientOptions {
   /** API version for the path prefix; null sends unversioned paths. */
   apiVersion?: string | null;
+  /** TLS for tcp:// addresses (see connection.ts for where it comes from); unset: plain TCP */
+  tls?: ClientTls;
 }
+
+/** What a TLS client presents and checks: PEM contents, read once by whoever resolved the flags. */
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** check the daemon's certificate against `ca` (or the system's roots) and its name */
+  verify: boolean;
+}
+
+/** TLS went wrong: the words say which side refused what, and what to check. */
+export class DaemonTlsError extends Error {
+  readonly code: string | undefined;
+  constructor(address: string, cause: NodeJS.ErrnoException) {
+    super(`error during connect: TLS with ${address} failed: ${tlsFailureText(cause)}`, { cause });
+    this.code = cause.code;
+    this.name = 'DaemonTlsError';
+  }
+}
+
+function tlsFailureText(e: NodeJS.ErrnoException): string {
+  const code = e.code ?? '';
+  const text = `${code} ${e.message}`;
+  if (/CERTIFICATE_REQUIRED|certificate required/i.test(text)) return 'the daemon requires a client certificate (--tlscert/--tlskey, or cert.pem and key.pem in DOCKER_CERT_PATH)';
+  if (/CERTIFICATE_EXPIRED/i.test(text)) return 'the daemon refused the client certificate: it has expired';
+  if (/ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE|ALERT_DECRYPT_ERROR/i.test(text)) return 'the daemon refused the client certificate: it is not signed by a CA the daemon trusts';
+  if (code === 'CERT_HAS_EXPIRED') return "the daemon's certificate has expired";
+  if (/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|CERT_SIGNATURE_FAILURE|certificate signature failure/i.test(text)) {
+    return "the daemon's certificate is not signed by the CA given (--tlscacert, or ca.pem in DOCKER_CERT_PATH)";
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the daemon's certificate is not valid for this host name: ${e.message}`;
+  if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
+  // TLS 1.3 checks the client's certificate after the client's side of the handshake: a refusal
+  // often arrives as a closed connection rather than as an alert the client can read
+  if (code === 'ECONNRESET' || /socket disconnected before secure|socket hang up/i.test(text)) {
+    return `the daemon closed the connection in the handshake (${e.message}): it did not accept the client certificate (missing, expired, or not signed by the daemon's CA)`;
+  }
+  return e.message;
+}
+
+const tlsCodes = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH|ERR_BORINGSSL)/;
 
 export function encodeQuery(query: Query | undefined): string {
   if (!query) return '';
@@ -133,12 +176,14 @@ export class EngineClient {
   readonly address: string;
   readonly endpoint: DaemonEndpoint;
   readonly apiVersion: string | null;
+  readonly tls: ClientTls | undefined;
 
   /** `address` defaults to -H's chain: BERTH_HOST, DOCKER_HOST, the default socket. */
   constructor(address?: string, opts: EngineClientOptions = {}) {
     this.address = address ?? resolveDaemonAddress();
     this.endpoint = parseDaemonAddress(this.address);
     this.apiVersion = opts.apiVersion === undefined ? API_VERSION : opts.apiVersion;
+    this.tls = opts.tls ?? (this.endpoint.kind === 'tcp' && this.endpoint.tls ? { verify: true } : undefined);
   }
 
   /** Adds the version prefix to an API path (not to /_ping, nor to paths that have one). */
@@ -147,14 +192,38 @@ export class EngineClient {
     return versioned + encodeQuery(query);
   }
 
-  private connect(): net.Socket {
-    return this.endpoint.kind === 'unix'
-      ? net.connect({ path: this.endpoint.socketPath, allowHalfOpen: true })
-      : net.connect({ host: this.endpoint.host, port: this.endpoint.port, allowHalfOpen: true });
+  /** A connection to the daemon; writes made before it is up are queued by the socket. */
+  openConnection(): net.Socket {
+    const ep = this.endpoint;
+    if (ep.kind === 'unix') return net.connect({ path: ep.socketPath, allowHalfOpen: true });
+    if (ep.kind === 'ssh') {
+      // loaded only for ssh:// hosts, to keep the CLI's start small
+      const { connectSsh } = require('./ssh-conn') as typeof import('./ssh-conn');
+      return connectSsh(ep) as unknown as net.Socket;
+    }
+    if (this.tls) {
+      const tls = require('node:tls') as typeof import('node:tls');
+      const t = this.tls;
+      return tls.connect({
+        host: ep.host,
+        port: ep.portGiven ? ep.port : 2376,
+        servername: net.isIP(ep.host) ? undefined : ep.host,
+        ca: t.ca,
+        cert: t.cert,
+        key: t.key,
+        rejectUnauthorized: t.verify,
+        minVersion: 'TLSv1.2',
+        // not in the typings, but honoured: the hijacked streams end stdin and keep reading
+        allowHalfOpen: true,
+      } as import('node:tls').ConnectionOptions);
+    }
+    return net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
   }
 
   private unreachable(e: unknown): unknown {
     const err = e as NodeJS.ErrnoException;
+    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO' || err.code === 'ECONNRESET')) return new DaemonTlsError(this.address, err);
+    if (err && this.endpoint.kind === 'ssh' && err.code === 'ESSH') return new Error(`error during connect: ${this.address}: ${err.message}`);
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
   }
 
@@ -171,7 +240,7 @@ export class EngineClient {
       if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
     } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
 
-    return sendRequest(this.connect(), { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
+    return sendRequest(this.openConnection(), { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
       (res) => {
         let buffered: Promise<Buffer> | undefined;
         const buffer = () => (buffered ??= readAll(res.body));
@@ -224,7 +293,7 @@ export class EngineClient {
    */
   hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
     return new Promise((resolve, reject) => {
-      const socket = this.connect();
+      const socket = this.openConnection();
       let head = Buffer.alloc(0);
       let settled = false;
       const fail = (e: unknown) => {
@@ -242,10 +311,9 @@ export class EngineClient {
         Upgrade: 'tcp',
         ...(opts.headers ?? {}),
       };
-      socket.once('connect', () => {
-        const lines = [`${method} ${this.pathFor(path, opts.query)} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-        socket.write(lines.join('\r\n') + '\r\n\r\n' + body);
-      });
+      // written at once: a socket queues it until it is connected (TLS: until the handshake is done)
+      const lines = [`${method} ${this.pathFor(path, opts.query)} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      socket.write(lines.join('\r\n') + '\r\n\r\n' + body);
       socket.on('error', (e) => fail(this.unreachable(e)));
       const onData = (chunk: Buffer) => {
         head = Buffer.concat([head, chunk]);

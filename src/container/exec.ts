@@ -56,6 +56,7 @@ export class ExecManager {
     this.requireRunning(rec, containerIdOrName);
     const id = newId();
     this.execs.set(id, { id, containerId: rec.ID, config: body, running: false, started: false, exitCode: null, pid: 0, bundle: path.join(this.execRoot, 'exec', id) });
+    this.containers.publishEvent(rec, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
     return id;
   }
 
@@ -125,11 +126,13 @@ export class ExecManager {
       });
       e.running = true;
       e.pid = handle.pid;
+      this.containers.publishEvent(rec, `exec_start: ${(e.config.Cmd ?? []).join(' ')}`, { execID: e.id });
       const ran = span('exec process ran', e.id);
       const exited = handle.exited.then(async (code) => {
         ran();
         e.running = false;
         e.exitCode = code;
+        this.containers.publishEvent(rec, 'exec_die', { execID: e.id, exitCode: String(code) });
         await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);
         await fsp.rm(path.join(this.containers.socketDirectory, e.id), { force: true }).catch(() => undefined);
         return code;

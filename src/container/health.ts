@@ -165,7 +165,7 @@ export class HealthMonitor {
     rec.State.Health = after;
     await this.containers.saveHealth(rec).catch((e) => this.log(`health of ${id.slice(0, 12)}: ${(e as Error).message}`));
     if (after.Status !== before.Status) {
-      this.events.publish('container', `health_status: ${after.Status}`, id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.containers.publishEvent(rec, `health_status: ${after.Status}`);
     }
     this.schedule(id, w);
   }

@@ -223,7 +223,7 @@ export class ContainerManager {
 
   // ---- create ----------------------------------------------------------------------
 
-  async create(body: ContainerCreateBody, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
     const image = this.o.images.resolve(body.Image);
     if (!image) {
@@ -251,7 +251,8 @@ export class ContainerManager {
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
     const config = mergeWithImage(userConfig, image.config.config);
     validateHealthcheck(config.Healthcheck);
-    config.Image = body.Image;
+    // a moved container is made from its image's ID, and keeps the name it was given
+    config.Image = o.imageName ?? body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
     const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes))];
@@ -274,6 +275,7 @@ export class ContainerManager {
       Platform: 'linux',
       EndpointsConfig: endpoints,
       MountPoints: mountPoints,
+      ...(o.movePending ? { MovePending: true } : {}),
     };
     try {
       await timed('snapshot prepare', id, () => this.o.snapshotter.prepare(id, this.o.images.topSnapshot(image)));
@@ -284,8 +286,31 @@ export class ContainerManager {
       await fsp.rm(this.store.dir(id), { recursive: true, force: true });
       throw e;
     }
-    this.o.events.publish('container', 'create', id, { image: body.Image, name: fullName.slice(1) });
+    this.publishEvent(rec, 'create');
     return { Id: id, Warnings: [] };
+  }
+
+  /**
+   * Publishes a container event as dockerd does: the container's labels, then its image and
+   * name, then what the action adds (so `events --filter label=…` finds the container's events).
+   */
+  publishEvent(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.o.events.publish('container', action, rec.ID, { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? '', name: rec.Name.slice(1), ...extra });
+  }
+
+  /** A container made for a move that is still coming in: the only kind its layer and log may be written into. */
+  requireMovePending(idOrName: string): ContainerRecord {
+    const rec = this.store.get(idOrName);
+    if (!rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} was not created for a move, or its move is complete`);
+    return rec;
+  }
+
+  completeMove(idOrName: string): Promise<void> {
+    const rec = this.requireMovePending(idOrName);
+    return this.withLock(rec.ID, async () => {
+      delete rec.MovePending;
+      await this.store.save(rec);
+    });
   }
 
   /** A network only the swarm knows (no task has brought it here yet) is an overlay this container cannot join. */
@@ -432,7 +457,7 @@ export class ContainerManager {
       }
       this.store.releaseName(oldName, rec.ID);
       this.o.network.renameSandbox(rec.ID, full.slice(1));
-      this.o.events.publish('container', 'rename', rec.ID, { image: rec.Config.Image ?? '', name: full.slice(1), oldName });
+      this.publishEvent(rec, 'rename', { oldName });
     });
   }
 
@@ -480,6 +505,7 @@ export class ContainerManager {
     if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
     if (rec.State.Running && !rec.State.Restarting) throw notModified('container already started');
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+    if (rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} is being moved here and is not whole yet`);
     const id = rec.ID;
     this.startsBegan.set(id, Date.now());
     const bundle = this.bundleDir(id);
@@ -579,7 +605,7 @@ export class ContainerManager {
       rec.ManuallyStopped = false;
       // "running" does not outlive a power loss, which ends the container too
       await timed('record save', id, () => this.store.save(rec, { durable: false }));
-      this.o.events.publish('container', 'start', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'start');
     } catch (e) {
       await runtime.delete(id).catch(() => undefined);
       if (mounted) await unmount(rootfs).catch(() => undefined);
@@ -658,7 +684,7 @@ export class ContainerManager {
       }
       rec.HostConfig = next;
       await this.store.save(rec);
-      this.o.events.publish('container', 'update', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'update');
       return { Warnings: [] };
     });
   }
@@ -672,7 +698,7 @@ export class ContainerManager {
     await this.runtimeFor(rec).pause(rec.ID);
     rec.State = { ...rec.State, Paused: true, Status: 'paused' };
     await this.store.save(rec);
-    this.o.events.publish('container', 'pause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'pause');
   }
 
   async unpause(idOrName: string): Promise<void> {
@@ -681,13 +707,15 @@ export class ContainerManager {
     await this.runtimeFor(rec).resume(rec.ID);
     rec.State = { ...rec.State, Paused: false, Status: 'running' };
     await this.store.save(rec);
-    this.o.events.publish('container', 'unpause', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'unpause');
   }
 
   async top(idOrName: string, psArgs: string): Promise<TopResult> {
     const rec = this.store.get(idOrName);
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
-    return containerTop(this.cgroupsPath(rec.ID), this.cgroupVersion, psArgs);
+    const top = await containerTop(this.cgroupsPath(rec.ID), this.cgroupVersion, psArgs);
+    this.publishEvent(rec, 'top');
+    return top;
   }
 
   async resize(idOrName: string, height: number, width: number): Promise<void> {
@@ -695,6 +723,7 @@ export class ContainerManager {
     if (!rec.State.Running) throw conflict(`Container ${rec.ID} is not running`);
     if (!rec.Config.Tty) return;
     await resizeConsole(this.bundleDir(rec.ID), height, width);
+    this.publishEvent(rec, 'resize', { height: String(height), width: String(width) });
   }
 
   private async exitFileExists(id: string): Promise<boolean> {
@@ -760,8 +789,8 @@ export class ContainerManager {
       await timed('record save', id, () => this.store.save(rec));
       await fsp.rm(path.join(this.exitDir, id), { force: true });
     }
-    if (oomKilled) this.o.events.publish('container', 'oom', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
-    this.o.events.publish('container', 'die', id, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), exitCode: String(rec.State.ExitCode) });
+    if (oomKilled) this.publishEvent(rec, 'oom');
+    this.publishEvent(rec, 'die', { exitCode: String(rec.State.ExitCode) });
     const waiters = this.exitWaiters.get(id) ?? [];
     this.exitWaiters.delete(id);
     for (const w of waiters) w(rec.State.ExitCode);
@@ -823,7 +852,7 @@ export class ContainerManager {
     // a signal the client names must be one; only the sending's own failure is forgiven below
     if (opts.signal) signalNumber(opts.signal);
     if (await this.cancelPendingRestart(rec)) {
-      this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+      this.publishEvent(rec, 'stop');
       return;
     }
     if (!rec.State.Running) throw notModified('container already stopped');
@@ -842,7 +871,7 @@ export class ContainerManager {
       await this.signal(rec, 'SIGKILL').catch(() => undefined);
       await Promise.race([exited, delay(10_000)]);
     }
-    this.o.events.publish('container', 'stop', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'stop');
   }
 
   async kill(idOrName: string, signal = 'SIGKILL'): Promise<void> {
@@ -851,7 +880,7 @@ export class ContainerManager {
     if (rec.State.Restarting) {
       if (num !== 9 && num !== 15) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
       if (await this.cancelPendingRestart(rec)) {
-        this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+        this.publishEvent(rec, 'kill', { signal: String(num) });
         return;
       }
     }
@@ -861,7 +890,7 @@ export class ContainerManager {
     // shows the exit (137), never a container still running
     const exited = num === 9 ? this.nextExit(rec.ID) : undefined;
     await this.signal(rec, signal);
-    this.o.events.publish('container', 'kill', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1), signal: String(num) });
+    this.publishEvent(rec, 'kill', { signal: String(num) });
     if (exited) await Promise.race([exited, delay(10_000)]);
   }
 
@@ -881,7 +910,7 @@ export class ContainerManager {
       if (!(e instanceof BerthError && e.code === 'NOT_MODIFIED')) throw e;
     });
     await this.start(rec.ID);
-    this.o.events.publish('container', 'restart', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'restart');
   }
 
   /** Resolves as Docker's wait does, for the given condition. */
@@ -937,7 +966,7 @@ export class ContainerManager {
       const exited = this.nextExit(rec.ID);
       rec.ManuallyStopped = true;
       if (rec.State.Paused) await this.runtimeFor(rec).resume(rec.ID).catch(() => undefined);
-      await this.signal(rec, 'SIGKILL').catch(() => undefined);
+      await this.signal(rec, 'SIGKILL').then(() => this.publishEvent(rec, 'kill', { signal: '9' }), () => undefined);
       // the exit handler needs this container's lock, which we hold: handle the exit here
       const code = await Promise.race([exited, this.waitExitFile(rec.ID)]);
       if (rec.State.Running) await this.handleExit(rec, code);
@@ -965,7 +994,7 @@ export class ContainerManager {
         await this.o.volumes.remove(p.Name, { force: true, users: this.volumeUsers(p.Name) }).catch((e) => this.o.log(`volume ${p.Name}: ${(e as Error).message}`));
       }
     }
-    this.o.events.publish('container', 'destroy', rec.ID, { image: rec.Config.Image ?? '', name: rec.Name.slice(1) });
+    this.publishEvent(rec, 'destroy');
     const waiters = this.removeWaiters.get(rec.ID) ?? [];
     this.removeWaiters.delete(rec.ID);
     for (const w of waiters) w();
@@ -1108,7 +1137,7 @@ export class ContainerManager {
       return listing.then((all) => (all ? all.get(rec.ID) : rt.state(rec.ID)));
     };
     for (const rec of this.store.all()) {
-      if (rec.State.Status === 'removing') {
+      if (rec.State.Status === 'removing' || rec.MovePending) {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
         continue;
       }

@@ -61,6 +61,11 @@ export interface ContainerRecord {
   Sandbox?: SandboxState;
   /** binds, volumes and tmpfs mounts, decided at create */
   MountPoints?: MountPoint[];
+  /**
+   * created for `berth container move` and not yet whole (its layer and log still coming):
+   * it cannot start, and a daemon that restarts removes it
+   */
+  MovePending?: boolean;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

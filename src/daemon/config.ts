@@ -3,6 +3,8 @@ import { invalid } from '../common/errors';
 import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../container/log-options';
 import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
 import { builtinRuntimes } from '../runtime/runtimes';
+import { resolveDashboardSettings, type DashboardSettings } from '../dashboard/settings';
+import { refusePlainTcp, resolveListenerTls, type ListenerTls, type TlsInput } from './tls-config';
 
 /** berthd's settings, from dockerd's flag names and, under them, a daemon.json. */
 export interface DaemonConfig {
@@ -30,6 +32,12 @@ export interface DaemonConfig {
   /** containers' default log driver and options (dockerd --log-driver, --log-opt; see container/log-options.ts) */
   logDriver: string;
   logOpts: Record<string, string>;
+  /** TLS for tcp:// listeners (see tls-config.ts); explicitlyOff: --tls=false was given */
+  tls: ListenerTls & { explicitlyOff: boolean };
+  /** dockerd --experimental: the checkpoint routes, and the `Docker-Experimental` answer clients check */
+  experimental: boolean;
+  /** the web dashboard's listener (--dashboard); off when unset */
+  dashboard?: DashboardSettings;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -46,6 +54,8 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   logDriver: DEFAULT_LOG_DRIVER,
   logOpts: {},
+  tls: resolveListenerTls({}, {}, {}),
+  experimental: false,
 };
 
 const USAGE = `Usage:  berthd [OPTIONS]
@@ -69,9 +79,19 @@ Options:
       --bip string             Specify default-bridge IPv4 network (default "172.17.0.1/16")
       --fixed-cidr string      IPv4 subnet for fixed IPs of the default bridge
       --dns list               DNS server to use
+      --experimental           Enable experimental features (checkpoints)
       --live-restore           Keep containers running while the daemon is down (default true)
       --log-driver string      Default driver for container logs (default "json-file")
       --log-opt map            Default log driver options for containers (default max-size=20m, max-file=5)
+      --dashboard ADDR:PORT    Serve the web dashboard there (off by default; e.g. 127.0.0.1:9880)
+      --dashboard-tls-cert string  TLS certificate for the dashboard (needed off loopback)
+      --dashboard-tls-key string   TLS key for the dashboard
+      --dashboard-tls-cacert string  Log in browsers whose client certificate this CA signed
+      --tls                    Use TLS on tcp:// listeners; implied by --tlsverify
+      --tlscacert string       Trust certs signed only by this CA (default "/etc/berth/tls/ca.pem")
+      --tlscert string         Path to TLS certificate file (default "/etc/berth/tls/server-cert.pem")
+      --tlskey string          Path to TLS key file (default "/etc/berth/tls/server-key.pem")
+      --tlsverify              Use TLS and require client certificates signed by the CA
   -v, --version                Print version information and quit
 `;
 
@@ -92,8 +112,18 @@ interface DaemonJson {
   'fixed-cidr'?: string;
   dns?: string[];
   'live-restore'?: boolean;
+  experimental?: boolean;
   'log-driver'?: string;
   'log-opts'?: Record<string, string>;
+  dashboard?: string;
+  'dashboard-tls-cert'?: string;
+  'dashboard-tls-key'?: string;
+  'dashboard-tls-cacert'?: string;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
 }
 
 export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'help' | 'version'> {
@@ -106,8 +136,10 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   const dns: string[] = [];
   let logDriver: string | undefined;
   const logOpts: Record<string, string> = {};
+  const tlsFlags: TlsInput = {};
   let configFile = '/etc/berth/daemon.json';
   let configFileGiven = false;
+  const dashboardFlags: { address?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value: string | undefined;
@@ -203,6 +235,30 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
       case '--live-restore':
         flags.liveRestore = value === undefined ? true : value !== 'false';
         break;
+      case '--tls':
+      case '--tlsverify':
+        tlsFlags[arg.slice(2) as 'tls' | 'tlsverify'] = value === undefined ? true : value !== 'false';
+        break;
+      case '--tlscacert':
+      case '--tlscert':
+      case '--tlskey':
+        tlsFlags[arg.slice(2) as 'tlscacert' | 'tlscert' | 'tlskey'] = next();
+        break;
+      case '--experimental':
+        flags.experimental = value === undefined ? true : value !== 'false';
+        break;
+      case '--dashboard':
+        dashboardFlags.address = next();
+        break;
+      case '--dashboard-tls-cert':
+        dashboardFlags.tlsCert = next();
+        break;
+      case '--dashboard-tls-key':
+        dashboardFlags.tlsKey = next();
+        break;
+      case '--dashboard-tls-cacert':
+        dashboardFlags.tlsCa = next();
+        break;
       case '-G':
       case '--group':
       case '--log-level':
@@ -248,8 +304,21 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
   }
   const log = { Type: logDriver ?? file['log-driver'] ?? DEFAULTS.logDriver, Config: { ...fileLogOpts, ...logOpts } };
   validateLogConfig(log);
+  const hosts = flags.hosts ?? file.hosts ?? DEFAULTS.hosts;
+  // as dockerd: a setting given both ways is a conflict, not a silent override
+  const both = (['tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey'] as const).filter((k) => tlsFlags[k] !== undefined && file[k] !== undefined);
+  if (both.length) {
+    throw invalid(`the following directives are specified both as a flag and in the configuration file: ${both.map((k) => `${k}: (from flag: ${String(tlsFlags[k])}, from file: ${String(file[k])})`).join(', ')}`);
+  }
+  let tls: DaemonConfig['tls'];
+  try {
+    tls = resolveListenerTls(tlsFlags, { tls: file.tls, tlsverify: file.tlsverify, tlscacert: file.tlscacert, tlscert: file.tlscert, tlskey: file.tlskey }, process.env);
+  } catch (e) {
+    throw invalid(`unable to configure the daemon with file ${configFile}: ${(e as Error).message}`);
+  }
+  refusePlainTcp(hosts, tls);
   return {
-    hosts: flags.hosts ?? file.hosts ?? DEFAULTS.hosts,
+    hosts,
     dataRoot,
     execRoot,
     pidfile: flags.pidfile ?? file.pidfile ?? `${execRoot}/berthd.pid`,
@@ -263,8 +332,11 @@ export async function parseDaemonArgs(argv: string[]): Promise<DaemonConfig | 'h
     fixedCidr: fixedCidr ?? file['fixed-cidr'],
     dns: dns.length ? dns : (file.dns ?? []),
     liveRestore: flags.liveRestore ?? file['live-restore'] ?? DEFAULTS.liveRestore,
+    experimental: flags.experimental ?? file.experimental === true,
     logDriver: log.Type,
     logOpts: log.Config,
+    dashboard: resolveDashboardSettings(dashboardFlags, { address: file.dashboard, tlsCert: file['dashboard-tls-cert'], tlsKey: file['dashboard-tls-key'], tlsCa: file['dashboard-tls-cacert'] }),
+    tls,
   };
 }
 

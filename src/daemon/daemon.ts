@@ -2,6 +2,7 @@ import { isCrun } from '../runtime/runtimes';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ApiServer } from '../api/server';
+import { exposedPlainListeners, plainTcpWarning } from './tls-config';
 import { Router } from '../api/router';
 import { registerContainerRoutes } from '../api/routes/containers';
 import { registerImageRoutes } from '../api/routes/images';
@@ -32,7 +33,12 @@ import { registerBuildRoutes } from '../api/routes/build';
 import { Builder } from '../build/builder';
 import { stepNetworks } from '../build/step-network';
 import { registerSystemRoutes } from '../api/routes/system';
+import { registerMoveRoutes } from '../api/routes/move';
+import { registerCheckpointRoutes } from '../api/routes/checkpoints';
+import { Checkpoints } from '../container/checkpoints';
 import { registerExecRoutes } from '../api/routes/exec';
+import { registerDashboardRoutes } from '../api/routes/dashboard';
+import { DashboardServer } from '../dashboard/server';
 import { ExecManager } from '../container/exec';
 import { conflict, isErrno } from '../common/errors';
 import { newId } from '../common/ids';
@@ -56,6 +62,7 @@ export class Daemon {
   private swarm?: Swarm;
   private network?: NetworkManager;
   private journal?: EventJournal;
+  private dashboard?: DashboardServer;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -138,9 +145,13 @@ export class Daemon {
         startedAt: Date.now(),
         registries: c.registries,
         liveRestore: c.liveRestore,
+        experimental: c.experimental,
       },
     });
-    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log });
+    const checkpoints = new Checkpoints(containers);
+    registerContainerRoutes(router, { containers, images, snapshotter, log: this.log, checkpoints });
+    if (c.experimental) registerCheckpointRoutes(router, checkpoints);
+    registerMoveRoutes(router, { containers, images, volumes, dataRoot: c.dataRoot, log: this.log });
     registerStatsRoutes(router, { containers });
     const distribution = await Distribution.open(images, path.join(c.dataRoot, 'image'), c.registries);
     registerImageRoutes(router, { images, distribution, users: (id) => containers.imageUsers(id), events });
@@ -150,8 +161,8 @@ export class Daemon {
     registerPluginRoutes(router, { plugins: await PluginStore.open(path.join(c.dataRoot, 'plugins')), events });
     registerEventRoutes(router, { events, journal });
     registerImageArchiveRoutes(router, { images, tmpDir: path.join(c.dataRoot, 'tmp'), events });
-    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), events });
-    registerArchiveRoutes(router, { containers, snapshotter, events, tmpDir: path.join(c.dataRoot, 'tmp') });
+    registerCommitRoutes(router, { snapshots: new ContainerSnapshots({ containers, images, tmpDir: path.join(c.dataRoot, 'tmp') }), containers });
+    registerArchiveRoutes(router, { containers, snapshotter, tmpDir: path.join(c.dataRoot, 'tmp') });
     const builder = await Builder.open({
       images,
       snapshotter,
@@ -197,8 +208,17 @@ export class Daemon {
     this.swarm = swarm;
     registerSwarmRoutes(router, swarm);
     registerSwarmFileRoutes(router, swarm);
-    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log });
+    const dashboard = c.dashboard ? new DashboardServer({ settings: c.dashboard, engineSocket: dashboardEngineSocket(c.hosts), log: this.log }) : undefined;
+    registerDashboardRoutes(router, () => dashboard);
+    this.server = new ApiServer({ router, hosts: c.hosts, log: this.log, experimental: c.experimental, tls: c.tls });
     await this.server.listen();
+    // loud on purpose, whatever the log level: the operator chose --tls=false for these
+    for (const h of exposedPlainListeners(c.hosts, c.tls)) process.stderr.write(`${plainTcpWarning(h)}\n`);
+    if (dashboard) {
+      await dashboard.listen();
+      this.dashboard = dashboard;
+      this.log(`berthd dashboard on ${dashboard.loginUrl('').replace(/\/\?token=$/, '/')} (log in with: berth dashboard)`);
+    }
     // restart policies act once the daemon serves: the network is reconciled by now
     void containers.startPolicyContainers().catch((e: unknown) => this.log(`restart policies: ${(e as Error).message}`));
     try {
@@ -206,7 +226,7 @@ export class Daemon {
     } catch (e) {
       this.log(`warning: ${(e as Error).message}; containers run, but attach, exec and run without -d are refused`);
     }
-    this.log(`berthd ${VERSION} listening on ${c.hosts.join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
+    this.log(`berthd ${VERSION} listening on ${c.hosts.map((h) => (c.tls.enabled && h.startsWith('tcp://') ? `${h} (TLS${c.tls.verify ? ', client certificates verified' : ''})` : h)).join(', ')} (storage driver ${snapshotter.driver}, data root ${c.dataRoot})`);
   }
 
   /**
@@ -214,6 +234,7 @@ export class Daemon {
    * up) unless live restore is off.
    */
   async stop(): Promise<void> {
+    await this.dashboard?.close();
     await this.server?.close();
     await this.swarm?.close();
     this.health?.close();
@@ -242,4 +263,11 @@ export class Daemon {
     }
     await writeFileAtomic(file, `${process.pid}`, 0o644);
   }
+}
+
+/** The dashboard talks to the Engine API as a client, on the daemon's own unix socket. */
+function dashboardEngineSocket(hosts: string[]): string {
+  const unix = hosts.find((h) => h.startsWith('unix://') || h.startsWith('/'));
+  if (!unix) throw conflict('--dashboard needs berthd to listen on a unix socket too (-H unix:///run/berth/berth.sock)');
+  return unix.replace(/^unix:\/\//, '');
 }

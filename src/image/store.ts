@@ -137,6 +137,12 @@ export class ImageStore {
     return id ? this.describe(id) : undefined;
   }
 
+  /** An image event's attributes as dockerd gives them: the image's labels (while it exists), then `name`. */
+  eventAttributes(nameOrId: string, name: string): Record<string, string> {
+    const labels = this.resolve(nameOrId)?.config.config?.Labels ?? {};
+    return { ...labels, name };
+  }
+
   get(nameOrId: string): Image {
     const img = this.resolve(nameOrId);
     if (!img) throw notFound(`No such image: ${nameOrId}`);

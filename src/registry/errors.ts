@@ -18,7 +18,8 @@ export type RegistryErrorCode =
   | 'RANGE_INVALID'
   | 'TOO_LARGE'
   | 'PAGINATION_NUMBER_INVALID'
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  | 'DENIED';
 
 const defaults: Record<RegistryErrorCode, [number, string]> = {
   BLOB_UNKNOWN: [404, 'blob unknown to registry'],
@@ -37,6 +38,7 @@ const defaults: Record<RegistryErrorCode, [number, string]> = {
   TOO_LARGE: [413, 'payload too large'],
   PAGINATION_NUMBER_INVALID: [400, 'invalid number of results requested'],
   UNAUTHORIZED: [401, 'authentication required'],
+  DENIED: [403, 'requested access to the resource is denied'],
 };
 
 export class RegistryError extends Error {

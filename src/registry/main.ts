@@ -14,6 +14,9 @@ import { FilesystemDriver } from './storage/filesystem';
 import { createTokenHandler } from './token-server';
 import type { ForeignUrlPolicy } from './manifest';
 import { parseGoDuration } from '../common/time';
+import { createStoreServer } from './store-server';
+import { fileClock, systemClock } from '../store/clock';
+import { providerNamed } from '../store/payments';
 
 const USAGE = `usage:
   berth-registry serve [--addr 127.0.0.1:5000] [--root DIR] [--read-only]
@@ -21,6 +24,8 @@ const USAGE = `usage:
                        [--htpasswd FILE]
                        [--token-realm URL --token-service NAME --token-issuer ISS --token-cert PEM]
                        [--tls-cert PEM --tls-key PEM]
+                       [--store --htpasswd FILE [--store-admin USER ...] [--store-db FILE]
+                        [--store-payments invoice|test] [--store-vendors admin|self-service]]
   berth-registry token [--addr 127.0.0.1:5001] --htpasswd FILE --acl ACL.json --key PEM --issuer ISS
                        [--service NAME] [--tls-cert PEM --tls-key PEM]
   berth-registry gc [--root DIR] [--dry-run] [--grace DURATION]
@@ -46,9 +51,14 @@ interface Options {
   grace?: string;
   /** regular expressions for the foreign layer URLs a pushed manifest may name */
   allowForeignUrl: string[];
+  store: boolean;
+  storeDb?: string;
+  storeAdmin: string[];
+  storePayments?: string;
+  storeVendors?: string;
 }
 
-type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun' | 'allowForeignUrl'>;
+type ValueOption = Exclude<keyof Options, 'cmd' | 'readOnly' | 'dryRun' | 'allowForeignUrl' | 'store' | 'storeAdmin'>;
 
 const VALUE_FLAGS: Record<string, ValueOption> = {
   '--addr': 'addr',
@@ -65,24 +75,30 @@ const VALUE_FLAGS: Record<string, ValueOption> = {
   '--issuer': 'issuer',
   '--service': 'service',
   '--grace': 'grace',
+  '--store-db': 'storeDb',
+  '--store-payments': 'storePayments',
+  '--store-vendors': 'storeVendors',
 };
 
 // Which flags each command takes, so that a flag given to the wrong command is an error
 // rather than silently ignored (a --token-cert meant for serve must not vanish).
 const COMMAND_FLAGS: Record<string, string[]> = {
-  serve: ['--addr', '--root', '--read-only', '--allow-foreign-url', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key'],
+  serve: ['--addr', '--root', '--read-only', '--allow-foreign-url', '--htpasswd', '--token-realm', '--token-service', '--token-issuer', '--token-cert', '--tls-cert', '--tls-key',
+    '--store', '--store-db', '--store-admin', '--store-payments', '--store-vendors'],
   token: ['--addr', '--htpasswd', '--acl', '--key', '--issuer', '--service', '--tls-cert', '--tls-key'],
   gc: ['--root', '--dry-run', '--grace'],
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { cmd: argv[0] ?? '', root: '/var/lib/berth-registry', readOnly: false, dryRun: false, allowForeignUrl: [] };
+  const o: Options = { cmd: argv[0] ?? '', root: '/var/lib/berth-registry', readOnly: false, dryRun: false, allowForeignUrl: [], store: false, storeAdmin: [] };
   for (let i = 1; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const known = COMMAND_FLAGS[o.cmd];
     if (known && !known.includes(flag)) fail(`${o.cmd} does not take ${flag}`);
     if (flag === '--read-only') o.readOnly = true;
     else if (flag === '--dry-run') o.dryRun = true;
+    else if (flag === '--store') o.store = true;
+    else if (flag === '--store-admin') o.storeAdmin.push(inline ?? argv[++i] ?? fail(`${flag} needs a value`));
     else if (flag === '--allow-foreign-url') o.allowForeignUrl.push(inline ?? argv[++i] ?? fail(`${flag} needs a value`));
     else if (Object.hasOwn(VALUE_FLAGS, flag)) o[VALUE_FLAGS[flag]] = inline ?? argv[++i] ?? fail(`${flag} needs a value`);
     else fail(`unknown flag ${argv[i]}`);
@@ -142,9 +158,50 @@ function foreignUrlPolicyOf(o: Options): ForeignUrlPolicy {
   };
 }
 
+/**
+ * `serve --store`: registry, store and token service in one process. Accounts are the
+ * htpasswd file's; the store decides who pulls and pushes (docs/registry.md, "Store").
+ */
+function serveStore(o: Options): void {
+  if (!o.htpasswd) fail('--store needs --htpasswd: the store\'s accounts are its users');
+  if ([o.tokenRealm, o.tokenService, o.tokenIssuer, o.tokenCert].some(Boolean)) fail('--store runs its own token service: leave out --token-*');
+  const vendors = o.storeVendors ?? 'admin';
+  if (vendors !== 'admin' && vendors !== 'self-service') fail('--store-vendors takes admin or self-service');
+  let provider;
+  try {
+    provider = providerNamed(o.storePayments ?? 'invoice');
+  } catch (e) {
+    return fail(`--store-payments: ${(e as Error).message}`);
+  }
+  const tls = tlsOf(o);
+  // Tests move the store's clock to see subscriptions lapse (src/store/clock.ts).
+  const clockFile = process.env.BERTH_STORE_CLOCK_FILE;
+  const { handler } = createStoreServer({
+    root: o.root,
+    dbFile: o.storeDb,
+    htpasswd: o.htpasswd,
+    admins: o.storeAdmin,
+    selfServiceVendors: vendors === 'self-service',
+    provider,
+    clock: clockFile ? fileClock(clockFile) : systemClock,
+    https: tls !== undefined,
+    readOnly: o.readOnly,
+    foreignUrls: foreignUrlPolicyOf(o),
+    log,
+  });
+  listen(handler, o.addr ?? '127.0.0.1:5000', tls, (where) => {
+    const notes = [tls ? 'https' : 'http', 'store', `${provider.name} payments`, ...(o.readOnly ? ['read-only'] : [])];
+    console.log(`berth-registry listening on ${where} (${notes.join(', ')})`);
+  });
+}
+
 function serve(o: Options): void {
   keepRunningOnUncaught(log);
   mkdirSync(o.root, { recursive: true });
+  if (o.store) return serveStore(o);
+  for (const flag of ['--store-db', '--store-admin', '--store-payments', '--store-vendors'] as const) {
+    if (process.argv.some((a) => a === flag || a.startsWith(`${flag}=`))) fail(`${flag} needs --store`);
+  }
   const auth = authorizerOf(o);
   const tls = tlsOf(o);
   const handler = createHandler(createRegistry(new FilesystemDriver(o.root), o.readOnly, foreignUrlPolicyOf(o)), auth);

@@ -24,6 +24,8 @@ import { keyId } from './auth/keys';
 export interface TokenServerOptions {
   users: HtpasswdFile;
   acl: AclRule[];
+  /** Decides instead of the ACL when set (the store: entitlements drive pulls). */
+  grant?: (account: string, requested: ResourceActions) => ResourceActions;
   /** Private key the tokens are signed with; registries trust its public half. */
   key: KeyObject;
   issuer: string;
@@ -42,7 +44,8 @@ export interface IssuedToken {
 }
 
 export function issueToken(opts: TokenServerOptions, account: string, service: string, requested: ResourceActions[], now = Date.now()): IssuedToken {
-  const access = requested.map((r) => grantedScope(opts.acl, account, r)).filter((r) => r.actions.length > 0);
+  const decide = opts.grant ?? ((who: string, r: ResourceActions) => grantedScope(opts.acl, who, r));
+  const access = requested.map((r) => decide(account, r)).filter((r) => r.actions.length > 0);
   const ttl = opts.ttlSeconds ?? 300;
   const iat = Math.floor(now / 1000);
   const token = signJwt(

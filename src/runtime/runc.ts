@@ -119,6 +119,11 @@ export class OciRuntime {
     return out;
   }
 
+  /** CRIU images of the container's processes into `imagePath`; the container stops unless left running. */
+  async checkpoint(id: string, imagePath: string, o: { leaveRunning: boolean }): Promise<void> {
+    await run(this.command, this.args(['checkpoint', '--image-path', imagePath, '--work-path', imagePath, ...(o.leaveRunning ? ['--leave-running'] : []), id]), { env: this.env, timeoutMs: 300_000 });
+  }
+
   async pause(id: string): Promise<void> {
     await this.exec(['pause', id]);
   }

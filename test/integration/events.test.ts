@@ -48,20 +48,56 @@ test('since/until replay past events, also after a restart; a corrupt journal li
   assert.equal((await d.berth(['network', 'create', 'evnet'])).code, 0);
   await nextSecond();
   const replay = async () => (await d.berth(['events', '--since', String(t0), '--until', '0s', '--format', '{{.Type}} {{.Action}}', '--filter', 'container=ev2', '--filter', 'type=container'])).stdout;
-  assert.equal(await replay(), 'container create\ncontainer start\ncontainer die\ncontainer destroy\n');
+  assert.equal(await replay(), 'container create\ncontainer attach\ncontainer start\ncontainer die\ncontainer destroy\n');
   const net = await d.berth(['events', '--since', String(t0), '--until', '0s', '--filter', 'type=network', '--filter', 'event=create']);
   assert.match(net.stdout, /network create [0-9a-f]{64} \(name=evnet, type=bridge\)/);
 
   await d.stopProcess('SIGKILL');
   await fsp.appendFile(path.join(d.dataRoot, 'events.jsonl'), '{"half a line\n');
   await d.startProcess();
-  assert.equal(await replay(), 'container create\ncontainer start\ncontainer die\ncontainer destroy\n');
+  assert.equal(await replay(), 'container create\ncontainer attach\ncontainer start\ncontainer die\ncontainer destroy\n');
   assert.match(d.output, /events journal: skipped 1 unreadable line/);
 
   const bad = await d.api('GET', '/events?since=yesterday-ish');
   assert.equal(bad.status, 400);
   const backwards = await d.api('GET', `/events?since=${t0 + 100}&until=${t0}`);
   assert.equal(backwards.status, 400);
+});
+
+test('container events carry the container\'s labels (a label filter finds them) and exec, top and export have events of their own', async () => {
+  const t0 = Math.floor(Date.now() / 1000) - 1;
+  assert.equal((await d.berth(['run', '-d', '--name', 'evlab', '--label', 'tier=web', '--label', 'name=not-the-name', 'busybox', 'sleep', '300'])).code, 0);
+  assert.equal((await d.berth(['exec', 'evlab', 'sh', '-c', 'exit 3'])).code, 3);
+  assert.equal((await d.berth(['top', 'evlab'])).code, 0);
+  assert.equal((await d.berth(['export', '-o', path.join(d.dataRoot, 'evlab.tar'), 'evlab'])).code, 0);
+  assert.equal((await d.berth(['rm', '-f', 'evlab'])).code, 0);
+  assert.equal((await d.berth(['run', '--rm', '--name', 'evplain', 'busybox', 'true'])).code, 0);
+  await nextSecond();
+  const r = await d.berth(['events', '--since', String(t0), '--until', '0s', '--filter', 'label=tier=web', '--format', '{{.Action}}|{{.Actor.Attributes.name}}|{{.Actor.Attributes.tier}}|{{.Actor.Attributes.exitCode}}']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  // the container's name wins over a label of the same key, as in dockerd
+  assert.ok(lines.every((l) => l.split('|')[1] === 'evlab' && l.split('|')[2] === 'web'), r.stdout);
+  const actions = lines.map((l) => l.split('|')[0]);
+  for (const a of ['create', 'start', 'exec_create: sh -c exit 3', 'exec_start: sh -c exit 3', 'exec_die', 'top', 'export', 'kill', 'die', 'destroy']) assert.ok(actions.includes(a), `${a} in ${r.stdout}`);
+  assert.ok(lines.includes('exec_die|evlab|web|3'), r.stdout);
+  const execs = await d.berth(['events', '--since', String(t0), '--until', '0s', '--filter', 'event=exec_start', '--format', '{{.Actor.Attributes.name}}']);
+  assert.equal(execs.stdout, 'evlab\n');
+});
+
+test('image events name the image and carry its labels, as in dockerd', async () => {
+  const t0 = Math.floor(Date.now() / 1000) - 1;
+  assert.equal((await d.berth(['create', '--name', 'evimg', 'busybox', 'true'])).code, 0);
+  const c = await d.berth(['commit', '--change', 'LABEL team=blue', 'evimg', 'evimg:1']);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+  assert.equal((await d.berth(['tag', 'evimg:1', 'evimg:2'])).code, 0);
+  assert.equal((await d.berth(['rm', 'evimg'])).code, 0);
+  assert.equal((await d.berth(['rmi', 'evimg:1', 'evimg:2'])).code, 0);
+  await nextSecond();
+  const r = await d.berth(['events', '--since', String(t0), '--until', '0s', '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.Actor.Attributes.team}}']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, [`tag ${id} evimg:2 blue`, `untag ${id} ${id} blue`, `untag ${id} ${id} blue`, `delete ${id} ${id} <no value>`, ''].join('\n'));
 });
 
 test('the docker CLI reads the same stream', async () => {

@@ -6,7 +6,6 @@ import { decompressBody } from '../decompress';
 import type { ContainerManager } from '../../container/manager';
 import { resolveUser } from '../../container/user';
 import type { Snapshotter } from '../../layer/snapshotter';
-import type { EventBus } from '../../daemon/events';
 import { openContainerFiles, type ContainerFiles } from '../../archive/container';
 import { extractTar } from '../../archive/extract';
 import { packLocation } from '../../archive/pack';
@@ -16,7 +15,6 @@ import { cleanTreePath, ScopeError, type Location } from '../../archive/scoped-f
 export interface ArchiveRouteDeps {
   containers: ContainerManager;
   snapshotter: Snapshotter;
-  events: EventBus;
   /** where a stopped container's file system is mounted for the length of a request */
   tmpDir: string;
 }
@@ -51,7 +49,7 @@ export function registerArchiveRoutes(router: Router, d: ArchiveRouteDeps): void
       loc = found.loc;
       const tar = packLocation(cf.fs, loc, found.stat.name);
       res.writeHead(200, { 'Content-Type': 'application/x-tar', [STAT_HEADER]: encodePathStat(found.stat) });
-      d.events.publish('container', 'archive-path', cf.rec.ID, { image: cf.rec.Config.Image ?? '', name: cf.rec.Name.slice(1), path: p });
+      d.containers.publishEvent(cf.rec, 'archive-path', { path: p });
       await streamTo(tar, res);
     } finally {
       loc?.close();
@@ -87,7 +85,7 @@ export function registerArchiveRoutes(router: Router, d: ArchiveRouteDeps): void
         owner,
         readOnly: (at) => readOnlyReason(cf, at),
       });
-      d.events.publish('container', 'extract-to-dir', cf.rec.ID, { image: cf.rec.Config.Image ?? '', name: cf.rec.Name.slice(1), path: p });
+      d.containers.publishEvent(cf.rec, 'extract-to-dir', { path: p });
       res.writeHead(200, { 'Content-Length': 0 });
       res.end();
     } finally {

@@ -4,11 +4,11 @@ import type { Router } from '../router';
 import { queryBool, readJSONBody, sendJSON } from '../respond';
 import type { ContainerSnapshots } from '../../archive/container-snapshot';
 import { familiarName, parseReference } from '../../image/reference';
-import type { EventBus } from '../../daemon/events';
+import type { ContainerManager } from '../../container/manager';
 
 export interface CommitRouteDeps {
   snapshots: ContainerSnapshots;
-  events: EventBus;
+  containers: ContainerManager;
 }
 
 /** `docker commit`, `docker diff` and `docker export`: a container's filesystem going out. */
@@ -20,6 +20,7 @@ export function registerCommitRoutes(router: Router, d: CommitRouteDeps): void {
 
   router.add('GET', '/containers/:id/export', async ({ res, params }) => {
     const { tar, close } = await d.snapshots.openExport(params.id);
+    d.containers.publishEvent(d.containers.get(params.id), 'export');
     try {
       res.writeHead(200, { 'Content-Type': 'application/x-tar' });
       await new Promise<void>((resolve, reject) => {
@@ -51,7 +52,7 @@ export function registerCommitRoutes(router: Router, d: CommitRouteDeps): void {
       comment: query.get('comment') || undefined,
       pause: queryBool(query, 'pause', true),
     });
-    d.events.publish('container', 'commit', rec.ID, { comment: query.get('comment') ?? '', imageID: imageId, imageRef: target ?? '' });
+    d.containers.publishEvent(rec, 'commit', { comment: query.get('comment') ?? '', imageID: imageId, imageRef: target ?? '' });
     sendJSON(res, 201, { Id: imageId });
   });
 }

@@ -18,12 +18,15 @@ import { readLogBatches, readLogs } from '../../container/logs';
 import { DEFAULT_DETACH_KEYS, KeySequenceDetector, parseDetachKeys } from '../../runtime/detach-keys';
 import type { ImageStore } from '../../image/store';
 import type { Snapshotter } from '../../layer/snapshotter';
+import type { Checkpoints } from '../../container/checkpoints';
 
 export interface ContainerRouteDeps {
   containers: ContainerManager;
   images: ImageStore;
   snapshotter: Snapshotter;
   log?: (msg: string) => void;
+  /** `start --checkpoint` is checked here before anything starts */
+  checkpoints?: Checkpoints;
 }
 
 export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): void {
@@ -68,7 +71,12 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     sendJSON(res, 200, containerInspect(rec, { dir: m.recordDir(rec.ID), logPath: m.logPath(rec.ID), graph }, queryBool(query, 'size') ? await sizes(d, rec) : undefined, m.networkView, (n) => m.volumeDir(n)));
   });
 
-  router.add('POST', '/containers/:id/start', async ({ res, params }) => {
+  router.add('POST', '/containers/:id/start', async ({ res, params, query }) => {
+    const checkpoint = query.get('checkpoint');
+    if (checkpoint && d.checkpoints) {
+      const rec = m.get(params.id);
+      if (!rec.State.Running) await d.checkpoints.refuseRestore(rec, checkpoint, query.get('checkpoint-dir') || undefined);
+    }
     await m.start(params.id);
     sendNoContent(res);
   });
@@ -192,6 +200,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     const tty = rec.Config.Tty === true;
     if (stream) requireAttachSockets();
     const out = startRawStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    m.publishEvent(rec, 'attach');
     const aborted = closed(out);
     const wants = (s: 'stdout' | 'stderr') => (s === 'stdout' ? stdout : stderr);
     const encode = (s: 'stdout' | 'stderr', data: Buffer) => (tty ? data : frame(s === 'stdout' ? 1 : 2, data));

@@ -56,7 +56,7 @@ export function registerDistributionRoutes(router: Router, d: DistributionRouteD
     const stream = new JsonMessageStream(res);
     try {
       await d.distribution.push(familiarName({ ...ref, tag: undefined, digest: undefined }), tag, auth, new ProgressReporter(stream.send));
-      d.events.publish('image', 'push', familiarString(withDefaultTag({ ...ref, tag: tag || ref.tag })), {});
+      d.events.publish('image', 'push', familiarString(withDefaultTag({ ...ref, tag: tag || ref.tag })), { name: familiarName({ ...ref, tag: undefined, digest: undefined }) });
       stream.finish();
     } catch (e) {
       stream.finish(e);

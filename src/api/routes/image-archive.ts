@@ -25,7 +25,7 @@ export function registerImageArchiveRoutes(router: Router, d: ImageArchiveRouteD
       res.destroy();
       return;
     }
-    for (const { img } of plan.images) d.events?.publish('image', 'save', img.id, {});
+    for (const { img } of plan.images) d.events?.publish('image', 'save', img.id, d.images.eventAttributes(img.id, img.id));
   };
 
   router.add('GET', '/images/get', ({ res, query }) => save(res, query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean)));
@@ -40,7 +40,7 @@ export function registerImageArchiveRoutes(router: Router, d: ImageArchiveRouteD
     try {
       const archive = await spoolArchive(req, spool);
       const loaded = await loadArchive(d.images, archive, (line) => send({ stream: `${line}\n` }));
-      for (const l of loaded) d.events?.publish('image', 'load', l.id, {});
+      for (const l of loaded) d.events?.publish('image', 'load', l.id, d.images.eventAttributes(l.id, l.id));
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       send({ errorDetail: { message }, error: message });

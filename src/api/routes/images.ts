@@ -122,7 +122,7 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
         message: query.get('message') ?? '',
         tag: target,
       });
-      d.events.publish('image', 'import', id, {});
+      d.events.publish('image', 'import', id, store.eventAttributes(id, id));
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(`${JSON.stringify({ status: id })}\r\n`);
       return;
@@ -146,7 +146,7 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
         progress.message(`Digest: ${r.digest}`);
         const shown = ref.digest ? `${familiarName(ref)}@${ref.digest}` : familiarString(ref);
         progress.message(`Status: ${r.updated ? 'Downloaded newer image' : 'Image is up to date'} for ${shown}`);
-        d.events.publish('image', 'pull', shown, {});
+        d.events.publish('image', 'pull', shown, store.eventAttributes(shown, familiarName(ref)));
         stream.finish();
       } catch (e) {
         stream.finish(e);
@@ -186,16 +186,21 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
     const tag = query.get('tag');
     const target = tag ? `${repo}:${tag}` : repo;
     await store.tag(params.name, target);
-    d.events.publish('image', 'tag', store.get(params.name).id, { name: target });
+    d.events.publish('image', 'tag', store.get(params.name).id, store.eventAttributes(params.name, familiarString(parseReference(target))));
     res.writeHead(201);
     res.end();
   });
 
   router.add('DELETE', '/images/:name*', async ({ res, params, query }) => {
+    const id = store.get(params.name).id;
+    const untagged = store.eventAttributes(id, id);
+    // the answer's Deleted lists layers too; dockerd's delete events are for images only
+    const images = new Set(store.list().map((i) => i.id));
     const out = await store.remove(params.name, { force: queryBool(query, 'force'), noPrune: queryBool(query, 'noprune'), users: d.users });
+    // as dockerd: both name the image by its ID (the untagged reference is in the answer)
     for (const item of out) {
-      if (item.Untagged) d.events.publish('image', 'untag', item.Untagged, {});
-      if (item.Deleted) d.events.publish('image', 'delete', item.Deleted, {});
+      if (item.Untagged) d.events.publish('image', 'untag', id, untagged);
+      if (item.Deleted && images.has(item.Deleted)) d.events.publish('image', 'delete', item.Deleted, { name: item.Deleted });
     }
     sendJSON(res, 200, out);
   });

@@ -18,6 +18,7 @@ export interface SystemInfo {
   startedAt: number;
   registries: RegistrySettings;
   liveRestore: boolean;
+  experimental: boolean;
 }
 
 export interface SystemRouteDeps {
@@ -65,12 +66,14 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       Arch: ARCH[process.arch] ?? process.arch,
       KernelVersion: os.release(),
       BuildTime: '',
+      ...(d.info.experimental ? { Experimental: 'true' } : {}),
     };
     sendJSON(res, 200, {
       Platform: { Name: 'berth' },
       Components: [{ Name: 'Engine', Version: d.info.version, Details: details }],
       Version: d.info.version,
       ...details,
+      ...(d.info.experimental ? { Experimental: true } : {}),
     });
   });
 
@@ -127,7 +130,7 @@ export function registerSystemRoutes(router: Router, d: SystemRouteDeps): void {
       NoProxy: '',
       Name: os.hostname(),
       Labels: [],
-      ExperimentalBuild: false,
+      ExperimentalBuild: d.info.experimental,
       ServerVersion: d.info.version,
       Runtimes: Object.fromEntries(Object.entries(d.info.runtimes).map(([k, v]) => [k, { path: v }])),
       DefaultRuntime: d.info.defaultRuntime,

@@ -84,7 +84,7 @@ export const version: CommandSpec = {
       Runtime: `${runtime.name} ${runtime.version}`,
       Os: process.platform,
       Arch: goArch(),
-      Context: 'default',
+      Context: ctx.contextName,
     };
     const format = p.values.format as string;
     let server: VersionInfo | undefined;
@@ -193,7 +193,7 @@ async function printInfo(ctx: CommandContext, format: string): Promise<number> {
   } catch (e) {
     serverErr = e;
   }
-  const clientInfo = { Version: CLI_VERSION, Context: 'default', Debug: false };
+  const clientInfo = { Version: CLI_VERSION, Context: ctx.contextName, Debug: false };
   if (format) {
     if (serverErr) {
       ctx.err(`${describeError(serverErr)}\n`);

@@ -22,14 +22,19 @@ export interface LoadedImage {
  */
 export async function loadArchive(store: ImageStore, archive: SpooledArchive, say: (line: string) => void): Promise<LoadedImage[]> {
   const plan = await readLoadPlan(archive);
-  for (const img of plan) await verifyLayers(img);
+  for (const img of plan) await verifyLayers(store, img);
   const out: LoadedImage[] = [];
   for (const img of plan) out.push(await importOne(store, img, say));
   return out;
 }
 
-async function verifyLayers(img: ImageToLoad): Promise<void> {
+async function verifyLayers(store: ImageStore, img: ImageToLoad): Promise<void> {
+  const chain = chainIDs(img.config.rootfs.diff_ids);
   for (const [i, layer] of img.layers.entries()) {
+    if (layer.file === undefined) {
+      if (store.hasLayer(chain[i])) continue;
+      throw invalid(`open ${layer.name}: no such file or directory`);
+    }
     const { blob, diffID } = await hashLayer(layer.file);
     if (layer.blobDigest && blob !== layer.blobDigest) throw invalid(`invalid digest for ${layer.name}: expected ${layer.blobDigest}, got ${blob}`);
     const expected = img.config.rootfs.diff_ids[i];
@@ -41,6 +46,8 @@ async function importOne(store: ImageStore, img: ImageToLoad, say: (line: string
   const chain = chainIDs(img.config.rootfs.diff_ids);
   for (const [i, layer] of img.layers.entries()) {
     if (store.hasLayer(chain[i])) continue;
+    // a layer left out of the archive was held when verified, and has been removed since
+    if (layer.file === undefined) throw invalid(`open ${layer.name}: no such file or directory`);
     const rec = await store.addLayer(openLayer(layer.file), i > 0 ? chain[i - 1] : undefined);
     // Verified above; a mismatch here means the file changed under us.
     if (rec.chainID !== chain[i]) throw invalid(`layer ${layer.name} changed while loading`);

@@ -17,8 +17,12 @@ export interface ImageToLoad {
 }
 
 export interface LayerToLoad {
-  /** the spooled file holding the layer (plain or gzip tar) */
-  file: string;
+  /**
+   * the spooled file holding the layer (plain or gzip tar); absent when the archive left it
+   * out (a `berth container move` sends only the layers the daemon lacks), which a load
+   * accepts only for a layer the daemon holds already
+   */
+  file?: string;
   /** the archive name, for messages */
   name: string;
   /** the digest of the bytes as stored, when the archive names it (blobs/sha256/<hex>, OCI descriptors) */
@@ -48,7 +52,7 @@ async function legacyPlan(archive: SpooledArchive): Promise<ImageToLoad[]> {
     if (named && named !== configDigest) throw invalid(`invalid digest for ${e.Config}: got ${configDigest}`);
     const config = parseConfig(raw, e.Config);
     if (config.rootfs.diff_ids.length !== e.Layers.length) throw invalid('invalid manifest, layers length mismatch');
-    const layers = e.Layers.map((name) => ({ file: entryFile(archive, name), name, blobDigest: blobDigestOf(name) }));
+    const layers = e.Layers.map((name) => ({ file: archive.file(name), name, blobDigest: blobDigestOf(name) }));
     out.push({ config, configDigest, configRaw: raw, layers, repoTags: (e.RepoTags ?? []).map(normalizeTag) });
   }
   return out;
@@ -78,7 +82,7 @@ async function ociPlan(archive: SpooledArchive): Promise<ImageToLoad[]> {
       const layers = m.layers.map((l) => {
         if (!isSupportedLayer(l.mediaType)) throw invalid(`unsupported layer media type ${l.mediaType}`);
         const name = blobPath(l.digest);
-        return { file: entryFile(archive, name), name, blobDigest: l.digest };
+        return { file: archive.file(name), name, blobDigest: l.digest };
       });
       img = { config, configDigest: m.config.digest, configRaw, layers, repoTags: [] };
       byDigest.set(desc.digest, img);

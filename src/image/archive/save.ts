@@ -62,7 +62,7 @@ const EPOCH = new Date(0);
  * in a fixed order with fixed owners, modes and mtimes, so the same images give the same
  * bytes every time.
  */
-export async function writeSaveArchive(store: ImageStore, plan: SavePlan, out: NodeJS.WritableStream): Promise<void> {
+export async function writeSaveArchive(store: ImageStore, plan: SavePlan, out: NodeJS.WritableStream, omitLayers: ReadonlySet<string> = new Set()): Promise<void> {
   const blobs = new Map<string, Blob>();
   const index: OciIndex = { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] };
   const legacy: LegacyManifestEntry[] = [];
@@ -74,7 +74,8 @@ export async function writeSaveArchive(store: ImageStore, plan: SavePlan, out: N
     const layers: Descriptor[] = [];
     for (const diffID of img.config.rootfs.diff_ids) {
       const size = await store.content.size(diffID);
-      blobs.set(diffID, { size, open: () => store.content.reader(diffID) });
+      // named in the manifests but not sent: the receiving daemon holds these already
+      if (!omitLayers.has(diffID)) blobs.set(diffID, { size, open: () => store.content.reader(diffID) });
       layers.push({ mediaType: MT.ociLayer, digest: diffID, size });
     }
     const manifest: OciManifest = {

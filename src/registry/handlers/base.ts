@@ -29,6 +29,8 @@ export interface Registry {
   readOnly: boolean;
   /** which foreign URLs pushed manifests' layers may name */
   foreignUrls: ForeignUrlPolicy;
+  /** told of every tag a manifest push sets (the store records new versions of products) */
+  onTagged?: (name: string, tag: string, digest: string) => void;
 }
 
 export const repo = (c: Ctx) => new Repository(c.app.driver, c.name);

@@ -108,6 +108,14 @@ export async function putManifest(c: Ctx): Promise<void> {
   if (refs.subject) await r.linkReferrer(refs.subject.digest, digest);
   const tags = kind === 'tag' ? [c.ref] : extraTags;
   for (const t of tags) await r.tag(t, digest);
+  for (const t of tags) {
+    try {
+      c.app.onTagged?.(c.name, t, digest);
+    } catch (e) {
+      // the push itself succeeded; a listener's failure must not turn it into an error
+      console.error(`berth-registry: after tagging ${c.name}:${t}:`, e);
+    }
+  }
 
   const headers: Record<string, string | number> = {
     Location: `/v2/${c.name}/manifests/${digest}`,

@@ -1,0 +1,56 @@
+/**
+ * `berth container move CONTAINER --to TARGET`: the container, as it is, onto another daemon
+ * (berth or Docker). See src/cli/move/mover.ts for the order of the steps and what a
+ * failure leaves.
+ */
+import type { CommandSpec } from '../command';
+import { EngineClient } from '../../client/engine';
+import { ConnectionConfigError, defaultContextTls, resolveConnection, type ConnectionFlags } from '../../client/connection';
+import { StatusError } from '../errors';
+import { humanSize } from '../../common/units';
+import { ContainerMove } from '../move/mover';
+import { MoveProgress } from '../move/progress';
+
+/**
+ * `--to`: a context (its address and TLS files), or an address as -H takes it; a tcp://
+ * address uses the TLS settings -H would (--tlsverify and the rest, DOCKER_TLS_VERIFY,
+ * DOCKER_CERT_PATH).
+ */
+export function targetClient(to: string, flags: ConnectionFlags, env: NodeJS.ProcessEnv): EngineClient {
+  try {
+    if (to.includes('://') || to.startsWith('/')) return new EngineClient(to, { tls: to.startsWith('tcp://') ? defaultContextTls(flags, env) : undefined });
+    const c = resolveConnection({ hosts: [], context: to }, env);
+    return new EngineClient(c.address, { tls: c.tls });
+  } catch (e) {
+    if (e instanceof ConnectionConfigError) throw new StatusError(`Error: ${e.message}`, 1);
+    throw e;
+  }
+}
+
+export const move: CommandSpec = {
+  usage: 'CONTAINER --to TARGET',
+  summary: 'Move a container to another daemon',
+  aliases: ['container move'],
+  args: { min: 1, max: 1 },
+  flags: [
+    { name: 'to', type: 'string', help: 'The daemon to move to: a context name, or an address (unix://…, tcp://…)', default: '' },
+    { name: 'with-volumes', type: 'bool', help: 'Move the named volumes the container uses too' },
+    { name: 'keep', type: 'bool', help: 'Keep the source container (stopped) and its volumes, for a rollback' },
+    { name: 'checkpoint', type: 'bool', help: 'Move a running container warm, from a checkpoint (needs CRIU)' },
+    { name: 'engine-api-only', type: 'bool', help: "Move as to a Docker daemon (the container's layer becomes an image layer), even to berth" },
+  ],
+  async run(ctx, p) {
+    const to = p.values.to as string;
+    if (!to) throw new StatusError('Error: --to is required: a context name or a daemon address', 1);
+    if (p.values.checkpoint) throw new StatusError('Error: a warm move needs a checkpoint, and berth cannot restore from one yet (see `berth checkpoint`)', 1);
+    const target = targetClient(to, ctx.connectionFlags, ctx.env);
+    if (target.address === ctx.client().address) throw new StatusError('Error: the target is the daemon the container is on', 1);
+    const progress = new MoveProgress((s) => ctx.out(s), !!ctx.stdout.isTTY);
+    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'] }, progress);
+    const began = Date.now();
+    const r = await mover.run(p.args[0]);
+    const total = r.sent.image + r.sent.layer + r.sent.logs + r.sent.volumes;
+    ctx.out(`${p.args[0]} now ${r.running ? 'runs' : 'is (stopped)'} on ${to} as ${r.id.slice(0, 12)}: ${humanSize(total)} sent in ${((Date.now() - began) / 1000).toFixed(1)}s\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,341 @@
+/**
+ * `berth container move`: a container, with its image, its own layer, its log and (when
+ * asked) its named volumes, from one daemon to another, through their APIs.
+ *
+ * Order matters for what a failure leaves. Everything that can be checked is checked
+ * before the container stops (name, ports, volume names, disk, the target answering).
+ * Then it stops; everything made on the target is remembered and removed again if a later
+ * step fails, and the source is started again if it ran. The source goes only once the
+ * target's container is whole (and runs, if the source ran). On a berth target the
+ * container stays "pending" until it is whole, and a target daemon that restarts before
+ * then removes it: a move cut short leaves the source's container and nothing else.
+ */
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { EngineError, type EngineClient } from '../../client/engine';
+import { StatusError } from '../errors';
+import { humanSize } from '../../common/units';
+import type { MoveProgress } from './progress';
+import { addressesOverlap, createBody, namedVolumes, publishedPorts, userNetworks, type ContainerInfo, type ImageInfo } from './inspect';
+
+export interface MoveOptions {
+  withVolumes: boolean;
+  keep: boolean;
+  /** treat the target as a plain Docker daemon (only the Engine API), whatever it is */
+  engineApiOnly?: boolean;
+}
+
+export interface MoveResult {
+  id: string;
+  running: boolean;
+  /** bytes sent through the client, per kind */
+  sent: { image: number; layer: number; logs: number; volumes: number };
+}
+
+interface NetworkInfo {
+  Name: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Config?: Record<string, unknown>[] | null; Options?: Record<string, string> | null };
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+interface VolumeInfo {
+  Name: string;
+  Driver?: string;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+const VOLUME_HELPER_PATH = '/berth-move-volume';
+
+export class ContainerMove {
+  private readonly undo: { what: string; run: () => Promise<unknown> }[] = [];
+  private readonly sent = { image: 0, layer: 0, logs: 0, volumes: 0 };
+  private targetIsBerth = false;
+
+  constructor(
+    private readonly source: EngineClient,
+    private readonly target: EngineClient,
+    /** how the target is named in messages: the context or the address */
+    private readonly targetName: string,
+    private readonly o: MoveOptions,
+    private readonly progress: MoveProgress,
+  ) {}
+
+  async run(container: string): Promise<MoveResult> {
+    const c = await this.source.call<ContainerInfo>('GET', `/containers/${encodeURIComponent(container)}/json`, { query: { size: true } });
+    const name = c.Name.replace(/^\//, '');
+    await this.preflight(c, name);
+
+    const wasRunning = c.State.Running;
+    if (wasRunning) {
+      this.progress.say(`Stopping ${name} on the source`);
+      await this.source.call('POST', `/containers/${c.Id}/stop`);
+    }
+    let moved: { id: string };
+    try {
+      moved = await this.copy(c, name);
+      if (wasRunning) {
+        this.progress.say(`Starting ${name} on ${this.targetName}`);
+        await this.target.call('POST', `/containers/${moved.id}/start`);
+      }
+    } catch (e) {
+      await this.rollBack(c, wasRunning);
+      throw e;
+    }
+    if (!this.o.keep) {
+      await this.source.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+      if (this.o.withVolumes) for (const v of namedVolumes(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
+    }
+    return { id: moved.id, running: wasRunning, sent: this.sent };
+  }
+
+  // ---------------------------------------------------------------- before anything stops
+
+  private async preflight(c: ContainerInfo, name: string): Promise<void> {
+    if (c.State.Paused) throw new StatusError(`Error: container ${name} is paused: unpause it before moving it`, 1);
+    if (c.State.Restarting) throw new StatusError(`Error: container ${name} is restarting: wait until it runs or stop it before moving it`, 1);
+    let version: { Platform?: { Name?: string } };
+    try {
+      version = await this.target.call('GET', '/version');
+    } catch (e) {
+      throw new StatusError(`Error: the target ${this.targetName} does not answer: ${(e as Error).message}`, 1);
+    }
+    this.targetIsBerth = version.Platform?.Name === 'berth' && !this.o.engineApiOnly;
+
+    const there = await this.target.request('GET', `/containers/${encodeURIComponent(name)}/json`);
+    const taken = await there.text();
+    if (there.status === 200) {
+      const id = (JSON.parse(taken) as { Id: string }).Id;
+      throw new StatusError(`Error: Conflict. The container name "/${name}" is already in use on ${this.targetName} by container "${id}"`, 1);
+    }
+
+    const ports = publishedPorts(c);
+    if (ports.length) {
+      const running = await this.target.call<{ Names?: string[]; Ports?: { IP?: string; PublicPort?: number; Type?: string }[] }[]>('GET', '/containers/json');
+      for (const p of ports) {
+        for (const other of running) {
+          const clash = (other.Ports ?? []).find((q) => q.PublicPort === p.port && (q.Type ?? 'tcp') === p.proto && addressesOverlap(q.IP ?? '', p.ip));
+          if (clash) throw new StatusError(`Error: Bind for ${p.ip || '0.0.0.0'}:${p.port} failed: port is already allocated on ${this.targetName} (container ${(other.Names?.[0] ?? '').replace(/^\//, '')})`, 1);
+        }
+      }
+    }
+
+    if (this.o.withVolumes) {
+      for (const v of namedVolumes(c)) {
+        const r = await this.target.request('GET', `/volumes/${encodeURIComponent(v)}`);
+        await r.buffer();
+        if (r.status === 200) throw new StatusError(`Error: the volume name ${v} is already taken on ${this.targetName}`, 1);
+      }
+    }
+
+    if (this.targetIsBerth) await this.checkDisk(c);
+  }
+
+  /** A berth target says how much room it has; the move needs about its image, layer and volumes. */
+  private async checkDisk(c: ContainerInfo): Promise<void> {
+    const disk = await this.target.call<{ Free: number }>('GET', '/berth/v1/system/disk');
+    const img = await this.source.call<ImageInfo>('GET', `/images/${c.Image}/json`);
+    const hasImage = (await this.target.request('GET', `/images/${c.Image}/json`)).status === 200;
+    let need = (hasImage ? 0 : (img.Size ?? 0)) + (c.SizeRw ?? 0);
+    if (this.o.withVolumes) {
+      const df = await this.source.call<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null }>('GET', '/system/df', { query: { type: 'volume' } });
+      const mine = new Set(namedVolumes(c));
+      for (const v of df.Volumes ?? []) if (mine.has(v.Name)) need += Math.max(0, v.UsageData?.Size ?? 0);
+    }
+    if (need > disk.Free) throw new StatusError(`Error: not enough disk space on ${this.targetName}: the move needs about ${humanSize(need)}, ${humanSize(disk.Free)} is free`, 1);
+  }
+
+  // ---------------------------------------------------------------- the copy
+
+  private async copy(c: ContainerInfo, name: string): Promise<{ id: string }> {
+    const image = this.targetIsBerth ? await this.sendImage(c) : await this.sendCommittedImage(c, name);
+    await this.makeNetworks(c);
+    if (this.o.withVolumes) await this.sendVolumes(c, image);
+    if (!this.targetIsBerth) {
+      this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
+      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image) });
+      this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
+      return { id: made.Id };
+    }
+    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '' }, body: createBody(c, c.Image) });
+    this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
+    // both on overlay2: the upper directory goes as it is (no conversion on either side)
+    const [from, to] = await Promise.all([this.source, this.target].map((e) => e.call<{ Driver?: string }>('GET', '/info')));
+    const format = from.Driver === 'overlay2' && to.Driver === 'overlay2' ? 'overlay' : 'layer';
+    this.sent.layer += await this.relay(`Sending the container's own layer`, `/berth/v1/containers/${c.Id}/layer?format=${format}`, 'PUT', `/berth/v1/containers/${made.Id}/layer`, { format });
+    if (c.HostConfig.LogConfig?.Type !== 'none') {
+      this.sent.logs += await this.relay('Sending its log', `/berth/v1/containers/${c.Id}/logfiles`, 'PUT', `/berth/v1/containers/${made.Id}/logfiles`);
+    }
+    await this.target.call('POST', `/berth/v1/containers/${made.Id}/move-complete`);
+    return { id: made.Id };
+  }
+
+  /** berth → berth: the image as it is, without the layers the target holds. */
+  private async sendImage(c: ContainerInfo): Promise<string> {
+    const there = await this.target.request('GET', `/images/${c.Image}/json`);
+    await there.buffer();
+    if (there.status === 200) {
+      this.progress.say(`Image ${short(c.Image)}: already on ${this.targetName}`);
+      return c.Image;
+    }
+    const img = await this.source.call<ImageInfo>('GET', `/images/${c.Image}/json`);
+    const layers = img.RootFS?.Layers ?? [];
+    const { Present } = await this.target.call<{ Present: number }>('POST', '/berth/v1/layers/present', { body: { DiffIDs: layers } });
+    const omit = layers.slice(0, Present);
+    this.progress.say(`Image ${short(c.Image)}: ${layers.length - Present} of ${layers.length} layers to send`);
+    const sent = await this.relay('Sending image layers', `/berth/v1/images/${c.Image}/archive`, 'POST', '/images/load', { 'omit-layers': omit.join(',') }, { quiet: true });
+    this.sent.image += sent;
+    this.remember(`image ${short(c.Image)}`, () => this.target.call('DELETE', `/images/${c.Image}`, { query: { force: true } }));
+    await this.tagIfFree(c);
+    return c.Image;
+  }
+
+  /** The image came by ID: it gets the name the container was made from, unless the target uses that name already. */
+  private async tagIfFree(c: ContainerInfo): Promise<void> {
+    const shown = c.Config.Image ?? '';
+    if (!shown || /^(sha256:)?[0-9a-f]{12,64}$/.test(shown) || shown.includes('@')) return;
+    const taken = await this.target.request('GET', `/images/${encodeURIComponent(shown)}/json`);
+    await taken.buffer();
+    if (taken.status !== 404) return;
+    const slash = shown.lastIndexOf('/');
+    const colon = shown.lastIndexOf(':');
+    const [repo, tag] = colon > slash ? [shown.slice(0, colon), shown.slice(colon + 1)] : [shown, 'latest'];
+    await this.target.call('POST', `/images/${c.Image}/tag`, { query: { repo, tag } });
+  }
+
+  /** berth → Docker: the container's layer goes into an image (as `commit` makes), which is sent whole. */
+  private async sendCommittedImage(c: ContainerInfo, name: string): Promise<string> {
+    const repo = `berth-moved/${name.toLowerCase().replace(/[^a-z0-9._-]/g, '-')}`;
+    const tag = c.Id.slice(0, 12);
+    this.progress.say(`Committing ${name}'s own layer into ${repo}:${tag} (the target is not berth)`);
+    const committed = await this.source.call<{ Id: string }>('POST', '/commit', { query: { container: c.Id, repo, tag, pause: false }, body: {} });
+    try {
+      this.sent.image += await this.relay('Sending the image', `/images/${encodeURIComponent(`${repo}:${tag}`)}/get`, 'POST', '/images/load', {}, { quiet: true });
+    } finally {
+      await this.source.call('DELETE', `/images/${encodeURIComponent(`${repo}:${tag}`)}`).catch(() => undefined);
+    }
+    this.remember(`image ${repo}:${tag}`, () => this.target.call('DELETE', `/images/${encodeURIComponent(`${repo}:${tag}`)}`, { query: { force: true } }));
+    return `${repo}:${tag}`;
+  }
+
+  private async makeNetworks(c: ContainerInfo): Promise<void> {
+    for (const net of userNetworks(c)) {
+      const r = await this.target.request('GET', `/networks/${encodeURIComponent(net)}`);
+      await r.buffer();
+      if (r.status === 200) continue;
+      const n = await this.source.call<NetworkInfo>('GET', `/networks/${encodeURIComponent(net)}`);
+      this.progress.say(`Creating network ${net} on ${this.targetName}`);
+      const made = await this.target.call<{ Id: string }>('POST', '/networks/create', {
+        body: { Name: n.Name, Driver: n.Driver, Internal: n.Internal, Attachable: n.Attachable, EnableIPv6: n.EnableIPv6, IPAM: n.IPAM, Options: n.Options ?? {}, Labels: n.Labels ?? {} },
+      });
+      this.remember(`network ${net}`, () => this.target.call('DELETE', `/networks/${made.Id}`));
+    }
+  }
+
+  /** `image` is one the target holds by now: a helper container on a Docker target is made from it. */
+  private async sendVolumes(c: ContainerInfo, image: string): Promise<void> {
+    for (const name of namedVolumes(c)) {
+      const v = await this.source.call<VolumeInfo>('GET', `/volumes/${encodeURIComponent(name)}`);
+      await this.target.call('POST', '/volumes/create', { body: { Name: name, Driver: v.Driver ?? 'local', DriverOpts: v.Options ?? {}, Labels: v.Labels ?? {} } });
+      this.remember(`volume ${name}`, () => this.target.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: true } }));
+      const from = `/berth/v1/volumes/${encodeURIComponent(name)}/archive`;
+      if (this.targetIsBerth) {
+        this.sent.volumes += await this.relay(`Sending volume ${name}`, from, 'PUT', from);
+        continue;
+      }
+      // Docker has no volume archive: a container that mounts the volume (never started) takes the files
+      const helper = await this.target.call<{ Id: string }>('POST', '/containers/create', {
+        body: { Image: image, Entrypoint: ['true'], Cmd: [], NetworkDisabled: true, HostConfig: { Binds: [`${name}:${VOLUME_HELPER_PATH}`], NetworkMode: 'none' } },
+      });
+      try {
+        this.sent.volumes += await this.relay(`Sending volume ${name}`, from, 'PUT', `/containers/${helper.Id}/archive`, { path: VOLUME_HELPER_PATH });
+      } finally {
+        await this.target.call('DELETE', `/containers/${helper.Id}`, { query: { force: true } }).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Streams a source answer into a target request, counting the bytes. A source that breaks
+   * off aborts the target's request, so the target never takes half a stream as whole.
+   */
+  private async relay(label: string, fromPath: string, method: string, toPath: string, query: Record<string, string | boolean> = {}, loadOpts?: { quiet: boolean }): Promise<number> {
+    this.progress.begin(label);
+    const abort = new AbortController();
+    const from = await this.source.stream('GET', fromPath);
+    const counted = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.progress.add(chunk.length);
+        done(null, chunk);
+      },
+    });
+    let fed: unknown;
+    const feeding = pipeline(from, counted).catch((e: unknown) => {
+      fed = e;
+      abort.abort();
+    });
+    let res;
+    try {
+      res = await this.target.request(method, toPath, { query: { ...query, ...(loadOpts ?? {}) }, body: counted, headers: { 'Content-Type': 'application/x-tar' }, signal: abort.signal });
+    } catch (e) {
+      from.destroy();
+      await feeding;
+      // the source broke off first: that is the failure to report, not the aborted upload
+      throw fed instanceof Error && !/premature close/i.test(fed.message) ? fed : e;
+    }
+    const text = await res.text();
+    await feeding;
+    if (fed) throw fed;
+    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorOf(text));
+    if (loadOpts) throwLoadError(text);
+    return this.progress.end().bytes;
+  }
+
+  private remember(what: string, run: () => Promise<unknown>): void {
+    this.undo.push({ what, run });
+  }
+
+  /** Removes what was made on the target (newest first) and starts the source again if it ran. */
+  private async rollBack(c: ContainerInfo, wasRunning: boolean): Promise<void> {
+    for (const step of this.undo.reverse()) {
+      await step.run().catch((e: unknown) => this.progress.say(`Could not remove the ${step.what} made on ${this.targetName}: ${(e as Error).message}`));
+    }
+    if (wasRunning) {
+      await this.source.call('POST', `/containers/${c.Id}/start`).catch((e: unknown) => this.progress.say(`Could not start ${c.Name.replace(/^\//, '')} again on the source: ${(e as Error).message}`));
+    }
+  }
+}
+
+function short(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+function errorOf(text: string): string {
+  try {
+    const m = (JSON.parse(text) as { message?: string }).message;
+    if (m) return m;
+  } catch {
+    /* not JSON */
+  }
+  return text.trim();
+}
+
+/** `POST /images/load` answers 200 and reports a failure inside its JSON lines. */
+function throwLoadError(text: string): void {
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    let msg: { error?: string; errorDetail?: { message?: string } };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      continue;
+    }
+    if (msg.error || msg.errorDetail) throw new Error(`loading the image on the target: ${msg.errorDetail?.message ?? msg.error}`);
+  }
+}
+

@@ -1,0 +1,58 @@
+/**
+ * A terminal in the browser: a WebSocket joined to an exec's hijacked stream, the path
+ * `berth exec -it` takes. The page creates the exec through the Engine API (POST
+ * /containers/{id}/exec with Tty), then opens the socket; binary messages are the terminal's
+ * bytes both ways, a text message {"resize":[cols,rows]} resizes it.
+ */
+import type { WebSocket } from 'ws';
+import { EngineClient } from '../client/engine';
+
+export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, execId: string, log: (m: string) => void): Promise<void> {
+  const client = new EngineClient(`unix://${engineSocket}`);
+  const queued: Buffer[] = [];
+  let stream: import('node:net').Socket | undefined;
+  const resize = (cols: number, rows: number) => {
+    if (!(cols > 0 && rows > 0 && cols < 10_000 && rows < 10_000)) return;
+    void client.request('POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: String(Math.floor(rows)), w: String(Math.floor(cols)) } }).then(
+      (r) => r.buffer(),
+      () => undefined,
+    );
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) {
+      try {
+        const msg = JSON.parse(data.toString('utf8')) as { resize?: [number, number] };
+        if (Array.isArray(msg.resize)) resize(Number(msg.resize[0]), Number(msg.resize[1]));
+      } catch {
+        /* not a control message: ignored */
+      }
+      return;
+    }
+    if (stream) stream.write(data);
+    else queued.push(data);
+  });
+  ws.on('close', () => stream?.destroy());
+  try {
+    const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true } });
+    stream = conn.socket;
+  } catch (e) {
+    log(`dashboard: terminal for exec ${execId}: ${(e as Error).message}`);
+    ws.close(1011, (e as Error).message.slice(0, 100));
+    return;
+  }
+  if (ws.readyState !== ws.OPEN) {
+    stream.destroy();
+    return;
+  }
+  for (const b of queued.splice(0)) stream.write(b);
+  stream.on('data', (d: Buffer) => ws.send(d, { binary: true }));
+  stream.resume();
+  // the daemon ends its side when the exec's process exits (the socket is half-open)
+  const ended = () => {
+    if (ws.readyState === ws.OPEN) ws.close(1000, 'exited');
+    stream?.destroy();
+  };
+  stream.on('end', ended);
+  stream.on('close', ended);
+  stream.on('error', ended);
+}

@@ -1,0 +1,192 @@
+/** One container: its state and charts, live logs, processes, a terminal, and its inspect data. */
+import { useEffect, useState } from 'preact/hooks';
+import { get, jsonLines, readStream } from './api';
+import { useEvents } from './events';
+import { LogView } from './logs';
+import { FileBrowser } from './files';
+import { lazyComponent } from './lazy';
+import { ContainerActions } from './containers';
+import { bytes, shortId } from './format';
+
+interface Inspect {
+  Id: string;
+  Name: string;
+  Created: string;
+  Config: { Image: string; Tty: boolean; Cmd?: string[]; Entrypoint?: string[]; Env?: string[]; Labels?: Record<string, string> };
+  State: { Status: string; Running: boolean; StartedAt: string; FinishedAt: string; ExitCode: number; Health?: { Status: string } };
+  HostConfig: { RestartPolicy?: { Name: string } };
+  NetworkSettings: { Networks?: Record<string, { IPAddress: string }>; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  Mounts: { Type: string; Source: string; Destination: string; Name?: string }[];
+}
+
+interface Stats {
+  read: string;
+  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
+}
+
+/** The docker CLI's arithmetic, so the chart and `berth stats` agree. */
+export function cpuPercent(s: Stats): number {
+  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+  const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+  const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
+  return sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
+}
+
+export function memoryUsage(m: Stats['memory_stats']): number {
+  const usage = m.usage ?? 0;
+  const st = m.stats ?? {};
+  const inactive = st.total_inactive_file ?? st.inactive_file;
+  return inactive !== undefined && inactive < usage ? usage - inactive : usage;
+}
+
+const WINDOW = 60;
+
+/** Bytes read and written, summed over devices (what `berth stats` shows as BLOCK I/O). */
+export function blockIo(s: Stats): { read: number; write: number } {
+  let read = 0;
+  let write = 0;
+  for (const e of s.blkio_stats?.io_service_bytes_recursive ?? []) {
+    if (e.op.toLowerCase() === 'read') read += e.value;
+    if (e.op.toLowerCase() === 'write') write += e.value;
+  }
+  return { read, write };
+}
+
+export interface StatsSample {
+  t: number;
+  cpu: number;
+  mem: number;
+  limit: number;
+  rx: number;
+  tx: number;
+  read: number;
+  write: number;
+}
+
+export function sample(s: Stats): StatsSample {
+  const nets = Object.values(s.networks ?? {});
+  return {
+    t: Date.parse(s.read) / 1000 || Date.now() / 1000,
+    cpu: cpuPercent(s),
+    mem: memoryUsage(s.memory_stats),
+    limit: s.memory_stats.limit ?? 0,
+    rx: nets.reduce((n, x) => n + x.rx_bytes, 0),
+    tx: nets.reduce((n, x) => n + x.tx_bytes, 0),
+    ...blockIo(s),
+  };
+}
+
+const Charts = lazyComponent(() => import('./stats-charts').then((m) => m.StatsChartsView));
+const Terminal = lazyComponent(() => import('./terminal').then((m) => m.ContainerTerminal));
+
+/** Stats stream only while this is on screen: leaving the page closes it, and the daemon's sampling with it. */
+function StatsCharts({ id }: { id: string }) {
+  const [samples, setSamples] = useState<StatsSample[]>([]);
+  useEffect(() => {
+    const ac = new AbortController();
+    const acc: StatsSample[] = [];
+    readStream(
+      `/containers/${encodeURIComponent(id)}/stats?stream=1`,
+      ac.signal,
+      jsonLines<Stats>((s) => {
+        acc.push(sample(s));
+        if (acc.length > WINDOW + 1) acc.shift();
+        setSamples(acc.slice());
+      }),
+    ).catch(() => undefined);
+    return () => ac.abort();
+  }, [id]);
+  return <Charts samples={samples} />;
+}
+
+function Processes({ id }: { id: string }) {
+  const [top, setTop] = useState<{ Titles: string[]; Processes: string[][] } | undefined>();
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const load = () => get<{ Titles: string[]; Processes: string[][] }>(`/containers/${encodeURIComponent(id)}/top`).then(setTop, (e: Error) => setError(e.message));
+    void load();
+    const t = setInterval(() => void load(), 5000);
+    return () => clearInterval(t);
+  }, [id]);
+  if (error) return <p class="error">{error}</p>;
+  if (!top) return <p class="muted">Loading…</p>;
+  return (
+    <div class="table-wrap">
+      <table data-testid="processes">
+        <thead>
+          <tr>{top.Titles.map((t) => <th>{t}</th>)}</tr>
+        </thead>
+        <tbody>
+          {top.Processes.map((p) => (
+            <tr>{p.map((v, i) => <td data-label={top.Titles[i]} class="mono">{v}</td>)}</tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const TABS = ['overview', 'logs', 'processes', 'terminal', 'files', 'inspect'] as const;
+type Tab = (typeof TABS)[number];
+
+export function ContainerPage({ id, tab }: { id: string; tab?: string }) {
+  const [c, setC] = useState<Inspect | undefined>();
+  const [error, setError] = useState('');
+  const current: Tab = (TABS as readonly string[]).includes(tab ?? '') ? (tab as Tab) : 'overview';
+  const load = () => get<Inspect>(`/containers/${encodeURIComponent(id)}/json`).then((x) => (setC(x), setError('')), (e: Error) => setError(e.message));
+  useEffect(() => void load(), [id]);
+  useEvents(['container'], (e) => {
+    if (c ? e.Actor.ID === c.Id : e.Actor.ID.startsWith(id) || e.Actor.Attributes?.name === id) void load();
+  });
+  if (!c) return <section>{error ? <p class="error" role="alert">{error}</p> : <p class="muted">Loading…</p>}</section>;
+  const name = c.Name.replace(/^\//, '');
+  const running = c.State.Running;
+  return (
+    <section>
+      <p>
+        <a href="#/containers">← Containers</a>
+      </p>
+      <h1>
+        {name} <span class={`badge ${c.State.Status}`} data-testid="detail-state">{c.State.Status}</span>
+        {c.State.Health && <span class="badge">{c.State.Health.Status}</span>}
+      </h1>
+      {error && <p class="error" role="alert">{error}</p>}
+      <ContainerActions c={{ Id: c.Id, State: c.State.Status, name }} onError={setError} />
+      <nav class="tabs" aria-label="Container sections">
+        {TABS.map((t) => (
+          <a href={`#/containers/${c.Id}/${t}`} aria-current={t === current ? 'page' : undefined} data-testid={`tab-${t}`}>
+            {t[0].toUpperCase() + t.slice(1)}
+          </a>
+        ))}
+      </nav>
+      {current === 'overview' && (
+        <div>
+          <dl class="facts">
+            <dt>ID</dt>
+            <dd class="mono">{shortId(c.Id)}</dd>
+            <dt>Image</dt>
+            <dd class="mono">{c.Config.Image}</dd>
+            <dt>Command</dt>
+            <dd class="mono">{[...(c.Config.Entrypoint ?? []), ...(c.Config.Cmd ?? [])].join(' ')}</dd>
+            <dt>{running ? 'Started' : 'Finished'}</dt>
+            <dd>{new Date(running ? c.State.StartedAt : c.State.FinishedAt).toLocaleString()}{!running && ` (exit code ${c.State.ExitCode})`}</dd>
+            <dt>Networks</dt>
+            <dd class="mono">{Object.entries(c.NetworkSettings.Networks ?? {}).map(([n, v]) => `${n} ${v.IPAddress}`).join(', ') || '—'}</dd>
+            <dt>Mounts</dt>
+            <dd class="mono">{c.Mounts.map((m) => `${m.Name ?? m.Source} → ${m.Destination}`).join(', ') || '—'}</dd>
+          </dl>
+          {running ? <StatsCharts id={c.Id} /> : <p class="muted">Not running: no resource use to chart.</p>}
+        </div>
+      )}
+      {current === 'logs' && <LogView id={c.Id} tty={c.Config.Tty} />}
+      {current === 'processes' && (running ? <Processes id={c.Id} /> : <p class="muted">Not running.</p>)}
+      {current === 'terminal' && (running ? <Terminal id={c.Id} /> : <p class="muted">Start the container to open a terminal.</p>)}
+      {current === 'files' && <FileBrowser id={c.Id} running={running} />}
+      {current === 'inspect' && <pre class="json">{JSON.stringify(c, null, 2)}</pre>}
+    </section>
+  );
+}

@@ -1,0 +1,209 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { BERTH, TestDaemon } from '../helpers/daemon';
+import { until } from '../helpers/wait';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { EngineClient } from '../../src/client/engine';
+import { packTar } from '../../src/layer/tar-pack';
+
+// `berth container move` between two berth daemons, each in its own network namespace:
+// the container's configuration, files (its own layer, deletions included), log, named
+// volume, network and published port arrive; what the target lacks is all that is sent;
+// a failure at any step leaves exactly one whole container.
+let src: TestDaemon;
+let dst: TestDaemon;
+before(async () => {
+  [src, dst] = await Promise.all([TestDaemon.start(), TestDaemon.start()]);
+});
+after(async () => {
+  await Promise.all([src?.cleanup(), dst?.cleanup()]);
+});
+
+const WEB = ['sh', '-c', 'mkdir -p /www && echo served-by-web > /www/index.html && echo started && exec httpd -f -p 80 -h /www'];
+
+async function ok(d: TestDaemon, args: string[]): Promise<string> {
+  const r = await d.berth(args);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A container worth moving: a network, a named volume, a published port, a restart policy, a big own layer. */
+async function makeWeb(name: string, port: number, vol: string): Promise<void> {
+  await src.berth(['network', 'create', 'mnet']);
+  await ok(src, ['volume', 'create', '--label', 'kept=yes', vol]);
+  await ok(src, ['run', '-d', '--name', name, '--network', 'mnet', '--network-alias', `${name}-alias`, '-p', `${port}:80`, '--restart', 'always', '--stop-timeout', '1', '-v', `${vol}:/data`, '--label', 'tier=web', '-e', 'GREETING=hi', '-m', '64m', 'busybox', ...WEB]);
+  await ok(src, ['exec', name, 'sh', '-c', 'dd if=/dev/urandom of=/big bs=1M count=100 2>/dev/null && rm /etc/group && echo changed >> /etc/passwd && echo in-volume > /data/v.txt']);
+}
+
+function inNs(d: TestDaemon, args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', d.netns, ...args], { encoding: 'utf8', timeout: 10_000 });
+}
+
+test('a running container moves whole, with its volume, network, port, restart policy and log; the source is gone', async () => {
+  await makeWeb('web', 18080, 'mvol');
+  const bigSum = await ok(src, ['exec', 'web', 'md5sum', '/big']);
+  const r = await src.berth(['container', 'move', 'web', '--to', dst.host, '--with-volumes'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /web now runs on unix:\/\/.* as [0-9a-f]{12}/);
+  assert.match(r.stdout, /Sending the container's own layer: /);
+
+  // on the target: running, same settings, same files, same answers on the same port
+  const info = JSON.parse(await ok(dst, ['inspect', 'web']))[0];
+  assert.equal(info.State.Running, true);
+  assert.equal(info.Config.Image, 'busybox');
+  assert.equal(info.Config.Labels.tier, 'web');
+  assert.ok(info.Config.Env.includes('GREETING=hi'));
+  assert.equal(info.HostConfig.RestartPolicy.Name, 'always');
+  assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
+  assert.deepEqual(info.HostConfig.PortBindings['80/tcp'], [{ HostIp: '', HostPort: '18080' }]);
+  assert.ok(info.NetworkSettings.Networks.mnet.Aliases.includes('web-alias'));
+  assert.equal(await ok(dst, ['exec', 'web', 'md5sum', '/big']), bigSum);
+  assert.equal((await dst.berth(['exec', 'web', 'cat', '/etc/group'])).code, 1, 'a file deleted in the container stays deleted');
+  assert.match(await ok(dst, ['exec', 'web', 'tail', '-n1', '/etc/passwd']), /^changed$/m);
+  assert.equal(await ok(dst, ['exec', 'web', 'cat', '/data/v.txt']), 'in-volume\n');
+  assert.equal((await ok(dst, ['volume', 'inspect', '-f', '{{.Labels.kept}}', 'mvol'])).trim(), 'yes');
+  await until('the published port to answer on the target', async () => {
+    try {
+      return inNs(dst, ['wget', '-qO-', 'http://127.0.0.1:18080/']).includes('served-by-web') ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 10_000);
+  // the log so far came along: the first run's line, and the new run's
+  assert.equal((await ok(dst, ['logs', 'web'])).split('\n').filter((l) => l === 'started').length, 2);
+
+  // the source has neither the container nor the volume
+  assert.equal((await src.berth(['inspect', 'web'])).code, 1);
+  assert.equal((await src.berth(['volume', 'inspect', 'mvol'])).code, 1);
+});
+
+test('only what the target lacks is sent: the layers it holds are left out; a second container of the image sends its own layer only; --keep', async () => {
+  await ok(src, ['run', '--name', 'base', 'busybox', 'sh', '-c', 'echo layer2 > /l2']);
+  await ok(src, ['commit', 'base', 'img2:1']);
+  await ok(src, ['rm', 'base']);
+  for (const name of ['small', 'small2']) {
+    await ok(src, ['run', '-d', '--name', name, '--stop-timeout', '1', 'img2:1', 'sleep', '300']);
+    await ok(src, ['exec', name, 'sh', '-c', `echo ${name} > /mine`]);
+  }
+  const first = await src.berth(['container', 'move', 'small', '--to', dst.host]);
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  assert.match(first.stdout, /1 of 2 layers to send/);
+  assert.match(first.stdout, /Sending image layers: /);
+  assert.equal(await ok(dst, ['exec', 'small', 'cat', '/l2', '/mine']), 'layer2\nsmall\n');
+  assert.equal((await ok(dst, ['inspect', '-f', '{{.Config.Image}}', 'small'])).trim(), 'img2:1');
+  assert.equal((await ok(dst, ['images', '-q', 'img2:1'])).trim().length, 12, 'the target gets the tag it lacked');
+
+  // the target named by a context (the docker CLI's store, here a folder of the test's own)
+  const env = { ...process.env, DOCKER_CONFIG: path.join(src.dataRoot, 'docker-config') };
+  const made = await src.berth(['context', 'create', 'dstctx', '--docker', `host=${dst.host}`], { env });
+  assert.equal(made.code, 0, made.stderr);
+  const second = await src.berth(['container', 'move', 'small2', '--to', 'dstctx', '--keep'], { env });
+  assert.equal(second.code, 0, second.stderr + second.stdout);
+  assert.match(second.stdout, /already on dstctx/);
+  assert.doesNotMatch(second.stdout, /Sending image layers/);
+  assert.equal(await ok(dst, ['exec', 'small2', 'cat', '/mine']), 'small2\n');
+  assert.equal((await ok(src, ['inspect', '-f', '{{.State.Status}}', 'small2'])).trim(), 'exited');
+});
+
+test('through the Engine API alone (as to a Docker daemon): the own layer becomes an image layer, volumes go through a helper container', async () => {
+  await ok(src, ['volume', 'create', 'pvol']);
+  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f']);
+  const r = await src.berth(['container', 'move', 'flat', '--to', dst.host, '--with-volumes', '--engine-api-only']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /Committing flat's own layer into berth-moved\/flat:[0-9a-f]{12}/);
+  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f']), 'flat\nvol\n');
+  assert.equal((await dst.berth(['exec', 'flat', 'cat', '/etc/group'])).code, 1);
+  assert.match((await ok(dst, ['inspect', '-f', '{{.Config.Image}}', 'flat'])).trim(), /^berth-moved\/flat:/);
+  assert.equal((await src.berth(['images', '-q', 'berth-moved/flat'])).stdout, '', 'the commit made for the move is gone from the source');
+});
+
+test('refused before anything stops: unknown container, unreachable target, name or port taken there', async () => {
+  await ok(src, ['run', '-d', '--name', 'busy', '-p', '18081:80', 'busybox', 'sleep', '300']);
+  const none = await src.berth(['container', 'move', 'ghost', '--to', dst.host]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /No such container: ghost/);
+  const away = await src.berth(['container', 'move', 'busy', '--to', 'unix:///run/nothing-here.sock']);
+  assert.equal(away.code, 1);
+  assert.match(away.stderr, /the target unix:\/\/\/run\/nothing-here.sock does not answer/);
+  const noCtx = await src.berth(['container', 'move', 'busy', '--to', 'no-such-context']);
+  assert.match(noCtx.stderr, /context "no-such-context"/);
+
+  await ok(dst, ['run', '-d', '--name', 'busy', 'busybox', 'sleep', '300']);
+  const named = await src.berth(['container', 'move', 'busy', '--to', dst.host]);
+  assert.equal(named.code, 1);
+  assert.match(named.stderr, /The container name "\/busy" is already in use on/);
+  await ok(dst, ['rm', '-f', 'busy']);
+  await ok(dst, ['run', '-d', '--name', 'holder', '-p', '18081:80', 'busybox', 'sleep', '300']);
+  const port = await src.berth(['container', 'move', 'busy', '--to', dst.host]);
+  assert.equal(port.code, 1);
+  assert.match(port.stderr, /Bind for 0.0.0.0:18081 failed: port is already allocated on .* \(container holder\)/);
+  assert.equal((await ok(src, ['inspect', '-f', '{{.State.Running}}', 'busy'])).trim(), 'true');
+  assert.equal((await dst.berth(['inspect', 'busy'])).code, 1);
+  await ok(dst, ['rm', '-f', 'holder']);
+  await ok(src, ['rm', '-f', 'busy']);
+});
+
+/** Runs a move in the background and calls `cut` once the target holds the pending container. */
+async function moveCutShort(name: string, cut: () => Promise<void>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(BERTH, ['-H', src.host, 'container', 'move', name, '--to', dst.host, '--with-volumes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await until('the pending container on the target', async () => ((await dst.api('GET', `/containers/${name}/json`)).status === 200 ? true : undefined), 60_000, 10);
+    await cut();
+    return { code: await exited, out };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+test('the target daemon killed in the middle: the source runs again, the target keeps no container', async () => {
+  await makeWeb('web2', 18082, 'mvol2');
+  const r = await moveCutShort('web2', () => dst.stopProcess('SIGKILL'));
+  assert.notEqual(r.code, 0, r.out);
+  assert.equal((await ok(src, ['inspect', '-f', '{{.State.Running}}', 'web2'])).trim(), 'true', r.out);
+  await dst.startProcess();
+  assert.equal((await dst.berth(['inspect', 'web2'])).code, 1, 'the half-made container went with the restart');
+  assert.equal((await dst.berth(['volume', 'inspect', 'mvol2'])).code, 0, 'volumes are made whole before the container: the volume stays a plain volume');
+  await ok(dst, ['volume', 'rm', 'mvol2']);
+});
+
+test('the source daemon killed in the middle: the target keeps nothing, the source keeps its container', async () => {
+  const r = await moveCutShort('web2', () => src.stopProcess('SIGKILL'));
+  assert.notEqual(r.code, 0, r.out);
+  await src.startProcess();
+  assert.equal((await dst.berth(['inspect', 'web2'])).code, 1, r.out);
+  assert.equal((await src.berth(['inspect', 'web2'])).code, 0, 'the source container is whole');
+  await ok(src, ['rm', '-f', 'web2']);
+});
+
+test('the move routes take no hostile input: a layer or log tar that names a path outside, a container not made for a move', async () => {
+  const api = new EngineClient(dst.host);
+  const made = await api.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name: 'hostile' }, body: { Image: 'busybox', Cmd: ['true'] } });
+  const escape = path.join(dst.dataRoot, 'escaped');
+  const evil = await packTar([{ name: '../../../../../../../../' + escape.slice(1), data: 'x' }]);
+  for (const format of ['layer', 'overlay']) {
+    const r = await api.request('PUT', `/berth/v1/containers/${made.Id}/layer`, { query: { format }, body: evil });
+    await r.text();
+    assert.equal(r.status, 400, format);
+    assert.equal(existsSync(escape), false, format);
+  }
+  const logs = await api.request('PUT', `/berth/v1/containers/${made.Id}/logfiles`, { body: await packTar([{ name: '../config.v2.json', data: '{}' }]) });
+  assert.equal(logs.status, 400, await logs.text());
+  const start = await api.request('POST', `/containers/${made.Id}/start`);
+  assert.equal(start.status, 409);
+  assert.match(await start.text(), /being moved here and is not whole yet/);
+  await api.call('POST', `/berth/v1/containers/${made.Id}/move-complete`);
+  const late = await api.request('PUT', `/berth/v1/containers/${made.Id}/layer`, { body: await packTar([{ name: 'x', data: 'x' }]) });
+  assert.equal(late.status, 409, 'a whole container takes no more layers');
+  await late.text();
+  const badOmit = await api.request('GET', '/berth/v1/images/busybox/archive', { query: { 'omit-layers': '../x' } });
+  assert.equal(badOmit.status, 400);
+  await badOmit.text();
+  await api.call('DELETE', `/containers/${made.Id}`, { query: { force: true } });
+});
