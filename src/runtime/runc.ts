@@ -121,7 +121,13 @@ export class OciRuntime {
 
   /** CRIU images of the container's processes into `imagePath`; the container stops unless left running. */
   async checkpoint(id: string, imagePath: string, o: { leaveRunning: boolean }): Promise<void> {
-    await run(this.command, this.args(['checkpoint', '--image-path', imagePath, '--work-path', imagePath, ...(o.leaveRunning ? ['--leave-running'] : []), id]), { env: this.env, timeoutMs: 300_000 });
+    try {
+      await run(this.command, this.args(['checkpoint', '--image-path', imagePath, '--work-path', imagePath, ...(o.leaveRunning ? ['--leave-running'] : []), id]), { env: this.env, timeoutMs: 300_000 });
+    } catch (e) {
+      // a crun built without CRIU (Debian's) has no such command
+      if (/unknown command checkpoint/.test((e as Error).message)) throw new Error(`${path.basename(this.binary)} here cannot checkpoint (built without CRIU): create the container with --runtime runc`);
+      throw e;
+    }
   }
 
   async pause(id: string): Promise<void> {
