@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { removeCgroups, unmountUnder } from '../test/helpers/daemon';
+import { deleteRuntimeContainers, removeCgroups, unmountUnder } from '../test/helpers/daemon';
 
 export const BERTHD = path.join(__dirname, '..', '..', 'bin', 'berthd');
 
@@ -18,8 +18,14 @@ export interface OwnDaemonOptions {
   debug?: boolean;
   /** have node write a CPU profile of each start into this folder */
   profileDir?: string;
-  /** more berthd flags (another -H, --tlsverify ...) */
+  /** more berthd flags (another -H, --tlsverify, `--add-runtime crun=/usr/bin/crun` ...) */
   extraArgs?: string[];
+  /**
+   * put berthd in a cgroup of its own under the cgroup parent, so `daemonCpuMs()` can say how
+   * much CPU it and everything it starts used: conmon, the OCI runtime, and the containers
+   * (theirs are under the same parent, and a parent's count keeps what removed children used)
+   */
+  cpuCgroup?: boolean;
 }
 
 // ---------------------------------------------------------------- the API, over the daemon's socket
@@ -129,10 +135,38 @@ export class OwnDaemon {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`berthd exited (${proc.exitCode ?? proc.signalCode}); see ${this.logFile}:\n${this.tail()}`);
       const up = await request(ep, 'GET', '/_ping').then((r) => r.status === 200, () => false);
-      if (up) return ms(t0);
+      if (up) {
+        if (this.opts.cpuCgroup && proc.pid) {
+          mkdirSync(this.cpuCgroupDir, { recursive: true });
+          writeFileSync(path.join(this.cpuCgroupDir, 'cgroup.procs'), String(proc.pid));
+        }
+        return ms(t0);
+      }
       if (ms(t0) > 60_000) throw new Error(`berthd did not answer within 60 s:\n${this.tail()}`);
       await sleep(5);
     }
+  }
+
+  /** berthd's own cgroup (cpuCgroup), beside its containers' under the cgroup parent. */
+  get cpuCgroupDir(): string {
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    return path.join('/sys/fs/cgroup', v2 ? '' : 'cpuacct', this.cgroupParent, 'berthd');
+  }
+
+  /** CPU time (ms) used so far by berthd, what it started and its containers, with cpuCgroup. */
+  daemonCpuMs(): number {
+    const dir = path.dirname(this.cpuCgroupDir);
+    if (existsSync(path.join(dir, 'cpuacct.usage'))) return Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e6;
+    const usec = /usage_usec (\d+)/.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1];
+    return Number(usec) / 1e3;
+  }
+
+  /** CPU time (ms) berthd's own process has used so far (not conmon's, not the runtime's). */
+  berthdCpuMs(): number {
+    const stat = readFileSync(`/proc/${this.proc?.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks of 10 ms
+    return (Number(f[11]) + Number(f[12])) * 10;
   }
 
   /** SIGTERM (nsenter execs node: the pid is berthd's), then SIGKILL if it lingers. */
@@ -186,21 +220,7 @@ export class OwnDaemon {
         }
       }
     }
-    for (const root of ['runtime', 'build-runtime'].map((r) => path.join(this.execRoot, r))) {
-      if (!existsSync(root)) continue;
-      try {
-        const list = JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json']).toString() || '[]') as { id: string }[] | null;
-        for (const c of list ?? []) {
-          try {
-            execFileSync('runc', ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
-          } catch {
-            /* already gone */
-          }
-        }
-      } catch {
-        /* no runc state */
-      }
-    }
+    await step('deleting runtime containers', () => deleteRuntimeContainers(this.execRoot));
     await step('unmounting', () => {
       unmountUnder(this.base);
       unmountUnder(this.execRoot);

@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { run } from '../common/exec';
 import { BerthError, conflict, invalid, notFound, system } from '../common/errors';
 import { isErrno } from '../common/errors';
-import { OciRuntime } from '../runtime/runc';
 import type { ContainerManager } from './manager';
 import type { ContainerRecord } from './model';
 
@@ -75,7 +74,7 @@ export class Checkpoints {
     const why = await this.criu.whyNot();
     if (why) throw system(`Cannot checkpoint container ${idOrName}: CRIU cannot run on this host: ${why}`);
     await fsp.mkdir(target, { recursive: true, mode: 0o700 });
-    const runtime = new OciRuntime(this.containers.runtimeBinary(rec), this.containers.runtimeStateRoot);
+    const runtime = this.containers.runtimeOf(rec);
     try {
       await runtime.checkpoint(rec.ID, target, { leaveRunning: body.Exit !== true });
     } catch (e) {

@@ -103,7 +103,12 @@ export class ExecManager {
     await fsp.mkdir(path.join(e.bundle, 'exits'), { recursive: true });
     const processPath = path.join(e.bundle, 'process.json');
     try {
-      await timed('exec spec', e.id, async () => fsp.writeFile(processPath, JSON.stringify(await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize))));
+      const processSpec = await timed('exec spec', e.id, async () => {
+        const p = await this.processSpec(rec, e.config, tty, opts.consoleSize ?? e.config.ConsoleSize);
+        await fsp.writeFile(processPath, JSON.stringify(p));
+        return p;
+      });
+      const runtime = this.containers.runtimeOf(rec);
       const handle = await conmonExec({
         containerId: rec.ID,
         execId: e.id,
@@ -111,8 +116,10 @@ export class ExecManager {
         bundle: e.bundle,
         processSpecPath: processPath,
         socketDir: this.containers.socketDirectory,
-        runtimePath: this.containers.runtimeBinary(rec),
-        runtimeRoot: this.containers.runtimeStateRoot,
+        runtimePath: runtime.command,
+        runtimeEnv: runtime.env,
+        runtimeRoot: runtime.stateRoot,
+        argv0: (processSpec.args as string[] | undefined)?.[0],
         terminal: tty,
         stdin: e.config.AttachStdin === true && !opts.detach,
         attach: !opts.detach,

@@ -182,8 +182,9 @@ export class HealthMonitor {
     const pidFile = path.join(dir, 'pid');
     await fsp.writeFile(processFile, JSON.stringify(proc));
     try {
+      const runtime = this.containers.runtimeOf(rec);
       return await new Promise((resolve) => {
-        const child = spawn(this.containers.runtimeBinary(rec), ['--root', this.containers.runtimeStateRoot, 'exec', '--process', processFile, '--pid-file', pidFile, rec.ID], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(runtime.command, ['--root', runtime.stateRoot, 'exec', '--process', processFile, '--pid-file', pidFile, rec.ID], { stdio: ['ignore', 'pipe', 'pipe'], env: runtime.env });
         let output = Buffer.alloc(0);
         const take = (d: Buffer) => {
           if (output.length < MAX_OUTPUT) output = Buffer.concat([output, d]).subarray(0, MAX_OUTPUT);

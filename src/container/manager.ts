@@ -1,4 +1,4 @@
-import { promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { BerthError, conflict, invalid, isErrno, notFound, notModified } from '../common/errors';
 import { newId, shortId } from '../common/ids';
@@ -18,7 +18,7 @@ import { checkCreateRequest } from './create-checks';
 import { buildSpec, containerResources, specToJSON } from './spec';
 import { changesResources, mergeUpdate, type ContainerUpdateBody } from './update';
 import { resolveUser } from './user';
-import { detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
+import { cgroupDir, detectCgroupVersion, readOomKilled, swapLimitSupported, type CgroupVersion } from './cgroups';
 import { writeEtcFiles } from './etc-files';
 import { checkLegacyLinks, linkEnv, linkHostsEntry, resolveLegacyLinks, withoutLink } from './legacy-links';
 import { initialState, type ContainerRecord } from './model';
@@ -125,7 +125,7 @@ export class ContainerManager {
     for (const u of unreadable) o.log(`skipping container ${u.id}: its record cannot be read: ${u.error}`);
     for (const id of incomplete) await m.discardIncomplete(id);
     await m.discardOrphanSnapshots(new Set(unreadable.map((u) => u.id)));
-    for (const d of [m.exitDir, m.socketDir, m.runtimeRoot(), path.join(o.execRoot, 'bundles')]) await fsp.mkdir(d, { recursive: true });
+    for (const d of [m.exitDir, m.socketDir, ...Object.keys(o.runtimes).map((n) => m.runtimeRoot(n)), path.join(o.execRoot, 'bundles')]) await fsp.mkdir(d, { recursive: true });
     m.exitWatcher = watch(m.exitDir, (_ev, file) => {
       if (!file || file.startsWith('.')) return;
       const id = file.toString();
@@ -158,27 +158,44 @@ export class ContainerManager {
     return this.socketDir;
   }
 
-  get runtimeStateRoot(): string {
-    return this.runtimeRoot();
-  }
-
-  runtimeBinary(rec: ContainerRecord): string {
-    return this.runtimeFor(rec).binary;
+  /** The OCI runtime a container runs with (exec and health checks run through it too). */
+  runtimeOf(rec: ContainerRecord): OciRuntime {
+    return this.runtimeFor(rec);
   }
 
   bundlePath(id: string): string {
     return this.bundleDir(id);
   }
 
-  private runtimeRoot(): string {
-    return path.join(this.o.execRoot, 'runtime');
+  /**
+   * Each runtime keeps its state under a folder of its own, as dockerd does (runtime-NAME);
+   * runc's is `runtime`, where it always was, so containers started before crun was there
+   * stay reachable.
+   */
+  private runtimeRoot(name = 'runc'): string {
+    return path.join(this.o.execRoot, name === 'runc' ? 'runtime' : `runtime-${name}`);
   }
 
+  private readonly runtimes = new Map<string, OciRuntime>();
+
   private runtimeFor(rec: ContainerRecord): OciRuntime {
-    const name = rec.HostConfig.Runtime || this.o.defaultRuntime;
-    const bin = this.o.runtimes[name];
-    if (!bin) throw invalid(`unknown or invalid runtime name: ${name}`);
-    return new OciRuntime(bin, this.runtimeRoot());
+    const name = rec.HostConfig.Runtime || this.legacyRuntime(rec.ID);
+    let rt = this.runtimes.get(name);
+    if (!rt) {
+      const bin = this.o.runtimes[name];
+      if (!bin) throw invalid(`unknown or invalid runtime name: ${name}`);
+      rt = new OciRuntime(bin, this.runtimeRoot(name), path.join(this.o.execRoot, 'seccomp-bpf'));
+      this.runtimes.set(name, rt);
+    }
+    return rt;
+  }
+
+  /**
+   * The runtime of a container recorded before its runtime was written down at create (runc
+   * was the only default then): runc while runc holds its state, else today's default.
+   */
+  private legacyRuntime(id: string): string {
+    return existsSync(path.join(this.runtimeRoot('runc'), id)) ? 'runc' : this.o.defaultRuntime;
   }
 
   private bundleDir(id: string): string {
@@ -222,7 +239,13 @@ export class ContainerManager {
     const endpoints = this.validateNetworking(hostConfig, body);
     if (hostConfig.NetworkMode === 'bridge') checkLegacyLinks(hostConfig.Links, (n) => this.store.find(n));
     portRequests(hostConfig, body); // a bad port spec is refused at create, as Docker does
+    // docker-py sends `runtime=` as a top-level Runtime, which dockerd does not read (its default
+    // was runc anyway): with crun the default, it is honoured when HostConfig names none
+    const topLevelRuntime = (body as { Runtime?: unknown }).Runtime;
+    if (!hostConfig.Runtime && typeof topLevelRuntime === 'string' && topLevelRuntime) hostConfig.Runtime = topLevelRuntime;
     if (hostConfig.Runtime && !this.o.runtimes[hostConfig.Runtime]) throw invalid(`unknown or invalid runtime name: ${hostConfig.Runtime}`);
+    // as dockerd does: the container keeps the runtime it was made with, whatever the default becomes
+    if (!hostConfig.Runtime) hostConfig.Runtime = this.o.defaultRuntime;
     validateLogConfig(hostConfig.LogConfig, this.o.logDriver);
     hostConfig.LogConfig = effectiveLogConfig(hostConfig.LogConfig, this.o.logDriver, this.o.logOpts);
     const { HostConfig: _h, NetworkingConfig: _n, ...userConfig } = body;
@@ -538,6 +561,7 @@ export class ContainerManager {
         spec.process.args = [INIT_PATH_IN_CONTAINER, '--', ...spec.process.args];
         spec.mounts.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: await initBinary(), options: ['rbind', 'ro'] });
       }
+      const keepSeccomp = await runtime.prepareSpec(spec);
       await fsp.writeFile(path.join(bundle, 'config.json'), specToJSON(spec));
       specDone();
       const pid = await timed('conmon + runtime create', id, () => conmonCreate({
@@ -550,12 +574,16 @@ export class ContainerManager {
         noLog: rec.HostConfig.LogConfig?.Type === 'none',
         exitDir: this.exitDir,
         socketDir: this.socketDir,
-        runtimePath: runtime.binary,
+        runtimePath: runtime.command,
+        runtimeEnv: runtime.env,
         runtimeRoot: runtime.stateRoot,
+        argv0: spec.process.args[0],
         terminal: rec.Config.Tty === true,
         stdin: rec.Config.OpenStdin === true,
         leaveStdinOpen: rec.Config.OpenStdin === true && rec.Config.StdinOnce !== true,
       }));
+      // a filter that cannot be kept is compiled again next time
+      await keepSeccomp?.(id).catch(() => undefined);
       const monitorPid = Number((await fsp.readFile(path.join(bundle, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || undefined;
       await timed('attach connect', id, () => this.connectPendingAttach(id));
       await timed('runtime start', id, () => runtime.start(id));
@@ -644,9 +672,12 @@ export class ContainerManager {
       if (rec.State.Running && !rec.State.Restarting && changesResources(body)) {
         const resources: Record<string, unknown> = { ...containerResources(next, this.cgroupVersion, this.swapLimit) };
         // lifting a pids limit has to be said: an absent one means "unchanged" to the runtime
-        if ((next.PidsLimit ?? 0) <= 0 && (rec.HostConfig.PidsLimit ?? 0) > 0) resources.pids = { limit: -1 };
+        const liftPids = (next.PidsLimit ?? 0) <= 0 && (rec.HostConfig.PidsLimit ?? 0) > 0;
+        const runtime = this.runtimeFor(rec);
+        if (liftPids && runtime.liftsPidsLimit) resources.pids = { limit: -1 };
         try {
-          await this.runtimeFor(rec).update(rec.ID, resources);
+          await runtime.update(rec.ID, resources);
+          if (liftPids && !runtime.liftsPidsLimit) await fsp.writeFile(path.join(cgroupDir('pids', this.cgroupsPath(rec.ID), this.cgroupVersion), 'pids.max'), 'max');
         } catch (e) {
           throw new BerthError('SYSTEM', `Cannot update container ${rec.ID}: ${(e as Error).message.replace(/^.*?: (?=[^:]*$)/, '')}`);
         }

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { invalid } from '../common/errors';
 import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../container/log-options';
 import { DEFAULT_REGISTRY_SETTINGS, validateRegistrySettings, type RegistrySettings } from '../distribution/endpoint';
+import { builtinRuntimes } from '../runtime/runtimes';
 import { resolveDashboardSettings, type DashboardSettings } from '../dashboard/settings';
 import { refusePlainTcp, resolveListenerTls, type ListenerTls, type TlsInput } from './tls-config';
 
@@ -45,8 +46,8 @@ export const DEFAULTS: DaemonConfig = {
   execRoot: '/run/berth',
   pidfile: '/run/berth/berthd.pid',
   debug: false,
-  defaultRuntime: 'runc',
-  runtimes: { runc: '/usr/sbin/runc' },
+  // crun when it is installed and usable here, else runc (runtime/runtimes.ts)
+  ...builtinRuntimes(),
   cgroupParent: '/berth',
   registries: DEFAULT_REGISTRY_SETTINGS,
   dns: [],
@@ -65,7 +66,7 @@ Options:
       --config-file string     Daemon configuration file (default "/etc/berth/daemon.json")
       --data-root string       Root directory of persistent state (default "/var/lib/berth")
   -D, --debug                  Enable debug mode
-      --default-runtime string Default OCI runtime for containers (default "runc")
+      --default-runtime string Default OCI runtime for containers (default "crun" when installed, else "runc")
       --exec-root string       Root directory for execution state files (default "/run/berth")
       --cgroup-parent string   Parent cgroup for all containers (default "/berth")
   -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)

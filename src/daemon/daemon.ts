@@ -1,3 +1,4 @@
+import { isCrun } from '../runtime/runtimes';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ApiServer } from '../api/server';
@@ -167,7 +168,9 @@ export class Daemon {
       snapshotter,
       workRoot: path.join(c.dataRoot, 'build', 'work'),
       cacheDir: path.join(c.dataRoot, 'build', 'cache'),
-      runtimePath: c.runtimes[c.defaultRuntime] ?? c.runtimes.runc,
+      // build steps stay on runc when containers default to crun: src/build runs the runtime
+      // itself, without crun's launcher or its seccomp cache (runtime/runtimes.ts)
+      runtimePath: isCrun(c.runtimes[c.defaultRuntime] ?? '') ? c.runtimes.runc : (c.runtimes[c.defaultRuntime] ?? c.runtimes.runc),
       runtimeRoot: path.join(c.execRoot, 'build-runtime'),
       cgroupParent: c.cgroupParent,
       stepNetwork: stepNetworks(network),

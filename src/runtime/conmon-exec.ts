@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../common/errors';
+import { inRuncWords } from './runtime-errors';
 import { AttachSocket } from './attach-socket';
 import { span, timed } from '../common/timing';
 
@@ -14,11 +15,15 @@ export interface ConmonExecOptions {
   processSpecPath: string;
   socketDir: string;
   runtimePath: string;
+  /** the environment the runtime needs (conmon passes its own on); process.env if none */
+  runtimeEnv?: NodeJS.ProcessEnv;
   runtimeRoot: string;
   terminal: boolean;
   stdin: boolean;
   /** connect to the attach socket before the process starts (false for `exec -d`) */
   attach: boolean;
+  /** the process's first argument, for the runtime's error messages (runtime-errors.ts) */
+  argv0?: string;
 }
 
 export interface ExecHandle {
@@ -100,7 +105,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
   const ready = span('exec conmon ready', o.execId);
   const child = spawn(process.env.BERTH_CONMON ?? 'conmon', args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
+    env: { ...(o.runtimeEnv ?? process.env), _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
     cwd: o.bundle,
     detached: true,
   });
@@ -118,7 +123,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
     start.write(Buffer.from([0]));
     const set = await attachPipe.next();
     ready();
-    if (!set || set.data < 0) throw execError(set?.message ?? (stderr || 'conmon did not set up the exec session'));
+    if (!set || set.data < 0) throw execError(set?.message ?? (stderr || 'conmon did not set up the exec session'), o.argv0);
     const socket = o.attach ? await timed('exec attach connect', o.execId, () => AttachSocket.connect(path.join(o.bundle, 'attach'))) : undefined;
     const runtimeExec = span('exec runtime exec', o.execId);
     start.write(Buffer.from([0]));
@@ -126,7 +131,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
     runtimeExec();
     if (!started || started.data <= 0) {
       socket?.close();
-      throw execError(started?.message ?? (stderr || 'the exec process did not start'));
+      throw execError(started?.message ?? (stderr || 'the exec process did not start'), o.argv0);
     }
     const exited = sync.next().then((m) => {
       release();
@@ -139,7 +144,7 @@ export async function conmonExec(o: ConmonExecOptions): Promise<ExecHandle> {
   }
 }
 
-function execError(message: string): BerthError {
-  const text = message.trim().replace(/^.*?msg="(.*)"$/s, '$1').replace(/\\"/g, '"');
+function execError(message: string, argv0: string | undefined): BerthError {
+  const text = inRuncWords(message.trim().replace(/^.*?msg="(.*)"$/s, '$1').replace(/\\"/g, '"'), argv0, true);
   return new BerthError('INVALID_PARAMETER', `OCI runtime exec failed: ${text}: unknown`);
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { BerthError } from '../common/errors';
+import { inRuncWords } from './runtime-errors';
 
 export interface ConmonCreateOptions {
   id: string;
@@ -15,12 +16,16 @@ export interface ConmonCreateOptions {
   exitDir: string;
   socketDir: string;
   runtimePath: string;
+  /** the environment the runtime needs (conmon passes its own on); process.env if none */
+  runtimeEnv?: NodeJS.ProcessEnv;
   runtimeRoot: string;
   terminal: boolean;
   stdin: boolean;
   /** keep stdin open after the first attach detaches */
   leaveStdinOpen?: boolean;
   logSizeMax?: number;
+  /** the container's first argument, for the runtime's error messages (runtime-errors.ts) */
+  argv0?: string;
 }
 
 const CONMON = process.env.BERTH_CONMON ?? 'conmon';
@@ -58,7 +63,7 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(CONMON, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      env: { ...(o.runtimeEnv ?? process.env), _OCI_SYNCPIPE: '3' },
       detached: true,
     });
     let stderr = '';
@@ -83,12 +88,12 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
       try {
         const msg = JSON.parse(sync.slice(0, nl)) as { data: number; message?: string };
         if (msg.data > 0) settle(undefined, msg.data);
-        else settle(runtimeError(msg.message ?? stderr));
+        else settle(runtimeError(msg.message ?? stderr, o.argv0));
       } catch {
         settle(new BerthError('SYSTEM', `conmon sent an unreadable message: ${sync.slice(0, nl)}`));
       }
     });
-    syncPipe.on('end', () => settle(runtimeError(stderr || 'conmon exited before the container was created')));
+    syncPipe.on('end', () => settle(runtimeError(stderr || 'conmon exited before the container was created', o.argv0)));
     child.on('error', (e) => settle(new BerthError('SYSTEM', `cannot run conmon: ${e.message}`)));
   });
 }
@@ -97,10 +102,10 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
  * The runtime's message in Docker's words. The docker CLI maps "executable file not found"
  * and "no such file or directory" to exit code 127, "permission denied" to 126.
  */
-function runtimeError(raw: string): BerthError {
+function runtimeError(raw: string, argv0: string | undefined): BerthError {
   // runc logs in logfmt: level=error msg="runc create failed: ... exec: \"x\": ..."
   const msg = raw.trim().replace(/^.*?level=error msg="(.*)"$/s, '$1').replace(/\\"/g, '"');
   const lines = msg.split('\n').map((l) => l.trim()).filter(Boolean);
-  const text = lines.join(': ') || 'unknown error';
+  const text = inRuncWords(lines.join(': '), argv0) || 'unknown error';
   return new BerthError('INVALID_PARAMETER', `failed to create task for container: OCI runtime create failed: ${text}: unknown`);
 }

@@ -36,7 +36,7 @@ interface RuncState {
 }
 
 /** 'alive', 'dead' (gone, reused by another process, or a zombie) as runc judges its init. */
-async function initStatus(pid: number, startTime: number): Promise<'alive' | 'dead'> {
+export async function initStatus(pid: number, startTime: number): Promise<'alive' | 'dead'> {
   let stat: string;
   try {
     stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
@@ -133,7 +133,7 @@ export async function deleteDirect(root: string, id: string): Promise<boolean> {
 }
 
 /** Removes a cgroup folder and any it holds (made inside the container), deepest first. */
-async function removeCgroup(dir: string): Promise<boolean> {
+export async function removeCgroup(dir: string): Promise<boolean> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });

@@ -167,21 +167,7 @@ export class TestDaemon {
         }
       }
     }
-    const runtimeRoot = path.join(this.execRoot, 'runtime');
-    if (existsSync(runtimeRoot)) {
-      try {
-        const list = JSON.parse(execFileSync('runc', ['--root', runtimeRoot, 'list', '--format', 'json']).toString() || '[]') as { id: string }[] | null;
-        for (const c of list ?? []) {
-          try {
-            execFileSync('runc', ['--root', runtimeRoot, 'delete', '--force', c.id], { stdio: 'ignore' });
-          } catch {
-            /* already gone */
-          }
-        }
-      } catch {
-        /* no runc state */
-      }
-    }
+    deleteRuntimeContainers(this.execRoot);
     unmountUnder(this.base);
     unmountUnder(this.execRoot);
     removeCgroups(this.cgroupParent);
@@ -213,6 +199,47 @@ export function runCommand(cmd: string, args: string[], opts: { input?: string |
 }
 
 /** Lazily unmounts everything at or below `prefix`, deepest first (also used by the benches). */
+/**
+ * Deletes what the OCI runtimes still hold under an exec root: runc's state in `runtime` and
+ * `build-runtime`, crun's in `runtime-crun` (through berth-crun, as the daemon runs it).
+ */
+export function deleteRuntimeContainers(execRoot: string): void {
+  const launcher = path.join(REPO, 'dist', 'native', 'berth-crun');
+  const roots: [string, string][] = [
+    ['runtime', 'runc'],
+    ['build-runtime', 'runc'],
+    ['runtime-crun', existsSync(launcher) ? launcher : 'crun'],
+  ];
+  for (const [dir, runtime] of roots) {
+    const root = path.join(execRoot, dir);
+    if (!existsSync(root)) continue;
+    try {
+      const list = JSON.parse(execFileSync(runtime, ['--root', root, 'list', '--format', 'json']).toString() || '[]') as { id: string }[] | null;
+      for (const c of list ?? []) {
+        try {
+          execFileSync(runtime, ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
+        } catch {
+          /* already gone */
+        }
+      }
+    } catch {
+      /* no state the runtime can read */
+    }
+  }
+}
+
+/** The ids of the containers an OCI runtime holds under an exec root, whichever runtime. */
+export function runtimeContainerIds(execRoot: string): string[] {
+  const ids: string[] = [];
+  for (const dir of ['runtime', 'runtime-crun']) {
+    const root = path.join(execRoot, dir);
+    if (!existsSync(root)) continue;
+    // one folder per container; crun keeps a cache folder beside them, runc none
+    for (const e of readdirSync(root, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) ids.push(e.name);
+  }
+  return ids;
+}
+
 export function unmountUnder(prefix: string): void {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { TestDaemon } from '../helpers/daemon';
+import { TestDaemon, runtimeContainerIds } from '../helpers/daemon';
 import { sleep, until } from '../helpers/wait';
 import { cgroupDir, detectCgroupVersion } from '../../src/container/cgroups';
 
@@ -79,10 +79,7 @@ async function snapshots(): Promise<string[]> {
 }
 
 function runtimeContainers(): string[] {
-  const root = path.join(d.execRoot, 'runtime');
-  if (!existsSync(root)) return [];
-  const out = execFileSync('runc', ['--root', root, 'list', '--format', 'json']).toString().trim();
-  return ((JSON.parse(out || '[]') as { id: string }[] | null) ?? []).map((c) => c.id);
+  return runtimeContainerIds(d.execRoot);
 }
 
 /** What the kernel and the runtime hold must be exactly what the daemon says runs. */
