@@ -1,12 +1,14 @@
 /**
- * The dashboard in a real browser (Debian's chromium, headless, driven by puppeteer-core): log
- * in with the link `berth dashboard` prints, watch a container started from the CLI appear
- * without a reload, read its live logs, check its memory chart against `berth stats`, type
- * into its terminal, stop it and see its state change; no session, no data. Screenshots of
- * the main pages go to test-artifacts/dashboard/.
+ * The dashboard in real browsers, headless, driven by puppeteer-core. In Debian's chromium (over
+ * DevTools): log in with the link `berth dashboard` prints, watch a container started from the
+ * CLI appear without a reload, read its live logs, check its memory chart against `berth stats`,
+ * type into its terminal, stop it and see its state change; no session, no data. In Debian's
+ * firefox-esr (over WebDriver BiDi) the same path, shorter: login, live list, logs, terminal,
+ * stop. Screenshots of the main pages go to test-artifacts/dashboard/ (firefox-*.png for
+ * firefox's).
  *
- * Chromium runs inside the daemon's network namespace (test/helpers/chromium.ts), so the
- * browser sees only that namespace's loopback.
+ * Both browsers run inside the daemon's network namespace (test/helpers/chromium.ts and
+ * firefox.ts), so they see only that namespace's loopback.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- functions run in the page, where the DOM is */
 import { test, before, after } from 'node:test';
@@ -16,6 +18,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { REPO, TestDaemon } from '../helpers/daemon';
 import { haveChromium, launchChromiumInNetns, type NetnsBrowser } from '../helpers/chromium';
+import { haveFirefox, launchFirefoxInNetns } from '../helpers/firefox';
 
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'dashboard');
 const MiB = 1024 * 1024;
@@ -23,17 +26,20 @@ const MiB = 1024 * 1024;
 let d: TestDaemon;
 let chromium: NetnsBrowser | undefined;
 let browser: Browser | undefined;
+let firefox: NetnsBrowser | undefined;
 
 before(async () => {
-  if (!haveChromium()) return;
+  if (!haveChromium() && !haveFirefox()) return;
   d = await TestDaemon.start(['--dashboard', '127.0.0.1:9880']);
+  await fsp.mkdir(ARTIFACTS, { recursive: true });
+  if (!haveChromium()) return;
   chromium = await launchChromiumInNetns(d.netns);
   browser = chromium.browser;
-  await fsp.mkdir(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
   await chromium?.close();
+  await firefox?.close();
   await d?.api('POST', '/swarm/leave?force=1').catch(() => undefined);
   await d?.cleanup();
 });
@@ -235,4 +241,84 @@ test('the dashboard in chromium: login, live list, logs, stats, terminal, stop; 
   assert.equal(status, 401);
   await shot(other, 'login-required');
   await stranger.close();
+});
+
+test('the dashboard in firefox: login, live list, logs, terminal, stop', { skip: !haveFirefox() && 'no /usr/bin/firefox-esr (scripts/setup.sh installs it)' }, async () => {
+  firefox = await launchFirefoxInNetns(d.netns);
+  const page = await firefox.browser.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  const fail = async (e: Error, what: string): Promise<never> => {
+    await shot(page, 'firefox-failed');
+    throw new Error(`${what}: ${e.message}; ${problems.join('; ')}`);
+  };
+
+  const link = await d.berth(['dashboard']);
+  assert.equal(link.code, 0, link.stderr);
+  await page.goto(link.stdout.trim(), { waitUntil: 'load' });
+  assert.equal(new URL(page.url()).search, '', 'the token is gone from the address');
+  await page.waitForSelector('table[data-testid="containers"], main p.muted');
+
+  // a container started from the CLI appears without a reload
+  await page.evaluate(() => ((globalThis as any).marker = 42));
+  const run = await d.berth(['run', '-d', '--name', 'ff-web', 'busybox', 'sh', '-c', "trap 'exit 0' TERM; i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"]);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  await page.waitForSelector('tr[data-name="ff-web"][data-state="running"]', { timeout: 10_000 }).catch((e) => fail(e, 'the new container in the list'));
+  assert.equal(await page.evaluate(() => (globalThis as any).marker), 42, 'no reload happened');
+  await shot(page, 'firefox-containers');
+
+  // its page, with charts drawn from the stats stream
+  await page.click('tr[data-name="ff-web"] a');
+  await page.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-testid="memory-chart"]')?.getAttribute('data-last') || 0) > 0, { timeout: 15_000 }).catch((e) => fail(e, 'the memory chart'));
+  // rates take two samples: once the network chart has one, every chart has drawn a line
+  await page.waitForFunction(() => ((globalThis as any).document.querySelector('[data-testid="network-chart"]')?.getAttribute('data-last') ?? '') !== '', { timeout: 15_000 }).catch((e) => fail(e, 'the network chart'));
+  await shot(page, 'firefox-container-overview');
+
+  // live logs: new lines arrive while the page is open
+  await page.click('[data-testid="tab-logs"]');
+  const lastLine = () =>
+    page.evaluate(() => Math.max(-1, ...[...((globalThis as any).document.querySelector('[data-testid="logs"]')?.textContent ?? '').matchAll(/line-(\d+)/g)].map((m: any) => Number(m[1]))));
+  await page.waitForFunction(() => /line-\d+/.test((globalThis as any).document.querySelector('[data-testid="logs"]')?.textContent ?? ''), { timeout: 10_000 }).catch((e) => fail(e, 'logs'));
+  const first = await lastLine();
+  await page
+    .waitForFunction((n: number) => Math.max(...[...((globalThis as any).document.querySelector('[data-testid="logs"]')?.textContent ?? '').matchAll(/line-(\d+)/g)].map((m: any) => Number(m[1]))) > n + 2, { timeout: 10_000 }, first)
+    .catch((e) => fail(e, 'live log lines'));
+  await shot(page, 'firefox-container-logs');
+
+  // the terminal: type, see the echo of the shell's answer
+  await page.click('[data-testid="tab-terminal"]');
+  await page
+    .waitForFunction(() => /connected/.test((globalThis as any).document.querySelector('[data-testid="terminal-status"]')?.textContent ?? ''), { timeout: 10_000 })
+    .catch((e) => fail(e, 'terminal connection'));
+  await page.focus('.xterm-helper-textarea');
+  await page.keyboard.type('echo typed-$((40+2))\n');
+  await page
+    .waitForFunction(() => [...((globalThis as any).document.querySelector('.xterm-rows')?.children ?? [])].some((row: any) => row.textContent.trim() === 'typed-42'), { timeout: 10_000 })
+    .catch(async (e: Error) => {
+      const text = await page.$eval('.xterm-rows', (el) => [...el.children].map((r) => r.textContent).join('\n')).catch(() => 'no terminal');
+      return fail(e, `the terminal's echo (it shows ${JSON.stringify(text)})`);
+    });
+  await shot(page, 'firefox-container-terminal');
+
+  // stop it from the list; its state changes on screen
+  await page.goto('http://127.0.0.1:9880/#/containers');
+  await page.waitForSelector('tr[data-name="ff-web"][data-state="running"]');
+  await page.click('tr[data-name="ff-web"] button[aria-label="Stop ff-web"]');
+  await page.waitForSelector('tr[data-name="ff-web"][data-state="exited"]', { timeout: 15_000 }).catch((e) => fail(e, 'the stopped state'));
+  assert.equal((await d.api('GET', `/containers/${id}/json`)).json().State.Status, 'exited');
+  await shot(page, 'firefox-containers-stopped');
+
+  for (const [hash, selector] of [
+    ['images', 'table[data-testid="images"] tbody tr'],
+    ['system', '[data-testid="df-chart"] canvas'],
+  ]) {
+    await page.goto(`http://127.0.0.1:9880/#/${hash}`);
+    await page.waitForSelector(selector, { timeout: 10_000 }).catch((e) => fail(e, `#/${hash}`));
+    await shot(page, `firefox-${hash}`);
+  }
+  assert.deepEqual(problems.filter((p) => !/status of 503/.test(p)), [], 'no errors in the page but the 503 of a node in no swarm');
 });

@@ -29,8 +29,13 @@ function useRoute(): string[] {
   const parse = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   const [route, setRoute] = useState(parse());
   useEffect(() => {
-    const on = () => setRoute(parse());
+    const on = () => {
+      const next = parse();
+      setRoute((now) => (now.join('/') === next.join('/') ? now : next));
+    };
     window.addEventListener('hashchange', on);
+    // the address may have changed between the first render and this effect, unannounced
+    on();
     return () => window.removeEventListener('hashchange', on);
   }, []);
   return route;
