@@ -8,6 +8,8 @@ DEBIAN_PACKAGES=(runc crun conmon criu busybox-static iproute2 util-linux mount 
 
 # the image store's web pages are tested in a real browser, headless
 DEBIAN_PACKAGES+=(chromium)
+# the dashboard is tested in firefox too (puppeteer-core over WebDriver BiDi)
+DEBIAN_PACKAGES+=(firefox-esr)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
