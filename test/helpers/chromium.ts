@@ -57,14 +57,26 @@ export async function launchChromiumInNetns(netns: string): Promise<NetnsBrowser
     browser,
     async close() {
       await browser.close().catch(() => undefined);
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      if (pid) await killProcessGroup(pid);
       await fsp.rm(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Kills a browser's process group and waits (up to 2 s) until it is empty. Puppeteer starts the
+ * browser in a group of its own, so the group is that browser's processes and only them; its
+ * helpers outlive the main process for a moment and would write into a profile being removed.
+ */
+export async function killProcessGroup(pid: number): Promise<void> {
+  const signal = (sig: NodeJS.Signals | 0): boolean => {
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  signal('SIGKILL');
+  for (let i = 0; i < 40 && signal(0); i++) await new Promise((r) => setTimeout(r, 50));
 }

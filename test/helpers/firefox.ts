@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import type { NetnsBrowser } from './chromium';
+import { killProcessGroup, type NetnsBrowser } from './chromium';
 import { NetnsRelay } from './raw-http';
 
 export const FIREFOX = '/usr/bin/firefox-esr';
@@ -103,16 +103,9 @@ export async function launchFirefoxInNetns(netns: string): Promise<NetnsBrowser>
   let browser: Browser | undefined;
   const stop = async () => {
     await browser?.close().catch(() => undefined);
-    // nsenter execs firefox, and puppeteer starts it in a process group of its own: the group
-    // is this browser's processes (its content processes too), and only them
+    // nsenter execs firefox: the group is firefox's, its content processes too
     const pid = browser?.process()?.pid;
-    if (pid) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    if (pid) await killProcessGroup(pid);
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     await relay?.stop();
     await fsp.rm(tmp, { recursive: true, force: true });
