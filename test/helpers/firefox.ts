@@ -106,8 +106,9 @@ export async function launchFirefoxInNetns(netns: string): Promise<NetnsBrowser>
     // nsenter execs firefox: the group is firefox's, its content processes too
     const pid = browser?.process()?.pid;
     if (pid) await killProcessGroup(pid);
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    // the relay first: its end going drops every forwarded connection, so the listener can close
     await relay?.stop();
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
     await fsp.rm(tmp, { recursive: true, force: true });
   };
   try {
