@@ -202,6 +202,8 @@ function writeRequest(socket: Socket, req: Http1Request, fail: (e: Error) => voi
 /** The body of an answer as a Readable, framed by its headers; closes the socket at its end. */
 function readBody(socket: Socket, method: string, status: number, headers: Record<string, string>, first: Buffer): { body: Readable; fail: (e: Error) => void } {
   const body = new Readable({
+    // 1 MiB ahead: a body relayed to another daemon does not stop the socket every 16 KiB
+    highWaterMark: 1 << 20,
     read: () => void socket.resume(),
     destroy: (err, cb) => {
       socket.destroy();

@@ -268,7 +268,9 @@ export class ContainerMove {
     this.progress.begin(label);
     const abort = new AbortController();
     const from = await this.source.stream('GET', fromPath);
+    // a few MiB in flight lets the source's and the target's disks work at the same time
     const counted = new Transform({
+      highWaterMark: 4 << 20,
       transform: (chunk: Buffer, _enc, done) => {
         this.progress.add(chunk.length);
         done(null, chunk);
