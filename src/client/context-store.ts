@@ -10,7 +10,6 @@
  * The name "default" is never stored: it stands for the -H/DOCKER_HOST/TLS-flags configuration.
  * Synchronous on purpose: these are a few small files read once per CLI command.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,6 +48,9 @@ export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function contextId(name: string): string {
+  // required here, not at the top: loading node:crypto costs the compiled CLI ~6 ms at every
+  // start, and most commands never name a context
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return createHash('sha256').update(name).digest('hex');
 }
 
