@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { run } from '../common/exec';
 import { BerthError, conflict, invalid, notFound, system } from '../common/errors';
 import { isErrno } from '../common/errors';
+import { exists } from '../common/fsutil';
 import type { ContainerManager } from './manager';
 import type { ContainerRecord } from './model';
 
@@ -70,7 +71,7 @@ export class Checkpoints {
     if (!rec.State.Running || rec.State.Paused) throw conflict(`Container ${idOrName} not running`);
     if (rec.Config.Tty) throw invalid('checkpoint not support on containers with tty');
     const target = path.join(this.folder(rec, body.CheckpointDir), name);
-    if (await present(target)) throw conflict(`checkpoint with name ${name} already exists for container ${idOrName}`);
+    if (await exists(target)) throw conflict(`checkpoint with name ${name} already exists for container ${idOrName}`);
     const why = await this.criu.whyNot();
     if (why) throw system(`Cannot checkpoint container ${idOrName}: CRIU cannot run on this host: ${why}`);
     await fsp.mkdir(target, { recursive: true, mode: 0o700 });
@@ -99,7 +100,7 @@ export class Checkpoints {
   async remove(idOrName: string, name: string, dir?: string): Promise<void> {
     const rec = this.containers.get(idOrName);
     const target = path.join(this.folder(rec, dir), Checkpoints.requireName(name));
-    if (!(await present(target))) throw notFound(`checkpoint ${name} does not exist for container ${idOrName}`);
+    if (!(await exists(target))) throw notFound(`checkpoint ${name} does not exist for container ${idOrName}`);
     await fsp.rm(target, { recursive: true, force: true });
   }
 
@@ -109,19 +110,10 @@ export class Checkpoints {
    */
   async refuseRestore(rec: ContainerRecord, name: string, dir?: string): Promise<never> {
     const target = path.join(this.folder(rec, dir), Checkpoints.requireName(name));
-    if (!(await present(target))) throw notFound(`checkpoint ${name} does not exist for container ${rec.Name.slice(1)}`);
+    if (!(await exists(target))) throw notFound(`checkpoint ${name} does not exist for container ${rec.Name.slice(1)}`);
     const why = await this.criu.whyNot();
     if (why) throw system(`Cannot restore container ${rec.Name.slice(1)}: CRIU cannot run on this host: ${why}`);
     throw new BerthError('NOT_IMPLEMENTED', `Cannot restore container ${rec.Name.slice(1)}: restoring from a checkpoint is not supported by berth yet`);
   }
 }
 
-async function present(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return false;
-    throw e;
-  }
-}

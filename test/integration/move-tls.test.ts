@@ -49,7 +49,7 @@ test('a container moves to a context over mutual TLS; a context without the clie
   const moved = await berthInDst(['-H', src.host, 'container', 'move', 'tlsweb', '--to', 'node2']);
   assert.equal(moved.code, 0, moved.stderr + moved.stdout);
   assert.match(moved.stdout, /tlsweb now runs on node2 as [0-9a-f]{12}/);
-  const page = await runCommand('nsenter', [`--net=/run/netns/${dst.netns}`, 'wget', '-qO-', 'http://127.0.0.1:18090/index.html']);
+  const page = await runCommand('nsenter', [`--net=/run/netns/${dst.netns}`, 'curl', '-s', 'http://127.0.0.1:18090/index.html']);
   assert.equal(page.stdout, 'tls-moved\n');
   assert.equal((await src.berth(['inspect', 'tlsweb'])).code, 1);
 });

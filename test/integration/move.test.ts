@@ -66,7 +66,7 @@ test('a running container moves whole, with its volume, network, port, restart p
   assert.equal((await ok(dst, ['volume', 'inspect', '-f', '{{.Labels.kept}}', 'mvol'])).trim(), 'yes');
   await until('the published port to answer on the target', async () => {
     try {
-      return inNs(dst, ['wget', '-qO-', 'http://127.0.0.1:18080/']).includes('served-by-web') ? true : undefined;
+      return inNs(dst, ['curl', '-s', 'http://127.0.0.1:18080/']).includes('served-by-web') ? true : undefined;
     } catch {
       return undefined;
     }
