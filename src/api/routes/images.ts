@@ -195,7 +195,7 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
     const id = store.get(params.name).id;
     const untagged = store.eventAttributes(id, id);
     // the answer's Deleted lists layers too; dockerd's delete events are for images only
-    const images = new Set(store.list().map((i) => i.id));
+    const images = store.ids();
     const out = await store.remove(params.name, { force: queryBool(query, 'force'), noPrune: queryBool(query, 'noprune'), users: d.users });
     // as dockerd: both name the image by its ID (the untagged reference is in the answer)
     for (const item of out) {
