@@ -5,6 +5,7 @@
  * something or open a terminal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+export { isSameOrigin } from '../common/same-origin';
 
 export const SESSION_COOKIE = 'berth_dashboard';
 
@@ -50,17 +51,3 @@ export function readCookie(req: IncomingMessage, name: string): string | undefin
   return undefined;
 }
 
-/**
- * True when the request comes from a page of this dashboard: its Origin names the host the
- * browser reached (the Host header) with our scheme, and the browser, where it says so, calls
- * it same-origin. Browsers send Origin on every cross-origin request, on same-origin requests
- * other than GET and HEAD, and on WebSocket handshakes, so a missing Origin is refused too.
- */
-export function isSameOrigin(req: IncomingMessage, tls: boolean): boolean {
-  const origin = req.headers.origin;
-  const host = req.headers.host;
-  if (!origin || !host) return false;
-  if (origin !== `${tls ? 'https' : 'http'}://${host}`) return false;
-  const site = req.headers['sec-fetch-site'];
-  return site === undefined || site === 'same-origin';
-}

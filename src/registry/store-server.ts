@@ -10,6 +10,8 @@ import { identify } from '../store/identity';
 import type { PaymentProvider } from '../store/payments';
 import { Store } from '../store/service';
 import { handleWeb, WEB_PREFIX } from '../store/web/pages';
+import { isSameOrigin } from '../common/same-origin';
+import { denied, invalid, StoreError } from '../store/errors';
 import { createHandler, createRegistry } from './app';
 import { HtpasswdFile } from './auth/htpasswd';
 import { loadPrivateKey } from './auth/keys';
@@ -111,6 +113,13 @@ export function createStoreServer(o: StoreServerOptions): { handler: http.Reques
 
   const storeHandler = (req: http.IncomingMessage, res: http.ServerResponse, p: string, query: URLSearchParams) => {
     void (async () => {
+      // a browser logged in to the store's pages sends its Basic credentials here too: a
+      // request that changes something must be JSON (no form can send that type) and, when a
+      // browser sends it, come from the store's own origin
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        if (req.headers.origin !== undefined && !isSameOrigin(req, o.https)) throw denied('cross-site request refused');
+        if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw invalid('a store request that changes something must be sent as Content-Type: application/json');
+      }
       const account = await identify(req, { users, keys, issuer, service });
       await handleStoreApi(store, store.caller(account), req, res, p, query);
     })().catch((e) => sendStoreError(req, res, e));
@@ -119,8 +128,11 @@ export function createStoreServer(o: StoreServerOptions): { handler: http.Reques
   const webHandler = (req: http.IncomingMessage, res: http.ServerResponse, p: string, query: URLSearchParams) => {
     void (async () => {
       // a wrong password in the browser counts as no login: pages that need one ask again
-      const account = await identify(req, { users, keys, issuer, service }).catch(() => '');
-      await handleWeb(store, { req, res, path: p, query, account, host: req.headers.host ?? 'localhost' });
+      const account = await identify(req, { users, keys, issuer, service }).catch((e: unknown) => {
+        if (e instanceof StoreError && e.status === 401) return '';
+        throw e;
+      });
+      await handleWeb(store, { req, res, path: p, query, account, host: req.headers.host ?? 'localhost', https: o.https });
     })().catch((e) => sendStoreError(req, res, e));
   };
 

@@ -174,18 +174,27 @@ test('a form posted from elsewhere does nothing', async () => {
   assert.deepEqual(await api('root', 'GET', 'purchases'), []);
 });
 
+test('the JSON API takes no change a form from another site could send: a foreign Origin or a non-JSON type', async () => {
+  const body = JSON.stringify({ product: 'acme/ledger', plan: 'once' });
+  const foreign = await fetch(`${base}/store/v1/purchases`, { method: 'POST', body, headers: { Authorization: basic('root'), 'Content-Type': 'application/json', Origin: 'http://evil.example' } });
+  assert.equal(foreign.status, 403, await foreign.text());
+  const plain = await fetch(`${base}/store/v1/purchases`, { method: 'POST', body, headers: { Authorization: basic('root'), 'Content-Type': 'text/plain' } });
+  assert.equal(plain.status, 400, await plain.text());
+  assert.deepEqual(await api('root', 'GET', 'purchases'), []);
+});
+
 test('malformed store requests are refused, and the server keeps answering', async () => {
   const cases: [string, RequestInit, number][] = [
     ['/store/v1/products/%FF%FE/x', {}, 404],
     ['/store/products/%FF', {}, 404],
-    ['/store/v1/purchases', { method: 'POST', body: 'not json', headers: { Authorization: basic('bob') } }, 400],
-    ['/store/v1/purchases', { method: 'POST', body: '[1]', headers: { Authorization: basic('bob') } }, 400],
-    ['/store/v1/purchases', { method: 'POST', body: JSON.stringify({ product: 'acme/ledger', plan: 'x'.repeat(2 * 1024 * 1024) }), headers: { Authorization: basic('bob') } }, 400],
-    ['/store/v1/purchases/12abc/paid', { method: 'POST', headers: { Authorization: basic('alice') } }, 400],
+    ['/store/v1/purchases', { method: 'POST', body: 'not json', headers: { Authorization: basic('bob'), 'Content-Type': 'application/json' } }, 400],
+    ['/store/v1/purchases', { method: 'POST', body: '[1]', headers: { Authorization: basic('bob'), 'Content-Type': 'application/json' } }, 400],
+    ['/store/v1/purchases', { method: 'POST', body: JSON.stringify({ product: 'acme/ledger', plan: 'x'.repeat(2 * 1024 * 1024) }), headers: { Authorization: basic('bob'), 'Content-Type': 'application/json' } }, 400],
+    ['/store/v1/purchases/12abc/paid', { method: 'POST', headers: { Authorization: basic('alice'), 'Content-Type': 'application/json' } }, 400],
     ['/store/v1/purchases', { headers: { Authorization: 'Basic !!!' } }, 401],
     ['/store/v1/purchases', { headers: { Authorization: 'Bearer a.b.c' } }, 401],
     ['/store/v1/purchases', { headers: { Authorization: 'Digest x' } }, 401],
-    ['/store/v1/vendors', { method: 'POST', body: JSON.stringify({ name: 'Not A Name' }), headers: { Authorization: basic('root') } }, 400],
+    ['/store/v1/vendors', { method: 'POST', body: JSON.stringify({ name: 'Not A Name' }), headers: { Authorization: basic('root'), 'Content-Type': 'application/json' } }, 400],
   ];
   for (const [p, init, status] of cases) {
     const r = await fetch(`${base}${p}`, init).catch((e: Error) => assert.fail(`${init.method ?? 'GET'} ${p}: ${e.message}: ${(e.cause as Error | undefined)?.message}`));

@@ -61,7 +61,8 @@ export class StoreClient {
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.authorization) headers.Authorization = this.authorization;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // the store takes changes only as JSON (its guard against forms from other sites)
+    if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {
       res = await fetch(`${this.target.base}/store/v1/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isSameOrigin } from '../../common/same-origin';
 import { StoreError } from '../errors';
 import { formatAmount } from '../money';
 import type { Product } from '../products';
@@ -34,6 +35,8 @@ export interface WebRequest {
   account: string;
   /** What the registry's address is to the browser, for pull commands: host[:port]. */
   host: string;
+  /** served over TLS: a form's Origin must then be https:// */
+  https: boolean;
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -64,16 +67,6 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** A POST from one of our own pages: its Origin (or, lacking that, Referer) is this address. */
-function sameOrigin(w: WebRequest): boolean {
-  const from = w.req.headers.origin ?? w.req.headers.referer;
-  if (!from) return false;
-  try {
-    return new URL(from).host === w.req.headers.host;
-  } catch {
-    return false;
-  }
-}
 
 function viewerOf(store: Store, account: string): Viewer {
   return account ? { account, vendors: store.whoami(store.caller(account)).vendors } : { account: '', vendors: [] };
@@ -168,7 +161,7 @@ export async function handleWeb(store: Store, w: WebRequest): Promise<void> {
       throw new StoreError('NOT_FOUND', `No page ${w.path}.`);
     }
     if (method !== 'POST') throw new StoreError('INVALID', `${method} is not allowed here.`);
-    if (!sameOrigin(w)) throw new StoreError('DENIED', 'This form did not come from the store\'s own pages.');
+    if (!isSameOrigin(w.req, w.https)) throw new StoreError('DENIED', 'This form did not come from the store\'s own pages.');
     needLogin();
     const caller = store.caller(w.account);
     if ((m = /^products\/(.+)\/buy$/.exec(rest))) {
