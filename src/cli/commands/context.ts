@@ -382,11 +382,20 @@ export const contextImport: CommandSpec = {
     const entries = new Map<string, Buffer>();
     const extract = (await import('tar-stream')).extract();
     await new Promise<void>((resolve, reject) => {
+      // only meta.json and the TLS files are kept, each at most 1 MiB: the rest of an archive
+      // (from anyone) is read past, never held
+      const wanted = new Set(['meta.json', ...TLS_FILES.map((f) => `tls/docker/${f}`)]);
       extract.on('entry', (header, stream, next) => {
+        const name = header.name.replace(/^\.\//, '');
+        if (header.type !== 'file' || !wanted.has(name) || (header.size ?? 0) > 1 << 20) {
+          stream.on('end', next);
+          stream.resume();
+          return;
+        }
         const chunks: Buffer[] = [];
         stream.on('data', (c: unknown) => chunks.push(c as Buffer));
         stream.on('end', () => {
-          if (header.type === 'file') entries.set(header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
+          entries.set(name, Buffer.concat(chunks));
           next();
         });
         stream.resume();
@@ -404,6 +413,15 @@ export const contextImport: CommandSpec = {
       meta = JSON.parse(raw.toString('utf8')) as ContextMeta;
     } catch (e) {
       throw new StatusError(`${src}: invalid meta.json: ${(e as Error).message}`, 1);
+    }
+    const host = meta.Endpoints?.docker?.Host;
+    if (host !== undefined) {
+      try {
+        if (typeof host !== 'string') throw new Error('the docker endpoint\'s Host is not a string');
+        parseDaemonAddress(host);
+      } catch (e) {
+        throw new StatusError(`${src}: invalid meta.json: ${(e as Error).message}`, 1);
+      }
     }
     const tls: Partial<Record<TlsFileName, Buffer>> = {};
     for (const f of TLS_FILES) {
