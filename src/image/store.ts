@@ -115,11 +115,6 @@ export class ImageStore {
     return this.images.size === 0 && this.repositories.size === 0;
   }
 
-  /** The IDs of every image, without describing each (list() computes sizes). */
-  ids(): Set<string> {
-    return new Set(this.images.keys());
-  }
-
   list(): Image[] {
     return [...this.images.keys()].map((id) => this.describe(id));
   }

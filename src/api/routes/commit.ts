@@ -20,8 +20,8 @@ export function registerCommitRoutes(router: Router, d: CommitRouteDeps): void {
 
   router.add('GET', '/containers/:id/export', async ({ res, params }) => {
     const { tar, close } = await d.snapshots.openExport(params.id);
-    d.containers.publishEvent(d.containers.get(params.id), 'export');
     try {
+      d.containers.publishEvent(d.containers.get(params.id), 'export');
       res.writeHead(200, { 'Content-Type': 'application/x-tar' });
       await new Promise<void>((resolve, reject) => {
         tar.on('error', reject);

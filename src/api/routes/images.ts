@@ -194,13 +194,12 @@ export function registerImageRoutes(router: Router, d: ImageRouteDeps): void {
   router.add('DELETE', '/images/:name*', async ({ res, params, query }) => {
     const id = store.get(params.name).id;
     const untagged = store.eventAttributes(id, id);
-    // the answer's Deleted lists layers too; dockerd's delete events are for images only
-    const images = store.ids();
     const out = await store.remove(params.name, { force: queryBool(query, 'force'), noPrune: queryBool(query, 'noprune'), users: d.users });
     // as dockerd: both name the image by its ID (the untagged reference is in the answer)
     for (const item of out) {
       if (item.Untagged) d.events.publish('image', 'untag', id, untagged);
-      if (item.Deleted && images.has(item.Deleted)) d.events.publish('image', 'delete', item.Deleted, { name: item.Deleted });
+      // the answer's Deleted lists layers too; dockerd's delete events are for images only
+      if (item.Deleted === id) d.events.publish('image', 'delete', item.Deleted, { name: item.Deleted });
     }
     sendJSON(res, 200, out);
   });

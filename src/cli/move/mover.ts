@@ -188,9 +188,10 @@ export class ContainerMove {
     const { Present } = await this.target.call<{ Present: number }>('POST', '/berth/v1/layers/present', { body: { DiffIDs: layers } });
     const omit = layers.slice(0, Present);
     this.progress.say(`Image ${short(c.Image)}: ${layers.length - Present} of ${layers.length} layers to send`);
-    const sent = await this.relay('Sending image layers', `/berth/v1/images/${c.Image}/archive`, 'POST', '/images/load', { 'omit-layers': omit.join(',') }, { quiet: true });
-    this.sent.image += sent;
-    this.remember(`image ${short(c.Image)}`, () => this.target.call('DELETE', `/images/${c.Image}`, { query: { force: true } }));
+    // remembered first: a load that fails part-way may have added layers already
+    this.remember(`image ${short(c.Image)}`, () => this.target.call('DELETE', `/images/${c.Image}`, { query: { force: true } }).catch(() => undefined));
+    // the source leaves out the layers the target holds
+    this.sent.image += await this.relay('Sending image layers', `/berth/v1/images/${c.Image}/archive?omit-layers=${omit.join(',')}`, 'POST', '/images/load', {}, { quiet: true });
     await this.tagIfFree(c);
     return c.Image;
   }
