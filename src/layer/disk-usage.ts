@@ -25,7 +25,9 @@ export async function diskUsage(dir: string): Promise<number> {
       if (isErrno(e, 'ENOENT')) continue;
       throw e;
     }
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
+      // a folder of a million files does not hold the daemon for seconds at a time
+      if (i > 0 && i % 2048 === 0) await yieldToEvents();
       const p = path.join(cur, name);
       const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
       if (!st) continue;

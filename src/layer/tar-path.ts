@@ -77,6 +77,9 @@ export class ResolvedDirs {
 
   /** The resolution of `components`, or of their longest known prefix, and how many components it covers. */
   longestKnown(components: string[]): { resolved: string[]; covered: number } | undefined {
+    // a name deeper than any real path (PATH_MAX 4096 allows ~2048 components) is resolved
+    // from the root, which refuses it: each prefix tried here costs a join of the whole name
+    if (this.dirs.size === 0 || components.length > 2048) return undefined;
     for (let k = components.length; k > 0; k--) {
       const resolved = this.dirs.get(components.slice(0, k).join('/'));
       if (resolved) return { resolved, covered: k };

@@ -17,8 +17,17 @@ import * as path from 'node:path';
  */
 export const BPF_ANNOTATION = 'run.oci.seccomp_bpf_data';
 
+/**
+ * How many filters are kept, in memory and as files: each API client may send a profile of
+ * its own at every create, and the folder is on a tmpfs (memory too). Docker's default
+ * profile and a few custom ones fit; past that, filters are compiled at every create.
+ */
+const MAX_FILTERS = 64;
+
 export class SeccompBpfCache {
   private readonly known = new Map<string, string>();
+  /** files in the folder, counted at the first write */
+  private files: number | undefined;
   private readonly binaryTag: string;
 
   constructor(
@@ -58,6 +67,9 @@ export class SeccompBpfCache {
       const data = await fsp.readFile(path.join(stateDir, 'seccomp.bpf')).catch(() => undefined);
       if (!data?.length) return;
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.files ??= (await fsp.readdir(this.dir)).length;
+      if (this.files >= MAX_FILTERS || this.known.size >= MAX_FILTERS) return;
+      this.files++;
       // whole or not at all: a half-written filter would be loaded as it is
       const tmp = `${file}.${process.pid}.${Date.now()}`;
       await fsp.writeFile(tmp, data, { mode: 0o600 });

@@ -8,6 +8,7 @@ import { isBerthError } from '../../src/common/errors';
 import { exists } from '../../src/common/fsutil';
 import { applyTar } from '../../src/layer/tar-apply';
 import { PackEntry, packTar, streamOf } from '../../src/layer/tar-pack';
+import { ResolvedDirs } from '../../src/layer/tar-path';
 
 /**
  * Hostile layers. The root sits three levels below a fresh temp dir, so that a
@@ -232,4 +233,11 @@ test('a parent directory made implicitly, then replaced by a symlink to "/", kee
   ]);
   assert.equal(await exists(path.join('/', name)), false);
   assert.equal(await fsp.readFile(path.join(root, name), 'utf8'), 'x');
+});
+
+test('a name deeper than any real path is resolved from the root, not prefix by prefix (each prefix a join of the whole name)', () => {
+  const dirs = new ResolvedDirs();
+  dirs.remember(['a'], ['a']);
+  assert.deepEqual(dirs.longestKnown(['a', 'b']), { resolved: ['a'], covered: 1 });
+  assert.equal(dirs.longestKnown(new Array(500_000).fill('a')), undefined);
 });
