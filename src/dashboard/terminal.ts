@@ -32,6 +32,8 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
     else queued.push(data);
   });
   ws.on('close', () => stream?.destroy());
+  // a frame the ws library refuses (too large, bad UTF-8) ends the terminal, not the daemon
+  ws.on('error', () => stream?.destroy());
   try {
     const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true } });
     stream = conn.socket;
@@ -45,7 +47,19 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
     return;
   }
   for (const b of queued.splice(0)) stream.write(b);
-  stream.on('data', (d: Buffer) => ws.send(d, { binary: true }));
+  // a browser that reads slowly holds the process back (as a terminal would), not daemon memory
+  stream.on('data', (d: Buffer) => {
+    ws.send(d, { binary: true });
+    if (ws.bufferedAmount > 1 << 20) {
+      stream!.pause();
+      const wait = setInterval(() => {
+        if (ws.bufferedAmount < 1 << 18 || ws.readyState !== ws.OPEN) {
+          clearInterval(wait);
+          stream?.resume();
+        }
+      }, 20);
+    }
+  });
   stream.resume();
   // the daemon ends its side when the exec's process exits (the socket is half-open)
   const ended = () => {

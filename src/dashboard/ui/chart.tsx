@@ -30,7 +30,15 @@ export function LineChart({ title, times, series, format, minMax, testId }: Char
         legend: { show: false },
         scales: {
           // always the last minute, also while there are only a few samples
-          x: { range: (_u, _min, max) => [max - 60, max] },
+          // (the window ends at our newest sample: with one point uPlot pads its max by a day,
+          // 86400 / ms, which in seconds is a thousand days)
+          x: {
+            range: (u) => {
+              const xs = u.data[0];
+              const end = xs.length ? xs[xs.length - 1] : Date.now() / 1000;
+              return [end - 60, end];
+            },
+          },
           y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, minMax ?? 1)] },
         },
         axes: [{ stroke: '#333' }, { stroke: '#333', size: 90, values: (_u, ticks) => ticks.map(format) }],

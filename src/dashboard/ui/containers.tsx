@@ -1,5 +1,5 @@
 /** The containers list: state, health, ports, image, uptime; actions; filter and search; live. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useState, useRef } from 'preact/hooks';
 import { del, get, getPrefetched, post } from './api';
 import { useEvents } from './events';
 import { shortId } from './format';
@@ -82,10 +82,11 @@ export function ContainersPage() {
     const t = setInterval(() => void load().then(() => tick((n) => n + 1)), 30_000);
     return () => clearInterval(t);
   }, []);
-  let pending: ReturnType<typeof setTimeout> | undefined;
+  // a ref: the event listener calls the newest render's callback (useEvents)
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEvents(['container'], () => {
-    clearTimeout(pending);
-    pending = setTimeout(() => void load(), 100);
+    clearTimeout(pending.current);
+    pending.current = setTimeout(() => void load(), 100);
   });
   const q = search.trim().toLowerCase();
   const shown = (list ?? []).filter(

@@ -2,7 +2,7 @@
  * One event stream per page load: GET /events, opened once and shared by every view, which
  * subscribes to what it shows and refreshes from the Engine API when something changes.
  */
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { jsonLines, readStream } from './api';
 
 export interface EngineEvent {
@@ -46,9 +46,13 @@ export function startEventStream(): void {
 
 /** Calls `onEvent` for every engine event of the given types while the component is shown. */
 export function useEvents(types: string[] | undefined, onEvent: Listener): void {
+  // the listener calls the newest callback: a page shown for another container keeps one
+  // subscription, but reacts with what it renders now
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
   useEffect(() => {
     const l: Listener = (e) => {
-      if (!types || types.includes(e.Type)) onEvent(e);
+      if (!types || types.includes(e.Type)) latest.current(e);
     };
     listeners.add(l);
     return () => void listeners.delete(l);

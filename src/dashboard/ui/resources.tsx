@@ -1,5 +1,5 @@
 /** Images (layers, history, pull, remove, prune), volumes and networks (who uses them). */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useState, useRef } from 'preact/hooks';
 import { del, get, jsonLines, post, request } from './api';
 import { useEvents } from './events';
 import { ago, shortId, siBytes } from './format';
@@ -12,10 +12,11 @@ function useLive<T>(path: string, types: string[]): [T | undefined, string, () =
   const [error, setError] = useState('');
   const load = () => get<T>(path).then((d) => (setData(d), setError('')), (e: Error) => setError(e.message));
   useEffect(() => void load(), [path]);
-  let pending: ReturnType<typeof setTimeout> | undefined;
+  // a ref: the event listener calls the newest render's callback (useEvents)
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEvents(types, () => {
-    clearTimeout(pending);
-    pending = setTimeout(() => void load(), 150);
+    clearTimeout(pending.current);
+    pending.current = setTimeout(() => void load(), 150);
   });
   return [data, error, load];
 }

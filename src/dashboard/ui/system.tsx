@@ -1,5 +1,5 @@
 /** Events as they happen, and disk use by kind as a chart. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useState, useRef } from 'preact/hooks';
 import { get } from './api';
 import { recentEvents, useEvents, type EngineEvent } from './events';
 import { lazyComponent } from './lazy';
@@ -42,11 +42,12 @@ export function SystemPage() {
   const [error, setError] = useState('');
   const load = () => get<Df>('/system/df').then(setDf, (e: Error) => setError(e.message));
   useEffect(() => void load(), []);
-  let pending: ReturnType<typeof setTimeout> | undefined;
+  // a ref: the event listener calls the newest render's callback (useEvents)
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEvents(['image', 'container', 'volume', 'builder'], (e) => {
     if (!['destroy', 'delete', 'pull', 'create', 'prune', 'import', 'load', 'untag'].includes(e.Action)) return;
-    clearTimeout(pending);
-    pending = setTimeout(() => void load(), 500);
+    clearTimeout(pending.current);
+    pending.current = setTimeout(() => void load(), 500);
   });
   if (!df) return <section>{error ? <p class="error">{error}</p> : <p class="muted">Loading…</p>}</section>;
   const rows: [string, number, number][] = [
