@@ -192,7 +192,7 @@ test('the store API refuses forged and expired tokens and bad bodies, and record
   assert.match(pullExpired.stdout, /^HTTP\/1\.1 401/);
   assert.match(pullExpired.stdout, /error="invalid_token"/);
   const before = (await reg.curl(['-u', 'bob:bob-pw', url])).stdout;
-  const bad = await reg.curl(['-u', 'bob:bob-pw', '-X', 'POST', '-d', '{"product": "acme/ledger", "plan": 5}', url]);
+  const bad = await reg.curl(['-u', 'bob:bob-pw', '-X', 'POST', '-H', 'Content-Type: application/json', '-d', '{"product": "acme/ledger", "plan": 5}', url]);
   assert.match(bad.stdout, /"code":"INVALID","message":"plan must be a string"/);
   assert.equal((await reg.curl(['-u', 'bob:bob-pw', url])).stdout, before);
 });

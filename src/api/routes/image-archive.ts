@@ -37,16 +37,21 @@ export function registerImageArchiveRoutes(router: Router, d: ImageArchiveRouteD
     // Docker answers 200 and reports a failed load inside the JSON stream; so does berth.
     res.writeHead(200, { 'Content-Type': 'application/json' });
     const send = (msg: object) => res.write(`${JSON.stringify(msg)}\r\n`);
+    let failure: unknown;
     try {
       const archive = await spoolArchive(req, spool);
       const loaded = await loadArchive(d.images, archive, (line) => send({ stream: `${line}\n` }));
       for (const l of loaded) d.events?.publish('image', 'load', l.id, d.images.eventAttributes(l.id, l.id));
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      send({ errorDetail: { message }, error: message });
-    } finally {
-      await fsp.rm(spool, { recursive: true, force: true });
-      res.end();
+      failure = e;
     }
+    // the spool goes before the client hears of a failure: a client that stops at the error
+    // line finds nothing of its upload left
+    await fsp.rm(spool, { recursive: true, force: true }).catch(() => undefined);
+    if (failure !== undefined) {
+      const message = failure instanceof Error ? failure.message : String(failure);
+      send({ errorDetail: { message }, error: message });
+    }
+    res.end();
   });
 }
