@@ -8,6 +8,7 @@ import { commonCommands, otherCommands, groups, loadSpec, mainHelp, groupHelp, C
 import type { CommandContext, CommandSpec } from './command';
 import type { EngineClient } from '../client/engine';
 import { CLI_VERSION, buildTag } from './build-info';
+import { FdOutput } from './fd-output';
 
 export const PROG = 'berth';
 export { CLI_VERSION } from './build-info';
@@ -61,20 +62,37 @@ export interface MainIO {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
+  /** how text is printed, when not by stdout.write / stderr.write */
+  print?: { out: (s: string) => void; err: (s: string) => void };
 }
 
 /** Runs the CLI on argv (without node and script); resolves with the exit status. */
 // process.stdin is made on first use, and making it costs start-up time (a stream over fd 0):
 // only the commands that read their input touch it
 let stdinStream: NodeJS.ReadStream | undefined;
+// so are stdout and stderr (fd-output.ts): text is written to the descriptors until a command
+// needs a stream
+const stdoutFd = new FdOutput(1, () => {
+  // A reader that goes away (berth logs | head) is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  return process.stdout;
+});
+const stderrFd = new FdOutput(2, () => process.stderr);
 const processIO: MainIO = {
   get stdin() {
     stdinStream ??= openStdin();
     return stdinStream;
   },
-  stdout: process.stdout,
-  stderr: process.stderr,
+  get stdout() {
+    return stdoutFd.streamed;
+  },
+  get stderr() {
+    return stderrFd.streamed;
+  },
   env: process.env,
+  print: { out: (s) => stdoutFd.write(s), err: (s) => stderrFd.write(s) },
 };
 
 /**
@@ -90,8 +108,8 @@ function openStdin(): NodeJS.ReadStream {
 }
 
 export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
-  const out = (s: string) => void io.stdout.write(s);
-  const err = (s: string) => void io.stderr.write(s);
+  const out = io.print?.out ?? ((s: string) => void io.stdout.write(s));
+  const err = io.print?.err ?? ((s: string) => void io.stderr.write(s));
   let global: ParsedFlags;
   try {
     global = parseFlags(argv, globalFlags, { interspersed: false });
@@ -181,8 +199,12 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
     get stdin() {
       return io.stdin;
     },
-    stdout: io.stdout,
-    stderr: io.stderr,
+    get stdout() {
+      return io.stdout;
+    },
+    get stderr() {
+      return io.stderr;
+    },
     env: io.env,
     out,
     err,
@@ -230,21 +252,18 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
  * lost the end of a long log.
  */
 function exitAfterFlush(code: number): void {
-  let pending = 2;
+  const streams = [stdoutFd.opened, stderrFd.opened].filter((s) => s !== undefined);
+  let pending = streams.length;
+  if (pending === 0) process.exit(code);
   const done = () => {
     if (--pending === 0) process.exit(code);
   };
-  process.stdout.end(done);
-  process.stderr.end(done);
+  for (const s of streams) s.end(done);
 }
 
 if (require.main === module || (require.main && /bin[\\/]berth$/.test(require.main.filename))) {
-  // A reader that goes away (berth ps | head) is not an error of ours.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-  });
   main(process.argv.slice(2)).then(exitAfterFlush, (e) => {
-    process.stderr.write(`${errorMessage(e)}\n`);
+    stderrFd.write(`${errorMessage(e)}\n`);
     exitAfterFlush(1);
   });
 }

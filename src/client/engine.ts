@@ -14,10 +14,14 @@
  * DaemonUnreachableError when nothing answers at the address.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import { DaemonEndpoint, parseDaemonAddress, resolveDaemonAddress } from './address';
-import { sendRequest } from './http1';
+import { bufferedRequest, bunSockets } from './bun-request';
+import type { sendRequest as SendRequest } from './http1';
+
+// http1.ts (and node streams with it) is loaded on the first streamed request only
+const sendRequest: typeof SendRequest = (...args) => (require('./http1') as typeof import('./http1')).sendRequest(...args);
 
 export const API_VERSION = '1.50';
 
@@ -43,6 +47,30 @@ export interface EngineResponse {
   text(): Promise<string>;
   /** Parsed JSON, or undefined for an empty body. */
   json<T = unknown>(): Promise<T>;
+}
+
+/** A whole answer, read: EngineClient.requestBuffered. */
+export interface BufferedResponse {
+  status: number;
+  /** lower-case names */
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text(): string;
+  /** Parsed JSON, or undefined for an empty body. */
+  json<T = unknown>(): T;
+}
+
+function bufferedResponse(status: number, headers: BufferedResponse['headers'], body: Buffer): BufferedResponse {
+  return {
+    status,
+    headers,
+    body,
+    text: () => body.toString('utf8'),
+    json: <T>() => {
+      const text = body.toString('utf8');
+      return (text.trim() ? JSON.parse(text) : undefined) as T;
+    },
+  };
 }
 
 /** A non-2xx answer from the daemon. `message` is the daemon's `{"message": ...}`. */
@@ -195,6 +223,8 @@ export class EngineClient {
   /** A connection to the daemon; writes made before it is up are queued by the socket. */
   openConnection(): net.Socket {
     const ep = this.endpoint;
+    // loaded here, not at the top: node:net brings node streams, which a buffered request under Bun does without
+    const net = require('node:net') as typeof import('node:net');
     if (ep.kind === 'unix') return net.connect({ path: ep.socketPath, allowHalfOpen: true });
     if (ep.kind === 'ssh') {
       // loaded only for ssh:// hosts, to keep the CLI's start small
@@ -262,10 +292,38 @@ export class EngineClient {
     );
   }
 
+  /**
+   * Sends a request and reads the whole answer, whatever its status. The compiled CLI sends
+   * it over Bun's sockets (bun-request.ts) where it can: a plain socket, a body in memory.
+   */
+  async requestBuffered(method: string, path: string, opts: RequestOptions = {}): Promise<BufferedResponse> {
+    const ep = this.endpoint;
+    const bun = bunSockets();
+    const inMemory = opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body) || !isReadable(opts.body);
+    if (bun && inMemory && !opts.signal && !this.tls && (ep.kind === 'unix' || ep.kind === 'tcp')) {
+      const headers: Record<string, string> = { Host: 'berth', ...(opts.headers ?? {}) };
+      let payload: Buffer | string | undefined;
+      if (opts.body !== undefined) {
+        if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string') payload = opts.body;
+        else {
+          payload = JSON.stringify(opts.body);
+          headers['Content-Type'] ??= 'application/json';
+        }
+        headers['Content-Length'] = String(Buffer.byteLength(payload));
+      } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
+      const answer = await bufferedRequest(bun, ep, method, this.pathFor(path, opts.query), headers, payload).catch((e: unknown) => {
+        throw this.unreachable(e);
+      });
+      return bufferedResponse(answer.status, answer.headers, answer.body);
+    }
+    const res = await this.request(method, path, opts);
+    return bufferedResponse(res.status, res.headers, await res.buffer());
+  }
+
   /** Sends a request and parses the JSON answer; non-2xx → EngineError. */
   async call<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.request(method, path, opts);
-    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorMessageFromBody(res.status, await res.text()));
+    const res = await this.requestBuffered(method, path, opts);
+    if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorMessageFromBody(res.status, res.text()));
     return res.json<T>();
   }
 
@@ -278,8 +336,7 @@ export class EngineClient {
 
   /** GET /_ping: the daemon's API version and whether it answers. */
   async ping(): Promise<{ apiVersion?: string; osType?: string }> {
-    const res = await this.request('GET', '/_ping');
-    await res.buffer();
+    const res = await this.requestBuffered('GET', '/_ping');
     if (res.status !== 200) throw new EngineError(res.status, `ping answered ${res.status}`);
     return { apiVersion: res.headers['api-version'] as string | undefined, osType: res.headers['ostype'] as string | undefined };
   }

@@ -2,8 +2,10 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalid, notFound } from '../common/errors';
 import { newId } from '../common/ids';
-import type { AttachSocket } from '../runtime/attach-socket';
+import type { ExecStdio } from '../runtime/conmon-exec';
 import { conmonExec } from '../runtime/conmon-exec';
+import { directExec, directExecEnabled } from '../runtime/direct-exec';
+import { isCrun } from '../runtime/runtimes';
 import { span, timed } from '../common/timing';
 import { resizeConsole } from '../runtime/console';
 import type { ContainerManager } from './manager';
@@ -92,7 +94,7 @@ export class ExecManager {
   }
 
   /** Starts the process; resolves once it runs, with its stdio unless detached. */
-  async start(id: string, opts: { detach: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: AttachSocket; exited: Promise<number> }> {
+  async start(id: string, opts: { detach: boolean; consoleSize?: [number, number] | null }): Promise<{ socket?: ExecStdio; exited: Promise<number> }> {
     const e = this.get(id);
     if (e.started) throw conflict(`Exec command ${id} has already run`);
     const rec = this.containers.get(e.containerId);
@@ -109,21 +111,23 @@ export class ExecManager {
         return p;
       });
       const runtime = this.containers.runtimeOf(rec);
-      const handle = await conmonExec({
+      const common = {
         containerId: rec.ID,
         execId: e.id,
-        name: rec.Name.slice(1),
         bundle: e.bundle,
         processSpecPath: processPath,
-        socketDir: this.containers.socketDirectory,
         runtimePath: runtime.command,
         runtimeEnv: runtime.env,
         runtimeRoot: runtime.stateRoot,
         argv0: (processSpec.args as string[] | undefined)?.[0],
-        terminal: tty,
         stdin: e.config.AttachStdin === true && !opts.detach,
-        attach: !opts.detach,
-      });
+      };
+      // crun runs an attached exec without a terminal by itself (direct-exec.ts); a terminal
+      // or a detached exec needs conmon to hold it
+      const handle =
+        !tty && !opts.detach && isCrun(runtime.binary) && directExecEnabled
+          ? await directExec(common)
+          : await conmonExec({ ...common, name: rec.Name.slice(1), socketDir: this.containers.socketDirectory, terminal: tty, attach: !opts.detach });
       e.running = true;
       e.pid = handle.pid;
       this.containers.publishEvent(rec, `exec_start: ${(e.config.Cmd ?? []).join(' ')}`, { execID: e.id });

@@ -26,10 +26,22 @@ export interface ConmonExecOptions {
   argv0?: string;
 }
 
+/** What the exec route uses of an exec's stdio: conmon's attach socket, or pipes (direct-exec.ts). */
+export interface ExecStdio {
+  on(event: 'stdout' | 'stderr', listener: (data: Buffer) => void): unknown;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  /** false: stop sending until 'drain' */
+  writeStdin(data: Buffer): boolean;
+  closeStdin(): void;
+  /** stops the output; the process goes on */
+  close(): void;
+}
+
 export interface ExecHandle {
   pid: number;
   /** stdio of the process; undefined when not attached */
-  socket?: AttachSocket;
+  socket?: ExecStdio;
   /** the exit code, when the process has ended */
   exited: Promise<number>;
 }

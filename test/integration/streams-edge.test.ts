@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import { TestDaemon } from '../helpers/daemon';
 
@@ -72,4 +73,34 @@ test('a client that disconnects mid-stream does not stop the container', async (
   assert.equal((await d.berth(['inspect', '-f', '{{.State.Running}}', 'talker'])).stdout.trim(), 'true');
   assert.equal((await d.api('GET', '/_ping')).status, 200);
   await d.berth(['rm', '-f', 'talker']);
+});
+
+test('binary stdin passes whole through exec -i and run -i, the bytes of the detach keys included (no terminal)', async () => {
+  // ctrl-p ctrl-q (the default detach keys) in the middle: without a terminal they are data, as with dockerd
+  const data = Buffer.concat([Buffer.alloc(70_000, 0x41), Buffer.from([0x10, 0x11, 0x10, 0x11]), Buffer.alloc(70_000, 0x42)]);
+  const digest = createHash('md5').update(data).digest('hex');
+  const box = await d.berth(['run', '-d', '--name', 'stdinbox', 'busybox', 'sleep', '300']);
+  assert.equal(box.code, 0, box.stderr);
+  for (const client of ['berth', 'docker'] as const) {
+    const exec = await d[client](['exec', '-i', 'stdinbox', 'md5sum'], { input: data });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout.split(' ')[0], digest, `${client} exec -i`);
+  }
+  const run = await d.docker(['run', '-i', '--rm', 'busybox', 'md5sum'], { input: data });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.split(' ')[0], digest, 'docker run -i');
+  await d.berth(['rm', '-f', 'stdinbox']);
+});
+
+test('short execs in a row each return all of their output and their exit code', async () => {
+  const box = await d.berth(['run', '-d', '--name', 'quickexec', 'busybox', 'sleep', '300']);
+  assert.equal(box.code, 0, box.stderr);
+  // an exec whose process ends before the daemon has read its pid is the case that lost output
+  for (let i = 0; i < 40; i++) {
+    const r = await d.docker(['exec', 'quickexec', 'sh', '-c', `echo out${i}; echo err${i} >&2; exit ${i % 3}`]);
+    assert.equal(r.stdout, `out${i}\n`, `exec ${i}`);
+    assert.equal(r.stderr, `err${i}\n`, `exec ${i}`);
+    assert.equal(r.code, i % 3, `exec ${i}`);
+  }
+  await d.berth(['rm', '-f', 'quickexec']);
 });

@@ -259,10 +259,11 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
     conn.on('stderr', (d: Buffer) => write('stderr', d));
     const input = ctx.upgradeSocket;
     if (input && stdin && rec.Config.OpenStdin) {
-      const filter = new KeySequenceDetector(detachKeys);
+      // as dockerd: the detach keys are looked for in a terminal's input only
+      const filter = tty ? new KeySequenceDetector(detachKeys) : undefined;
       conn.on('drain', () => input.resume());
       input.on('data', (chunk: Buffer) => {
-        const { pass: forward, escaped: detached } = filter.feed(chunk);
+        const { pass: forward, escaped: detached } = filter ? filter.feed(chunk) : { pass: chunk, escaped: false };
         // a container that does not read its stdin holds the client back
         if (!conn.writeStdin(forward)) input.pause();
         // detaching ends this client's stream; the container keeps running

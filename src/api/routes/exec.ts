@@ -61,10 +61,12 @@ export function registerExecRoutes(router: Router, execs: ExecManager): void {
     let detach = () => undefined as void;
     const detached = new Promise<void>((resolve) => (detach = resolve));
     if (input && exec.config.AttachStdin) {
-      const filter = new KeySequenceDetector(detachKeys);
+      // as dockerd: the detach keys are looked for in a terminal's input only; other input
+      // (a file piped into `exec -i`) passes as it is
+      const filter = exec.config.Tty === true ? new KeySequenceDetector(detachKeys) : undefined;
       socket?.on('drain', () => input.resume());
       input.on('data', (chunk: Buffer) => {
-        const { pass: forward, escaped: detached } = filter.feed(chunk);
+        const { pass: forward, escaped: detached } = filter ? filter.feed(chunk) : { pass: chunk, escaped: false };
         // a process that does not read its stdin holds the client back
         if (socket && !socket.writeStdin(forward)) input.pause();
         if (detached) detach();

@@ -34,8 +34,8 @@ function pathFor(type: ObjectType, name: string): string {
  */
 async function fetchRaw(ctx: CommandContext, name: string, types: ObjectType[], size: boolean, extraQuery?: Query): Promise<string | undefined> {
   for (const t of types) {
-    const res = await ctx.client().request('GET', pathFor(t, name), { query: t === 'container' ? { size, ...extraQuery } : extraQuery });
-    const text = await res.text();
+    const res = await ctx.client().requestBuffered('GET', pathFor(t, name), { query: t === 'container' ? { size, ...extraQuery } : extraQuery });
+    const text = res.text();
     if (res.status === 404 && types.length > 1) continue;
     if (res.status < 200 || res.status >= 300) {
       const { errorMessageFromBody } = require('../../client/engine') as typeof import('../../client/engine');

@@ -1,0 +1,54 @@
+import { writeSync } from 'node:fs';
+
+/**
+ * The CLI's stdout or stderr, written straight to its file descriptor until a command asks
+ * for the stream itself (to pipe into it, or to ask for its terminal size). Why: making
+ * process.stdout loads Node's whole stream machinery, which costs a compiled `berth ps` or
+ * `berth --version` about 4 ms of its ~10; most commands only print text.
+ *
+ * A write is synchronous, as Node's own writes to files and pipes are; on a descriptor left
+ * non-blocking by another program (EAGAIN), the rest goes through the stream, and so does
+ * everything after it, so the order holds.
+ */
+export class FdOutput {
+  private stream?: NodeJS.WriteStream;
+
+  constructor(
+    private readonly fd: 1 | 2,
+    private readonly open: () => NodeJS.WriteStream,
+  ) {}
+
+  /** The stream; from now on every write goes through it. */
+  get streamed(): NodeJS.WriteStream {
+    this.stream ??= this.open();
+    return this.stream;
+  }
+
+  /** Whether the stream was made (it then needs ending before the process exits). */
+  get opened(): NodeJS.WriteStream | undefined {
+    return this.stream;
+  }
+
+  write(data: string | Buffer): void {
+    if (this.stream) {
+      this.stream.write(data);
+      return;
+    }
+    let left = typeof data === 'string' ? Buffer.from(data) : data;
+    while (left.length > 0) {
+      try {
+        left = left.subarray(writeSync(this.fd, left));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // a reader that went away (berth ps | head) is not an error of ours
+        if (code === 'EPIPE') {
+          if (this.fd === 1) process.exit(0);
+          return;
+        }
+        if (code !== 'EAGAIN') throw e;
+        this.streamed.write(left);
+        return;
+      }
+    }
+  }
+}
