@@ -49,3 +49,21 @@ export async function exists(p: string): Promise<boolean> {
 export async function mkdirp(p: string, mode = 0o755): Promise<void> {
   await fsp.mkdir(p, { recursive: true, mode });
 }
+
+/**
+ * `rm -rf path` in one native call where the daemon's addon is built (src/native/mount.c),
+ * else fs.rm. The native removal never enters another file system: a mount left inside the
+ * tree fails with EBUSY instead of having what is mounted there removed.
+ */
+export async function removeTree(p: string): Promise<void> {
+  const { native } = require('../native') as typeof import('../native');
+  if (native?.removeTree && path.isAbsolute(p)) {
+    try {
+      return await native.removeTree(p);
+    } catch (e) {
+      // deeper than the native walk goes: Node's own walk takes it
+      if (!isErrno(e, 'ELOOP')) throw e;
+    }
+  }
+  await fsp.rm(p, { recursive: true, force: true });
+}

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { removeTree } from '../common/fsutil';
 import * as path from 'node:path';
 import { conflict, invalid, notFound } from '../common/errors';
 import { newId } from '../common/ids';
@@ -137,7 +138,7 @@ export class ExecManager {
         e.running = false;
         e.exitCode = code;
         this.containers.publishEvent(rec, 'exec_die', { execID: e.id, exitCode: String(code) });
-        await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);
+        await removeTree(e.bundle).catch(() => undefined);
         await fsp.rm(path.join(this.containers.socketDirectory, e.id), { force: true }).catch(() => undefined);
         return code;
       });
@@ -145,7 +146,7 @@ export class ExecManager {
     } catch (err) {
       e.running = false;
       e.exitCode = /executable file not found|no such file or directory/.test((err as Error).message) ? 127 : 126;
-      await fsp.rm(e.bundle, { recursive: true, force: true }).catch(() => undefined);
+      await removeTree(e.bundle).catch(() => undefined);
       throw err;
     }
   }

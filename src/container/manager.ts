@@ -2,7 +2,7 @@ import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { BerthError, conflict, invalid, isErrno, notFound, notModified } from '../common/errors';
 import { newId, shortId } from '../common/ids';
-import { exists } from '../common/fsutil';
+import { exists, removeTree } from '../common/fsutil';
 import type { ContainerCreateBody, HostConfig } from '../api/types';
 import type { EventBus } from '../daemon/events';
 import type { ImageStore } from '../image/store';
@@ -512,7 +512,7 @@ export class ContainerManager {
     const rootfs = path.join(bundle, 'rootfs');
     const runtime = this.runtimeFor(rec);
     const prepared = span('bundle prepare', id);
-    await fsp.rm(bundle, { recursive: true, force: true });
+    await removeTree(bundle);
     await fsp.mkdir(rootfs, { recursive: true });
     await fsp.rm(path.join(this.exitDir, id), { force: true });
     prepared();
@@ -832,7 +832,7 @@ export class ContainerManager {
     this.volumesInUse.delete(rec.ID);
     const cleaned = span('bundle remove', rec.ID);
     await fsp.rm(path.join(this.socketDir, rec.ID), { force: true });
-    await fsp.rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+    await removeTree(bundle).catch(() => undefined);
     cleaned();
   }
 

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalid, notFound } from '../common/errors';
-import { readJSON, writeJSONAtomic } from '../common/fsutil';
+import { readJSON, removeTree, writeJSONAtomic } from '../common/fsutil';
 import type { ContainerRecord } from './model';
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -111,6 +111,6 @@ export class ContainerStore {
     await fsp.rm(this.recordPath(rec.ID), { force: true });
     this.byId.delete(rec.ID);
     this.releaseName(rec.Name, rec.ID);
-    await fsp.rm(this.dir(rec.ID), { recursive: true, force: true });
+    await removeTree(this.dir(rec.ID));
   }
 }

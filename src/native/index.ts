@@ -10,6 +10,8 @@ export interface NativeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
   /** umount2(2) on the thread pool */
   umount(target: string, flags: number): Promise<void>;
+  /** rm -rf of an absolute path on the thread pool, within one file system (EBUSY at a mount); older builds lack it */
+  removeTree?(path: string): Promise<void>;
 }
 
 /** umount2's flag for a lazy unmount */

@@ -1,6 +1,8 @@
 /*
  * berth's native helpers: mount(2) and umount2(2) for the daemon, so that mounting a
- * container's root filesystem does not spawn mount(8) and umount(8) (a few ms each).
+ * container's root filesystem does not spawn mount(8) and umount(8) (a few ms each); and
+ * removeTree, a recursive removal done in one call (Node's fs.rm walks a tree with an async
+ * call per entry, several per container run).
  * Each call runs on libuv's thread pool and returns a promise; a failure rejects with an
  * Error whose `code` is the errno name (EBUSY, EINVAL, ...) and `errno` its number.
  *
@@ -12,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <node_api.h>
 
-enum op { OP_MOUNT, OP_UMOUNT };
+enum op { OP_MOUNT, OP_UMOUNT, OP_REMOVE_TREE };
 
 struct work {
   enum op op;
@@ -37,9 +43,78 @@ static char *string_arg(napi_env env, napi_value v) {
   return s;
 }
 
+/*
+ * Empties the folder open as `dirfd` (which it closes), depth first, never following a
+ * symbolic link and never entering another file system (a mount left in the tree is an
+ * EBUSY, not a removal of what is mounted there). Returns 0 or an errno.
+ */
+static int empty_dir(int dirfd, dev_t dev, int depth) {
+  if (depth > 256) {
+    close(dirfd);
+    return ELOOP;
+  }
+  DIR *d = fdopendir(dirfd);
+  if (!d) {
+    int e = errno;
+    close(dirfd);
+    return e;
+  }
+  int err = 0;
+  struct dirent *ent;
+  while ((ent = readdir(d)) != NULL) {
+    const char *name = ent->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    int is_dir = ent->d_type == DT_DIR;
+    if (ent->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) err = errno;
+        continue;
+      }
+      is_dir = S_ISDIR(st.st_mode);
+    }
+    if (!is_dir) {
+      if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) err = errno;
+      continue;
+    }
+    int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) {
+      if (errno != ENOENT) err = errno;
+      continue;
+    }
+    struct stat st;
+    if (fstat(sub, &st) != 0 || st.st_dev != dev) {
+      close(sub);
+      err = EBUSY;
+      continue;
+    }
+    int e = empty_dir(sub, dev, depth + 1);
+    if (e) err = e;
+    else if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) err = errno;
+  }
+  closedir(d);
+  return err;
+}
+
+/* rm -rf: a missing path is no error */
+static int remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : errno;
+  if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 || errno == ENOENT ? 0 : errno;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : errno;
+  int e = empty_dir(fd, st.st_dev, 0);
+  if (e) return e;
+  return rmdir(path) == 0 || errno == ENOENT ? 0 : errno;
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   struct work *w = data;
+  if (w->op == OP_REMOVE_TREE) {
+    w->err = remove_tree(w->target);
+    return;
+  }
   int rc = w->op == OP_MOUNT ? mount(w->source, w->target, w->fstype, w->flags, w->data) : umount2(w->target, (int)w->flags);
   w->err = rc == 0 ? 0 : errno;
 }
@@ -62,6 +137,8 @@ static const char *errno_name(int e) {
     case ENXIO: return "ENXIO";
     case EROFS: return "EROFS";
     case ESTALE: return "ESTALE";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case EISDIR: return "EISDIR";
     default: return "EUNKNOWN";
   }
 }
@@ -75,7 +152,8 @@ static void complete(napi_env env, napi_status status, void *data) {
   } else {
     int e = status == napi_ok ? w->err : ECANCELED;
     char msg[512];
-    snprintf(msg, sizeof msg, "%s %s: %s", w->op == OP_MOUNT ? "mount" : "umount", w->target ? w->target : "", strerror(e));
+    const char *what = w->op == OP_MOUNT ? "mount" : w->op == OP_UMOUNT ? "umount" : "remove";
+    snprintf(msg, sizeof msg, "%s %s: %s", what, w->target ? w->target : "", strerror(e));
     napi_value message, code, err, num;
     napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
     napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
@@ -150,10 +228,28 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return queue(env, w);
 }
 
+/* removeTree(path): Promise<void> */
+static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *target = argc < 1 ? NULL : string_arg(env, argv[0]);
+  if (!target || target[0] != '/') {
+    free(target);
+    napi_throw_type_error(env, NULL, "removeTree(path): an absolute path");
+    return NULL;
+  }
+  struct work *w = calloc(1, sizeof *w);
+  w->op = OP_REMOVE_TREE;
+  w->target = target;
+  return queue(env, w);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

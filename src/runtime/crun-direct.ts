@@ -1,4 +1,5 @@
 import { promises as fsp, constants as fsc, existsSync } from 'node:fs';
+import { removeTree } from '../common/fsutil';
 import * as path from 'node:path';
 import { isErrno } from '../common/errors';
 import { directEnabled, initStatus, removeCgroup } from './runc-direct';
@@ -92,6 +93,6 @@ export async function deleteCrunDirect(root: string, id: string, cgroupRoot = '/
   if ((await initStatus(status.pid, status['process-start-time'])) === 'alive') return false;
   const removed = await Promise.all([...new Set(await cgroupFolders(cgroupPath, cgroupRoot))].map(removeCgroup));
   if (removed.includes(false)) return false;
-  await fsp.rm(dir, { recursive: true, force: true });
+  await removeTree(dir);
   return true;
 }

@@ -1,4 +1,5 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
+import { removeTree } from '../common/fsutil';
 import * as path from 'node:path';
 import { isErrno } from '../common/errors';
 
@@ -128,7 +129,7 @@ export async function deleteDirect(root: string, id: string): Promise<boolean> {
   // one folder per hierarchy on cgroup v1: they go side by side
   const removed = await Promise.all([...new Set(Object.values(state.cgroup_paths ?? {}))].map(removeCgroup));
   if (removed.includes(false)) return false;
-  await fsp.rm(path.join(root, id), { recursive: true, force: true });
+  await removeTree(path.join(root, id));
   return true;
 }
 

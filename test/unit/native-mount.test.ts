@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '../../src/native';
 import { mountAll, unmount } from '../../src/layer/mount';
+import { removeTree } from '../../src/common/fsutil';
 
 const mounted = (target: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === target);
 
@@ -70,5 +71,40 @@ test('a busy mount is detached lazily, and a bad mount says why', async () => {
   } finally {
     await unmount(d.target).catch(() => undefined);
     await fsp.rm(d.base, { recursive: true, force: true });
+  }
+});
+
+test('removeTree removes a tree whole, follows no link out of it, stops at a mount inside it, and takes a missing path', async () => {
+  const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-native-rm-'));
+  const outside = path.join(base, 'outside');
+  const tree = path.join(base, 'tree');
+  const mnt = path.join(tree, 'a', 'mnt');
+  try {
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, 'keep'), 'kept');
+    await fsp.mkdir(path.join(tree, 'a', 'b', 'c'), { recursive: true });
+    await fsp.writeFile(path.join(tree, 'a', 'b', 'c', 'f'), 'x');
+    await fsp.writeFile(path.join(tree, 'top'), 'x');
+    await fsp.symlink(outside, path.join(tree, 'a', 'link-to-outside'));
+    await fsp.symlink('/nonexistent', path.join(tree, 'dangling'));
+    execFileSync('mkfifo', [path.join(tree, 'a', 'fifo')]);
+    await fsp.mkdir(path.join(tree, 'a', 'locked'), { mode: 0o000 });
+    await fsp.writeFile(path.join(tree, 'a', 'b', 'ro'), 'x', { mode: 0o000 });
+    await removeTree(tree);
+    await assert.rejects(fsp.lstat(tree), /ENOENT/);
+    assert.equal(await fsp.readFile(path.join(outside, 'keep'), 'utf8'), 'kept', 'a link is removed, not followed');
+    await removeTree(tree); // missing: no error
+
+    if (native) {
+      // a file system mounted inside: the native walk does not enter it
+      await fsp.mkdir(mnt, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt]);
+      await fsp.writeFile(path.join(mnt, 'inside'), 'mounted');
+      await assert.rejects(removeTree(tree), (e: NodeJS.ErrnoException) => e.code === 'EBUSY');
+      assert.equal(await fsp.readFile(path.join(mnt, 'inside'), 'utf8'), 'mounted');
+    }
+  } finally {
+    if (mounted(mnt)) execFileSync('umount', [mnt]);
+    await fsp.rm(base, { recursive: true, force: true });
   }
 });
