@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { arg, cliPath, median, succeeded, timeCli } from './lib';
 import { BERTHD, OwnDaemon, endpoint, request } from './own-daemon';
 import { Breakdown, parseTimings, type Timing } from './timings';
+import { measureCgroupJoin } from './cgroup-join';
 
 const USAGE = `usage: node dist/bench/latency.js (--berthd | -H HOST) [options]
   --berthd            start a berthd of the bench's own (with --debug: a breakdown per scenario)
@@ -165,6 +166,9 @@ async function main(): Promise<void> {
       }
     }
     if (d) {
+      // part of every create and exec, and the kernel's: see cgroup-join.ts
+      const join = await measureCgroupJoin(d.cgroupParent);
+      if (join) rows.push(['kernel: the runtime moving a process into a cgroup (create, exec)', `${join.afterIdle.toFixed(1)} ms after 100 ms without one, ${join.afterMove.toFixed(1)} ms right after another`]);
       const all = parseTimings(readFileSync(d.logFile, 'utf8'));
       for (const s of subjects) {
         for (const [t0, t1] of s.runWindows) s.runBreakdown.add(timingsOf(all, t0, t1), t0, t1);
