@@ -12,6 +12,8 @@ export interface NativeAddon {
   umount(target: string, flags: number): Promise<void>;
   /** rm -rf of an absolute path on the thread pool, within one file system (EBUSY at a mount); older builds lack it */
   removeTree?(path: string): Promise<void>;
+  /** a sealed memfd holding a copy of the file (its descriptor, kept open); older builds lack it */
+  sealedCopy?(path: string): number;
 }
 
 /** umount2's flag for a lazy unmount */

@@ -51,8 +51,35 @@ export interface RuntimeInvocation {
 }
 
 export function invocationOf(binary: string): RuntimeInvocation {
-  if (isCrun(binary) && crunRefusesHost() && existsSync(LAUNCHER)) return { command: LAUNCHER, env: { BERTH_CRUN: binary } };
-  return { command: binary };
+  const file = isCrun(binary) ? sealedRuntimePath(binary) : binary;
+  if (isCrun(binary) && crunRefusesHost() && existsSync(LAUNCHER)) return { command: LAUNCHER, env: { BERTH_CRUN: file } };
+  return { command: file };
+}
+
+const sealedCopies = new Map<string, string>();
+
+/**
+ * crun executed from a sealed copy of itself that the daemon holds (the native addon's
+ * sealedCopy): crun then skips the copy of itself it otherwise makes at every command against
+ * CVE-2019-5736 (a bind mount and a second exec, 1.5-2 ms of each create and exec). The copy
+ * is made once per binary and daemon; the binary itself where the addon is missing, the copy
+ * fails, or BERTH_SEALED_RUNTIME=0.
+ */
+function sealedRuntimePath(binary: string): string {
+  const known = sealedCopies.get(binary);
+  if (known) return known;
+  let file = binary;
+  if (process.env.BERTH_SEALED_RUNTIME !== '0') {
+    try {
+      const { native } = require('../native') as typeof import('../native');
+      const fd = native?.sealedCopy?.(binary);
+      if (fd !== undefined) file = `/proc/${process.pid}/fd/${fd}`;
+    } catch {
+      // the binary as it is
+    }
+  }
+  sealedCopies.set(binary, file);
+  return file;
 }
 
 /** Whether crun at this path can run containers here (directly or through the launcher). */

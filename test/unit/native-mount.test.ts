@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp, readFileSync, openSync, closeSync } from 'node:fs';
+import { promises as fsp, readFileSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -106,5 +106,18 @@ test('removeTree removes a tree whole, follows no link out of it, stops at a mou
   } finally {
     if (mounted(mnt)) execFileSync('umount', [mnt]);
     await fsp.rm(base, { recursive: true, force: true });
+  }
+});
+
+test('sealedCopy holds a copy of a program that runs and that nothing can write', { skip: native?.sealedCopy ? false : 'no native addon' }, () => {
+  const fd = native!.sealedCopy!('/bin/echo');
+  const file = `/proc/${process.pid}/fd/${fd}`;
+  try {
+    assert.equal(execFileSync(file, ['sealed']).toString(), 'sealed\n');
+    // F_SEAL_WRITE: not even root may change it, which is what protects the runtime's binary
+    assert.throws(() => writeFileSync(file, 'x'), /EPERM/);
+    assert.throws(() => native!.sealedCopy!('/nonexistent/program'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  } finally {
+    closeSync(fd);
   }
 });
