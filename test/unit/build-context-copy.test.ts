@@ -187,4 +187,31 @@ describe('COPY from the context index', () => {
     }
     for (let i = 0; i < 40; i++) assert.deepEqual(fs.readFileSync(path.join(root, 'app', `f${i}`)), Buffer.alloc(1000 + i, i), `f${i}`);
   });
+
+  it('stops ADD of a tar, from memory as from disk, when the build is cancelled', async () => {
+    const inner = await packTar(Array.from({ length: 50 }, (_, i) => ({ name: `in/f${i}`, data: Buffer.alloc(4096, i) })));
+    const ctx = await receive([...CONTEXT, { name: 'layer.tar', data: inner }]);
+    assert.equal(ctx.copiesFromIndex(), true);
+    const disk = SourceTree.open(await ctx.materialize());
+    try {
+      for (const [where, from] of [['memory', ctx], ['disk', disk]] as const) {
+        const root = path.join(base, `root-${n++}`);
+        fs.mkdirSync(root);
+        let ticks = 0;
+        // cancelled once the copy has begun: the second tick throws as checkpoint() does
+        const tick = async () => {
+          if (++ticks > 1) throw Object.assign(new Error('cancelled'), { code: 'cancelled' });
+        };
+        const into = new CopyInto(root);
+        try {
+          await assert.rejects(into.copy(from, 'layer.tar', '/add/', true, { excluded: none, unpackTars: true, tick }), /cancelled/, where);
+        } finally {
+          into.close();
+        }
+        assert.ok(!fs.existsSync(path.join(root, 'add', 'in', 'f49')), `${where}: the tar was not unpacked to its end`);
+      }
+    } finally {
+      disk.close();
+    }
+  });
 });
