@@ -119,12 +119,28 @@ function tlsFailureText(e: NodeJS.ErrnoException): string {
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the daemon's certificate is not valid for this host name: ${e.message}`;
   if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
-  // TLS 1.3 checks the client's certificate after the client's side of the handshake: a refusal
-  // often arrives as a closed connection rather than as an alert the client can read
-  if (code === 'ECONNRESET' || /socket disconnected before secure|socket hang up/i.test(text)) {
-    return `the daemon closed the connection in the handshake (${e.message}): it did not accept the client certificate (missing, expired, or not signed by the daemon's CA)`;
-  }
   return e.message;
+}
+
+/**
+ * The connection was reset, or closed before the daemon answered: said as such, in Docker's
+ * words ("error during connect: ...: read: connection reset by peer", "...: EOF"). A daemon
+ * that refuses a client certificate says so with an alert (DaemonTlsError); a reset is
+ * not taken for one, since a proxy, a firewall or a daemon going away resets as well.
+ */
+export class ConnectionResetError extends Error {
+  readonly code: string | undefined;
+  constructor(address: string, cause: NodeJS.ErrnoException) {
+    super(`error during connect: ${address}: ${resetText(cause)}`, { cause });
+    this.code = cause.code;
+    this.name = 'ConnectionResetError';
+  }
+}
+
+function resetText(e: NodeJS.ErrnoException): string {
+  if (e.syscall) return `${e.syscall}: connection reset by peer`;
+  if (/before secure TLS connection/i.test(e.message)) return 'EOF (the connection was closed during the TLS handshake)';
+  return 'EOF (the connection was closed before the daemon answered)';
 }
 
 const tlsCodes = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH|ERR_BORINGSSL)/;
@@ -222,7 +238,8 @@ export class EngineClient {
 
   private unreachable(e: unknown): unknown {
     const err = e as NodeJS.ErrnoException;
-    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO' || err.code === 'ECONNRESET')) return new DaemonTlsError(this.address, err);
+    if (err && this.tls && err.code === 'ECONNRESET') return new ConnectionResetError(this.address, err);
+    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO')) return new DaemonTlsError(this.address, err);
     if (err && this.endpoint.kind === 'ssh' && err.code === 'ESSH') return new Error(`error during connect: ${this.address}: ${err.message}`);
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
   }
@@ -341,7 +358,8 @@ export class EngineClient {
           (e) => fail(e),
         );
       };
-      const onEarlyEnd = () => fail(new Error('the daemon closed the connection before answering'));
+      // as a plain request's: over TLS an EOF (ConnectionResetError), else the daemon is not there
+      const onEarlyEnd = () => fail(this.unreachable(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
       socket.on('data', onData);
       socket.on('end', onEarlyEnd);
     });
