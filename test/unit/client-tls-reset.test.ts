@@ -48,15 +48,29 @@ async function failures(port: number, withCert = false): Promise<string[]> {
   return out;
 }
 
-test('a reset after the handshake is a reset, not a refused certificate', async () => {
+test('a reset after the handshake is a reset; with a client certificate presented, a refusal is named as possible', async () => {
   const secure = tls.createServer({ cert, key });
   // the raw socket is kept: only it can be reset (a TLS socket cannot)
   const port = await listen(net.createServer((raw) => {
     secure.once('secureConnection', () => raw.resetAndDestroy());
     secure.emit('connection', raw);
   }));
-  for (const m of await failures(port, true)) {
+  for (const m of await failures(port)) {
     assert.match(m, new RegExp(`^error during connect: tcp://127\\.0\\.0\\.1:${port}: read: connection reset by peer$`));
+  }
+  for (const m of await failures(port, true)) {
+    assert.match(m, new RegExp(`^error during connect: tcp://127\\.0\\.0\\.1:${port}: read: connection reset by peer \\(the daemon closed the connection after the TLS handshake without answering: it may not accept the client certificate`));
+  }
+});
+
+test('a daemon on Node refusing a certificate from another CA: a close after the handshake, with the hint', async () => {
+  const other = path.join(dir, 'other');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=other', '-keyout', `${other}-key.pem`, '-out', `${other}.pem`], { stdio: 'pipe' });
+  const secure = tls.createServer({ cert, key, ca: readFileSync(`${other}.pem`), requestCert: true, rejectUnauthorized: true });
+  secure.on('tlsClientError', () => undefined);
+  const port = await listen(secure);
+  for (const m of await failures(port, true)) {
+    assert.match(m, /^error during connect: .*(connection reset by peer|EOF).*it may not accept the client certificate/);
   }
 });
 
