@@ -100,7 +100,7 @@ export class Builder {
     const cache = this.cache.session();
     let network: { network: StepNetwork; release: () => Promise<void> } | undefined;
     try {
-      const ctx = await timed('build context receive', buildId, () => ContextArchive.receive(context, work));
+      const ctx = await timed('build context receive', buildId, () => ContextArchive.receive(context, work, { keep: [o.dockerfile, '.dockerignore'] }));
       const plan = await planBuild((rel) => ctx.read(rel), o);
       const say = (text: string) => {
         if (!o.quiet) progress.stream(text);

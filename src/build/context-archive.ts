@@ -21,6 +21,19 @@ interface Entry {
 }
 
 const KEEP_CONTENT = 256 * 1024;
+/**
+ * What one build's index holds in memory at most: a context of many small files would
+ * otherwise grow the daemon without bound. Past it no content is kept (COPY then reads
+ * the unpacked context, as for a big file), save the files the plan reads.
+ */
+export const CONTENT_BUDGET = 64 * 1024 * 1024;
+
+export interface ReceiveOptions {
+  /** files whose content is kept whatever the budget (up to KEEP_CONTENT): the Dockerfile, .dockerignore */
+  keep?: string[];
+  /** bytes of file content the index may hold in all (CONTENT_BUDGET) */
+  budget?: number;
+}
 
 /**
  * The build context as received: the tar kept in one file, and an index of what it holds
@@ -45,10 +58,14 @@ export class ContextArchive implements CopySource {
     private readonly unusual: boolean,
   ) {}
 
-  static async receive(input: Readable, workDir: string): Promise<ContextArchive> {
+  static async receive(input: Readable, workDir: string, o: ReceiveOptions = {}): Promise<ContextArchive> {
     const tarPath = path.join(workDir, 'context.tar');
     const entries = new Map<string, Entry>();
     const dirs = new Set<string>(['.']);
+    const keep = new Set((o.keep ?? []).map(cleanName));
+    const budget = o.budget ?? CONTENT_BUDGET;
+    let held = 0;
+    let overBudget = false;
     let unusual = false;
     const extract = tar.extract();
     const file = createWriteStream(tarPath);
@@ -59,18 +76,26 @@ export class ContextArchive implements CopySource {
         const h = createHash('sha256');
         const chunks: Buffer[] = [];
         let size = 0;
+        const kept = () => size <= KEEP_CONTENT && (keep.has(rel) || !overBudget);
         stream.on('data', (chunk: unknown) => {
           const c = chunk as Buffer;
           h.update(c);
           size += c.length;
-          if (size <= KEEP_CONTENT) chunks.push(c);
+          if (kept()) chunks.push(c);
+          else chunks.length = 0;
         });
         stream.on('end', () => {
+          if (!keep.has(rel) && size <= KEEP_CONTENT && !overBudget && held + size > budget) {
+            // past the budget the index cannot serve COPY: what it holds is let go too
+            overBudget = true;
+            for (const [name, e] of entries) if (!keep.has(name)) e.content = undefined;
+          }
+          if (kept() && !keep.has(rel)) held += size;
           // the root's own entry, names that climb or hold NUL, whiteouts: unpacking gives them meanings of their own
           if (!rel || header.name.includes('\0') || header.name.split('/').some((p) => p === '..' || p.startsWith(WHITEOUT_PREFIX))) unusual = true;
           if (rel) {
             const type = header.type === 'file' || header.type === 'contiguous-file' ? 'file' : header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : 'other';
-            entries.set(rel, { type, mode: header.mode ?? 0o644, size, linkname: header.linkname ?? undefined, digest: type === 'file' ? h.digest('hex') : undefined, content: type === 'file' && size <= KEEP_CONTENT ? Buffer.concat(chunks) : undefined, mtime: header.mtime ?? new Date(0) });
+            entries.set(rel, { type, mode: header.mode ?? 0o644, size, linkname: header.linkname ?? undefined, digest: type === 'file' ? h.digest('hex') : undefined, content: type === 'file' && kept() ? Buffer.concat(chunks) : undefined, mtime: header.mtime ?? new Date(0) });
             for (let p = path.posix.dirname(rel); p !== '.' && !dirs.has(p); p = path.posix.dirname(p)) dirs.add(p);
             if (type === 'directory') dirs.add(rel);
           }

@@ -48,6 +48,7 @@ export class CopyInto {
    */
   async copy(from: CopySource, rel: string, destPath: string, destIsDir: boolean, o: CopyOptions): Promise<void> {
     await from.visit(rel, async (node) => {
+      await o.tick?.();
       if (node.kind === 'dir') {
         const dir = this.ensureDir(destPath, node.st, o);
         try {
@@ -57,40 +58,7 @@ export class CopyInto {
         }
         return;
       }
-      if (node.kind === 'file' && o.unpackTars && node.data) {
-        const compression = tarCompressionOf(node.data);
-        if (compression) {
-          const dir = this.ensureDir(destPath, undefined, plainDirs(o));
-          try {
-            const raw = Readable.from([node.data]);
-            await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? raw.pipe(createGunzip()) : raw, { whiteouts: 'plain' });
-          } finally {
-            dir.close();
-          }
-          return;
-        }
-      } else if (node.kind === 'file' && o.unpackTars) {
-        const fd = node.open();
-        try {
-          const compression = tarCompression(fd);
-          if (compression) {
-            const dir = this.ensureDir(destPath, undefined, plainDirs(o));
-            try {
-              const raw = fs.createReadStream('', { fd, start: 0, autoClose: false });
-              const tick = o.tick ?? noTick;
-              // the unpacker is fed chunk by chunk: a cancelled build ends the stream under it
-              const paced = raw.pipe(new Transform({ transform: (chunk: Buffer, _e, cb) => void tick().then(() => cb(null, chunk), cb) }));
-              // (the cancel's own error comes out of applyTar as it is: it is a BerthError)
-              await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? paced.pipe(createGunzip()) : paced, { whiteouts: 'plain' });
-            } finally {
-              dir.close();
-            }
-            return;
-          }
-        } finally {
-          closeQuietly(fd);
-        }
-      }
+      if (node.kind === 'file' && o.unpackTars && (await this.unpackTar(node, destPath, o))) return;
       const at = destIsDir ? this.ensureDir(destPath, undefined, plainDirs(o)) : this.locate(destPath);
       try {
         if (at.isDirFrame) await this.node(node, at.top.fd, path.posix.basename(rel), o);
@@ -99,6 +67,32 @@ export class CopyInto {
         at.close();
       }
     });
+  }
+
+  /**
+   * ADD's own case: a file that is a tar (plain or gzip), from memory or from disk, unpacked
+   * into the destination directory; false when the file is no tar. The unpacker is fed
+   * chunk by chunk through the build's tick, so a cancelled build ends the stream under it
+   * (the cancel's own error comes out of applyTar as it is: it is a BerthError).
+   */
+  private async unpackTar(node: SourceNode & { kind: 'file' }, destPath: string, o: CopyOptions): Promise<boolean> {
+    const fd = node.data ? undefined : node.open();
+    try {
+      const compression = node.data ? tarCompressionOf(node.data) : tarCompression(fd as number);
+      if (!compression) return false;
+      const dir = this.ensureDir(destPath, undefined, plainDirs(o));
+      try {
+        const raw = node.data ? Readable.from(chunksOf(node.data)) : fs.createReadStream('', { fd, start: 0, autoClose: false });
+        const tick = o.tick ?? noTick;
+        const paced = raw.pipe(new Transform({ transform: (chunk: Buffer, _e, cb) => void tick().then(() => cb(null, chunk), cb) }));
+        await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? paced.pipe(createGunzip()) : paced, { whiteouts: 'plain' });
+      } finally {
+        dir.close();
+      }
+      return true;
+    } finally {
+      if (fd !== undefined) closeQuietly(fd);
+    }
   }
 
   private async children(from: CopySource, dir: SourceNode & { kind: 'dir' }, destFd: number, o: CopyOptions): Promise<void> {
@@ -240,6 +234,12 @@ async function copyChunked(src: number, out: number, tick: Tick): Promise<void> 
     await tick();
   }
 }
+
+/** Content in memory fed as a file stream would feed it, a chunk at a time. */
+function* chunksOf(data: Buffer): Generator<Buffer> {
+  for (let off = 0; off < data.length; off += STREAM_CHUNK) yield data.subarray(off, off + STREAM_CHUNK);
+}
+const STREAM_CHUNK = 64 * 1024;
 
 /** A directory made to hold a file or an unpacked tar is root's, 0755, as `mkdir -p`: --chown and --chmod are for what is copied. */
 function plainDirs(o: CopyOptions): CopyOptions {

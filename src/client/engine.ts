@@ -147,12 +147,39 @@ function tlsFailureText(e: NodeJS.ErrnoException): string {
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the daemon's certificate is not valid for this host name: ${e.message}`;
   if (/WRONG_VERSION_NUMBER|wrong version number|PACKET_LENGTH_TOO_LONG|packet length too long|HTTP_REQUEST|record layer failure|unknown protocol/i.test(text)) return 'the daemon does not speak TLS on this port (a plain HTTP listener? drop --tls/--tlsverify)';
-  // TLS 1.3 checks the client's certificate after the client's side of the handshake: a refusal
-  // often arrives as a closed connection rather than as an alert the client can read
-  if (code === 'ECONNRESET' || /socket disconnected before secure|socket hang up/i.test(text)) {
-    return `the daemon closed the connection in the handshake (${e.message}): it did not accept the client certificate (missing, expired, or not signed by the daemon's CA)`;
-  }
   return e.message;
+}
+
+/**
+ * The connection was reset, or closed before the daemon answered: said as such, in Docker's
+ * words ("error during connect: ...: read: connection reset by peer", "...: EOF"). A daemon
+ * that refuses a client certificate says so with an alert (DaemonTlsError); a reset is
+ * not taken for one, since a proxy, a firewall or a daemon going away resets as well.
+ */
+export class ConnectionResetError extends Error {
+  readonly code: string | undefined;
+  /** `certMaybeRefused`: the client presented a certificate and the handshake was done (see `handshaken`) */
+  constructor(address: string, cause: NodeJS.ErrnoException, certMaybeRefused = false) {
+    super(`error during connect: ${address}: ${resetText(cause)}${certMaybeRefused ? REFUSED_CERT_HINT : ''}`, { cause });
+    this.code = cause.code;
+    this.name = 'ConnectionResetError';
+  }
+}
+
+/**
+ * A daemon on Node (berthd among them) checks a client certificate only once the handshake
+ * is done and, refusing it, closes the connection without an alert: to the client that is
+ * a reset or an EOF right after the handshake. It is said as what it is, with this beside.
+ */
+const REFUSED_CERT_HINT = " (the daemon closed the connection after the TLS handshake without answering: it may not accept the client certificate; check that it is signed by the daemon's CA and has not expired)";
+
+/** TLS sockets whose handshake is done: a reset after it may be a refused certificate, one before it is not. */
+const handshaken = new WeakSet<object>();
+
+function resetText(e: NodeJS.ErrnoException): string {
+  if (e.syscall) return `${e.syscall}: connection reset by peer`;
+  if (/before secure TLS connection/i.test(e.message)) return 'EOF (the connection was closed during the TLS handshake)';
+  return 'EOF (the connection was closed before the daemon answered)';
 }
 
 const tlsCodes = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH|ERR_BORINGSSL)/;
@@ -234,7 +261,7 @@ export class EngineClient {
     if (this.tls) {
       const tls = require('node:tls') as typeof import('node:tls');
       const t = this.tls;
-      return tls.connect({
+      const socket = tls.connect({
         host: ep.host,
         port: ep.portGiven ? ep.port : 2376,
         servername: net.isIP(ep.host) ? undefined : ep.host,
@@ -246,13 +273,17 @@ export class EngineClient {
         // not in the typings, but honoured: the hijacked streams end stdin and keep reading
         allowHalfOpen: true,
       } as import('node:tls').ConnectionOptions);
+      socket.once('secureConnect', () => handshaken.add(socket));
+      return socket;
     }
     return net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
   }
 
-  private unreachable(e: unknown): unknown {
+  /** The error to report for `e`, met on `socket` before the daemon answered. */
+  private unreachable(e: unknown, socket: net.Socket): unknown {
     const err = e as NodeJS.ErrnoException;
-    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO' || err.code === 'ECONNRESET')) return new DaemonTlsError(this.address, err);
+    if (err && this.tls && err.code === 'ECONNRESET') return new ConnectionResetError(this.address, err, this.tls.cert !== undefined && handshaken.has(socket));
+    if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO')) return new DaemonTlsError(this.address, err);
     if (err && this.endpoint.kind === 'ssh' && err.code === 'ESSH') return new Error(`error during connect: ${this.address}: ${err.message}`);
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
   }
@@ -270,7 +301,8 @@ export class EngineClient {
       if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
     } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
 
-    return sendRequest(this.openConnection(), { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
+    const socket = this.openConnection();
+    return sendRequest(socket, { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
       (res) => {
         let buffered: Promise<Buffer> | undefined;
         const buffer = () => (buffered ??= readAll(res.body));
@@ -287,7 +319,7 @@ export class EngineClient {
         };
       },
       (e: unknown) => {
-        throw this.unreachable(e);
+        throw this.unreachable(e, socket);
       },
     );
   }
@@ -348,97 +380,29 @@ export class EngineClient {
    * of the stream. Ending the socket's write side (socket.end()) tells the daemon
    * that stdin is finished. Non-2xx → EngineError.
    */
-  hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = this.openConnection();
-      let head = Buffer.alloc(0);
-      let settled = false;
-      const fail = (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        socket.destroy();
-        reject(e);
-      };
-      const body = opts.body === undefined ? '' : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      const headers: Record<string, string> = {
-        Host: 'berth',
-        'Content-Type': opts.body === undefined ? 'text/plain' : 'application/json',
-        'Content-Length': String(Buffer.byteLength(body)),
-        Connection: 'Upgrade',
-        Upgrade: 'tcp',
-        ...(opts.headers ?? {}),
-      };
-      // written at once: a socket queues it until it is connected (TLS: until the handshake is done)
-      const lines = [`${method} ${this.pathFor(path, opts.query)} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-      socket.write(lines.join('\r\n') + '\r\n\r\n' + body);
-      socket.on('error', (e) => fail(this.unreachable(e)));
-      const onData = (chunk: Buffer) => {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.removeListener('data', onData);
-        socket.removeListener('end', onEarlyEnd);
-        socket.pause();
-        const [statusLine, ...headerLines] = head.subarray(0, end).toString('latin1').split('\r\n');
-        const status = Number(/^HTTP\/\d\.\d (\d{3})/.exec(statusLine)?.[1] ?? 0);
-        const hdrs: Record<string, string> = {};
-        for (const l of headerLines) {
-          const i = l.indexOf(':');
-          if (i > 0) hdrs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-        }
-        const rest = head.subarray(end + 4);
-        if (status === 101 || (status >= 200 && status < 300)) {
-          if (rest.length) socket.unshift(rest);
-          settled = true;
-          resolve({ socket, status, headers: hdrs });
-          return;
-        }
-        readErrorBody(socket, rest, hdrs).then(
-          (text) => fail(new EngineError(status, errorMessageFromBody(status, text))),
-          (e) => fail(e),
-        );
-      };
-      const onEarlyEnd = () => fail(new Error('the daemon closed the connection before answering'));
-      socket.on('data', onData);
-      socket.on('end', onEarlyEnd);
-    });
-  }
-}
-
-/** Reads an HTTP error body off a raw socket: Content-Length, chunked, or until close. */
-function readErrorBody(socket: net.Socket, first: Buffer, headers: Record<string, string>): Promise<string> {
-  return new Promise((resolve) => {
-    let buf = first;
-    const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
-    const chunked = /chunked/i.test(headers['transfer-encoding'] ?? '');
-    const done = () => {
-      socket.removeAllListeners('data');
-      resolve(chunked ? dechunk(buf) : buf.subarray(0, length ?? buf.length).toString('utf8'));
+  async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
+    const body = opts.body === undefined ? '' : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const headers: Record<string, string> = {
+      Host: 'berth',
+      'Content-Type': opts.body === undefined ? 'text/plain' : 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+      ...(opts.headers ?? {}),
     };
-    const complete = () => (length !== undefined && buf.length >= length) || (chunked && buf.includes('\r\n0\r\n'));
-    if (complete() || length === 0) return done();
-    socket.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (complete()) done();
-    });
-    socket.on('end', done);
-    socket.on('close', done);
-    socket.resume();
-  });
-}
-
-function dechunk(buf: Buffer): string {
-  const out: Buffer[] = [];
-  let off = 0;
-  while (off < buf.length) {
-    const nl = buf.indexOf('\r\n', off);
-    if (nl < 0) break;
-    const size = parseInt(buf.subarray(off, nl).toString('latin1'), 16);
-    if (!size) break;
-    out.push(buf.subarray(nl + 2, nl + 2 + size));
-    off = nl + 2 + size + 2;
+    let res: Awaited<ReturnType<typeof sendRequest>>;
+    const socket = this.openConnection();
+    try {
+      // written at once: a socket queues it until it is connected (TLS: until the handshake is done)
+      res = await sendRequest(socket, { method, path: this.pathFor(path, opts.query), headers, body, signal: opts.signal, upgrade: true });
+    } catch (e) {
+      throw this.unreachable(e, socket);
+    }
+    if (res.upgraded) return { socket: res.upgraded, status: res.status, headers: res.headers };
+    // what came before a connection cut short is still the daemon's words
+    const text = await readAll(res.body).then((b) => b.toString('utf8'), () => '');
+    throw new EngineError(res.status, errorMessageFromBody(res.status, text));
   }
-  return Buffer.concat(out).toString('utf8');
 }
 
 /**

@@ -26,6 +26,8 @@ export interface Http1Request {
   /** a Buffer, a string, or any readable stream (node's or streamx's, as tar-stream makes) */
   body?: Buffer | string | NodeJS.ReadableStream;
   signal?: AbortSignal;
+  /** attach and exec start: a 101 (or 2xx) answer hands back the raw connection as `upgraded` */
+  upgrade?: boolean;
 }
 
 function isStream(v: unknown): v is NodeJS.ReadableStream {
@@ -37,7 +39,10 @@ export interface Http1Response {
   statusMessage: string;
   /** lower-case names; repeated headers joined with ", " */
   headers: Record<string, string>;
+  /** empty when `upgraded` */
   body: Readable;
+  /** with `upgrade`, after a 101 or 2xx head: the connection, paused at the stream's first byte */
+  upgraded?: Socket;
 }
 
 /** The error an aborted request fails with, as node:http's. */
@@ -92,6 +97,13 @@ export function sendRequest(socket: Socket, req: Http1Request): Promise<Http1Res
         return;
       }
       settled = true;
+      if (req.upgrade && (parsed.status === 101 || (parsed.status >= 200 && parsed.status < 300))) {
+        // the stream is the caller's from here: what came after the head is put back for it
+        socket.pause();
+        if (rest.length) socket.unshift(rest);
+        resolve({ ...parsed, body: Readable.from([]), upgraded: socket });
+        return;
+      }
       const answer = readBody(socket, req.method, parsed.status, parsed.headers, rest);
       bodyFailed = answer.fail;
       resolve({ ...parsed, body: answer.body });

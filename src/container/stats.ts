@@ -7,52 +7,14 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CGROUP_ROOT, cgroupDir, type CgroupVersion } from './cgroups';
+import type { BlkioEntry, ContainerStats, CpuStats, NetworkStats } from './stats-formulas';
+
+export { blockIo, cpuPercent, memoryUsage, networkIo, type BlkioEntry, type ContainerStats, type CpuStats, type NetworkStats } from './stats-formulas';
 
 /** The read time of a zeroed answer: Go's zero time. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 /** USER_HZ: /proc/stat and cpuacct.stat count in these ticks */
 const TICKS_PER_SECOND = 100;
-
-export interface CpuStats {
-  cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
-  system_cpu_usage?: number;
-  online_cpus?: number;
-  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
-}
-
-/** Fields in the order of the spec's ContainerStatsResponse, which is the order Docker writes them. */
-export interface ContainerStats {
-  read: string;
-  preread: string;
-  pids_stats: { current?: number; limit?: number };
-  blkio_stats: Record<string, BlkioEntry[] | null>;
-  num_procs: number;
-  storage_stats: Record<string, never>;
-  cpu_stats: CpuStats;
-  precpu_stats: CpuStats;
-  memory_stats: { usage?: number; max_usage?: number; limit?: number; failcnt?: number; stats?: Record<string, number> };
-  name: string;
-  id: string;
-  networks?: Record<string, NetworkStats>;
-}
-
-export interface BlkioEntry {
-  major: number;
-  minor: number;
-  op: string;
-  value: number;
-}
-
-export interface NetworkStats {
-  rx_bytes: number;
-  rx_packets: number;
-  rx_errors: number;
-  rx_dropped: number;
-  tx_bytes: number;
-  tx_packets: number;
-  tx_errors: number;
-  tx_dropped: number;
-}
 
 async function read(file: string): Promise<string | undefined> {
   try {
@@ -245,21 +207,4 @@ export async function sampleStats(t: StatsTarget, o: { root?: string; proc?: str
     if (Object.keys(nets).length) s.networks = nets;
   }
   return s;
-}
-
-// ---- what the CLI computes from the API's numbers (Docker's formulas) --------------
-
-export function cpuPercent(cur: CpuStats, pre: CpuStats): number {
-  const cpuDelta = cur.cpu_usage.total_usage - pre.cpu_usage.total_usage;
-  const sysDelta = (cur.system_cpu_usage ?? 0) - (pre.system_cpu_usage ?? 0);
-  const cpus = cur.online_cpus || cur.cpu_usage.percpu_usage?.length || 1;
-  return sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
-}
-
-/** Memory in use without the page cache that can be dropped (v1: total_inactive_file; v2: inactive_file). */
-export function memoryUsage(m: ContainerStats['memory_stats']): number {
-  const usage = m.usage ?? 0;
-  const st = m.stats ?? {};
-  const inactive = st.total_inactive_file ?? st.inactive_file;
-  return inactive !== undefined && inactive < usage ? usage - inactive : usage;
 }

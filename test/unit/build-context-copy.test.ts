@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ContextArchive } from '../../src/build/context-archive';
+import { ContextArchive, type ReceiveOptions } from '../../src/build/context-archive';
 import { SourceTree } from '../../src/build/context';
 import { CopyInto, type CopyOptions } from '../../src/build/copy-into';
 import { packTar, streamOf, type PackEntry } from '../../src/layer/tar-pack';
@@ -27,10 +27,10 @@ after(() => {
 const at = (s: number) => new Date(s * 1000);
 const none = () => false;
 
-async function receive(entries: PackEntry[]): Promise<ContextArchive> {
+async function receive(entries: PackEntry[], o?: ReceiveOptions): Promise<ContextArchive> {
   const work = path.join(base, `ctx-${n++}`);
   fs.mkdirSync(work);
-  return ContextArchive.receive(streamOf(await packTar(entries)), work);
+  return ContextArchive.receive(streamOf(await packTar(entries)), work, o);
 }
 
 /** Every node under `root`: type, mode, owner, size, times, content or link target. */
@@ -156,6 +156,62 @@ describe('COPY from the context index', () => {
     ] as [string, PackEntry[]][]) {
       const ctx = await receive([...CONTEXT, ...extra]);
       assert.equal(ctx.copiesFromIndex(), false, why);
+    }
+  });
+
+  it('keeps no more content than its budget, and a context over it still copies the right bytes', async () => {
+    // many small files, more in all than the budget; the Dockerfile and .dockerignore come last
+    const files: PackEntry[] = [];
+    for (let i = 0; i < 40; i++) files.push({ name: `many/f${i}`, data: Buffer.alloc(1000 + i, i), mtime: at(1_600_000_000 + i) });
+    const tail: PackEntry[] = [
+      { name: 'Dockerfile', data: 'FROM scratch\nCOPY . /\n' },
+      { name: '.dockerignore', data: 'nothing\n' },
+    ];
+    const within = await receive([...files, ...tail], { budget: 64 * 1024 });
+    assert.equal(within.copiesFromIndex(), true, 'a context within its budget is served from memory');
+    const ctx = await receive([...files, ...tail], { budget: 16 * 1024, keep: ['./Dockerfile', '.dockerignore'] });
+    assert.equal(ctx.copiesFromIndex(), false, 'a context over its budget is copied from the disk');
+    assert.equal(ctx.read('Dockerfile'), 'FROM scratch\nCOPY . /\n', 'what the plan reads is kept whatever the budget');
+    assert.equal(ctx.read('.dockerignore'), 'nothing\n');
+    assert.equal(ctx.read('many/f0'), undefined, 'what was kept before the budget ran out is let go');
+    // as the builder does: the unpacked context when the index cannot serve
+    const disk = SourceTree.open(await ctx.materialize());
+    const root = path.join(base, `root-${n++}`);
+    fs.mkdirSync(root);
+    const into = new CopyInto(root);
+    try {
+      await into.copy(disk, 'many', '/app', true, { excluded: none, unpackTars: false });
+    } finally {
+      into.close();
+      disk.close();
+    }
+    for (let i = 0; i < 40; i++) assert.deepEqual(fs.readFileSync(path.join(root, 'app', `f${i}`)), Buffer.alloc(1000 + i, i), `f${i}`);
+  });
+
+  it('stops ADD of a tar, from memory as from disk, when the build is cancelled', async () => {
+    const inner = await packTar(Array.from({ length: 50 }, (_, i) => ({ name: `in/f${i}`, data: Buffer.alloc(4096, i) })));
+    const ctx = await receive([...CONTEXT, { name: 'layer.tar', data: inner }]);
+    assert.equal(ctx.copiesFromIndex(), true);
+    const disk = SourceTree.open(await ctx.materialize());
+    try {
+      for (const [where, from] of [['memory', ctx], ['disk', disk]] as const) {
+        const root = path.join(base, `root-${n++}`);
+        fs.mkdirSync(root);
+        let ticks = 0;
+        // cancelled once the copy has begun: the second tick throws as checkpoint() does
+        const tick = async () => {
+          if (++ticks > 1) throw Object.assign(new Error('cancelled'), { code: 'cancelled' });
+        };
+        const into = new CopyInto(root);
+        try {
+          await assert.rejects(into.copy(from, 'layer.tar', '/add/', true, { excluded: none, unpackTars: true, tick }), /cancelled/, where);
+        } finally {
+          into.close();
+        }
+        assert.ok(!fs.existsSync(path.join(root, 'add', 'in', 'f49')), `${where}: the tar was not unpacked to its end`);
+      }
+    } finally {
+      disk.close();
     }
   });
 });

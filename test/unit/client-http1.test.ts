@@ -170,6 +170,7 @@ test('EngineClient over it: JSON, daemon errors, an unreachable socket, hijack w
     answer: (req) => {
       if (req.startsWith('GET /v1.50/containers/json?all=1 ')) return 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n';
       if (req.startsWith('POST /v1.50/containers/x/attach')) return 'HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw bytes';
+      if (req.startsWith('POST /v1.50/containers/stopped/attach')) return 'HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n{"message":"con\r\n14\r\ntainer is stopped"}\n\r\n0\r\n\r\n';
       return 'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n{"message":"No such object"}\n';
     },
   });
@@ -182,6 +183,8 @@ test('EngineClient over it: JSON, daemon errors, an unreachable socket, hijack w
     conn.socket.resume();
     assert.equal((await new Promise<Buffer>((r) => conn.socket.once('data', r))).toString(), 'raw bytes');
     conn.socket.destroy();
+    // an answer that is no upgrade is the daemon's error, read with its framing
+    await assert.rejects(c.hijack('POST', '/containers/stopped/attach'), (e: unknown) => e instanceof EngineError && e.status === 409 && e.message === 'container is stopped');
     await assert.rejects(new EngineClient(`unix://${path.join(dir, 'nothing.sock')}`).call('GET', '/_ping'), /Cannot connect to the berth daemon/);
   } finally {
     await s.stop();

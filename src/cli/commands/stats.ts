@@ -3,7 +3,7 @@ import type { CommandSpec, CommandContext } from '../command';
 import { formatFlagHelp } from '../command';
 import { prepareFormat, renderList, templateFailure, type ListFormat } from '../format/render';
 import { bytesSize, humanSize } from '../../common/units';
-import { ZERO_TIME, cpuPercent, memoryUsage, type ContainerStats } from '../../container/stats';
+import { ZERO_TIME, blockIo, cpuPercent, memoryUsage, networkIo, type ContainerStats } from '../../container/stats';
 import { describeError } from './shared';
 
 const statsFormat: ListFormat = {
@@ -43,23 +43,11 @@ export class StatsContext {
     return `${(limit > 0 ? (memoryUsage(this.s.memory_stats) / limit) * 100 : 0).toFixed(2)}%`;
   }
   NetIO(): string {
-    let rx = 0;
-    let tx = 0;
-    for (const n of Object.values(this.s.networks ?? {})) {
-      rx += n.rx_bytes;
-      tx += n.tx_bytes;
-    }
+    const { rx, tx } = networkIo(this.s);
     return `${humanSize(rx)} / ${humanSize(tx)}`;
   }
   BlockIO(): string {
-    let read = 0;
-    let write = 0;
-    // v1 spells the operations "Read"/"Write", v2 "read"/"write"
-    for (const e of this.s.blkio_stats?.io_service_bytes_recursive ?? []) {
-      const op = e.op.toLowerCase();
-      if (op === 'read') read += e.value;
-      if (op === 'write') write += e.value;
-    }
+    const { read, write } = blockIo(this.s);
     return `${humanSize(read)} / ${humanSize(write)}`;
   }
   PIDs(): string {

@@ -7,6 +7,7 @@ import { FileBrowser } from './files';
 import { lazyComponent } from './lazy';
 import { ContainerActions } from './containers';
 import { bytes, shortId } from './format';
+import { blockIo, cpuPercent, memoryUsage, networkIo, type ContainerStats } from '../../container/stats-formulas';
 
 interface Inspect {
   Id: string;
@@ -19,42 +20,10 @@ interface Inspect {
   Mounts: { Type: string; Source: string; Destination: string; Name?: string }[];
 }
 
-interface Stats {
-  read: string;
-  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
-  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
-  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
-}
-
-/** The docker CLI's arithmetic, so the chart and `berth stats` agree. */
-export function cpuPercent(s: Stats): number {
-  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-  const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-  const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
-  return sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
-}
-
-export function memoryUsage(m: Stats['memory_stats']): number {
-  const usage = m.usage ?? 0;
-  const st = m.stats ?? {};
-  const inactive = st.total_inactive_file ?? st.inactive_file;
-  return inactive !== undefined && inactive < usage ? usage - inactive : usage;
-}
+/** One answer of the stats stream; only the fields the charts read are relied on. */
+type Stats = Pick<ContainerStats, 'read' | 'cpu_stats' | 'precpu_stats' | 'memory_stats' | 'networks' | 'blkio_stats'>;
 
 const WINDOW = 60;
-
-/** Bytes read and written, summed over devices (what `berth stats` shows as BLOCK I/O). */
-export function blockIo(s: Stats): { read: number; write: number } {
-  let read = 0;
-  let write = 0;
-  for (const e of s.blkio_stats?.io_service_bytes_recursive ?? []) {
-    if (e.op.toLowerCase() === 'read') read += e.value;
-    if (e.op.toLowerCase() === 'write') write += e.value;
-  }
-  return { read, write };
-}
 
 export interface StatsSample {
   t: number;
@@ -68,14 +37,12 @@ export interface StatsSample {
 }
 
 export function sample(s: Stats): StatsSample {
-  const nets = Object.values(s.networks ?? {});
   return {
     t: Date.parse(s.read) / 1000 || Date.now() / 1000,
-    cpu: cpuPercent(s),
+    cpu: cpuPercent(s.cpu_stats, s.precpu_stats),
     mem: memoryUsage(s.memory_stats),
     limit: s.memory_stats.limit ?? 0,
-    rx: nets.reduce((n, x) => n + x.rx_bytes, 0),
-    tx: nets.reduce((n, x) => n + x.tx_bytes, 0),
+    ...networkIo(s),
     ...blockIo(s),
   };
 }
