@@ -64,6 +64,9 @@ export function conmonCreate(o: ConmonCreateOptions): Promise<number> {
     const child = spawn(CONMON, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { ...(o.runtimeEnv ?? process.env), _OCI_SYNCPIPE: '3' },
+      // conmon writes files by relative paths (an `oom` file when the container is killed for
+      // memory): they belong in the bundle, not wherever berthd was started
+      cwd: o.bundle,
       detached: true,
     });
     let stderr = '';
