@@ -22,18 +22,22 @@ function hierarchy(): string | undefined {
 }
 
 /**
- * Median ms of one move of a process into a cgroup (`parent/berth-bench-join-*`) and back,
- * after `idleMs` without moves and right after another move; undefined where no cgroup can be
- * made (not root, no hierarchy). Removes what it made.
+ * Median ms of one move of a process into a cgroup, after `idleMs` without moves and right
+ * after another move, between two sibling cgroups made under `parent` (a process cannot go
+ * back into a cgroup v2 parent whose controllers are on for its children); undefined where no
+ * cgroup can be made (not root, no hierarchy). Removes what it made.
  */
 export async function measureCgroupJoin(parent: string, rounds = 9, idleMs = 100): Promise<{ afterIdle: number; afterMove: number } | undefined> {
   const root = hierarchy();
   if (!root) return undefined;
-  const base = path.join(root, parent);
-  const dir = path.join(base, `berth-bench-join-${process.pid}`);
+  const leaves = ['a', 'b'].map((x) => path.join(root, parent, `berth-bench-join-${process.pid}-${x}`));
   const proc = spawn('sleep', ['600'], { stdio: 'ignore' });
+  const gone = new Promise((r) => {
+    proc.once('exit', r);
+    proc.once('error', r);
+  });
   try {
-    mkdirSync(dir, { recursive: true });
+    for (const dir of leaves) mkdirSync(dir, { recursive: true });
     const move = (to: string) => {
       const t0 = performance.now();
       writeFileSync(path.join(to, 'cgroup.procs'), String(proc.pid));
@@ -43,19 +47,21 @@ export async function measureCgroupJoin(parent: string, rounds = 9, idleMs = 100
     const afterMove: number[] = [];
     for (let i = 0; i < rounds; i++) {
       await sleep(idleMs);
-      afterIdle.push(move(dir));
-      afterMove.push(move(base));
+      afterIdle.push(move(leaves[i % 2]));
+      afterMove.push(move(leaves[(i + 1) % 2]));
     }
     return { afterIdle: median(afterIdle), afterMove: median(afterMove) };
   } catch {
     return undefined;
   } finally {
     proc.kill('SIGKILL');
-    await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(undefined) : proc.once('exit', r)));
-    try {
-      rmdirSync(dir);
-    } catch {
-      // never made, or the kernel still counts the killed process: it goes with the parent
+    await gone;
+    for (const dir of leaves) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // never made, or the kernel still counts the killed process: it goes with the parent
+      }
     }
   }
 }

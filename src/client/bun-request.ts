@@ -4,7 +4,7 @@
  * compiled `berth ps` about as much as all the rest of its work. Everything else (streams,
  * hijacked connections, TLS, ssh) goes through node:net and http1.ts.
  */
-import { ChunkedDecoder, parseHead } from './http1-parse';
+import { ChunkedDecoder, MAX_HEAD, parseHead } from './http1-parse';
 
 /** The part of Bun's socket API used here (Bun.connect). */
 interface BunSocket {
@@ -13,6 +13,7 @@ interface BunSocket {
 }
 interface BunSocketHandlers {
   open?(s: BunSocket): void;
+  drain?(s: BunSocket): void;
   data(s: BunSocket, chunk: Uint8Array): void;
   close?(s: BunSocket): void;
   end?(s: BunSocket): void;
@@ -43,9 +44,17 @@ export function bunSockets(): BunConnect | undefined {
  */
 export function bufferedRequest(bun: BunConnect, ep: PlainEndpoint, method: string, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<BufferedAnswer> {
   return new Promise((resolve, reject) => {
+    const fields = Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'connection');
+    const head = Buffer.from(`${[`${method} ${path} HTTP/1.1`, ...fields.map(([k, v]) => `${k}: ${v}`), 'Connection: close'].join('\r\n')}\r\n\r\n`, 'latin1');
+    // Bun's write takes what the socket buffer holds and says how much: the rest goes on drain
+    let unsent = body !== undefined && body.length > 0 ? Buffer.concat([head, Buffer.from(body)]) : head;
+    const flush = (s: BunSocket) => {
+      if (unsent.length === 0) return;
+      const n = s.write(unsent);
+      if (n > 0) unsent = unsent.subarray(n);
+    };
     let raw = Buffer.alloc(0);
-    let head: { status: number; headers: Record<string, string> } | undefined;
-    let bodyStart = 0;
+    let answer: { status: number; headers: Record<string, string> } | undefined;
     let decoder: ChunkedDecoder | undefined;
     const chunks: Buffer[] = [];
     let received = 0;
@@ -55,59 +64,72 @@ export function bufferedRequest(bun: BunConnect, ep: PlainEndpoint, method: stri
       settled = true;
       fn();
     };
-    const wanted = () => (head && !decoder && head.headers['content-length'] !== undefined ? Number(head.headers['content-length']) : undefined);
-    const noBody = () => method === 'HEAD' || (head !== undefined && (head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200)));
+    const fail = (e: Error) => settle(() => reject(e));
+    /** the body's length by Content-Length; undefined when chunked or up to the close */
+    const wanted = () => (answer && !decoder && answer.headers['content-length'] !== undefined ? Number(answer.headers['content-length']) : undefined);
+    const complete = () => (decoder ? decoder.done : wanted() === undefined || received >= wanted()!);
     const finish = (s?: BunSocket) => {
       s?.end();
-      settle(() => resolve({ status: head!.status, headers: head!.headers, body: Buffer.concat(chunks) }));
+      settle(() => resolve({ status: answer!.status, headers: answer!.headers, body: Buffer.concat(chunks) }));
     };
     const takeBody = (data: Buffer, s: BunSocket) => {
       if (decoder) {
         for (const part of decoder.feed(data)) chunks.push(part);
-        if (decoder.done) finish(s);
-        return;
+      } else {
+        const n = wanted();
+        const part = n === undefined ? data : data.subarray(0, Math.max(0, n - received));
+        chunks.push(part);
+        received += part.length;
       }
-      chunks.push(data);
-      received += data.length;
-      const n = wanted();
-      if (n !== undefined && received >= n) finish(s);
+      if (complete() && (decoder || wanted() !== undefined)) finish(s);
     };
     const handlers: BunSocketHandlers = {
-      open(s) {
-        const lines = [`${method} ${path} HTTP/1.1`, ...Object.entries({ ...headers, Connection: 'close' }).map(([k, v]) => `${k}: ${v}`)];
-        s.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (body !== undefined && body.length > 0) s.write(typeof body === 'string' ? Buffer.from(body) : body);
-      },
+      open: flush,
+      drain: flush,
       data(s, chunk) {
+        if (settled) return;
         try {
           const data = Buffer.from(chunk);
-          if (head) return takeBody(data, s);
+          if (answer) return takeBody(data, s);
+          const from = Math.max(0, raw.length - 3);
           raw = raw.length ? Buffer.concat([raw, data]) : data;
-          const end = raw.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          head = parseHead(raw.subarray(0, end).toString('latin1'));
-          bodyStart = end + 4;
-          if (noBody()) return finish(s);
-          if (/chunked/i.test(head.headers['transfer-encoding'] ?? '')) decoder = new ChunkedDecoder();
-          if (wanted() === 0) return finish(s);
-          takeBody(raw.subarray(bodyStart), s);
+          const end = raw.indexOf('\r\n\r\n', from);
+          if (end < 0) {
+            if (raw.length > MAX_HEAD) throw new Error(`the daemon's answer has a head over ${MAX_HEAD} bytes`);
+            return;
+          }
+          const parsed = parseHead(raw.subarray(0, end).toString('latin1'));
+          const rest = raw.subarray(end + 4);
+          // an interim answer (100 Continue, 103 Early Hints) comes before the real one
+          if (parsed.status >= 100 && parsed.status < 200 && parsed.status !== 101) {
+            raw = Buffer.alloc(0);
+            if (rest.length) handlers.data(s, rest);
+            return;
+          }
+          answer = parsed;
+          const noBody = method === 'HEAD' || answer.status === 204 || answer.status === 304 || answer.status === 101;
+          if (noBody || wanted() === 0) return finish(s);
+          if (/chunked/i.test(answer.headers['transfer-encoding'] ?? '')) decoder = new ChunkedDecoder();
+          takeBody(rest, s);
         } catch (e) {
           s.end();
-          settle(() => reject(e));
+          fail(e as Error);
         }
       },
       close() {
-        if (head) finish();
-        else settle(() => reject(Object.assign(new Error('the daemon closed the connection before it answered'), { code: 'ECONNRESET' })));
+        if (answer && complete()) finish();
+        // as node's http: an answer cut short is an aborted connection, not a short body
+        else if (answer) fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        else fail(Object.assign(new Error('the daemon closed the connection before it answered'), { code: 'ECONNRESET' }));
       },
       error(_s, e) {
-        settle(() => reject(e));
+        fail(e);
       },
       connectError(_s, e) {
-        settle(() => reject(e));
+        fail(e);
       },
     };
     const target = ep.kind === 'unix' ? { unix: ep.socketPath } : { hostname: ep.host, port: ep.port };
-    bun.connect({ ...target, socket: handlers }).catch((e: Error) => settle(() => reject(e)));
+    bun.connect({ ...target, socket: handlers }).catch((e: Error) => fail(e));
   });
 }

@@ -195,6 +195,21 @@ export function encodeQuery(query: Query | undefined): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** A request's headers and body: plain values as JSON, Buffers and strings as they are, Readables streamed. */
+function requestContent(method: string, opts: RequestOptions): { headers: Record<string, string>; payload: Buffer | string | Readable | undefined } {
+  const headers: Record<string, string> = { Host: 'berth', ...(opts.headers ?? {}) };
+  let payload: Buffer | string | Readable | undefined;
+  if (opts.body !== undefined) {
+    if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string' || isReadable(opts.body)) payload = opts.body as Buffer | string | Readable;
+    else {
+      payload = JSON.stringify(opts.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
+  } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
+  return { headers, payload };
+}
+
 function isReadable(v: unknown): v is Readable {
   return typeof v === 'object' && v !== null && typeof (v as Readable).pipe === 'function' && typeof (v as Readable).on === 'function';
 }
@@ -279,10 +294,10 @@ export class EngineClient {
     return net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
   }
 
-  /** The error to report for `e`, met on `socket` before the daemon answered. */
-  private unreachable(e: unknown, socket: net.Socket): unknown {
+  /** The error to report for `e`, met on `socket` (none: Bun's, never TLS) before the daemon answered. */
+  private unreachable(e: unknown, socket?: net.Socket): unknown {
     const err = e as NodeJS.ErrnoException;
-    if (err && this.tls && err.code === 'ECONNRESET') return new ConnectionResetError(this.address, err, this.tls.cert !== undefined && handshaken.has(socket));
+    if (err && this.tls && err.code === 'ECONNRESET') return new ConnectionResetError(this.address, err, this.tls.cert !== undefined && socket !== undefined && handshaken.has(socket));
     if (err && this.tls && err.code && (tlsCodes.test(err.code) || err.code === 'EPROTO')) return new DaemonTlsError(this.address, err);
     if (err && this.endpoint.kind === 'ssh' && err.code === 'ESSH') return new Error(`error during connect: ${this.address}: ${err.message}`);
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
@@ -290,16 +305,7 @@ export class EngineClient {
 
   /** Sends a request; resolves with the answer whatever its status. */
   request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
-    const headers: Record<string, string> = { Host: 'berth', ...(opts.headers ?? {}) };
-    let payload: Buffer | string | Readable | undefined;
-    if (opts.body !== undefined) {
-      if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string' || isReadable(opts.body)) payload = opts.body as Buffer | string | Readable;
-      else {
-        payload = JSON.stringify(opts.body);
-        headers['Content-Type'] ??= 'application/json';
-      }
-      if (!isReadable(payload)) headers['Content-Length'] = String(Buffer.byteLength(payload));
-    } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
+    const { headers, payload } = requestContent(method, opts);
 
     const socket = this.openConnection();
     return sendRequest(socket, { method, path: this.pathFor(path, opts.query), headers, body: payload, signal: opts.signal }).then(
@@ -331,19 +337,9 @@ export class EngineClient {
   async requestBuffered(method: string, path: string, opts: RequestOptions = {}): Promise<BufferedResponse> {
     const ep = this.endpoint;
     const bun = bunSockets();
-    const inMemory = opts.body === undefined || typeof opts.body === 'string' || Buffer.isBuffer(opts.body) || !isReadable(opts.body);
-    if (bun && inMemory && !opts.signal && !this.tls && (ep.kind === 'unix' || ep.kind === 'tcp')) {
-      const headers: Record<string, string> = { Host: 'berth', ...(opts.headers ?? {}) };
-      let payload: Buffer | string | undefined;
-      if (opts.body !== undefined) {
-        if (Buffer.isBuffer(opts.body) || typeof opts.body === 'string') payload = opts.body;
-        else {
-          payload = JSON.stringify(opts.body);
-          headers['Content-Type'] ??= 'application/json';
-        }
-        headers['Content-Length'] = String(Buffer.byteLength(payload));
-      } else if (method === 'POST' || method === 'PUT') headers['Content-Length'] = '0';
-      const answer = await bufferedRequest(bun, ep, method, this.pathFor(path, opts.query), headers, payload).catch((e: unknown) => {
+    if (bun && !isReadable(opts.body) && !opts.signal && !this.tls && (ep.kind === 'unix' || ep.kind === 'tcp')) {
+      const { headers, payload } = requestContent(method, opts);
+      const answer = await bufferedRequest(bun, ep, method, this.pathFor(path, opts.query), headers, payload as Buffer | string | undefined).catch((e: unknown) => {
         throw this.unreachable(e);
       });
       return bufferedResponse(answer.status, answer.headers, answer.body);

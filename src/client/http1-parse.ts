@@ -3,6 +3,12 @@
  * use node streams (bun-request.ts) does not load them.
  */
 
+/** The longest answer head a client reads: a daemon sending more without its blank line is refused. */
+export const MAX_HEAD = 64 * 1024;
+
+/** The longest chunk-size line (with extensions) a chunked body may have. */
+const MAX_CHUNK_LINE = 4096;
+
 /** Parses a response head (without the blank line). */
 export function parseHead(head: string): { status: number; statusMessage: string; headers: Record<string, string> } {
   const [statusLine, ...lines] = head.split('\r\n');
@@ -64,7 +70,10 @@ export class ChunkedDecoder {
       if (size === 0) this.inTrailers = true;
       else this.left = size;
     }
-    if (buf.length && !this.done) this.pending = Buffer.from(buf);
+    if (buf.length && !this.done) {
+      if (buf.length > MAX_CHUNK_LINE && this.left < 0) throw new Error('malformed chunked encoding: a chunk-size line without its end');
+      this.pending = Buffer.from(buf);
+    }
     return out;
   }
 }

@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ChunkedDecoder, parseHead } from './http1-parse';
+import { ChunkedDecoder, MAX_HEAD, parseHead } from './http1-parse';
 
 export { ChunkedDecoder, parseHead } from './http1-parse';
 
@@ -76,9 +76,13 @@ export function sendRequest(socket: Socket, req: Http1Request): Promise<Http1Res
 
     let head: Buffer = Buffer.alloc(0);
     const onHeadData = (chunk: Buffer) => {
+      const from = Math.max(0, head.length - 3);
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      const end = head.indexOf('\r\n\r\n', from);
+      if (end < 0) {
+        if (head.length > MAX_HEAD) fail(new Error(`the daemon's answer has a head over ${MAX_HEAD} bytes`));
+        return;
+      }
       socket.removeListener('data', onHeadData);
       socket.removeListener('end', onEarlyEnd);
       let parsed: ReturnType<typeof parseHead>;

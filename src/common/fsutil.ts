@@ -52,8 +52,9 @@ export async function mkdirp(p: string, mode = 0o755): Promise<void> {
 
 /**
  * `rm -rf path` in one native call where the daemon's addon is built (src/native/mount.c),
- * else fs.rm. The native removal never enters another file system: a mount left inside the
- * tree fails with EBUSY instead of having what is mounted there removed.
+ * else fs.rm. The native removal never enters another mount (a bind mount of the same disk
+ * included): a mount left inside the tree fails with EBUSY instead of having what is mounted
+ * there removed.
  */
 export async function removeTree(p: string): Promise<void> {
   const { native } = require('../native') as typeof import('../native');
@@ -62,7 +63,7 @@ export async function removeTree(p: string): Promise<void> {
       return await native.removeTree(p);
     } catch (e) {
       // deeper than the native walk goes: Node's own walk takes it
-      if (!isErrno(e, 'ELOOP')) throw e;
+      if (!isErrno(e, 'E2BIG')) throw e;
     }
   }
   await fsp.rm(p, { recursive: true, force: true });

@@ -283,7 +283,7 @@ export class ContainerManager {
     } catch (e) {
       this.store.releaseName(fullName, id);
       await this.o.snapshotter.remove(id).catch(() => undefined);
-      await fsp.rm(this.store.dir(id), { recursive: true, force: true });
+      await removeTree(this.store.dir(id));
       throw e;
     }
     this.publishEvent(rec, 'create');
@@ -475,7 +475,7 @@ export class ContainerManager {
   private async discardIncomplete(id: string): Promise<void> {
     this.o.log(`removing incomplete container ${id}`);
     await this.o.snapshotter.remove(id).catch(() => undefined);
-    await fsp.rm(this.store.dir(id), { recursive: true, force: true });
+    await removeTree(this.store.dir(id));
   }
 
   // ---- start -----------------------------------------------------------------------

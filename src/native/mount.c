@@ -46,14 +46,40 @@ static char *string_arg(napi_env env, napi_value v) {
 }
 
 /*
- * Empties the folder open as `dirfd` (which it closes), depth first, never following a
- * symbolic link and never entering another file system (a mount left in the tree is an
- * EBUSY, not a removal of what is mounted there). Returns 0 or an errno.
+ * The mount a descriptor's file is on: its mount id where statx tells it (a bind mount of a
+ * folder of the same file system has an id of its own), else its device.
  */
-static int empty_dir(int dirfd, dev_t dev, int depth) {
-  if (depth > 256) {
+struct where {
+  int by_mount;
+  unsigned long long id;
+};
+
+static int where_is(int fd, struct where *w) {
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID)) {
+    w->by_mount = 1;
+    w->id = sx.stx_mnt_id;
+    return 0;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  w->by_mount = 0;
+  w->id = st.st_dev;
+  return 0;
+}
+
+/* deeper than this, the walk gives up with E2BIG and Node's fs.rm takes the tree */
+#define MAX_DEPTH 256
+
+/*
+ * Empties the folder open as `dirfd` (which it closes), depth first, never following a
+ * symbolic link and never entering another mount (a mount left in the tree is an EBUSY, not a
+ * removal of what is mounted there). Returns 0 or an errno.
+ */
+static int empty_dir(int dirfd, const struct where *top, int depth) {
+  if (depth > MAX_DEPTH) {
     close(dirfd);
-    return ELOOP;
+    return E2BIG;
   }
   DIR *d = fdopendir(dirfd);
   if (!d) {
@@ -81,16 +107,18 @@ static int empty_dir(int dirfd, dev_t dev, int depth) {
     }
     int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
-      if (errno != ENOENT) err = errno;
+      /* ELOOP here: a folder swapped for a link while we walked; it is not followed */
+      if (errno != ENOENT) err = errno == ELOOP ? EBUSY : errno;
       continue;
     }
-    struct stat st;
-    if (fstat(sub, &st) != 0 || st.st_dev != dev) {
+    struct where w;
+    int we = where_is(sub, &w);
+    if (we || w.by_mount != top->by_mount || w.id != top->id) {
       close(sub);
-      err = EBUSY;
+      err = we ? we : EBUSY;
       continue;
     }
-    int e = empty_dir(sub, dev, depth + 1);
+    int e = empty_dir(sub, top, depth + 1);
     if (e) err = e;
     else if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) err = errno;
   }
@@ -105,7 +133,14 @@ static int remove_tree(const char *path) {
   if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 || errno == ENOENT ? 0 : errno;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? 0 : errno;
-  int e = empty_dir(fd, st.st_dev, 0);
+  /* the mount of what was opened, not of what lstat saw a moment before */
+  struct where top;
+  int e = where_is(fd, &top);
+  if (e) {
+    close(fd);
+    return e;
+  }
+  e = empty_dir(fd, &top, 0);
   if (e) return e;
   return rmdir(path) == 0 || errno == ENOENT ? 0 : errno;
 }
@@ -141,6 +176,7 @@ static const char *errno_name(int e) {
     case ESTALE: return "ESTALE";
     case ENOTEMPTY: return "ENOTEMPTY";
     case EISDIR: return "EISDIR";
+    case E2BIG: return "E2BIG";
     default: return "EUNKNOWN";
   }
 }
@@ -242,6 +278,11 @@ static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
     return NULL;
   }
   struct work *w = calloc(1, sizeof *w);
+  if (!w) {
+    free(target);
+    napi_throw_error(env, "ENOMEM", "removeTree: out of memory");
+    return NULL;
+  }
   w->op = OP_REMOVE_TREE;
   w->target = target;
   return queue(env, w);
@@ -256,6 +297,9 @@ static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
  * thing runc's memfd-bind does. Synchronous: it runs once, at start-up.
  */
 #define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
 static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -267,7 +311,9 @@ static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
   }
   int err = 0;
   int in = open(src, O_RDONLY | O_CLOEXEC);
-  int fd = in < 0 ? -1 : memfd_create("berth-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  /* MFD_EXEC: where vm.memfd_noexec asks for it, a memfd is otherwise made not executable */
+  int fd = in < 0 ? -1 : memfd_create("berth-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (fd < 0 && in >= 0 && errno == EINVAL) fd = memfd_create("berth-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (in < 0 || fd < 0) err = errno;
   char buf[65536];
   while (!err) {

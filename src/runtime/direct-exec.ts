@@ -111,7 +111,8 @@ class PipeStdio extends EventEmitter implements ExecStdio {
     const bothEnded = Promise.all([this.out.ended(), this.err.ended()]);
     // a background child of the process may hold the pipes open: as with conmon, the stream
     // ends shortly after the process itself
-    const drained = this.exited.then(() => new Promise<void>((r) => setTimeout(r, DRAIN_AFTER_EXIT_MS).unref()));
+    // (the timer, then one more turn of the loop: output already in the pipe is read first)
+    const drained = this.exited.then(() => new Promise<void>((r) => setTimeout(() => setImmediate(r), DRAIN_AFTER_EXIT_MS).unref()));
     void Promise.race([bothEnded, drained]).then(() => this.close());
   }
 
@@ -185,9 +186,13 @@ export async function directExec(o: DirectExecOptions): Promise<ExecHandle> {
   const child = spawn(o.runtimePath, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: o.runtimeEnv ?? process.env, cwd: o.bundle });
   const out = new OutputPipe(child.stdout!);
   const err = new OutputPipe(child.stderr!);
+  let spawnError: Error | undefined;
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 9) : 9)));
-    child.once('error', () => resolve(127));
+    child.once('error', (e) => {
+      spawnError = e;
+      resolve(127);
+    });
   });
   let crunExited = false;
   void exited.then(() => (crunExited = true));
@@ -199,7 +204,7 @@ export async function directExec(o: DirectExecOptions): Promise<ExecHandle> {
       pid = await readPid(pidFile);
     }
     if (pid === 0) {
-      const message = (await runtimeError(logFile)) ?? err.takeHeld().toString().trim();
+      const message = (await runtimeError(logFile)) ?? (err.takeHeld().toString().trim() || spawnError?.message);
       throw new BerthError('INVALID_PARAMETER', `OCI runtime exec failed: ${inRuncWords(message || 'the exec process did not start', o.argv0, true)}: unknown`);
     }
     ran();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -73,7 +73,12 @@ function sealedRuntimePath(binary: string): string {
     try {
       const { native } = require('../native') as typeof import('../native');
       const fd = native?.sealedCopy?.(binary);
-      if (fd !== undefined) file = `/proc/${process.pid}/fd/${fd}`;
+      // a host that makes memfds not executable (vm.memfd_noexec) keeps crun's own file
+      if (fd !== undefined) {
+        const copy = `/proc/${process.pid}/fd/${fd}`;
+        accessSync(copy, fsConstants.X_OK);
+        file = copy;
+      }
     } catch {
       // the binary as it is
     }

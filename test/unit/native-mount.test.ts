@@ -95,13 +95,19 @@ test('removeTree removes a tree whole, follows no link out of it, stops at a mou
     assert.equal(await fsp.readFile(path.join(outside, 'keep'), 'utf8'), 'kept', 'a link is removed, not followed');
     await removeTree(tree); // missing: no error
 
-    if (native) {
+    if (native?.removeTree) {
       // a file system mounted inside: the native walk does not enter it
       await fsp.mkdir(mnt, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt]);
       await fsp.writeFile(path.join(mnt, 'inside'), 'mounted');
       await assert.rejects(removeTree(tree), (e: NodeJS.ErrnoException) => e.code === 'EBUSY');
       assert.equal(await fsp.readFile(path.join(mnt, 'inside'), 'utf8'), 'mounted');
+      execFileSync('umount', [mnt]);
+      // nor a bind mount of a folder of the same file system (a container's root can be one)
+      await fsp.writeFile(path.join(outside, 'bound'), 'bound');
+      execFileSync('mount', ['--bind', outside, mnt]);
+      await assert.rejects(removeTree(tree), (e: NodeJS.ErrnoException) => e.code === 'EBUSY');
+      assert.equal(await fsp.readFile(path.join(outside, 'bound'), 'utf8'), 'bound');
     }
   } finally {
     if (mounted(mnt)) execFileSync('umount', [mnt]);
