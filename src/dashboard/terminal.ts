@@ -7,16 +7,43 @@
 import type { WebSocket } from 'ws';
 import { EngineClient } from '../client/engine';
 
+/** Resizes of an exec that is not running yet are tried this many times, 10 ms more apart each time (about 5 s in all). */
+const RESIZE_TRIES = 30;
+
 export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, execId: string, log: (m: string) => void): Promise<void> {
   const client = new EngineClient(`unix://${engineSocket}`);
   const queued: Buffer[] = [];
   let stream: import('node:net').Socket | undefined;
+  // the latest size the page asked for and the daemon has not applied yet: one sent before
+  // the exec runs (the page sends its size as soon as the socket opens) is applied once it does
+  let wanted: [cols: number, rows: number] | undefined;
+  let started = false;
+  let applying = false;
+  const applySize = async () => {
+    if (applying) return;
+    applying = true;
+    try {
+      // the daemon upgrades the stream before the process runs: a resize may come too early,
+      // and is tried again for a while, as docker's CLI does
+      for (let failures = 0; wanted && failures < RESIZE_TRIES && ws.readyState === ws.OPEN; ) {
+        const asked = wanted;
+        const ok = await client.request('POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: String(asked[1]), w: String(asked[0]) } }).then(
+          async (r) => (await r.buffer(), r.status < 300),
+          () => false,
+        );
+        if (ok) {
+          if (wanted === asked) wanted = undefined;
+          failures = 0;
+        } else await new Promise((r) => setTimeout(r, 10 * ++failures));
+      }
+    } finally {
+      applying = false;
+    }
+  };
   const resize = (cols: number, rows: number) => {
     if (!(cols > 0 && rows > 0 && cols < 10_000 && rows < 10_000)) return;
-    void client.request('POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: String(Math.floor(rows)), w: String(Math.floor(cols)) } }).then(
-      (r) => r.buffer(),
-      () => undefined,
-    );
+    wanted = [Math.floor(cols), Math.floor(rows)];
+    if (started) void applySize();
   };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary) {
@@ -35,7 +62,8 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
   // a frame the ws library refuses (too large, bad UTF-8) ends the terminal, not the daemon
   ws.on('error', () => stream?.destroy());
   try {
-    const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true } });
+    const consoleSize = wanted ? [wanted[1], wanted[0]] : undefined;
+    const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true, ConsoleSize: consoleSize } });
     stream = conn.socket;
   } catch (e) {
     log(`dashboard: terminal for exec ${execId}: ${(e as Error).message}`);
@@ -47,6 +75,8 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
     return;
   }
   for (const b of queued.splice(0)) stream.write(b);
+  started = true;
+  void applySize();
   // a browser that reads slowly holds the process back (as a terminal would), not daemon memory
   stream.on('data', (d: Buffer) => {
     ws.send(d, { binary: true });

@@ -1,4 +1,4 @@
-import type { StoreDb } from './db';
+import { statement, type StoreDb } from './db';
 import { conflict, denied, invalid, notFound, StoreError } from './errors';
 
 /**
@@ -27,17 +27,17 @@ export function requireLogin(c: Caller): void {
 }
 
 export function getVendor(db: StoreDb, name: string): Vendor | undefined {
-  const row = db.prepare('SELECT name, display_name, created_at FROM vendors WHERE name = ?').get(name) as
+  const row = statement(db, 'SELECT name, display_name, created_at FROM vendors WHERE name = ?').get(name) as
     | { name: string; display_name: string; created_at: string }
     | undefined;
   if (!row) return undefined;
-  const members = db.prepare('SELECT account, role FROM vendor_members WHERE vendor = ? ORDER BY role DESC, account').all(name) as Vendor['members'];
+  const members = statement(db, 'SELECT account, role FROM vendor_members WHERE vendor = ? ORDER BY role DESC, account').all(name) as Vendor['members'];
   return { name: row.name, displayName: row.display_name, createdAt: row.created_at, members };
 }
 
 export function isMember(db: StoreDb, vendor: string, account: string): boolean {
   if (!account) return false;
-  return db.prepare('SELECT 1 FROM vendor_members WHERE vendor = ? AND account = ?').get(vendor, account) !== undefined;
+  return statement(db, 'SELECT 1 FROM vendor_members WHERE vendor = ? AND account = ?').get(vendor, account) !== undefined;
 }
 
 /** Vendor members act for the vendor; admins act for every vendor. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalid, notFound, StoreError } from './errors';
 import type { Caller } from './accounts';
 import type { Store } from './service';
+import { EVENT_PAGE_MAX } from './events';
 
 /**
  * The store's JSON API, under /store/v1 on the registry's own address:
@@ -13,7 +14,7 @@ import type { Store } from './service';
  *   POST /store/v1/vendors                        {name, displayName?, owner?}
  *   GET  /store/v1/vendors/NAME
  *   POST /store/v1/vendors/NAME/members           {account}
- *   GET  /store/v1/vendors/NAME/sales
+ *   GET  /store/v1/vendors/NAME/sales[?since=EVENT&limit=N]   events paged: 100 by default, 1000 at most
  *   GET  /store/v1/purchases                      the caller's
  *   POST /store/v1/purchases                      buy {product, plan}
  *   POST /store/v1/purchases/ID/paid|refund|revoke   the vendor's actions
@@ -93,6 +94,16 @@ export function sendStoreError(req: IncomingMessage, res: ServerResponse, e: unk
   res.end(body);
 }
 
+/** A whole-number query parameter within [min, max], or undefined when absent. */
+function count(query: URLSearchParams, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const text = query.get(key);
+  if (text === null) return undefined;
+  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+  if (!(n >= min && n <= max)) throw invalid(`${key} must be a whole number ${range}, not ${JSON.stringify(text)}`);
+  return n;
+}
+
 const purchaseId = (text: string) => {
   if (!/^\d{1,15}$/.test(text)) throw invalid(`purchase id ${JSON.stringify(text)} is not a number`);
   return Number(text);
@@ -131,7 +142,9 @@ export async function handleStoreApi(store: Store, caller: Caller, req: Incoming
     const b = await readJson(req);
     return ok(store.addVendorMember(caller, m[1], str(b, 'account', true)), 201);
   }
-  if ((m = /^vendors\/([^/]+)\/sales$/.exec(rest)) && method === 'GET') return ok(store.sales(caller, m[1]));
+  if ((m = /^vendors\/([^/]+)\/sales$/.exec(rest)) && method === 'GET') {
+    return ok(store.sales(caller, m[1], { since: count(query, 'since', 0), limit: count(query, 'limit', 1, EVENT_PAGE_MAX) }));
+  }
   if (rest === 'purchases' && method === 'GET') return ok(store.purchases(caller));
   if (rest === 'purchases' && method === 'POST') {
     const b = await readJson(req);

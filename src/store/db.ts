@@ -38,3 +38,18 @@ function migrate(db: StoreDb): void {
 export function transaction<T>(db: StoreDb, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+const statements = new WeakMap<StoreDb, Map<string, Database.Statement>>();
+
+/**
+ * The prepared statement for `sql` on `db`, prepared on its first use and kept with the
+ * database: paths taken on every registry request (access decisions) do not parse their SQL
+ * each time. Only for fixed SQL texts: each distinct text is kept for the database's life.
+ */
+export function statement(db: StoreDb, sql: string): Database.Statement {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map()));
+  let st = byText.get(sql);
+  if (!st) byText.set(sql, (st = db.prepare(sql)));
+  return st;
+}

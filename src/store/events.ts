@@ -1,4 +1,4 @@
-import type { StoreDb } from './db';
+import { statement, type StoreDb } from './db';
 
 /**
  * What happened to a product, in order: publishing, price changes, new versions, and each
@@ -46,8 +46,24 @@ export function eventsFor(db: StoreDb, account: string, product?: string): Store
   return rows.map(toEvent);
 }
 
-/** Every event of a vendor's products, for the vendor. */
-export function eventsOfVendor(db: StoreDb, vendor: string): StoreEvent[] {
-  const rows = db.prepare('SELECT e.* FROM events e JOIN products p ON p.repository = e.product WHERE p.vendor = ? ORDER BY e.id').all(vendor) as Row[];
-  return rows.map(toEvent);
+/** A page of a vendor's events: `since` an event id (exclusive), at most `limit` of them. */
+export interface EventPage {
+  since: number;
+  limit: number;
+}
+
+export const EVENT_PAGE_DEFAULT = 100;
+export const EVENT_PAGE_MAX = 1000;
+
+/**
+ * The events of a vendor's products after `since`, oldest first, one page of them; `next` is
+ * the `since` of the page after, or null when this one reaches the newest event. A vendor's
+ * events only grow: they are read a page at a time, never all at once.
+ */
+export function eventsOfVendor(db: StoreDb, vendor: string, page: EventPage): { events: StoreEvent[]; next: number | null } {
+  const rows = statement(db, 'SELECT e.* FROM events e JOIN products p ON p.repository = e.product WHERE p.vendor = ? AND e.id > ? ORDER BY e.id LIMIT ?')
+    .all(vendor, page.since, page.limit + 1) as Row[];
+  const more = rows.length > page.limit;
+  const events = rows.slice(0, page.limit).map(toEvent);
+  return { events, next: more ? events[events.length - 1].id : null };
 }

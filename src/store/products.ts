@@ -1,4 +1,4 @@
-import type { StoreDb } from './db';
+import { statement, type StoreDb } from './db';
 import { Caller, requireVendorMember } from './accounts';
 import { denied, invalid, notFound } from './errors';
 import { recordEvent } from './events';
@@ -112,7 +112,7 @@ export const isFree = (p: Product) => p.plans.some((plan) => plan.period === 'fr
 
 /** What a pull decision needs of a product, in one small query (it runs at every registry request). */
 export function pullTerms(db: StoreDb, repository: string): { free: boolean; publicPull: boolean } | undefined {
-  const row = db.prepare(`SELECT p.public_pull AS publicPull,
+  const row = statement(db, `SELECT p.public_pull AS publicPull,
     EXISTS (SELECT 1 FROM plans pl WHERE pl.product = p.repository AND pl.active = 1 AND pl.period = 'free') AS free
     FROM products p WHERE p.repository = ?`).get(repository) as { publicPull: number; free: number } | undefined;
   return row && { free: row.free === 1, publicPull: row.publicPull === 1 };

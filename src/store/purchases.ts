@@ -1,4 +1,4 @@
-import type { StoreDb } from './db';
+import { statement, type StoreDb } from './db';
 import { Caller, requireLogin, requireVendorMember } from './accounts';
 import { conflict, invalid, notFound } from './errors';
 import { recordEvent } from './events';
@@ -68,9 +68,9 @@ export function salesOf(db: StoreDb, vendor: string, now: string): Purchase[] {
 export function liveEntitlement(db: StoreDb, account: string, product: string, now: string): Purchase | undefined {
   if (!account) return undefined;
   // the common answer first, from the entitlements index alone
-  const any = db.prepare('SELECT 1 FROM entitlements WHERE account = ? AND product = ? AND revoked_at IS NULL AND (ends_at IS NULL OR ends_at > ?)').get(account, product, now);
+  const any = statement(db, 'SELECT 1 FROM entitlements WHERE account = ? AND product = ? AND revoked_at IS NULL AND (ends_at IS NULL OR ends_at > ?)').get(account, product, now);
   if (!any) return undefined;
-  const rows = (db.prepare(`${SELECT} WHERE p.account = ? AND p.product = ? AND p.status = 'paid'`).all(account, product) as Row[]).map(withLive(now));
+  const rows = (statement(db, `${SELECT} WHERE p.account = ? AND p.product = ? AND p.status = 'paid'`).all(account, product) as Row[]).map(withLive(now));
   return rows.find((r) => r.live);
 }
 

@@ -4,7 +4,7 @@ import { addMember, Caller, createVendor, getVendor, requireLogin, requireVendor
 import { AccessDecision, decideAccess } from './access';
 import type { Clock } from './clock';
 import { notFound } from './errors';
-import { eventsFor, eventsOfVendor, StoreEvent } from './events';
+import { EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX, eventsFor, eventsOfVendor, type EventPage, StoreEvent } from './events';
 import type { PaymentProvider } from './payments';
 import { getProduct, Product, publish, PublishRequest, recordVersion, requireProduct, searchProducts, Version, versionsOf } from './products';
 import * as purchases from './purchases';
@@ -32,7 +32,10 @@ export interface Sales {
   purchases: Purchase[];
   /** Paid minus refunded, per currency, in cents. */
   revenue: Record<string, number>;
+  /** a page of the vendor's events, oldest first (see `sales`) */
   events: StoreEvent[];
+  /** the `since` of the next page of events, or null when this page reaches the newest */
+  nextEventsSince: number | null;
 }
 
 export class Store {
@@ -95,7 +98,8 @@ export class Store {
     return purchases.purchasesOf(this.o.db, c.account, this.now()).map((p) => ({ ...p, latest: versionsOf(this.o.db, p.product)[0] ?? null }));
   }
 
-  sales(c: Caller, vendor: string): Sales {
+  /** A vendor's purchases and revenue, and its events after `since` (an event id), `limit` at most (EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX). */
+  sales(c: Caller, vendor: string, page: Partial<EventPage> = {}): Sales {
     requireVendorMember(this.o.db, c, vendor);
     const list = purchases.salesOf(this.o.db, vendor, this.now());
     const revenue: Record<string, number> = {};
@@ -103,7 +107,8 @@ export class Store {
       if (p.status === 'paid') revenue[p.currency] = (revenue[p.currency] ?? 0) + p.amountCents;
       else revenue[p.currency] ??= 0;
     }
-    return { vendor: getVendor(this.o.db, vendor)!, purchases: list, revenue, events: eventsOfVendor(this.o.db, vendor) };
+    const events = eventsOfVendor(this.o.db, vendor, { since: page.since ?? 0, limit: Math.min(page.limit ?? EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX) });
+    return { vendor: getVendor(this.o.db, vendor)!, purchases: list, revenue, events: events.events, nextEventsSince: events.next };
   }
 
   markPaid(c: Caller, id: number): Purchase {

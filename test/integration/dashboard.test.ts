@@ -157,6 +157,46 @@ test('the terminal is an exec with a TTY over a WebSocket, refused without sessi
   assert.equal(inspected.Running, false);
 });
 
+test('the terminal: a size sent before the exec runs is applied, Ctrl-C reaches the foreground process', async () => {
+  const run = await d.berth(['run', '-d', '--name', 'term-keys', 'busybox', 'sleep', '1000']);
+  assert.equal(run.code, 0, run.stderr);
+  const { cookie, csrf } = await login();
+  const exec = await dash('POST', '/api/containers/term-keys/exec', { cookie, origin: ORIGIN, 'x-berth-csrf': csrf, 'content-type': 'application/json' }, JSON.stringify({ AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: ['/bin/sh'] }));
+  assert.equal(exec.status, 201, exec.body);
+  const id = JSON.parse(exec.body).Id as string;
+  const ws = openTerminal(`/terminal?exec=${id}&csrf=${encodeURIComponent(csrf)}`, { cookie, origin: ORIGIN });
+  let seen = '';
+  ws.on('message', (m: Buffer) => (seen += m.toString()));
+  const waitFor = async (re: RegExp, what: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!re.test(seen) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(seen, re, what);
+  };
+  await new Promise<void>((resolve, reject) => {
+    // as the page does: its size at once, while the daemon is still starting the exec
+    ws.once('open', () => resolve(ws.send(JSON.stringify({ resize: [123, 45] }))));
+    ws.once('error', reject);
+  });
+  ws.send(Buffer.from('stty size\n'));
+  await waitFor(/^45 123\r?$/m, 'the size asked before the start');
+  ws.send(JSON.stringify({ resize: [90, 20] }));
+  // the size comes before the next command only if the resize is done: asked until it is
+  for (let i = 0; i < 50 && !/^20 90\r?$/m.test(seen); i++) {
+    ws.send(Buffer.from('stty size\n'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await waitFor(/^20 90\r?$/m, 'a resize of the running terminal');
+  // a process of its own in the foreground (busybox's shell runs its own sleep in-process)
+  ws.send(Buffer.from('sh -c "echo sleeping; sleep 100"\n'));
+  await waitFor(/^sleeping\r?$/m, 'the foreground process runs');
+  ws.send(Buffer.from([0x03]));
+  ws.send(Buffer.from('echo after-$((40+2))\n'));
+  await waitFor(/^after-42\r?$/m, 'Ctrl-C ended the foreground process (within 10 s, not 100)');
+  const closed = new Promise((r) => ws.once('close', r));
+  ws.send(Buffer.from('exit\n'));
+  await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error('the terminal did not close when the shell exited')), 10_000))]);
+});
+
 test('malformed request targets are refused, and the listener carries on', async () => {
   for (const target of ['//evil.example/api/containers/json', 'http://127.0.0.1:9880/api/containers/json', '*']) {
     const r = await dash('GET', target);

@@ -112,6 +112,14 @@ test('a vendor publishes; a buyer is refused, buys, is let in once paid, runs, u
   const sales = await ok('alice', ['store', 'sales', '--vendor', 'acme']);
   assert.match(sales, new RegExp(`${id}\\s+bob\\s+acme/ledger\\s+month\\s+20\\.00 USD\\s+paid`));
   assert.match(sales, /Revenue: 20\.00 USD/);
+  // the API pages the vendor's events: the page's size, where the next starts, refusals at the door
+  const salesUrl = `http://${HOST}/store/v1/vendors/acme/sales`;
+  const first = JSON.parse((await reg.curl(['-u', 'alice:alice-pw', `${salesUrl}?limit=1`])).stdout) as { events: { id: number }[]; nextEventsSince: number | null };
+  assert.equal(first.events.length, 1);
+  assert.equal(first.nextEventsSince, first.events[0].id);
+  const next = JSON.parse((await reg.curl(['-u', 'alice:alice-pw', `${salesUrl}?since=${first.nextEventsSince}&limit=1`])).stdout) as { events: { id: number }[] };
+  assert.ok(next.events[0].id > first.events[0].id, JSON.stringify(next));
+  assert.match((await reg.curl(['-u', 'alice:alice-pw', `${salesUrl}?limit=5000`])).stdout, /limit must be a whole number from 1 to 1000/);
 
   // a new version: bob sees it, and upgrade re-creates his container on it, keeping its settings
   const V2 = `${HOST}/acme/ledger:2.0`;

@@ -5,6 +5,7 @@ import { StoreError } from '../../src/store/errors';
 import { parsePrice } from '../../src/store/money';
 import { invoiceProvider, PaymentProvider, testProvider } from '../../src/store/payments';
 import { Store } from '../../src/store/service';
+import { EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX, recordEvent } from '../../src/store/events';
 
 // The store's rules on an in-memory database: roles, publishing, buying, paying, refunds,
 // lapsing, and that a refusal leaves nothing written.
@@ -212,4 +213,56 @@ test('vendor members: added by a member, then act for the vendor', async () => {
   assert.equal(w.store.markPaid(w.store.caller('carol'), p.id).status, 'paid');
   assert.deepEqual(w.store.access('carol', 'repository', 'acme/ledger', ['pull', 'push']).actions, ['pull', 'push']);
   assert.deepEqual(w.store.whoami(w.store.caller('carol')), { account: 'carol', admin: false, vendors: ['acme'] });
+});
+
+test("a vendor's sales answer pages its events: a default page, pages that chain without gaps, a maximum", async () => {
+  const w = world();
+  const { root, alice } = await acmeLedger(w);
+  // another vendor's events are never in acme's pages
+  w.store.createVendor(root, 'other', 'Other', 'root');
+  w.tags.set('other/tool', [{ tag: '1', digest: digest('b') }]);
+  await w.store.publish(root, { repository: 'other/tool', title: 'Tool', prices: ['free'] });
+  for (let i = 0; i < EVENT_PAGE_MAX * 1.2; i++) {
+    recordEvent(w.db, { at: '2026-01-10T12:00:00Z', kind: 'price', product: i % 10 === 0 ? 'other/tool' : 'acme/ledger', account: null, detail: { n: i } });
+  }
+  const acme = (w.db.prepare("SELECT id FROM events WHERE product = 'acme/ledger' ORDER BY id").all() as { id: number }[]).map((r) => r.id);
+  assert.ok(acme.length > EVENT_PAGE_MAX);
+
+  const first = w.store.sales(alice, 'acme');
+  assert.deepEqual(first.events.map((e) => e.id), acme.slice(0, EVENT_PAGE_DEFAULT));
+  assert.equal(first.nextEventsSince, acme[EVENT_PAGE_DEFAULT - 1]);
+  assert.equal(first.purchases.length, 0, 'purchases and revenue are whole, whatever the page');
+
+  const seen: number[] = [];
+  for (let since: number | null = 0; since !== null; ) {
+    const page = w.store.sales(alice, 'acme', { since, limit: 170 });
+    assert.ok(page.events.length <= 170);
+    seen.push(...page.events.map((e) => e.id));
+    since = page.nextEventsSince;
+  }
+  assert.deepEqual(seen, acme, 'every event once, in order');
+  assert.equal(w.store.sales(alice, 'acme', { limit: 1_000_000 }).events.length, EVENT_PAGE_MAX);
+  assert.deepEqual(w.store.sales(alice, 'acme', { since: acme[acme.length - 1] }), { ...w.store.sales(alice, 'acme', { since: acme[acme.length - 1] }), events: [], nextEventsSince: null });
+});
+
+test('access decisions prepare their SQL once per database, not per request', async () => {
+  const w = world();
+  const { alice } = await acmeLedger(w);
+  const p = await w.store.buy(w.store.caller('bob'), 'acme/ledger', 'month');
+  w.store.markPaid(alice, p.id);
+  const ask = () => [
+    w.store.access('bob', 'repository', 'acme/ledger', ['pull', 'push']),
+    w.store.access('alice', 'repository', 'acme/ledger', ['push']),
+    w.store.access('carol', 'repository', 'acme/ledger', ['pull']),
+  ];
+  const first = ask();
+  let prepared = 0;
+  const prepare = w.db.prepare.bind(w.db);
+  w.db.prepare = ((sql: string) => {
+    prepared++;
+    return prepare(sql);
+  }) as typeof w.db.prepare;
+  assert.deepEqual(ask(), first, 'the same answers');
+  assert.equal(prepared, 0, 'no statement prepared again');
+  assert.deepEqual(first.map((d) => d.actions), [['pull'], ['push'], []]);
 });
