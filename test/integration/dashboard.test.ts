@@ -177,7 +177,12 @@ test('the terminal: a size sent before the exec runs is applied, Ctrl-C reaches 
     ws.once('open', () => resolve(ws.send(JSON.stringify({ resize: [123, 45] }))));
     ws.once('error', reject);
   });
-  ws.send(Buffer.from('stty size\n'));
+  // the size is applied once the exec runs: asked until it shows (a loaded machine may let the
+  // shell read the first question before)
+  for (let i = 0; i < 50 && !/^45 123\r?$/m.test(seen); i++) {
+    ws.send(Buffer.from('stty size\n'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await waitFor(/^45 123\r?$/m, 'the size asked before the start');
   ws.send(JSON.stringify({ resize: [90, 20] }));
   // the size comes before the next command only if the resize is done: asked until it is
