@@ -2,8 +2,9 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { BERTH, TestDaemon } from '../helpers/daemon';
-import { until } from '../helpers/wait';
-import { existsSync } from 'node:fs';
+import { sleep, until } from '../helpers/wait';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client/engine';
 import { packTar } from '../../src/layer/tar-pack';
@@ -14,11 +15,14 @@ import { packTar } from '../../src/layer/tar-pack';
 // a failure at any step leaves exactly one whole container.
 let src: TestDaemon;
 let dst: TestDaemon;
+let tmp: string;
 before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'berth-move-'));
   [src, dst] = await Promise.all([TestDaemon.start(), TestDaemon.start()]);
 });
 after(async () => {
   await Promise.all([src?.cleanup(), dst?.cleanup()]);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 const WEB = ['sh', '-c', 'mkdir -p /www && echo served-by-web > /www/index.html && echo started && exec httpd -f -p 80 -h /www'];
@@ -207,4 +211,55 @@ test('the move routes take no hostile input: a layer or log tar that names a pat
   assert.equal(badOmit.status, 400);
   await badOmit.text();
   await api.call('DELETE', `/containers/${made.Id}`, { query: { force: true } });
+});
+
+/**
+ * A move in the background that pauses at `step` (BERTH_MOVE_PAUSE, the mover's hook for
+ * tests): resolves once it waits there, with the client's pid, a way on and its end.
+ */
+async function movePaused(name: string, step: string, args: string[] = []): Promise<{ pid: number; resume: () => void; done: Promise<{ code: number | null; signal: string | null; out: string }> }> {
+  const file = path.join(tmp, `go-${name}-${step}`);
+  const child = spawn(BERTH, ['-H', src.host, 'container', 'move', name, '--to', dst.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BERTH_MOVE_PAUSE: `${step}:${file}` } });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const done = new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out })));
+  try {
+    await until(`the move to pause before ${step}`, async () => (out.includes(`Paused before ${step}`) ? true : undefined), 60_000, 20);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n${out}`);
+  }
+  return { pid: child.pid!, resume: () => writeFileSync(file, ''), done };
+}
+
+async function running(d: TestDaemon, name: string): Promise<boolean | undefined> {
+  const r = await d.berth(['inspect', '-f', '{{.State.Running}}', name]);
+  return r.code === 0 ? r.stdout.trim() === 'true' : undefined;
+}
+
+test('the source daemon killed once the target runs, before the source is removed: its restart policy does not bring the source back beside the target', async () => {
+  // a stopped `always` container comes back with its daemon: the sign that the policies have acted
+  await ok(src, ['run', '-d', '--name', 'ctl', '--restart', 'always', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+  await ok(src, ['stop', 'ctl']);
+  await ok(src, ['run', '-d', '--name', 'twice', '--restart', 'always', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+  const m = await movePaused('twice', 'source-removal');
+  try {
+    assert.equal(await running(dst, 'twice'), true);
+    await src.stopProcess('SIGKILL');
+    await src.startProcess();
+    await until('the restart policies to act on the restarted source daemon', async () => ((await running(src, 'ctl')) ? true : undefined), 20_000);
+    await sleep(1000);
+    assert.equal(await running(src, 'twice'), false, 'the source copy stays stopped');
+    assert.equal((await ok(src, ['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', 'twice'])).trim(), 'always', 'its policy is as it was');
+    assert.equal(await running(dst, 'twice'), true);
+  } finally {
+    m.resume();
+  }
+  const r = await m.done;
+  assert.equal(r.code, 0, r.out);
+  assert.equal(await running(src, 'twice'), undefined, 'the source copy went once the client went on');
+  assert.equal(await running(dst, 'twice'), true);
+  await ok(src, ['rm', '-f', 'ctl']);
+  await ok(dst, ['rm', '-f', 'twice']);
 });

@@ -112,6 +112,23 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     sendNoContent(res);
   });
 
+  /**
+   * The source's side: the container is leaving for another daemon (`to` names it, for the
+   * log), so this daemon never starts it on its own until the move is undone or the user
+   * starts it: a crash between the target's start and the removal here cannot leave two
+   * running copies.
+   */
+  router.add('POST', '/berth/v1/containers/:id/move-begin', async ({ res, params, query }) => {
+    await d.containers.beginMoveOut(params.id, query.get('to') || 'another daemon');
+    sendNoContent(res);
+  });
+
+  /** The move was undone: the container is an ordinary one again. */
+  router.add('POST', '/berth/v1/containers/:id/move-abort', async ({ res, params }) => {
+    await d.containers.abortMoveOut(params.id);
+    sendNoContent(res);
+  });
+
   /** A volume's files as a tar whose names are relative to the volume ("./etc/x"). */
   router.add('GET', '/berth/v1/volumes/:name/archive', async ({ res, params }) => {
     const sfs = openVolume(d.volumes, params.name);

@@ -8,7 +8,7 @@ import { EngineClient } from '../../client/engine';
 import { ConnectionConfigError, defaultContextTls, resolveConnection, type ConnectionFlags } from '../../client/connection';
 import { StatusError } from '../errors';
 import { humanSize } from '../../common/units';
-import { ContainerMove } from '../move/mover';
+import { ContainerMove, MOVE_STEPS, type MoveStep } from '../move/mover';
 import { MoveProgress } from '../move/progress';
 
 /**
@@ -25,6 +25,16 @@ export function targetClient(to: string, flags: ConnectionFlags, env: NodeJS.Pro
     if (e instanceof ConnectionConfigError) throw new StatusError(`Error: ${e.message}`, 1);
     throw e;
   }
+}
+
+/** BERTH_MOVE_PAUSE=STEP:FILE, for tests: see MoveOptions.pauseAt. */
+function pauseForTests(env: NodeJS.ProcessEnv): { step: MoveStep; file: string } | undefined {
+  const v = env.BERTH_MOVE_PAUSE;
+  if (!v) return undefined;
+  const at = v.indexOf(':');
+  const step = v.slice(0, at) as MoveStep;
+  if (at < 0 || !MOVE_STEPS.includes(step)) throw new StatusError(`Error: BERTH_MOVE_PAUSE: STEP:FILE, STEP one of ${MOVE_STEPS.join(', ')}`, 1);
+  return { step, file: v.slice(at + 1) };
 }
 
 export const move: CommandSpec = {
@@ -46,7 +56,7 @@ export const move: CommandSpec = {
     const target = targetClient(to, ctx.connectionFlags, ctx.env);
     if (target.address === ctx.client().address) throw new StatusError('Error: the target is the daemon the container is on', 1);
     const progress = new MoveProgress((s) => ctx.out(s), !!ctx.stdout.isTTY);
-    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'] }, progress);
+    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'], pauseAt: pauseForTests(ctx.env) }, progress);
     const began = Date.now();
     const r = await mover.run(p.args[0]);
     const total = r.sent.image + r.sent.layer + r.sent.logs + r.sent.volumes;

@@ -10,6 +10,7 @@
  * container stays "pending" until it is whole, and a target daemon that restarts before
  * then removes it: a move cut short leaves the source's container and nothing else.
  */
+import { existsSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, type EngineClient } from '../../client/engine';
@@ -23,7 +24,16 @@ export interface MoveOptions {
   keep: boolean;
   /** treat the target as a plain Docker daemon (only the Engine API), whatever it is */
   engineApiOnly?: boolean;
+  /**
+   * for tests only (BERTH_MOVE_PAUSE=STEP:FILE): at STEP the move says so and waits until
+   * FILE exists, so a test can kill a daemon or the client at that very point
+   */
+  pauseAt?: { step: MoveStep; file: string };
 }
+
+/** The points a test can pause a move at (see pauseAt). */
+export const MOVE_STEPS = ['stopped', 'copied', 'source-removal'] as const;
+export type MoveStep = (typeof MOVE_STEPS)[number];
 
 export interface MoveResult {
   id: string;
@@ -72,13 +82,18 @@ export class ContainerMove {
     await this.preflight(c, name);
 
     const wasRunning = c.State.Running;
-    if (wasRunning) {
-      this.progress.say(`Stopping ${name} on the source`);
-      await this.source.call('POST', `/containers/${c.Id}/stop`);
-    }
     let moved: { id: string };
     try {
+      // from here the source's daemon never starts it on its own (not even when that daemon
+      // restarts): once the target's copy runs, a crash cannot bring this one back beside it
+      await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-begin`, { query: { to: this.targetName } });
+      if (wasRunning) {
+        this.progress.say(`Stopping ${name} on the source`);
+        await this.source.call('POST', `/containers/${c.Id}/stop`);
+      }
+      await this.step('stopped');
       moved = await this.copy(c, name);
+      await this.step('copied');
       if (wasRunning) {
         this.progress.say(`Starting ${name} on ${this.targetName}`);
         await this.target.call('POST', `/containers/${moved.id}/start`);
@@ -87,11 +102,25 @@ export class ContainerMove {
       await this.rollBack(c, wasRunning);
       throw e;
     }
+    await this.step('source-removal');
+    // with --keep the source stays marked as moved away: its policy must not start it beside the target's
     if (!this.o.keep) {
-      await this.source.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+      try {
+        await this.source.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+      } catch (e) {
+        throw new StatusError(`Error: ${name} ${wasRunning ? 'runs' : 'is'} on ${this.targetName} now, but the source's container could not be removed: ${(e as Error).message}. It stays there, stopped, and its daemon does not start it: remove it with \`berth rm ${name}\``, 1);
+      }
       if (this.o.withVolumes) for (const v of namedVolumes(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
     }
     return { id: moved.id, running: wasRunning, sent: this.sent };
+  }
+
+  /** A point between steps: where a test may pause the move (see pauseAt). */
+  private async step(name: MoveStep): Promise<void> {
+    const p = this.o.pauseAt;
+    if (p?.step !== name) return;
+    this.progress.say(`Paused before ${name}: waiting for ${p.file}`);
+    while (!existsSync(p.file)) await new Promise((r) => setTimeout(r, 50));
   }
 
   // ---------------------------------------------------------------- before anything stops
@@ -308,6 +337,8 @@ export class ContainerMove {
     for (const step of this.undo.reverse()) {
       await step.run().catch((e: unknown) => this.progress.say(`Could not remove the ${step.what} made on ${this.targetName}: ${(e as Error).message}`));
     }
+    const name = c.Name.replace(/^\//, '');
+    await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-abort`).catch((e: unknown) => this.progress.say(`Could not mark ${name} as staying on the source (its restart policy stays off until it is started by hand): ${(e as Error).message}`));
     if (wasRunning) {
       await this.source.call('POST', `/containers/${c.Id}/start`).catch((e: unknown) => this.progress.say(`Could not start ${c.Name.replace(/^\//, '')} again on the source: ${(e as Error).message}`));
     }
