@@ -263,3 +263,22 @@ test('the source daemon killed once the target runs, before the source is remove
   await ok(src, ['rm', '-f', 'ctl']);
   await ok(dst, ['rm', '-f', 'twice']);
 });
+
+test('Ctrl-C in the middle of a move undoes it: the source runs again, what was made on the target goes, exit status 130', async () => {
+  await ok(src, ['network', 'create', 'cnet']);
+  await ok(src, ['run', '-d', '--name', 'cut', '--network', 'cnet', '--stop-timeout', '1', '-v', 'cvol:/data', 'busybox', 'sleep', '300']);
+  const m = await movePaused('cut', 'copied', ['--with-volumes']);
+  assert.equal((await dst.berth(['inspect', 'cut'])).code, 0, 'the target holds the copy, not started yet');
+  assert.equal(await running(src, 'cut'), false);
+  process.kill(m.pid, 'SIGINT');
+  const r = await m.done;
+  assert.equal(r.code, 130, r.out);
+  assert.match(r.out, /interrupted and undone: cut runs again on the source/);
+  assert.equal(await running(src, 'cut'), true);
+  assert.equal((await dst.berth(['inspect', 'cut'])).code, 1, 'the copy on the target is gone');
+  assert.equal((await dst.berth(['network', 'inspect', 'cnet'])).code, 1, 'the network made for it is gone');
+  assert.equal((await dst.berth(['volume', 'inspect', 'cvol'])).code, 1, 'the volume made for it is gone');
+  await ok(src, ['rm', '-f', 'cut']);
+  await ok(src, ['network', 'rm', 'cnet']);
+  await ok(src, ['volume', 'rm', 'cvol']);
+});

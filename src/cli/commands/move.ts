@@ -37,6 +37,29 @@ function pauseForTests(env: NodeJS.ProcessEnv): { step: MoveStep; file: string }
   return { step, file: v.slice(at + 1) };
 }
 
+/**
+ * Ctrl-C (SIGINT) or SIGTERM during a move undoes it as a failure would, then berth exits
+ * with 130 as docker does; a second one while the move is undone leaves at once (the source
+ * then stays stopped, and its daemon does not start it on its own).
+ */
+function undoOnInterrupt(interrupt: AbortController, err: (s: string) => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!interrupt.signal.aborted) {
+      err(`${sig === 'SIGINT' ? '^C: ' : ''}interrupted: undoing the move, unless the container runs on the target already (interrupt again to leave at once)\n`);
+      interrupt.abort();
+      return;
+    }
+    err('interrupted again: the move is left half undone; the container stays stopped on the source\n');
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}
+
 export const move: CommandSpec = {
   usage: 'CONTAINER --to TARGET',
   summary: 'Move a container to another daemon',
@@ -55,10 +78,17 @@ export const move: CommandSpec = {
     if (p.values.checkpoint) throw new StatusError('Error: a warm move needs a checkpoint, and berth cannot restore from one yet (see `berth checkpoint`)', 1);
     const target = targetClient(to, ctx.connectionFlags, ctx.env);
     if (target.address === ctx.client().address) throw new StatusError('Error: the target is the daemon the container is on', 1);
+    const interrupt = new AbortController();
     const progress = new MoveProgress((s) => ctx.out(s), !!ctx.stdout.isTTY);
-    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'], pauseAt: pauseForTests(ctx.env) }, progress);
+    const mover = new ContainerMove(ctx.client(), target, to, { withVolumes: !!p.values['with-volumes'], keep: !!p.values.keep, engineApiOnly: !!p.values['engine-api-only'], pauseAt: pauseForTests(ctx.env), interrupt: interrupt.signal }, progress);
     const began = Date.now();
-    const r = await mover.run(p.args[0]);
+    const stopListening = undoOnInterrupt(interrupt, (s) => ctx.err(s));
+    let r;
+    try {
+      r = await mover.run(p.args[0]);
+    } finally {
+      stopListening();
+    }
     const total = r.sent.image + r.sent.layer + r.sent.logs + r.sent.volumes;
     ctx.out(`${p.args[0]} now ${r.running ? 'runs' : 'is (stopped)'} on ${to} as ${r.id.slice(0, 12)}: ${humanSize(total)} sent in ${((Date.now() - began) / 1000).toFixed(1)}s\n`);
     return 0;

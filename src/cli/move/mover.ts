@@ -11,7 +11,7 @@
  * then removes it: a move cut short leaves the source's container and nothing else.
  */
 import { existsSync } from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, type EngineClient } from '../../client/engine';
 import { StatusError } from '../errors';
@@ -29,6 +29,11 @@ export interface MoveOptions {
    * FILE exists, so a test can kill a daemon or the client at that very point
    */
   pauseAt?: { step: MoveStep; file: string };
+  /**
+   * aborted when the user interrupts the move (Ctrl-C): up to the target's start, the move
+   * stops where it is and is undone as a failure would be; after it, the move ends as it would
+   */
+  interrupt?: AbortSignal;
 }
 
 /** The points a test can pause a move at (see pauseAt). */
@@ -62,6 +67,14 @@ interface VolumeInfo {
 
 const VOLUME_HELPER_PATH = '/berth-move-volume';
 
+/** The move was interrupted before the target's container ran, and was undone. */
+export class MoveInterrupted extends Error {
+  constructor() {
+    super('the move was interrupted');
+    this.name = 'MoveInterrupted';
+  }
+}
+
 export class ContainerMove {
   private readonly undo: { what: string; run: () => Promise<unknown> }[] = [];
   private readonly sent = { image: 0, layer: 0, logs: 0, volumes: 0 };
@@ -80,6 +93,7 @@ export class ContainerMove {
     const c = await this.source.call<ContainerInfo>('GET', `/containers/${encodeURIComponent(container)}/json`, { query: { size: true } });
     const name = c.Name.replace(/^\//, '');
     await this.preflight(c, name);
+    this.throwIfInterrupted();
 
     const wasRunning = c.State.Running;
     let moved: { id: string };
@@ -100,6 +114,7 @@ export class ContainerMove {
       }
     } catch (e) {
       await this.rollBack(c, wasRunning);
+      if (this.o.interrupt?.aborted) throw new StatusError(`Error: the move was interrupted and undone: ${name} ${wasRunning ? 'runs again' : 'stays'} on the source, and nothing made for it is left on ${this.targetName}`, 130);
       throw e;
     }
     await this.step('source-removal');
@@ -115,12 +130,19 @@ export class ContainerMove {
     return { id: moved.id, running: wasRunning, sent: this.sent };
   }
 
-  /** A point between steps: where a test may pause the move (see pauseAt). */
+  /** A point between steps: where a test may pause the move (see pauseAt), and an interrupt takes effect. */
   private async step(name: MoveStep): Promise<void> {
     const p = this.o.pauseAt;
-    if (p?.step !== name) return;
-    this.progress.say(`Paused before ${name}: waiting for ${p.file}`);
-    while (!existsSync(p.file)) await new Promise((r) => setTimeout(r, 50));
+    if (p?.step === name) {
+      this.progress.say(`Paused before ${name}: waiting for ${p.file}`);
+      while (!existsSync(p.file) && !this.o.interrupt?.aborted) await new Promise((r) => setTimeout(r, 50));
+    }
+    // once the target's copy runs, the move is finished rather than undone
+    if (name !== 'source-removal') this.throwIfInterrupted();
+  }
+
+  private throwIfInterrupted(): void {
+    if (this.o.interrupt?.aborted) throw new MoveInterrupted();
   }
 
   // ---------------------------------------------------------------- before anything stops
@@ -183,8 +205,11 @@ export class ContainerMove {
 
   private async copy(c: ContainerInfo, name: string): Promise<{ id: string }> {
     const image = this.targetIsBerth ? await this.sendImage(c) : await this.sendCommittedImage(c, name);
+    this.throwIfInterrupted();
     await this.makeNetworks(c);
+    this.throwIfInterrupted();
     if (this.o.withVolumes) await this.sendVolumes(c, image);
+    this.throwIfInterrupted();
     if (!this.targetIsBerth) {
       this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
       const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image) });
@@ -193,6 +218,7 @@ export class ContainerMove {
     }
     const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '' }, body: createBody(c, c.Image) });
     this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
+    this.throwIfInterrupted();
     // both on overlay2: the upper directory goes as it is (no conversion on either side)
     const [from, to] = await Promise.all([this.source, this.target].map((e) => e.call<{ Driver?: string }>('GET', '/info')));
     const format = from.Driver === 'overlay2' && to.Driver === 'overlay2' ? 'overlay' : 'layer';
@@ -200,6 +226,7 @@ export class ContainerMove {
     if (c.HostConfig.LogConfig?.Type !== 'none') {
       this.sent.logs += await this.relay('Sending its log', `/berth/v1/containers/${c.Id}/logfiles`, 'PUT', `/berth/v1/containers/${made.Id}/logfiles`);
     }
+    this.throwIfInterrupted();
     await this.target.call('POST', `/berth/v1/containers/${made.Id}/move-complete`);
     return { id: made.Id };
   }
@@ -295,9 +322,25 @@ export class ContainerMove {
    * off aborts the target's request, so the target never takes half a stream as whole.
    */
   private async relay(label: string, fromPath: string, method: string, toPath: string, query: Record<string, string | boolean> = {}, loadOpts?: { quiet: boolean }): Promise<number> {
+    this.throwIfInterrupted();
     this.progress.begin(label);
     const abort = new AbortController();
-    const from = await this.source.stream('GET', fromPath);
+    const from = await this.source.stream('GET', fromPath, { signal: this.o.interrupt });
+    // an interrupt breaks off both sides at once
+    const stop = () => {
+      abort.abort();
+      from.destroy();
+    };
+    this.o.interrupt?.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.pipe(from, method, toPath, query, abort, loadOpts);
+    } finally {
+      this.o.interrupt?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** The relay's body: the source's stream, counted, into the target's request. */
+  private async pipe(from: Readable, method: string, toPath: string, query: Record<string, string | boolean>, abort: AbortController, loadOpts?: { quiet: boolean }): Promise<number> {
     // a few MiB in flight lets the source's and the target's disks work at the same time
     const counted = new Transform({
       highWaterMark: 4 << 20,
@@ -325,6 +368,7 @@ export class ContainerMove {
     if (fed) throw fed;
     if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorOf(text));
     if (loadOpts) throwLoadError(text);
+    this.throwIfInterrupted();
     return this.progress.end().bytes;
   }
 
