@@ -282,3 +282,20 @@ test('Ctrl-C in the middle of a move undoes it: the source runs again, what was 
   await ok(src, ['network', 'rm', 'cnet']);
   await ok(src, ['volume', 'rm', 'cvol']);
 });
+
+test('too little disk on the target: refused before anything stops, with how much is needed and free', async () => {
+  const small = await TestDaemon.start([], { dataRootSize: '16m' });
+  try {
+    await ok(src, ['run', '-d', '--name', 'fat', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+    await ok(src, ['exec', 'fat', 'dd', 'if=/dev/urandom', 'of=/fat', 'bs=1M', 'count=24']);
+    const r = await src.berth(['container', 'move', 'fat', '--to', small.host]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /not enough disk space on unix:\/\/\S+: the move needs about 2\d(\.\d+)?MB, \d+(\.\d+)?[kM]?B is free/);
+    assert.doesNotMatch(r.stdout, /Stopping/);
+    assert.equal(await running(src, 'fat'), true);
+    assert.equal((await small.berth(['ps', '-aq'])).stdout, '', 'nothing was made on the target');
+    await ok(src, ['rm', '-f', 'fat']);
+  } finally {
+    await small.cleanup();
+  }
+});

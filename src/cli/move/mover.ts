@@ -191,7 +191,9 @@ export class ContainerMove {
   private async checkDisk(c: ContainerInfo): Promise<void> {
     const disk = await this.target.call<{ Free: number }>('GET', '/berth/v1/system/disk');
     const img = await this.source.call<ImageInfo>('GET', `/images/${c.Image}/json`);
-    const hasImage = (await this.target.request('GET', `/images/${c.Image}/json`)).status === 200;
+    const there = await this.target.request('GET', `/images/${c.Image}/json`);
+    await there.buffer();
+    const hasImage = there.status === 200;
     let need = (hasImage ? 0 : (img.Size ?? 0)) + (c.SizeRw ?? 0);
     if (this.o.withVolumes) {
       const df = await this.source.call<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null }>('GET', '/system/df', { query: { type: 'volume' } });
