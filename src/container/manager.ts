@@ -223,7 +223,7 @@ export class ContainerManager {
 
   // ---- create ----------------------------------------------------------------------
 
-  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
+  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string; anonymousVolumes?: Record<string, string> } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
     const image = this.o.images.resolve(body.Image);
     if (!image) {
@@ -255,7 +255,7 @@ export class ContainerManager {
     config.Image = o.imageName ?? body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
-    const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes))];
+    const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes, o.anonymousVolumes))];
     const dup = mountPoints.find((m, i) => mountPoints.findIndex((o) => o.Destination === m.Destination) !== i);
     if (dup) throw invalid(`Duplicate mount point: ${dup.Destination}`);
     const fullName = this.store.reserveName(name || generateName((n) => this.store.hasName(n)), id);

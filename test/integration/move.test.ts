@@ -114,12 +114,14 @@ test('only what the target lacks is sent: the layers it holds are left out; a se
 
 test('through the Engine API alone (as to a Docker daemon): the own layer becomes an image layer, volumes go through a helper container', async () => {
   await ok(src, ['volume', 'create', 'pvol']);
-  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', 'busybox', 'sleep', '300']);
-  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f']);
+  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', '-v', '/anon', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f && echo anon > /anon/a']);
+  const anonName = (await ok(src, ['inspect', '-f', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}', 'flat'])).trim();
   const r = await src.berth(['container', 'move', 'flat', '--to', dst.host, '--with-volumes', '--engine-api-only']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /Committing flat's own layer into berth-moved\/flat:[0-9a-f]{12}/);
-  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f']), 'flat\nvol\n');
+  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f', '/anon/a']), 'flat\nvol\nanon\n');
+  assert.equal((await ok(dst, ['inspect', '-f', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}', 'flat'])).trim(), anonName, 'the anonymous volume kept its name (a named one there, as Docker has no other way)');
   assert.equal((await dst.berth(['exec', 'flat', 'cat', '/etc/group'])).code, 1);
   assert.match((await ok(dst, ['inspect', '-f', '{{.Config.Image}}', 'flat'])).trim(), /^berth-moved\/flat:/);
   assert.equal((await src.berth(['images', '-q', 'berth-moved/flat'])).stdout, '', 'the commit made for the move is gone from the source');
@@ -298,4 +300,24 @@ test('too little disk on the target: refused before anything stops, with how muc
   } finally {
     await small.cleanup();
   }
+});
+
+test('--with-volumes moves anonymous volumes too (-v /path, --mount without a source): same names, same files, still anonymous there', async () => {
+  await ok(src, ['run', '-d', '--name', 'anon', '--stop-timeout', '1', '-v', '/a1', '--mount', 'type=volume,target=/a2', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'anon', 'sh', '-c', 'echo one > /a1/f && mkdir /a2/d && echo two > /a2/d/g']);
+  const names = '{{range .Mounts}}{{.Destination}}={{.Name}} {{end}}';
+  const before = (await ok(src, ['inspect', '-f', names, 'anon'])).trim();
+  assert.match(before, /^\/a\d=[0-9a-f]{64} \/a\d=[0-9a-f]{64}$/);
+  const r = await src.berth(['container', 'move', 'anon', '--to', dst.host, '--with-volumes']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal((await ok(dst, ['inspect', '-f', names, 'anon'])).trim(), before);
+  assert.equal(await ok(dst, ['exec', 'anon', 'cat', '/a1/f', '/a2/d/g']), 'one\ntwo\n');
+  const volumes = before.split(' ').map((x) => x.split('=')[1]);
+  for (const v of volumes) {
+    assert.equal((await src.berth(['volume', 'inspect', v])).code, 1, 'gone from the source');
+    assert.match(await ok(dst, ['volume', 'inspect', '-f', '{{json .Labels}}', v]), /com\.docker\.volume\.anonymous/);
+  }
+  // still the container's anonymous volumes: `rm -v` takes them
+  await ok(dst, ['rm', '-f', '-v', 'anon']);
+  for (const v of volumes) assert.equal((await dst.berth(['volume', 'inspect', v])).code, 1, 'removed with the container');
 });

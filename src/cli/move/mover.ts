@@ -17,7 +17,7 @@ import { EngineError, type EngineClient } from '../../client/engine';
 import { StatusError } from '../errors';
 import { humanSize } from '../../common/units';
 import type { MoveProgress } from './progress';
-import { addressesOverlap, createBody, namedVolumes, publishedPorts, userNetworks, type ContainerInfo, type ImageInfo } from './inspect';
+import { addressesOverlap, createBody, anonymousVolumes, publishedPorts, volumeNames, userNetworks, type ContainerInfo, type ImageInfo } from './inspect';
 
 export interface MoveOptions {
   withVolumes: boolean;
@@ -125,7 +125,7 @@ export class ContainerMove {
       } catch (e) {
         throw new StatusError(`Error: ${name} ${wasRunning ? 'runs' : 'is'} on ${this.targetName} now, but the source's container could not be removed: ${(e as Error).message}. It stays there, stopped, and its daemon does not start it: remove it with \`berth rm ${name}\``, 1);
       }
-      if (this.o.withVolumes) for (const v of namedVolumes(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
+      if (this.o.withVolumes) for (const v of volumeNames(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
     }
     return { id: moved.id, running: wasRunning, sent: this.sent };
   }
@@ -177,7 +177,7 @@ export class ContainerMove {
     }
 
     if (this.o.withVolumes) {
-      for (const v of namedVolumes(c)) {
+      for (const v of volumeNames(c)) {
         const r = await this.target.request('GET', `/volumes/${encodeURIComponent(v)}`);
         await r.buffer();
         if (r.status === 200) throw new StatusError(`Error: the volume name ${v} is already taken on ${this.targetName}`, 1);
@@ -197,7 +197,7 @@ export class ContainerMove {
     let need = (hasImage ? 0 : (img.Size ?? 0)) + (c.SizeRw ?? 0);
     if (this.o.withVolumes) {
       const df = await this.source.call<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null }>('GET', '/system/df', { query: { type: 'volume' } });
-      const mine = new Set(namedVolumes(c));
+      const mine = new Set(volumeNames(c));
       for (const v of df.Volumes ?? []) if (mine.has(v.Name)) need += Math.max(0, v.UsageData?.Size ?? 0);
     }
     if (need > disk.Free) throw new StatusError(`Error: not enough disk space on ${this.targetName}: the move needs about ${humanSize(need)}, ${humanSize(disk.Free)} is free`, 1);
@@ -214,11 +214,13 @@ export class ContainerMove {
     this.throwIfInterrupted();
     if (!this.targetIsBerth) {
       this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
-      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image) });
+      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image, this.o.withVolumes ? anonymousVolumes(c) : undefined) });
       this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
       return { id: made.Id };
     }
-    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '' }, body: createBody(c, c.Image) });
+    // with their files, its anonymous volumes keep their names there
+    const anonymous = this.o.withVolumes ? JSON.stringify(anonymousVolumes(c)) : '';
+    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '', 'anonymous-volumes': anonymous }, body: createBody(c, c.Image) });
     this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
     this.throwIfInterrupted();
     // both on overlay2: the upper directory goes as it is (no conversion on either side)
@@ -298,7 +300,7 @@ export class ContainerMove {
 
   /** `image` is one the target holds by now: a helper container on a Docker target is made from it. */
   private async sendVolumes(c: ContainerInfo, image: string): Promise<void> {
-    for (const name of namedVolumes(c)) {
+    for (const name of volumeNames(c)) {
       const v = await this.source.call<VolumeInfo>('GET', `/volumes/${encodeURIComponent(name)}`);
       await this.target.call('POST', '/volumes/create', { body: { Name: name, Driver: v.Driver ?? 'local', DriverOpts: v.Options ?? {}, Labels: v.Labels ?? {} } });
       this.remember(`volume ${name}`, () => this.target.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: true } }));
