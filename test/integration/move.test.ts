@@ -45,9 +45,25 @@ function inNs(d: TestDaemon, args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', d.netns, ...args], { encoding: 'utf8', timeout: 10_000 });
 }
 
+/** What the container publishing `port` answers there, in its daemon's namespace. */
+function served(d: TestDaemon, port: number): Promise<string> {
+  return until(`the published port ${port} to answer`, async () => {
+    try {
+      const page = inNs(d, ['curl', '-s', '-f', `http://127.0.0.1:${port}/`]);
+      return page.includes('served-by-web') ? page : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 10_000);
+}
+
 test('a running container moves whole, with its volume, network, port, restart policy and log; the source is gone', async () => {
   await makeWeb('web', 18080, 'mvol');
   const bigSum = await ok(src, ['exec', 'web', 'md5sum', '/big']);
+  // its own layer: a 100 MB file added, one changed, one deleted (a whiteout)
+  const changes = (await ok(src, ['diff', 'web'])).split('\n').filter(Boolean).sort();
+  for (const c of ['A /big', 'C /etc/passwd', 'D /etc/group']) assert.ok(changes.includes(c), `${c} in ${changes.join(', ')}`);
+  const answer = await served(src, 18080);
   const r = await src.berth(['container', 'move', 'web', '--to', dst.host, '--with-volumes'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /web now runs on unix:\/\/.* as [0-9a-f]{12}/);
@@ -68,13 +84,9 @@ test('a running container moves whole, with its volume, network, port, restart p
   assert.match(await ok(dst, ['exec', 'web', 'tail', '-n1', '/etc/passwd']), /^changed$/m);
   assert.equal(await ok(dst, ['exec', 'web', 'cat', '/data/v.txt']), 'in-volume\n');
   assert.equal((await ok(dst, ['volume', 'inspect', '-f', '{{.Labels.kept}}', 'mvol'])).trim(), 'yes');
-  await until('the published port to answer on the target', async () => {
-    try {
-      return inNs(dst, ['curl', '-s', 'http://127.0.0.1:18080/']).includes('served-by-web') ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  }, 10_000);
+  assert.ok(Number(await ok(dst, ['inspect', '--size', '-f', '{{.SizeRw}}', 'web'])) >= 100 * 1024 * 1024, 'the whole own layer arrived');
+  assert.deepEqual((await ok(dst, ['diff', 'web'])).split('\n').filter(Boolean).sort(), changes, 'the same changes to the image, the deletion included');
+  assert.equal(await served(dst, 18080), answer, 'the same answer on the same published port');
   // the log so far came along: the first run's line, and the new run's
   assert.equal((await ok(dst, ['logs', 'web'])).split('\n').filter((l) => l === 'started').length, 2);
 
