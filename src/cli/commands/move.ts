@@ -67,8 +67,8 @@ export const move: CommandSpec = {
   args: { min: 1, max: 1 },
   flags: [
     { name: 'to', type: 'string', help: 'The daemon to move to: a context name, or an address (unix://…, tcp://…)', default: '' },
-    { name: 'with-volumes', type: 'bool', help: 'Move the named volumes the container uses too' },
-    { name: 'keep', type: 'bool', help: 'Keep the source container (stopped) and its volumes, for a rollback' },
+    { name: 'with-volumes', type: 'bool', help: 'Move the volumes the container uses too (named and anonymous)' },
+    { name: 'keep', type: 'bool', help: 'Keep the source container (stopped; its daemon does not start it until you do) and its volumes, for a rollback' },
     { name: 'checkpoint', type: 'bool', help: 'Move a running container warm, from a checkpoint (needs CRIU)' },
     { name: 'engine-api-only', type: 'bool', help: "Move as to a Docker daemon (the container's layer becomes an image layer), even to berth" },
   ],
