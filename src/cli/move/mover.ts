@@ -93,7 +93,7 @@ export class ContainerMove {
     const c = await this.source.call<ContainerInfo>('GET', `/containers/${encodeURIComponent(container)}/json`, { query: { size: true } });
     const name = c.Name.replace(/^\//, '');
     await this.preflight(c, name);
-    this.throwIfInterrupted();
+    if (this.o.interrupt?.aborted) throw new StatusError(`Error: the move was interrupted before anything changed: ${name} stays on the source as it was`, 130);
 
     const wasRunning = c.State.Running;
     let moved: { id: string };
