@@ -223,7 +223,7 @@ export class ContainerManager {
 
   // ---- create ----------------------------------------------------------------------
 
-  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
+  async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string; anonymousVolumes?: Record<string, string> } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
     const image = this.o.images.resolve(body.Image);
     if (!image) {
@@ -255,7 +255,7 @@ export class ContainerManager {
     config.Image = o.imageName ?? body.Image;
     const id = newId();
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? (await fsp.readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
-    const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes))];
+    const mountPoints = [...this.mountsFrom(hostConfig.VolumesFrom ?? []), ...(await planMounts(hostConfig, config, this.o.volumes, o.anonymousVolumes))];
     const dup = mountPoints.find((m, i) => mountPoints.findIndex((o) => o.Destination === m.Destination) !== i);
     if (dup) throw invalid(`Duplicate mount point: ${dup.Destination}`);
     const fullName = this.store.reserveName(name || generateName((n) => this.store.hasName(n)), id);
@@ -311,6 +311,30 @@ export class ContainerManager {
       delete rec.MovePending;
       await this.store.save(rec);
     });
+  }
+
+  /** The source's side of a move: the container is leaving for `to` (see MovingOut). */
+  beginMoveOut(idOrName: string, to: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      if (rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} is being moved here and is not whole yet`);
+      if (rec.State.Restarting) throw conflict(`container ${rec.Name.slice(1)} is restarting: wait until it runs or stop it before moving it`);
+      rec.MovingOut = { To: to, Since: new Date().toISOString() };
+      await this.store.save(rec);
+    });
+  }
+
+  /** The move was undone: the container is an ordinary one again (nothing to do if it was not leaving). */
+  abortMoveOut(idOrName: string): Promise<void> {
+    const rec = this.store.get(idOrName);
+    return this.withLock(rec.ID, async () => {
+      if (rec.MovingOut) await this.clearMoveOutLocked(rec);
+    });
+  }
+
+  private async clearMoveOutLocked(rec: ContainerRecord): Promise<void> {
+    delete rec.MovingOut;
+    await this.store.save(rec);
   }
 
   /** A network only the swarm knows (no task has brought it here yet) is an overlay this container cannot join. */
@@ -490,6 +514,8 @@ export class ContainerManager {
         rec.RestartCount = 0;
       }
       await timed('start', rec.ID, () => this.startLocked(rec));
+      // started by hand: it stays here, whatever a move had begun
+      if (rec.MovingOut) await this.clearMoveOutLocked(rec);
     });
   }
 
@@ -781,7 +807,7 @@ export class ContainerManager {
       FinishedAt: finishedAt.toISOString(),
     };
     rec.MonitorPid = undefined;
-    const restarts = !this.shuttingDown && restartsAfterExit(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.ManuallyStopped === true, rec.RestartCount);
+    const restarts = !this.shuttingDown && !rec.MovingOut && restartsAfterExit(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.ManuallyStopped === true, rec.RestartCount);
     // an auto-removed container's record is next saved as "removing", with this exit in it;
     // until then the exit file stays, so a daemon killed meanwhile handles the exit again
     const autoRemove = !restarts && rec.HostConfig.AutoRemove === true;
@@ -1141,6 +1167,7 @@ export class ContainerManager {
         await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
         continue;
       }
+      if (rec.MovingOut) this.o.log(`container ${shortId(rec.ID)} was being moved to ${rec.MovingOut.To} since ${rec.MovingOut.Since}: its restart policy does not start it; start it by hand if it did not arrive there`);
       if (rec.State.Restarting) continue; // its policy starts it once the daemon is ready
       if (!rec.State.Running) {
         // a start the daemon did not finish: what it had made (runtime container, conmon,

@@ -66,6 +66,14 @@ export interface ContainerRecord {
    * it cannot start, and a daemon that restarts removes it
    */
   MovePending?: boolean;
+  /**
+   * set on the source while `berth container move` takes the container to another daemon
+   * (from before it stops until it is removed): the daemon never starts it on its own, not
+   * when the daemon starts and not after an exit, so a move cut short by a crash between
+   * the target's start and the source's removal cannot leave two running copies. Its
+   * restart policy stays as it was; the move's rollback or a start by the user clears it.
+   */
+  MovingOut?: { To: string; Since: string };
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

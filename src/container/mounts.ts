@@ -49,8 +49,13 @@ function parseBind(spec: string): { src: string; dst: string; mode: string } {
   return { src, dst, mode };
 }
 
-/** Decides the mounts of a new container, making the volumes it names and the anonymous ones. */
-export async function planMounts(hc: HostConfig, config: ContainerConfig, volumes: VolumeStore): Promise<MountPoint[]> {
+/**
+ * Decides the mounts of a new container, making the volumes it names and the anonymous ones.
+ * `anonymousNames` gives an anonymous volume the name it had elsewhere, by destination (a
+ * moved container's, whose files came along): it stays this container's anonymous volume.
+ */
+export async function planMounts(hc: HostConfig, config: ContainerConfig, volumes: VolumeStore, anonymousNames: Record<string, string> = {}): Promise<MountPoint[]> {
+  const anonymousName = (destination: string) => (Object.hasOwn(anonymousNames, destination) ? anonymousNames[destination] : undefined);
   const out: MountPoint[] = [];
   const add = (m: MountPoint) => {
     if (out.some((o) => o.Destination === m.Destination)) throw invalid(`Duplicate mount point: ${m.Destination}`);
@@ -75,12 +80,12 @@ export async function planMounts(hc: HostConfig, config: ContainerConfig, volume
       add({ Type: 'volume', Name: src, Source: '', Destination: destination, Mode: mode, RW: rw, Propagation: '', NoCopy: words.includes('nocopy') });
     }
   }
-  for (const m of hc.Mounts ?? []) await planMountSpec(m, volumes, add);
+  for (const m of hc.Mounts ?? []) await planMountSpec(m, volumes, add, anonymousName);
   // -v /path and the image's VOLUMEs: anonymous volumes where nothing else is mounted
   for (const dst of Object.keys(config.Volumes ?? {})) {
     const destination = checkDestination(dst, dst, 'volume');
     if (out.some((o) => o.Destination === destination)) continue;
-    const v = await volumes.create({}, true);
+    const v = await volumes.create({ Name: anonymousName(destination) }, true);
     out.push({ Type: 'volume', Name: v.Name, Source: '', Destination: destination, Mode: '', RW: true, Propagation: '', Anonymous: true });
   }
   return out;
@@ -95,7 +100,7 @@ async function makeMissingDirectory(hostPath: string): Promise<void> {
   }
 }
 
-async function planMountSpec(m: MountSpec, volumes: VolumeStore, add: (m: MountPoint) => void): Promise<void> {
+async function planMountSpec(m: MountSpec, volumes: VolumeStore, add: (m: MountPoint) => void, anonymousName: (destination: string) => string | undefined): Promise<void> {
   const spec = `${m.Type}:${m.Source ?? ''}:${m.Target}`;
   if (!m.Target) throw invalid(`invalid mount config for type "${m.Type}": field Target must not be empty`);
   const rw = m.ReadOnly !== true;
@@ -114,7 +119,7 @@ async function planMountSpec(m: MountSpec, volumes: VolumeStore, add: (m: MountP
     }
     case 'volume': {
       const destination = checkDestination(m.Target, spec, 'volume');
-      const v = await volumes.create({ Name: m.Source || undefined, DriverOpts: m.VolumeOptions?.DriverConfig?.Options, Labels: m.VolumeOptions?.Labels }, !m.Source);
+      const v = await volumes.create({ Name: m.Source || anonymousName(destination), DriverOpts: m.VolumeOptions?.DriverConfig?.Options, Labels: m.VolumeOptions?.Labels }, !m.Source);
       add({ Type: 'volume', Name: v.Name, Source: '', Destination: destination, Mode: 'z', RW: rw, Propagation: '', NoCopy: m.VolumeOptions?.NoCopy === true, Anonymous: !m.Source || undefined });
       return;
     }

@@ -50,9 +50,12 @@ export function nextBackoff(previousMs: number, ranForMs: number): number {
  * even after a manual stop (Docker's rule: only the daemon's restart or the user brings it
  * back), `unless-stopped` only if nobody stopped it, `on-failure` after a failed exit with
  * retries left that nobody caused by stopping it. A container that never ran stays created; one that was waiting for its
- * next restart when the daemon went down is started whatever its policy.
+ * next restart when the daemon went down is started whatever its policy. One being moved
+ * to another daemon never is.
  */
 export function startsWithDaemon(rec: ContainerRecord): boolean {
+  // a container on its way to another daemon may run there already (see MovingOut)
+  if (rec.MovingOut) return false;
   if (rec.State.Restarting) return true;
   if (rec.State.Running || rec.State.StartedAt === ZERO_TIME || rec.State.Status === 'removing') return false;
   const policy = rec.HostConfig.RestartPolicy;

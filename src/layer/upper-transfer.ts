@@ -15,9 +15,15 @@ import { conflict, invalid, system } from '../common/errors';
  */
 const XATTRS = ['--xattrs', '--xattrs-include=trusted.overlay.opaque', '--xattrs-include=user.*', '--xattrs-include=security.capability'];
 
+/**
+ * 128 KiB records instead of tar's 10 KiB: a tenth of the writes into the pipe, and the
+ * daemon reads whole 64 KiB chunks from it (a 100 MB layer: ~1.7k chunks rather than ~10k)
+ */
+const RECORDS = ['--blocking-factor=256'];
+
 export function packUpperDir(dir: string): Readable {
   const out = new PassThrough();
-  const tar = spawn('tar', ['--numeric-owner', ...XATTRS, '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = spawn('tar', ['--numeric-owner', ...XATTRS, ...RECORDS, '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
   tar.stdout.pipe(out, { end: false });

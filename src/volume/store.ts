@@ -84,6 +84,8 @@ export class VolumeStore {
     if ((opts.type || opts.device) && !(opts.type && opts.device)) throw invalid(`create ${name}: missing required option: "${opts.type ? 'device' : 'type'}"`);
     const labels = { ...(body.Labels ?? {}) };
     if (anonymous) labels[ANONYMOUS_LABEL] = '';
+    // as Docker has it, the label is what makes a volume anonymous (one made again elsewhere by a move keeps it)
+    anonymous ||= Object.hasOwn(labels, ANONYMOUS_LABEL);
     const rec: VolumeRecord = { Name: name, Driver: 'local', CreatedAt: new Date().toISOString(), Labels: labels, Options: opts, anonymous: anonymous || undefined };
     await fsp.mkdir(this.dataDir(name), { recursive: true, mode: 0o755 });
     await writeJSONAtomic(path.join(this.root, name, 'meta.json'), rec);

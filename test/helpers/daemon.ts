@@ -42,10 +42,15 @@ export class TestDaemon {
     this.dataRoot = path.join(this.base, 'data');
   }
 
-  static async start(extraArgs: string[] = [], o: { berthd?: string } = {}): Promise<TestDaemon> {
+  /** `dataRootSize`: the data root is a tmpfs of that size ("16m"), a small disk (cleanup unmounts it). */
+  static async start(extraArgs: string[] = [], o: { berthd?: string; dataRootSize?: string } = {}): Promise<TestDaemon> {
     const d = new TestDaemon(extraArgs, o.berthd);
     try {
       await fsp.mkdir(d.base, { recursive: true });
+      if (o.dataRootSize) {
+        await fsp.mkdir(d.dataRoot, { recursive: true });
+        execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.dataRootSize}`, 'tmpfs', d.dataRoot]);
+      }
       execFileSync('ip', ['netns', 'add', d.netns]);
       const inNs = (...args: string[]) => execFileSync('nsenter', [`--net=/run/netns/${d.netns}`, ...args]);
       inNs('ip', 'link', 'set', 'lo', 'up');

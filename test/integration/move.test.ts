@@ -2,8 +2,9 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { BERTH, TestDaemon } from '../helpers/daemon';
-import { until } from '../helpers/wait';
-import { existsSync } from 'node:fs';
+import { sleep, until } from '../helpers/wait';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient } from '../../src/client/engine';
 import { packTar } from '../../src/layer/tar-pack';
@@ -14,11 +15,14 @@ import { packTar } from '../../src/layer/tar-pack';
 // a failure at any step leaves exactly one whole container.
 let src: TestDaemon;
 let dst: TestDaemon;
+let tmp: string;
 before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'berth-move-'));
   [src, dst] = await Promise.all([TestDaemon.start(), TestDaemon.start()]);
 });
 after(async () => {
   await Promise.all([src?.cleanup(), dst?.cleanup()]);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 const WEB = ['sh', '-c', 'mkdir -p /www && echo served-by-web > /www/index.html && echo started && exec httpd -f -p 80 -h /www'];
@@ -41,9 +45,25 @@ function inNs(d: TestDaemon, args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', d.netns, ...args], { encoding: 'utf8', timeout: 10_000 });
 }
 
+/** What the container publishing `port` answers there, in its daemon's namespace. */
+function served(d: TestDaemon, port: number): Promise<string> {
+  return until(`the published port ${port} to answer`, async () => {
+    try {
+      const page = inNs(d, ['curl', '-s', '-f', `http://127.0.0.1:${port}/`]);
+      return page.includes('served-by-web') ? page : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 10_000);
+}
+
 test('a running container moves whole, with its volume, network, port, restart policy and log; the source is gone', async () => {
   await makeWeb('web', 18080, 'mvol');
   const bigSum = await ok(src, ['exec', 'web', 'md5sum', '/big']);
+  // its own layer: a 100 MB file added, one changed, one deleted (a whiteout)
+  const changes = (await ok(src, ['diff', 'web'])).split('\n').filter(Boolean).sort();
+  for (const c of ['A /big', 'C /etc/passwd', 'D /etc/group']) assert.ok(changes.includes(c), `${c} in ${changes.join(', ')}`);
+  const answer = await served(src, 18080);
   const r = await src.berth(['container', 'move', 'web', '--to', dst.host, '--with-volumes'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /web now runs on unix:\/\/.* as [0-9a-f]{12}/);
@@ -64,13 +84,9 @@ test('a running container moves whole, with its volume, network, port, restart p
   assert.match(await ok(dst, ['exec', 'web', 'tail', '-n1', '/etc/passwd']), /^changed$/m);
   assert.equal(await ok(dst, ['exec', 'web', 'cat', '/data/v.txt']), 'in-volume\n');
   assert.equal((await ok(dst, ['volume', 'inspect', '-f', '{{.Labels.kept}}', 'mvol'])).trim(), 'yes');
-  await until('the published port to answer on the target', async () => {
-    try {
-      return inNs(dst, ['curl', '-s', 'http://127.0.0.1:18080/']).includes('served-by-web') ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  }, 10_000);
+  assert.ok(Number(await ok(dst, ['inspect', '--size', '-f', '{{.SizeRw}}', 'web'])) >= 100 * 1024 * 1024, 'the whole own layer arrived');
+  assert.deepEqual((await ok(dst, ['diff', 'web'])).split('\n').filter(Boolean).sort(), changes, 'the same changes to the image, the deletion included');
+  assert.equal(await served(dst, 18080), answer, 'the same answer on the same published port');
   // the log so far came along: the first run's line, and the new run's
   assert.equal((await ok(dst, ['logs', 'web'])).split('\n').filter((l) => l === 'started').length, 2);
 
@@ -110,12 +126,14 @@ test('only what the target lacks is sent: the layers it holds are left out; a se
 
 test('through the Engine API alone (as to a Docker daemon): the own layer becomes an image layer, volumes go through a helper container', async () => {
   await ok(src, ['volume', 'create', 'pvol']);
-  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', 'busybox', 'sleep', '300']);
-  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f']);
+  await ok(src, ['run', '-d', '--name', 'flat', '--stop-timeout', '1', '-v', 'pvol:/data', '-v', '/anon', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'flat', 'sh', '-c', 'echo flat > /own && rm /etc/group && mkdir -p /data/d && echo vol > /data/d/f && echo anon > /anon/a']);
+  const anonName = (await ok(src, ['inspect', '-f', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}', 'flat'])).trim();
   const r = await src.berth(['container', 'move', 'flat', '--to', dst.host, '--with-volumes', '--engine-api-only']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /Committing flat's own layer into berth-moved\/flat:[0-9a-f]{12}/);
-  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f']), 'flat\nvol\n');
+  assert.equal(await ok(dst, ['exec', 'flat', 'cat', '/own', '/data/d/f', '/anon/a']), 'flat\nvol\nanon\n');
+  assert.equal((await ok(dst, ['inspect', '-f', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}', 'flat'])).trim(), anonName, 'the anonymous volume kept its name (a named one there, as Docker has no other way)');
   assert.equal((await dst.berth(['exec', 'flat', 'cat', '/etc/group'])).code, 1);
   assert.match((await ok(dst, ['inspect', '-f', '{{.Config.Image}}', 'flat'])).trim(), /^berth-moved\/flat:/);
   assert.equal((await src.berth(['images', '-q', 'berth-moved/flat'])).stdout, '', 'the commit made for the move is gone from the source');
@@ -207,4 +225,111 @@ test('the move routes take no hostile input: a layer or log tar that names a pat
   assert.equal(badOmit.status, 400);
   await badOmit.text();
   await api.call('DELETE', `/containers/${made.Id}`, { query: { force: true } });
+});
+
+/**
+ * A move in the background that pauses at `step` (BERTH_MOVE_PAUSE, the mover's hook for
+ * tests): resolves once it waits there, with the client's pid, a way on and its end.
+ */
+async function movePaused(name: string, step: string, args: string[] = []): Promise<{ pid: number; resume: () => void; done: Promise<{ code: number | null; signal: string | null; out: string }> }> {
+  const file = path.join(tmp, `go-${name}-${step}`);
+  const child = spawn(BERTH, ['-H', src.host, 'container', 'move', name, '--to', dst.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BERTH_MOVE_PAUSE: `${step}:${file}` } });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const done = new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out })));
+  try {
+    await until(`the move to pause before ${step}`, async () => (out.includes(`Paused before ${step}`) ? true : undefined), 60_000, 20);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n${out}`);
+  }
+  return { pid: child.pid!, resume: () => writeFileSync(file, ''), done };
+}
+
+async function running(d: TestDaemon, name: string): Promise<boolean | undefined> {
+  const r = await d.berth(['inspect', '-f', '{{.State.Running}}', name]);
+  return r.code === 0 ? r.stdout.trim() === 'true' : undefined;
+}
+
+test('the source daemon killed once the target runs, before the source is removed: its restart policy does not bring the source back beside the target', async () => {
+  // a stopped `always` container comes back with its daemon: the sign that the policies have acted
+  await ok(src, ['run', '-d', '--name', 'ctl', '--restart', 'always', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+  await ok(src, ['stop', 'ctl']);
+  await ok(src, ['run', '-d', '--name', 'twice', '--restart', 'always', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+  const m = await movePaused('twice', 'source-removal');
+  try {
+    assert.equal(await running(dst, 'twice'), true);
+    await src.stopProcess('SIGKILL');
+    await src.startProcess();
+    await until('the restart policies to act on the restarted source daemon', async () => ((await running(src, 'ctl')) ? true : undefined), 20_000);
+    await sleep(1000);
+    assert.equal(await running(src, 'twice'), false, 'the source copy stays stopped');
+    assert.equal((await ok(src, ['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', 'twice'])).trim(), 'always', 'its policy is as it was');
+    assert.equal(await running(dst, 'twice'), true);
+  } finally {
+    m.resume();
+  }
+  const r = await m.done;
+  assert.equal(r.code, 0, r.out);
+  assert.equal(await running(src, 'twice'), undefined, 'the source copy went once the client went on');
+  assert.equal(await running(dst, 'twice'), true);
+  await ok(src, ['rm', '-f', 'ctl']);
+  await ok(dst, ['rm', '-f', 'twice']);
+});
+
+test('Ctrl-C in the middle of a move undoes it: the source runs again, what was made on the target goes, exit status 130', async () => {
+  await ok(src, ['network', 'create', 'cnet']);
+  await ok(src, ['run', '-d', '--name', 'cut', '--network', 'cnet', '--stop-timeout', '1', '-v', 'cvol:/data', 'busybox', 'sleep', '300']);
+  const m = await movePaused('cut', 'copied', ['--with-volumes']);
+  assert.equal((await dst.berth(['inspect', 'cut'])).code, 0, 'the target holds the copy, not started yet');
+  assert.equal(await running(src, 'cut'), false);
+  process.kill(m.pid, 'SIGINT');
+  const r = await m.done;
+  assert.equal(r.code, 130, r.out);
+  assert.match(r.out, /interrupted and undone: cut runs again on the source/);
+  assert.equal(await running(src, 'cut'), true);
+  assert.equal((await dst.berth(['inspect', 'cut'])).code, 1, 'the copy on the target is gone');
+  assert.equal((await dst.berth(['network', 'inspect', 'cnet'])).code, 1, 'the network made for it is gone');
+  assert.equal((await dst.berth(['volume', 'inspect', 'cvol'])).code, 1, 'the volume made for it is gone');
+  await ok(src, ['rm', '-f', 'cut']);
+  await ok(src, ['network', 'rm', 'cnet']);
+  await ok(src, ['volume', 'rm', 'cvol']);
+});
+
+test('too little disk on the target: refused before anything stops, with how much is needed and free', async () => {
+  const small = await TestDaemon.start([], { dataRootSize: '16m' });
+  try {
+    await ok(src, ['run', '-d', '--name', 'fat', '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+    await ok(src, ['exec', 'fat', 'dd', 'if=/dev/urandom', 'of=/fat', 'bs=1M', 'count=24']);
+    const r = await src.berth(['container', 'move', 'fat', '--to', small.host]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /not enough disk space on unix:\/\/\S+: the move needs about 2\d(\.\d+)?MB, \d+(\.\d+)?[kM]?B is free/);
+    assert.doesNotMatch(r.stdout, /Stopping/);
+    assert.equal(await running(src, 'fat'), true);
+    assert.equal((await small.berth(['ps', '-aq'])).stdout, '', 'nothing was made on the target');
+    await ok(src, ['rm', '-f', 'fat']);
+  } finally {
+    await small.cleanup();
+  }
+});
+
+test('--with-volumes moves anonymous volumes too (-v /path, --mount without a source): same names, same files, still anonymous there', async () => {
+  await ok(src, ['run', '-d', '--name', 'anon', '--stop-timeout', '1', '-v', '/a1', '--mount', 'type=volume,target=/a2', 'busybox', 'sleep', '300']);
+  await ok(src, ['exec', 'anon', 'sh', '-c', 'echo one > /a1/f && mkdir /a2/d && echo two > /a2/d/g']);
+  const names = '{{range .Mounts}}{{.Destination}}={{.Name}} {{end}}';
+  const before = (await ok(src, ['inspect', '-f', names, 'anon'])).trim();
+  assert.match(before, /^\/a\d=[0-9a-f]{64} \/a\d=[0-9a-f]{64}$/);
+  const r = await src.berth(['container', 'move', 'anon', '--to', dst.host, '--with-volumes']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal((await ok(dst, ['inspect', '-f', names, 'anon'])).trim(), before);
+  assert.equal(await ok(dst, ['exec', 'anon', 'cat', '/a1/f', '/a2/d/g']), 'one\ntwo\n');
+  const volumes = before.split(' ').map((x) => x.split('=')[1]);
+  for (const v of volumes) {
+    assert.equal((await src.berth(['volume', 'inspect', v])).code, 1, 'gone from the source');
+    assert.match(await ok(dst, ['volume', 'inspect', '-f', '{{json .Labels}}', v]), /com\.docker\.volume\.anonymous/);
+  }
+  // still the container's anonymous volumes: `rm -v` takes them
+  await ok(dst, ['rm', '-f', '-v', 'anon']);
+  for (const v of volumes) assert.equal((await dst.berth(['volume', 'inspect', v])).code, 1, 'removed with the container');
 });

@@ -61,4 +61,7 @@ test('startsWithDaemon: always comes back even after a manual stop, unless-stopp
   assert.equal(startsWithDaemon(record({ Name: 'always' }, {})), false, 'a container that never ran stays created');
   assert.equal(startsWithDaemon(record({ Name: 'always' }, { ...ran, Status: 'running', Running: true })), false, 'running already');
   assert.equal(startsWithDaemon(record({ Name: 'no' }, { ...ran, Status: 'restarting', Running: true, Restarting: true })), true, 'a pending restart is kept');
+  const leaving = { MovingOut: { To: 'node2', Since: '2026-01-01T00:02:00Z' } };
+  assert.equal(startsWithDaemon(record({ Name: 'always' }, ran, { ManuallyStopped: true, ...leaving })), false, 'a container being moved away may run on the target already');
+  assert.equal(startsWithDaemon(record({ Name: 'unless-stopped' }, ran, leaving)), false);
 });

@@ -76,12 +76,16 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     }
   });
 
-  /** POST /containers/create's twin: the container is made pending (see above). */
+  /**
+   * POST /containers/create's twin: the container is made pending (see above).
+   * `anonymous-volumes` ({"/data": "NAME"}) keeps the names its anonymous volumes had.
+   */
   router.add('POST', '/berth/v1/containers/create', async ({ req, res, query }) => {
     const body = await readJSONBody<ContainerCreateBody>(req);
     const name = query.get('name');
     if (!name) throw invalid('a moved container keeps its name: name is required');
-    sendJSON(res, 201, await d.containers.create(body, name, { movePending: true, imageName: query.get('image-name') || undefined }));
+    const anonymousVolumes = anonymousVolumeNames(query.get('anonymous-volumes'));
+    sendJSON(res, 201, await d.containers.create(body, name, { movePending: true, imageName: query.get('image-name') || undefined, anonymousVolumes }));
   });
 
   /** Applies a layer tar to a container created for a move (and not yet whole). */
@@ -109,6 +113,23 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
   /** The container is whole: it stays when the daemon restarts, and may start. */
   router.add('POST', '/berth/v1/containers/:id/move-complete', async ({ res, params }) => {
     await d.containers.completeMove(params.id);
+    sendNoContent(res);
+  });
+
+  /**
+   * The source's side: the container is leaving for another daemon (`to` names it, for the
+   * log), so this daemon never starts it on its own until the move is undone or the user
+   * starts it: a crash between the target's start and the removal here cannot leave two
+   * running copies.
+   */
+  router.add('POST', '/berth/v1/containers/:id/move-begin', async ({ res, params, query }) => {
+    await d.containers.beginMoveOut(params.id, query.get('to') || 'another daemon');
+    sendNoContent(res);
+  });
+
+  /** The move was undone: the container is an ordinary one again. */
+  router.add('POST', '/berth/v1/containers/:id/move-abort', async ({ res, params }) => {
+    await d.containers.abortMoveOut(params.id);
     sendNoContent(res);
   });
 
@@ -143,6 +164,18 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     const s = await fsp.statfs(d.dataRoot);
     sendJSON(res, 200, { Free: s.bavail * s.bsize, Total: s.blocks * s.bsize });
   });
+}
+
+function anonymousVolumeNames(raw: string | null): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw invalid('anonymous-volumes: not JSON');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((n) => typeof n === 'string')) throw invalid('anonymous-volumes: an object of destination paths to volume names');
+  return v as Record<string, string>;
 }
 
 function openVolume(volumes: VolumeStore, name: string): ScopedFS {

@@ -2,6 +2,7 @@
  * What `berth container move` reads of a container, and the create request that makes the
  * same container elsewhere.
  */
+import * as path from 'node:path';
 
 export interface EndpointInfo {
   Aliases?: string[] | null;
@@ -27,6 +28,8 @@ export interface ContainerInfo {
   Config: Record<string, unknown> & { Image?: string; Labels?: Record<string, string> | null };
   HostConfig: Record<string, unknown> & {
     NetworkMode?: string;
+    Binds?: string[] | null;
+    Mounts?: { Type: string; Source?: string; Target: string }[] | null;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
     LogConfig?: { Type?: string };
   };
@@ -48,10 +51,33 @@ export function userNetworks(c: ContainerInfo): string[] {
   return Object.keys(c.NetworkSettings.Networks ?? {}).filter((n) => !BUILTIN_NETWORKS.has(n) && !n.startsWith('container:'));
 }
 
-/** Named volumes (not anonymous ones, whose names are 64 hex digits) the container mounts. */
-export function namedVolumes(c: ContainerInfo): string[] {
-  const names = (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name && !/^[0-9a-f]{64}$/.test(m.Name)).map((m) => m.Name!);
+/** Every volume the container mounts, named or anonymous: what --with-volumes moves. */
+export function volumeNames(c: ContainerInfo): string[] {
+  const names = (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!);
   return [...new Set(names)];
+}
+
+/**
+ * The anonymous volumes the container mounts, by destination ({"/data": NAME}): those it got
+ * for `-v /path`, `--mount` without a source, or its image's VOLUMEs, not those named by the user.
+ */
+export function anonymousVolumes(c: ContainerInfo): Record<string, string> {
+  const declared = new Set<string>();
+  for (const d of Object.keys((c.Config.Volumes as Record<string, unknown> | null | undefined) ?? {})) declared.add(destination(d));
+  // a bind or a named volume at a declared place takes it (a colon never starts a Windows drive here)
+  for (const b of c.HostConfig.Binds ?? []) declared.delete(destination(b.split(':')[1] ?? ''));
+  for (const m of c.HostConfig.Mounts ?? []) {
+    if (m.Type === 'volume' && !m.Source) declared.add(destination(m.Target));
+    else declared.delete(destination(m.Target));
+  }
+  const out: Record<string, string> = {};
+  for (const m of c.Mounts ?? []) if (m.Type === 'volume' && m.Name && declared.has(destination(m.Destination))) out[destination(m.Destination)] = m.Name;
+  return out;
+}
+
+function destination(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }
 
 /** Host ports the container publishes: "8080/tcp" with the address each is bound to. */
@@ -73,8 +99,12 @@ export function addressesOverlap(a: string, b: string): boolean {
   return wild(a) || wild(b) || a === b;
 }
 
-/** The create request for the same container: its configuration, limits, mounts, ports and networks. */
-export function createBody(c: ContainerInfo, image: string): Record<string, unknown> {
+/**
+ * The create request for the same container: its configuration, limits, mounts, ports and
+ * networks. `anonymousByName` mounts its anonymous volumes by name (a Docker target, which
+ * cannot be told to give an anonymous volume a name: there they become named ones).
+ */
+export function createBody(c: ContainerInfo, image: string, anonymousByName?: Record<string, string>): Record<string, unknown> {
   const endpoints: Record<string, EndpointInfo> = {};
   for (const [net, ep] of Object.entries(c.NetworkSettings.Networks ?? {})) {
     if (net === 'host' || net === 'none') continue;
@@ -86,5 +116,10 @@ export function createBody(c: ContainerInfo, image: string): Record<string, unkn
       DriverOpts: ep.DriverOpts ?? null,
     };
   }
-  return { ...c.Config, Image: image, HostConfig: c.HostConfig, NetworkingConfig: { EndpointsConfig: endpoints } };
+  let hostConfig = c.HostConfig;
+  if (anonymousByName && Object.keys(anonymousByName).length) {
+    const kept = (c.HostConfig.Mounts ?? []).filter((m) => !(m.Type === 'volume' && !m.Source && Object.hasOwn(anonymousByName, destination(m.Target))));
+    hostConfig = { ...c.HostConfig, Mounts: [...kept, ...Object.entries(anonymousByName).map(([Target, Source]) => ({ Type: 'volume', Source, Target }))] };
+  }
+  return { ...c.Config, Image: image, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: endpoints } };
 }

@@ -10,20 +10,35 @@
  * container stays "pending" until it is whole, and a target daemon that restarts before
  * then removes it: a move cut short leaves the source's container and nothing else.
  */
-import { Transform } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, type EngineClient } from '../../client/engine';
 import { StatusError } from '../errors';
 import { humanSize } from '../../common/units';
 import type { MoveProgress } from './progress';
-import { addressesOverlap, createBody, namedVolumes, publishedPorts, userNetworks, type ContainerInfo, type ImageInfo } from './inspect';
+import { addressesOverlap, createBody, anonymousVolumes, publishedPorts, volumeNames, userNetworks, type ContainerInfo, type ImageInfo } from './inspect';
 
 export interface MoveOptions {
   withVolumes: boolean;
   keep: boolean;
   /** treat the target as a plain Docker daemon (only the Engine API), whatever it is */
   engineApiOnly?: boolean;
+  /**
+   * for tests only (BERTH_MOVE_PAUSE=STEP:FILE): at STEP the move says so and waits until
+   * FILE exists, so a test can kill a daemon or the client at that very point
+   */
+  pauseAt?: { step: MoveStep; file: string };
+  /**
+   * aborted when the user interrupts the move (Ctrl-C): up to the target's start, the move
+   * stops where it is and is undone as a failure would be; after it, the move ends as it would
+   */
+  interrupt?: AbortSignal;
 }
+
+/** The points a test can pause a move at (see pauseAt). */
+export const MOVE_STEPS = ['stopped', 'copied', 'source-removal'] as const;
+export type MoveStep = (typeof MOVE_STEPS)[number];
 
 export interface MoveResult {
   id: string;
@@ -52,6 +67,14 @@ interface VolumeInfo {
 
 const VOLUME_HELPER_PATH = '/berth-move-volume';
 
+/** The move was interrupted before the target's container ran, and was undone. */
+export class MoveInterrupted extends Error {
+  constructor() {
+    super('the move was interrupted');
+    this.name = 'MoveInterrupted';
+  }
+}
+
 export class ContainerMove {
   private readonly undo: { what: string; run: () => Promise<unknown> }[] = [];
   private readonly sent = { image: 0, layer: 0, logs: 0, volumes: 0 };
@@ -70,28 +93,56 @@ export class ContainerMove {
     const c = await this.source.call<ContainerInfo>('GET', `/containers/${encodeURIComponent(container)}/json`, { query: { size: true } });
     const name = c.Name.replace(/^\//, '');
     await this.preflight(c, name);
+    if (this.o.interrupt?.aborted) throw new StatusError(`Error: the move was interrupted before anything changed: ${name} stays on the source as it was`, 130);
 
     const wasRunning = c.State.Running;
-    if (wasRunning) {
-      this.progress.say(`Stopping ${name} on the source`);
-      await this.source.call('POST', `/containers/${c.Id}/stop`);
-    }
     let moved: { id: string };
     try {
+      // from here the source's daemon never starts it on its own (not even when that daemon
+      // restarts): once the target's copy runs, a crash cannot bring this one back beside it
+      await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-begin`, { query: { to: this.targetName } });
+      if (wasRunning) {
+        this.progress.say(`Stopping ${name} on the source`);
+        await this.source.call('POST', `/containers/${c.Id}/stop`);
+      }
+      await this.step('stopped');
       moved = await this.copy(c, name);
+      await this.step('copied');
       if (wasRunning) {
         this.progress.say(`Starting ${name} on ${this.targetName}`);
         await this.target.call('POST', `/containers/${moved.id}/start`);
       }
     } catch (e) {
       await this.rollBack(c, wasRunning);
+      if (this.o.interrupt?.aborted) throw new StatusError(`Error: the move was interrupted and undone: ${name} ${wasRunning ? 'runs again' : 'stays'} on the source, and nothing made for it is left on ${this.targetName}`, 130);
       throw e;
     }
+    await this.step('source-removal');
+    // with --keep the source stays marked as moved away: its policy must not start it beside the target's
     if (!this.o.keep) {
-      await this.source.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
-      if (this.o.withVolumes) for (const v of namedVolumes(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
+      try {
+        await this.source.call('DELETE', `/containers/${c.Id}`, { query: { force: true } });
+      } catch (e) {
+        throw new StatusError(`Error: ${name} ${wasRunning ? 'runs' : 'is'} on ${this.targetName} now, but the source's container could not be removed: ${(e as Error).message}. It stays there, stopped, and its daemon does not start it: remove it with \`berth rm ${name}\``, 1);
+      }
+      if (this.o.withVolumes) for (const v of volumeNames(c)) await this.source.call('DELETE', `/volumes/${encodeURIComponent(v)}`).catch(() => undefined);
     }
     return { id: moved.id, running: wasRunning, sent: this.sent };
+  }
+
+  /** A point between steps: where a test may pause the move (see pauseAt), and an interrupt takes effect. */
+  private async step(name: MoveStep): Promise<void> {
+    const p = this.o.pauseAt;
+    if (p?.step === name) {
+      this.progress.say(`Paused before ${name}: waiting for ${p.file}`);
+      while (!existsSync(p.file) && !this.o.interrupt?.aborted) await new Promise((r) => setTimeout(r, 50));
+    }
+    // once the target's copy runs, the move is finished rather than undone
+    if (name !== 'source-removal') this.throwIfInterrupted();
+  }
+
+  private throwIfInterrupted(): void {
+    if (this.o.interrupt?.aborted) throw new MoveInterrupted();
   }
 
   // ---------------------------------------------------------------- before anything stops
@@ -126,7 +177,7 @@ export class ContainerMove {
     }
 
     if (this.o.withVolumes) {
-      for (const v of namedVolumes(c)) {
+      for (const v of volumeNames(c)) {
         const r = await this.target.request('GET', `/volumes/${encodeURIComponent(v)}`);
         await r.buffer();
         if (r.status === 200) throw new StatusError(`Error: the volume name ${v} is already taken on ${this.targetName}`, 1);
@@ -140,11 +191,13 @@ export class ContainerMove {
   private async checkDisk(c: ContainerInfo): Promise<void> {
     const disk = await this.target.call<{ Free: number }>('GET', '/berth/v1/system/disk');
     const img = await this.source.call<ImageInfo>('GET', `/images/${c.Image}/json`);
-    const hasImage = (await this.target.request('GET', `/images/${c.Image}/json`)).status === 200;
+    const there = await this.target.request('GET', `/images/${c.Image}/json`);
+    await there.buffer();
+    const hasImage = there.status === 200;
     let need = (hasImage ? 0 : (img.Size ?? 0)) + (c.SizeRw ?? 0);
     if (this.o.withVolumes) {
       const df = await this.source.call<{ Volumes?: { Name: string; UsageData?: { Size?: number } }[] | null }>('GET', '/system/df', { query: { type: 'volume' } });
-      const mine = new Set(namedVolumes(c));
+      const mine = new Set(volumeNames(c));
       for (const v of df.Volumes ?? []) if (mine.has(v.Name)) need += Math.max(0, v.UsageData?.Size ?? 0);
     }
     if (need > disk.Free) throw new StatusError(`Error: not enough disk space on ${this.targetName}: the move needs about ${humanSize(need)}, ${humanSize(disk.Free)} is free`, 1);
@@ -154,16 +207,22 @@ export class ContainerMove {
 
   private async copy(c: ContainerInfo, name: string): Promise<{ id: string }> {
     const image = this.targetIsBerth ? await this.sendImage(c) : await this.sendCommittedImage(c, name);
+    this.throwIfInterrupted();
     await this.makeNetworks(c);
+    this.throwIfInterrupted();
     if (this.o.withVolumes) await this.sendVolumes(c, image);
+    this.throwIfInterrupted();
     if (!this.targetIsBerth) {
       this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
-      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image) });
+      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image, this.o.withVolumes ? anonymousVolumes(c) : undefined) });
       this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
       return { id: made.Id };
     }
-    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '' }, body: createBody(c, c.Image) });
+    // with their files, its anonymous volumes keep their names there
+    const anonymous = this.o.withVolumes ? JSON.stringify(anonymousVolumes(c)) : '';
+    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '', 'anonymous-volumes': anonymous }, body: createBody(c, c.Image) });
     this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
+    this.throwIfInterrupted();
     // both on overlay2: the upper directory goes as it is (no conversion on either side)
     const [from, to] = await Promise.all([this.source, this.target].map((e) => e.call<{ Driver?: string }>('GET', '/info')));
     const format = from.Driver === 'overlay2' && to.Driver === 'overlay2' ? 'overlay' : 'layer';
@@ -171,6 +230,7 @@ export class ContainerMove {
     if (c.HostConfig.LogConfig?.Type !== 'none') {
       this.sent.logs += await this.relay('Sending its log', `/berth/v1/containers/${c.Id}/logfiles`, 'PUT', `/berth/v1/containers/${made.Id}/logfiles`);
     }
+    this.throwIfInterrupted();
     await this.target.call('POST', `/berth/v1/containers/${made.Id}/move-complete`);
     return { id: made.Id };
   }
@@ -240,7 +300,7 @@ export class ContainerMove {
 
   /** `image` is one the target holds by now: a helper container on a Docker target is made from it. */
   private async sendVolumes(c: ContainerInfo, image: string): Promise<void> {
-    for (const name of namedVolumes(c)) {
+    for (const name of volumeNames(c)) {
       const v = await this.source.call<VolumeInfo>('GET', `/volumes/${encodeURIComponent(name)}`);
       await this.target.call('POST', '/volumes/create', { body: { Name: name, Driver: v.Driver ?? 'local', DriverOpts: v.Options ?? {}, Labels: v.Labels ?? {} } });
       this.remember(`volume ${name}`, () => this.target.call('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: true } }));
@@ -266,9 +326,25 @@ export class ContainerMove {
    * off aborts the target's request, so the target never takes half a stream as whole.
    */
   private async relay(label: string, fromPath: string, method: string, toPath: string, query: Record<string, string | boolean> = {}, loadOpts?: { quiet: boolean }): Promise<number> {
+    this.throwIfInterrupted();
     this.progress.begin(label);
     const abort = new AbortController();
-    const from = await this.source.stream('GET', fromPath);
+    const from = await this.source.stream('GET', fromPath, { signal: this.o.interrupt });
+    // an interrupt breaks off both sides at once
+    const stop = () => {
+      abort.abort();
+      from.destroy();
+    };
+    this.o.interrupt?.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.pipe(from, method, toPath, query, abort, loadOpts);
+    } finally {
+      this.o.interrupt?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** The relay's body: the source's stream, counted, into the target's request. */
+  private async pipe(from: Readable, method: string, toPath: string, query: Record<string, string | boolean>, abort: AbortController, loadOpts?: { quiet: boolean }): Promise<number> {
     // a few MiB in flight lets the source's and the target's disks work at the same time
     const counted = new Transform({
       highWaterMark: 4 << 20,
@@ -296,6 +372,7 @@ export class ContainerMove {
     if (fed) throw fed;
     if (res.status < 200 || res.status >= 300) throw new EngineError(res.status, errorOf(text));
     if (loadOpts) throwLoadError(text);
+    this.throwIfInterrupted();
     return this.progress.end().bytes;
   }
 
@@ -308,6 +385,8 @@ export class ContainerMove {
     for (const step of this.undo.reverse()) {
       await step.run().catch((e: unknown) => this.progress.say(`Could not remove the ${step.what} made on ${this.targetName}: ${(e as Error).message}`));
     }
+    const name = c.Name.replace(/^\//, '');
+    await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-abort`).catch((e: unknown) => this.progress.say(`Could not mark ${name} as staying on the source (its restart policy stays off until it is started by hand): ${(e as Error).message}`));
     if (wasRunning) {
       await this.source.call('POST', `/containers/${c.Id}/start`).catch((e: unknown) => this.progress.say(`Could not start ${c.Name.replace(/^\//, '')} again on the source: ${(e as Error).message}`));
     }
