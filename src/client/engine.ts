@@ -25,6 +25,16 @@ const sendRequest: typeof SendRequest = (...args) => (require('./http1') as type
 
 export const API_VERSION = '1.50';
 
+/** Whether API version `a` (1.41) is older than `b` (1.50). */
+function olderVersion(a: string, b: string): boolean {
+  const [am, an] = a.split('.').map(Number);
+  const [bm, bn] = b.split('.').map(Number);
+  return am < bm || (am === bm && an < bn);
+}
+
+/** Docker's refusal of a client newer than itself, with the version it speaks. */
+const TOO_NEW = /client version [\d.]+ is too new\. Maximum supported API version is (\d+\.\d+)/;
+
 export type QueryValue = string | number | boolean | null | undefined | readonly string[];
 export type Query = Record<string, QueryValue>;
 
@@ -245,7 +255,8 @@ export function errorMessageFromBody(status: number, body: string): string {
 export class EngineClient {
   readonly address: string;
   readonly endpoint: DaemonEndpoint;
-  readonly apiVersion: string | null;
+  /** the version spoken: API_VERSION until an older daemon says it needs less (negotiated) */
+  apiVersion: string | null;
   readonly tls: ClientTls | undefined;
 
   /** `address` defaults to -H's chain: BERTH_HOST, DOCKER_HOST, the default socket. */
@@ -303,8 +314,31 @@ export class EngineClient {
     return err && err.code && unreachableCodes.has(err.code) ? new DaemonUnreachableError(this.address, err) : e;
   }
 
+  /**
+   * Whether an answer is an older daemon's refusal of the API version (Docker: 400 "client
+   * version 1.50 is too new. Maximum supported API version is 1.41"); if so the client speaks
+   * that version from now on, as the docker CLI negotiates, and the caller sends again.
+   */
+  private renegotiated(status: number, text: string): boolean {
+    if (status !== 400 || this.apiVersion === null) return false;
+    const max = TOO_NEW.exec(text)?.[1];
+    if (!max || !olderVersion(max, this.apiVersion)) return false;
+    this.apiVersion = max;
+    return true;
+  }
+
   /** Sends a request; resolves with the answer whatever its status. */
-  request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
+    const res = await this.requestOnce(method, path, opts);
+    // a body that streams cannot be sent twice: its answer stays the refusal
+    if (res.status !== 400 || isReadable(opts.body)) return res;
+    const body = await res.buffer();
+    if (this.renegotiated(res.status, body.toString('utf8'))) return this.requestOnce(method, path, opts);
+    const { Readable: ReadableStream } = require('node:stream') as typeof import('node:stream');
+    return { ...res, stream: ReadableStream.from([body]), buffer: async () => body };
+  }
+
+  private requestOnce(method: string, path: string, opts: RequestOptions): Promise<EngineResponse> {
     const { headers, payload } = requestContent(method, opts);
 
     const socket = this.openConnection();
@@ -339,9 +373,12 @@ export class EngineClient {
     const bun = bunSockets();
     if (bun && !isReadable(opts.body) && !opts.signal && !this.tls && (ep.kind === 'unix' || ep.kind === 'tcp')) {
       const { headers, payload } = requestContent(method, opts);
-      const answer = await bufferedRequest(bun, ep, method, this.pathFor(path, opts.query), headers, payload as Buffer | string | undefined).catch((e: unknown) => {
-        throw this.unreachable(e);
-      });
+      const send = () =>
+        bufferedRequest(bun, ep, method, this.pathFor(path, opts.query), headers, payload as Buffer | string | undefined).catch((e: unknown) => {
+          throw this.unreachable(e);
+        });
+      let answer = await send();
+      if (this.renegotiated(answer.status, answer.body.toString('utf8'))) answer = await send();
       return bufferedResponse(answer.status, answer.headers, answer.body);
     }
     const res = await this.request(method, path, opts);
@@ -377,6 +414,15 @@ export class EngineClient {
    * that stdin is finished. Non-2xx → EngineError.
    */
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
+    try {
+      return await this.hijackOnce(method, path, opts);
+    } catch (e) {
+      if (e instanceof EngineError && this.renegotiated(e.status, e.message)) return this.hijackOnce(method, path, opts);
+      throw e;
+    }
+  }
+
+  private async hijackOnce(method: string, path: string, opts: RequestOptions): Promise<HijackedConnection> {
     const body = opts.body === undefined ? '' : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     const headers: Record<string, string> = {
       Host: 'berth',

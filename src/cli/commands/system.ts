@@ -94,13 +94,16 @@ export const version: CommandSpec = {
     } catch (e) {
       serverErr = e;
     }
+    // an older daemon: the version the client went down to, as the docker CLI shows it
+    const spoken = server ? ctx.client().apiVersion : null;
+    if (spoken && spoken !== API_VERSION) client.ApiVersion = spoken;
     if (format) {
       ctx.out(renderFormat(format === 'json' ? '{{json .}}' : format, { Client: client, Server: server ?? null }));
     } else {
       ctx.out(
         'Client:\n' +
           row(' ', 'Version', client.Version, 19) +
-          row(' ', 'API version', client.ApiVersion, 19) +
+          row(' ', 'API version', client.ApiVersion === API_VERSION ? client.ApiVersion : `${client.ApiVersion} (downgraded from ${API_VERSION})`, 19) +
           row(' ', 'Runtime', client.Runtime, 19) +
           row(' ', 'OS/Arch', `${client.Os}/${client.Arch}`, 19) +
           row(' ', 'Context', client.Context, 19),
