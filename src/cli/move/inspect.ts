@@ -32,6 +32,7 @@ export interface ContainerInfo {
     Mounts?: { Type: string; Source?: string; Target: string }[] | null;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
     LogConfig?: { Type?: string };
+    Runtime?: string;
   };
   NetworkSettings: { Networks?: Record<string, EndpointInfo> | null };
   Mounts?: MountInfo[] | null;

@@ -79,6 +79,8 @@ export class ContainerMove {
   private readonly undo: { what: string; run: () => Promise<unknown> }[] = [];
   private readonly sent = { image: 0, layer: 0, logs: 0, volumes: 0 };
   private targetIsBerth = false;
+  /** the source ran the container with its default runtime, which the target does not have as its default */
+  private runtimeLeftOut = false;
 
   constructor(
     private readonly source: EngineClient,
@@ -184,7 +186,24 @@ export class ContainerMove {
       }
     }
 
+    await this.checkRuntime(c, name);
     if (this.targetIsBerth) await this.checkDisk(c);
+  }
+
+  /**
+   * The OCI runtime goes along only when it was chosen for the container: one the source ran
+   * it with by default (berth's crun) gives way to the target's default (Docker's runc), and a
+   * chosen one the target lacks is refused here, before anything stops.
+   */
+  private async checkRuntime(c: ContainerInfo, name: string): Promise<void> {
+    const runtime = c.HostConfig.Runtime;
+    if (!runtime) return;
+    const [from, to] = await Promise.all([this.source, this.target].map((e) => e.call<{ DefaultRuntime?: string; Runtimes?: Record<string, unknown> }>('GET', '/info')));
+    if (runtime === from.DefaultRuntime) {
+      this.runtimeLeftOut = runtime !== to.DefaultRuntime;
+      return;
+    }
+    if (!Object.hasOwn(to.Runtimes ?? {}, runtime)) throw new StatusError(`Error: ${name} runs with the runtime ${runtime}, which ${this.targetName} does not have`, 1);
   }
 
   /** A berth target says how much room it has; the move needs about its image, layer and volumes. */
@@ -203,6 +222,13 @@ export class ContainerMove {
     if (need > disk.Free) throw new StatusError(`Error: not enough disk space on ${this.targetName}: the move needs about ${humanSize(need)}, ${humanSize(disk.Free)} is free`, 1);
   }
 
+  /** The create body without the source's default runtime, when the target's default differs. */
+  private withoutDefaultRuntime(body: Record<string, unknown>): Record<string, unknown> {
+    if (!this.runtimeLeftOut) return body;
+    const { Runtime: _left, ...hostConfig } = body.HostConfig as Record<string, unknown>;
+    return { ...body, HostConfig: hostConfig };
+  }
+
   // ---------------------------------------------------------------- the copy
 
   private async copy(c: ContainerInfo, name: string): Promise<{ id: string }> {
@@ -214,13 +240,13 @@ export class ContainerMove {
     this.throwIfInterrupted();
     if (!this.targetIsBerth) {
       this.progress.say(`Creating ${name} on ${this.targetName} (a Docker daemon: the container's own layer is part of its image there)`);
-      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(c, image, this.o.withVolumes ? anonymousVolumes(c) : undefined) });
+      const made = await this.target.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body: this.withoutDefaultRuntime(createBody(c, image, this.o.withVolumes ? anonymousVolumes(c) : undefined)) });
       this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
       return { id: made.Id };
     }
     // with their files, its anonymous volumes keep their names there
     const anonymous = this.o.withVolumes ? JSON.stringify(anonymousVolumes(c)) : '';
-    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '', 'anonymous-volumes': anonymous }, body: createBody(c, c.Image) });
+    const made = await this.target.call<{ Id: string }>('POST', '/berth/v1/containers/create', { query: { name, 'image-name': c.Config.Image ?? '', 'anonymous-volumes': anonymous }, body: this.withoutDefaultRuntime(createBody(c, c.Image)) });
     this.remember(`container ${name}`, () => this.target.call('DELETE', `/containers/${made.Id}`, { query: { force: true } }));
     this.throwIfInterrupted();
     // both on overlay2: the upper directory goes as it is (no conversion on either side)
