@@ -26,8 +26,8 @@ export interface CommandContext {
   stderr: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
   /** Writes to stdout / stderr. */
-  out(s: string): void;
-  err(s: string): void;
+  out(s: string | Uint8Array): void;
+  err(s: string | Uint8Array): void;
 }
 
 export interface ArgRule {

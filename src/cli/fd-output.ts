@@ -29,12 +29,12 @@ export class FdOutput {
     return this.stream;
   }
 
-  write(data: string | Buffer): void {
+  write(data: string | Uint8Array): void {
     if (this.stream) {
       this.stream.write(data);
       return;
     }
-    let left = typeof data === 'string' ? Buffer.from(data) : data;
+    let left: Uint8Array = typeof data === 'string' ? Buffer.from(data) : data;
     while (left.length > 0) {
       try {
         left = left.subarray(writeSync(this.fd, left));

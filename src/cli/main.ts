@@ -63,7 +63,7 @@ export interface MainIO {
   stderr: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
   /** how text is printed, when not by stdout.write / stderr.write */
-  print?: { out: (s: string) => void; err: (s: string) => void };
+  print?: { out: (s: string | Uint8Array) => void; err: (s: string | Uint8Array) => void };
 }
 
 /** Runs the CLI on argv (without node and script); resolves with the exit status. */
@@ -108,8 +108,8 @@ function openStdin(): NodeJS.ReadStream {
 }
 
 export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
-  const out = io.print?.out ?? ((s: string) => void io.stdout.write(s));
-  const err = io.print?.err ?? ((s: string) => void io.stderr.write(s));
+  const out = io.print?.out ?? ((s: string | Uint8Array) => void io.stdout.write(s));
+  const err = io.print?.err ?? ((s: string | Uint8Array) => void io.stderr.write(s));
   let global: ParsedFlags;
   try {
     global = parseFlags(argv, globalFlags, { interspersed: false });

@@ -10,11 +10,27 @@ import { EngineError, errorMessageFromBody } from '../client/engine';
 import { pumpStreams, Sink } from './attach';
 import { forwardSignals } from './signals';
 import { enterRawMode, watchTerminalSize, TerminalOutput } from './terminal';
+import type { CommandContext } from './command';
 
 export interface SessionIO {
   stdin: NodeJS.ReadStream;
   stdout: Sink & TerminalOutput;
   stderr: Sink;
+}
+
+/**
+ * A session's stdio from a command's context, each made only when the session uses it:
+ * without a terminal the output is printed as text is (ctx.out: straight to the descriptor),
+ * and stdin is opened only for -i.
+ */
+export function sessionIO(ctx: Pick<CommandContext, 'stdin' | 'stdout' | 'stderr' | 'out' | 'err'>, tty: boolean): SessionIO {
+  return {
+    get stdin() {
+      return ctx.stdin;
+    },
+    stdout: tty ? ctx.stdout : { write: (b: Buffer | string) => ctx.out(b) },
+    stderr: tty ? ctx.stderr : { write: (b: Buffer | string) => ctx.err(b) },
+  };
 }
 
 export interface SessionOptions {

@@ -97,8 +97,9 @@ export const exec: CommandSpec = {
     const restore = tty && interactive ? enterRawMode(ctx.stdin) : () => undefined;
     const pump = pumpStreams(conn.socket, {
       tty,
-      stdout: ctx.stdout,
-      stderr: ctx.stderr,
+      // without a terminal the output is printed as text is (straight to the descriptors)
+      stdout: tty ? ctx.stdout : { write: (b: Buffer | string) => ctx.out(b) },
+      stderr: tty ? ctx.stderr : { write: (b: Buffer | string) => ctx.err(b) },
       stdin: interactive ? ctx.stdin : undefined,
       detachKeys: detachKeyBytes,
     });

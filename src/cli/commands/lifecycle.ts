@@ -4,7 +4,7 @@ import { parseInt64 } from '../flags';
 import { StatusError } from '../errors';
 import { forEachName } from './shared';
 import { parseDetachKeys } from '../opts/values';
-import { runSession } from '../session';
+import { runSession, sessionIO } from '../session';
 
 const several = 'CONTAINER [CONTAINER...]';
 
@@ -33,7 +33,7 @@ export const start: CommandSpec = {
       const detachKeys = p.values['detach-keys'] as string;
       const stdinOn = interactive && !!info.Config.OpenStdin;
       if (tty && stdinOn && !ctx.stdin.isTTY) throw new StatusError('the input device is not a TTY', 1);
-      const result = await runSession(client, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr }, {
+      const result = await runSession(client, sessionIO(ctx, tty), {
         id: info.Id,
         tty,
         attachStdin: stdinOn,

@@ -8,7 +8,7 @@ import { StatusError } from '../errors';
 import { EngineError } from '../../client/engine';
 import { parseImageRef, familiarString, withDefaultTag, ReferenceError } from '../reference';
 import { StreamError } from '../format/progress';
-import { runSession } from '../session';
+import { runSession, sessionIO } from '../session';
 
 /** What docker's `run` exits with when the start fails, judged from the daemon's message. */
 export function startFailureStatus(message: string): number {
@@ -17,7 +17,9 @@ export function startFailureStatus(message: string): number {
   return 125;
 }
 
-function terminalSize(ctx: CommandContext): [number, number] | undefined {
+/** The terminal's size, for a run with -t only: asking stdout makes its stream, which a plain run does without. */
+function terminalSize(ctx: CommandContext, p: ParsedFlags): [number, number] | undefined {
+  if (!p.values.tty) return undefined;
   const out = ctx.stdout;
   return out.isTTY && out.rows && out.columns ? [out.rows, out.columns] : undefined;
 }
@@ -98,7 +100,7 @@ async function createContainer(ctx: CommandContext, req: ContainerRequest, pullE
 
 async function runContainer(ctx: CommandContext, p: ParsedFlags): Promise<number> {
   const detach = p.values.detach as boolean;
-  const req = buildContainerRequest(p, ctx.env, terminalSize(ctx));
+  const req = buildContainerRequest(p, ctx.env, terminalSize(ctx, p));
   const body = req.body;
   if (detach) {
     body.AttachStdin = false;
@@ -139,7 +141,7 @@ async function runContainer(ctx: CommandContext, p: ParsedFlags): Promise<number
 
   let result;
   try {
-    result = await runSession(client, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr }, {
+    result = await runSession(client, sessionIO(ctx, !!body.Tty), {
       id,
       tty: !!body.Tty,
       attachStdin: !!body.AttachStdin,
@@ -182,7 +184,7 @@ export const create: CommandSpec = {
   interspersed: false,
   args: { min: 1 },
   async run(ctx, p) {
-    const req = buildContainerRequest(p, ctx.env, terminalSize(ctx));
+    const req = buildContainerRequest(p, ctx.env, terminalSize(ctx, p));
     const id = await createContainer(ctx, req, 'create');
     ctx.out(`${id}\n`);
     return 0;
