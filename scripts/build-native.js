@@ -1,7 +1,7 @@
 // Builds the daemon's native addon (src/native/*.c) into dist/native/ with the C compiler
 // against Node's own headers (node_api.h, beside the node binary). Without a compiler or the
 // headers it says so and leaves the addon out: the daemon then runs mount(8)/umount(8).
-// Also builds dist/native/berth-crun, a plain executable (see src/native/berth-crun.c).
+// Also builds dist/native/berth-crun and dist/native/berth-idle, plain executables (see src/native/).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -19,6 +19,16 @@ try {
 } catch (e) {
   console.warn(`build-native: berth-crun not built (${e.message}); crun stays usable only where it accepts the host's cgroups`);
   fs.rmSync(launcher, { force: true });
+}
+
+// berth-idle: the process the daemon's cgroup warmer moves (src/native/berth-idle.c); without it
+// the warmer stays off
+const idle = path.join(root, 'dist', 'native', 'berth-idle');
+try {
+  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Werror', '-o', idle, path.join(root, 'src', 'native', 'berth-idle.c')], { stdio: 'inherit' });
+} catch (e) {
+  console.warn(`build-native: berth-idle not built (${e.message}); containers start without the cgroup warmer`);
+  fs.rmSync(idle, { force: true });
 }
 
 if (!headers) {

@@ -57,6 +57,8 @@ export class ExecManager {
     const rec = this.containers.get(containerIdOrName);
     if (!body.Cmd || body.Cmd.length === 0) throw invalid('No exec command specified');
     this.requireRunning(rec, containerIdOrName);
+    // a start usually follows at once (docker exec)
+    this.containers.warmCgroups();
     const id = newId();
     this.execs.set(id, { id, containerId: rec.ID, config: body, running: false, started: false, exitCode: null, pid: 0, bundle: path.join(this.execRoot, 'exec', id) });
     this.containers.publishEvent(rec, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
@@ -100,6 +102,7 @@ export class ExecManager {
     if (e.started) throw conflict(`Exec command ${id} has already run`);
     const rec = this.containers.get(e.containerId);
     this.requireRunning(rec);
+    this.containers.warmCgroups();
     e.started = true;
     // as dockerd: the exec's create decides the terminal, whatever its start says
     const tty = e.config.Tty === true;

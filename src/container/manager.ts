@@ -61,6 +61,8 @@ export interface ContainerManagerOptions {
    * even before any task has brought the overlay to this node.
    */
   isClusterNetwork?: (idOrName: string) => Promise<boolean>;
+  /** keeps the kernel's cgroup lock warm while a create or an exec begins (runtime/cgroup-warmer.ts) */
+  cgroupWarmer?: { warm(): void };
 }
 
 export interface WaitResult {
@@ -159,6 +161,11 @@ export class ContainerManager {
   }
 
   /** The OCI runtime a container runs with (exec and health checks run through it too). */
+  /** A container or an exec is about to be made: see runtime/cgroup-warmer.ts. */
+  warmCgroups(): void {
+    this.o.cgroupWarmer?.warm();
+  }
+
   runtimeOf(rec: ContainerRecord): OciRuntime {
     return this.runtimeFor(rec);
   }
@@ -225,6 +232,8 @@ export class ContainerManager {
 
   async create(body: ContainerCreateBody, name?: string, o: { movePending?: boolean; imageName?: string; anonymousVolumes?: Record<string, string> } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body.Image) throw invalid('config cannot be empty in order to create a container');
+    // a start usually follows at once (docker run)
+    this.warmCgroups();
     const image = this.o.images.resolve(body.Image);
     if (!image) {
       // a name that is not a reference is a bad request, not a missing image
@@ -532,6 +541,7 @@ export class ContainerManager {
     if (rec.State.Running && !rec.State.Restarting) throw notModified('container already started');
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
     if (rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} is being moved here and is not whole yet`);
+    this.warmCgroups();
     const id = rec.ID;
     this.startsBegan.set(id, Date.now());
     const bundle = this.bundleDir(id);

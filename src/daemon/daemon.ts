@@ -1,3 +1,4 @@
+import { CgroupWarmer } from '../runtime/cgroup-warmer';
 import { isCrun } from '../runtime/runtimes';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -58,6 +59,7 @@ export const VERSION = '0.1.0';
 export class Daemon {
   private server?: ApiServer;
   private containers?: ContainerManager;
+  private cgroupWarmer?: CgroupWarmer;
   private health?: HealthMonitor;
   private swarm?: Swarm;
   private network?: NetworkManager;
@@ -100,7 +102,9 @@ export class Daemon {
     const volumes = await VolumeStore.open(path.join(c.dataRoot, 'volumes'));
     // the swarm opens once the API is wired; the container manager asks it about overlays later
     let swarm: Swarm | undefined;
+    this.cgroupWarmer = await CgroupWarmer.start(c.cgroupParent, detectCgroupVersion(), this.log);
     const containers = await ContainerManager.open({
+      cgroupWarmer: this.cgroupWarmer,
       network,
       volumes,
       dataRoot: c.dataRoot,
@@ -240,6 +244,7 @@ export class Daemon {
     this.health?.close();
     await this.containers?.shutdown(this.config.liveRestore);
     this.containers?.close();
+    await this.cgroupWarmer?.stop();
     await this.network?.close();
     await this.journal?.close();
     await fsp.rm(this.config.pidfile, { force: true });
