@@ -197,11 +197,15 @@ export async function directExec(o: DirectExecOptions): Promise<ExecHandle> {
   let crunExited = false;
   void exited.then(() => (crunExited = true));
   try {
+    // The pid file is made, then written: a reader can see it empty, and a quick process may
+    // have run and ended, and crun with it, by the next look. So the file is read until it
+    // holds the pid, and once more after crun has exited, when it is as crun left it.
     let pid = 0;
-    // the pid file is made, then written: a reader can see it empty
-    while (pid === 0 && !crunExited) {
-      await Promise.race([pidChanged.next(), exited]);
+    for (;;) {
+      const crunWasGone = crunExited;
       pid = await readPid(pidFile);
+      if (pid > 0 || crunWasGone) break;
+      await Promise.race([pidChanged.next(), exited]);
     }
     if (pid === 0) {
       const message = (await runtimeError(logFile)) ?? (err.takeHeld().toString().trim() || spawnError?.message);
