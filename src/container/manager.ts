@@ -160,12 +160,12 @@ export class ContainerManager {
     return this.socketDir;
   }
 
-  /** The OCI runtime a container runs with (exec and health checks run through it too). */
   /** A container or an exec is about to be made: see runtime/cgroup-warmer.ts. */
   warmCgroups(): void {
     this.o.cgroupWarmer?.warm();
   }
 
+  /** The OCI runtime a container runs with (exec and health checks run through it too). */
   runtimeOf(rec: ContainerRecord): OciRuntime {
     return this.runtimeFor(rec);
   }
@@ -328,6 +328,8 @@ export class ContainerManager {
     return this.withLock(rec.ID, async () => {
       if (rec.MovePending) throw conflict(`container ${rec.Name.slice(1)} is being moved here and is not whole yet`);
       if (rec.State.Restarting) throw conflict(`container ${rec.Name.slice(1)} is restarting: wait until it runs or stop it before moving it`);
+      // one move at a time: a second would make a second copy elsewhere, and its undo would clear this one's mark
+      if (rec.MovingOut) throw conflict(`container ${rec.Name.slice(1)} is already being moved to ${rec.MovingOut.To} (since ${rec.MovingOut.Since}): start it here to call that move off`);
       rec.MovingOut = { To: to, Since: new Date().toISOString() };
       await this.store.save(rec);
     });
@@ -1174,7 +1176,8 @@ export class ContainerManager {
     };
     for (const rec of this.store.all()) {
       if (rec.State.Status === 'removing' || rec.MovePending) {
-        await this.removeLocked(rec, { force: true, volumes: false }).catch(() => undefined);
+        // a move cut short made its anonymous volumes for nothing: they go with it
+        await this.removeLocked(rec, { force: true, volumes: rec.MovePending === true }).catch(() => undefined);
         continue;
       }
       if (rec.MovingOut) this.o.log(`container ${shortId(rec.ID)} was being moved to ${rec.MovingOut.To} since ${rec.MovingOut.Since}: its restart policy does not start it; start it by hand if it did not arrive there`);

@@ -163,6 +163,32 @@ test('refused before anything stops: unknown container, unreachable target, name
   assert.equal((await dst.berth(['inspect', 'busy'])).code, 1);
   await ok(dst, ['rm', '-f', 'holder']);
   await ok(src, ['rm', '-f', 'busy']);
+
+  // a volume name taken there, with --with-volumes
+  await ok(src, ['run', '-d', '--name', 'vbusy', '-v', 'taken-vol:/data', 'busybox', 'sleep', '300']);
+  await ok(dst, ['volume', 'create', 'taken-vol']);
+  const vol = await src.berth(['container', 'move', 'vbusy', '--to', dst.host, '--with-volumes']);
+  assert.equal(vol.code, 1);
+  assert.match(vol.stderr, /the volume name taken-vol is already taken on/);
+  assert.equal((await ok(src, ['inspect', '-f', '{{.State.Running}}', 'vbusy'])).trim(), 'true');
+  // a peer may not fill or adopt a volume a container of the target uses
+  await ok(dst, ['run', '-d', '--name', 'vuser', '-v', 'taken-vol:/data', 'busybox', 'sleep', '300']);
+  const fill = await dst.api('PUT', '/berth/v1/volumes/taken-vol/archive');
+  assert.equal(fill.status, 409, fill.body);
+  const adopt = await dst.api('POST', `/berth/v1/containers/create?name=adopter&anonymous-volumes=${encodeURIComponent(JSON.stringify({ '/data': 'taken-vol' }))}`, { Image: 'busybox', Cmd: ['true'] });
+  assert.equal(adopt.status, 409, adopt.body);
+  await ok(dst, ['rm', '-f', 'vuser']);
+  await ok(dst, ['volume', 'rm', 'taken-vol']);
+
+  // one move at a time: a container already leaving is refused, and the refused move leaves the mark alone
+  const begun = await src.api('POST', '/berth/v1/containers/vbusy/move-begin?to=elsewhere');
+  assert.equal(begun.status, 204, begun.body);
+  const twice = await src.berth(['container', 'move', 'vbusy', '--to', dst.host]);
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /already being moved to elsewhere/);
+  assert.equal((await ok(src, ['inspect', '-f', '{{.State.Running}}', 'vbusy'])).trim(), 'true', 'the refused move did not stop it');
+  assert.equal((await src.api('POST', '/berth/v1/containers/vbusy/move-begin?to=third')).status, 409, 'the first mark is still there');
+  await ok(src, ['rm', '-f', '-v', 'vbusy']);
 });
 
 /** Runs a move in the background and calls `cut` once the target holds the pending container. */

@@ -26,7 +26,7 @@ export interface ContainerRouteDeps {
   snapshotter: Snapshotter;
   log?: (msg: string) => void;
   /** `start --checkpoint` is checked here before anything starts */
-  checkpoints?: Checkpoints;
+  checkpoints: Checkpoints;
 }
 
 export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): void {
@@ -73,7 +73,7 @@ export function registerContainerRoutes(router: Router, d: ContainerRouteDeps): 
 
   router.add('POST', '/containers/:id/start', async ({ res, params, query }) => {
     const checkpoint = query.get('checkpoint');
-    if (checkpoint && d.checkpoints) {
+    if (checkpoint) {
       const rec = m.get(params.id);
       if (!rec.State.Running) await d.checkpoints.refuseRestore(rec, checkpoint, query.get('checkpoint-dir') || undefined);
     }

@@ -85,6 +85,8 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     const name = query.get('name');
     if (!name) throw invalid('a moved container keeps its name: name is required');
     const anonymousVolumes = anonymousVolumeNames(query.get('anonymous-volumes'));
+    // a move brings its anonymous volumes or makes them new: never another container's
+    for (const v of Object.values(anonymousVolumes ?? {})) refuseVolumeInUse(d, v);
     sendJSON(res, 201, await d.containers.create(body, name, { movePending: true, imageName: query.get('image-name') || undefined, anonymousVolumes }));
   });
 
@@ -148,6 +150,8 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
 
   /** Extracts a tar into a volume, inside it whatever the tar's names and links say. */
   router.add('PUT', '/berth/v1/volumes/:name/archive', async ({ req, res, params }) => {
+    // only into a volume the move made: none that a container here (other than one being moved in) uses
+    refuseVolumeInUse(d, params.name);
     const sfs = openVolume(d.volumes, params.name);
     const root = sfs.rootLocation();
     try {
@@ -164,6 +168,12 @@ export function registerMoveRoutes(router: Router, d: MoveRouteDeps): void {
     const s = await fsp.statfs(d.dataRoot);
     sendJSON(res, 200, { Free: s.bavail * s.bsize, Total: s.blocks * s.bsize });
   });
+}
+
+/** A volume a container of this daemon uses (one still being moved here aside) is not a move's to fill or take. */
+function refuseVolumeInUse(d: MoveRouteDeps, name: string): void {
+  const users = d.containers.volumeUsers(name).filter((id) => !d.containers.get(id).MovePending);
+  if (users.length) throw conflict(`volume ${name} is in use by container ${users[0].slice(0, 12)}`);
 }
 
 function anonymousVolumeNames(raw: string | null): Record<string, string> | undefined {

@@ -99,10 +99,12 @@ export class ContainerMove {
 
     const wasRunning = c.State.Running;
     let moved: { id: string };
+    // from here the source's daemon never starts it on its own (not even when that daemon
+    // restarts): once the target's copy runs, a crash cannot bring this one back beside it.
+    // Refused while another move of it is under way: nothing to undo then (its undo would
+    // clear the other move's mark).
+    await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-begin`, { query: { to: this.targetName } });
     try {
-      // from here the source's daemon never starts it on its own (not even when that daemon
-      // restarts): once the target's copy runs, a crash cannot bring this one back beside it
-      await this.source.call('POST', `/berth/v1/containers/${c.Id}/move-begin`, { query: { to: this.targetName } });
       if (wasRunning) {
         this.progress.say(`Stopping ${name} on the source`);
         await this.source.call('POST', `/containers/${c.Id}/stop`);
