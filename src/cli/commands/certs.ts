@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CommandSpec } from '../command';
+import { dockerConfigDir } from '../../client/context-store';
 import { StatusError, UsageError } from '../errors';
 
 type KeyType = 'ecdsa' | 'rsa';
@@ -83,7 +84,8 @@ export const certs: CommandSpec = {
     const ips = p.values.ip as string[];
     for (const ip of ips) if (!isIP(ip)) throw new UsageError(`invalid argument "${ip}" for "--ip" flag: not an IP address`);
     for (const h of hosts) if (!/^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(h)) throw new UsageError(`invalid argument "${h}" for "--host" flag: not a DNS name`);
-    const dir = path.resolve((p.values.dir as string) || ctx.env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker'));
+    // where the client looks for them by default (connection.ts): DOCKER_CERT_PATH, else the docker config folder
+    const dir = path.resolve((p.values.dir as string) || ctx.env.DOCKER_CERT_PATH || dockerConfigDir(ctx.env));
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     if (!p.values.force) {
       const present = [];

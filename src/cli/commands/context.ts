@@ -414,6 +414,10 @@ export const contextImport: CommandSpec = {
     } catch (e) {
       throw new StatusError(`${src}: invalid meta.json: ${(e as Error).message}`, 1);
     }
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(meta) || (meta.Endpoints !== undefined && !isObject(meta.Endpoints)) || (meta.Endpoints?.docker !== undefined && !isObject(meta.Endpoints.docker))) {
+      throw new StatusError(`${src}: invalid meta.json: not a context's metadata (an object, with an object of endpoints)`, 1);
+    }
     const host = meta.Endpoints?.docker?.Host;
     if (host !== undefined) {
       try {

@@ -10,6 +10,7 @@ import type { EngineClient } from '../../client/engine';
 import { StatusError } from '../errors';
 import { parseDetachKeys, readKeyValueFile, validateEnv } from '../opts/values';
 import { pumpStreams } from '../attach';
+import { sessionIO } from '../session';
 import { consoleSize, enterRawMode, watchTerminalSize } from '../terminal';
 
 interface ExecInspect {
@@ -95,11 +96,11 @@ export const exec: CommandSpec = {
 
     const conn = await client.hijack('POST', `/exec/${created.Id}/start`, { body: startBody });
     const restore = tty && interactive ? enterRawMode(ctx.stdin) : () => undefined;
+    const io = sessionIO(ctx, tty);
     const pump = pumpStreams(conn.socket, {
       tty,
-      // without a terminal the output is printed as text is (straight to the descriptors)
-      stdout: tty ? ctx.stdout : { write: (b: Buffer | string) => ctx.out(b) },
-      stderr: tty ? ctx.stderr : { write: (b: Buffer | string) => ctx.err(b) },
+      stdout: io.stdout,
+      stderr: io.stderr,
       stdin: interactive ? ctx.stdin : undefined,
       detachKeys: detachKeyBytes,
     });
