@@ -10,9 +10,13 @@ import { EngineClient } from '../client/engine';
 /** Resizes of an exec that is not running yet are tried this many times, 10 ms more apart each time (about 5 s in all). */
 const RESIZE_TRIES = 30;
 
+/** Keys typed before the exec has started are held, up to this much. */
+const MAX_QUEUED = 1024 * 1024;
+
 export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, execId: string, log: (m: string) => void): Promise<void> {
   const client = new EngineClient(`unix://${engineSocket}`);
   const queued: Buffer[] = [];
+  let queuedBytes = 0;
   let stream: import('node:net').Socket | undefined;
   // the latest size the page asked for and the daemon has not applied yet: one sent before
   // the exec runs (the page sends its size as soon as the socket opens) is applied once it does
@@ -56,14 +60,16 @@ export async function joinExecToWebSocket(ws: WebSocket, engineSocket: string, e
       return;
     }
     if (stream) stream.write(data);
+    else if ((queuedBytes += data.length) > MAX_QUEUED) ws.close(1009, 'too much input before the terminal started');
     else queued.push(data);
   });
   ws.on('close', () => stream?.destroy());
   // a frame the ws library refuses (too large, bad UTF-8) ends the terminal, not the daemon
   ws.on('error', () => stream?.destroy());
   try {
-    const consoleSize = wanted ? [wanted[1], wanted[0]] : undefined;
-    const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true, ConsoleSize: consoleSize } });
+    // the size the page asks for is applied once the exec runs (applySize): it has had no
+    // chance to ask yet, as nothing was awaited since the handlers above were attached
+    const conn = await client.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: true } });
     stream = conn.socket;
   } catch (e) {
     log(`dashboard: terminal for exec ${execId}: ${(e as Error).message}`);

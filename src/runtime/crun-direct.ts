@@ -1,5 +1,5 @@
 import { promises as fsp, constants as fsc, existsSync } from 'node:fs';
-import { removeTree } from '../common/fsutil';
+import { readJSON, removeTree } from '../common/fsutil';
 import * as path from 'node:path';
 import { isErrno } from '../common/errors';
 import { directEnabled, initStatus, removeCgroup } from './runc-direct';
@@ -36,13 +36,8 @@ interface CrunConfig {
   linux?: { namespaces?: { type: string; path?: string }[] };
 }
 
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
+/** The file's JSON; undefined when missing or not JSON (the caller then runs the crun command). */
+const readJson = <T>(file: string): Promise<T | undefined> => readJSON<T>(file).catch(() => undefined);
 
 const hasHooks = (c: CrunConfig) => Object.values(c.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0);
 

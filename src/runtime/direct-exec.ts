@@ -141,18 +141,24 @@ class PipeStdio extends EventEmitter implements ExecStdio {
 class FileSignal {
   private pending = false;
   private waiter?: () => void;
-  private readonly watcher: FSWatcher;
+  /** none where inotify refused a watch (its limits): the reader then looks every few ms */
+  private readonly watcher?: FSWatcher;
 
   constructor(dir: string, name: string) {
-    this.watcher = watch(dir, (_event, changed) => {
-      if (changed !== name) return;
-      if (this.waiter) this.waiter();
-      else this.pending = true;
-    });
-    this.watcher.on('error', () => undefined);
+    try {
+      this.watcher = watch(dir, (_event, changed) => {
+        if (changed !== name) return;
+        if (this.waiter) this.waiter();
+        else this.pending = true;
+      });
+      this.watcher.on('error', () => undefined);
+    } catch {
+      this.watcher = undefined;
+    }
   }
 
   next(): Promise<void> {
+    if (!this.watcher) return new Promise((resolve) => setTimeout(resolve, 2));
     if (this.pending) {
       this.pending = false;
       return Promise.resolve();
@@ -161,7 +167,7 @@ class FileSignal {
   }
 
   close(): void {
-    this.watcher.close();
+    this.watcher?.close();
   }
 }
 
