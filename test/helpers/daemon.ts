@@ -25,6 +25,8 @@ export class TestDaemon {
   readonly tag = randomBytes(4).toString('hex');
   readonly netns = `berth-t-${this.tag}`;
   readonly dataRoot: string;
+  /** the folder berthd runs in: nothing of it should land there */
+  readonly cwd: string;
   readonly execRoot = `/run/bt-${this.tag}`;
   readonly socket = `${this.execRoot}/berth.sock`;
   readonly host = `unix://${this.socket}`;
@@ -40,13 +42,14 @@ export class TestDaemon {
   ) {
     this.base = path.join(os.tmpdir(), `berth-t-${this.tag}`);
     this.dataRoot = path.join(this.base, 'data');
+    this.cwd = path.join(this.base, 'cwd');
   }
 
   /** `dataRootSize`: the data root is a tmpfs of that size ("16m"), a small disk (cleanup unmounts it). */
   static async start(extraArgs: string[] = [], o: { berthd?: string; dataRootSize?: string } = {}): Promise<TestDaemon> {
     const d = new TestDaemon(extraArgs, o.berthd);
     try {
-      await fsp.mkdir(d.base, { recursive: true });
+      await fsp.mkdir(d.cwd, { recursive: true });
       if (o.dataRootSize) {
         await fsp.mkdir(d.dataRoot, { recursive: true });
         execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.dataRootSize}`, 'tmpfs', d.dataRoot]);
@@ -90,7 +93,8 @@ export class TestDaemon {
       ...this.extraArgs,
     ];
     await fsp.writeFile(path.join(this.base, 'daemon.json'), '{}');
-    const proc = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // in a folder of its own: what the daemon or conmon writes by a relative path shows there, not in the checkout
+    const proc = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.cwd });
     this.proc = proc;
     proc.stdout!.on('data', (d: Buffer) => (this.logs += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.logs += d.toString()));
@@ -203,7 +207,6 @@ export function runCommand(cmd: string, args: string[], opts: { input?: string |
   });
 }
 
-/** Lazily unmounts everything at or below `prefix`, deepest first (also used by the benches). */
 /**
  * Deletes what the OCI runtimes still hold under an exec root: runc's state in `runtime` and
  * `build-runtime`, crun's in `runtime-crun` (through berth-crun, as the daemon runs it).
@@ -245,6 +248,7 @@ export function runtimeContainerIds(execRoot: string): string[] {
   return ids;
 }
 
+/** Lazily unmounts everything at or below `prefix`, deepest first (also used by the benches). */
 export function unmountUnder(prefix: string): void {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')

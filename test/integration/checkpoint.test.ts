@@ -66,6 +66,7 @@ test('with --experimental: create is refused clearly, nothing is left; ls, rm an
   assert.match(start.stderr, why !== undefined ? /Cannot restore container cp1: CRIU cannot run on this host/ : /not supported by berth yet/);
   assert.equal((await d.berth(['inspect', '-f', '{{.State.Running}}', 'cp1'])).stdout.trim(), 'false');
   const missing = await d.berth(['start', '--checkpoint', 'nope', 'cp1']);
+  assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /checkpoint nope does not exist for container cp1/);
 
   assert.equal((await d.berth(['checkpoint', 'rm', 'cp1', 'copied'])).code, 0);

@@ -102,5 +102,9 @@ test('short execs in a row each return all of their output and their exit code',
     assert.equal(r.stderr, `err${i}\n`, `exec ${i}`);
     assert.equal(r.code, i % 3, `exec ${i}`);
   }
+  // a background child that keeps the output pipes open does not hold the exec's end
+  const bg = await d.docker(['exec', 'quickexec', 'sh', '-c', 'sleep 60 & echo started'], { timeoutMs: 20_000 });
+  assert.equal(bg.stdout, 'started\n');
+  assert.equal(bg.code, 0);
   await d.berth(['rm', '-f', 'quickexec']);
 });
