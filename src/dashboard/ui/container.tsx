@@ -1,5 +1,6 @@
 /** One container: its state and charts, live logs, processes, a terminal, and its inspect data. */
 import { useEffect, useState } from 'preact/hooks';
+import { Table } from './table';
 import { get, jsonLines, readStream } from './api';
 import { useEvents } from './events';
 import { LogView } from './logs';
@@ -82,18 +83,11 @@ function Processes({ id }: { id: string }) {
   if (error) return <p class="error">{error}</p>;
   if (!top) return <p class="muted">Loading…</p>;
   return (
-    <div class="table-wrap">
-      <table data-testid="processes">
-        <thead>
-          <tr>{top.Titles.map((t) => <th>{t}</th>)}</tr>
-        </thead>
-        <tbody>
-          {top.Processes.map((p) => (
-            <tr>{p.map((v, i) => <td data-label={top.Titles[i]} class="mono">{v}</td>)}</tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table testId="processes" head={top.Titles}>
+      {top.Processes.map((p) => (
+        <tr>{p.map((v, i) => <td data-label={top.Titles[i]} class="mono">{v}</td>)}</tr>
+      ))}
+    </Table>
   );
 }
 

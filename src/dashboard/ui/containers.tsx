@@ -1,5 +1,6 @@
 /** The containers list: state, health, ports, image, uptime; actions; filter and search; live. */
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { Table } from './table';
 import { del, get, getPrefetched, post } from './api';
 import { useEvents } from './events';
 import { shortId } from './format';
@@ -82,12 +83,7 @@ export function ContainersPage() {
     const t = setInterval(() => void load().then(() => tick((n) => n + 1)), 30_000);
     return () => clearInterval(t);
   }, []);
-  // a ref: the event listener calls the newest render's callback (useEvents)
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEvents(['container'], () => {
-    clearTimeout(pending.current);
-    pending.current = setTimeout(() => void load(), 100);
-  });
+  useEvents(['container'], () => void load(), { delayMs: 100 });
   const q = search.trim().toLowerCase();
   const shown = (list ?? []).filter(
     (c) =>
@@ -116,46 +112,32 @@ export function ContainersPage() {
       ) : shown.length === 0 ? (
         <p class="muted">No containers{q || state !== 'all' ? ' match' : ''}.</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="containers">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>State</th>
-                <th>Image</th>
-                <th>Status</th>
-                <th>Ports</th>
-                <th>Actions</th>
+        <Table testId="containers" head={['Name', 'State', 'Image', 'Status', 'Ports', 'Actions']}>
+          {shown.map((c) => {
+            const name = containerName(c);
+            const h = health(c.Status);
+            return (
+              <tr key={c.Id} data-name={name} data-state={c.State}>
+                <td data-label="Name">
+                  <a href={`#/containers/${c.Id}`}>{name}</a>
+                  <div class="muted mono">{shortId(c.Id)}</div>
+                </td>
+                <td data-label="State">
+                  <span class={`badge ${c.State}`} data-testid="state">
+                    {c.State}
+                  </span>
+                  {h && <span class={`badge health-${h.replace(/[^a-z]/g, '')}`}>{h}</span>}
+                </td>
+                <td data-label="Image" class="mono">{c.Image}</td>
+                <td data-label="Status">{c.Status}</td>
+                <td data-label="Ports" class="mono">{ports(c) || '—'}</td>
+                <td data-label="Actions">
+                  <ContainerActions c={{ Id: c.Id, State: c.State, name }} onError={setError} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {shown.map((c) => {
-                const name = containerName(c);
-                const h = health(c.Status);
-                return (
-                  <tr key={c.Id} data-name={name} data-state={c.State}>
-                    <td data-label="Name">
-                      <a href={`#/containers/${c.Id}`}>{name}</a>
-                      <div class="muted mono">{shortId(c.Id)}</div>
-                    </td>
-                    <td data-label="State">
-                      <span class={`badge ${c.State}`} data-testid="state">
-                        {c.State}
-                      </span>
-                      {h && <span class={`badge health-${h.replace(/[^a-z]/g, '')}`}>{h}</span>}
-                    </td>
-                    <td data-label="Image" class="mono">{c.Image}</td>
-                    <td data-label="Status">{c.Status}</td>
-                    <td data-label="Ports" class="mono">{ports(c) || '—'}</td>
-                    <td data-label="Actions">
-                      <ContainerActions c={{ Id: c.Id, State: c.State, name }} onError={setError} />
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </Table>
       )}
     </section>
   );

@@ -44,17 +44,28 @@ export function startEventStream(): void {
   void run(since);
 }
 
-/** Calls `onEvent` for every engine event of the given types while the component is shown. */
-export function useEvents(types: string[] | undefined, onEvent: Listener): void {
+/**
+ * Calls `onEvent` for every engine event of the given types (and that `accept` takes) while
+ * the component is shown. With `delayMs`, a burst of events makes one call, that long after
+ * the last of them (a page reloading its list); a call still waiting goes with the page.
+ */
+export function useEvents(types: string[] | undefined, onEvent: Listener, opts: { delayMs?: number; accept?: (e: EngineEvent) => boolean } = {}): void {
   // the listener calls the newest callback: a page shown for another container keeps one
   // subscription, but reacts with what it renders now
   const latest = useRef(onEvent);
   latest.current = onEvent;
   useEffect(() => {
+    let waiting: ReturnType<typeof setTimeout> | undefined;
     const l: Listener = (e) => {
-      if (!types || types.includes(e.Type)) latest.current(e);
+      if ((types && !types.includes(e.Type)) || (opts.accept && !opts.accept(e))) return;
+      if (!opts.delayMs) return latest.current(e);
+      clearTimeout(waiting);
+      waiting = setTimeout(() => latest.current(e), opts.delayMs);
     };
     listeners.add(l);
-    return () => void listeners.delete(l);
+    return () => {
+      listeners.delete(l);
+      clearTimeout(waiting);
+    };
   }, []);
 }

@@ -1,5 +1,6 @@
 /** Images (layers, history, pull, remove, prune), volumes and networks (who uses them). */
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { Table } from './table';
 import { del, get, jsonLines, post, request } from './api';
 import { useEvents } from './events';
 import { ago, shortId, siBytes } from './format';
@@ -12,12 +13,7 @@ function useLive<T>(path: string, types: string[]): [T | undefined, string, () =
   const [error, setError] = useState('');
   const load = () => get<T>(path).then((d) => (setData(d), setError('')), (e: Error) => setError(e.message));
   useEffect(() => void load(), [path]);
-  // a ref: the event listener calls the newest render's callback (useEvents)
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEvents(types, () => {
-    clearTimeout(pending.current);
-    pending.current = setTimeout(() => void load(), 150);
-  });
+  useEvents(types, () => void load(), { delayMs: 150 });
   return [data, error, load];
 }
 
@@ -42,26 +38,15 @@ function ImageDetail({ id }: { id: string }) {
       <h3>Layers ({d.layers.length})</h3>
       <ol class="mono">{d.layers.map((l) => <li>{l.slice(0, 19)}</li>)}</ol>
       <h3>History</h3>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Created</th>
-              <th>Created by</th>
-              <th>Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {d.history.map((h) => (
-              <tr>
-                <td data-label="Created">{ago(h.Created)}</td>
-                <td data-label="Created by" class="mono wrap">{h.CreatedBy}</td>
-                <td data-label="Size">{siBytes(h.Size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={['Created', 'Created by', 'Size']}>
+        {d.history.map((h) => (
+          <tr>
+            <td data-label="Created">{ago(h.Created)}</td>
+            <td data-label="Created by" class="mono wrap">{h.CreatedBy}</td>
+            <td data-label="Size">{siBytes(h.Size)}</td>
+          </tr>
+        ))}
+      </Table>
     </div>
   );
 }
@@ -116,46 +101,33 @@ export function ImagesPage() {
       </form>
       {progress && <p class="muted" role="status">{progress}</p>}
       {(message || error) && <p class="error" role="alert">{message || error}</p>}
-      <div class="table-wrap">
-        <table data-testid="images">
-          <thead>
-            <tr>
-              <th>Tags</th>
-              <th>ID</th>
-              <th>Created</th>
-              <th>Size</th>
-              <th>Actions</th>
+      <Table testId="images" head={['Tags', 'ID', 'Created', 'Size', 'Actions']}>
+        {(images ?? []).flatMap((i) => [
+          <tr key={i.Id}>
+            <td data-label="Tags" class="mono">{(i.RepoTags ?? []).join(', ') || '<none>'}</td>
+            <td data-label="ID" class="mono">{shortId(i.Id)}</td>
+            <td data-label="Created">{ago(i.Created)}</td>
+            <td data-label="Size">{siBytes(i.Size)}</td>
+            <td data-label="Actions">
+              <span class="actions">
+                <button onClick={() => setOpen(open === i.Id ? '' : i.Id)} aria-expanded={open === i.Id}>
+                  Layers & history
+                </button>
+                <button class="danger" onClick={() => remove(i)}>
+                  Remove
+                </button>
+              </span>
+            </td>
+          </tr>,
+          open === i.Id ? (
+            <tr key={`${i.Id}-detail`}>
+              <td colSpan={5}>
+                <ImageDetail id={i.Id} />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(images ?? []).flatMap((i) => [
-              <tr key={i.Id}>
-                <td data-label="Tags" class="mono">{(i.RepoTags ?? []).join(', ') || '<none>'}</td>
-                <td data-label="ID" class="mono">{shortId(i.Id)}</td>
-                <td data-label="Created">{ago(i.Created)}</td>
-                <td data-label="Size">{siBytes(i.Size)}</td>
-                <td data-label="Actions">
-                  <span class="actions">
-                    <button onClick={() => setOpen(open === i.Id ? '' : i.Id)} aria-expanded={open === i.Id}>
-                      Layers & history
-                    </button>
-                    <button class="danger" onClick={() => remove(i)}>
-                      Remove
-                    </button>
-                  </span>
-                </td>
-              </tr>,
-              open === i.Id ? (
-                <tr key={`${i.Id}-detail`}>
-                  <td colSpan={5}>
-                    <ImageDetail id={i.Id} />
-                  </td>
-                </tr>
-              ) : null,
-            ])}
-          </tbody>
-        </table>
-      </div>
+          ) : null,
+        ])}
+      </Table>
     </section>
   );
 }
@@ -180,32 +152,20 @@ export function VolumesPage() {
         </button>
       </div>
       {(message || error) && <p class="error" role="alert">{message || error}</p>}
-      <div class="table-wrap">
-        <table data-testid="volumes">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Driver</th>
-              <th>Used by</th>
-              <th>Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(vols?.Volumes ?? []).map((v) => (
-              <tr key={v.Name}>
-                <td data-label="Name" class="mono">{v.Name}</td>
-                <td data-label="Driver">{v.Driver}</td>
-                <td data-label="Used by">{users(v.Name).join(', ') || '—'}</td>
-                <td data-label="Actions">
-                  <button class="danger" onClick={() => confirm(`Remove volume ${v.Name}?`) && del(`/volumes/${encodeURIComponent(v.Name)}`).catch((e: Error) => setMessage(e.message))}>
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testId="volumes" head={['Name', 'Driver', 'Used by', 'Actions']}>
+        {(vols?.Volumes ?? []).map((v) => (
+          <tr key={v.Name}>
+            <td data-label="Name" class="mono">{v.Name}</td>
+            <td data-label="Driver">{v.Driver}</td>
+            <td data-label="Used by">{users(v.Name).join(', ') || '—'}</td>
+            <td data-label="Actions">
+              <button class="danger" onClick={() => confirm(`Remove volume ${v.Name}?`) && del(`/volumes/${encodeURIComponent(v.Name)}`).catch((e: Error) => setMessage(e.message))}>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -228,36 +188,23 @@ export function NetworksPage() {
     <section>
       <h1>Networks</h1>
       {(message || error) && <p class="error" role="alert">{message || error}</p>}
-      <div class="table-wrap">
-        <table data-testid="networks">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Driver</th>
-              <th>Subnet</th>
-              <th>Used by</th>
-              <th>Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(nets ?? []).map((n) => (
-              <tr key={n.Id}>
-                <td data-label="Name" class="mono">{n.Name}</td>
-                <td data-label="Driver">{n.Driver}/{n.Scope}</td>
-                <td data-label="Subnet" class="mono">{(n.IPAM?.Config ?? []).map((c) => c.Subnet).filter(Boolean).join(', ') || '—'}</td>
-                <td data-label="Used by">{users(n).join(', ') || '—'}</td>
-                <td data-label="Actions">
-                  {!['bridge', 'host', 'none'].includes(n.Name) && (
-                    <button class="danger" onClick={() => confirm(`Remove network ${n.Name}?`) && del(`/networks/${n.Id}`).catch((e: Error) => setMessage(e.message))}>
-                      Remove
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testId="networks" head={['Name', 'Driver', 'Subnet', 'Used by', 'Actions']}>
+        {(nets ?? []).map((n) => (
+          <tr key={n.Id}>
+            <td data-label="Name" class="mono">{n.Name}</td>
+            <td data-label="Driver">{n.Driver}/{n.Scope}</td>
+            <td data-label="Subnet" class="mono">{(n.IPAM?.Config ?? []).map((c) => c.Subnet).filter(Boolean).join(', ') || '—'}</td>
+            <td data-label="Used by">{users(n).join(', ') || '—'}</td>
+            <td data-label="Actions">
+              {!['bridge', 'host', 'none'].includes(n.Name) && (
+                <button class="danger" onClick={() => confirm(`Remove network ${n.Name}?`) && del(`/networks/${n.Id}`).catch((e: Error) => setMessage(e.message))}>
+                  Remove
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }

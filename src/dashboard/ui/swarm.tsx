@@ -3,6 +3,7 @@
  * routes emit no events in berth, so this page asks again every few seconds while it is shown.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { Table } from './table';
 import { ApiError, get } from './api';
 import { shortId } from './format';
 
@@ -75,32 +76,19 @@ export function SwarmPage() {
     <section>
       <h1>Swarm</h1>
       <h2>Nodes</h2>
-      <div class="table-wrap">
-        <table data-testid="nodes">
-          <thead>
-            <tr>
-              <th>Hostname</th>
-              <th>Role</th>
-              <th>State</th>
-              <th>Availability</th>
-              <th>Manager</th>
-            </tr>
-          </thead>
-          <tbody>
-            {view.nodes.map((n) => (
-              <tr key={n.ID}>
-                <td data-label="Hostname">{n.Description?.Hostname ?? shortId(n.ID)}</td>
-                <td data-label="Role">{n.Spec.Role}</td>
-                <td data-label="State">
-                  <span class={`badge ${n.Status.State === 'ready' ? 'running' : 'exited'}`}>{n.Status.State}</span>
-                </td>
-                <td data-label="Availability">{n.Spec.Availability}</td>
-                <td data-label="Manager">{n.ManagerStatus ? (n.ManagerStatus.Leader ? 'Leader' : n.ManagerStatus.Reachability ?? '') : '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testId="nodes" head={['Hostname', 'Role', 'State', 'Availability', 'Manager']}>
+        {view.nodes.map((n) => (
+          <tr key={n.ID}>
+            <td data-label="Hostname">{n.Description?.Hostname ?? shortId(n.ID)}</td>
+            <td data-label="Role">{n.Spec.Role}</td>
+            <td data-label="State">
+              <span class={`badge ${n.Status.State === 'ready' ? 'running' : 'exited'}`}>{n.Status.State}</span>
+            </td>
+            <td data-label="Availability">{n.Spec.Availability}</td>
+            <td data-label="Manager">{n.ManagerStatus ? (n.ManagerStatus.Leader ? 'Leader' : n.ManagerStatus.Reachability ?? '') : '—'}</td>
+          </tr>
+        ))}
+      </Table>
       <h2>Services</h2>
       {view.services.length === 0 && <p class="muted">No services.</p>}
       {view.services.map((s) => {

@@ -1,5 +1,6 @@
 /** Events as they happen, and disk use by kind as a chart. */
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { Table } from './table';
 import { get } from './api';
 import { recentEvents, useEvents, type EngineEvent } from './events';
 import { lazyComponent } from './lazy';
@@ -42,12 +43,9 @@ export function SystemPage() {
   const [error, setError] = useState('');
   const load = () => get<Df>('/system/df').then(setDf, (e: Error) => setError(e.message));
   useEffect(() => void load(), []);
-  // a ref: the event listener calls the newest render's callback (useEvents)
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEvents(['image', 'container', 'volume', 'builder'], (e) => {
-    if (!['destroy', 'delete', 'pull', 'create', 'prune', 'import', 'load', 'untag'].includes(e.Action)) return;
-    clearTimeout(pending.current);
-    pending.current = setTimeout(() => void load(), 500);
+  useEvents(['image', 'container', 'volume', 'builder'], () => void load(), {
+    delayMs: 500,
+    accept: (e) => ['destroy', 'delete', 'pull', 'create', 'prune', 'import', 'load', 'untag'].includes(e.Action),
   });
   if (!df) return <section>{error ? <p class="error">{error}</p> : <p class="muted">Loading…</p>}</section>;
   const rows: [string, number, number][] = [
@@ -60,26 +58,15 @@ export function SystemPage() {
     <section>
       <h1>Disk use</h1>
       <BarChart labels={rows.map((r) => r[0])} values={rows.map((r) => r[2])} format={siBytes} testId="df-chart" />
-      <div class="table-wrap">
-        <table data-testid="df">
-          <thead>
-            <tr>
-              <th>Type</th>
-              <th>Total</th>
-              <th>Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(([t, n, s]) => (
-              <tr>
-                <td data-label="Type">{t}</td>
-                <td data-label="Total">{n}</td>
-                <td data-label="Size">{siBytes(s)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table testId="df" head={['Type', 'Total', 'Size']}>
+        {rows.map(([t, n, s]) => (
+          <tr>
+            <td data-label="Type">{t}</td>
+            <td data-label="Total">{n}</td>
+            <td data-label="Size">{siBytes(s)}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
