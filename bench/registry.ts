@@ -7,7 +7,7 @@
  *
  *   node dist/bench/registry.js --host unix:///run/berth/berth.sock \
  *       [--serve berth|distribution | --registry 127.0.0.1:5000] [--cli berth] [--runs 3] [--concurrent 4]
- *       [--content mixed|random|base]
+ *       [--content mixed|random|base] [--pull-hosts unix:///a.sock,unix:///b.sock [--pulls 5]]
  *
  * --content mixed (the default) is what images hold: one layer of real files (text and
  * binaries copied from /usr/share and /usr/lib, which compress the way real layers do) and
@@ -40,6 +40,14 @@ const concurrent = Number(arg('--concurrent', '4'));
 const serve = arg('--serve', '');
 let registry = arg('--registry', '');
 const content = arg('--content', 'mixed');
+/**
+ * --pull-hosts A,B: the image is built and pushed once through --host, then each of these
+ * daemons removes and pulls that same image in turn, --pulls times: the same blob from the
+ * same registry, so two daemons' pulls compare like for like. They must all reach the
+ * registry at one address (one network namespace).
+ */
+const pullHosts = arg('--pull-hosts', '').split(',').filter(Boolean);
+const pullRounds = Number(arg('--pulls', '5'));
 const LAYER_BYTES = 100 * 1000 * 1000;
 /** Where the layer of real files is copied from, in this order, until it holds LAYER_BYTES. */
 const REAL_FILE_SOURCES = ['/usr/share', '/usr/lib'];
@@ -48,9 +56,33 @@ const BASE_FILES = 9500;
 const BASE_BYTES = 180 * 1000 * 1000;
 const BASE_MAX_FILE = 8 * 1024 * 1024;
 
-async function sh(args: string[], quiet = true): Promise<number> {
-  const r = await timeCli(cli, args, { host, env: { DOCKER_BUILDKIT: '0' }, stdout: quiet ? 'ignore' : 'inherit' });
+async function sh(args: string[], quiet = true, on = host): Promise<number> {
+  const r = await timeCli(cli, args, { host: on, env: { DOCKER_BUILDKIT: '0' }, stdout: quiet ? 'ignore' : 'inherit' });
   return succeeded(r, `${cliName} ${args.join(' ')}`).ms;
+}
+
+/** `rmi` that may find nothing to remove. */
+async function removeImage(image: string, on: string): Promise<void> {
+  await timeCli(cli, ['rmi', image], { host: on, env: {}, stdout: 'ignore', stderr: 'pipe' });
+}
+
+/** --pull-hosts: one image, pulled by each daemon in turn; medians per daemon and against the first. */
+async function comparePulls(image: string, bytes: number, files: string): Promise<void> {
+  const times = pullHosts.map(() => [] as number[]);
+  for (const h of pullHosts) await removeImage(image, h);
+  for (let r = 0; r < pullRounds; r++) {
+    for (let i = 0; i < pullHosts.length; i++) {
+      times[i].push(await sh(['pull', image], true, pullHosts[i]));
+      await removeImage(image, pullHosts[i]);
+    }
+  }
+  console.log(`image: ${files}; ${(bytes / 1e6).toFixed(1)} MB pulled (pushed through ${host}); client: ${cli}; rmi then pull, daemons in turn, median of ${pullRounds}`);
+  const first = median(times[0]);
+  pullHosts.forEach((h, i) => {
+    const m = median(times[i]);
+    const ratio = i === 0 ? '' : `  ${(m / first).toFixed(2)}x of the first`;
+    console.log(`pull  ${h.padEnd(36)} ${(m / 1000).toFixed(2)} s${ratio}  (${times[i].map((t) => (t / 1000).toFixed(2)).join(', ')})`);
+  });
 }
 
 function freePort(): Promise<number> {
@@ -218,6 +250,12 @@ async function main(): Promise<void> {
       await sh(['build', '-q', '--no-cache', '-t', image, ctx]);
       pushes.push(await sh(['push', image]));
       sent.push(await pushedBytes(image));
+      if (pullHosts.length) {
+        await removeImage(image, host);
+        const files = base ? `one layer of ${base.files + 1} real files (Debian-base-like)` : content;
+        await comparePulls(image, sent[0], files);
+        return;
+      }
       await sh(['rmi', image]);
       pulls.push(await sh(['pull', image]));
       await sh(['rmi', image]);

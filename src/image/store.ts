@@ -275,7 +275,8 @@ export class ImageStore {
       if (inUse.has(chainID)) break;
       const rec = this.layers.get(chainID);
       if (!rec) continue;
-      await this.snapshotter.remove(hex(chainID));
+      // deleted before rmi answers, as dockerd does: a pull right after finds the disk quiet
+      await this.snapshotter.remove(hex(chainID), { wait: true });
       await fsp.rm(path.join(this.root, 'layers', `${hex(chainID)}.json`), { force: true });
       this.layers.delete(chainID);
       if (![...this.layers.values()].some((l) => l.diffID === rec.diffID)) await this.content.delete(rec.diffID);

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalid, isErrno, notFound } from '../common/errors';
-import { mkdirp, readJSON, writeJSONAtomic } from '../common/fsutil';
+import { markTopDir, mkdirp, readJSON, removeTree, writeJSONAtomic } from '../common/fsutil';
 import { newId, sha256Hex } from '../common/ids';
 
 /**
@@ -44,6 +44,7 @@ export class SnapshotStore {
 
   async init(): Promise<void> {
     await mkdirp(this.snapshotsDir, 0o700);
+    markTopDir(this.snapshotsDir);
     await mkdirp(this.refsDir, 0o700);
     await mkdirp(this.trashDir, 0o700);
     // what a daemon that ended meanwhile had not finished deleting
@@ -142,8 +143,8 @@ export class SnapshotStore {
    * Forgets a snapshot, then lets the driver clean up (`cleanup` runs after the ref is
    * gone, so a crash there leaves an orphan, never a half-deleted visible snapshot).
    */
-  remove(name: string, cleanup: (rec: SnapshotRecord) => Promise<void>): Promise<void> {
-    return this.locked(async () => {
+  async remove(name: string, cleanup: (rec: SnapshotRecord) => Promise<void>, wait = false): Promise<void> {
+    const trash = await this.locked(async (): Promise<string | undefined> => {
       const rec = await this.get(name);
       if (rec.kind === 'committed') {
         const kids = await this.children(rec.id);
@@ -154,16 +155,21 @@ export class SnapshotStore {
       await this.unlink(name);
       await cleanup(rec);
       // a rename takes the files out of sight at once; deleting them (a container's
-      // writes can be large) goes on in the background, and a new start empties the trash
+      // writes can be large) goes on outside the lock, and a new start empties the trash
       const trash = path.join(this.trashDir, rec.id);
       try {
         await fsp.rename(this.dirOf(rec.id), trash);
       } catch (e) {
         if (!isErrno(e, 'ENOENT')) await fsp.rm(this.dirOf(rec.id), { recursive: true, force: true });
-        return;
+        return undefined;
       }
-      this.deleteLater(trash);
+      return trash;
     });
+    if (!trash) return;
+    // Waiting matters when files are soon made again (rmi, then pull): deleting in the
+    // background would compete with that unpacking for the disk and the CPU.
+    if (wait) await removeTree(trash).catch(() => this.deleteLater(trash));
+    else this.deleteLater(trash);
   }
 
   private deleteLater(dir: string): void {

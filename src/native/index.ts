@@ -14,6 +14,8 @@ export interface NativeAddon {
   removeTree?(path: string): Promise<void>;
   /** a sealed memfd holding a copy of the file (its descriptor, kept open); older builds lack it */
   sealedCopy?(path: string): number;
+  /** chattr +T of a directory: "" when set, else the errno name; older builds lack it */
+  markTopDir?(path: string): string;
 }
 
 /** umount2's flag for a lazy unmount */

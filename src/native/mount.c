@@ -2,8 +2,8 @@
  * berth's native helpers: mount(2) and umount2(2) for the daemon, so that mounting a
  * container's root filesystem does not spawn mount(8) and umount(8) (a few ms each); and
  * removeTree, a recursive removal done in one call (Node's fs.rm walks a tree with an async
- * call per entry, several per container run); and sealedCopy, which keeps an OCI runtime's
- * binary in a sealed memfd (see there).
+ * call per entry, several per container run); sealedCopy, which keeps an OCI runtime's
+ * binary in a sealed memfd (see there); and markTopDir, an allocation hint (see there).
  * Each call runs on libuv's thread pool and returns a promise; a failure rejects with an
  * Error whose `code` is the errno name (EBUSY, EINVAL, ...) and `errno` its number.
  *
@@ -17,6 +17,8 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -177,6 +179,8 @@ static const char *errno_name(int e) {
     case ENOTEMPTY: return "ENOTEMPTY";
     case EISDIR: return "EISDIR";
     case E2BIG: return "E2BIG";
+    case ENOTTY: return "ENOTTY";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
     default: return "EUNKNOWN";
   }
 }
@@ -347,12 +351,44 @@ static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * markTopDir(path): sets FS_TOPDIR_FL (chattr +T) on a directory, so that ext4's Orlov
+ * allocator places each directory made in it in a block group of its own, as it does for
+ * directories at the root of the file system. Synchronous (two ioctls, once at start-up).
+ * Returns "" when set, else the errno name: file systems without the flag (tmpfs, xfs) say
+ * ENOTTY or EOPNOTSUPP, and the caller treats it as the hint it is.
+ */
+static napi_value js_mark_top_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *dir = argc < 1 ? NULL : string_arg(env, argv[0]);
+  if (!dir) {
+    napi_throw_type_error(env, NULL, "markTopDir(path)");
+    return NULL;
+  }
+  int err = 0;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int flags = 0;
+  if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) err = errno;
+  if (!err && !(flags & FS_TOPDIR_FL)) {
+    flags |= FS_TOPDIR_FL;
+    if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) err = errno;
+  }
+  if (fd >= 0) close(fd);
+  free(dir);
+  napi_value result;
+  napi_create_string_utf8(env, err ? errno_name(err) : "", NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sealedCopy", NULL, js_sealed_copy, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"markTopDir", NULL, js_mark_top_dir, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

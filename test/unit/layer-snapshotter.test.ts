@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -96,6 +97,18 @@ for (const { driver, make } of drivers) {
     assert.deepEqual(await fsp.readdir(path.join(s.root, 'snapshots')), []);
   });
 
+  test(`${driver}: a removal that waits has deleted the files when it resolves`, async (t) => {
+    const { root } = await dataRoot(t);
+    const s = make(root);
+    await s.init();
+    const files = Array.from({ length: 300 }, (_, i) => ({ name: `d${i % 10}/f${i}`, data: 'x'.repeat(i) }));
+    await layer(s, 'unpack-w', undefined, 'chain-w', [...Array.from({ length: 10 }, (_, i) => ({ name: `d${i}/`, type: 'directory' as const })), ...files]);
+    const trash = path.join(root, driver, 'trash');
+    await s.remove('chain-w', { wait: true });
+    assert.deepEqual(await fsp.readdir(trash), [], 'nothing left to delete');
+    assert.equal(await s.stat('chain-w'), undefined);
+  });
+
   test(`${driver}: errors for missing, duplicate and misused snapshots`, async (t) => {
     const { root } = await dataRoot(t);
     const s = make(root);
@@ -133,6 +146,21 @@ for (const { driver, make } of drivers) {
     await unmount(target);
   });
 }
+
+test('the snapshots folder spreads its snapshots over block groups where the file system can (chattr +T)', async (t) => {
+  const { root } = await dataRoot(t);
+  const flags = (dir: string) => execFileSync('lsattr', ['-d', dir], { encoding: 'utf8' }).split(' ')[0];
+  try {
+    flags(root);
+  } catch {
+    t.skip(`${os.tmpdir()} has no inode flags (lsattr fails)`);
+    return;
+  }
+  const s = new OverlaySnapshotter(path.join(root, 'overlay2'));
+  await s.init();
+  assert.match(flags(path.join(root, 'overlay2', 'snapshots')), /T/);
+  assert.doesNotMatch(flags(path.join(root, 'overlay2', 'refs')), /T/, 'only the snapshots folder');
+});
 
 test('overlay2: 60 layers under a long data root still mount', async (t) => {
   const { root, mountpoint } = await dataRoot(t, `berth-layer-snap-${'long'.repeat(20)}-`);
