@@ -93,7 +93,7 @@ test('files, directories, symlinks, hardlinks, fifos and devices keep mode, owne
   assert.equal(xattr(path.join(root, 'x/f'), 'trusted.overlay.opaque'), undefined, 'overlay xattrs from a tar are ignored');
 });
 
-test('an entry replaces what is there: file over dir, dir over file, file over symlink', async (t) => {
+test('an entry replaces what is there: file over dir, dir over file, file over symlink, symlink over file, dir over a dangling symlink', async (t) => {
   const root = await tempRoot(t);
   await apply(root, [
     { name: 'was-dir/', type: 'directory' },
@@ -102,6 +102,8 @@ test('an entry replaces what is there: file over dir, dir over file, file over s
     { name: 'was-link', type: 'symlink', linkname: 'was-file' },
     { name: 'merge/', type: 'directory' },
     { name: 'merge/old', data: 'old' },
+    { name: 'file-then-link', data: 'x' },
+    { name: 'dangling', type: 'symlink', linkname: 'nowhere' },
   ]);
   await apply(root, [
     { name: 'was-dir', data: 'now a file' },
@@ -109,7 +111,13 @@ test('an entry replaces what is there: file over dir, dir over file, file over s
     { name: 'was-link', data: 'now a file too' },
     { name: 'merge/', type: 'directory' },
     { name: 'merge/new', data: 'new' },
+    { name: 'file-then-link', type: 'symlink', linkname: 'was-dir' },
+    { name: 'dangling/', type: 'directory' },
+    { name: 'dangling/in', data: 'in' },
   ]);
+  assert.equal(await fsp.readlink(path.join(root, 'file-then-link')), 'was-dir');
+  assert.ok((await fsp.lstat(path.join(root, 'dangling'))).isDirectory());
+  await assert.rejects(fsp.lstat(path.join(root, 'nowhere')), /ENOENT/, 'nothing made through the dangling link');
   assert.equal(await fsp.readFile(path.join(root, 'was-dir'), 'utf8'), 'now a file');
   assert.ok((await fsp.lstat(path.join(root, 'was-file'))).isDirectory());
   assert.ok((await fsp.lstat(path.join(root, 'was-link'))).isFile());
