@@ -261,8 +261,15 @@ async function fetchLayersApart(
       const blob = await openVerifiedBlob(client, ref, l, progress, signal);
       endOpen();
       blob.on('error', (e) => tar.destroy(e));
-      blob.pipe(tar);
-      const layer = await d.images.unpackDetached(tar);
+      // a gzip layer is kept as the blob it came in (see ImageStore.keepCompressed)
+      const kept = layerCompression(l.mediaType) === 'gzip' ? d.images.keepCompressed(l) : undefined;
+      if (kept) {
+        kept.tee.on('error', (e) => tar.destroy(e));
+        blob.pipe(kept.tee).pipe(tar);
+      } else {
+        blob.pipe(tar);
+      }
+      const layer = await d.images.unpackDetached(tar, kept);
       if (layer.diffID !== diffIDs[i]) {
         await d.images.discardDetached(layer);
         throw invalid(`layer ${l.digest} unpacks to ${layer.diffID}, but the image config says ${diffIDs[i]}`);

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid, notFound, system } from '../common/errors';
-import type { Image, ImageStore } from '../image/store';
+import type { Image, ImageStore, StoredBlob } from '../image/store';
 import { familiarName, parseReference, type Reference } from '../image/reference';
 import { AuthConfig, repositoryScope, RegistryUnauthorized } from './auth';
 import { RegistryClient, registryErrorText, type RegistryResponse } from './client';
 import { createLayerGzip } from './compress';
 import { endpointsFor, type RegistrySettings } from './endpoint';
-import { MediaType, type Descriptor } from './manifest';
+import { layerCompression, MediaType, type Descriptor } from './manifest';
 import type { BlobSource, DistributionMetadata } from './metadata';
 import { ProgressReporter, shortDigest } from './progress';
 
@@ -197,10 +197,15 @@ async function uploadMonolithic(client: RegistryClient, repo: string, bytes: Buf
   res.body.resume();
 }
 
-/** Compresses the layer on the fly into a PATCH, then names its digest in the closing PUT. */
+/**
+ * Compresses the layer on the fly into a PATCH, then names its digest in the closing PUT. A
+ * layer kept as the gzip blob it was pulled in is sent as that blob, digest and all.
+ */
 async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, diffID: string, progress: ProgressReporter): Promise<Descriptor> {
   const id = shortDigest(diffID);
-  const total = await d.images.content.size(diffID);
+  const layer = await d.images.layerTar(diffID);
+  if (layer.compressed && layerCompression(layer.compressed.mediaType) === 'gzip') return uploadStored(d, client, ref, diffID, layer.compressed, progress);
+  const total = layer.size;
   const location = await startUpload(client, ref.path);
   let read = 0;
   const counter = new Transform({
@@ -219,7 +224,7 @@ async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, 
       cb(null, chunk);
     },
   });
-  const source = d.images.content.reader(diffID);
+  const source = layer.open();
   const gzip = await createLayerGzip(d.images.content.blobPath(diffID));
   const body = hasher;
   const compressing = pipeline(source, counter, gzip, hasher);
@@ -237,5 +242,35 @@ async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, 
   progress.layer(id, 'Pushed');
   const desc: Descriptor = { mediaType: MediaType.dockerLayerGzip, digest, size };
   await d.metadata.add(diffID, { digest, mediaType: desc.mediaType, size, registry: ref.domain, repository: ref.path });
+  return desc;
+}
+
+/** Sends a blob kept as it was pulled: a PATCH of its bytes, then the PUT naming its digest. */
+async function uploadStored(d: PushDeps, client: RegistryClient, ref: Reference, diffID: string, blob: StoredBlob & { open(): Readable }, progress: ProgressReporter): Promise<Descriptor> {
+  const id = shortDigest(diffID);
+  const location = await startUpload(client, ref.path);
+  let read = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      read += chunk.length;
+      progress.bytes(id, 'Pushing', read, blob.size);
+      cb(null, chunk);
+    },
+  });
+  const reading = pipeline(blob.open(), counter);
+  const sending = client.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: counter });
+  const [r, s] = await Promise.allSettled([reading, sending]);
+  if (r.status === 'rejected') throw system(`reading layer ${diffID}: ${(r.reason as Error).message}`);
+  if (s.status === 'rejected') throw s.reason;
+  const patched = s.value;
+  if (patched.status !== 202) throw system(`uploading layer ${id}: ${await registryErrorText(patched)}`);
+  patched.body.resume();
+  const put = await client.request('PUT', withDigest(locationOf(client, patched), blob.digest));
+  if (put.status !== 201) throw system(`uploading layer ${id}: ${await registryErrorText(put)}`);
+  put.body.resume();
+  progress.layer(id, 'Pushed');
+  // the bytes are the same under either name; this manifest is Docker's, so is the type
+  const desc: Descriptor = { mediaType: MediaType.dockerLayerGzip, digest: blob.digest, size: blob.size };
+  await d.metadata.add(diffID, { digest: blob.digest, mediaType: desc.mediaType, size: blob.size, registry: ref.domain, repository: ref.path });
   return desc;
 }

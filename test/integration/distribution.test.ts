@@ -208,6 +208,58 @@ test('skopeo copies what berthd pushed from berth-registry to the Distribution r
   assert.equal(run.stdout, 'one\n', run.stderr);
 });
 
+test('a pulled layer is kept as the gzip blob it came in: save gives its tar, a push elsewhere sends that same blob, rmi deletes it', async () => {
+  const ctx = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-kept-'));
+  try {
+    await fsp.writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN head -c 300000 /dev/urandom > /r && echo kept > /k\n');
+    const src = '127.0.0.1:5000/kept/blob:1';
+    assert.equal((await d.berth(['build', '-q', '-t', src, ctx])).code, 0);
+    assert.equal((await d.berth(['push', src])).code, 0);
+    assert.equal((await d.berth(['rmi', src])).code, 0);
+    const pull = await d.berth(['pull', src]);
+    assert.equal(pull.code, 0, pull.stderr);
+
+    const inNs = (...args: string[]) => runCommand('nsenter', [`--net=/run/netns/${d.netns}`, ...args], { timeoutMs: 60_000 });
+    const manifestAt = async (url: string) => {
+      const r = await inNs('curl', '-sf', '-H', 'Accept: application/vnd.docker.distribution.manifest.v2+json', url);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { layers: { digest: string; size: number }[] };
+    };
+    const pulled = (await manifestAt('http://127.0.0.1:5000/v2/kept/blob/manifests/1')).layers;
+    const top = pulled[pulled.length - 1];
+    const blobs = path.join(d.dataRoot, 'content', 'blobs', 'sha256');
+    const kept = path.join(blobs, top.digest.slice(7));
+    assert.equal((await fsp.stat(kept)).size, top.size, 'the blob as pulled is kept');
+    const diffIDs: string[] = (await inspectJson(src)).RootFS.Layers;
+    const topDiff = diffIDs[diffIDs.length - 1];
+    await assert.rejects(fsp.stat(path.join(blobs, topDiff.slice(7))), /ENOENT/, 'and not the tar beside it');
+
+    // save decompresses it: each layer file of the archive is the tar its diff ID names
+    const out = path.join(ctx, 'out');
+    await fsp.mkdir(out);
+    const saved = await d.berth(['save', '-o', path.join(ctx, 'img.tar'), src]);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.equal((await runCommand('tar', ['-xf', path.join(ctx, 'img.tar'), '-C', out])).code, 0);
+    const legacy = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8'))[0] as { Layers: string[] };
+    const hashes = await Promise.all(legacy.Layers.map(async (l) => `sha256:${createHash('sha256').update(await fsp.readFile(path.join(out, l))).digest('hex')}`));
+    assert.deepEqual(hashes, diffIDs);
+
+    // a push to another registry sends the kept blob itself: the same digest, not a new gzip
+    const dst = '127.0.0.1:5001/kept/blob:1';
+    assert.equal((await d.berth(['tag', src, dst])).code, 0);
+    const push = await d.berth(['push', dst]);
+    assert.equal(push.code, 0, push.stderr);
+    const sent = (await manifestAt('http://127.0.0.1:5001/v2/kept/blob/manifests/1')).layers;
+    assert.deepEqual(sent[sent.length - 1], { ...sent[sent.length - 1], digest: top.digest, size: top.size });
+
+    // and when the image goes, so does the blob
+    for (const t of [src, dst]) assert.equal((await d.berth(['rmi', t])).code, 0);
+    await assert.rejects(fsp.stat(kept), /ENOENT/);
+  } finally {
+    await fsp.rm(ctx, { recursive: true, force: true });
+  }
+});
+
 test('search lists the repositories of a registry whose name holds the term', async () => {
   const r = await d.berth(['search', '--format', '{{.Name}}', '127.0.0.1:5000/app']);
   assert.equal(r.code, 0, r.stderr);

@@ -73,9 +73,10 @@ export async function writeSaveArchive(store: ImageStore, plan: SavePlan, out: N
     blobs.set(img.id, { size: config.length, open: () => config });
     const layers: Descriptor[] = [];
     for (const diffID of img.config.rootfs.diff_ids) {
-      const size = await store.content.size(diffID);
+      const layer = await store.layerTar(diffID);
+      const size = layer.size;
       // named in the manifests but not sent: the receiving daemon holds these already
-      if (!omitLayers.has(diffID)) blobs.set(diffID, { size, open: () => store.content.reader(diffID) });
+      if (!omitLayers.has(diffID)) blobs.set(diffID, { size, open: () => layer.open() });
       layers.push({ mediaType: MT.ociLayer, digest: diffID, size });
     }
     const manifest: OciManifest = {
