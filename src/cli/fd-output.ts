@@ -20,7 +20,15 @@ export class FdOutput {
 
   /** The stream; from now on every write goes through it. */
   get streamed(): NodeJS.WriteStream {
-    this.stream ??= this.open();
+    if (!this.stream) {
+      this.stream = this.open();
+      // a reader that goes away (berth logs | head) is not an error of ours, written either way
+      if (this.fd === 1) {
+        this.stream.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(0);
+        });
+      }
+    }
     return this.stream;
   }
 

@@ -72,13 +72,7 @@ export interface MainIO {
 let stdinStream: NodeJS.ReadStream | undefined;
 // so are stdout and stderr (fd-output.ts): text is written to the descriptors until a command
 // needs a stream
-const stdoutFd = new FdOutput(1, () => {
-  // A reader that goes away (berth logs | head) is not an error of ours.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-  });
-  return process.stdout;
-});
+const stdoutFd = new FdOutput(1, () => process.stdout);
 const stderrFd = new FdOutput(2, () => process.stderr);
 const processIO: MainIO = {
   get stdin() {

@@ -94,6 +94,19 @@ export class CgroupWarmer {
     if (this.timer) clearTimeout(this.timer);
     this.proc.kill('SIGKILL');
     if (this.proc.exitCode === null && this.proc.signalCode === null) await new Promise((r) => this.proc.once('exit', r));
-    for (const d of this.dirs) await fsp.rmdir(d).catch(() => undefined);
+    for (const d of this.dirs) await removeCgroupDir(d);
+  }
+}
+
+/** rmdir of an emptied cgroup; the kernel may say EBUSY for a moment after its last process went. */
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await fsp.rmdir(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY') return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 }

@@ -35,6 +35,13 @@ test('4 MB through a pipe arrive whole, in order', async () => {
   assert.ok(lines.slice(0, -1).every((l, i) => l === String(i).padStart(99, '.')));
 });
 
+test('a reader that goes away while the stream writes (after EAGAIN, or for a command that asked for it) ends the writer with status 0', async () => {
+  const child = spawn(process.execPath, ['-e', script(`const w = () => { out.streamed.write('y\\n'.repeat(1000)); setImmediate(w); }; w();`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 0);
+});
+
 test('a reader that goes away ends the writer with status 0', async () => {
   const child = spawn(process.execPath, ['-e', script(`for (;;) out.write('y\\n'.repeat(1000));`)], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.once('data', () => child.stdout.destroy());
