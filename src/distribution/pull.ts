@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { BerthError, invalid, notFound, system } from '../common/errors';
 import { span } from '../common/timing';
 import type { ImageConfigFile } from '../api/types';
-import { chainIDs, type ImageStore } from '../image/store';
+import { chainIDs, type ImageStore, type KeptBlob } from '../image/store';
 import { familiarName, familiarString, type Reference } from '../image/reference';
 import { AuthConfig, repositoryScope, RegistryUnauthorized } from './auth';
 import { readAll, RegistryClient, registryErrorText } from './client';
@@ -249,6 +249,7 @@ async function fetchLayersApart(
   const unpacked = layers.map(async (l, i) => {
     const signal = aborts[i].signal;
     if (!missing[i]) return undefined;
+    let blob: Readable | undefined;
     if (active >= MAX_CONCURRENT_DOWNLOADS) {
       progress.layer(shortDigest(l.digest), 'Waiting');
       await new Promise<void>((r) => queue.push(r));
@@ -258,15 +259,14 @@ async function fetchLayersApart(
       if (signal.aborted) throw new Error('pull aborted');
       const tar = decompressor(l);
       const endOpen = span('pull.blob.open', l.digest.slice(7));
-      const blob = await openVerifiedBlob(client, ref, l, progress, signal);
+      blob = await openVerifiedBlob(client, ref, l, progress, signal);
       endOpen();
-      blob.on('error', (e) => tar.destroy(e));
       // a gzip layer is kept as the blob it came in (see ImageStore.keepCompressed)
-      const kept = layerCompression(l.mediaType) === 'gzip' ? d.images.keepCompressed(l) : undefined;
-      if (kept) {
-        kept.tee.on('error', (e) => tar.destroy(e));
-        blob.pipe(kept.tee).pipe(tar);
+      let kept: KeptBlob | undefined;
+      if (layerCompression(l.mediaType) === 'gzip') {
+        kept = d.images.keepCompressed(l, blob, tar);
       } else {
+        blob.on('error', (e) => tar.destroy(e));
         blob.pipe(tar);
       }
       const layer = await d.images.unpackDetached(tar, kept);
@@ -277,6 +277,7 @@ async function fetchLayersApart(
       return layer;
     } catch (e) {
       for (let j = i + 1; j < layers.length; j++) aborts[j].abort();
+      blob?.destroy(); // its connection too, where the unpacker stopped reading first
       throw e;
     } finally {
       active--;

@@ -228,11 +228,7 @@ async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, 
   const gzip = await createLayerGzip(d.images.content.blobPath(diffID));
   const body = hasher;
   const compressing = pipeline(source, counter, gzip, hasher);
-  const sending = client.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body });
-  const [c, s] = await Promise.allSettled([compressing, sending]);
-  if (c.status === 'rejected') throw system(`reading layer ${diffID}: ${(c.reason as Error).message}`);
-  if (s.status === 'rejected') throw s.reason;
-  const patched = s.value;
+  const patched = await sendBody(client, location, body, compressing, diffID);
   if (patched.status !== 202) throw system(`uploading layer ${id}: ${await registryErrorText(patched)}`);
   patched.body.resume();
   const digest = `sha256:${hash.digest('hex')}`;
@@ -258,11 +254,7 @@ async function uploadStored(d: PushDeps, client: RegistryClient, ref: Reference,
     },
   });
   const reading = pipeline(blob.open(), counter);
-  const sending = client.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: counter });
-  const [r, s] = await Promise.allSettled([reading, sending]);
-  if (r.status === 'rejected') throw system(`reading layer ${diffID}: ${(r.reason as Error).message}`);
-  if (s.status === 'rejected') throw s.reason;
-  const patched = s.value;
+  const patched = await sendBody(client, location, counter, reading, diffID);
   if (patched.status !== 202) throw system(`uploading layer ${id}: ${await registryErrorText(patched)}`);
   patched.body.resume();
   const put = await client.request('PUT', withDigest(locationOf(client, patched), blob.digest));
@@ -273,4 +265,23 @@ async function uploadStored(d: PushDeps, client: RegistryClient, ref: Reference,
   const desc: Descriptor = { mediaType: MediaType.dockerLayerGzip, digest: blob.digest, size: blob.size };
   await d.metadata.add(diffID, { digest: blob.digest, mediaType: desc.mediaType, size: blob.size, registry: ref.domain, repository: ref.path });
   return desc;
+}
+
+/**
+ * The PATCH of an upload, its body made as it is sent. Once the request has failed or been
+ * answered, the body's making is stopped: a registry that answers early or drops the
+ * connection would otherwise leave it waiting for a reader forever.
+ */
+async function sendBody(client: RegistryClient, location: string, body: Transform, making: Promise<void>, diffID: string): Promise<RegistryResponse> {
+  const sending = client.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body });
+  sending.then(
+    () => body.destroy(),
+    (e: unknown) => body.destroy(e as Error),
+  );
+  const [m, s] = await Promise.allSettled([making, sending]);
+  if (s.status === 'rejected') throw s.reason;
+  // an early answer (a refusal) says more than the body's cut-short making
+  if (s.value.status !== 202) return s.value;
+  if (m.status === 'rejected') throw system(`reading layer ${diffID}: ${(m.reason as Error).message}`);
+  return s.value;
 }

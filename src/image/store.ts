@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { conflict, invalid, notFound } from '../common/errors';
 import { readJSON, writeJSONAtomic } from '../common/fsutil';
@@ -45,9 +45,13 @@ export interface LayerTar {
 /** See ImageStore.keepCompressed. */
 export interface KeptBlob {
   desc: { digest: string; mediaType: string; size: number };
-  /** the compressed stream goes through it on its way to the decompressor */
-  tee: Transform;
   writer: ContentWriter;
+  /**
+   * The verified blob's way through the writer into the decompressor: settles only once the
+   * blob has ended and its digest was checked. The decompressor may end before that (gzip
+   * ignores what follows its end), so the blob is committed only after this resolves.
+   */
+  upstream: Promise<void>;
   /** ends the keep: the blob may be deleted from then on when no layer names it */
   release(): void;
 }
@@ -303,22 +307,27 @@ export class ImageStore {
 
   /** Deletes the layers of a removed image that no other image shares, top first. */
   private async releaseLayers(diffIDs: string[]): Promise<string[]> {
-    const inUse = new Set<string>();
-    for (const cfg of this.images.values()) for (const c of chainIDs(cfg.rootfs.diff_ids)) inUse.add(c);
     const deleted: string[] = [];
     for (const chainID of chainIDs(diffIDs).reverse()) {
-      if (inUse.has(chainID)) break;
+      // asked again for each layer: an image pulled meanwhile may have come to use it
+      if (this.layerInUse(chainID)) break;
       const rec = this.layers.get(chainID);
       if (!rec) continue;
-      // deleted before rmi answers, as dockerd does: a pull right after finds the disk quiet
-      await this.snapshotter.remove(hex(chainID), { wait: true });
+      await this.snapshotter.remove(hex(chainID));
       await fsp.rm(path.join(this.root, 'layers', `${hex(chainID)}.json`), { force: true });
       this.layers.delete(chainID);
       if (![...this.layers.values()].some((l) => l.diffID === rec.diffID)) await this.content.delete(rec.diffID);
       await this.dropStoredIfUnused(rec.stored);
       deleted.push(chainID);
     }
+    // the files are gone before rmi answers, as with dockerd: a pull right after finds the disk quiet
+    if (deleted.length) await this.snapshotter.deletions();
     return deleted;
+  }
+
+  private layerInUse(chainID: string): boolean {
+    for (const cfg of this.images.values()) if (chainIDs(cfg.rootfs.diff_ids).includes(chainID)) return true;
+    return false;
   }
 
   /** The committed snapshot a container of this image starts from (undefined for an image with no layers). */
@@ -379,13 +388,15 @@ export class ImageStore {
    * it unpacks to: a third of the bytes written (a 55 MB blob against a 170 MB tar), and a
    * push sends it as it is. The blob's digest is checked upstream (the pull's verifier).
    */
-  keepCompressed(desc: { digest: string; mediaType: string; size: number }): KeptBlob {
+  keepCompressed(desc: { digest: string; mediaType: string; size: number }, blob: Readable, decompressor: Writable): KeptBlob {
     const writer = this.content.writer({ digestKnown: true });
     const tee = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         writer.write(chunk).then(() => cb(null, chunk), cb);
       },
     });
+    const upstream = pipeline(blob, tee, decompressor);
+    upstream.catch(() => undefined); // awaited in applyInto; the unpacker sees the failure first
     // Two pulls may keep one blob at once: one that fails must not delete what the other
     // has just put in place but not yet named in its layer record.
     this.keeping.set(desc.digest, (this.keeping.get(desc.digest) ?? 0) + 1);
@@ -397,7 +408,7 @@ export class ImageStore {
       if (n > 0) this.keeping.set(desc.digest, n);
       else this.keeping.delete(desc.digest);
     };
-    return { desc, tee, writer, release };
+    return { desc, writer, upstream, release };
   }
 
   /** The layer's tar, from the tar blob, or decompressed from the blob it is kept as. */
@@ -409,10 +420,10 @@ export class ImageStore {
     return {
       size: stored.tarSize,
       open: () => {
-        const blob = open();
         const tar = createGunzip({ chunkSize: 256 * 1024 });
-        blob.on('error', (e) => tar.destroy(e));
-        return blob.pipe(tar);
+        // a reader that stops early (a save cut short) closes the file too
+        pipeline(open(), tar).catch(() => undefined);
+        return tar;
       },
       compressed: { ...stored, open },
     };
@@ -456,6 +467,7 @@ export class ImageStore {
         throw premature && c.status === 'rejected' ? c.reason : a.reason;
       }
       if (c.status === 'rejected') throw c.reason;
+      await kept?.upstream;
       const endCommit = span('layer.blob.commit', key);
       if (kept && writer.size !== kept.desc.size) throw invalid(`layer ${kept.desc.digest}: the tar ended after ${writer.size} of the blob's ${kept.desc.size} bytes`);
       await writer.commit(kept?.desc.digest ?? a.value.diffID);

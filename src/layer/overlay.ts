@@ -5,7 +5,7 @@ import { invalid } from '../common/errors';
 import { exists } from '../common/fsutil';
 import { diskUsage } from './disk-usage';
 import { SnapshotRecord, SnapshotStore } from './snapshot-store';
-import type { ApplyResult, Mount, PathChange, RemoveOptions, SnapshotInfo, Snapshotter } from './snapshotter';
+import type { ApplyResult, Mount, PathChange, SnapshotInfo, Snapshotter } from './snapshotter';
 import { applyTar } from './tar-apply';
 import { overlayChanges, writeOverlayDiff } from './tar-diff';
 import { tarStream } from './tar-export';
@@ -81,8 +81,12 @@ export class OverlaySnapshotter implements Snapshotter {
     await fsp.rm(path.join(this.store.dirOf(rec.id), 'work'), { recursive: true, force: true });
   }
 
-  remove(keyOrName: string, opts?: RemoveOptions): Promise<void> {
-    return this.store.remove(keyOrName, (rec) => this.removeLink(rec.id), opts?.wait);
+  remove(keyOrName: string): Promise<void> {
+    return this.store.remove(keyOrName, (rec) => this.removeLink(rec.id));
+  }
+
+  deletions(): Promise<void> {
+    return this.store.deletions();
   }
 
   async list(): Promise<SnapshotInfo[]> {

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { conflict, invalid, isErrno, notFound } from '../common/errors';
-import { markTopDir, mkdirp, readJSON, removeTree, writeJSONAtomic } from '../common/fsutil';
+import { markTopDir, mkdirp, readJSON, writeJSONAtomic } from '../common/fsutil';
 import { newId, sha256Hex } from '../common/ids';
 
 /**
@@ -35,6 +35,8 @@ export class SnapshotStore {
   private readonly refsDir: string;
   private readonly trashDir: string;
   private queue: Promise<unknown> = Promise.resolve();
+  /** trash deletions under way */
+  private readonly deleting = new Set<Promise<void>>();
 
   constructor(readonly root: string) {
     this.snapshotsDir = path.join(root, 'snapshots');
@@ -143,7 +145,7 @@ export class SnapshotStore {
    * Forgets a snapshot, then lets the driver clean up (`cleanup` runs after the ref is
    * gone, so a crash there leaves an orphan, never a half-deleted visible snapshot).
    */
-  async remove(name: string, cleanup: (rec: SnapshotRecord) => Promise<void>, wait = false): Promise<void> {
+  async remove(name: string, cleanup: (rec: SnapshotRecord) => Promise<void>): Promise<void> {
     const trash = await this.locked(async (): Promise<string | undefined> => {
       const rec = await this.get(name);
       if (rec.kind === 'committed') {
@@ -165,15 +167,18 @@ export class SnapshotStore {
       }
       return trash;
     });
-    if (!trash) return;
-    // Waiting matters when files are soon made again (rmi, then pull): deleting in the
-    // background would compete with that unpacking for the disk and the CPU.
-    if (wait) await removeTree(trash).catch(() => this.deleteLater(trash));
-    else this.deleteLater(trash);
+    if (trash) this.deleteLater(trash);
+  }
+
+  /** Resolves once every deletion begun so far has ended (see Snapshotter.deletions). */
+  async deletions(): Promise<void> {
+    await Promise.all([...this.deleting]);
   }
 
   private deleteLater(dir: string): void {
-    void fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    const p = fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    this.deleting.add(p);
+    void p.then(() => this.deleting.delete(p));
   }
 
   async list(): Promise<SnapshotRecord[]> {

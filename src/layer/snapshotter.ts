@@ -49,10 +49,6 @@ export interface SnapshotInfo {
   kind: 'active' | 'committed';
 }
 
-export interface RemoveOptions {
-  wait?: boolean;
-}
-
 export interface Snapshotter {
   /** Docker's name for the storage driver, shown by `info`: "overlay2" or "vfs". */
   readonly driver: 'overlay2' | 'vfs';
@@ -69,11 +65,13 @@ export interface Snapshotter {
   readonly appliesLayersApart: boolean;
   /** Commits a parentless active snapshot under `parent` (only when appliesLayersApart). */
   commitOnto(name: string, key: string, parent: string | undefined): Promise<void>;
+  /** Takes the snapshot out of sight at once; its files are deleted in the background. */
+  remove(keyOrName: string): Promise<void>;
   /**
-   * `wait`: resolve only once the files are deleted (an image's layers, as dockerd's rmi);
-   * otherwise they are taken out of sight and deleted in the background (a container's).
+   * Resolves once the files of every removal begun so far are deleted: rmi waits for them,
+   * as dockerd's does, so that a pull right after does not compete with the deletion.
    */
-  remove(keyOrName: string, opts?: RemoveOptions): Promise<void>;
+  deletions(): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo | undefined>;
   /** Every snapshot, active and committed (start-up clean-up of unfinished work). */
   list(): Promise<SnapshotInfo[]>;

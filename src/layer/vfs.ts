@@ -5,7 +5,7 @@ import { invalid, system } from '../common/errors';
 import { run } from '../common/exec';
 import { diskUsage } from './disk-usage';
 import { SnapshotRecord, SnapshotStore } from './snapshot-store';
-import type { ApplyResult, Mount, PathChange, RemoveOptions, SnapshotInfo, Snapshotter } from './snapshotter';
+import type { ApplyResult, Mount, PathChange, SnapshotInfo, Snapshotter } from './snapshotter';
 import { applyTar } from './tar-apply';
 import { treeChanges, writeTreeDiff } from './tar-diff';
 import { tarStream } from './tar-export';
@@ -72,8 +72,12 @@ export class VfsSnapshotter implements Snapshotter {
     await this.store.commit(name, key);
   }
 
-  remove(keyOrName: string, opts?: RemoveOptions): Promise<void> {
-    return this.store.remove(keyOrName, async () => undefined, opts?.wait);
+  remove(keyOrName: string): Promise<void> {
+    return this.store.remove(keyOrName, async () => undefined);
+  }
+
+  deletions(): Promise<void> {
+    return this.store.deletions();
   }
 
   async list(): Promise<SnapshotInfo[]> {

@@ -104,7 +104,12 @@ async function settledBefore<T>(work: Promise<T>, other: { done: boolean }): Pro
 /** A request whose completion can be looked at while it is pending; `headers`: its answer began. */
 function tracked(method: string, urlPath: string): { done: boolean; headers: Promise<void>; result: Promise<{ status: number; body: string }> } {
   let gotHeaders!: () => void;
-  const headers = new Promise<void>((r) => (gotHeaders = r));
+  let failed!: (e: Error) => void;
+  const headers = new Promise<void>((resolve, reject) => {
+    gotHeaders = resolve;
+    failed = reject;
+  });
+  headers.catch(() => undefined); // also reported by `result`
   const result = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request({ socketPath: d.socket, path: urlPath, method }, (res) => {
       gotHeaders();
@@ -112,7 +117,10 @@ function tracked(method: string, urlPath: string): { done: boolean; headers: Pro
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
-    req.on('error', reject);
+    req.on('error', (e) => {
+      failed(e);
+      reject(e);
+    });
     req.end();
   });
   const t = { done: false, headers, result };
@@ -173,6 +181,7 @@ test('a diff of a stopped container holds it: a start waits until the diff ends'
   assert.equal((await d.berth(['run', '--name', 'diff-held', 'busybox', 'sh', '-c', SLOW_DIFF], { timeoutMs: 120_000 })).code, 0);
   const diff = tracked('GET', '/containers/diff-held/changes');
   await new Promise((res) => setTimeout(res, 50));
+  assert.equal(diff.done, false, 'the diff is still being made when the start is sent');
   const start = tracked('POST', '/containers/diff-held/start');
   // compared when the diff's answer begins, not when its last byte is read: the hold ends once
   // the answer is written, and a loaded test process may read a start's short answer first
