@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { closeQuietly, DIR_FLAGS, fdChild, fdPath, removeTree, ScopedFS, ScopeError, type Location } from '../archive/scoped-fs';
+import { once } from 'node:events';
 import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { invalid, isErrno } from '../common/errors';
 import { noTick, type Tick } from './checkpoint';
 import { applyTar } from '../layer/tar-apply';
@@ -81,12 +83,20 @@ export class CopyInto {
       const compression = node.data ? tarCompressionOf(node.data) : tarCompression(fd as number);
       if (!compression) return false;
       const dir = this.ensureDir(destPath, undefined, plainDirs(o));
+      const raw = node.data ? Readable.from(chunksOf(node.data)) : fs.createReadStream('', { fd, start: 0, autoClose: false });
       try {
-        const raw = node.data ? Readable.from(chunksOf(node.data)) : fs.createReadStream('', { fd, start: 0, autoClose: false });
         const tick = o.tick ?? noTick;
-        const paced = raw.pipe(new Transform({ transform: (chunk: Buffer, _e, cb) => void tick().then(() => cb(null, chunk), cb) }));
+        const paced = new Transform({ transform: (chunk: Buffer, _e, cb) => void tick().then(() => cb(null, chunk), cb) });
+        // a pipeline, so that a cancelled or failed unpack stops the file's reading too
+        pipeline(raw, paced).catch(() => undefined);
         await applyTar(fdPath(dir.top.fd), compression === 'gzip' ? paced.pipe(createGunzip()) : paced, { whiteouts: 'plain' });
       } finally {
+        // a read still under way must end before its descriptor is closed (EBADF otherwise)
+        if (!raw.closed) {
+          const closed = once(raw, 'close').catch(() => undefined);
+          raw.destroy();
+          await closed;
+        }
         dir.close();
       }
       return true;
