@@ -25,7 +25,7 @@ export class FdOutput {
       // a reader that goes away (berth logs | head) is not an error of ours, written either way
       if (this.fd === 1) {
         this.stream.on('error', (e: NodeJS.ErrnoException) => {
-          if (e.code === 'EPIPE') process.exit(0);
+          if (readerGone(e.code)) process.exit(0);
         });
       }
     }
@@ -49,7 +49,7 @@ export class FdOutput {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // a reader that went away (berth ps | head) is not an error of ours
-        if (code === 'EPIPE') {
+        if (readerGone(code)) {
           if (this.fd === 1) process.exit(0);
           return;
         }
@@ -59,4 +59,13 @@ export class FdOutput {
       }
     }
   }
+}
+
+/**
+ * The reader of our output went away: EPIPE through a pipe, ECONNRESET through a socket (the
+ * stdout a parent process gives through a socketpair, as Node's child_process does) that
+ * closed with output unread.
+ */
+function readerGone(code: string | undefined): boolean {
+  return code === 'EPIPE' || code === 'ECONNRESET';
 }

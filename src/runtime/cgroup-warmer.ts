@@ -92,6 +92,9 @@ export class CgroupWarmer {
   async stop(): Promise<void> {
     this.until = 0;
     if (this.timer) clearTimeout(this.timer);
+    // referenced again while its exit is awaited: a daemon whose other handles are all closed
+    // would otherwise end right here, before the rmdir, leaving both cgroups behind
+    this.proc.ref();
     this.proc.kill('SIGKILL');
     if (this.proc.exitCode === null && this.proc.signalCode === null) await new Promise((r) => this.proc.once('exit', r));
     for (const d of this.dirs) await removeCgroupDir(d);
