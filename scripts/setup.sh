@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc crun conmon criu busybox-static iproute2 util-linux mount attr tini procps tmux skopeo docker-registry openssl openssh-client openssh-server curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout)
+DEBIAN_PACKAGES=(runc crun conmon criu busybox-static iproute2 util-linux mount attr e2fsprogs tini procps tmux skopeo docker-registry openssl openssh-client openssh-server curl containernetworking-plugins iptables gcc libc6-dev etcd-server docker-compose python3-pytest python3-requests python3-websocket python3-paramiko python3-packaging python3-pytest-timeout)
 # better-sqlite3 (the image store's records) is built from source by npm ci: node-gyp needs these
 DEBIAN_PACKAGES+=(python3 make g++)
 

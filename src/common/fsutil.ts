@@ -80,5 +80,5 @@ export async function removeTree(p: string): Promise<void> {
 export function markTopDir(dir: string): boolean {
   if (process.env.BERTH_TOPDIR === '0') return false;
   const { native } = require('../native') as typeof import('../native');
-  return native?.markTopDir?.(dir) === '';
+  return native?.markTopDir?.(path.resolve(dir)) === '';
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalid, notFound, system } from '../common/errors';
-import type { Image, ImageStore, StoredBlob } from '../image/store';
+import type { Image, ImageStore } from '../image/store';
 import { familiarName, parseReference, type Reference } from '../image/reference';
 import { AuthConfig, repositoryScope, RegistryUnauthorized } from './auth';
 import { RegistryClient, registryErrorText, type RegistryResponse } from './client';
@@ -198,16 +198,18 @@ async function uploadMonolithic(client: RegistryClient, repo: string, bytes: Buf
 }
 
 /**
- * Compresses the layer on the fly into a PATCH, then names its digest in the closing PUT. A
- * layer kept as the gzip blob it was pulled in is sent as that blob, digest and all.
+ * One PATCH with the layer's gzip, then the PUT naming its digest. A layer kept as the gzip
+ * blob it was pulled in is sent as that blob, digest and all (the bytes are the same under
+ * either media type name; this manifest is Docker's, so is the type); any other is
+ * compressed on the fly and hashed as it goes.
  */
 async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, diffID: string, progress: ProgressReporter): Promise<Descriptor> {
   const id = shortDigest(diffID);
   const layer = await d.images.layerTar(diffID);
-  if (layer.compressed && layerCompression(layer.compressed.mediaType) === 'gzip') return uploadStored(d, client, ref, diffID, layer.compressed, progress);
-  const total = layer.size;
+  const stored = layer.compressed && layerCompression(layer.compressed.mediaType) === 'gzip' ? layer.compressed : undefined;
   const location = await startUpload(client, ref.path);
   let read = 0;
+  const total = stored?.size ?? layer.size;
   const counter = new Transform({
     transform(chunk: Buffer, _e, cb) {
       read += chunk.length;
@@ -215,55 +217,36 @@ async function uploadLayer(d: PushDeps, client: RegistryClient, ref: Reference, 
       cb(null, chunk);
     },
   });
-  const hash = createHash('sha256');
-  let size = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const source = layer.open();
-  const gzip = await createLayerGzip(d.images.content.blobPath(diffID));
-  const body = hasher;
-  const compressing = pipeline(source, counter, gzip, hasher);
-  const patched = await sendBody(client, location, body, compressing, diffID);
+  let sent: () => { digest: string; size: number };
+  let body: Transform;
+  let making: Promise<void>;
+  if (stored) {
+    sent = () => ({ digest: stored.digest, size: stored.size });
+    body = counter;
+    making = pipeline(stored.open(), counter);
+  } else {
+    const hash = createHash('sha256');
+    let size = 0;
+    body = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    sent = () => ({ digest: `sha256:${hash.digest('hex')}`, size });
+    making = pipeline(layer.open(), counter, await createLayerGzip(d.images.content.blobPath(diffID)), body);
+  }
+  const patched = await sendBody(client, location, body, making, diffID);
   if (patched.status !== 202) throw system(`uploading layer ${id}: ${await registryErrorText(patched)}`);
   patched.body.resume();
-  const digest = `sha256:${hash.digest('hex')}`;
+  const { digest, size } = sent();
   const put = await client.request('PUT', withDigest(locationOf(client, patched), digest));
   if (put.status !== 201) throw system(`uploading layer ${id}: ${await registryErrorText(put)}`);
   put.body.resume();
   progress.layer(id, 'Pushed');
   const desc: Descriptor = { mediaType: MediaType.dockerLayerGzip, digest, size };
   await d.metadata.add(diffID, { digest, mediaType: desc.mediaType, size, registry: ref.domain, repository: ref.path });
-  return desc;
-}
-
-/** Sends a blob kept as it was pulled: a PATCH of its bytes, then the PUT naming its digest. */
-async function uploadStored(d: PushDeps, client: RegistryClient, ref: Reference, diffID: string, blob: StoredBlob & { open(): Readable }, progress: ProgressReporter): Promise<Descriptor> {
-  const id = shortDigest(diffID);
-  const location = await startUpload(client, ref.path);
-  let read = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      read += chunk.length;
-      progress.bytes(id, 'Pushing', read, blob.size);
-      cb(null, chunk);
-    },
-  });
-  const reading = pipeline(blob.open(), counter);
-  const patched = await sendBody(client, location, counter, reading, diffID);
-  if (patched.status !== 202) throw system(`uploading layer ${id}: ${await registryErrorText(patched)}`);
-  patched.body.resume();
-  const put = await client.request('PUT', withDigest(locationOf(client, patched), blob.digest));
-  if (put.status !== 201) throw system(`uploading layer ${id}: ${await registryErrorText(put)}`);
-  put.body.resume();
-  progress.layer(id, 'Pushed');
-  // the bytes are the same under either name; this manifest is Docker's, so is the type
-  const desc: Descriptor = { mediaType: MediaType.dockerLayerGzip, digest: blob.digest, size: blob.size };
-  await d.metadata.add(diffID, { digest: blob.digest, mediaType: desc.mediaType, size: blob.size, registry: ref.domain, repository: ref.path });
   return desc;
 }
 

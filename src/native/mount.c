@@ -278,17 +278,27 @@ static napi_value js_umount(napi_env env, napi_callback_info info) {
   return queue(env, w);
 }
 
-/* removeTree(path): Promise<void> */
-static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
+/*
+ * The one path argument of removeTree, sealedCopy and markTopDir (malloc'd); NULL, with a
+ * TypeError naming `usage` thrown, when it is missing, not a string, or not absolute.
+ */
+static char *path_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *target = argc < 1 ? NULL : string_arg(env, argv[0]);
-  if (!target || target[0] != '/') {
-    free(target);
-    napi_throw_type_error(env, NULL, "removeTree(path): an absolute path");
+  char *p = argc < 1 ? NULL : string_arg(env, argv[0]);
+  if (!p || p[0] != '/') {
+    free(p);
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
+  return p;
+}
+
+/* removeTree(path): Promise<void> */
+static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
+  char *target = path_arg(env, info, "removeTree(path): an absolute path");
+  if (!target) return NULL;
   struct work *w = calloc(1, sizeof *w);
   if (!w) {
     free(target);
@@ -313,14 +323,8 @@ static napi_value js_remove_tree(napi_env env, napi_callback_info info) {
 #define MFD_EXEC 0x0010U
 #endif
 static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *src = argc < 1 ? NULL : string_arg(env, argv[0]);
-  if (!src) {
-    napi_throw_type_error(env, NULL, "sealedCopy(path)");
-    return NULL;
-  }
+  char *src = path_arg(env, info, "sealedCopy(path): an absolute path");
+  if (!src) return NULL;
   int err = 0;
   int in = open(src, O_RDONLY | O_CLOEXEC);
   /* MFD_EXEC: where vm.memfd_noexec asks for it, a memfd is otherwise made not executable */
@@ -367,14 +371,8 @@ static napi_value js_sealed_copy(napi_env env, napi_callback_info info) {
  * ENOTTY or EOPNOTSUPP, and the caller treats it as the hint it is.
  */
 static napi_value js_mark_top_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *dir = argc < 1 ? NULL : string_arg(env, argv[0]);
-  if (!dir) {
-    napi_throw_type_error(env, NULL, "markTopDir(path)");
-    return NULL;
-  }
+  char *dir = path_arg(env, info, "markTopDir(path): an absolute path");
+  if (!dir) return NULL;
   int err = 0;
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int flags = 0;

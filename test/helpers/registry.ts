@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO, runCommand } from './daemon';
+import { REPO, runCommand, type CommandResult, type TestDaemon } from './daemon';
 
 /**
  * A registry server run inside a test's network namespace (where its berthd runs), so that
@@ -85,5 +85,23 @@ export class NetnsRegistry {
       await exited;
     }
     await fsp.rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds `dockerfile` (its context holds nothing else) as `ref`, pushes it, removes it and
+ * pulls it back through the berth CLI: the pull's result, each earlier step asserted to succeed.
+ */
+export async function pushedAndPulledBack(d: TestDaemon, ref: string, dockerfile: string): Promise<CommandResult> {
+  const ctx = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-round-trip-'));
+  try {
+    await fsp.writeFile(path.join(ctx, 'Dockerfile'), dockerfile);
+    for (const step of [['build', '-q', '-t', ref, ctx], ['push', ref], ['rmi', ref]]) {
+      const r = await d.berth(step);
+      if (r.code !== 0) throw new Error(`berth ${step[0]} ${ref} exited with ${r.code}: ${r.stderr}`);
+    }
+    return await d.berth(['pull', ref]);
+  } finally {
+    await fsp.rm(ctx, { recursive: true, force: true });
   }
 }

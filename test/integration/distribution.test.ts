@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestDaemon, runCommand } from '../helpers/daemon';
-import { NetnsRegistry } from '../helpers/registry';
+import { NetnsRegistry, pushedAndPulledBack } from '../helpers/registry';
 
 // berthd pushing to and pulling from registries that run in its own network namespace: berth's
 // own berth-registry (port 5000) and the CNCF Distribution registry (port 5001); the real docker
@@ -211,12 +211,8 @@ test('skopeo copies what berthd pushed from berth-registry to the Distribution r
 test('a pulled layer is kept as the gzip blob it came in: save gives its tar, a push elsewhere sends that same blob, rmi deletes it', async () => {
   const ctx = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-kept-'));
   try {
-    await fsp.writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN head -c 300000 /dev/urandom > /r && echo kept > /k\n');
     const src = '127.0.0.1:5000/kept/blob:1';
-    assert.equal((await d.berth(['build', '-q', '-t', src, ctx])).code, 0);
-    assert.equal((await d.berth(['push', src])).code, 0);
-    assert.equal((await d.berth(['rmi', src])).code, 0);
-    const pull = await d.berth(['pull', src]);
+    const pull = await pushedAndPulledBack(d, src, 'FROM busybox\nRUN head -c 300000 /dev/urandom > /r && echo kept > /k\n');
     assert.equal(pull.code, 0, pull.stderr);
 
     const inNs = (...args: string[]) => runCommand('nsenter', [`--net=/run/netns/${d.netns}`, ...args], { timeoutMs: 60_000 });

@@ -1,10 +1,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
-import { NetnsRegistry } from '../helpers/registry';
+import { NetnsRegistry, pushedAndPulledBack } from '../helpers/registry';
 
 // The fallback storage driver: plain copies instead of overlay mounts.
 let d: TestDaemon;
@@ -29,20 +26,14 @@ test('containers run on the vfs driver and their writes stay their own', async (
 
 test('push and pull on the vfs driver: layers are unpacked one on top of the other', async () => {
   const reg = await NetnsRegistry.berth(d.netns, 5000);
-  const ctx = await fsp.mkdtemp(path.join(os.tmpdir(), 'berth-vfs-pull-'));
   try {
-    await fsp.writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one && rm /bin/vi\nRUN echo two > /two\n');
     const ref = '127.0.0.1:5000/vfs/app:1';
-    assert.equal((await d.berth(['build', '-q', '-t', ref, ctx])).code, 0);
-    assert.equal((await d.berth(['push', ref])).code, 0);
-    assert.equal((await d.berth(['rmi', ref])).code, 0);
-    const pull = await d.berth(['pull', ref]);
+    const pull = await pushedAndPulledBack(d, ref, 'FROM busybox\nRUN echo one > /one && rm /bin/vi\nRUN echo two > /two\n');
     assert.equal(pull.code, 0, pull.stderr);
     assert.equal(pull.stdout.split('Pull complete').length - 1, 2, pull.stdout);
     const run = await d.berth(['run', '--rm', ref, 'sh', '-c', 'cat /one /two; ls /bin/vi 2>&1']);
     assert.match(run.stdout, /^one\ntwo\n.*No such file/s, run.stderr);
   } finally {
     await reg.stop();
-    await fsp.rm(ctx, { recursive: true, force: true });
   }
 });
